@@ -1,0 +1,165 @@
+//! The only module that talks to DuckDB: opening the database, running statements in a
+//! transaction, and the few metadata queries the materializations need.
+//!
+//! A [`duckdb::Connection`] is `Send` but not `Sync`; each worker thread gets its own with
+//! [`Adapter::try_clone`], all on the same database.
+
+use std::path::Path;
+
+use anyhow::Result;
+use duckdb::Connection;
+
+use crate::error::Diagnostic;
+use crate::templating::{quote, Relation};
+
+/// What kind of relation already exists under a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationKind {
+    Table,
+    View,
+}
+
+/// A connection to the target's DuckDB database.
+pub struct Adapter {
+    conn: Connection,
+}
+
+impl Adapter {
+    /// Opens (creating if needed) the database at `path`, or an in-memory one for `None`.
+    ///
+    /// Errors, each naming the file and what to do: the folder does not exist; the file is
+    /// not a DuckDB database; another process holds the database; DuckDB cannot open it
+    /// (permissions, disk).
+    pub fn open(path: Option<&Path>) -> Result<Adapter> {
+        let Some(path) = path else {
+            return Ok(Adapter {
+                conn: Connection::open_in_memory()?,
+            });
+        };
+        let shown = path.display();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.is_dir() {
+                return Err(Diagnostic::new(format!(
+                    "cannot open database `{shown}`: the folder `{}` does not exist",
+                    dir.display()
+                ))
+                .help("create the folder, or change `path:` of the target in profiles.yml")
+                .into());
+            }
+        }
+        Connection::open(path)
+            .map(|conn| Adapter { conn })
+            .map_err(|e| open_error(path, &e.to_string()).into())
+    }
+
+    /// A second connection to the same database, for another worker thread.
+    pub fn try_clone(&self) -> Result<Adapter> {
+        Ok(Adapter {
+            conn: self.conn.try_clone()?,
+        })
+    }
+
+    /// Runs `sql` (one or more statements) outside any explicit transaction.
+    pub fn execute(&self, sql: &str) -> Result<(), duckdb::Error> {
+        self.conn.execute_batch(sql)
+    }
+
+    /// Runs `statements` in one transaction: all take effect, or (on the first error, which
+    /// is returned) none does.
+    pub fn in_transaction(&self, statements: &[String]) -> Result<(), duckdb::Error> {
+        self.conn.execute_batch("begin transaction")?;
+        for stmt in statements {
+            if let Err(e) = self.conn.execute_batch(stmt) {
+                // The error that matters is the statement's; a failed rollback leaves the
+                // transaction to be aborted when the connection closes.
+                let _ = self.conn.execute_batch("rollback");
+                return Err(e);
+            }
+        }
+        self.conn.execute_batch("commit")
+    }
+
+    /// The first column of the first row of `sql` as an integer.
+    pub fn query_i64(&self, sql: &str) -> Result<i64, duckdb::Error> {
+        self.conn.query_row(sql, [], |row| row.get(0))
+    }
+
+    /// The first row of `sql` as `(failures, should_warn, should_error)`, the shape of a data
+    /// test's wrapper query.
+    pub fn query_test(&self, sql: &str) -> Result<(i64, bool, bool), duckdb::Error> {
+        self.conn
+            .query_row(sql, [], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+    }
+
+    /// Column names of the result of `sql`, in order.
+    pub fn describe(&self, sql: &str) -> Result<Vec<String>, duckdb::Error> {
+        let mut stmt = self.conn.prepare(&format!("describe {sql}"))?;
+        let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+        rows.collect()
+    }
+
+    /// Whether `relation` exists, and as what.
+    pub fn relation_kind(&self, relation: &Relation) -> Result<Option<RelationKind>, duckdb::Error> {
+        let mut stmt = self.conn.prepare_cached(
+            "select table_type from information_schema.tables \
+             where table_catalog = ? and table_schema = ? and table_name = ?",
+        )?;
+        let mut rows = stmt.query([&relation.database, &relation.schema, &relation.identifier])?;
+        Ok(match rows.next()? {
+            Some(row) => {
+                let kind: String = row.get(0)?;
+                Some(if kind == "VIEW" {
+                    RelationKind::View
+                } else {
+                    RelationKind::Table
+                })
+            }
+            None => None,
+        })
+    }
+
+    /// Creates the schema of `relation` if it does not exist.
+    pub fn ensure_schema(&self, relation: &Relation) -> Result<(), duckdb::Error> {
+        self.conn.execute_batch(&format!(
+            "create schema if not exists {}.{}",
+            quote(&relation.database),
+            quote(&relation.schema)
+        ))
+    }
+
+    /// The underlying connection, for tests and snapshot queries.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// Turns DuckDB's message on a failed open into one that says what to do.
+fn open_error(path: &Path, msg: &str) -> Diagnostic {
+    let shown = path.display();
+    if msg.contains("Could not set lock") || msg.contains("Conflicting lock") {
+        Diagnostic::new(format!("database `{shown}` is in use by another process")).help(format!(
+            "wait for the other run to finish (DuckDB said: {})",
+            first_line(msg)
+        ))
+    } else if msg.contains("not a valid DuckDB database")
+        || msg.contains("invalid") && msg.contains("database")
+    {
+        Diagnostic::new(format!("`{shown}` exists but is not a DuckDB database"))
+            .help("point `path:` in profiles.yml at a new file, or move this file away")
+    } else if msg.contains("Permission denied") || msg.contains("Read-only") || msg.contains("read-only") {
+        Diagnostic::new(format!("cannot write database `{shown}`: permission denied"))
+            .help("make the folder and file writable, or change `path:` in profiles.yml")
+    } else {
+        Diagnostic::new(format!("cannot open database `{shown}`: {}", first_line(msg)))
+            .help("check `path:` of the target in profiles.yml")
+    }
+}
+
+fn first_line(msg: &str) -> &str {
+    msg.lines().next().unwrap_or(msg)
+}
+
+/// The absolute form of `path` for SQL string literals (`read_csv('...')`), quotes doubled.
+pub fn sql_string(path: &Path) -> String {
+    format!("'{}'", path.to_string_lossy().replace('\'', "''"))
+}

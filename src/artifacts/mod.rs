@@ -1,0 +1,259 @@
+//! dbt's artifacts under the target folder: `manifest.json` (schema v12) and
+//! `run_results.json` (schema v6), with dbt's field names, so that tools reading dbt's
+//! artifacts (docs sites, observability, CI bots) read Mallard's.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Map, Value};
+
+use crate::manifest::{Column, Manifest, Node, Source};
+use crate::runner::NodeResult;
+
+/// Identifies one invocation in both artifacts, and when it started.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// A UUID-shaped id, unique per invocation (hash of time and process id).
+    pub id: String,
+    pub started_at: DateTime<Utc>,
+    /// The command line's arguments, for `run_results.json` `args`.
+    pub args: Value,
+}
+
+impl Invocation {
+    pub fn new(args: Value) -> Invocation {
+        let started_at = Utc::now();
+        let seed = format!(
+            "{}{}",
+            started_at.timestamp_nanos_opt().unwrap_or_default(),
+            std::process::id()
+        );
+        let h = crate::manifest::parse::sha256_hex(seed.as_bytes());
+        let id = format!(
+            "{}-{}-4{}-8{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[13..16],
+            &h[17..20],
+            &h[20..32]
+        );
+        Invocation { id, started_at, args }
+    }
+
+    fn metadata(&self, schema: &str) -> Value {
+        json!({
+            "dbt_schema_version": format!("https://schemas.getdbt.com/dbt/{schema}"),
+            "dbt_version": concat!("mallard-", env!("CARGO_PKG_VERSION")),
+            "generated_at": timestamp(Utc::now()),
+            "invocation_id": self.id,
+            "invocation_started_at": timestamp(self.started_at),
+            "env": {},
+        })
+    }
+}
+
+/// dbt's timestamp format: RFC 3339 in UTC with microseconds and `Z`.
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Writes `target_dir/manifest.json`, creating the folder.
+pub fn write_manifest(
+    target_dir: &Path,
+    target_path: &str,
+    manifest: &Manifest,
+    inv: &Invocation,
+) -> Result<()> {
+    let mut metadata = inv.metadata("manifest/v12.json");
+    metadata["project_name"] = json!(manifest.project_name);
+    metadata["adapter_type"] = json!("duckdb");
+    let nodes: Map<String, Value> = manifest
+        .nodes
+        .values()
+        .map(|n| (n.unique_id.clone(), node_json(n, target_path)))
+        .collect();
+    let sources: Map<String, Value> = manifest
+        .sources
+        .values()
+        .map(|s| (s.unique_id.clone(), source_json(s)))
+        .collect();
+    let macros: Map<String, Value> = manifest
+        .macros
+        .iter()
+        .map(|(name, file)| {
+            let id = format!("macro.{}.{name}", manifest.project_name);
+            (
+                id.clone(),
+                json!({
+                    "name": name, "resource_type": "macro", "package_name": manifest.project_name,
+                    "path": file.split_once('/').map(|(_, p)| p).unwrap_or(file),
+                    "original_file_path": file, "unique_id": id,
+                }),
+            )
+        })
+        .collect();
+    let mut parent_map = Map::new();
+    let mut child_map: Map<String, Value> = manifest
+        .nodes
+        .keys()
+        .chain(manifest.sources.keys())
+        .map(|id| (id.clone(), json!([])))
+        .collect();
+    for id in manifest.sources.keys() {
+        parent_map.insert(id.clone(), json!([]));
+    }
+    for n in manifest.nodes.values() {
+        parent_map.insert(n.unique_id.clone(), json!(n.depends_on));
+        for dep in &n.depends_on {
+            if let Some(Value::Array(children)) = child_map.get_mut(dep) {
+                children.push(json!(n.unique_id));
+            }
+        }
+    }
+    let doc = json!({
+        "metadata": metadata,
+        "nodes": nodes,
+        "sources": sources,
+        "macros": macros,
+        "docs": {}, "exposures": {}, "metrics": {}, "groups": {}, "selectors": {},
+        "disabled": {},
+        "parent_map": parent_map,
+        "child_map": child_map,
+        "group_map": {}, "saved_queries": {}, "semantic_models": {}, "unit_tests": {},
+    });
+    write_json(&target_dir.join("manifest.json"), &doc)
+}
+
+fn columns_json(columns: &[Column]) -> Value {
+    Value::Object(
+        columns
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    json!({
+                        "name": c.name, "description": c.description, "meta": {},
+                        "data_type": c.data_type, "constraints": [], "quote": null, "tags": [],
+                    }),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn node_json(n: &Node, target_path: &str) -> Value {
+    let mut config = n.config.0.clone();
+    config.entry("enabled").or_insert(json!(true));
+    config.insert("tags".into(), json!(n.config.tags()));
+    let mut v = json!({
+        "database": n.relation.as_ref().map(|r| r.database.clone()),
+        "schema": n.relation.as_ref().map(|r| r.schema.clone()),
+        "name": n.name,
+        "resource_type": n.resource_type.as_str(),
+        "package_name": n.package_name,
+        "path": n.path,
+        "original_file_path": n.original_file_path,
+        "unique_id": n.unique_id,
+        "fqn": n.fqn,
+        "alias": n.relation.as_ref().map(|r| r.identifier.clone()).unwrap_or_else(|| n.name.clone()),
+        "checksum": {"name": if n.checksum.is_empty() { "none" } else { "sha256" }, "checksum": n.checksum},
+        "config": config,
+        "tags": n.config.tags(),
+        "description": n.description,
+        "columns": columns_json(&n.columns),
+        "meta": n.config.0.get("meta").cloned().unwrap_or(json!({})),
+        "patch_path": n.patch_path.as_ref().map(|p| format!("{}://{p}", n.package_name)),
+        "relation_name": n.relation.as_ref().map(|r| r.to_string()),
+        "raw_code": n.raw_code,
+        "language": "sql",
+        "refs": n.refs.iter().map(|r| json!({"name": r.value.name, "package": r.value.package, "version": null})).collect::<Vec<_>>(),
+        "sources": n.sources.iter().map(|s| json!([s.value.0, s.value.1])).collect::<Vec<_>>(),
+        "metrics": [],
+        "depends_on": {"macros": [], "nodes": n.depends_on},
+        "compiled_path": if n.resource_type.as_str() == "seed" { Value::Null } else { json!(format!("{target_path}/{}", n.compiled_path())) },
+    });
+    if let Some(meta) = &n.test_metadata {
+        v["test_metadata"] = json!({"name": meta.name, "kwargs": meta.kwargs, "namespace": null});
+        v["column_name"] = meta.kwargs.get("column_name").cloned().unwrap_or(Value::Null);
+        v["attached_node"] = json!(n.attached_node);
+    }
+    v
+}
+
+fn source_json(s: &Source) -> Value {
+    json!({
+        "database": s.relation.database,
+        "schema": s.relation.schema,
+        "name": s.name,
+        "resource_type": "source",
+        "package_name": s.package_name,
+        "path": s.original_file_path,
+        "original_file_path": s.original_file_path,
+        "unique_id": s.unique_id,
+        "fqn": s.fqn,
+        "source_name": s.source_name,
+        "identifier": s.relation.identifier,
+        "description": s.description,
+        "columns": columns_json(&s.columns),
+        "meta": {}, "source_meta": {}, "tags": [],
+        "config": {"enabled": true},
+        "relation_name": s.relation.to_string(),
+    })
+}
+
+/// Writes `target_dir/run_results.json` for `results` of a run that took `elapsed` seconds.
+pub fn write_run_results(
+    target_dir: &Path,
+    manifest: &Manifest,
+    results: &[NodeResult],
+    elapsed: f64,
+    inv: &Invocation,
+) -> Result<()> {
+    let results: Vec<Value> = results
+        .iter()
+        .map(|r| {
+            let node = &manifest.nodes[&r.unique_id];
+            json!({
+                "status": r.status.as_str(),
+                "timing": r.timing.iter().map(|t| json!({
+                    "name": t.name,
+                    "started_at": timestamp(t.started_at),
+                    "completed_at": timestamp(t.completed_at),
+                })).collect::<Vec<_>>(),
+                "thread_id": r.thread_id,
+                "execution_time": r.execution_time,
+                "adapter_response": match r.rows_affected {
+                    Some(n) => json!({"_message": format!("INSERT {n}"), "rows_affected": n}),
+                    None => json!({}),
+                },
+                "message": r.message,
+                "failures": r.failures,
+                "unique_id": r.unique_id,
+                "compiled": r.compiled_code.is_some(),
+                "compiled_code": r.compiled_code,
+                "relation_name": node.relation.as_ref().map(|rel| rel.to_string()),
+                "batch_results": null,
+            })
+        })
+        .collect();
+    let doc = json!({
+        "metadata": inv.metadata("run-results/v6.json"),
+        "results": results,
+        "elapsed_time": elapsed,
+        "args": inv.args,
+    });
+    write_json(&target_dir.join("run_results.json"), &doc)
+}
+
+/// Writes `value` as pretty JSON to `path` through a temporary file and a rename, so that a
+/// reader never sees half a file.
+fn write_json(path: &Path, value: &Value) -> Result<()> {
+    let dir = path.parent().context("artifact path has no folder")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(value)?;
+    std::fs::write(&tmp, text).with_context(|| format!("cannot write `{}`", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write `{}`", path.display()))?;
+    Ok(())
+}

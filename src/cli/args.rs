@@ -1,0 +1,130 @@
+//! The command line as typed, parsed by clap; kept apart from the resolved run in
+//! [`super::Session`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::manifest::ResourceType;
+
+/// A dbt-compatible transformation runner on embedded DuckDB.
+#[derive(Debug, Parser)]
+#[command(name = "mallard", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load seed CSV files into tables.
+    Seed(RunArgs),
+    /// Build the selected models.
+    Run(RunArgs),
+    /// Run the data tests of the selected nodes.
+    Test(RunArgs),
+    /// Seeds, models and their tests in graph order; a failing test skips what depends on it.
+    Build(RunArgs),
+    /// Render models and tests to SQL under target/compiled/ without touching the database.
+    Compile(RunArgs),
+    /// List the selected resources.
+    #[command(alias = "list")]
+    Ls(LsArgs),
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Seed(_) => "seed",
+            Command::Run(_) => "run",
+            Command::Test(_) => "test",
+            Command::Build(_) => "build",
+            Command::Compile(_) => "compile",
+            Command::Ls(_) => "ls",
+        }
+    }
+}
+
+/// Where the project and profile are, and what to override in them.
+#[derive(Debug, Args, Clone)]
+pub struct ProjectArgs {
+    /// The folder holding dbt_project.yml [default: the current folder].
+    #[arg(long, env = "DBT_PROJECT_DIR", global = true)]
+    pub project_dir: Option<PathBuf>,
+    /// The folder holding profiles.yml [default: DBT_PROFILES_DIR, the current folder, the project, ~/.dbt].
+    #[arg(long, global = true)]
+    pub profiles_dir: Option<PathBuf>,
+    /// The target (output) of the profile to use [default: the profile's `target:`].
+    #[arg(short, long, global = true)]
+    pub target: Option<String>,
+    /// Project vars as a YAML mapping, e.g. '{as_of: 2024-01-01}'; they win over dbt_project.yml.
+    #[arg(long, global = true)]
+    pub vars: Option<String>,
+    /// Worker threads [default: the profile's `threads`, else 1].
+    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+}
+
+/// Which nodes to act on.
+#[derive(Debug, Args, Clone)]
+pub struct SelectArgs {
+    /// Nodes to select: names, +graph operators, tag:, path:, ... (union of the values).
+    #[arg(short, long, visible_alias = "models", short_alias = 'm', num_args = 1..)]
+    pub select: Vec<String>,
+    /// Nodes to leave out, same syntax as --select.
+    #[arg(long, num_args = 1..)]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Rebuild everything from scratch (views, tables and seeds always are).
+    #[arg(long)]
+    pub full_refresh: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Only these kinds of resource.
+    #[arg(long, num_args = 1..)]
+    pub resource_type: Vec<LsResourceType>,
+    /// How to print each resource.
+    #[arg(long, short = 'o', default_value = "selector")]
+    pub output: LsOutput,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LsResourceType {
+    Model,
+    Seed,
+    Test,
+    Source,
+}
+
+impl LsResourceType {
+    pub fn resource_type(self) -> ResourceType {
+        match self {
+            LsResourceType::Model => ResourceType::Model,
+            LsResourceType::Seed => ResourceType::Seed,
+            LsResourceType::Test => ResourceType::Test,
+            LsResourceType::Source => ResourceType::Source,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LsOutput {
+    /// The fqn, as dbt prints it (`project.folder.model`).
+    Selector,
+    Name,
+    Path,
+    Json,
+}

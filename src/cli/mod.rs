@@ -1,0 +1,308 @@
+//! The command line: clap definitions ([`args`]) and one function per command, each working on
+//! a [`Session`] (the loaded project, target, manifest and graph).
+
+pub mod args;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use minijinja::Environment;
+use serde_json::{json, Map, Value};
+
+use crate::adapter::Adapter;
+use crate::artifacts::{self, Invocation};
+use crate::graph::{self, selector, Graph};
+use crate::manifest::{self, Manifest, ResourceType};
+use crate::project::profile::{self, Target};
+use crate::project::Project;
+use crate::runner::compile::{Compiler, ManifestResolver};
+use crate::runner::{self, output, Plan};
+use crate::templating;
+use args::{Cli, Command, LsOutput, ProjectArgs, RunArgs};
+
+/// Exit code when the run could not start (bad project, profile, arguments, database).
+const EXIT_CANNOT_START: u8 = 2;
+
+/// Runs the command line of this process and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            print_error(&err);
+            ExitCode::from(EXIT_CANNOT_START)
+        }
+    }
+}
+
+/// Prints `err` to stderr: the error, then each cause on its own line.
+fn print_error(err: &anyhow::Error) {
+    let mut text = format!("error: {err}");
+    for cause in err.chain().skip(1) {
+        text.push_str(&format!("\n  caused by: {cause}"));
+    }
+    eprintln!("{text}");
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let invocation = Invocation::new(json!({"command": cli.command.name()}));
+    match cli.command {
+        Command::Ls(a) => {
+            let session = Session::load(&a.project)?;
+            let types = a
+                .resource_type
+                .iter()
+                .map(|t| t.resource_type())
+                .collect::<Vec<_>>();
+            session.write_manifest(&invocation)?;
+            list(&session, &a.select.select, &a.select.exclude, &types, a.output)
+        }
+        Command::Compile(a) => execute(a, &[ResourceType::Model, ResourceType::Test], false, &invocation),
+        Command::Seed(a) => execute(a, &[ResourceType::Seed], true, &invocation),
+        Command::Run(a) => execute(a, &[ResourceType::Model], true, &invocation),
+        Command::Test(a) => execute(a, &[ResourceType::Test], true, &invocation),
+        Command::Build(a) => execute(
+            a,
+            &[ResourceType::Seed, ResourceType::Model, ResourceType::Test],
+            true,
+            &invocation,
+        ),
+    }
+}
+
+/// A loaded project, ready to select and run.
+pub struct Session {
+    pub project: Project,
+    pub target: Target,
+    pub env: Environment<'static>,
+    pub manifest: Manifest,
+    pub graph: Graph,
+}
+
+impl Session {
+    /// Loads the project, profile and property files, parses every node and builds the graph.
+    ///
+    /// Errors: anything that stops a run from starting, with its file and line.
+    pub fn load(args: &ProjectArgs) -> Result<Session> {
+        let project_dir = match &args.project_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::current_dir().context("cannot read the current directory")?,
+        };
+        let cli_vars = parse_cli_vars(args.vars.as_deref())?;
+        let project = Project::load(&project_dir, &cli_vars)?;
+        let dirs = profile::profile_dirs(args.profiles_dir.as_deref(), &project.root);
+        let target = profile::load_target(
+            &dirs,
+            &project.profile_name,
+            args.target.as_deref(),
+            &project.root,
+            args.threads.map(usize::from),
+        )?;
+        let macros: Vec<(String, String)> = project
+            .macros
+            .iter()
+            .map(|f| (f.original_file_path.clone(), f.contents.clone()))
+            .collect();
+        let env = templating::environment(&macros, target.jinja_value())?;
+        let manifest = manifest::parse::parse(&project, &target, &env)?;
+        for w in &manifest.warnings {
+            println!("warning: {w}");
+        }
+        let graph = Graph::build(&manifest)?;
+        Ok(Session {
+            project,
+            target,
+            env,
+            manifest,
+            graph,
+        })
+    }
+
+    fn write_manifest(&self, invocation: &Invocation) -> Result<()> {
+        artifacts::write_manifest(
+            &self.project.target_dir(),
+            &self.project.target_path,
+            &self.manifest,
+            invocation,
+        )
+    }
+
+    /// The selected nodes of the given kinds, in schedule order, with the edges that gate them.
+    fn plan(
+        &self,
+        select: &[String],
+        exclude: &[String],
+        types: &[ResourceType],
+        tests_gate: bool,
+    ) -> Result<Plan> {
+        let chosen = selector::select(&self.manifest, &self.graph, select, exclude)?;
+        let ids: BTreeSet<String> = chosen
+            .into_iter()
+            .filter(|id| {
+                self.manifest
+                    .nodes
+                    .get(id)
+                    .is_some_and(|n| types.contains(&n.resource_type))
+            })
+            .collect();
+        let edges = graph::run_edges(&self.manifest, &self.graph, tests_gate);
+        let order = graph::schedule_order(&ids, &edges);
+        Ok(Plan { order, edges })
+    }
+}
+
+/// `--vars '{key: value}'`: a YAML mapping.
+fn parse_cli_vars(text: Option<&str>) -> Result<Map<String, Value>> {
+    let Some(text) = text else { return Ok(Map::new()) };
+    let doc = crate::project::yaml::parse_mapping("--vars", text)
+        .map_err(|d| d.help("pass a YAML mapping, e.g. --vars '{as_of: 2024-01-01, scale: 2}'"))?;
+    Ok(doc)
+}
+
+/// `seed`, `run`, `test`, `build` (with `connect`) and `compile` (without).
+fn execute(
+    args: RunArgs,
+    types: &[ResourceType],
+    connect: bool,
+    invocation: &Invocation,
+) -> Result<ExitCode> {
+    let started = Instant::now();
+    let session = Session::load(&args.project)?;
+    let gate = types.len() == 3;
+    let plan = session.plan(&args.select.select, &args.select.exclude, types, gate)?;
+    session.write_manifest(invocation)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "Running with mallard {}", env!("CARGO_PKG_VERSION"))?;
+    writeln!(stdout, "Found {}", session.manifest.summary())?;
+    if plan.order.is_empty() {
+        writeln!(
+            stdout,
+            "\nNothing to do: the selection matched no {}.",
+            kinds(types)
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let threads = session.target.threads;
+    writeln!(
+        stdout,
+        "Concurrency: {threads} threads (target='{}')\n",
+        session.target.name
+    )?;
+    let adapter = if connect {
+        Some(Adapter::open(session.target.path.as_deref())?)
+    } else {
+        None
+    };
+    let compiler = Compiler {
+        env: &session.env,
+        manifest: &session.manifest,
+        target: &session.target,
+        resolver: Arc::new(ManifestResolver::new(&session.manifest)),
+        vars: Arc::new(session.project.vars.clone()),
+        target_dir: session.project.target_dir(),
+        target_path: session.project.target_path.clone(),
+    };
+    let total = plan.order.len();
+    let results = runner::execute(
+        &plan,
+        &compiler,
+        adapter.as_ref(),
+        threads,
+        &session.project.root,
+        |index, r| {
+            let node = &session.manifest.nodes[&r.unique_id];
+            let _ = writeln!(stdout, "{}", output::progress_line(index, total, node, r));
+            let _ = stdout.flush();
+        },
+    )?;
+    let elapsed = started.elapsed().as_secs_f64();
+    write!(
+        stdout,
+        "{}",
+        output::summary(&session.manifest, &results, elapsed)
+    )?;
+    if connect {
+        artifacts::write_run_results(
+            &session.project.target_dir(),
+            &session.manifest,
+            &results,
+            elapsed,
+            invocation,
+        )?;
+    }
+    let failed = results.iter().any(|r| r.status.is_failure());
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn kinds(types: &[ResourceType]) -> String {
+    types
+        .iter()
+        .map(|t| format!("{}s", t.as_str()))
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
+/// `ls`: the selected resources, one per line, sorted.
+fn list(
+    session: &Session,
+    select: &[String],
+    exclude: &[String],
+    types: &[ResourceType],
+    out: LsOutput,
+) -> Result<ExitCode> {
+    let chosen = selector::select(&session.manifest, &session.graph, select, exclude)?;
+    let mut lines = Vec::new();
+    for id in chosen {
+        let line = if let Some(n) = session.manifest.nodes.get(&id) {
+            if !types.is_empty() && !types.contains(&n.resource_type) {
+                continue;
+            }
+            match out {
+                LsOutput::Selector => n.fqn.join("."),
+                LsOutput::Name => n.name.clone(),
+                LsOutput::Path => n.original_file_path.clone(),
+                LsOutput::Json => json!({
+                    "name": n.name, "resource_type": n.resource_type.as_str(), "package_name": n.package_name,
+                    "original_file_path": n.original_file_path, "unique_id": n.unique_id,
+                    "alias": n.relation.as_ref().map(|r| r.identifier.clone()),
+                    "config": n.config.0, "tags": n.config.tags(), "depends_on": {"nodes": n.depends_on},
+                })
+                .to_string(),
+            }
+        } else if let Some(s) = session.manifest.sources.get(&id) {
+            if !types.is_empty() && !types.contains(&ResourceType::Source) {
+                continue;
+            }
+            match out {
+                LsOutput::Selector => format!("source:{}", s.fqn.join(".")),
+                LsOutput::Name => format!("{}.{}", s.source_name, s.name),
+                LsOutput::Path => s.original_file_path.clone(),
+                LsOutput::Json => json!({
+                    "name": s.name, "resource_type": "source", "package_name": s.package_name,
+                    "original_file_path": s.original_file_path, "unique_id": s.unique_id,
+                    "source_name": s.source_name,
+                })
+                .to_string(),
+            }
+        } else {
+            continue;
+        };
+        lines.push(line);
+    }
+    lines.sort();
+    lines.dedup();
+    let mut stdout = std::io::stdout().lock();
+    for l in lines {
+        writeln!(stdout, "{l}")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,18 @@
+//! Mallard: a dbt-compatible transformation runner on embedded DuckDB.
+//!
+//! Data flows one way through the modules: files ([`project`]) -> rendered nodes
+//! ([`templating`], [`manifest`]) -> graph ([`graph`]) -> schedule ([`runner`]) -> DuckDB
+//! ([`adapter`], [`materialization`], [`testing`]) -> results ([`artifacts`]). [`cli`] wires
+//! the phases together for each command.
+
+pub mod adapter;
+pub mod artifacts;
+pub mod cli;
+pub mod error;
+pub mod graph;
+pub mod manifest;
+pub mod materialization;
+pub mod project;
+pub mod runner;
+pub mod templating;
+pub mod testing;

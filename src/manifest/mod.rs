@@ -1,0 +1,174 @@
+//! The manifest: every node of the project (models, seeds, data tests) and every source,
+//! keyed by dbt's `unique_id` (`model.<project>.<name>`), with resolved config, relation and
+//! dependencies. [`parse::parse`] builds it from a [`crate::project::Project`].
+
+pub mod parse;
+mod test_names;
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::error::Location;
+use crate::project::config::NodeConfig;
+use crate::templating::{RefCall, Relation};
+
+/// The kinds of node in the graph, named as in dbt's `resource_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ResourceType {
+    Model,
+    Seed,
+    Test,
+    Source,
+}
+
+impl ResourceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceType::Model => "model",
+            ResourceType::Seed => "seed",
+            ResourceType::Test => "test",
+            ResourceType::Source => "source",
+        }
+    }
+}
+
+/// A documented column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub description: String,
+    pub data_type: Option<String>,
+}
+
+/// A generic data test's identity: which test, with which arguments, on what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestMetadata {
+    /// `not_null`, `unique`, `accepted_values` or `relationships`.
+    pub name: String,
+    /// The arguments from property YAML, including `column_name` when on a column.
+    pub kwargs: Map<String, Value>,
+}
+
+/// A call found while parsing, with where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located<T> {
+    pub value: T,
+    pub location: Location,
+}
+
+/// A model, seed or data test.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub unique_id: String,
+    pub resource_type: ResourceType,
+    pub name: String,
+    pub package_name: String,
+    /// Path relative to the resource folder (for generic tests: `<short name>.sql`).
+    pub path: String,
+    /// The file that defines the node, relative to the project (for generic tests: the YAML).
+    pub original_file_path: String,
+    /// The property file that documents the node, if any.
+    pub patch_path: Option<String>,
+    pub fqn: Vec<String>,
+    pub raw_code: String,
+    pub config: NodeConfig,
+    pub description: String,
+    pub columns: Vec<Column>,
+    pub refs: Vec<Located<RefCall>>,
+    pub sources: Vec<Located<(String, String)>>,
+    /// `unique_id`s this node reads, sorted, without duplicates.
+    pub depends_on: Vec<String>,
+    /// The relation a model or seed builds; `None` for tests.
+    pub relation: Option<Relation>,
+    /// Generic tests only.
+    pub test_metadata: Option<TestMetadata>,
+    /// The model, seed or source a generic test is attached to.
+    pub attached_node: Option<String>,
+    /// The SHA-256 of the defining file's text (dbt's `checksum`), hex.
+    pub checksum: String,
+}
+
+impl Node {
+    /// The materialization, e.g. `view`, `table`, `seed`, `test`.
+    pub fn materialized(&self) -> &str {
+        self.config.materialized()
+    }
+
+    /// The path of the node's compiled SQL under the target folder:
+    /// `compiled/<project>/<original_file_path>` (for generic tests, `<yml path>/<name>.sql`).
+    pub fn compiled_path(&self) -> String {
+        if self.test_metadata.is_some() {
+            format!(
+                "compiled/{}/{}/{}",
+                self.package_name, self.original_file_path, self.path
+            )
+        } else {
+            format!("compiled/{}/{}", self.package_name, self.original_file_path)
+        }
+    }
+}
+
+/// A table declared under `sources:`.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub unique_id: String,
+    pub source_name: String,
+    pub name: String,
+    pub package_name: String,
+    pub original_file_path: String,
+    pub fqn: Vec<String>,
+    pub description: String,
+    pub columns: Vec<Column>,
+    pub relation: Relation,
+}
+
+/// The parsed project.
+#[derive(Debug, Clone, Default)]
+pub struct Manifest {
+    pub project_name: String,
+    /// Models, seeds and tests by `unique_id`.
+    pub nodes: BTreeMap<String, Node>,
+    pub sources: BTreeMap<String, Source>,
+    /// Macro names with the file that defines them, for `manifest.json`.
+    pub macros: Vec<(String, String)>,
+    /// Things worth telling the user that do not stop a run (e.g. properties for a model
+    /// that does not exist).
+    pub warnings: Vec<String>,
+}
+
+impl Manifest {
+    /// The node or source with this `unique_id`'s relation.
+    pub fn relation_of(&self, unique_id: &str) -> Option<&Relation> {
+        self.nodes
+            .get(unique_id)
+            .and_then(|n| n.relation.as_ref())
+            .or_else(|| self.sources.get(unique_id).map(|s| &s.relation))
+    }
+
+    /// Counts by kind for the "Found ..." line: `3 models, 1 seed, 10 data tests, 2 sources`.
+    pub fn summary(&self) -> String {
+        let count = |t: ResourceType| self.nodes.values().filter(|n| n.resource_type == t).count();
+        let parts = [
+            (count(ResourceType::Model), "model"),
+            (count(ResourceType::Seed), "seed"),
+            (count(ResourceType::Test), "data test"),
+            (self.sources.len(), "source"),
+        ];
+        parts
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| plural(*n, what))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// `1 model`, `2 models`.
+pub fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("{n} {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}

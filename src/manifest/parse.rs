@@ -1,0 +1,667 @@
+//! The parse phase: render every node once with `execute = false` to record its `ref`,
+//! `source` and `config` calls, lay its config layers, name its relation, turn property YAML
+//! tests into test nodes, and resolve every dependency to a `unique_id`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Result;
+use minijinja::Environment;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::{test_names, Column, Located, Manifest, Node, ResourceType, Source, TestMetadata};
+use crate::error::{did_you_mean, Diagnostic, Location};
+use crate::project::config::{project_level_config, NodeConfig};
+use crate::project::profile::Target;
+use crate::project::properties::{ColumnProps, NodeProps, Properties, TestDef};
+use crate::project::{Project, ProjectFile};
+use crate::templating::{self, find_call_line, NodeContext, Phase, Recorded, Relation, RenderInput};
+
+/// Materializations Mallard can build today.
+const MODEL_MATERIALIZATIONS: &[&str] = &["view", "table"];
+
+/// Builds the manifest of `project` for `target`, rendering with `env`.
+///
+/// Errors (the first one found): property YAML errors; Jinja errors in a model or test;
+/// two models or seeds with one name; an unknown ref or source (with the closest name);
+/// an unsupported materialization.
+pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> Result<Manifest> {
+    let props = Properties::load(&project.property_files)?;
+    let mut p = Parser {
+        project,
+        target,
+        env,
+        vars: Arc::new(project.vars.clone()),
+        manifest: Manifest {
+            project_name: project.name.clone(),
+            ..Manifest::default()
+        },
+        names: BTreeMap::new(),
+    };
+    let model_props = index_props(&props.models, "model")?;
+    let seed_props = index_props(&props.seeds, "seed")?;
+    for f in &project.seeds {
+        p.seed(f, seed_props.get(f.stem()).copied())?;
+    }
+    for f in &project.models {
+        p.model(f, model_props.get(f.stem()).copied())?;
+    }
+    p.sources(&props)?;
+    for f in &project.singular_tests {
+        p.singular_test(f)?;
+    }
+    for (what, all) in [("model", &props.models), ("seed", &props.seeds)] {
+        for np in all {
+            p.generic_tests_of(np, what)?;
+        }
+    }
+    p.source_tests(&props)?;
+    p.resolve()?;
+    p.manifest.macros = project
+        .macros
+        .iter()
+        .flat_map(|f| {
+            macro_names(&f.contents)
+                .into_iter()
+                .map(|m| (m, f.original_file_path.clone()))
+        })
+        .collect();
+    Ok(p.manifest)
+}
+
+fn index_props<'a>(all: &'a [NodeProps], what: &str) -> Result<BTreeMap<&'a str, &'a NodeProps>> {
+    let mut out: BTreeMap<&str, &NodeProps> = BTreeMap::new();
+    for np in all {
+        if let Some(prev) = out.insert(np.name.as_str(), np) {
+            return Err(Diagnostic::new(format!(
+                "{what} `{}` has properties in two places: `{}` and `{}`",
+                np.name, prev.file, np.file
+            ))
+            .at(np.location.clone())
+            .help("keep one entry per model or seed")
+            .into());
+        }
+    }
+    Ok(out)
+}
+
+/// The names of the `{% macro name(...) %}` blocks in a macro file, in order.
+fn macro_names(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for part in text.split("{%").skip(1) {
+        let t = part.trim_start_matches('-').trim_start();
+        if let Some(rest) = t.strip_prefix("macro ") {
+            let name: String = rest
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
+struct Parser<'a> {
+    project: &'a Project,
+    target: &'a Target,
+    env: &'a Environment<'static>,
+    vars: Arc<Map<String, Value>>,
+    manifest: Manifest,
+    /// Model and seed names to their `unique_id` and defining file, for refs and duplicates.
+    names: BTreeMap<String, (String, String)>,
+}
+
+impl Parser<'_> {
+    fn parse_context(&self) -> NodeContext {
+        NodeContext {
+            phase: Phase::Parse,
+            vars: self.vars.clone(),
+            recorded: Mutex::new(Recorded::default()),
+            resolver: None,
+            config: Map::new(),
+            target_schema: self.target.schema.clone(),
+            target_database: self.target.database.clone(),
+        }
+    }
+
+    fn fqn(&self, f: &ProjectFile, name: &str) -> Vec<String> {
+        let mut fqn = vec![self.project.name.clone()];
+        fqn.extend(f.folders());
+        fqn.push(name.to_string());
+        fqn
+    }
+
+    /// dbt's default `generate_schema_name` and `generate_alias_name`: the target schema, or
+    /// `<target schema>_<custom schema>`; the alias, or the node's name.
+    fn relation(&self, config: &NodeConfig, name: &str) -> Relation {
+        let schema = match config.get_str("schema").map(str::trim) {
+            Some(custom) if !custom.is_empty() => format!("{}_{}", self.target.schema, custom),
+            _ => self.target.schema.clone(),
+        };
+        let database = config.get_str("database").unwrap_or(&self.target.database);
+        Relation::new(database, &schema, config.get_str("alias").unwrap_or(name))
+    }
+
+    fn claim_name(&mut self, name: &str, unique_id: &str, f: &ProjectFile) -> Result<()> {
+        if let Some((_, prev_file)) = self.names.get(name) {
+            return Err(Diagnostic::new(format!(
+                "two resources are named `{name}`: `{prev_file}` and `{}`",
+                f.original_file_path
+            ))
+            .at(Location::in_source(&f.original_file_path, &f.contents, 1, None))
+            .help("model and seed names must be unique across the project: rename one file")
+            .into());
+        }
+        self.names.insert(
+            name.to_string(),
+            (unique_id.to_string(), f.original_file_path.clone()),
+        );
+        Ok(())
+    }
+
+    fn seed(&mut self, f: &ProjectFile, props: Option<&NodeProps>) -> Result<()> {
+        let name = f.stem().to_string();
+        let unique_id = format!("seed.{}.{}", self.project.name, name);
+        let fqn = self.fqn(f, &name);
+        let mut config = NodeConfig::default();
+        config.merge(json!({"materialized": "seed"}).as_object().expect("object"));
+        config.merge(&project_level_config(&self.project.seeds_tree, &fqn));
+        if let Some(np) = props {
+            config.merge(&np.config);
+        }
+        if !config.enabled() {
+            return Ok(());
+        }
+        self.claim_name(&name, &unique_id, f)?;
+        let checksum = file_checksum(&self.project.root.join(&f.original_file_path));
+        let relation = self.relation(&config, &name);
+        self.manifest.nodes.insert(
+            unique_id.clone(),
+            Node {
+                unique_id,
+                resource_type: ResourceType::Seed,
+                name,
+                package_name: self.project.name.clone(),
+                path: f.path.clone(),
+                original_file_path: f.original_file_path.clone(),
+                patch_path: props.map(|p| p.file.clone()),
+                fqn,
+                raw_code: String::new(),
+                config,
+                description: props.map(|p| p.description.clone()).unwrap_or_default(),
+                columns: props.map(|p| columns(&p.columns)).unwrap_or_default(),
+                refs: Vec::new(),
+                sources: Vec::new(),
+                depends_on: Vec::new(),
+                relation: Some(relation),
+                test_metadata: None,
+                attached_node: None,
+                checksum,
+            },
+        );
+        Ok(())
+    }
+
+    fn model(&mut self, f: &ProjectFile, props: Option<&NodeProps>) -> Result<()> {
+        let name = f.stem().to_string();
+        let unique_id = format!("model.{}.{}", self.project.name, name);
+        let fqn = self.fqn(f, &name);
+        let mut config = NodeConfig::default();
+        config.merge(json!({"materialized": "view"}).as_object().expect("object"));
+        config.merge(&project_level_config(&self.project.models_tree, &fqn));
+        if let Some(np) = props {
+            config.merge(&np.config);
+        }
+        let placeholder = self.relation(&config, &name);
+        let input = RenderInput {
+            file: &f.original_file_path,
+            source: &f.contents,
+            this: Some(placeholder),
+            model: json!({"name": name, "unique_id": unique_id, "resource_type": "model",
+                          "original_file_path": f.original_file_path, "package_name": self.project.name}),
+        };
+        let (_, recorded) = templating::render(self.env, &input, self.parse_context())?;
+        for layer in &recorded.configs {
+            config.merge(layer);
+        }
+        if !config.enabled() {
+            return Ok(());
+        }
+        if f.contents.trim().is_empty() {
+            return Err(
+                Diagnostic::new(format!("model file `{}` is empty", f.original_file_path))
+                    .at(Location::in_source(&f.original_file_path, "", 1, None))
+                    .help("write a `select` statement in it, or delete the file")
+                    .into(),
+            );
+        }
+        let materialized = config.materialized().to_string();
+        if !MODEL_MATERIALIZATIONS.contains(&materialized.as_str()) {
+            let loc = find_call_line(&f.contents, "config", &materialized)
+                .map(|(l, c)| Location::in_source(&f.original_file_path, &f.contents, l, Some(c)))
+                .unwrap_or_else(|| Location::in_source(&f.original_file_path, &f.contents, 1, None));
+            return Err(Diagnostic::new(format!(
+                "model `{name}` has materialization `{materialized}`, which mallard does not build yet"
+            ))
+            .at(loc)
+            .help("use `view` or `table`")
+            .into());
+        }
+        self.claim_name(&name, &unique_id, f)?;
+        let relation = self.relation(&config, &name);
+        let locate = |func: &str, arg: &str| {
+            let (line, col) = find_call_line(&f.contents, func, arg).unwrap_or((1, 1));
+            Location::in_source(&f.original_file_path, &f.contents, line, Some(col))
+        };
+        let refs = recorded
+            .refs
+            .iter()
+            .map(|r| Located {
+                location: locate("ref", &r.name),
+                value: r.clone(),
+            })
+            .collect();
+        let sources = recorded
+            .sources
+            .iter()
+            .map(|s| Located {
+                location: locate("source", &s.0),
+                value: s.clone(),
+            })
+            .collect();
+        self.manifest.nodes.insert(
+            unique_id.clone(),
+            Node {
+                unique_id,
+                resource_type: ResourceType::Model,
+                name,
+                package_name: self.project.name.clone(),
+                path: f.path.clone(),
+                original_file_path: f.original_file_path.clone(),
+                patch_path: props.map(|p| p.file.clone()),
+                fqn,
+                raw_code: f.contents.clone(),
+                config,
+                description: props.map(|p| p.description.clone()).unwrap_or_default(),
+                columns: props.map(|p| columns(&p.columns)).unwrap_or_default(),
+                refs,
+                sources,
+                depends_on: Vec::new(),
+                relation: Some(relation),
+                test_metadata: None,
+                attached_node: None,
+                checksum: sha256_hex(f.contents.as_bytes()),
+            },
+        );
+        Ok(())
+    }
+
+    fn sources(&mut self, props: &Properties) -> Result<()> {
+        for s in &props.sources {
+            for t in &s.tables {
+                let unique_id = format!("source.{}.{}.{}", self.project.name, s.name, t.name);
+                if self.manifest.sources.contains_key(&unique_id) {
+                    return Err(Diagnostic::new(format!(
+                        "source table `{}.{}` is declared twice",
+                        s.name, t.name
+                    ))
+                    .at(t.location.clone())
+                    .into());
+                }
+                let database = s.database.as_deref().unwrap_or(&self.target.database);
+                let mut fqn = vec![self.project.name.clone()];
+                fqn.extend(folders_of(&s.file));
+                fqn.extend([s.name.clone(), t.name.clone()]);
+                self.manifest.sources.insert(
+                    unique_id.clone(),
+                    Source {
+                        unique_id,
+                        source_name: s.name.clone(),
+                        name: t.name.clone(),
+                        package_name: self.project.name.clone(),
+                        original_file_path: s.file.clone(),
+                        fqn,
+                        description: t.description.clone(),
+                        columns: columns(&t.columns),
+                        relation: Relation::new(database, &s.schema, &t.identifier),
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn singular_test(&mut self, f: &ProjectFile) -> Result<()> {
+        let name = f.stem().to_string();
+        let unique_id = format!("test.{}.{}", self.project.name, name);
+        let fqn = self.fqn(f, &name);
+        let mut config = test_config_base();
+        config.merge(&project_level_config(&self.project.tests_tree, &fqn));
+        let input = RenderInput {
+            file: &f.original_file_path,
+            source: &f.contents,
+            this: None,
+            model: json!({"name": name, "unique_id": unique_id, "resource_type": "test",
+                          "original_file_path": f.original_file_path, "package_name": self.project.name}),
+        };
+        let (_, recorded) = templating::render(self.env, &input, self.parse_context())?;
+        for layer in &recorded.configs {
+            config.merge(layer);
+        }
+        if !config.enabled() {
+            return Ok(());
+        }
+        let locate = |func: &str, arg: &str| {
+            let (line, col) = find_call_line(&f.contents, func, arg).unwrap_or((1, 1));
+            Location::in_source(&f.original_file_path, &f.contents, line, Some(col))
+        };
+        let refs = recorded
+            .refs
+            .iter()
+            .map(|r| Located {
+                location: locate("ref", &r.name),
+                value: r.clone(),
+            })
+            .collect();
+        let sources = recorded
+            .sources
+            .iter()
+            .map(|s| Located {
+                location: locate("source", &s.0),
+                value: s.clone(),
+            })
+            .collect();
+        self.manifest.nodes.insert(
+            unique_id.clone(),
+            Node {
+                unique_id,
+                resource_type: ResourceType::Test,
+                name,
+                package_name: self.project.name.clone(),
+                path: f.path.clone(),
+                original_file_path: f.original_file_path.clone(),
+                patch_path: None,
+                fqn,
+                raw_code: f.contents.clone(),
+                config,
+                description: String::new(),
+                columns: Vec::new(),
+                refs,
+                sources,
+                depends_on: Vec::new(),
+                relation: None,
+                test_metadata: None,
+                attached_node: None,
+                checksum: sha256_hex(f.contents.as_bytes()),
+            },
+        );
+        Ok(())
+    }
+
+    fn generic_tests_of(&mut self, np: &NodeProps, what: &str) -> Result<()> {
+        let Some((target_id, _)) = self.names.get(&np.name).cloned() else {
+            self.manifest.warnings.push(format!(
+                "`{}` has properties for {what} `{}`, but no such {what} exists (or it is disabled)",
+                np.file, np.name
+            ));
+            return Ok(());
+        };
+        for t in &np.tests {
+            self.generic_test(t, &np.name, &target_id, None, &np.file)?;
+        }
+        for c in &np.columns {
+            for t in &c.tests {
+                self.generic_test(t, &np.name, &target_id, Some(&c.name), &np.file)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn source_tests(&mut self, props: &Properties) -> Result<()> {
+        for s in &props.sources {
+            for t in &s.tables {
+                let target_id = format!("source.{}.{}.{}", self.project.name, s.name, t.name);
+                let target_name = format!("{}_{}", s.name, t.name);
+                for def in &t.tests {
+                    self.generic_test(def, &target_name, &target_id, None, &s.file)?;
+                }
+                for c in &t.columns {
+                    for def in &c.tests {
+                        self.generic_test(def, &target_name, &target_id, Some(&c.name), &s.file)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Turns a property-YAML test into a test node attached to `target_id`.
+    fn generic_test(
+        &mut self,
+        def: &TestDef,
+        target_name: &str,
+        target_id: &str,
+        column: Option<&str>,
+        yml_file: &str,
+    ) -> Result<()> {
+        const BUILT_IN: &[&str] = &["not_null", "unique", "accepted_values", "relationships"];
+        if !BUILT_IN.contains(&def.test_name.as_str()) {
+            let mut d =
+                Diagnostic::new(format!("unknown data test `{}`", def.test_name)).at(def.location.clone());
+            d = match did_you_mean(&def.test_name, BUILT_IN.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help("mallard knows the generic tests not_null, unique, accepted_values and relationships; write others as singular tests under `tests/`"),
+            };
+            return Err(d.into());
+        }
+        let mut kwargs = def.kwargs.clone();
+        if let Some(c) = column {
+            kwargs.insert("column_name".into(), Value::from(c));
+        }
+        let required: &[&str] = match def.test_name.as_str() {
+            "accepted_values" => &["values"],
+            "relationships" => &["to", "field"],
+            _ => &[],
+        };
+        for r in required.iter().chain(if kwargs.contains_key("column_name") {
+            &[][..]
+        } else {
+            &["column_name"][..]
+        }) {
+            if !kwargs.contains_key(*r) {
+                return Err(Diagnostic::new(format!(
+                    "data test `{}` on `{target_name}` needs the argument `{r}`",
+                    def.test_name
+                ))
+                .at(def.location.clone())
+                .into());
+            }
+        }
+        let is_source = target_id.starts_with("source.");
+        let test_type = if is_source {
+            format!("source_{}", def.test_name)
+        } else {
+            def.test_name.clone()
+        };
+        let (short, full) = test_names::synthesize(&test_type, target_name, &kwargs);
+        let name = def.custom_name.clone().unwrap_or(full);
+        let hash = &test_names::md5_hex(&format!("{name}{target_id}{}", Value::Object(kwargs.clone())))[..10];
+        let unique_id = format!("test.{}.{}.{}", self.project.name, name, hash);
+        let mut fqn = vec![self.project.name.clone()];
+        fqn.extend(folders_of(yml_file));
+        fqn.push(name.clone());
+        let mut config = test_config_base();
+        config.merge(&project_level_config(&self.project.tests_tree, &fqn));
+        config.merge(&def.config);
+        if !config.enabled() {
+            return Ok(());
+        }
+        // The `to:` of a relationships test is Jinja (`ref('customers')`): record its calls.
+        let mut refs = Vec::new();
+        let mut sources = Vec::new();
+        if let Some(to) = kwargs.get("to").and_then(Value::as_str) {
+            let (_, rec) = templating::eval_expression(self.env, to, self.parse_context()).map_err(|e| {
+                Diagnostic::new(format!(
+                    "cannot read `to: {to}` of `{name}`: {}",
+                    e.detail().unwrap_or(&e.to_string())
+                ))
+                .at(def.location.clone())
+                .help("write `to: ref('model_name')` or `to: source('source_name', 'table_name')`")
+            })?;
+            refs.extend(rec.refs.into_iter().map(|r| Located {
+                value: r,
+                location: def.location.clone(),
+            }));
+            sources.extend(rec.sources.into_iter().map(|s| Located {
+                value: s,
+                location: def.location.clone(),
+            }));
+        }
+        let kwargs_text = kwargs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.manifest.nodes.insert(
+            unique_id.clone(),
+            Node {
+                unique_id,
+                resource_type: ResourceType::Test,
+                name,
+                package_name: self.project.name.clone(),
+                path: format!("{short}.sql"),
+                original_file_path: yml_file.to_string(),
+                patch_path: None,
+                fqn,
+                raw_code: format!("{{{{ test_{}({kwargs_text}) }}}}", def.test_name),
+                config,
+                description: String::new(),
+                columns: Vec::new(),
+                refs,
+                sources,
+                depends_on: vec![target_id.to_string()],
+                relation: None,
+                test_metadata: Some(TestMetadata {
+                    name: def.test_name.clone(),
+                    kwargs,
+                }),
+                attached_node: Some(target_id.to_string()),
+                checksum: String::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Resolves every recorded ref and source to a `unique_id` and fills `depends_on`.
+    fn resolve(&mut self) -> Result<()> {
+        let source_ids: BTreeMap<(String, String), String> = self
+            .manifest
+            .sources
+            .values()
+            .map(|s| ((s.source_name.clone(), s.name.clone()), s.unique_id.clone()))
+            .collect();
+        for node in self.manifest.nodes.values_mut() {
+            let mut deps: BTreeSet<String> = node.depends_on.drain(..).collect();
+            for r in &node.refs {
+                if let Some(pkg) = &r.value.package {
+                    if pkg != &self.project.name {
+                        return Err(Diagnostic::new(format!(
+                            "unknown package `{pkg}` in `ref('{pkg}', '{}')`",
+                            r.value.name
+                        ))
+                        .at(r.location.clone())
+                        .help(format!(
+                            "this project is `{}`; packages are not supported yet",
+                            self.project.name
+                        ))
+                        .into());
+                    }
+                }
+                match self.names.get(&r.value.name) {
+                    Some((id, _)) => {
+                        deps.insert(id.clone());
+                    }
+                    None => {
+                        let mut d = Diagnostic::new(format!(
+                            "`{}` refers to `{}`, which is not a model or seed of this project",
+                            node.name, r.value.name
+                        ))
+                        .at(r.location.clone());
+                        d = match did_you_mean(&r.value.name, self.names.keys().map(String::as_str)) {
+                            Some(s) => d.help(format!("did you mean `{s}`?")),
+                            None => d.help("check the name, or add the model (or seed) it refers to"),
+                        };
+                        return Err(d.into());
+                    }
+                }
+            }
+            for s in &node.sources {
+                match source_ids.get(&s.value) {
+                    Some(id) => {
+                        deps.insert(id.clone());
+                    }
+                    None => {
+                        let (src, table) = &s.value;
+                        let known: Vec<String> = source_ids.keys().map(|(a, b)| format!("{a}.{b}")).collect();
+                        let wanted = format!("{src}.{table}");
+                        let mut d = Diagnostic::new(format!(
+                            "`{}` refers to source `{wanted}`, which is not declared",
+                            node.name
+                        ))
+                        .at(s.location.clone());
+                        d = match did_you_mean(&wanted, known.iter().map(String::as_str)) {
+                            Some(sug) => d.help(format!("did you mean `{sug}`?")),
+                            None => d.help(format!("declare it under `sources:` in a property file: `- name: {src}` with `tables: [{{name: {table}}}]`")),
+                        };
+                        return Err(d.into());
+                    }
+                }
+            }
+            node.depends_on = deps.into_iter().collect();
+        }
+        Ok(())
+    }
+}
+
+fn test_config_base() -> NodeConfig {
+    let mut c = NodeConfig::default();
+    c.merge(
+        json!({"materialized": "test", "severity": "ERROR"})
+            .as_object()
+            .expect("object"),
+    );
+    c
+}
+
+fn columns(cols: &[ColumnProps]) -> Vec<Column> {
+    cols.iter()
+        .map(|c| Column {
+            name: c.name.clone(),
+            description: c.description.clone(),
+            data_type: c.data_type.clone(),
+        })
+        .collect()
+}
+
+/// The folders of a project file below its resource folder: `models/marts/x.yml` -> `["marts"]`.
+fn folders_of(original_file_path: &str) -> Vec<String> {
+    let parts: Vec<&str> = original_file_path.split('/').collect();
+    if parts.len() <= 2 {
+        return Vec::new();
+    }
+    parts[1..parts.len() - 1].iter().map(|s| s.to_string()).collect()
+}
+
+/// SHA-256 of `bytes` as 64 hex digits.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of a file's bytes; empty when it cannot be read (the seed load reports that).
+fn file_checksum(path: &std::path::Path) -> String {
+    std::fs::read(path).map(|b| sha256_hex(&b)).unwrap_or_default()
+}

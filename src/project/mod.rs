@@ -1,0 +1,267 @@
+//! The dbt project on disk: `dbt_project.yml`, `profiles.yml`, property YAML and the files
+//! under the model, seed, macro and test paths.
+//!
+//! This is the first phase: it reads files and checks their shape, but renders no model
+//! and knows nothing of the graph. Every path it keeps is relative to the project directory
+//! (dbt's `original_file_path`), so messages and artifacts read the same on every machine.
+
+pub mod config;
+pub mod profile;
+pub mod properties;
+pub mod yaml;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde_json::{Map, Value};
+
+use crate::error::{did_you_mean, Diagnostic, Location};
+
+/// Top-level keys that `dbt_project.yml` may hold (dbt 1.8+); any other key is an error.
+const PROJECT_KEYS: &[&str] = &[
+    "name",
+    "version",
+    "config-version",
+    "profile",
+    "model-paths",
+    "source-paths",
+    "seed-paths",
+    "data-paths",
+    "test-paths",
+    "analysis-paths",
+    "macro-paths",
+    "snapshot-paths",
+    "docs-paths",
+    "asset-paths",
+    "target-path",
+    "log-path",
+    "packages-install-path",
+    "clean-targets",
+    "require-dbt-version",
+    "quoting",
+    "query-comment",
+    "vars",
+    "models",
+    "seeds",
+    "snapshots",
+    "sources",
+    "tests",
+    "data_tests",
+    "unit_tests",
+    "metrics",
+    "semantic-models",
+    "saved-queries",
+    "exposures",
+    "analyses",
+    "on-run-start",
+    "on-run-end",
+    "dispatch",
+    "restrict-access",
+    "flags",
+    "dbt-cloud",
+];
+
+/// A file of the project, read into memory.
+#[derive(Debug, Clone)]
+pub struct ProjectFile {
+    /// Path relative to the project directory, with `/` separators (`models/marts/ltv.sql`).
+    pub original_file_path: String,
+    /// Path relative to the resource folder it was found in (`marts/ltv.sql`).
+    pub path: String,
+    /// The file's text; empty for seeds, which DuckDB reads itself.
+    pub contents: String,
+}
+
+impl ProjectFile {
+    /// File name without its extension (`ltv` for `marts/ltv.sql`).
+    pub fn stem(&self) -> &str {
+        let name = self.path.rsplit('/').next().unwrap_or(&self.path);
+        name.rsplit_once('.').map(|(stem, _)| stem).unwrap_or(name)
+    }
+
+    /// The folders between the resource folder and the file (`["marts"]` for `marts/ltv.sql`).
+    pub fn folders(&self) -> Vec<String> {
+        let mut parts: Vec<String> = self.path.split('/').map(str::to_string).collect();
+        parts.pop();
+        parts
+    }
+}
+
+/// A loaded project: its settings from `dbt_project.yml` and the files it consists of.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// Absolute project directory.
+    pub root: PathBuf,
+    pub name: String,
+    pub profile_name: String,
+    pub target_path: String,
+    /// Project vars, global and scoped to this project, with `--vars` laid over them.
+    pub vars: Map<String, Value>,
+    /// The `models:`, `seeds:` and `data_tests:` config trees (JSON `Null` when absent).
+    pub models_tree: Value,
+    pub seeds_tree: Value,
+    pub tests_tree: Value,
+    pub models: Vec<ProjectFile>,
+    pub seeds: Vec<ProjectFile>,
+    pub macros: Vec<ProjectFile>,
+    /// Singular data tests (`tests/**/*.sql`).
+    pub singular_tests: Vec<ProjectFile>,
+    /// Property YAML files under the model, seed and test paths.
+    pub property_files: Vec<ProjectFile>,
+}
+
+impl Project {
+    /// Loads the project in `root` (the folder holding `dbt_project.yml`). `cli_vars` are
+    /// the `--vars` given on the command line; they win over `vars:` in the project file.
+    ///
+    /// Errors: a missing or unreadable `dbt_project.yml`, YAML syntax errors (with line and
+    /// column), unknown top-level keys (with a did-you-mean), and unreadable project files.
+    pub fn load(root: &Path, cli_vars: &Map<String, Value>) -> Result<Project> {
+        let root = root
+            .canonicalize()
+            .with_context(|| format!("project directory `{}` does not exist", root.display()))?;
+        let file = "dbt_project.yml";
+        let path = root.join(file);
+        let text = std::fs::read_to_string(&path).map_err(|_| {
+            Diagnostic::new(format!("no `dbt_project.yml` in `{}`", root.display()))
+                .help("run mallard in a dbt project folder, or point at one with `--project-dir`")
+        })?;
+        let doc = yaml::parse_mapping(file, &text)?;
+        for (key, _) in &doc {
+            if !PROJECT_KEYS.contains(&key.as_str()) {
+                let mut d = Diagnostic::new(format!("unknown key `{key}` in `{file}`"))
+                    .at(yaml::key_location(file, &text, key));
+                if let Some(s) = did_you_mean(key, PROJECT_KEYS.iter().copied()) {
+                    d = d.help(format!("did you mean `{s}`?"));
+                }
+                return Err(d.into());
+            }
+        }
+        let doc = yaml::render_env_vars(file, &text, doc)?;
+        let name = match doc.get("name").and_then(Value::as_str) {
+            Some(n) if !n.is_empty() => n.to_string(),
+            _ => {
+                return Err(Diagnostic::new(format!("`{file}` has no `name`"))
+                    .at(Location::in_source(file, &text, 1, None))
+                    .help("add `name: my_project` at the top")
+                    .into())
+            }
+        };
+        let profile_name = doc
+            .get("profile")
+            .and_then(Value::as_str)
+            .unwrap_or(&name)
+            .to_string();
+        let paths = |keys: &[&str], default: &str| -> Vec<String> {
+            keys.iter()
+                .find_map(|k| doc.get(*k))
+                .map(config::as_string_list)
+                .unwrap_or_else(|| vec![default.to_string()])
+        };
+        let model_paths = paths(&["model-paths", "source-paths"], "models");
+        let seed_paths = paths(&["seed-paths", "data-paths"], "seeds");
+        let macro_paths = paths(&["macro-paths"], "macros");
+        let test_paths = paths(&["test-paths"], "tests");
+        let target_path = doc
+            .get("target-path")
+            .and_then(Value::as_str)
+            .unwrap_or("target")
+            .to_string();
+
+        let mut vars = Map::new();
+        if let Some(Value::Object(v)) = doc.get("vars") {
+            for (key, value) in v {
+                match value {
+                    // `vars: {my_project: {x: 1}}` scopes vars to a package; ours apply here,
+                    // other packages' are not ours to read.
+                    // Packages are not supported yet, so no other scope can exist.
+                    Value::Object(scoped) if key == &name => vars.extend(scoped.clone()),
+                    _ => {
+                        vars.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        vars.extend(cli_vars.clone());
+
+        let read = |dirs: &[String], exts: &[&str], with_contents: bool| -> Result<Vec<ProjectFile>> {
+            let mut out = Vec::new();
+            for dir in dirs {
+                out.extend(find_files(&root, dir, exts, with_contents)?);
+            }
+            Ok(out)
+        };
+        let models = read(&model_paths, &["sql"], true)?;
+        let seeds = read(&seed_paths, &["csv"], false)?;
+        let macros = read(&macro_paths, &["sql"], true)?;
+        let singular_tests = read(&test_paths, &["sql"], true)?
+            .into_iter()
+            // `tests/generic/` holds generic test definitions, not singular tests.
+            .filter(|f| !f.path.starts_with("generic/"))
+            .collect();
+        let mut property_dirs = model_paths.clone();
+        property_dirs.extend(seed_paths.iter().cloned());
+        property_dirs.extend(test_paths.iter().cloned());
+        property_dirs.dedup();
+        let property_files = read(&property_dirs, &["yml", "yaml"], true)?;
+
+        Ok(Project {
+            root,
+            name,
+            profile_name,
+            target_path,
+            vars,
+            models_tree: doc.get("models").cloned().unwrap_or(Value::Null),
+            seeds_tree: doc.get("seeds").cloned().unwrap_or(Value::Null),
+            tests_tree: doc
+                .get("data_tests")
+                .or_else(|| doc.get("tests"))
+                .cloned()
+                .unwrap_or(Value::Null),
+            models,
+            seeds,
+            macros,
+            singular_tests,
+            property_files,
+        })
+    }
+
+    /// Absolute path of the target folder (`target/` unless `target-path` says otherwise).
+    pub fn target_dir(&self) -> PathBuf {
+        self.root.join(&self.target_path)
+    }
+}
+
+/// The files under `root/dir` (recursively) whose extension is one of `exts`, sorted by
+/// path so that every run sees them in the same order. A missing folder has no files.
+fn find_files(root: &Path, dir: &str, exts: &[&str], with_contents: bool) -> Result<Vec<ProjectFile>> {
+    let base = root.join(dir);
+    if !base.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(&base).sort_by_file_name() {
+        let entry = entry.with_context(|| format!("cannot read folder `{dir}`"))?;
+        let p = entry.path();
+        let ext_ok = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| exts.contains(&e));
+        if !entry.file_type().is_file() || !ext_ok {
+            continue;
+        }
+        let rel = crate::error::display_path(p, &base);
+        let original = format!("{}/{}", dir.trim_end_matches('/'), rel);
+        let contents = if with_contents {
+            std::fs::read_to_string(p).with_context(|| format!("cannot read `{original}` as UTF-8 text"))?
+        } else {
+            String::new()
+        };
+        out.push(ProjectFile {
+            original_file_path: original,
+            path: rel,
+            contents,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,199 @@
+//! `profiles.yml`: which DuckDB database a run writes, in which schema, with how many threads.
+//!
+//! The file is looked for as dbt does: `--profiles-dir`, then `DBT_PROFILES_DIR`, then the
+//! current directory, then (Mallard's addition, so `--project-dir` alone suffices) the project
+//! directory, then `~/.dbt/`. String values may use `env_var()`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde_json::Value;
+
+use super::yaml;
+use crate::error::{did_you_mean, Diagnostic};
+
+/// The resolved target a run writes to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub profile_name: String,
+    /// The target's name (`dev`).
+    pub name: String,
+    /// The DuckDB database file, absolute; `None` for `:memory:`.
+    pub path: Option<PathBuf>,
+    /// The catalog name DuckDB gives the database: the file's stem, or `memory`.
+    pub database: String,
+    /// The default schema (`main` unless the profile says otherwise).
+    pub schema: String,
+    /// Worker threads, at least 1.
+    pub threads: usize,
+    /// Where `profiles.yml` was found, for messages.
+    pub profiles_file: PathBuf,
+}
+
+impl Target {
+    /// The value of `target` in Jinja: dbt's fields for a DuckDB target.
+    pub fn jinja_value(&self) -> Value {
+        serde_json::json!({
+            "name": self.name,
+            "target_name": self.name,
+            "profile_name": self.profile_name,
+            "type": "duckdb",
+            "schema": self.schema,
+            "database": self.database,
+            "threads": self.threads,
+            "path": self.path.as_ref().map(|p| p.to_string_lossy().to_string()).unwrap_or_else(|| ":memory:".into()),
+        })
+    }
+}
+
+/// Where to look for `profiles.yml`, in order.
+pub fn profile_dirs(explicit: Option<&Path>, project_root: &Path) -> Vec<PathBuf> {
+    if let Some(dir) = explicit {
+        return vec![dir.to_path_buf()];
+    }
+    if let Some(dir) = std::env::var_os("DBT_PROFILES_DIR") {
+        return vec![PathBuf::from(dir)];
+    }
+    let mut dirs = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        dirs.push(cwd);
+    }
+    dirs.push(project_root.to_path_buf());
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".dbt"));
+    }
+    dirs
+}
+
+/// Reads the profile `profile_name` from the first `profiles.yml` in `dirs` and resolves
+/// `target_name` (or the profile's `target:`). A relative `path` is taken relative to
+/// `project_root`. `threads_override` (from `--threads`) replaces the profile's `threads`.
+///
+/// Errors: no `profiles.yml` in any of `dirs`; YAML errors; a missing profile or target (with
+/// the names that exist); a `type` other than `duckdb`; `threads` below 1.
+pub fn load_target(
+    dirs: &[PathBuf],
+    profile_name: &str,
+    target_name: Option<&str>,
+    project_root: &Path,
+    threads_override: Option<usize>,
+) -> Result<Target> {
+    let Some(file_path) = dirs.iter().map(|d| d.join("profiles.yml")).find(|p| p.is_file()) else {
+        let looked: Vec<String> = dirs.iter().map(|d| format!("`{}`", d.display())).collect();
+        return Err(Diagnostic::new(format!("no `profiles.yml` found (looked in {})", looked.join(", ")))
+            .help(format!(
+                "create `profiles.yml` beside `dbt_project.yml` with a `{profile_name}:` profile of `type: duckdb`, or pass `--profiles-dir`"
+            ))
+            .into());
+    };
+    let shown = crate::error::display_path(&file_path, project_root);
+    let text = std::fs::read_to_string(&file_path)
+        .map_err(|e| Diagnostic::new(format!("cannot read `{shown}`: {e}")))?;
+    let doc = yaml::parse_mapping(&shown, &text)?;
+    let Some(profile) = doc.get(profile_name) else {
+        let mut d = Diagnostic::new(format!("profile `{profile_name}` not found in `{shown}`"));
+        let names: Vec<&str> = doc
+            .keys()
+            .map(String::as_str)
+            .filter(|k| *k != "config")
+            .collect();
+        if let Some(s) = did_you_mean(profile_name, names.iter().copied()) {
+            d = d.help(format!(
+                "did you mean `{s}`? (`profile:` in dbt_project.yml names it)"
+            ));
+        } else {
+            d = d.help(format!(
+                "profiles there: {}; `profile:` in dbt_project.yml must name one",
+                list_or_none(&names)
+            ));
+        }
+        return Err(d.into());
+    };
+    let profile_loc = yaml::key_location(&shown, &text, profile_name);
+    let outputs = profile.get("outputs").and_then(Value::as_object).ok_or_else(|| {
+        Diagnostic::new(format!("profile `{profile_name}` has no `outputs:`"))
+            .at(profile_loc.clone())
+            .help("add `outputs:` with at least one target, e.g. `dev: {type: duckdb, path: dev.duckdb}`")
+    })?;
+    let target_name = match target_name {
+        Some(t) => t.to_string(),
+        None => profile
+            .get("target")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| "dev".to_string()),
+    };
+    let Some(output) = outputs.get(&target_name).and_then(Value::as_object) else {
+        let names: Vec<&str> = outputs.keys().map(String::as_str).collect();
+        let mut d = Diagnostic::new(format!(
+            "target `{target_name}` not found in profile `{profile_name}`"
+        ))
+        .at(profile_loc);
+        d = match did_you_mean(&target_name, names.iter().copied()) {
+            Some(s) => d.help(format!("did you mean `{s}`?")),
+            None => d.help(format!("targets there: {}", list_or_none(&names))),
+        };
+        return Err(d.into());
+    };
+    let output = yaml::render_env_vars(&shown, &text, output.clone())?;
+    let target_loc = yaml::key_location(&shown, &text, &target_name);
+    let kind = output.get("type").and_then(Value::as_str).unwrap_or("");
+    if kind != "duckdb" {
+        return Err(Diagnostic::new(format!(
+            "target `{target_name}` has type `{kind}`; mallard runs on DuckDB only"
+        ))
+        .at(target_loc)
+        .help("set `type: duckdb`")
+        .into());
+    }
+    let path = match output.get("path").and_then(Value::as_str) {
+        None | Some(":memory:") | Some("") => None,
+        Some(p) => Some(project_root.join(p)),
+    };
+    let database = match &path {
+        None => "memory".to_string(),
+        Some(p) => p
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "main".to_string()),
+    };
+    let threads = match threads_override {
+        Some(t) => t,
+        None => match output.get("threads") {
+            None => 1,
+            Some(v) => v.as_u64().map(|t| t as usize).unwrap_or(0),
+        },
+    };
+    if threads == 0 {
+        return Err(Diagnostic::new(format!(
+            "target `{target_name}`: `threads` must be a whole number of at least 1"
+        ))
+        .at(target_loc)
+        .into());
+    }
+    Ok(Target {
+        profile_name: profile_name.to_string(),
+        name: target_name,
+        path,
+        database,
+        schema: output
+            .get("schema")
+            .and_then(Value::as_str)
+            .unwrap_or("main")
+            .to_string(),
+        threads,
+        profiles_file: file_path,
+    })
+}
+
+fn list_or_none(names: &[&str]) -> String {
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}

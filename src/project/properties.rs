@@ -1,0 +1,418 @@
+//! Property YAML (`models/**/*.yml`): descriptions, columns, data tests and config of models
+//! and seeds, and the declared `sources:`.
+//!
+//! The shapes follow dbt's `version: 2` files. A data test entry may be a bare name
+//! (`- unique`) or a one-key mapping whose value holds its arguments, either inline or under
+//! `arguments:` (dbt 1.10), with config keys (`severity`, `where`, ...) inline or under `config:`.
+
+use serde_json::{Map, Value};
+
+use super::config::{normalize_key, KNOWN_CONFIG_KEYS};
+use super::yaml;
+use super::ProjectFile;
+use crate::error::{did_you_mean, Diagnostic, Location};
+
+const TOP_KEYS: &[&str] = &[
+    "version",
+    "models",
+    "seeds",
+    "sources",
+    "snapshots",
+    "macros",
+    "exposures",
+    "metrics",
+    "semantic_models",
+    "saved_queries",
+    "unit_tests",
+    "analyses",
+    "groups",
+    "data_tests",
+];
+const MODEL_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "config",
+    "columns",
+    "data_tests",
+    "tests",
+    "docs",
+    "meta",
+    "latest_version",
+    "versions",
+    "constraints",
+    "access",
+    "group",
+    "deprecation_date",
+    "time_spine",
+    "tags",
+];
+const COLUMN_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "data_type",
+    "data_tests",
+    "tests",
+    "meta",
+    "quote",
+    "tags",
+    "constraints",
+    "config",
+    "granularity",
+    "policy_tags",
+];
+const SOURCE_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "database",
+    "schema",
+    "tables",
+    "loader",
+    "loaded_at_field",
+    "freshness",
+    "meta",
+    "tags",
+    "config",
+    "quoting",
+    "overrides",
+];
+const TABLE_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "identifier",
+    "columns",
+    "data_tests",
+    "tests",
+    "meta",
+    "tags",
+    "config",
+    "loaded_at_field",
+    "freshness",
+    "quoting",
+    "external",
+];
+
+/// A data test declared in property YAML, before it is turned into a node.
+#[derive(Debug, Clone)]
+pub struct TestDef {
+    /// The generic test's name (`not_null`, `accepted_values`, `dbt_utils.x`).
+    pub test_name: String,
+    /// Its arguments (`values`, `to`, `field`, ...), without config keys.
+    pub kwargs: Map<String, Value>,
+    /// Config keys given with the test (`severity`, `where`, ...).
+    pub config: Map<String, Value>,
+    /// A user-chosen node name (`name:` inside the test entry).
+    pub custom_name: Option<String>,
+    pub location: Location,
+}
+
+/// A column's properties.
+#[derive(Debug, Clone)]
+pub struct ColumnProps {
+    pub name: String,
+    pub description: String,
+    pub data_type: Option<String>,
+    pub tests: Vec<TestDef>,
+}
+
+/// The properties of one model or seed.
+#[derive(Debug, Clone)]
+pub struct NodeProps {
+    pub name: String,
+    pub description: String,
+    pub config: Map<String, Value>,
+    pub columns: Vec<ColumnProps>,
+    pub tests: Vec<TestDef>,
+    /// Where the entry is, for messages.
+    pub location: Location,
+    /// The property file's path (dbt's `patch_path`).
+    pub file: String,
+}
+
+/// A table of a declared source.
+#[derive(Debug, Clone)]
+pub struct SourceTableProps {
+    pub name: String,
+    pub identifier: String,
+    pub description: String,
+    pub columns: Vec<ColumnProps>,
+    pub tests: Vec<TestDef>,
+    pub location: Location,
+}
+
+/// A declared source (`sources:` entry).
+#[derive(Debug, Clone)]
+pub struct SourceProps {
+    pub name: String,
+    /// The schema it lives in; dbt's default is the source's name.
+    pub schema: String,
+    pub database: Option<String>,
+    pub description: String,
+    pub tables: Vec<SourceTableProps>,
+    pub file: String,
+}
+
+/// Everything the property files of a project declare.
+#[derive(Debug, Clone, Default)]
+pub struct Properties {
+    pub models: Vec<NodeProps>,
+    pub seeds: Vec<NodeProps>,
+    pub sources: Vec<SourceProps>,
+}
+
+impl Properties {
+    /// Reads every file in `files`.
+    ///
+    /// Errors: YAML syntax errors; unknown keys at the file, model, column, source and table
+    /// level (with a did-you-mean); entries without a `name`; a malformed test entry.
+    pub fn load(files: &[ProjectFile]) -> Result<Properties, Diagnostic> {
+        let mut props = Properties::default();
+        for f in files {
+            PropertyFile {
+                file: &f.original_file_path,
+                text: &f.contents,
+            }
+            .read(&mut props)?;
+        }
+        Ok(props)
+    }
+}
+
+struct PropertyFile<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl PropertyFile<'_> {
+    fn read(&self, props: &mut Properties) -> Result<(), Diagnostic> {
+        let doc = yaml::parse_mapping(self.file, self.text)?;
+        self.check_keys(&doc, TOP_KEYS, "a property file")?;
+        for entry in self.list(&doc, "models")? {
+            props.models.push(self.node(entry)?);
+        }
+        for entry in self.list(&doc, "seeds")? {
+            props.seeds.push(self.node(entry)?);
+        }
+        for entry in self.list(&doc, "sources")? {
+            props.sources.push(self.source(entry)?);
+        }
+        Ok(())
+    }
+
+    fn list<'v>(
+        &self,
+        doc: &'v Map<String, Value>,
+        key: &str,
+    ) -> Result<Vec<&'v Map<String, Value>>, Diagnostic> {
+        match doc.get(key) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| {
+                    item.as_object().ok_or_else(|| {
+                        Diagnostic::new(format!(
+                            "each entry under `{key}:` must be a mapping with a `name:`"
+                        ))
+                        .at(yaml::key_location(self.file, self.text, key))
+                    })
+                })
+                .collect(),
+            Some(_) => Err(
+                Diagnostic::new(format!("`{key}:` must be a list of entries (`- name: ...`)"))
+                    .at(yaml::key_location(self.file, self.text, key)),
+            ),
+        }
+    }
+
+    fn name(&self, entry: &Map<String, Value>, what: &str) -> Result<(String, Location), Diagnostic> {
+        match entry.get("name").and_then(Value::as_str) {
+            Some(n) => Ok((n.to_string(), self.entry_location(n))),
+            None => Err(
+                Diagnostic::new(format!("a {what} entry in `{}` has no `name:`", self.file))
+                    .at(Location::in_source(self.file, self.text, 1, None)),
+            ),
+        }
+    }
+
+    /// The line of `- name: <name>` (or `name: <name>`) in the file.
+    fn entry_location(&self, name: &str) -> Location {
+        for (i, line) in self.text.lines().enumerate() {
+            let t = line.trim_start().trim_start_matches("- ").trim_start();
+            if let Some(rest) = t.strip_prefix("name:") {
+                let v = rest.trim().trim_matches(|c| c == '"' || c == '\'');
+                if v == name {
+                    let col = line.len() - line.trim_start().len() + 1;
+                    return Location::in_source(self.file, self.text, i + 1, Some(col));
+                }
+            }
+        }
+        Location::in_source(self.file, self.text, 1, None)
+    }
+
+    fn check_keys(&self, map: &Map<String, Value>, allowed: &[&str], what: &str) -> Result<(), Diagnostic> {
+        for key in map.keys() {
+            if !allowed.contains(&key.as_str()) {
+                let mut d = Diagnostic::new(format!("unknown key `{key}` in {what} in `{}`", self.file))
+                    .at(yaml::key_location(self.file, self.text, key));
+                if let Some(s) = did_you_mean(key, allowed.iter().copied()) {
+                    d = d.help(format!("did you mean `{s}`?"));
+                }
+                return Err(d);
+            }
+        }
+        Ok(())
+    }
+
+    fn node(&self, entry: &Map<String, Value>) -> Result<NodeProps, Diagnostic> {
+        let (name, location) = self.name(entry, "model or seed")?;
+        self.check_keys(entry, MODEL_KEYS, &format!("`{name}`"))?;
+        let mut config = entry
+            .get("config")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        if let Some(tags) = entry.get("tags") {
+            config.insert("tags".into(), tags.clone());
+        }
+        Ok(NodeProps {
+            description: str_of(entry, "description"),
+            config,
+            columns: self.columns(entry)?,
+            tests: self.tests(entry, &name)?,
+            name,
+            location,
+            file: self.file.to_string(),
+        })
+    }
+
+    fn columns(&self, entry: &Map<String, Value>) -> Result<Vec<ColumnProps>, Diagnostic> {
+        let mut out = Vec::new();
+        for col in self.list(entry, "columns")? {
+            let (name, _) = self.name(col, "column")?;
+            self.check_keys(col, COLUMN_KEYS, &format!("column `{name}`"))?;
+            out.push(ColumnProps {
+                description: str_of(col, "description"),
+                data_type: col.get("data_type").and_then(Value::as_str).map(str::to_string),
+                tests: self.tests(col, &name)?,
+                name,
+            });
+        }
+        Ok(out)
+    }
+
+    fn source(&self, entry: &Map<String, Value>) -> Result<SourceProps, Diagnostic> {
+        let (name, _) = self.name(entry, "source")?;
+        self.check_keys(entry, SOURCE_KEYS, &format!("source `{name}`"))?;
+        let mut tables = Vec::new();
+        for t in self.list(entry, "tables")? {
+            let (tname, location) = self.name(t, "source table")?;
+            self.check_keys(t, TABLE_KEYS, &format!("source table `{name}.{tname}`"))?;
+            tables.push(SourceTableProps {
+                identifier: t
+                    .get("identifier")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&tname)
+                    .to_string(),
+                description: str_of(t, "description"),
+                columns: self.columns(t)?,
+                tests: self.tests(t, &tname)?,
+                name: tname,
+                location,
+            });
+        }
+        Ok(SourceProps {
+            schema: entry
+                .get("schema")
+                .and_then(Value::as_str)
+                .unwrap_or(&name)
+                .to_string(),
+            database: entry.get("database").and_then(Value::as_str).map(str::to_string),
+            description: str_of(entry, "description"),
+            tables,
+            name,
+            file: self.file.to_string(),
+        })
+    }
+
+    /// The tests under `data_tests:` (or the older `tests:`) of an entry named `owner`.
+    fn tests(&self, entry: &Map<String, Value>, owner: &str) -> Result<Vec<TestDef>, Diagnostic> {
+        let key = if entry.contains_key("data_tests") {
+            "data_tests"
+        } else {
+            "tests"
+        };
+        let items = match entry.get(key) {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(items)) => items,
+            Some(_) => {
+                return Err(Diagnostic::new(format!("`{key}:` of `{owner}` must be a list"))
+                    .at(yaml::key_location(self.file, self.text, key)))
+            }
+        };
+        items.iter().map(|item| self.test(item, owner)).collect()
+    }
+
+    fn test(&self, item: &Value, owner: &str) -> Result<TestDef, Diagnostic> {
+        let bad = |what: &str| {
+            Diagnostic::new(format!(
+                "malformed data test of `{owner}` in `{}`: {what}",
+                self.file
+            ))
+            .at(self.entry_location(owner))
+            .help("write `- not_null`, or `- accepted_values: {values: [a, b]}`")
+        };
+        let (test_name, body) = match item {
+            Value::String(s) => (s.clone(), Map::new()),
+            Value::Object(m) if m.len() == 1 => {
+                let (k, v) = m.iter().next().expect("one entry");
+                let body = match v {
+                    Value::Object(b) => b.clone(),
+                    Value::Null => Map::new(),
+                    _ => return Err(bad(&format!("the arguments of `{k}` must be a mapping"))),
+                };
+                (k.clone(), body)
+            }
+            Value::Object(m) if m.contains_key("test_name") => {
+                let name = m["test_name"]
+                    .as_str()
+                    .ok_or_else(|| bad("`test_name` must be a string"))?;
+                let mut body = m.clone();
+                body.remove("test_name");
+                (name.to_string(), body)
+            }
+            _ => return Err(bad("expected a test name or a one-key mapping")),
+        };
+        let location = yaml::value_location(self.file, self.text, &test_name)
+            .filter(|l| l.line >= self.entry_location(owner).line)
+            .unwrap_or_else(|| self.entry_location(owner));
+        let mut kwargs = Map::new();
+        let mut config = Map::new();
+        let mut custom_name = None;
+        for (k, v) in body {
+            match k.as_str() {
+                "config" => config.extend(v.as_object().cloned().unwrap_or_default()),
+                "arguments" => kwargs.extend(v.as_object().cloned().unwrap_or_default()),
+                "name" => custom_name = v.as_str().map(str::to_string),
+                key if KNOWN_CONFIG_KEYS.contains(&normalize_key(key).as_str()) => {
+                    config.insert(normalize_key(key), v);
+                }
+                _ => {
+                    kwargs.insert(k, v);
+                }
+            }
+        }
+        Ok(TestDef {
+            test_name,
+            kwargs,
+            config,
+            custom_name,
+            location,
+        })
+    }
+}
+
+fn str_of(map: &Map<String, Value>, key: &str) -> String {
+    map.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}

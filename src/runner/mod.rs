@@ -1,0 +1,410 @@
+//! Executing a selection: compile each node, run it on a worker's own connection, print one
+//! line as it finishes, and skip the descendants of what failed.
+//!
+//! Scheduling is dbt's: a node starts when everything it depends on (in the run's edges, see
+//! [`crate::graph::run_edges`]) has finished; `threads` workers take ready nodes in schedule
+//! order. A model that errors, or a data test that fails with severity `error`, marks every
+//! node downstream of it `skipped`; independent branches go on.
+
+pub mod compile;
+pub mod output;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+
+use crate::adapter::Adapter;
+use crate::manifest::{Node, ResourceType};
+use crate::materialization::{self, SeedLoad};
+use crate::testing;
+use compile::Compiler;
+
+/// A node's outcome, with dbt's names (`run_results.json` `status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// A model or seed was built.
+    Success,
+    /// A model or seed failed, or a test could not run.
+    Error,
+    /// Not run because something upstream failed.
+    Skipped,
+    /// A data test found no failing rows.
+    Pass,
+    /// A data test failed with severity `error`.
+    Fail,
+    /// A data test failed with severity `warn`.
+    Warn,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Success => "success",
+            Status::Error => "error",
+            Status::Skipped => "skipped",
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Warn => "warn",
+        }
+    }
+
+    /// Whether this outcome stops the node's descendants and makes the exit code 1.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Status::Error | Status::Fail)
+    }
+}
+
+/// A phase of a node's run (`compile` or `execute`) with wall-clock start and end.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    pub name: &'static str,
+    pub started_at: DateTime<Utc>,
+    pub completed_at: DateTime<Utc>,
+}
+
+/// The result of one node.
+#[derive(Debug, Clone)]
+pub struct NodeResult {
+    pub unique_id: String,
+    pub status: Status,
+    /// Short outcome (`OK`, `INSERT 100`) or the error text.
+    pub message: Option<String>,
+    /// Failing rows of a data test.
+    pub failures: Option<i64>,
+    /// Seconds from the start of compiling to the end of executing.
+    pub execution_time: f64,
+    pub timing: Vec<Timing>,
+    pub thread_id: String,
+    pub compiled_code: Option<String>,
+    /// Rows loaded into a seed.
+    pub rows_affected: Option<i64>,
+}
+
+impl NodeResult {
+    fn skipped(unique_id: &str) -> NodeResult {
+        NodeResult {
+            unique_id: unique_id.to_string(),
+            status: Status::Skipped,
+            message: None,
+            failures: None,
+            execution_time: 0.0,
+            timing: Vec::new(),
+            thread_id: "main".to_string(),
+            compiled_code: None,
+            rows_affected: None,
+        }
+    }
+}
+
+/// What a run executes: the nodes in schedule order and the edges that gate them.
+pub struct Plan {
+    pub order: Vec<String>,
+    pub edges: Vec<(String, String)>,
+}
+
+/// Runs `plan` with `threads` workers, each on its own connection cloned from `adapter`;
+/// `compile_only` renders and writes compiled SQL without touching the database.
+/// `on_done` sees each result as it finishes, in the order they finish, with the node's
+/// 1-based index in `plan.order`. Returns the results in that same finishing order.
+pub fn execute(
+    plan: &Plan,
+    compiler: &Compiler<'_>,
+    adapter: Option<&Adapter>,
+    threads: usize,
+    project_root: &Path,
+    mut on_done: impl FnMut(usize, &NodeResult),
+) -> Result<Vec<NodeResult>> {
+    let manifest = compiler.manifest;
+    let position: BTreeMap<&str, usize> = plan
+        .order
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    let mut children: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    let mut waiting: Vec<usize> = vec![0; plan.order.len()];
+    for (a, b) in &plan.edges {
+        if let (Some(&i), Some(&j)) = (position.get(a.as_str()), position.get(b.as_str())) {
+            children.entry(i).or_default().push(j);
+            waiting[j] += 1;
+        }
+    }
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..plan.order.len())
+        .filter(|i| waiting[*i] == 0)
+        .map(Reverse)
+        .collect();
+    let mut blocked: BTreeSet<usize> = BTreeSet::new();
+    let mut results = Vec::with_capacity(plan.order.len());
+
+    let mut workers = Vec::new();
+    if let Some(a) = adapter {
+        for _ in 0..threads.max(1) {
+            workers.push(Some(a.try_clone()?));
+        }
+    } else {
+        workers.push(None);
+    }
+
+    let (job_tx, job_rx) = mpsc::channel::<usize>();
+    let job_rx = Mutex::new(job_rx);
+    let (res_tx, res_rx) = mpsc::channel::<(usize, NodeResult)>();
+    std::thread::scope(|scope| {
+        for (w, conn) in workers.into_iter().enumerate() {
+            let job_rx = &job_rx;
+            let res_tx = res_tx.clone();
+            let order = &plan.order;
+            scope.spawn(move || {
+                let thread_id = format!("Thread-{}", w + 1);
+                loop {
+                    let job = job_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    let Ok(i) = job else { break };
+                    let node = &manifest.nodes[&order[i]];
+                    let mut r = run_node(node, compiler, conn.as_ref(), project_root);
+                    r.thread_id = thread_id.clone();
+                    if res_tx.send((i, r)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(res_tx);
+
+        let mut in_flight = 0;
+        let mut done = 0;
+        while done < plan.order.len() {
+            while let Some(Reverse(i)) = ready.pop() {
+                if blocked.contains(&i) {
+                    let r = NodeResult::skipped(&plan.order[i]);
+                    finish(
+                        i,
+                        r,
+                        &children,
+                        &mut waiting,
+                        &mut ready,
+                        &mut blocked,
+                        &mut results,
+                        &mut on_done,
+                    );
+                    done += 1;
+                } else {
+                    job_tx.send(i).expect("workers outlive the dispatcher");
+                    in_flight += 1;
+                }
+            }
+            if in_flight == 0 {
+                break;
+            }
+            let Ok((i, r)) = res_rx.recv() else { break };
+            in_flight -= 1;
+            done += 1;
+            finish(
+                i,
+                r,
+                &children,
+                &mut waiting,
+                &mut ready,
+                &mut blocked,
+                &mut results,
+                &mut on_done,
+            );
+        }
+        drop(job_tx);
+    });
+    Ok(results)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    i: usize,
+    r: NodeResult,
+    children: &BTreeMap<usize, Vec<usize>>,
+    waiting: &mut [usize],
+    ready: &mut BinaryHeap<Reverse<usize>>,
+    blocked: &mut BTreeSet<usize>,
+    results: &mut Vec<NodeResult>,
+    on_done: &mut impl FnMut(usize, &NodeResult),
+) {
+    if r.status.is_failure() || r.status == Status::Skipped {
+        // Skipped nodes pass the block on, so the whole downstream is skipped.
+        for &c in children.get(&i).into_iter().flatten() {
+            blocked.insert(c);
+        }
+    }
+    for &c in children.get(&i).into_iter().flatten() {
+        waiting[c] -= 1;
+        if waiting[c] == 0 {
+            ready.push(Reverse(c));
+        }
+    }
+    on_done(i + 1, &r);
+    results.push(r);
+}
+
+/// Compiles and (with a connection) executes one node.
+fn run_node(
+    node: &Node,
+    compiler: &Compiler<'_>,
+    adapter: Option<&Adapter>,
+    project_root: &Path,
+) -> NodeResult {
+    let started = Instant::now();
+    let compile_start = Utc::now();
+    let compiled = compiler.compile(node);
+    let compile_end = Utc::now();
+    let mut result = NodeResult {
+        unique_id: node.unique_id.clone(),
+        status: Status::Success,
+        message: None,
+        failures: None,
+        execution_time: 0.0,
+        timing: vec![Timing {
+            name: "compile",
+            started_at: compile_start,
+            completed_at: compile_end,
+        }],
+        thread_id: String::new(),
+        compiled_code: None,
+        rows_affected: None,
+    };
+    let sql = match compiled {
+        Ok(sql) => sql,
+        Err(d) => {
+            result.status = Status::Error;
+            result.message = Some(format!(
+                "Compilation Error in {} {} ({})\n  {}",
+                node.resource_type.as_str(),
+                node.name,
+                node.original_file_path,
+                indent(&d.to_string())
+            ));
+            result.execution_time = started.elapsed().as_secs_f64();
+            return result;
+        }
+    };
+    if node.resource_type != ResourceType::Seed {
+        result.compiled_code = Some(sql.clone());
+    }
+    let Some(adapter) = adapter else {
+        result.execution_time = started.elapsed().as_secs_f64();
+        return result;
+    };
+    let compiled_at = format!(
+        "compiled code at {}/{}",
+        compiler.target_path,
+        node.compiled_path()
+    );
+    let exec_start = Utc::now();
+    let outcome = execute_node(node, &sql, adapter, project_root);
+    result.timing.push(Timing {
+        name: "execute",
+        started_at: exec_start,
+        completed_at: Utc::now(),
+    });
+    result.execution_time = started.elapsed().as_secs_f64();
+    match outcome {
+        Ok(Outcome::Built) => result.message = Some("OK".to_string()),
+        Ok(Outcome::Loaded(rows)) => {
+            result.message = Some(format!("INSERT {rows}"));
+            result.rows_affected = Some(rows);
+        }
+        Ok(Outcome::Tested {
+            failures,
+            should_warn,
+            should_error,
+        }) => {
+            result.failures = Some(failures);
+            let severity_error = node.config.severity() == "error";
+            result.status = if severity_error && should_error {
+                Status::Fail
+            } else if should_warn || should_error {
+                Status::Warn
+            } else {
+                Status::Pass
+            };
+            result.message = match result.status {
+                Status::Pass => None,
+                _ => {
+                    let (verb, condition) = match result.status {
+                        Status::Fail => ("fail", node.config.get_str("error_if").unwrap_or("!= 0")),
+                        _ => ("warn", node.config.get_str("warn_if").unwrap_or("!= 0")),
+                    };
+                    let s = if failures == 1 { "" } else { "s" };
+                    Some(format!(
+                        "Got {failures} result{s}, configured to {verb} if {condition}\n\n  {compiled_at}"
+                    ))
+                }
+            };
+        }
+        Err(e) => {
+            result.status = Status::Error;
+            let what = match node.resource_type {
+                ResourceType::Test => "test",
+                ResourceType::Seed => "seed",
+                _ => "model",
+            };
+            let mut msg = format!(
+                "Runtime Error in {what} {} ({})\n  {}",
+                node.name,
+                node.original_file_path,
+                indent(&format!("{e:#}"))
+            );
+            if node.resource_type != ResourceType::Seed {
+                msg.push_str(&format!("\n  {compiled_at}"));
+            }
+            result.message = Some(msg);
+        }
+    }
+    result
+}
+
+enum Outcome {
+    Built,
+    Loaded(i64),
+    Tested {
+        failures: i64,
+        should_warn: bool,
+        should_error: bool,
+    },
+}
+
+fn execute_node(node: &Node, sql: &str, adapter: &Adapter, project_root: &Path) -> Result<Outcome> {
+    match node.resource_type {
+        ResourceType::Seed => {
+            let relation = node.relation.as_ref().expect("seeds have relations");
+            let load = SeedLoad {
+                csv: &project_root.join(&node.original_file_path),
+                shown_path: &node.original_file_path,
+                relation,
+                column_types: node.config.0.get("column_types").and_then(|v| v.as_object()),
+                delimiter: node.config.get_str("delimiter"),
+            };
+            Ok(Outcome::Loaded(load.load(adapter)?))
+        }
+        ResourceType::Model => {
+            let relation = node.relation.as_ref().expect("models have relations");
+            materialization::model(adapter, node.materialized(), relation, sql)?;
+            Ok(Outcome::Built)
+        }
+        ResourceType::Test => {
+            let (failures, should_warn, should_error) =
+                adapter.query_test(&testing::wrap_test_sql(sql, &node.config))?;
+            Ok(Outcome::Tested {
+                failures,
+                should_warn,
+                should_error,
+            })
+        }
+        ResourceType::Source => Ok(Outcome::Built),
+    }
+}
+
+/// Indents every line after the first by two spaces, for messages under a heading.
+fn indent(text: &str) -> String {
+    text.trim_end().replace('\n', "\n  ")
+}

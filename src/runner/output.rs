@@ -1,0 +1,128 @@
+//! What a run prints: one line per node as it finishes, and the summary at the end, in
+//! dbt's words so that people and log scrapers used to dbt read them the same way.
+
+use crate::manifest::{plural, Manifest, Node, ResourceType};
+
+use super::{NodeResult, Status};
+
+/// Width of the text before the `[STATUS]` box; dots fill the gap, as in dbt's log.
+const LINE_WIDTH: usize = 80;
+
+/// `3 of 17 OK created sql table model main.ltv ........ [OK in 0.12s]`
+pub fn progress_line(index: usize, total: usize, node: &Node, r: &NodeResult) -> String {
+    let relation = node.relation.as_ref().map(|r| r.short()).unwrap_or_default();
+    let kind = match node.resource_type {
+        ResourceType::Seed => "seed file".to_string(),
+        _ => format!("sql {} model", node.materialized()),
+    };
+    let secs = format!("{:.2}s", r.execution_time);
+    let failures = r.failures.unwrap_or(0);
+    let (text, status) = match (node.resource_type, r.status) {
+        (_, Status::Skipped) if node.resource_type == ResourceType::Test => {
+            (format!("SKIP test {}", node.name), "SKIP".to_string())
+        }
+        (_, Status::Skipped) => (format!("SKIP relation {relation}"), "SKIP".to_string()),
+        (ResourceType::Test, Status::Pass) => (format!("PASS {}", node.name), format!("PASS in {secs}")),
+        (ResourceType::Test, Status::Fail) => (
+            format!("FAIL {failures} {}", node.name),
+            format!("FAIL {failures} in {secs}"),
+        ),
+        (ResourceType::Test, Status::Warn) => (
+            format!("WARN {failures} {}", node.name),
+            format!("WARN {failures} in {secs}"),
+        ),
+        (ResourceType::Test, _) => (format!("ERROR {}", node.name), format!("ERROR in {secs}")),
+        (ResourceType::Seed, Status::Success) => (
+            format!("OK loaded {kind} {relation}"),
+            format!("{} in {secs}", r.message.as_deref().unwrap_or("OK")),
+        ),
+        (ResourceType::Seed, _) => (
+            format!("ERROR loading {kind} {relation}"),
+            format!("ERROR in {secs}"),
+        ),
+        (_, Status::Success) if r.timing.len() < 2 => {
+            (format!("OK compiled {kind} {relation}"), format!("OK in {secs}"))
+        }
+        (_, Status::Success) => (format!("OK created {kind} {relation}"), format!("OK in {secs}")),
+        (_, _) => (
+            format!("ERROR creating {kind} {relation}"),
+            format!("ERROR in {secs}"),
+        ),
+    };
+    let head = format!("{index} of {total} {text} ");
+    let dots = ".".repeat(LINE_WIDTH.saturating_sub(head.chars().count()).max(3));
+    format!("{head}{dots} [{status}]")
+}
+
+/// The lines after the last node: what ran, the errors and warnings in full, and the counts.
+/// `elapsed` is the run's wall time in seconds.
+pub fn summary(manifest: &Manifest, results: &[NodeResult], elapsed: f64) -> String {
+    let mut out = String::new();
+    let mut kinds: Vec<(String, usize)> = Vec::new();
+    let mut bump = |k: String| match kinds.iter_mut().find(|(name, _)| *name == k) {
+        Some(e) => e.1 += 1,
+        None => kinds.push((k, 1)),
+    };
+    let mut sorted: Vec<&NodeResult> = results.iter().collect();
+    sorted.sort_by_key(|r| kind_rank(&manifest.nodes[&r.unique_id]));
+    for r in &sorted {
+        let n = &manifest.nodes[&r.unique_id];
+        bump(match n.resource_type {
+            ResourceType::Seed => "seed".to_string(),
+            ResourceType::Test => "data test".to_string(),
+            _ => format!("{} model", n.materialized()),
+        });
+    }
+    let what = kinds
+        .iter()
+        .map(|(k, n)| plural(*n, k))
+        .collect::<Vec<_>>()
+        .join(", ");
+    out.push_str(&format!("\nFinished running {what} in {elapsed:.2}s.\n"));
+
+    let count = |s: Status| results.iter().filter(|r| r.status == s).count();
+    let errors = count(Status::Error) + count(Status::Fail);
+    let warnings = count(Status::Warn);
+    if errors == 0 && warnings == 0 {
+        out.push_str("\nCompleted successfully\n");
+    } else {
+        out.push_str(&format!(
+            "\nCompleted with {} and {}:\n",
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        ));
+        for r in results
+            .iter()
+            .filter(|r| r.status.is_failure() || r.status == Status::Warn)
+        {
+            let n = &manifest.nodes[&r.unique_id];
+            let body = r.message.as_deref().unwrap_or("");
+            let text = match r.status {
+                Status::Fail => format!("Failure in test {} ({})\n  {body}", n.name, n.original_file_path),
+                Status::Warn => format!("Warning in test {} ({})\n  {body}", n.name, n.original_file_path),
+                _ => body.to_string(),
+            };
+            out.push('\n');
+            out.push_str(&text);
+            out.push('\n');
+        }
+    }
+    out.push_str(&format!(
+        "\nDone. PASS={} WARN={} ERROR={} SKIP={} TOTAL={}\n",
+        count(Status::Success) + count(Status::Pass),
+        warnings,
+        errors,
+        count(Status::Skipped),
+        results.len()
+    ));
+    out
+}
+
+/// Seeds, then models, then tests, as dbt lists them in the summary.
+fn kind_rank(n: &Node) -> u8 {
+    match n.resource_type {
+        ResourceType::Seed => 0,
+        ResourceType::Model => 1,
+        _ => 2,
+    }
+}

@@ -1,0 +1,567 @@
+//! The minijinja environment that renders models, tests and macros, with dbt's context:
+//! `ref`, `source`, `config`, `var`, `env_var`, `this`, `target`, `model`, `execute`,
+//! `is_incremental()`, `log`, and every macro under `macros/` as a global function.
+//!
+//! A node is rendered twice, as in dbt. The parse phase ([`Phase::Parse`], `execute` false)
+//! *records* the `ref`, `source` and `config` calls; `ref` then returns a placeholder. The run
+//! phase ([`Phase::Run`]) resolves every `ref` and `source` to a relation. Both phases use one
+//! [`Environment`] per invocation, shared by all nodes; what differs per node travels in the
+//! render context as a [`NodeContext`] object under the key `__mallard`.
+
+mod relation;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use minijinja::value::{Kwargs, Object, Rest, Value};
+use minijinja::{Environment, Error, ErrorKind, State, UndefinedBehavior};
+use serde_json::Map;
+
+pub use relation::{quote, Relation};
+
+use crate::error::{Diagnostic, Location};
+
+/// The context keys a macro sees from the node that calls it.
+const NODE_CONTEXT_KEYS: &[&str] = &["__mallard", "this", "model", "execute", "config"];
+
+/// Which of the two renders of a node this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Record calls; `execute` is false and `ref()` returns a placeholder relation.
+    Parse,
+    /// Resolve calls to relations; `execute` is true.
+    Run,
+}
+
+/// A `ref(...)` call: `package` is `Some` for the two-argument form.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RefCall {
+    pub package: Option<String>,
+    pub name: String,
+}
+
+/// What the parse phase saw a node call, in call order.
+#[derive(Debug, Clone, Default)]
+pub struct Recorded {
+    pub refs: Vec<RefCall>,
+    pub sources: Vec<(String, String)>,
+    /// Keyword arguments of each `config(...)` call.
+    pub configs: Vec<Map<String, serde_json::Value>>,
+}
+
+/// How the run phase turns `ref` and `source` calls into relations.
+pub trait Resolver: Send + Sync + std::fmt::Debug {
+    fn resolve_ref(&self, call: &RefCall) -> Option<Relation>;
+    fn resolve_source(&self, source: &str, table: &str) -> Option<Relation>;
+}
+
+/// The per-node part of the render context: the phase, the vars, what was recorded, and
+/// (in the run phase) the resolver and the node's final config.
+#[derive(Debug)]
+pub struct NodeContext {
+    pub phase: Phase,
+    pub vars: Arc<Map<String, serde_json::Value>>,
+    pub recorded: Mutex<Recorded>,
+    pub resolver: Option<Arc<dyn Resolver>>,
+    /// The node's resolved config, which `config.get()` reads in the run phase.
+    pub config: Map<String, serde_json::Value>,
+    /// The default schema of the target, used for parse-phase placeholders.
+    pub target_schema: String,
+    pub target_database: String,
+}
+
+impl Object for NodeContext {}
+
+/// The input of one render: the node's name, file and text, and what it may see.
+pub struct RenderInput<'a> {
+    /// The template name shown in errors: the file's path relative to the project.
+    pub file: &'a str,
+    pub source: &'a str,
+    /// `this`: the relation the node builds (`None` for tests).
+    pub this: Option<Relation>,
+    /// `model`: dbt's node fields (`name`, `unique_id`, `resource_type`, ...).
+    pub model: serde_json::Value,
+}
+
+/// Builds the environment: dbt's functions plus one global per macro found in `macros`
+/// (`(original_file_path, text)` pairs). `target` is the value of `target` in templates.
+///
+/// Errors: a macro file with a Jinja syntax error, at its file and line.
+pub fn environment(
+    macros: &[(String, String)],
+    target: serde_json::Value,
+) -> Result<Environment<'static>, Diagnostic> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+    env.set_keep_trailing_newline(true);
+    env.add_global("target", Value::from_serialize(&target));
+    env.add_function("ref", ref_fn);
+    env.add_function("source", source_fn);
+    env.add_function("var", var_fn);
+    env.add_function("env_var", env_var_fn);
+    env.add_function("is_incremental", || false);
+    env.add_function("log", |msg: Value, kwargs: Kwargs| -> Result<String, Error> {
+        let info: Option<bool> = kwargs.get("info")?;
+        kwargs.assert_all_used()?;
+        if info.unwrap_or(false) {
+            eprintln!("{msg}");
+        }
+        Ok(String::new())
+    });
+    env.add_global("exceptions", Value::from_object(Exceptions));
+
+    for (file, text) in macros {
+        env.add_template_owned(file.clone(), text.clone())
+            .map_err(|e| jinja_diagnostic(&e, file, text))?;
+        let names: Vec<String> = {
+            let tmpl = env
+                .get_template(file)
+                .map_err(|e| jinja_diagnostic(&e, file, text))?;
+            let captured = tmpl
+                .render_captured(())
+                .map_err(|e| jinja_diagnostic(&e, file, text))?;
+            captured
+                .state()
+                .exports()
+                .into_iter()
+                .map(str::to_string)
+                .collect()
+        };
+        for name in names {
+            let macro_file = file.clone();
+            let macro_name = name.clone();
+            env.add_function(name, move |state: &State, args: Rest<Value>| {
+                call_macro(state, &macro_file, &macro_name, &args)
+            });
+        }
+    }
+    Ok(env)
+}
+
+/// A small environment with only `env_var`, for `dbt_project.yml` and `profiles.yml`.
+pub fn config_environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.add_function("env_var", env_var_fn);
+    env
+}
+
+/// Renders a node. In the parse phase the returned [`Recorded`] holds its calls.
+///
+/// Errors: Jinja syntax and runtime errors (an undefined variable printed, a missing
+/// `var`, a failing macro), as a diagnostic at the file and line where they happened.
+pub fn render(
+    env: &Environment<'static>,
+    input: &RenderInput<'_>,
+    node: NodeContext,
+) -> Result<(String, Recorded), Diagnostic> {
+    let phase = node.phase;
+    let node = Arc::new(node);
+    let ctx = minijinja::context! {
+        __mallard => Value::from_dyn_object(node.clone()),
+        this => input.this.clone().map(Value::from_object).unwrap_or(Value::UNDEFINED),
+        model => Value::from_serialize(&input.model),
+        execute => phase == Phase::Run,
+        config => Value::from_object(ConfigObject { node: node.clone() }),
+    };
+    let out = env
+        .render_named_str(input.file, input.source, ctx)
+        .map_err(|e| jinja_diagnostic(&e, input.file, input.source))?;
+    let recorded = std::mem::take(&mut *node.recorded.lock().unwrap_or_else(|p| p.into_inner()));
+    Ok((out, recorded))
+}
+
+/// Evaluates a single Jinja expression, such as the `to: ref('customers')` argument of a
+/// relationships test, with `node` as its context.
+pub fn eval_expression(
+    env: &Environment<'static>,
+    expr: &str,
+    node: NodeContext,
+) -> Result<(Value, Recorded), Error> {
+    let node = Arc::new(node);
+    let compiled = env.compile_expression(expr)?;
+    let value = compiled.eval(minijinja::context! {
+        __mallard => Value::from_dyn_object(node.clone()),
+        execute => node.phase == Phase::Run,
+    })?;
+    let recorded = std::mem::take(&mut *node.recorded.lock().unwrap_or_else(|p| p.into_inner()));
+    Ok((value, recorded))
+}
+
+/// Turns a minijinja error into a diagnostic: the innermost template and line it names,
+/// with the excerpt from `source` when that template is the node itself.
+pub fn jinja_diagnostic(err: &Error, file: &str, source: &str) -> Diagnostic {
+    // Errors raised inside a macro or an included template carry that template's name;
+    // the chain's innermost error with a line is the one to show.
+    let mut innermost: &Error = err;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
+    while let Some(e) = cur {
+        if let Some(je) = e.downcast_ref::<Error>() {
+            if je.line().is_some() {
+                innermost = je;
+            }
+        }
+        cur = e.source();
+    }
+    let detail = innermost
+        .detail()
+        .map(str::to_string)
+        .unwrap_or_else(|| innermost.kind().to_string());
+    let message = match innermost.kind() {
+        ErrorKind::SyntaxError => format!("Jinja syntax error: {detail}"),
+        ErrorKind::UndefinedError => format!("undefined value: {detail}"),
+        ErrorKind::UnknownFunction => format!("unknown function or macro: {detail}"),
+        _ => detail,
+    };
+    let name = innermost.name().unwrap_or(file);
+    let mut d = Diagnostic::new(message);
+    if let Some(line) = innermost.line() {
+        let text = if name == file { source } else { "" };
+        let mut loc = Location::in_source(name, text, line, None);
+        if name != file {
+            loc.source_line = None;
+        }
+        d = d.at(loc);
+    } else {
+        d = d.at(Location::in_source(file, source, 1, None));
+        d.location.as_mut().unwrap().source_line = None;
+    }
+    if innermost.kind() == ErrorKind::UndefinedError {
+        d = d.help("define it with `{% set %}`, pass it with `var()`, or check its spelling");
+    }
+    d
+}
+
+fn node_context(state: &State) -> Result<Arc<NodeContext>, Error> {
+    state
+        .lookup("__mallard")
+        .and_then(|v| v.downcast_object::<NodeContext>())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                "this function is only available while rendering a node",
+            )
+        })
+}
+
+fn ref_fn(state: &State, args: Rest<String>, kwargs: Kwargs) -> Result<Value, Error> {
+    // dbt's `version`/`v` arguments select model versions; versions are not supported,
+    // so they are accepted and ignored only when absent.
+    kwargs.assert_all_used()?;
+    let call = match args.as_slice() {
+        [name] => RefCall {
+            package: None,
+            name: name.clone(),
+        },
+        [package, name] => RefCall {
+            package: Some(package.clone()),
+            name: name.clone(),
+        },
+        _ => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!(
+                    "ref() takes a model name, or a package and a model name; got {} arguments",
+                    args.len()
+                ),
+            ))
+        }
+    };
+    let node = node_context(state)?;
+    match node.phase {
+        Phase::Parse => {
+            let placeholder = Relation::new(&node.target_database, &node.target_schema, &call.name);
+            node.recorded
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .refs
+                .push(call);
+            Ok(Value::from_object(placeholder))
+        }
+        Phase::Run => resolver(&node)?
+            .resolve_ref(&call)
+            .map(Value::from_object)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("unknown ref `{}`", call.name),
+                )
+            }),
+    }
+}
+
+fn source_fn(state: &State, source: String, table: String) -> Result<Value, Error> {
+    let node = node_context(state)?;
+    match node.phase {
+        Phase::Parse => {
+            let placeholder = Relation::new(&node.target_database, &source, &table);
+            node.recorded
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .sources
+                .push((source, table));
+            Ok(Value::from_object(placeholder))
+        }
+        Phase::Run => resolver(&node)?
+            .resolve_source(&source, &table)
+            .map(Value::from_object)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("unknown source `{source}.{table}`"),
+                )
+            }),
+    }
+}
+
+fn resolver(node: &NodeContext) -> Result<&Arc<dyn Resolver>, Error> {
+    node.resolver
+        .as_ref()
+        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "no resolver in the run phase"))
+}
+
+/// `var(name, default)`: project vars with `--vars` over them. Without a default, a missing
+/// var is an error, as in dbt.
+fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, Error> {
+    let node = node_context(state)?;
+    match node.vars.get(&name) {
+        Some(v) => Ok(Value::from_serialize(v)),
+        None => default.ok_or_else(|| {
+            Error::new(
+                ErrorKind::UndefinedError,
+                format!("required var `{name}` not found: set it under `vars:` in dbt_project.yml or pass `--vars '{{{name}: ...}}'`"),
+            )
+        }),
+    }
+}
+
+/// `env_var(name, default)`: the environment variable, else the default, else an error.
+fn env_var_fn(name: String, default: Option<Value>) -> Result<Value, Error> {
+    match std::env::var(&name) {
+        Ok(v) => Ok(Value::from(v)),
+        Err(_) => default.ok_or_else(|| {
+            Error::new(
+                ErrorKind::UndefinedError,
+                format!("environment variable `{name}` is not set and env_var() was given no default"),
+            )
+        }),
+    }
+}
+
+/// Calls macro `name` of template `file` with the calling node's context, so that `this`,
+/// `config` and `ref` inside the macro refer to that node, as in dbt.
+fn call_macro(state: &State, file: &str, name: &str, args: &[Value]) -> Result<Value, Error> {
+    let ctx: BTreeMap<&str, Value> = NODE_CONTEXT_KEYS
+        .iter()
+        .filter_map(|k| state.lookup(k).map(|v| (*k, v)))
+        .collect();
+    let tmpl = state.env().get_template(file)?;
+    let captured = tmpl.render_captured(ctx)?;
+    let macro_state = captured.state();
+    let value = macro_state.lookup(name).ok_or_else(|| {
+        Error::new(
+            ErrorKind::UnknownFunction,
+            format!("macro `{name}` not found in `{file}`"),
+        )
+    })?;
+    value.call(macro_state, args)
+}
+
+/// `config`: callable as `config(materialized='table')` (recorded in the parse phase, ignored
+/// in the run phase) and readable as `config.get('key', default)` / `config.require('key')`.
+#[derive(Debug)]
+struct ConfigObject {
+    node: Arc<NodeContext>,
+}
+
+impl Object for ConfigObject {
+    fn call(self: &Arc<Self>, _state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let (positional, kwargs): (&[Value], Kwargs) = minijinja::value::from_args(args)?;
+        let mut map = Map::new();
+        if let Some(first) = positional.first() {
+            // `config({'materialized': 'table'})` is also accepted by dbt.
+            if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(first) {
+                map.extend(m);
+            }
+        }
+        for key in kwargs.args() {
+            let v: Value = kwargs.get(key)?;
+            map.insert(
+                key.to_string(),
+                serde_json::to_value(&v).unwrap_or(serde_json::Value::Null),
+            );
+        }
+        if self.node.phase == Phase::Parse {
+            self.node
+                .recorded
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .configs
+                .push(map);
+        }
+        Ok(Value::from(""))
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let (key, default): (String, Option<Value>) = minijinja::value::from_args(args)?;
+        let found = self.node.config.get(&key).map(Value::from_serialize);
+        match method {
+            "get" => Ok(found.or(default).unwrap_or(Value::from(()))),
+            "require" => found.ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("config `{key}` is required but not set"),
+                )
+            }),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// `exceptions.raise_compiler_error(msg)` and `exceptions.warn(msg)`.
+#[derive(Debug)]
+struct Exceptions;
+
+impl Object for Exceptions {
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let (msg,): (String,) = minijinja::value::from_args(args)?;
+        match method {
+            "raise_compiler_error" => Err(Error::new(ErrorKind::InvalidOperation, msg)),
+            "warn" => {
+                eprintln!("warning: {msg}");
+                Ok(Value::from(""))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// The 1-based line of the first call `func(` in `source` whose first quoted argument
+/// is one of `args`, or of the first `func(` at all; `None` if `func(` never occurs.
+/// minijinja gives a native function no span, so the parse phase finds its calls by text.
+pub fn find_call_line(source: &str, func: &str, arg: &str) -> Option<(usize, usize)> {
+    let pattern = format!("{func}(");
+    let mut first = None;
+    for (i, line) in source.lines().enumerate() {
+        let mut from = 0;
+        while let Some(pos) = line[from..].find(&pattern) {
+            let at = from + pos;
+            // A call, not the tail of a longer name (`my_ref(`).
+            let standalone = at == 0
+                || !line.as_bytes()[at - 1].is_ascii_alphanumeric() && line.as_bytes()[at - 1] != b'_';
+            if standalone {
+                first.get_or_insert((i + 1, at + 1));
+                let rest = &line[at + pattern.len()..];
+                if rest.contains(&format!("'{arg}'")) || rest.contains(&format!("\"{arg}\"")) {
+                    return Some((i + 1, at + 1));
+                }
+            }
+            from = at + pattern.len();
+        }
+    }
+    first
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ctx() -> NodeContext {
+        NodeContext {
+            phase: Phase::Parse,
+            vars: Arc::new(Map::new()),
+            recorded: Mutex::new(Recorded::default()),
+            resolver: None,
+            config: Map::new(),
+            target_schema: "main".into(),
+            target_database: "db".into(),
+        }
+    }
+
+    fn input<'a>(src: &'a str) -> RenderInput<'a> {
+        RenderInput {
+            file: "models/m.sql",
+            source: src,
+            this: None,
+            model: serde_json::json!({}),
+        }
+    }
+
+    #[test]
+    fn parse_phase_records_calls_in_order() {
+        let env = environment(&[], serde_json::json!({})).unwrap();
+        let src = "{{ config(materialized='table', tags=['a']) }}select * from {{ ref('b') }} join {{ source('raw', 't') }} join {{ ref('pkg', 'c') }}";
+        let (out, rec) = render(&env, &input(src), parse_ctx()).unwrap();
+        assert_eq!(
+            out,
+            "select * from \"db\".\"main\".\"b\" join \"db\".\"raw\".\"t\" join \"db\".\"main\".\"c\""
+        );
+        assert_eq!(
+            rec.refs,
+            vec![
+                RefCall {
+                    package: None,
+                    name: "b".into()
+                },
+                RefCall {
+                    package: Some("pkg".into()),
+                    name: "c".into()
+                },
+            ]
+        );
+        assert_eq!(rec.sources, vec![("raw".to_string(), "t".to_string())]);
+        assert_eq!(rec.configs[0]["materialized"], serde_json::json!("table"));
+    }
+
+    #[test]
+    fn macros_see_the_calling_nodes_context() {
+        let macros = vec![(
+            "macros/m.sql".to_string(),
+            "{% macro cents(col) %}({{ col }} * 100){% endmacro %}{% macro from_b() %}{{ ref('b') }}{% endmacro %}".to_string(),
+        )];
+        let env = environment(&macros, serde_json::json!({})).unwrap();
+        let (out, rec) = render(
+            &env,
+            &input("select {{ cents('x') }} from {{ from_b() }}"),
+            parse_ctx(),
+        )
+        .unwrap();
+        assert_eq!(out, "select (x * 100) from \"db\".\"main\".\"b\"");
+        assert_eq!(rec.refs.len(), 1, "a ref inside a macro is recorded for the node");
+    }
+
+    #[test]
+    fn missing_var_is_an_error_at_its_line() {
+        let env = environment(&[], serde_json::json!({})).unwrap();
+        let err = render(
+            &env,
+            &input("select 1\nwhere d = '{{ var(\"as_of\") }}'"),
+            parse_ctx(),
+        )
+        .unwrap_err();
+        assert!(
+            err.message.contains("required var `as_of` not found"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.location.unwrap().line, 2);
+    }
+
+    #[test]
+    fn finds_the_line_of_a_call() {
+        let src = "select 1\nfrom {{ my_ref('a') }}\njoin {{ ref('a') }}";
+        assert_eq!(find_call_line(src, "ref", "a"), Some((3, 9)));
+        assert_eq!(find_call_line(src, "ref", "zzz"), Some((3, 9)));
+        assert_eq!(find_call_line("select 1", "ref", "a"), None);
+    }
+}
