@@ -8,7 +8,7 @@
 
 MALLARD_DUCKDB_VERSION=1.5.6
 MALLARD_DUCKDB_NPM="@duckdb/node-bindings-linux-x64@${MALLARD_DUCKDB_VERSION}-r.1"
-MALLARD_CACHE="${MALLARD_CACHE:-$HOME/.cache/mallard}"
+MALLARD_CACHE="${MALLARD_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/mallard}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$MALLARD_CACHE/target}"
 
 if [ "${MALLARD_BUNDLED:-0}" = 1 ]; then

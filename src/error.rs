@@ -118,6 +118,13 @@ pub fn yaml_error(file: &str, source: &str, err: &serde_yaml::Error) -> Diagnost
     };
     let diag = Diagnostic::new(format!("invalid YAML in `{file}`: {text}"));
     match err.location() {
+        // At the end of the input (an unclosed bracket, say) the parser reports the line after
+        // the last; the last line is where the reader has to look.
+        Some(loc) if loc.line() > source.lines().count() && source.lines().count() > 0 => {
+            let last = source.lines().count();
+            let col = source.lines().last().map(|l| l.chars().count() + 1);
+            diag.at(Location::in_source(file, source, last, col))
+        }
         Some(loc) => diag.at(Location::in_source(file, source, loc.line(), Some(loc.column()))),
         None => diag,
     }

@@ -352,7 +352,7 @@ fn run_node(
                 "Runtime Error in {what} {} ({})\n  {}",
                 node.name,
                 node.original_file_path,
-                indent(&format!("{e:#}"))
+                indent(&e.to_string())
             );
             if node.resource_type != ResourceType::Seed {
                 msg.push_str(&format!("\n  {compiled_at}"));

@@ -217,7 +217,12 @@ pub fn jinja_diagnostic(err: &Error, file: &str, source: &str) -> Diagnostic {
     let mut d = Diagnostic::new(message);
     if let Some(line) = innermost.line() {
         let text = if name == file { source } else { "" };
-        let mut loc = Location::in_source(name, text, line, None);
+        // The span's start, as a 1-based character column on its line.
+        let column = innermost.range().filter(|_| name == file).and_then(|r| {
+            let line_start = source.get(..r.start)?.rfind('\n').map_or(0, |i| i + 1);
+            Some(source.get(line_start..r.start)?.chars().count() + 1)
+        });
+        let mut loc = Location::in_source(name, text, line, column);
         if name != file {
             loc.source_line = None;
         }

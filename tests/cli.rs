@@ -1,0 +1,182 @@
+//! The `mallard` binary on the fixture projects in `tests/fixtures/`: exit codes, output,
+//! the tables it builds, and its errors.
+
+mod common;
+
+use common::{rows, Project};
+
+#[test]
+fn build_runs_a_chain_of_seeds_models_and_tests() {
+    let p = Project::fixture("chain");
+    let run = p.run(&["build"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    assert_output!("chain_build", run.text(&p));
+
+    let db = p.db("test.duckdb");
+    // Custom schemas are `<target schema>_<custom>`; in-file config wins over the folder's.
+    assert_eq!(
+        rows(&db, "select table_schema, table_name, table_type from information_schema.tables order by all"),
+        "main\traw_orders\tBASE TABLE\nmain\tstg_orders\tVIEW\nmain_marts\tcustomer_revenue\tBASE TABLE\nmain_reports\ttop_customer\tVIEW"
+    );
+    // column_types are honoured, other columns are inferred by DuckDB's CSV reader.
+    assert_eq!(
+        rows(&db, "select column_name, data_type from information_schema.columns where table_name = 'raw_orders' order by ordinal_position"),
+        "order_id\tINTEGER\ncustomer\tVARCHAR\namount_cents\tBIGINT\nordered_on\tDATE\nstatus\tVARCHAR"
+    );
+    assert_eq!(
+        rows(&db, "select * from main_marts.customer_revenue order by customer"),
+        "ann\t1\t12.5\nbob\t1\t3.0\ncid\t1\t0.75"
+    );
+    assert_eq!(rows(&db, "select * from main_reports.top_customer"), "ann");
+}
+
+#[test]
+fn vars_on_the_command_line_win_over_the_project() {
+    let p = Project::fixture("chain");
+    let run = p.run(&["build", "--vars", "{min_amount_cents: 1000}", "--select", "+customer_revenue"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    let db = p.db("test.duckdb");
+    assert_eq!(rows(&db, "select customer, orders from main_marts.customer_revenue"), "ann\t1");
+}
+
+#[test]
+fn compile_writes_rendered_sql_without_a_database() {
+    let p = Project::fixture("chain");
+    let run = p.run(&["compile"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    assert!(!p.path().join("test.duckdb").exists(), "compile must not create the database");
+    insta::assert_snapshot!("chain_compiled_top_customer", p.read("target/compiled/shop/models/marts/top_customer.sql"));
+    // The relationships test's name is 64 characters or more, so its file has dbt's short
+    // name: the first 30 characters and the MD5 of the full name.
+    insta::assert_snapshot!(
+        "chain_compiled_relationships_test",
+        p.read("target/compiled/shop/models/schema.yml/relationships_customer_revenue_e05571da641ad9092f635f06ff5850bd.sql")
+    );
+}
+
+#[test]
+fn ls_selects_like_dbt() {
+    let p = Project::fixture("chain");
+    let ls = |args: &[&str]| {
+        let mut all = vec!["ls"];
+        all.extend_from_slice(args);
+        let run = p.run(&all);
+        assert_eq!(run.code, 0, "{}", run.text(&p));
+        run.stdout
+    };
+    assert_output!("ls_all", ls(&[]));
+    assert_eq!(ls(&["-s", "+customer_revenue", "--resource-type", "model", "seed"]), "shop.marts.customer_revenue\nshop.raw_orders\nshop.staging.stg_orders\n");
+    assert_eq!(ls(&["-s", "stg_orders+", "--resource-type", "model", "--output", "name"]), "customer_revenue\nstg_orders\ntop_customer\n");
+    assert_eq!(ls(&["-s", "tag:nightly", "--exclude", "tag:finance", "--output", "name", "--resource-type", "model"]), "top_customer\n");
+    assert_eq!(ls(&["-s", "path:models/marts", "--output", "path", "--resource-type", "model"]), "models/marts/customer_revenue.sql\nmodels/marts/top_customer.sql\n");
+    assert_eq!(ls(&["-s", "tag:nightly,config.materialized:table", "--output", "name", "--resource-type", "model"]), "customer_revenue\n");
+    assert_eq!(ls(&["-s", "marts", "--output", "name", "--resource-type", "model"]), "customer_revenue\ntop_customer\n");
+    assert_eq!(ls(&["-s", "1+top_customer", "--output", "name", "--resource-type", "model"]), "customer_revenue\ntop_customer\n");
+}
+
+#[test]
+fn artifacts_have_dbts_shapes() {
+    let p = Project::fixture("chain");
+    assert_eq!(p.run(&["build"]).code, 0);
+    let manifest: serde_json::Value = serde_json::from_str(&p.read("target/manifest.json")).unwrap();
+    let node = &manifest["nodes"]["model.shop.customer_revenue"];
+    assert_eq!(node["depends_on"]["nodes"], serde_json::json!(["model.shop.stg_orders"]));
+    assert_eq!(node["config"]["materialized"], "table");
+    assert_eq!(node["tags"], serde_json::json!(["nightly", "finance"]));
+    assert_eq!(node["relation_name"], "\"test\".\"main_marts\".\"customer_revenue\"");
+    assert_eq!(manifest["child_map"]["seed.shop.raw_orders"], serde_json::json!(["model.shop.stg_orders"]));
+    let results: serde_json::Value = serde_json::from_str(&p.read("target/run_results.json")).unwrap();
+    let results = results["results"].as_array().unwrap();
+    // 1 seed, 3 models, 5 generic tests and 1 singular test.
+    assert_eq!(results.len(), 10);
+    let seed = results.iter().find(|r| r["unique_id"] == "seed.shop.raw_orders").unwrap();
+    assert_eq!(seed["status"], "success");
+    assert_eq!(seed["adapter_response"]["rows_affected"], 4);
+    let test = results.iter().find(|r| r["unique_id"].as_str().unwrap().starts_with("test.shop.unique_stg_orders_order_id.")).unwrap();
+    assert_eq!((test["status"].as_str(), test["failures"].as_i64()), (Some("pass"), Some(0)));
+    assert_eq!(test["timing"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_failing_test_skips_descendants_but_not_independent_branches() {
+    let p = Project::fixture("failing_test");
+    let run = p.run(&["build"]);
+    assert_eq!(run.code, 1, "{}", run.text(&p));
+    assert_output!("failing_test_build", run.text(&p));
+    let results: serde_json::Value = serde_json::from_str(&p.read("target/run_results.json")).unwrap();
+    let status = |id: &str| {
+        results["results"].as_array().unwrap().iter().find(|r| r["unique_id"].as_str().unwrap().starts_with(id)).unwrap()["status"].clone()
+    };
+    assert_eq!(status("model.checks.users"), "success");
+    assert_eq!(status("test.checks.unique_users_id."), "fail");
+    assert_eq!(status("test.checks.not_null_users_name."), "warn");
+    assert_eq!(status("model.checks.user_names"), "skipped");
+    assert_eq!(status("model.checks.independent"), "success");
+}
+
+#[test]
+fn a_failing_model_keeps_the_previous_table() {
+    let p = Project::fixture("sql_error");
+    assert_eq!(p.run(&["run"]).code, 0);
+    p.write("models/stable.sql", "{{ config(materialized='table') }}\nselect 1 as id, no_such_column as label\n");
+    let run = p.run(&["run"]);
+    assert_eq!(run.code, 1);
+    assert_output!("sql_error_run", run.text(&p));
+    assert_eq!(rows(&p.db("test.duckdb"), "select * from stable"), "1\tfirst version");
+}
+
+#[test]
+fn a_cycle_is_reported_with_each_ref() {
+    let p = Project::fixture("cycle");
+    let run = p.run(&["build"]);
+    assert_eq!(run.code, 2);
+    assert_output!("cycle", run.text(&p));
+}
+
+#[test]
+fn an_unknown_ref_names_the_file_line_and_closest_model() {
+    let p = Project::fixture("unknown_ref");
+    let run = p.run(&["run"]);
+    assert_eq!(run.code, 2);
+    assert_output!("unknown_ref", run.text(&p));
+}
+
+#[test]
+fn yaml_errors_name_line_and_column() {
+    let p = Project::fixture("bad_yaml");
+    let run = p.run(&["run"]);
+    assert_eq!(run.code, 2);
+    assert_output!("bad_yaml", run.text(&p));
+}
+
+#[test]
+fn unknown_project_keys_get_a_did_you_mean() {
+    let p = Project::fixture("unknown_key");
+    let run = p.run(&["ls"]);
+    assert_eq!(run.code, 2);
+    assert_output!("unknown_key", run.text(&p));
+}
+
+#[test]
+fn jinja_errors_name_the_model_file_and_line() {
+    let p = Project::fixture("jinja_error");
+    let run = p.run(&["compile"]);
+    assert_eq!(run.code, 2);
+    assert_output!("jinja_error", run.text(&p));
+}
+
+#[test]
+fn a_missing_target_lists_the_ones_there() {
+    let p = Project::fixture("chain");
+    let run = p.run(&["run", "--target", "prod"]);
+    assert_eq!(run.code, 2);
+    assert_output!("missing_target", run.text(&p));
+}
+
+#[test]
+fn another_target_writes_its_own_database_and_schema() {
+    let p = Project::fixture("chain");
+    let run = p.run(&["seed", "--target", "other"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    assert_eq!(rows(&p.db("other.duckdb"), "select count(*) from analytics.raw_orders"), "4");
+}

@@ -1,0 +1,146 @@
+//! Helpers for the integration tests: copy a fixture project into a temporary folder, run the
+//! real `mallard` binary in it, and read the tables it built.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A fixture project copied into its own temporary folder, so tests can write to it.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+/// The output of one `mallard` invocation.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// stdout then stderr, with the temporary folder and timings made stable.
+    pub fn text(&self, project: &Project) -> String {
+        let both = format!("{}{}", self.stdout, if self.stderr.is_empty() { String::new() } else { format!("--- stderr\n{}", self.stderr) });
+        both.replace(&project.path().display().to_string(), "[PROJECT]")
+    }
+}
+
+impl Project {
+    /// Copies `tests/fixtures/<name>` (or the repository root's warehouse files for
+    /// `name == ""`, see [`Project::warehouse`]).
+    pub fn fixture(name: &str) -> Project {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+        let dir = tempfile::tempdir().expect("temp dir");
+        copy_dir(&src, dir.path());
+        Project { dir }
+    }
+
+    /// The example warehouse at the repository root (project files, models, seeds, macros,
+    /// tests), copied so that the test writes neither database nor `target/` into the clone.
+    pub fn warehouse() -> Project {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = tempfile::tempdir().expect("temp dir");
+        for f in ["dbt_project.yml", "profiles.yml"] {
+            std::fs::copy(root.join(f), dir.path().join(f)).expect("copy project file");
+        }
+        for d in ["models", "seeds", "macros", "tests"] {
+            let from = root.join(d);
+            let to = dir.path().join(d);
+            std::fs::create_dir_all(&to).expect("mkdir");
+            for entry in std::fs::read_dir(&from).expect("read dir") {
+                let entry = entry.expect("entry");
+                let name = entry.file_name();
+                // Only the project's own files: not the Rust tests or fixtures in tests/.
+                if d == "tests" && (entry.path().is_dir() || entry.path().extension().is_none_or(|e| e != "sql")) {
+                    continue;
+                }
+                if entry.path().is_dir() {
+                    copy_dir(&entry.path(), &to.join(&name));
+                } else {
+                    std::fs::copy(entry.path(), to.join(&name)).expect("copy");
+                }
+            }
+        }
+        Project { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `mallard <args>` in the project folder, with no inherited dbt environment.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_mallard"))
+            .args(args)
+            .current_dir(self.path())
+            .env_remove("DBT_PROFILES_DIR")
+            .env_remove("DBT_PROJECT_DIR")
+            .env_remove("MALLARD_DB_PATH")
+            .output()
+            .expect("run mallard");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    /// Opens the project's DuckDB file (read-only, after mallard has exited).
+    pub fn db(&self, file: &str) -> duckdb::Connection {
+        let cfg = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap();
+        duckdb::Connection::open_with_flags(self.path().join(file), cfg).expect("open database")
+    }
+}
+
+/// The rows of `sql` as tab-separated text, every value cast to VARCHAR (`NULL` for null).
+pub fn rows(conn: &duckdb::Connection, sql: &str) -> String {
+    let wrapped = format!("select columns(*)::varchar from ({sql})");
+    let mut stmt = conn.prepare(&wrapped).unwrap_or_else(|e| panic!("{e}\n{wrapped}"));
+    let mut rows = stmt.query([]).expect("query");
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().expect("row") {
+        let stmt = row.as_ref();
+        let n = stmt.column_count();
+        let vals: Vec<String> = (0..n)
+            .map(|i| row.get::<_, Option<String>>(i).unwrap().unwrap_or_else(|| "NULL".into()))
+            .collect();
+        out.push(vals.join("\t"));
+    }
+    out.join("\n")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display())) {
+        let entry = entry.expect("entry");
+        let target: PathBuf = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// insta settings that blank out timings (`in 0.12s`, `in 0.12s.`).
+#[macro_export]
+macro_rules! assert_output {
+    ($name:expr, $text:expr) => {
+        insta::with_settings!({filters => vec![
+            (r"in \d+\.\d+s", "in [T]s"),
+        ]}, {
+            insta::assert_snapshot!($name, $text);
+        });
+    };
+}
