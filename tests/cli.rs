@@ -33,10 +33,19 @@ fn build_runs_a_chain_of_seeds_models_and_tests() {
 #[test]
 fn vars_on_the_command_line_win_over_the_project() {
     let p = Project::fixture("chain");
-    let run = p.run(&["build", "--vars", "{min_amount_cents: 1000}", "--select", "+customer_revenue"]);
+    let run = p.run(&[
+        "build",
+        "--vars",
+        "{min_amount_cents: 1000}",
+        "--select",
+        "+customer_revenue",
+    ]);
     assert_eq!(run.code, 0, "{}", run.text(&p));
     let db = p.db("test.duckdb");
-    assert_eq!(rows(&db, "select customer, orders from main_marts.customer_revenue"), "ann\t1");
+    assert_eq!(
+        rows(&db, "select customer, orders from main_marts.customer_revenue"),
+        "ann\t1"
+    );
 }
 
 #[test]
@@ -44,8 +53,14 @@ fn compile_writes_rendered_sql_without_a_database() {
     let p = Project::fixture("chain");
     let run = p.run(&["compile"]);
     assert_eq!(run.code, 0, "{}", run.text(&p));
-    assert!(!p.path().join("test.duckdb").exists(), "compile must not create the database");
-    insta::assert_snapshot!("chain_compiled_top_customer", p.read("target/compiled/shop/models/marts/top_customer.sql"));
+    assert!(
+        !p.path().join("test.duckdb").exists(),
+        "compile must not create the database"
+    );
+    insta::assert_snapshot!(
+        "chain_compiled_top_customer",
+        p.read("target/compiled/shop/models/marts/top_customer.sql")
+    );
     // The relationships test's name is 64 characters or more, so its file has dbt's short
     // name: the first 30 characters and the MD5 of the full name.
     insta::assert_snapshot!(
@@ -65,13 +80,71 @@ fn ls_selects_like_dbt() {
         run.stdout
     };
     assert_output!("ls_all", ls(&[]));
-    assert_eq!(ls(&["-s", "+customer_revenue", "--resource-type", "model", "seed"]), "shop.marts.customer_revenue\nshop.raw_orders\nshop.staging.stg_orders\n");
-    assert_eq!(ls(&["-s", "stg_orders+", "--resource-type", "model", "--output", "name"]), "customer_revenue\nstg_orders\ntop_customer\n");
-    assert_eq!(ls(&["-s", "tag:nightly", "--exclude", "tag:finance", "--output", "name", "--resource-type", "model"]), "top_customer\n");
-    assert_eq!(ls(&["-s", "path:models/marts", "--output", "path", "--resource-type", "model"]), "models/marts/customer_revenue.sql\nmodels/marts/top_customer.sql\n");
-    assert_eq!(ls(&["-s", "tag:nightly,config.materialized:table", "--output", "name", "--resource-type", "model"]), "customer_revenue\n");
-    assert_eq!(ls(&["-s", "marts", "--output", "name", "--resource-type", "model"]), "customer_revenue\ntop_customer\n");
-    assert_eq!(ls(&["-s", "1+top_customer", "--output", "name", "--resource-type", "model"]), "customer_revenue\ntop_customer\n");
+    assert_eq!(
+        ls(&["-s", "+customer_revenue", "--resource-type", "model", "seed"]),
+        "shop.marts.customer_revenue\nshop.raw_orders\nshop.staging.stg_orders\n"
+    );
+    assert_eq!(
+        ls(&[
+            "-s",
+            "stg_orders+",
+            "--resource-type",
+            "model",
+            "--output",
+            "name"
+        ]),
+        "customer_revenue\nstg_orders\ntop_customer\n"
+    );
+    assert_eq!(
+        ls(&[
+            "-s",
+            "tag:nightly",
+            "--exclude",
+            "tag:finance",
+            "--output",
+            "name",
+            "--resource-type",
+            "model"
+        ]),
+        "top_customer\n"
+    );
+    assert_eq!(
+        ls(&[
+            "-s",
+            "path:models/marts",
+            "--output",
+            "path",
+            "--resource-type",
+            "model"
+        ]),
+        "models/marts/customer_revenue.sql\nmodels/marts/top_customer.sql\n"
+    );
+    assert_eq!(
+        ls(&[
+            "-s",
+            "tag:nightly,config.materialized:table",
+            "--output",
+            "name",
+            "--resource-type",
+            "model"
+        ]),
+        "customer_revenue\n"
+    );
+    assert_eq!(
+        ls(&["-s", "marts", "--output", "name", "--resource-type", "model"]),
+        "customer_revenue\ntop_customer\n"
+    );
+    assert_eq!(
+        ls(&[
+            "-s",
+            "1+top_customer",
+            "--output",
+            "name",
+            "--resource-type",
+            "model"
+        ]),
+        "customer_revenue\ntop_customer\n"
+    );
 }
 
 #[test]
@@ -80,20 +153,43 @@ fn artifacts_have_dbts_shapes() {
     assert_eq!(p.run(&["build"]).code, 0);
     let manifest: serde_json::Value = serde_json::from_str(&p.read("target/manifest.json")).unwrap();
     let node = &manifest["nodes"]["model.shop.customer_revenue"];
-    assert_eq!(node["depends_on"]["nodes"], serde_json::json!(["model.shop.stg_orders"]));
+    assert_eq!(
+        node["depends_on"]["nodes"],
+        serde_json::json!(["model.shop.stg_orders"])
+    );
     assert_eq!(node["config"]["materialized"], "table");
     assert_eq!(node["tags"], serde_json::json!(["nightly", "finance"]));
-    assert_eq!(node["relation_name"], "\"test\".\"main_marts\".\"customer_revenue\"");
-    assert_eq!(manifest["child_map"]["seed.shop.raw_orders"], serde_json::json!(["model.shop.stg_orders"]));
+    assert_eq!(
+        node["relation_name"],
+        "\"test\".\"main_marts\".\"customer_revenue\""
+    );
+    assert_eq!(
+        manifest["child_map"]["seed.shop.raw_orders"],
+        serde_json::json!(["model.shop.stg_orders"])
+    );
     let results: serde_json::Value = serde_json::from_str(&p.read("target/run_results.json")).unwrap();
     let results = results["results"].as_array().unwrap();
     // 1 seed, 3 models, 5 generic tests and 1 singular test.
     assert_eq!(results.len(), 10);
-    let seed = results.iter().find(|r| r["unique_id"] == "seed.shop.raw_orders").unwrap();
+    let seed = results
+        .iter()
+        .find(|r| r["unique_id"] == "seed.shop.raw_orders")
+        .unwrap();
     assert_eq!(seed["status"], "success");
     assert_eq!(seed["adapter_response"]["rows_affected"], 4);
-    let test = results.iter().find(|r| r["unique_id"].as_str().unwrap().starts_with("test.shop.unique_stg_orders_order_id.")).unwrap();
-    assert_eq!((test["status"].as_str(), test["failures"].as_i64()), (Some("pass"), Some(0)));
+    let test = results
+        .iter()
+        .find(|r| {
+            r["unique_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("test.shop.unique_stg_orders_order_id.")
+        })
+        .unwrap();
+    assert_eq!(
+        (test["status"].as_str(), test["failures"].as_i64()),
+        (Some("pass"), Some(0))
+    );
     assert_eq!(test["timing"].as_array().unwrap().len(), 2);
 }
 
@@ -105,7 +201,13 @@ fn a_failing_test_skips_descendants_but_not_independent_branches() {
     assert_output!("failing_test_build", run.text(&p));
     let results: serde_json::Value = serde_json::from_str(&p.read("target/run_results.json")).unwrap();
     let status = |id: &str| {
-        results["results"].as_array().unwrap().iter().find(|r| r["unique_id"].as_str().unwrap().starts_with(id)).unwrap()["status"].clone()
+        results["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["unique_id"].as_str().unwrap().starts_with(id))
+            .unwrap()["status"]
+            .clone()
     };
     assert_eq!(status("model.checks.users"), "success");
     assert_eq!(status("test.checks.unique_users_id."), "fail");
@@ -118,11 +220,17 @@ fn a_failing_test_skips_descendants_but_not_independent_branches() {
 fn a_failing_model_keeps_the_previous_table() {
     let p = Project::fixture("sql_error");
     assert_eq!(p.run(&["run"]).code, 0);
-    p.write("models/stable.sql", "{{ config(materialized='table') }}\nselect 1 as id, no_such_column as label\n");
+    p.write(
+        "models/stable.sql",
+        "{{ config(materialized='table') }}\nselect 1 as id, no_such_column as label\n",
+    );
     let run = p.run(&["run"]);
     assert_eq!(run.code, 1);
     assert_output!("sql_error_run", run.text(&p));
-    assert_eq!(rows(&p.db("test.duckdb"), "select * from stable"), "1\tfirst version");
+    assert_eq!(
+        rows(&p.db("test.duckdb"), "select * from stable"),
+        "1\tfirst version"
+    );
 }
 
 #[test]
@@ -178,5 +286,21 @@ fn another_target_writes_its_own_database_and_schema() {
     let p = Project::fixture("chain");
     let run = p.run(&["seed", "--target", "other"]);
     assert_eq!(run.code, 0, "{}", run.text(&p));
-    assert_eq!(rows(&p.db("other.duckdb"), "select count(*) from analytics.raw_orders"), "4");
+    assert_eq!(
+        rows(&p.db("other.duckdb"), "select count(*) from analytics.raw_orders"),
+        "4"
+    );
+}
+
+#[test]
+fn parallel_workers_share_a_new_schema_without_conflicts() {
+    // Twelve tables in a schema that does not exist yet, built by eight workers: before the
+    // schemas were created up front, two workers creating `main_wide` at once failed with
+    // DuckDB's "Catalog write-write conflict" in four of five runs.
+    for _ in 0..3 {
+        let p = Project::fixture("parallel");
+        let run = p.run(&["run", "--threads", "8"]);
+        assert_eq!(run.code, 0, "{}", run.text(&p));
+        assert_eq!(rows(&p.db("test.duckdb"), "select count(*), sum(k) from (select k from main_wide.m1 union all select k from main_wide.m12)"), "200000\t1300000");
+    }
 }

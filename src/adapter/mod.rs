@@ -118,12 +118,14 @@ impl Adapter {
         })
     }
 
-    /// Creates the schema of `relation` if it does not exist.
-    pub fn ensure_schema(&self, relation: &Relation) -> Result<(), duckdb::Error> {
+    /// Creates `database.schema` if it does not exist. Two connections creating the
+    /// same schema at once conflict in DuckDB's catalog, so call this from one connection
+    /// before work is spread over several.
+    pub fn ensure_schema(&self, database: &str, schema: &str) -> Result<(), duckdb::Error> {
         self.conn.execute_batch(&format!(
             "create schema if not exists {}.{}",
-            quote(&relation.database),
-            quote(&relation.schema)
+            quote(database),
+            quote(schema)
         ))
     }
 

@@ -14,7 +14,8 @@ use crate::adapter::{sql_string, Adapter, RelationKind};
 use crate::error::{did_you_mean, Diagnostic};
 use crate::templating::Relation;
 
-/// Builds a `view` or `table` model from `sql` (a `select`).
+/// Builds a `view` or `table` model from `sql` (a `select`). The schema must exist:
+/// [`crate::runner::execute`] creates every schema before the workers start.
 ///
 /// Errors: DuckDB's error; nothing has changed in the database when it is returned.
 pub fn model(
@@ -23,7 +24,6 @@ pub fn model(
     relation: &Relation,
     sql: &str,
 ) -> Result<(), duckdb::Error> {
-    adapter.ensure_schema(relation)?;
     let body = strip_trailing_semicolon(sql);
     let existing = adapter.relation_kind(relation)?;
     let mut statements = Vec::new();
@@ -83,7 +83,8 @@ impl SeedLoad<'_> {
         )
     }
 
-    /// Loads the seed, replacing the table in one transaction; returns the row count.
+    /// Loads the seed, replacing the table in one transaction; returns the row count. The
+    /// schema must exist.
     ///
     /// Errors: the CSV does not exist; `column_types` names a column the header lacks (with
     /// the header's columns and a did-you-mean); DuckDB's reader rejects the file (ragged
@@ -114,7 +115,6 @@ impl SeedLoad<'_> {
                 }
             }
         }
-        adapter.ensure_schema(self.relation)?;
         let mut statements = Vec::new();
         if adapter.relation_kind(self.relation)? == Some(RelationKind::View) {
             statements.push(format!("drop view if exists {}", self.relation));

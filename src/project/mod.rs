@@ -199,10 +199,12 @@ impl Project {
             // `tests/generic/` holds generic test definitions, not singular tests.
             .filter(|f| !f.path.starts_with("generic/"))
             .collect();
-        let mut property_dirs = model_paths.clone();
-        property_dirs.extend(seed_paths.iter().cloned());
-        property_dirs.extend(test_paths.iter().cloned());
-        property_dirs.dedup();
+        let mut property_dirs: Vec<String> = Vec::new();
+        for dir in model_paths.iter().chain(&seed_paths).chain(&test_paths) {
+            if !property_dirs.contains(dir) {
+                property_dirs.push(dir.clone());
+            }
+        }
         let property_files = read(&property_dirs, &["yml", "yaml"], true)?;
 
         Ok(Project {

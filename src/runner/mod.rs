@@ -142,6 +142,19 @@ pub fn execute(
     let mut blocked: BTreeSet<usize> = BTreeSet::new();
     let mut results = Vec::with_capacity(plan.order.len());
 
+    if let Some(a) = adapter {
+        // One connection creates every schema first: DuckDB reports a write-write conflict
+        // when two transactions create the same schema concurrently.
+        let schemas: BTreeSet<(&str, &str)> = plan
+            .order
+            .iter()
+            .filter_map(|id| manifest.nodes[id].relation.as_ref())
+            .map(|r| (r.database.as_str(), r.schema.as_str()))
+            .collect();
+        for (database, schema) in schemas {
+            a.ensure_schema(database, schema)?;
+        }
+    }
     let mut workers = Vec::new();
     if let Some(a) = adapter {
         for _ in 0..threads.max(1) {

@@ -21,7 +21,15 @@ pub struct Run {
 impl Run {
     /// stdout then stderr, with the temporary folder and timings made stable.
     pub fn text(&self, project: &Project) -> String {
-        let both = format!("{}{}", self.stdout, if self.stderr.is_empty() { String::new() } else { format!("--- stderr\n{}", self.stderr) });
+        let both = format!(
+            "{}{}",
+            self.stdout,
+            if self.stderr.is_empty() {
+                String::new()
+            } else {
+                format!("--- stderr\n{}", self.stderr)
+            }
+        );
         both.replace(&project.path().display().to_string(), "[PROJECT]")
     }
 }
@@ -30,7 +38,9 @@ impl Project {
     /// Copies `tests/fixtures/<name>` (or the repository root's warehouse files for
     /// `name == ""`, see [`Project::warehouse`]).
     pub fn fixture(name: &str) -> Project {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
         let dir = tempfile::tempdir().expect("temp dir");
         copy_dir(&src, dir.path());
         Project { dir }
@@ -52,7 +62,9 @@ impl Project {
                 let entry = entry.expect("entry");
                 let name = entry.file_name();
                 // Only the project's own files: not the Rust tests or fixtures in tests/.
-                if d == "tests" && (entry.path().is_dir() || entry.path().extension().is_none_or(|e| e != "sql")) {
+                if d == "tests"
+                    && (entry.path().is_dir() || entry.path().extension().is_none_or(|e| e != "sql"))
+                {
                     continue;
                 }
                 if entry.path().is_dir() {
@@ -98,7 +110,9 @@ impl Project {
 
     /// Opens the project's DuckDB file (read-only, after mallard has exited).
     pub fn db(&self, file: &str) -> duckdb::Connection {
-        let cfg = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap();
+        let cfg = duckdb::Config::default()
+            .access_mode(duckdb::AccessMode::ReadOnly)
+            .unwrap();
         duckdb::Connection::open_with_flags(self.path().join(file), cfg).expect("open database")
     }
 }
@@ -106,14 +120,20 @@ impl Project {
 /// The rows of `sql` as tab-separated text, every value cast to VARCHAR (`NULL` for null).
 pub fn rows(conn: &duckdb::Connection, sql: &str) -> String {
     let wrapped = format!("select columns(*)::varchar from ({sql})");
-    let mut stmt = conn.prepare(&wrapped).unwrap_or_else(|e| panic!("{e}\n{wrapped}"));
+    let mut stmt = conn
+        .prepare(&wrapped)
+        .unwrap_or_else(|e| panic!("{e}\n{wrapped}"));
     let mut rows = stmt.query([]).expect("query");
     let mut out = Vec::new();
     while let Some(row) = rows.next().expect("row") {
         let stmt = row.as_ref();
         let n = stmt.column_count();
         let vals: Vec<String> = (0..n)
-            .map(|i| row.get::<_, Option<String>>(i).unwrap().unwrap_or_else(|| "NULL".into()))
+            .map(|i| {
+                row.get::<_, Option<String>>(i)
+                    .unwrap()
+                    .unwrap_or_else(|| "NULL".into())
+            })
             .collect();
         out.push(vals.join("\t"));
     }
