@@ -1,16 +1,16 @@
 //! The example warehouse built from the committed seeds, with every mart's output under an
 //! insta snapshot, so that a change to a model shows up as a reviewable diff.
 //!
-//! Values are printed by DuckDB with floats fixed to 6 decimals, so float noise cannot flip a
-//! snapshot. Small marts are snapshotted row by row; per-customer marts as a summary plus an
+//! Values are printed by DuckDB with floats to 6 significant digits, so float noise cannot
+//! flip a snapshot. Small marts are snapshotted row by row; per-customer marts as a summary plus an
 //! MD5 of every row in key order, so that any change to any row still changes the snapshot.
 
 mod common;
 
-use common::{rows, Project};
+use common::{rows, rows_with_header, Project};
 
 /// Every column of `table` as `(name, expression printing it as text)`, in table order,
-/// floats rounded to 6 decimals.
+/// floats to 6 significant digits (so 3.4e-16 stays readable and float noise cannot show).
 fn printable_columns(db: &duckdb::Connection, table: &str) -> Vec<(String, String)> {
     let types = rows(
         db,
@@ -21,7 +21,7 @@ fn printable_columns(db: &duckdb::Connection, table: &str) -> Vec<(String, Strin
         .map(|l| {
             let (col, ty) = l.split_once('\t').expect("two fields");
             let expr = if ty == "DOUBLE" || ty == "FLOAT" {
-                format!("printf('%.6f', t.\"{col}\")")
+                format!("printf('%.6g', t.\"{col}\")")
             } else {
                 format!("t.\"{col}\"::varchar")
             };
@@ -90,19 +90,66 @@ fn every_mart_matches_its_snapshot() {
     );
     let db = p.db("retention.duckdb");
 
-    insta::assert_snapshot!(
-        "order_cohorts",
-        full_table(&db, "order_cohorts", "store, cohort_month, month_number")
-    );
+    // Marts small enough to read row by row, with the key order of each.
+    let full = [
+        ("order_cohorts", "store, cohort_month, month_number"),
+        ("ltv", "store, cohort_month, month_number"),
+        ("ab_test_performance", "ab_group"),
+        ("guardrail_metrics", "ab_group"),
+        ("crm_cohort_retention", "cohort_key"),
+        ("app_cohort_retention", "cohort_type, cohort_start"),
+        ("engagement_daily", "activity_date"),
+        ("conversion_funnel", "step_number"),
+        ("paying_user_activity", "activity_status"),
+        ("repeat_purchases", "segment_type, segment_value"),
+    ];
+    for (mart, order_by) in full {
+        insta::assert_snapshot!(mart, full_table(&db, mart, order_by));
+    }
 
-    let rfm_summary = rows(
-        &db,
-        "select segment, count(*) as customers, round(avg(recency_days), 1) as avg_recency_days, \
-         round(avg(frequency), 2) as avg_frequency, sum(monetary_usd) as monetary_usd \
-         from rfm_segments group by segment order by segment",
-    );
-    insta::assert_snapshot!(
-        "rfm_segments",
-        format!("segment\tcustomers\tavg_recency_days\tavg_frequency\tmonetary_usd\n{rfm_summary}\n\nall rows: {}", fingerprint(&db, "rfm_segments", "customer_id"))
-    );
+    // Per-user marts: a summary to read, and a fingerprint of every row to catch any change.
+    let summarized = [
+        (
+            "rfm_segments",
+            "customer_id",
+            "select segment, count(*) as customers, round(avg(recency_days), 1) as avg_recency_days, \
+             round(avg(frequency), 2) as avg_frequency, sum(monetary_usd) as monetary_usd \
+             from rfm_segments group by segment order by segment",
+        ),
+        (
+            "churn_definition",
+            "user_id",
+            "select tier, count(*) as users, round(any_value(threshold_ntile), 3) as threshold_ntile, \
+             round(any_value(threshold_p75), 3) as threshold_p75, count(*) filter (where is_high_risk) as high_risk, \
+             count(*) filter (where is_high_risk_ntile) as high_risk_ntile \
+             from churn_definition group by tier order by tier",
+        ),
+        (
+            "personalization_matching",
+            "match_key",
+            "select match_type, count(*) as matches, count(distinct user_id) as users, \
+             round(avg(wage_uplift_pct), 4) as avg_wage_uplift_pct \
+             from personalization_matching group by match_type order by match_type",
+        ),
+        (
+            "user_segments",
+            "user_id",
+            "select segment, churn_risk_level, count(*) as users, round(avg(days_active_30), 2) as avg_days_active_30 \
+             from user_segments group by all order by all",
+        ),
+        (
+            "retention_triggers",
+            "trigger_key",
+            "select trigger_type, priority, channels, count(*) as users \
+             from retention_triggers group by all order by all",
+        ),
+    ];
+    for (mart, key, summary) in summarized {
+        let text = format!(
+            "{}\n\nall rows (count, md5): {}",
+            rows_with_header(&db, summary),
+            fingerprint(&db, mart, key)
+        );
+        insta::assert_snapshot!(mart, text);
+    }
 }

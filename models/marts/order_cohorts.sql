@@ -1,5 +1,6 @@
--- Monthly first-purchase cohorts: for each cohort and each month since its first purchase,
--- how many of its customers bought, how often and for how much. Every (cohort, month) up to
+-- Monthly first-purchase cohorts of CDNOW (USD) and of the ticket service (RUB): for each
+-- cohort and each month since its first purchase, how many of its customers bought, how often
+-- and for how much. Every (cohort, month) up to
 -- the last month of data has a row, with zeros where nobody bought.
 with orders as (
     select
@@ -8,6 +9,13 @@ with orders as (
         order_month,
         revenue_usd as revenue
     from {{ ref('stg_cdnow__transactions') }}
+    union all
+    select
+        'tickets',
+        cast(user_id as varchar),
+        cast(date_trunc('month', order_date) as date),
+        revenue_rub
+    from {{ ref('stg_tickets__orders') }}
 ),
 
 first_purchases as (

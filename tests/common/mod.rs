@@ -140,6 +140,16 @@ pub fn rows(conn: &duckdb::Connection, sql: &str) -> String {
     out.join("\n")
 }
 
+/// Like [`rows`], with a first line of column names.
+pub fn rows_with_header(conn: &duckdb::Connection, sql: &str) -> String {
+    let stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{e}\n{sql}"));
+    // DuckDB knows a prepared statement's columns only after it ran once.
+    let mut stmt = stmt;
+    stmt.execute([]).expect("run");
+    let header = stmt.column_names().join("\t");
+    format!("{header}\n{}", rows(conn, sql))
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display())) {

@@ -1,0 +1,2 @@
+select settlement_id, user_id, category_id, settled_at, hourly_rate
+from {{ ref('crm_settlements') }}
