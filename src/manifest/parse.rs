@@ -16,7 +16,7 @@ use crate::project::config::{project_level_config, NodeConfig};
 use crate::project::profile::Target;
 use crate::project::properties::{ColumnProps, NodeProps, Properties, TestDef};
 use crate::project::{Project, ProjectFile};
-use crate::templating::{self, find_call_line, NodeContext, Phase, Recorded, Relation, RenderInput};
+use crate::templating::{self, find_call_line, NodeContext, Phase, Recorded, RefCall, Relation, RenderInput};
 
 /// Materializations Mallard can build today.
 const MODEL_MATERIALIZATIONS: &[&str] = &["view", "table"];
@@ -253,26 +253,7 @@ impl Parser<'_> {
         }
         self.claim_name(&name, &unique_id, f)?;
         let relation = self.relation(&config, &name);
-        let locate = |func: &str, arg: &str| {
-            let (line, col) = find_call_line(&f.contents, func, arg).unwrap_or((1, 1));
-            Location::in_source(&f.original_file_path, &f.contents, line, Some(col))
-        };
-        let refs = recorded
-            .refs
-            .iter()
-            .map(|r| Located {
-                location: locate("ref", &r.name),
-                value: r.clone(),
-            })
-            .collect();
-        let sources = recorded
-            .sources
-            .iter()
-            .map(|s| Located {
-                location: locate("source", &s.0),
-                value: s.clone(),
-            })
-            .collect();
+        let (refs, sources) = located_calls(f, &recorded);
         self.manifest.nodes.insert(
             unique_id.clone(),
             Node {
@@ -355,26 +336,7 @@ impl Parser<'_> {
         if !config.enabled() {
             return Ok(());
         }
-        let locate = |func: &str, arg: &str| {
-            let (line, col) = find_call_line(&f.contents, func, arg).unwrap_or((1, 1));
-            Location::in_source(&f.original_file_path, &f.contents, line, Some(col))
-        };
-        let refs = recorded
-            .refs
-            .iter()
-            .map(|r| Located {
-                location: locate("ref", &r.name),
-                value: r.clone(),
-            })
-            .collect();
-        let sources = recorded
-            .sources
-            .iter()
-            .map(|s| Located {
-                location: locate("source", &s.0),
-                value: s.clone(),
-            })
-            .collect();
+        let (refs, sources) = located_calls(f, &recorded);
         self.manifest.nodes.insert(
             unique_id.clone(),
             Node {
@@ -625,6 +587,34 @@ impl Parser<'_> {
         }
         Ok(())
     }
+}
+
+/// The recorded `ref` and `source` calls of file `f`, each with the line where it is written.
+fn located_calls(
+    f: &ProjectFile,
+    recorded: &Recorded,
+) -> (Vec<Located<RefCall>>, Vec<Located<(String, String)>>) {
+    let locate = |func: &str, arg: &str| {
+        let (line, col) = find_call_line(&f.contents, func, arg).unwrap_or((1, 1));
+        Location::in_source(&f.original_file_path, &f.contents, line, Some(col))
+    };
+    let refs = recorded
+        .refs
+        .iter()
+        .map(|r| Located {
+            location: locate("ref", &r.name),
+            value: r.clone(),
+        })
+        .collect();
+    let sources = recorded
+        .sources
+        .iter()
+        .map(|s| Located {
+            location: locate("source", &s.0),
+            value: s.clone(),
+        })
+        .collect();
+    (refs, sources)
 }
 
 fn test_config_base() -> NodeConfig {

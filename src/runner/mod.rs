@@ -121,25 +121,7 @@ pub fn execute(
     mut on_done: impl FnMut(usize, &NodeResult),
 ) -> Result<Vec<NodeResult>> {
     let manifest = compiler.manifest;
-    let position: BTreeMap<&str, usize> = plan
-        .order
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (id.as_str(), i))
-        .collect();
-    let mut children: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    let mut waiting: Vec<usize> = vec![0; plan.order.len()];
-    for (a, b) in &plan.edges {
-        if let (Some(&i), Some(&j)) = (position.get(a.as_str()), position.get(b.as_str())) {
-            children.entry(i).or_default().push(j);
-            waiting[j] += 1;
-        }
-    }
-    let mut ready: BinaryHeap<Reverse<usize>> = (0..plan.order.len())
-        .filter(|i| waiting[*i] == 0)
-        .map(Reverse)
-        .collect();
-    let mut blocked: BTreeSet<usize> = BTreeSet::new();
+    let mut queue = Queue::new(plan);
     let mut results = Vec::with_capacity(plan.order.len());
 
     if let Some(a) = adapter {
@@ -191,19 +173,12 @@ pub fn execute(
         let mut in_flight = 0;
         let mut done = 0;
         while done < plan.order.len() {
-            while let Some(Reverse(i)) = ready.pop() {
-                if blocked.contains(&i) {
+            while let Some(i) = queue.next_ready() {
+                if queue.is_blocked(i) {
                     let r = NodeResult::skipped(&plan.order[i]);
-                    finish(
-                        i,
-                        r,
-                        &children,
-                        &mut waiting,
-                        &mut ready,
-                        &mut blocked,
-                        &mut results,
-                        &mut on_done,
-                    );
+                    queue.finish(i, &r);
+                    on_done(i + 1, &r);
+                    results.push(r);
                     done += 1;
                 } else {
                     job_tx.send(i).expect("workers outlive the dispatcher");
@@ -216,47 +191,76 @@ pub fn execute(
             let Ok((i, r)) = res_rx.recv() else { break };
             in_flight -= 1;
             done += 1;
-            finish(
-                i,
-                r,
-                &children,
-                &mut waiting,
-                &mut ready,
-                &mut blocked,
-                &mut results,
-                &mut on_done,
-            );
+            queue.finish(i, &r);
+            on_done(i + 1, &r);
+            results.push(r);
         }
         drop(job_tx);
     });
     Ok(results)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    i: usize,
-    r: NodeResult,
-    children: &BTreeMap<usize, Vec<usize>>,
-    waiting: &mut [usize],
-    ready: &mut BinaryHeap<Reverse<usize>>,
-    blocked: &mut BTreeSet<usize>,
-    results: &mut Vec<NodeResult>,
-    on_done: &mut impl FnMut(usize, &NodeResult),
-) {
-    if r.status.is_failure() || r.status == Status::Skipped {
-        // Skipped nodes pass the block on, so the whole downstream is skipped.
-        for &c in children.get(&i).into_iter().flatten() {
-            blocked.insert(c);
+/// Which nodes of a plan may start: a node is ready when every node before it in the plan's
+/// edges has finished; a node downstream of a failure or a skip is blocked (to be skipped).
+struct Queue {
+    children: BTreeMap<usize, Vec<usize>>,
+    /// Unfinished parents of each node.
+    waiting: Vec<usize>,
+    /// Ready nodes, smallest plan index first.
+    ready: BinaryHeap<Reverse<usize>>,
+    blocked: BTreeSet<usize>,
+}
+
+impl Queue {
+    fn new(plan: &Plan) -> Queue {
+        let position: BTreeMap<&str, usize> = plan
+            .order
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
+        let mut children: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        let mut waiting = vec![0; plan.order.len()];
+        for (a, b) in &plan.edges {
+            if let (Some(&i), Some(&j)) = (position.get(a.as_str()), position.get(b.as_str())) {
+                children.entry(i).or_default().push(j);
+                waiting[j] += 1;
+            }
+        }
+        let ready = (0..plan.order.len())
+            .filter(|i| waiting[*i] == 0)
+            .map(Reverse)
+            .collect();
+        Queue {
+            children,
+            waiting,
+            ready,
+            blocked: BTreeSet::new(),
         }
     }
-    for &c in children.get(&i).into_iter().flatten() {
-        waiting[c] -= 1;
-        if waiting[c] == 0 {
-            ready.push(Reverse(c));
+
+    fn next_ready(&mut self) -> Option<usize> {
+        self.ready.pop().map(|Reverse(i)| i)
+    }
+
+    fn is_blocked(&self, i: usize) -> bool {
+        self.blocked.contains(&i)
+    }
+
+    /// Records that node `i` finished with `r`: its children lose a parent to wait for, and
+    /// if `r` failed or was skipped, they are blocked, and so (in turn) is everything below.
+    fn finish(&mut self, i: usize, r: &NodeResult) {
+        let children = self.children.get(&i).cloned().unwrap_or_default();
+        for c in children {
+            if r.status.is_failure() || r.status == Status::Skipped {
+                self.blocked.insert(c);
+            }
+            self.waiting[c] -= 1;
+            if self.waiting[c] == 0 {
+                self.ready.push(Reverse(c));
+            }
         }
     }
-    on_done(i + 1, &r);
-    results.push(r);
 }
 
 /// Compiles and (with a connection) executes one node.
