@@ -589,11 +589,11 @@ impl Parser<'_> {
     }
 }
 
+/// A node's `ref` calls and `source` calls, each with the place it is written.
+type LocatedCalls = (Vec<Located<RefCall>>, Vec<Located<(String, String)>>);
+
 /// The recorded `ref` and `source` calls of file `f`, each with the line where it is written.
-fn located_calls(
-    f: &ProjectFile,
-    recorded: &Recorded,
-) -> (Vec<Located<RefCall>>, Vec<Located<(String, String)>>) {
+fn located_calls(f: &ProjectFile, recorded: &Recorded) -> LocatedCalls {
     let locate = |func: &str, arg: &str| {
         let (line, col) = find_call_line(&f.contents, func, arg).unwrap_or((1, 1));
         Location::in_source(&f.original_file_path, &f.contents, line, Some(col))
