@@ -4,6 +4,9 @@
 //! A [`duckdb::Connection`] is `Send` but not `Sync`; each worker thread gets its own with
 //! [`Adapter::try_clone`], all on the same database.
 
+pub mod database;
+pub mod lock;
+
 use std::path::Path;
 
 use anyhow::Result;
@@ -26,27 +29,16 @@ pub struct Adapter {
 
 impl Adapter {
     /// Opens (creating if needed) the database at `path`, or an in-memory one for `None`.
+    /// Writing runs open it through [`database::Database`], which takes the write lock first.
     ///
-    /// Errors, each naming the file and what to do: the folder does not exist; the file is
-    /// not a DuckDB database; another process holds the database; DuckDB cannot open it
-    /// (permissions, disk).
+    /// Errors, each naming the file and what to do: the file is not a DuckDB database;
+    /// another process holds the database; DuckDB cannot open it (permissions, disk).
     pub fn open(path: Option<&Path>) -> Result<Adapter> {
         let Some(path) = path else {
             return Ok(Adapter {
                 conn: Connection::open_in_memory()?,
             });
         };
-        let shown = path.display();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if !dir.is_dir() {
-                return Err(Diagnostic::new(format!(
-                    "cannot open database `{shown}`: the folder `{}` does not exist",
-                    dir.display()
-                ))
-                .help("create the folder, or change `path:` of the target in profiles.yml")
-                .into());
-            }
-        }
         Connection::open(path)
             .map(|conn| Adapter { conn })
             .map_err(|e| open_error(path, &e.to_string()).into())

@@ -85,6 +85,18 @@ pub struct RunArgs {
     /// Rebuild everything from scratch (views, tables and seeds always are).
     #[arg(long)]
     pub full_refresh: bool,
+    /// While another run writes the database, wait up to this many seconds instead of
+    /// stopping at once.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub lock_timeout: Option<std::time::Duration>,
+}
+
+fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    std::time::Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("`{text}` is not a number of seconds from 0 up"))
 }
 
 #[derive(Debug, Args)]

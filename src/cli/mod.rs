@@ -14,7 +14,7 @@ use clap::Parser;
 use minijinja::Environment;
 use serde_json::{json, Map, Value};
 
-use crate::adapter::Adapter;
+use crate::adapter::database::Database;
 use crate::artifacts::{self, Invocation};
 use crate::graph::{self, selector, Graph};
 use crate::manifest::{self, Manifest, ResourceType};
@@ -175,6 +175,13 @@ fn execute(
     let session = Session::load(&args.project)?;
     let gate = types.len() == 3;
     let plan = session.plan(&args.select.select, &args.select.exclude, types, gate)?;
+    // Claim the database before anything is written, so that a run refused the lock changes
+    // nothing, not even the artifacts.
+    let database = if connect {
+        Some(Database::open(&session.target, args.lock_timeout)?)
+    } else {
+        None
+    };
     session.write_manifest(invocation)?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "Running with mallard {}", env!("CARGO_PKG_VERSION"))?;
@@ -193,11 +200,6 @@ fn execute(
         "Concurrency: {threads} threads (target='{}')\n",
         session.target.name
     )?;
-    let adapter = if connect {
-        Some(Adapter::open(session.target.path.as_deref())?)
-    } else {
-        None
-    };
     let compiler = Compiler {
         env: &session.env,
         manifest: &session.manifest,
@@ -208,10 +210,11 @@ fn execute(
         target_path: session.project.target_path.clone(),
     };
     let total = plan.order.len();
+    let adapter = database.as_ref().map(Database::adapter);
     let results = runner::execute(
         &plan,
         &compiler,
-        adapter.as_ref(),
+        adapter,
         threads,
         &session.project.root,
         |index, r| {
@@ -226,7 +229,16 @@ fn execute(
         "{}",
         output::summary(&session.manifest, &results, elapsed)
     )?;
-    if connect {
+    let failed = results.iter().any(|r| r.status.is_failure());
+    if let Some(database) = database {
+        match database.finish(!failed)? {
+            Some(published) => writeln!(stdout, "Published {}", published.display())?,
+            None if session.target.publish => writeln!(
+                stdout,
+                "Not published: the run failed; the published database is unchanged."
+            )?,
+            None => {}
+        }
         artifacts::write_run_results(
             &session.project.target_dir(),
             &session.manifest,
@@ -235,7 +247,6 @@ fn execute(
             invocation,
         )?;
     }
-    let failed = results.iter().any(|r| r.status.is_failure());
     Ok(if failed {
         ExitCode::from(1)
     } else {

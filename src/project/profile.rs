@@ -28,6 +28,9 @@ pub struct Target {
     pub threads: usize,
     /// Where `profiles.yml` was found, for messages.
     pub profiles_file: PathBuf,
+    /// Publish mode (`publish: true`): build into a shadow copy and replace the file only when
+    /// the whole run succeeds (see `crate::adapter::database`).
+    pub publish: bool,
 }
 
 impl Target {
@@ -183,6 +186,7 @@ pub fn load_target(
             .to_string(),
         threads,
         profiles_file: file_path,
+        publish: output.get("publish").and_then(Value::as_bool).unwrap_or(false),
     })
 }
 
