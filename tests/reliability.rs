@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{rows, Project};
+use common::{rows, versions, Project};
 use mallard::adapter::lock::WriteLock;
 
 #[test]
@@ -96,38 +96,6 @@ fn publish_mode_replaces_the_file_only_after_a_complete_run() {
         0,
         "the shadow copy is removed"
     );
-}
-
-/// Every relation of the DuckDB file at `db` with its row count and an order-independent hash
-/// of all its rows. Opening read-write replays a write-ahead log, as the next run would.
-///
-/// Floats are rounded to 8 decimals before hashing: DuckDB's parallel aggregation adds
-/// partial sums in varying order, so averages of DOUBLE columns (repeat_purchases) differ in
-/// their last bits between two runs on the same data.
-fn versions(db: &std::path::Path) -> std::collections::BTreeMap<String, String> {
-    let conn =
-        duckdb::Connection::open(db).unwrap_or_else(|e| panic!("the database must open after a kill: {e}"));
-    let relations = rows(
-        &conn,
-        "select table_schema || '.' || table_name from information_schema.tables order by 1",
-    );
-    relations
-        .lines()
-        .map(|rel| {
-            let (schema, name) = rel.split_once('.').unwrap();
-            let columns = rows(
-                &conn,
-                &format!(
-                    "select case when data_type in ('DOUBLE', 'FLOAT') then 'round(\"' || column_name || '\", 8)' \
-                     else '\"' || column_name || '\"' end from information_schema.columns \
-                     where table_schema = '{schema}' and table_name = '{name}' order by ordinal_position"
-                ),
-            );
-            let columns = columns.lines().collect::<Vec<_>>().join(", ");
-            let sum = rows(&conn, &format!("select count(*), sum(hash({columns})) from \"{schema}\".\"{name}\""));
-            (rel.to_string(), sum)
-        })
-        .collect()
 }
 
 fn copy_database(from: &std::path::Path, to: &std::path::Path) {

@@ -11,7 +11,7 @@ use anyhow::Result;
 use serde_json::Value;
 
 use crate::adapter::{sql_string, Adapter, RelationKind};
-use crate::error::{did_you_mean, Diagnostic};
+use crate::error::{did_you_mean, Diagnostic, Location};
 use crate::templating::Relation;
 
 /// Builds a `view` or `table` model from `sql` (a `select`). The schema must exist:
@@ -62,10 +62,15 @@ pub struct SeedLoad<'a> {
 impl SeedLoad<'_> {
     /// The `select` that reads the CSV with DuckDB's reader, types forced where configured.
     pub fn select_sql(&self) -> String {
-        let mut opts = vec!["header = true".to_string(), "auto_detect = true".to_string()];
-        if let Some(d) = self.delimiter {
-            opts.push(format!("delim = '{}'", d.replace('\'', "''")));
-        }
+        // The delimiter is always given (dbt's default is a comma): left to the sniffer, one
+        // ragged row can make it take each whole line for a single column.
+        let delimiter = self.delimiter.unwrap_or(",");
+        let opts = [
+            "header = true".to_string(),
+            "auto_detect = true".to_string(),
+            format!("delim = '{}'", delimiter.replace('\'', "''")),
+        ];
+        let mut opts = opts.to_vec();
         if let Some(types) = self.column_types.filter(|t| !t.is_empty()) {
             let pairs: Vec<String> = types
                 .iter()
@@ -94,13 +99,9 @@ impl SeedLoad<'_> {
             return Err(Diagnostic::new(format!("seed file `{}` does not exist", self.shown_path)).into());
         }
         if let Some(types) = self.column_types.filter(|t| !t.is_empty()) {
-            let plain = SeedLoad {
-                column_types: None,
-                ..*self
-            };
-            let header = adapter
-                .describe(&plain.select_sql())
-                .map_err(|e| Diagnostic::new(format!("cannot read seed `{}`: {e}", self.shown_path)))?;
+            // The header as written, read by a CSV parser rather than DuckDB's sniffer, which
+            // can take a whole line for one column when a later row is ragged.
+            let header = self.header()?;
             for col in types.keys() {
                 if !header.contains(col) {
                     let mut d = Diagnostic::new(format!(
@@ -126,8 +127,93 @@ impl SeedLoad<'_> {
         ));
         adapter
             .in_transaction(&statements)
-            .map_err(|e| Diagnostic::new(format!("cannot load seed `{}`: {e}", self.shown_path)))?;
+            .map_err(|e| self.load_error(&e.to_string()))?;
         Ok(adapter.query_i64(&format!("select count(*) from {}", self.relation))?)
+    }
+}
+
+impl SeedLoad<'_> {
+    /// The column names of the CSV's first line.
+    fn header(&self) -> Result<Vec<String>> {
+        let delimiter = self.delimiter.and_then(|d| d.bytes().next()).unwrap_or(b',');
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .flexible(true)
+            .from_path(self.csv)
+            .map_err(|e| Diagnostic::new(format!("cannot read seed `{}`: {e}", self.shown_path)))?;
+        let header = reader.headers().map_err(|e| {
+            Diagnostic::new(format!(
+                "cannot read the header of seed `{}`: {e}",
+                self.shown_path
+            ))
+        })?;
+        Ok(header.iter().map(|h| h.trim().to_string()).collect())
+    }
+
+    /// The first row whose number of fields differs from the header's, as
+    /// `(line, header fields, row fields)`; `None` when every row matches.
+    fn first_ragged_row(&self) -> Option<(u64, usize, usize)> {
+        let delimiter = self.delimiter.and_then(|d| d.bytes().next()).unwrap_or(b',');
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .from_path(self.csv)
+            .ok()?;
+        for record in reader.records() {
+            if let Err(e) = record {
+                if let csv::ErrorKind::UnequalLengths {
+                    pos,
+                    expected_len,
+                    len,
+                } = e.kind()
+                {
+                    return Some((
+                        pos.as_ref().map_or(0, |p| p.line()),
+                        *expected_len as usize,
+                        *len as usize,
+                    ));
+                }
+                return None;
+            }
+        }
+        None
+    }
+
+    /// DuckDB's error on loading the CSV, cut to its first paragraph (the rest restates the
+    /// reader's settings) and placed at the CSV line it names. A ragged row, which DuckDB's
+    /// sniffer reports only as an undetectable dialect, is found and named here.
+    fn load_error(&self, duckdb_message: &str) -> Diagnostic {
+        if let Some((line, expected, found)) = self.first_ragged_row() {
+            let text = std::fs::read_to_string(self.csv).unwrap_or_default();
+            return Diagnostic::new(format!(
+                "cannot load seed `{}`: line {line} has {found} fields, the header has {expected}",
+                self.shown_path
+            ))
+            .at(Location::in_source(self.shown_path, &text, line as usize, None))
+            .help("give every row as many fields as the header; quote values that contain the delimiter");
+        }
+        let first_paragraph: Vec<&str> = duckdb_message
+            .lines()
+            .take_while(|l| !l.trim().is_empty())
+            .collect();
+        let mut d = Diagnostic::new(format!(
+            "cannot load seed `{}`: {}",
+            self.shown_path,
+            first_paragraph.join("\n")
+        ));
+        let line = duckdb_message
+            .split("on Line: ")
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse::<usize>().ok());
+        if let Some(line) = line {
+            let text = std::fs::read_to_string(self.csv).unwrap_or_default();
+            d = d.at(Location::in_source(self.shown_path, &text, line, None));
+            d = d.help(format!(
+                "fix line {line} of `{}`, or set the column's type with `column_types`",
+                self.shown_path
+            ));
+        }
+        d
     }
 }
 

@@ -164,9 +164,25 @@ pub fn render(
         execute => phase == Phase::Run,
         config => Value::from_object(ConfigObject { node: node.clone() }),
     };
-    let out = env
-        .render_named_str(input.file, input.source, ctx)
-        .map_err(|e| jinja_diagnostic(&e, input.file, input.source))?;
+    let out = env.render_named_str(input.file, input.source, ctx).map_err(|e| {
+        let d = jinja_diagnostic(&e, input.file, input.source);
+        match d
+            .message
+            .strip_prefix("unknown function or macro `")
+            .and_then(|m| m.strip_suffix('`'))
+        {
+            Some(unknown) => {
+                let known: Vec<&str> = env.globals().map(|(name, _)| name).collect();
+                match crate::error::did_you_mean(unknown, known) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => {
+                        d.help("macros are defined with `{% macro name(...) %}` in a file under `macros/`")
+                    }
+                }
+            }
+            None => d,
+        }
+    })?;
     let recorded = std::mem::take(&mut *node.recorded.lock().unwrap_or_else(|p| p.into_inner()));
     Ok((out, recorded))
 }
@@ -207,13 +223,27 @@ pub fn jinja_diagnostic(err: &Error, file: &str, source: &str) -> Diagnostic {
         .detail()
         .map(str::to_string)
         .unwrap_or_else(|| innermost.kind().to_string());
-    let message = match innermost.kind() {
-        ErrorKind::SyntaxError => format!("Jinja syntax error: {detail}"),
-        ErrorKind::UndefinedError => format!("undefined value: {detail}"),
-        ErrorKind::UnknownFunction => format!("unknown function or macro: {detail}"),
+    let name = innermost.name().unwrap_or(file);
+    // The source text the error points at, when it is in this file: minijinja's messages for
+    // undefined names do not repeat the name.
+    let spanned = innermost
+        .range()
+        .filter(|_| name == file)
+        .and_then(|r| source.get(r))
+        .map(|t| t.trim().to_string());
+    let message = match (innermost.kind(), &spanned) {
+        (ErrorKind::SyntaxError, _) => format!("Jinja syntax error: {detail}"),
+        (ErrorKind::UndefinedError, Some(text)) => format!("undefined variable `{text}`"),
+        (ErrorKind::UndefinedError, None) => format!("undefined variable: {detail}"),
+        (ErrorKind::UnknownFunction, Some(text)) => {
+            format!(
+                "unknown function or macro `{}`",
+                text.split('(').next().unwrap_or(text).trim()
+            )
+        }
+        (ErrorKind::UnknownFunction, None) => format!("unknown function or macro: {detail}"),
         _ => detail,
     };
-    let name = innermost.name().unwrap_or(file);
     let mut d = Diagnostic::new(message);
     if let Some(line) = innermost.line() {
         let text = if name == file { source } else { "" };
@@ -333,7 +363,7 @@ fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, 
         Some(v) => Ok(Value::from_serialize(v)),
         None => default.ok_or_else(|| {
             Error::new(
-                ErrorKind::UndefinedError,
+                ErrorKind::InvalidOperation,
                 format!("required var `{name}` not found: set it under `vars:` in dbt_project.yml or pass `--vars '{{{name}: ...}}'`"),
             )
         }),
@@ -346,7 +376,7 @@ fn env_var_fn(name: String, default: Option<Value>) -> Result<Value, Error> {
         Ok(v) => Ok(Value::from(v)),
         Err(_) => default.ok_or_else(|| {
             Error::new(
-                ErrorKind::UndefinedError,
+                ErrorKind::InvalidOperation,
                 format!("environment variable `{name}` is not set and env_var() was given no default"),
             )
         }),

@@ -150,6 +150,38 @@ pub fn rows_with_header(conn: &duckdb::Connection, sql: &str) -> String {
     format!("{header}\n{}", rows(conn, sql))
 }
 
+/// Every relation of the DuckDB file at `db` with its row count and an order-independent hash
+/// of all its rows. Opening read-write replays a write-ahead log, as the next run would.
+///
+/// Floats are rounded to 8 decimals before hashing: DuckDB's parallel aggregation adds
+/// partial sums in varying order, so averages of DOUBLE columns (repeat_purchases) differ in
+/// their last bits between two runs on the same data.
+pub fn versions(db: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    let conn =
+        duckdb::Connection::open(db).unwrap_or_else(|e| panic!("the database must open after a kill: {e}"));
+    let relations = rows(
+        &conn,
+        "select table_schema || '.' || table_name from information_schema.tables order by 1",
+    );
+    relations
+        .lines()
+        .map(|rel| {
+            let (schema, name) = rel.split_once('.').unwrap();
+            let columns = rows(
+                &conn,
+                &format!(
+                    "select case when data_type in ('DOUBLE', 'FLOAT') then 'round(\"' || column_name || '\", 8)' \
+                     else '\"' || column_name || '\"' end from information_schema.columns \
+                     where table_schema = '{schema}' and table_name = '{name}' order by ordinal_position"
+                ),
+            );
+            let columns = columns.lines().collect::<Vec<_>>().join(", ");
+            let sum = rows(&conn, &format!("select count(*), sum(hash({columns})) from \"{schema}\".\"{name}\""));
+            (rel.to_string(), sum)
+        })
+        .collect()
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display())) {
