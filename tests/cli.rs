@@ -304,3 +304,55 @@ fn parallel_workers_share_a_new_schema_without_conflicts() {
         assert_eq!(rows(&p.db("test.duckdb"), "select count(*), sum(k) from (select k from main_wide.m1 union all select k from main_wide.m12)"), "200000\t1300000");
     }
 }
+
+#[test]
+fn state_modified_selects_what_changed_since_a_previous_run() {
+    let p = Project::fixture("chain");
+    assert_eq!(p.run(&["build"]).code, 0);
+    std::fs::rename(p.path().join("target"), p.path().join("previous")).unwrap();
+
+    // Nothing changed: nothing to do, and the database is not even opened.
+    let run = p.run(&["build", "--select", "state:modified+", "--state", "previous"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    assert!(run.stdout.contains("Nothing to do"), "{}", run.stdout);
+    assert!(!p.path().join("target/run_results.json").exists());
+
+    // A changed model and its descendants; a changed config counts too.
+    p.write(
+        "models/staging/stg_orders.sql",
+        &format!("{}-- a comment\n", p.read("models/staging/stg_orders.sql")),
+    );
+    let ls = p.run(&[
+        "ls",
+        "--select",
+        "state:modified+",
+        "--state",
+        "previous",
+        "--resource-type",
+        "model",
+        "--output",
+        "name",
+    ]);
+    assert_eq!(ls.stdout, "customer_revenue\nstg_orders\ntop_customer\n");
+    p.write(
+        "models/marts/top_customer.sql",
+        &p.read("models/marts/top_customer.sql")
+            .replace("schema='reports'", "schema='report'"),
+    );
+    let ls = p.run(&[
+        "ls",
+        "--select",
+        "state:modified",
+        "--state",
+        "previous",
+        "--resource-type",
+        "model",
+        "--output",
+        "name",
+    ]);
+    assert_eq!(ls.stdout, "stg_orders\ntop_customer\n");
+
+    let run = p.run(&["ls", "--select", "state:modified"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("pass `--state DIR`"), "{}", run.stderr);
+}

@@ -152,8 +152,8 @@ proptest! {
     fn selectors_never_panic(text in prop_oneof![selector_text(), "\\PC{0,30}"]) {
         let (manifest, graph) = chain();
         let _ = selector::parse_atom(&text).map_err(|e| e.to_string());
-        let _ = selector::select(manifest, graph, std::slice::from_ref(&text), &[]).map_err(|e| e.to_string());
-        let _ = selector::select(manifest, graph, &[], std::slice::from_ref(&text)).map_err(|e| e.to_string());
+        let _ = selector::select(manifest, graph, std::slice::from_ref(&text), &[], None).map_err(|e| e.to_string());
+        let _ = selector::select(manifest, graph, &[], std::slice::from_ref(&text), None).map_err(|e| e.to_string());
     }
 
     #[test]

@@ -142,7 +142,21 @@ fn columns_json(columns: &[Column]) -> Value {
     )
 }
 
-fn node_json(n: &Node, target_path: &str) -> Value {
+/// What `state:modified` compares between a node now and the same node in a previous
+/// `manifest.json`: its file's checksum, config, relation, and a generic test's arguments.
+/// `node_value` is the node as `manifest.json` records it.
+pub fn state_fingerprint(node_value: &Value) -> Value {
+    json!({
+        "checksum": node_value["checksum"],
+        "config": node_value["config"],
+        "relation_name": node_value["relation_name"],
+        "test_metadata": node_value.get("test_metadata").cloned().unwrap_or(Value::Null),
+        "raw_code": node_value["raw_code"],
+    })
+}
+
+/// A node as `manifest.json` records it (`target_path` is the configured target folder).
+pub fn node_json(n: &Node, target_path: &str) -> Value {
     let mut config = n.config.0.clone();
     config.entry("enabled").or_insert(json!(true));
     config.insert("tags".into(), json!(n.config.tags()));

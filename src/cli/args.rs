@@ -74,6 +74,9 @@ pub struct SelectArgs {
     /// Nodes to leave out, same syntax as --select.
     #[arg(long, num_args = 1..)]
     pub exclude: Vec<String>,
+    /// A folder with an earlier run's manifest.json, for `state:modified` and `state:new`.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

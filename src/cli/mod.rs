@@ -16,14 +16,15 @@ use serde_json::{json, Map, Value};
 
 use crate::adapter::database::Database;
 use crate::artifacts::{self, Invocation};
-use crate::graph::{self, selector, Graph};
+use crate::graph::selector::{self, PreviousState};
+use crate::graph::{self, Graph};
 use crate::manifest::{self, Manifest, ResourceType};
 use crate::project::profile::{self, Target};
 use crate::project::Project;
 use crate::runner::compile::{Compiler, ManifestResolver};
 use crate::runner::{self, output, Plan};
 use crate::templating;
-use args::{Cli, Command, LsOutput, ProjectArgs, RunArgs};
+use args::{Cli, Command, LsOutput, ProjectArgs, RunArgs, SelectArgs};
 
 /// Exit code when the run could not start (bad project, profile, arguments, database).
 const EXIT_CANNOT_START: u8 = 2;
@@ -60,7 +61,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .map(|t| t.resource_type())
                 .collect::<Vec<_>>();
             session.write_manifest(&invocation)?;
-            list(&session, &a.select.select, &a.select.exclude, &types, a.output)
+            list(&session, &a.select, &types, a.output)
         }
         Command::Compile(a) => execute(a, &[ResourceType::Model, ResourceType::Test], false, &invocation),
         Command::Seed(a) => execute(a, &[ResourceType::Seed], true, &invocation),
@@ -132,15 +133,21 @@ impl Session {
         )
     }
 
+    /// The `unique_id`s `args` select, reading `--state` when given.
+    fn select(&self, args: &SelectArgs) -> Result<BTreeSet<String>> {
+        let state = args.state.as_deref().map(PreviousState::load).transpose()?;
+        Ok(selector::select(
+            &self.manifest,
+            &self.graph,
+            &args.select,
+            &args.exclude,
+            state.as_ref(),
+        )?)
+    }
+
     /// The selected nodes of the given kinds, in schedule order, with the edges that gate them.
-    fn plan(
-        &self,
-        select: &[String],
-        exclude: &[String],
-        types: &[ResourceType],
-        tests_gate: bool,
-    ) -> Result<Plan> {
-        let chosen = selector::select(&self.manifest, &self.graph, select, exclude)?;
+    fn plan(&self, args: &SelectArgs, types: &[ResourceType], tests_gate: bool) -> Result<Plan> {
+        let chosen = self.select(args)?;
         let ids: BTreeSet<String> = chosen
             .into_iter()
             .filter(|id| {
@@ -174,7 +181,19 @@ fn execute(
     let started = Instant::now();
     let session = Session::load(&args.project)?;
     let gate = types.len() == 3;
-    let plan = session.plan(&args.select.select, &args.select.exclude, types, gate)?;
+    let plan = session.plan(&args.select, types, gate)?;
+    let mut stdout = std::io::stdout().lock();
+    if plan.order.is_empty() {
+        // Nothing to run: the database is not opened and nothing is written.
+        writeln!(stdout, "Running with mallard {}", env!("CARGO_PKG_VERSION"))?;
+        writeln!(stdout, "Found {}", session.manifest.summary())?;
+        writeln!(
+            stdout,
+            "\nNothing to do: the selection matched no {}.",
+            kinds(types)
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
     // Claim the database before anything is written, so that a run refused the lock changes
     // nothing, not even the artifacts.
     let database = if connect {
@@ -183,17 +202,8 @@ fn execute(
         None
     };
     session.write_manifest(invocation)?;
-    let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "Running with mallard {}", env!("CARGO_PKG_VERSION"))?;
     writeln!(stdout, "Found {}", session.manifest.summary())?;
-    if plan.order.is_empty() {
-        writeln!(
-            stdout,
-            "\nNothing to do: the selection matched no {}.",
-            kinds(types)
-        )?;
-        return Ok(ExitCode::SUCCESS);
-    }
     let threads = session.target.threads;
     writeln!(
         stdout,
@@ -263,14 +273,8 @@ fn kinds(types: &[ResourceType]) -> String {
 }
 
 /// `ls`: the selected resources, one per line, sorted.
-fn list(
-    session: &Session,
-    select: &[String],
-    exclude: &[String],
-    types: &[ResourceType],
-    out: LsOutput,
-) -> Result<ExitCode> {
-    let chosen = selector::select(&session.manifest, &session.graph, select, exclude)?;
+fn list(session: &Session, select: &SelectArgs, types: &[ResourceType], out: LsOutput) -> Result<ExitCode> {
+    let chosen = session.select(select)?;
     let mut lines = Vec::new();
     for id in chosen {
         let line = if let Some(n) = session.manifest.nodes.get(&id) {

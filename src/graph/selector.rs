@@ -25,7 +25,37 @@ const METHODS: &[&str] = &[
     "test_type",
     "test_name",
     "package",
+    "state",
 ];
+
+/// The previous run's nodes, for `state:` selection: `unique_id` to the node's state
+/// fingerprint ([`crate::artifacts::state_fingerprint`]).
+#[derive(Debug, Clone, Default)]
+pub struct PreviousState {
+    pub nodes: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+impl PreviousState {
+    /// Reads `dir/manifest.json` of an earlier run.
+    ///
+    /// Errors: the file is missing or is not a manifest.
+    pub fn load(dir: &std::path::Path) -> Result<PreviousState, Diagnostic> {
+        let path = dir.join("manifest.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Diagnostic::new(format!("cannot read `{}` for --state: {e}", path.display()))
+                .help("point --state at the target folder of an earlier run (it holds manifest.json)")
+        })?;
+        let doc: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Diagnostic::new(format!("`{}` is not a manifest: {e}", path.display())))?;
+        let nodes = doc["nodes"]
+            .as_object()
+            .ok_or_else(|| Diagnostic::new(format!("`{}` has no `nodes`", path.display())))?
+            .iter()
+            .map(|(id, v)| (id.clone(), crate::artifacts::state_fingerprint(v)))
+            .collect();
+        Ok(PreviousState { nodes })
+    }
+}
 
 /// One parsed atom of a selector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +145,13 @@ pub fn select(
     graph: &Graph,
     select: &[String],
     exclude: &[String],
+    state: Option<&PreviousState>,
 ) -> Result<BTreeSet<String>, Diagnostic> {
+    let cx = Context {
+        manifest,
+        graph,
+        state,
+    };
     let all: BTreeSet<String> = manifest
         .nodes
         .keys()
@@ -125,9 +161,9 @@ pub fn select(
     let mut chosen = if select.is_empty() {
         all.clone()
     } else {
-        union(manifest, graph, select)?
+        union(&cx, select)?
     };
-    let excluded = union(manifest, graph, exclude)?;
+    let excluded = union(&cx, exclude)?;
     let direct = chosen.clone();
     for test in manifest
         .nodes
@@ -141,12 +177,19 @@ pub fn select(
     Ok(chosen.difference(&excluded).cloned().collect())
 }
 
-fn union(manifest: &Manifest, graph: &Graph, criteria: &[String]) -> Result<BTreeSet<String>, Diagnostic> {
+/// What selection reads: the manifest, its graph, and the previous state if given.
+struct Context<'a> {
+    manifest: &'a Manifest,
+    graph: &'a Graph,
+    state: Option<&'a PreviousState>,
+}
+
+fn union(cx: &Context<'_>, criteria: &[String]) -> Result<BTreeSet<String>, Diagnostic> {
     let mut out = BTreeSet::new();
     for criterion in criteria.iter().flat_map(|c| c.split_whitespace()) {
         let mut acc: Option<BTreeSet<String>> = None;
         for atom in criterion.split(',') {
-            let picked = apply(manifest, graph, &parse_atom(atom)?);
+            let picked = apply(cx, &parse_atom(atom)?)?;
             acc = Some(match acc {
                 None => picked,
                 Some(prev) => prev.intersection(&picked).cloned().collect(),
@@ -157,8 +200,12 @@ fn union(manifest: &Manifest, graph: &Graph, criteria: &[String]) -> Result<BTre
     Ok(out)
 }
 
-fn apply(manifest: &Manifest, graph: &Graph, atom: &Atom) -> BTreeSet<String> {
+fn apply(cx: &Context<'_>, atom: &Atom) -> Result<BTreeSet<String>, Diagnostic> {
+    let (manifest, graph) = (cx.manifest, cx.graph);
     let mut base = BTreeSet::new();
+    if atom.method == "state" {
+        base = state_matches(cx, &atom.value)?;
+    }
     for node in manifest.nodes.values() {
         if node_matches(node, atom) {
             base.insert(node.unique_id.clone());
@@ -195,7 +242,34 @@ fn apply(manifest: &Manifest, graph: &Graph, atom: &Atom) -> BTreeSet<String> {
             out.extend(graph.descendants(id, depth));
         }
     }
-    out
+    Ok(out)
+}
+
+/// `state:new`: nodes the previous manifest lacks; `state:modified`: those, and nodes whose
+/// file, config, relation or test arguments changed.
+fn state_matches(cx: &Context<'_>, value: &str) -> Result<BTreeSet<String>, Diagnostic> {
+    let Some(state) = cx.state else {
+        return Err(Diagnostic::new(format!("`state:{value}` needs a previous run to compare with"))
+            .help("pass `--state DIR`, where DIR is the target folder of an earlier run (it holds manifest.json)"));
+    };
+    if value != "modified" && value != "new" {
+        return Err(Diagnostic::new(format!("unknown state selector `state:{value}`"))
+            .help("use `state:modified` or `state:new`"));
+    }
+    let mut out = BTreeSet::new();
+    for node in cx.manifest.nodes.values() {
+        let changed = match state.nodes.get(&node.unique_id) {
+            None => true,
+            Some(previous) if value == "modified" => {
+                *previous != crate::artifacts::state_fingerprint(&crate::artifacts::node_json(node, "target"))
+            }
+            Some(_) => false,
+        };
+        if changed {
+            out.insert(node.unique_id.clone());
+        }
+    }
+    Ok(out)
 }
 
 fn node_matches(node: &Node, atom: &Atom) -> bool {
