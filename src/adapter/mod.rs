@@ -8,6 +8,7 @@ pub mod database;
 pub mod lock;
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use duckdb::Connection;
@@ -25,6 +26,33 @@ pub enum RelationKind {
 /// A connection to the target's DuckDB database.
 pub struct Adapter {
     conn: Connection,
+    log: Option<Arc<StatementLog>>,
+}
+
+/// With `MALLARD_SQL_LOG=<file>`, every statement the run executes (not the metadata lookups)
+/// is appended to that file, each followed by a line [`STATEMENT_END`]: the benchmark replays
+/// them in one DuckDB connection to measure the same work without the runner.
+pub struct StatementLog(Mutex<std::fs::File>);
+
+/// The line that ends each statement in a statement log.
+pub const STATEMENT_END: &str = "-- mallard: end of statement";
+
+impl StatementLog {
+    fn from_env() -> Option<Arc<StatementLog>> {
+        let path = std::env::var_os("MALLARD_SQL_LOG")?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ok()?;
+        Some(Arc::new(StatementLog(Mutex::new(file))))
+    }
+
+    fn write(&self, sql: &str) {
+        use std::io::Write;
+        let mut f = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(f, "{sql}\n{STATEMENT_END}");
+    }
 }
 
 impl Adapter {
@@ -37,10 +65,14 @@ impl Adapter {
         let Some(path) = path else {
             return Ok(Adapter {
                 conn: Connection::open_in_memory()?,
+                log: StatementLog::from_env(),
             });
         };
         Connection::open(path)
-            .map(|conn| Adapter { conn })
+            .map(|conn| Adapter {
+                conn,
+                log: StatementLog::from_env(),
+            })
             .map_err(|e| open_error(path, &e.to_string()).into())
     }
 
@@ -48,37 +80,47 @@ impl Adapter {
     pub fn try_clone(&self) -> Result<Adapter> {
         Ok(Adapter {
             conn: self.conn.try_clone()?,
+            log: self.log.clone(),
         })
     }
 
     /// Runs `sql` (one or more statements) outside any explicit transaction.
     pub fn execute(&self, sql: &str) -> Result<(), duckdb::Error> {
+        self.logged(sql);
         self.conn.execute_batch(sql)
+    }
+
+    fn logged(&self, sql: &str) {
+        if let Some(log) = &self.log {
+            log.write(sql);
+        }
     }
 
     /// Runs `statements` in one transaction: all take effect, or (on the first error, which
     /// is returned) none does.
     pub fn in_transaction(&self, statements: &[String]) -> Result<(), duckdb::Error> {
-        self.conn.execute_batch("begin transaction")?;
+        self.execute("begin transaction")?;
         for stmt in statements {
-            if let Err(e) = self.conn.execute_batch(stmt) {
+            if let Err(e) = self.execute(stmt) {
                 // The error that matters is the statement's; a failed rollback leaves the
                 // transaction to be aborted when the connection closes.
                 let _ = self.conn.execute_batch("rollback");
                 return Err(e);
             }
         }
-        self.conn.execute_batch("commit")
+        self.execute("commit")
     }
 
     /// The first column of the first row of `sql` as an integer.
     pub fn query_i64(&self, sql: &str) -> Result<i64, duckdb::Error> {
+        self.logged(sql);
         self.conn.query_row(sql, [], |row| row.get(0))
     }
 
     /// The first row of `sql` as `(failures, should_warn, should_error)`, the shape of a data
     /// test's wrapper query.
     pub fn query_test(&self, sql: &str) -> Result<(i64, bool, bool), duckdb::Error> {
+        self.logged(sql);
         self.conn
             .query_row(sql, [], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
     }
@@ -114,7 +156,7 @@ impl Adapter {
     /// same schema at once conflict in DuckDB's catalog, so call this from one connection
     /// before work is spread over several.
     pub fn ensure_schema(&self, database: &str, schema: &str) -> Result<(), duckdb::Error> {
-        self.conn.execute_batch(&format!(
+        self.execute(&format!(
             "create schema if not exists {}.{}",
             quote(database),
             quote(schema)

@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""Mallard's benchmark. Every comparison is a ratio of medians measured in this same run.
+
+1. Against the limit: `mallard build` of the example warehouse versus the same statements
+   (seed loads, models, tests; logged by MALLARD_SQL_LOG) replayed by DuckDB in one process,
+   at seed scale 1 and 10.
+2. Against dbt: `dbt build` (dbt-core 1.10 + dbt-duckdb from PyPI, in a virtual environment)
+   versus `mallard build`, both cold, same seeds, same threads; the marts are compared first.
+3. Parse and compile: `mallard compile` of synthetic projects of 1,000 and 10,000 models.
+4. Data at scale: `mallard build` at seed scale 10 and 100, and the growth between them.
+5. Nothing to do: `mallard build --select state:modified+ --state <previous target>`.
+
+Run it with `bash bench/run` (which builds the release binaries first). Results go to
+BENCHMARKS.md. Wall time is from before spawning to after reaping each process; peak memory is
+that process's maximum resident set size, from wait4.
+"""
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+MALLARD = os.path.join(TARGET, "release", "mallard")
+SEEDGEN = os.path.join(TARGET, "release", "seedgen")
+REPLAY = os.path.join(TARGET, "release", "examples", "replay_sql")
+PROJECT_FILES = ["dbt_project.yml", "profiles.yml", "models", "macros"]
+
+
+def run(cmd, cwd, env=None, check=True):
+    """Runs cmd; returns (seconds, peak RSS in MiB, output)."""
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        p = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        _, status, usage = os.wait4(p.pid, 0)
+        seconds = time.perf_counter() - start
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+    code = os.waitstatus_to_exitcode(status)
+    if check and code != 0:
+        sys.exit(f"benchmark step failed ({code}): {' '.join(cmd)}\n{text[-3000:]}")
+    return seconds, usage.ru_maxrss / 1024.0, text
+
+
+def summary(values):
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def fmt(s, unit="s", digits=2):
+    return f"{s['median']:.{digits}f} {unit} ({s['min']:.{digits}f}-{s['max']:.{digits}f}, n={s['n']})"
+
+
+def make_project(dest, seeds_dir):
+    """A copy of the example warehouse whose seeds come from seeds_dir."""
+    os.makedirs(dest)
+    for f in PROJECT_FILES:
+        src = os.path.join(ROOT, f)
+        (shutil.copytree if os.path.isdir(src) else shutil.copy)(src, os.path.join(dest, f))
+    shutil.copytree(os.path.join(ROOT, "tests", "singular"), os.path.join(dest, "tests", "singular"))
+    shutil.copytree(seeds_dir, os.path.join(dest, "seeds"))
+
+
+def seeds_at(scale, work):
+    if scale == 1:
+        return os.path.join(ROOT, "seeds")
+    d = os.path.join(work, f"seeds{scale}")
+    if not os.path.isdir(d):
+        run([SEEDGEN, "--scale", str(scale), "--out", d], ROOT)
+        for f in ("cdnow_transactions.csv", "properties.yml"):
+            shutil.copy(os.path.join(ROOT, "seeds", f), d)
+    return d
+
+
+def clean(project):
+    for f in os.listdir(project):
+        if f.startswith("retention.duckdb") or f in ("target", ".mallard-publish"):
+            p = os.path.join(project, f)
+            shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
+
+
+def timed_builds(project, runs, args=(), env=None):
+    secs, mems = [], []
+    for _ in range(runs):
+        clean(project)
+        s, m, _ = run([MALLARD, "build", *args], project, env=env)
+        secs.append(s)
+        mems.append(m)
+    return summary(secs), summary(mems)
+
+
+def against_the_limit(work, scale, runs, results):
+    project = os.path.join(work, f"limit{scale}")
+    make_project(project, seeds_at(scale, work))
+    threads2, _ = timed_builds(project, runs)
+    threads1, _ = timed_builds(project, runs, ["--threads", "1"])
+    clean(project)
+    log = os.path.join(work, f"statements{scale}.sql")
+    env = dict(os.environ, MALLARD_SQL_LOG=log)
+    run([MALLARD, "build", "--threads", "1"], project, env=env)
+    replays = []
+    for _ in range(runs):
+        d = os.path.join(work, f"replay{scale}")
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        s, _, _ = run([REPLAY, os.path.join(d, "retention.duckdb"), log], ROOT)
+        replays.append(s)
+    replay = summary(replays)
+    results.append((
+        f"Against the limit, scale {scale}",
+        [
+            ("DuckDB replaying the same statements in one connection", fmt(replay)),
+            ("mallard build --threads 1", fmt(threads1) + f" = {threads1['median'] / replay['median']:.2f}x DuckDB"),
+            ("mallard build (2 threads, the profile's)", fmt(threads2) + f" = {threads2['median'] / replay['median']:.2f}x DuckDB"),
+        ],
+    ))
+
+
+def against_dbt(work, runs, results):
+    venv = os.path.join(os.environ.get("MALLARD_CACHE", os.path.expanduser("~/.cache/mallard")), "dbt-venv")
+    dbt = os.path.join(venv, "bin", "dbt")
+    if not os.path.exists(dbt):
+        run([sys.executable, "-m", "venv", venv], ROOT)
+        run([os.path.join(venv, "bin", "pip"), "install", "--quiet", "dbt-core>=1.10,<1.11", "dbt-duckdb>=1.9,<1.11"], ROOT)
+    project = os.path.join(work, "dbt")
+    make_project(project, seeds_at(1, work))
+    dbt_secs = []
+    for _ in range(runs):
+        clean(project)
+        s, _, _ = run([dbt, "build", "--profiles-dir", ".", "--no-partial-parse"], project)
+        dbt_secs.append(s)
+    os.makedirs(os.path.join(work, "dbt_db"), exist_ok=True)
+    shutil.copy(os.path.join(project, "retention.duckdb"), os.path.join(work, "dbt_db", "retention.duckdb"))
+    mallard, _ = timed_builds(project, runs)
+    _, _, compared = run([os.path.join(venv, "bin", "python"), os.path.join(ROOT, "scripts", "dbt_parity", "compare.py"),
+                          os.path.join(project, "retention.duckdb"), os.path.join(work, "dbt_db", "retention.duckdb")], ROOT)
+    same = "MISMATCHES: 0" in compared
+    if not same:
+        sys.exit("dbt and mallard built different relations:\n" + compared)
+    d = summary(dbt_secs)
+    results.append((
+        "Against dbt, scale 1 (same marts: every relation's types and rows compared equal)",
+        [
+            ("dbt build (dbt-core 1.10, dbt-duckdb), cold, 2 threads", fmt(d)),
+            ("mallard build, cold, 2 threads", fmt(mallard) + f"; dbt / mallard = {d['median'] / mallard['median']:.1f}x"),
+        ],
+    ))
+
+
+def parse_and_compile(work, runs, results):
+    rows = []
+    for n in (1000, 10000):
+        project = os.path.join(work, f"synthetic{n}")
+        run([sys.executable, os.path.join(ROOT, "bench", "gen_project.py"), str(n), project], ROOT)
+        secs, mems = [], []
+        for _ in range(runs):
+            shutil.rmtree(os.path.join(project, "target"), ignore_errors=True)
+            s, m, _ = run([MALLARD, "compile"], project)
+            secs.append(s)
+            mems.append(m)
+        rows.append((f"mallard compile, {n:,} models ({3 * n:,} nodes with tests)",
+                     fmt(summary(secs)) + f", peak {fmt(summary(mems), 'MiB', 0)}"))
+    results.append(("Parse and compile (synthetic projects, bench/gen_project.py)", rows))
+
+
+def data_at_scale(work, scales, runs, results):
+    rows, medians = [], {}
+    for scale in scales:
+        project = os.path.join(work, f"scale{scale}")
+        make_project(project, seeds_at(scale, work))
+        secs, mems = timed_builds(project, runs)
+        medians[scale] = (secs["median"], mems["median"])
+        rows.append((f"mallard build, seed scale {scale}", fmt(secs) + f", peak {fmt(mems, 'MiB', 0)}"))
+    if len(scales) == 2:
+        a, b = scales
+        rows.append((f"growth from scale {a} to {b} ({b // a}x data)",
+                     f"time {medians[b][0] / medians[a][0]:.1f}x, peak memory {medians[b][1] / medians[a][1]:.1f}x"))
+    results.append(("Data at scale (the example warehouse, generated seeds; CDNOW stays real)", rows))
+
+
+def nothing_to_do(work, runs, results):
+    project = os.path.join(work, "state")
+    make_project(project, seeds_at(1, work))
+    run([MALLARD, "build"], project)
+    shutil.copytree(os.path.join(project, "target"), os.path.join(project, "previous"))
+    secs = [run([MALLARD, "build", "--select", "state:modified+", "--state", "previous"], project)[0] for _ in range(runs)]
+    s = summary([x * 1000 for x in secs])
+    results.append(("Nothing to do (scale 1)", [("mallard build --select state:modified+ --state previous", fmt(s, "ms", 0))]))
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem = next(l for l in open("/proc/meminfo") if l.startswith("MemTotal")).split()[1]
+        mem = f"{int(mem) / 1024 / 1024:.0f} GiB"
+    except OSError:
+        mem = "unknown memory"
+    return f"{os.cpu_count()} cores ({cpu}), {mem}, {platform.system()} {platform.release()}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=5, help="runs per measurement (default 5)")
+    ap.add_argument("--max-scale", type=int, default=100, help="largest seed scale for 'data at scale' (default 100)")
+    ap.add_argument("--skip-dbt", action="store_true", help="leave out the dbt comparison")
+    ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    args = ap.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="mallard-bench-") as work:
+        against_the_limit(work, 1, args.runs, results)
+        against_the_limit(work, 10, args.runs, results)
+        if not args.skip_dbt:
+            against_dbt(work, max(3, args.runs // 2), results)
+        parse_and_compile(work, args.runs, results)
+        big = max(10, args.max_scale)
+        data_at_scale(work, [10, big] if big > 10 else [10], max(1, args.runs // 2) if big >= 100 else args.runs, results)
+        nothing_to_do(work, max(10, args.runs), results)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}, at commit `{commit}`,",
+        "by `bash bench/run` (release build). Times are wall-clock medians with (min-max, n = runs);",
+        "ratios compare medians taken in this same run.",
+        "",
+    ]
+    for title, rows in results:
+        lines += [f"## {title}", "", "| what | result |", "|---|---|"]
+        lines += [f"| {a} | {b} |" for a, b in rows]
+        lines.append("")
+    with open(args.out, "w") as f:
+        f.write("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
