@@ -137,13 +137,11 @@ pub fn execute(
             a.ensure_schema(database, schema)?;
         }
     }
+    // One worker per thread, each with its own connection (none when only compiling:
+    // rendering and writing compiled SQL spread over the threads just the same).
     let mut workers = Vec::new();
-    if let Some(a) = adapter {
-        for _ in 0..threads.max(1) {
-            workers.push(Some(a.try_clone()?));
-        }
-    } else {
-        workers.push(None);
+    for _ in 0..threads.max(1) {
+        workers.push(adapter.map(Adapter::try_clone).transpose()?);
     }
 
     let (job_tx, job_rx) = mpsc::channel::<usize>();
