@@ -2,6 +2,8 @@
 //! `run_results.json` (schema v6), with dbt's field names, so that tools reading dbt's
 //! artifacts (docs sites, observability, CI bots) read Mallard's.
 
+use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -58,7 +60,9 @@ pub fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-/// Writes `target_dir/manifest.json`, creating the folder.
+/// Writes `target_dir/manifest.json`, creating the folder. The file is compact JSON, as dbt
+/// writes it, streamed node by node so that a project of 10,000 models never holds its whole
+/// manifest as one JSON tree in memory.
 pub fn write_manifest(
     target_dir: &Path,
     target_path: &str,
@@ -68,16 +72,6 @@ pub fn write_manifest(
     let mut metadata = inv.metadata("manifest/v12.json");
     metadata["project_name"] = json!(manifest.project_name);
     metadata["adapter_type"] = json!("duckdb");
-    let nodes: Map<String, Value> = manifest
-        .nodes
-        .values()
-        .map(|n| (n.unique_id.clone(), node_json(n, target_path)))
-        .collect();
-    let sources: Map<String, Value> = manifest
-        .sources
-        .values()
-        .map(|s| (s.unique_id.clone(), source_json(s)))
-        .collect();
     let macros: Map<String, Value> = manifest
         .macros
         .iter()
@@ -93,36 +87,53 @@ pub fn write_manifest(
             )
         })
         .collect();
-    let mut parent_map = Map::new();
-    let mut child_map: Map<String, Value> = manifest
-        .nodes
-        .keys()
-        .chain(manifest.sources.keys())
-        .map(|id| (id.clone(), json!([])))
-        .collect();
+    let mut parent_map: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut child_map: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for id in manifest.nodes.keys().chain(manifest.sources.keys()) {
+        child_map.insert(id, Vec::new());
+    }
     for id in manifest.sources.keys() {
-        parent_map.insert(id.clone(), json!([]));
+        parent_map.insert(id, Vec::new());
     }
     for n in manifest.nodes.values() {
-        parent_map.insert(n.unique_id.clone(), json!(n.depends_on));
+        parent_map.insert(&n.unique_id, n.depends_on.iter().map(String::as_str).collect());
         for dep in &n.depends_on {
-            if let Some(Value::Array(children)) = child_map.get_mut(dep) {
-                children.push(json!(n.unique_id));
+            if let Some(children) = child_map.get_mut(dep.as_str()) {
+                children.push(&n.unique_id);
             }
         }
     }
-    let doc = json!({
-        "metadata": metadata,
-        "nodes": nodes,
-        "sources": sources,
-        "macros": macros,
-        "docs": {}, "exposures": {}, "metrics": {}, "groups": {}, "selectors": {},
-        "disabled": {},
-        "parent_map": parent_map,
-        "child_map": child_map,
-        "group_map": {}, "saved_queries": {}, "semantic_models": {}, "unit_tests": {},
-    });
-    write_json(&target_dir.join("manifest.json"), &doc)
+    write_atomically(&target_dir.join("manifest.json"), |w| {
+        w.write_all(b"{\"metadata\":")?;
+        serde_json::to_writer(&mut *w, &metadata)?;
+        w.write_all(b",\"nodes\":{")?;
+        for (i, n) in manifest.nodes.values().enumerate() {
+            if i > 0 {
+                w.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *w, &n.unique_id)?;
+            w.write_all(b":")?;
+            serde_json::to_writer(&mut *w, &node_json(n, target_path))?;
+        }
+        w.write_all(b"},\"sources\":")?;
+        let sources: Map<String, Value> = manifest
+            .sources
+            .values()
+            .map(|s| (s.unique_id.clone(), source_json(s)))
+            .collect();
+        serde_json::to_writer(&mut *w, &sources)?;
+        w.write_all(b",\"macros\":")?;
+        serde_json::to_writer(&mut *w, &macros)?;
+        w.write_all(
+            b",\"docs\":{},\"exposures\":{},\"metrics\":{},\"groups\":{},\"selectors\":{},\"disabled\":{}",
+        )?;
+        w.write_all(b",\"parent_map\":")?;
+        serde_json::to_writer(&mut *w, &parent_map)?;
+        w.write_all(b",\"child_map\":")?;
+        serde_json::to_writer(&mut *w, &child_map)?;
+        w.write_all(b",\"group_map\":{},\"saved_queries\":{},\"semantic_models\":{},\"unit_tests\":{}}")?;
+        Ok(())
+    })
 }
 
 fn columns_json(columns: &[Column]) -> Value {
@@ -260,14 +271,23 @@ pub fn write_run_results(
     write_json(&target_dir.join("run_results.json"), &doc)
 }
 
-/// Writes `value` as pretty JSON to `path` through a temporary file and a rename, so that a
-/// reader never sees half a file.
+/// Writes `value` as JSON to `path`, atomically (see [`write_atomically`]).
 fn write_json(path: &Path, value: &Value) -> Result<()> {
+    write_atomically(path, |w| Ok(serde_json::to_writer(w, value)?))
+}
+
+/// Writes a file through `write` into a temporary file beside `path` and renames it over
+/// `path`, so that a reader never sees half a file. Creates the folder.
+fn write_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
     let dir = path.parent().context("artifact path has no folder")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let tmp = path.with_extension("json.tmp");
-    let text = serde_json::to_string_pretty(value)?;
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write `{}`", tmp.display()))?;
+    let file = std::fs::File::create(&tmp).with_context(|| format!("cannot write `{}`", tmp.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    write(&mut w).with_context(|| format!("cannot write `{}`", tmp.display()))?;
+    w.flush()
+        .with_context(|| format!("cannot write `{}`", tmp.display()))?;
+    drop(w);
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write `{}`", path.display()))?;
     Ok(())
 }
