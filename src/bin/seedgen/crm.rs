@@ -18,7 +18,8 @@
 //!   probability 0.6 per cycle; 5% of other recipients settle once in the following month.
 //! - Notification blocking after the campaign: 1.0% of Control recipients, 1.6% of A, 2.0% of
 //!   B, 0.5% of everyone else; 4% of users had blocked before the campaign (push off).
-//! - Job posts concentrate in the big regions (weight region^-1.5) and pay 9,620-18,620 per hour,
+//! - There are 17 x scale regions. Job posts concentrate in the big regions (weight
+//!   region^-1.5 within each block of 17) and pay 9,620-18,620 per hour,
 //!   so a user in a small region or with a high rate may find no post paying 10% more.
 
 use std::path::Path;
@@ -28,7 +29,9 @@ use chrono::{Duration, NaiveDateTime};
 
 use super::gen::{date, opt_ts, scaled, ts, write_csv, Gen};
 
-const REGIONS: i64 = 17;
+/// Regions at scale 1; a larger marketplace covers proportionally more (17 x scale), so that
+/// users and job posts per region, and so matches per user, stay the same at every scale.
+const REGIONS_AT_SCALE_1: f64 = 17.0;
 const CATEGORIES: i64 = 16;
 
 struct User {
@@ -68,11 +71,12 @@ pub fn write(dir: &Path, scale: f64, seed: u64) -> Result<Vec<(String, usize)>> 
     let campaign = date(2023, 10, 26).and_hms_opt(0, 0, 0).expect("valid");
     let post_end = date(2023, 11, 30).and_hms_opt(23, 59, 0).expect("valid");
     let n_users = scaled(10_000.0, scale);
+    let regions = scaled(REGIONS_AT_SCALE_1, scale) as i64;
 
     let mut users = Vec::with_capacity(n_users);
     let mut settlements = Vec::new();
     for id in 1..=n_users as i64 {
-        let region = g.int(1, REGIONS);
+        let region = g.int(1, regions);
         let category = g.int(1, CATEGORIES);
         let base_rate = 9_620.0 + g.uniform(0.0, 1.0).powi(2) * 8_000.0;
         let tier = g.uniform(0.0, 1.0);
@@ -222,8 +226,11 @@ pub fn write(dir: &Path, scale: f64, seed: u64) -> Result<Vec<(String, usize)>> 
         })
         .collect();
     let n_posts = scaled(3_000.0, scale);
-    // Posts concentrate in the big regions (weight r^-1.5), so users in small ones match less.
-    let region_weights: Vec<(i64, f64)> = (1..=REGIONS).map(|r| (r, (r as f64).powf(-1.5))).collect();
+    // Posts concentrate in the big regions (weight r^-1.5 within each block of 17), so users in
+    // small ones match less.
+    let region_weights: Vec<(i64, f64)> = (1..=regions)
+        .map(|r| (r, (((r - 1) % 17 + 1) as f64).powf(-1.5)))
+        .collect();
     let post_rows: Vec<Vec<String>> = (1..=n_posts)
         .map(|id| {
             let category = g.int(1, CATEGORIES);
