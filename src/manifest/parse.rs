@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use minijinja::Environment;
+use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -44,8 +45,19 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
     for f in &project.seeds {
         p.seed(f, seed_props.get(f.stem()).copied())?;
     }
-    for f in &project.models {
-        p.model(f, model_props.get(f.stem()).copied())?;
+    // Rendering is most of the parse phase and each model's is independent: render them in
+    // parallel, then record them one by one, in file order, so errors and names stay stable.
+    let rendered: Vec<Result<(NodeConfig, Recorded), Diagnostic>> = {
+        let p = &p;
+        project
+            .models
+            .par_iter()
+            .map(|f| p.render_model(f, model_props.get(f.stem()).copied()))
+            .collect()
+    };
+    for (f, rendered) in project.models.iter().zip(rendered) {
+        let (config, recorded) = rendered?;
+        p.model(f, model_props.get(f.stem()).copied(), config, recorded)?;
     }
     p.sources(&props)?;
     for f in &project.singular_tests {
@@ -206,17 +218,24 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn model(&mut self, f: &ProjectFile, props: Option<&NodeProps>) -> Result<()> {
-        let name = f.stem().to_string();
-        let unique_id = format!("model.{}.{}", self.project.name, name);
-        let fqn = self.fqn(f, &name);
+    /// The parse-phase render of model file `f`: its config with the file's own `config()`
+    /// calls applied, and what the render recorded. Reads `self` only, so models render in
+    /// parallel.
+    fn render_model(
+        &self,
+        f: &ProjectFile,
+        props: Option<&NodeProps>,
+    ) -> Result<(NodeConfig, Recorded), Diagnostic> {
+        let name = f.stem();
+        let fqn = self.fqn(f, name);
         let mut config = NodeConfig::default();
         config.merge(json!({"materialized": "view"}).as_object().expect("object"));
         config.merge(&project_level_config(&self.project.models_tree, &fqn));
         if let Some(np) = props {
             config.merge(&np.config);
         }
-        let placeholder = self.relation(&config, &name);
+        let placeholder = self.relation(&config, name);
+        let unique_id = format!("model.{}.{}", self.project.name, name);
         let input = RenderInput {
             file: &f.original_file_path,
             source: &f.contents,
@@ -228,6 +247,20 @@ impl Parser<'_> {
         for layer in &recorded.configs {
             config.merge(layer);
         }
+        Ok((config, recorded))
+    }
+
+    /// Adds model file `f`, rendered by [`Parser::render_model`], to the manifest.
+    fn model(
+        &mut self,
+        f: &ProjectFile,
+        props: Option<&NodeProps>,
+        config: NodeConfig,
+        recorded: Recorded,
+    ) -> Result<()> {
+        let name = f.stem().to_string();
+        let unique_id = format!("model.{}.{}", self.project.name, name);
+        let fqn = self.fqn(f, &name);
         if !config.enabled() {
             return Ok(());
         }

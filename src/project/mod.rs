@@ -13,6 +13,7 @@ pub mod yaml;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::error::{did_you_mean, Diagnostic, Location};
@@ -241,7 +242,7 @@ fn find_files(root: &Path, dir: &str, exts: &[&str], with_contents: bool) -> Res
     if !base.is_dir() {
         return Ok(Vec::new());
     }
-    let mut out = Vec::new();
+    let mut found = Vec::new();
     for entry in walkdir::WalkDir::new(&base).sort_by_file_name() {
         let entry = entry.with_context(|| format!("cannot read folder `{dir}`"))?;
         let p = entry.path();
@@ -249,21 +250,28 @@ fn find_files(root: &Path, dir: &str, exts: &[&str], with_contents: bool) -> Res
             .extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| exts.contains(&e));
-        if !entry.file_type().is_file() || !ext_ok {
-            continue;
+        if entry.file_type().is_file() && ext_ok {
+            found.push(p.to_path_buf());
         }
-        let rel = crate::error::display_path(p, &base);
-        let original = format!("{}/{}", dir.trim_end_matches('/'), rel);
-        let contents = if with_contents {
-            std::fs::read_to_string(p).with_context(|| format!("cannot read `{original}` as UTF-8 text"))?
-        } else {
-            String::new()
-        };
-        out.push(ProjectFile {
-            original_file_path: original,
-            path: rel,
-            contents,
-        });
     }
+    // Reading thousands of small files is mostly waiting on the system: read them in parallel.
+    let out = found
+        .par_iter()
+        .map(|p| {
+            let rel = crate::error::display_path(p, &base);
+            let original = format!("{}/{}", dir.trim_end_matches('/'), rel);
+            let contents = if with_contents {
+                std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read `{original}` as UTF-8 text"))?
+            } else {
+                String::new()
+            };
+            Ok(ProjectFile {
+                original_file_path: original,
+                path: rel,
+                contents,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok(out)
 }

@@ -167,11 +167,7 @@ impl Properties {
     pub fn load(files: &[ProjectFile]) -> Result<Properties, Diagnostic> {
         let mut props = Properties::default();
         for f in files {
-            PropertyFile {
-                file: &f.original_file_path,
-                text: &f.contents,
-            }
-            .read(&mut props)?;
+            PropertyFile::new(&f.original_file_path, &f.contents).read(&mut props)?;
         }
         Ok(props)
     }
@@ -180,9 +176,40 @@ impl Properties {
 struct PropertyFile<'a> {
     file: &'a str,
     text: &'a str,
+    /// The file's lines, and for each value of a `name:` key the index of its first line:
+    /// built once, so that locating an entry does not scan the file again.
+    lines: Vec<&'a str>,
+    name_lines: std::collections::HashMap<&'a str, usize>,
 }
 
-impl PropertyFile<'_> {
+impl<'a> PropertyFile<'a> {
+    fn new(file: &'a str, text: &'a str) -> PropertyFile<'a> {
+        let lines: Vec<&str> = text.lines().collect();
+        let mut name_lines = std::collections::HashMap::new();
+        for (i, line) in lines.iter().enumerate() {
+            let t = line.trim_start().trim_start_matches("- ").trim_start();
+            if let Some(rest) = t.strip_prefix("name:") {
+                let v = rest.trim().trim_matches(|c| c == '"' || c == '\'');
+                name_lines.entry(v).or_insert(i);
+            }
+        }
+        PropertyFile {
+            file,
+            text,
+            lines,
+            name_lines,
+        }
+    }
+
+    /// The location of the 0-based line `i`, with `column` (1-based) if known.
+    fn line_location(&self, i: usize, column: Option<usize>) -> Location {
+        Location {
+            file: self.file.to_string(),
+            line: i + 1,
+            column,
+            source_line: self.lines.get(i).map(|l| l.trim_end().to_string()),
+        }
+    }
     fn read(&self, props: &mut Properties) -> Result<(), Diagnostic> {
         let doc = yaml::parse_mapping(self.file, self.text)?;
         self.check_keys(&doc, TOP_KEYS, "a property file")?;
@@ -233,19 +260,26 @@ impl PropertyFile<'_> {
         }
     }
 
-    /// The line of `- name: <name>` (or `name: <name>`) in the file.
+    /// The line of `- name: <name>` (or `name: <name>`) in the file; line 1 if there is none.
     fn entry_location(&self, name: &str) -> Location {
-        for (i, line) in self.text.lines().enumerate() {
-            let t = line.trim_start().trim_start_matches("- ").trim_start();
-            if let Some(rest) = t.strip_prefix("name:") {
-                let v = rest.trim().trim_matches(|c| c == '"' || c == '\'');
-                if v == name {
-                    let col = line.len() - line.trim_start().len() + 1;
-                    return Location::in_source(self.file, self.text, i + 1, Some(col));
-                }
+        match self.name_lines.get(name) {
+            Some(&i) => {
+                let line = self.lines[i];
+                self.line_location(i, Some(line.len() - line.trim_start().len() + 1))
+            }
+            None => Location::in_source(self.file, self.text, 1, None),
+        }
+    }
+
+    /// The first line at or after `owner`'s entry that mentions `needle`, else `owner`'s line.
+    fn location_after(&self, owner: &str, needle: &str) -> Location {
+        let start = self.name_lines.get(owner).copied().unwrap_or(0);
+        for (i, line) in self.lines.iter().enumerate().skip(start) {
+            if let Some(col) = line.find(needle) {
+                return self.line_location(i, Some(line[..col].chars().count() + 1));
             }
         }
-        Location::in_source(self.file, self.text, 1, None)
+        self.entry_location(owner)
     }
 
     fn check_keys(&self, map: &Map<String, Value>, allowed: &[&str], what: &str) -> Result<(), Diagnostic> {
@@ -381,9 +415,7 @@ impl PropertyFile<'_> {
             }
             _ => return Err(bad("expected a test name or a one-key mapping")),
         };
-        let location = yaml::value_location(self.file, self.text, &test_name)
-            .filter(|l| l.line >= self.entry_location(owner).line)
-            .unwrap_or_else(|| self.entry_location(owner));
+        let location = self.location_after(owner, &test_name);
         let mut kwargs = Map::new();
         let mut config = Map::new();
         let mut custom_name = None;

@@ -76,8 +76,7 @@ pub fn key_location(file: &str, text: &str, key: &str) -> Location {
     .unwrap_or_else(|| Location::in_source(file, text, 1, None))
 }
 
-/// The location of the first line of `text` that mentions `needle`, after the line of
-/// `after_key` when that key is found; `None` when neither is found.
+/// The location of the first line of `text` that mentions `needle`; `None` when none does.
 pub fn value_location(file: &str, text: &str, needle: &str) -> Option<Location> {
     find_line(text, |l| l.contains(needle)).map(|(line, _)| {
         let col = text
