@@ -27,6 +27,8 @@ pub enum RelationKind {
 pub struct Adapter {
     conn: Connection,
     log: Option<Arc<StatementLog>>,
+    /// The relations that exist, shared by the run's connections; read on first use.
+    catalog: Arc<Mutex<Option<std::collections::HashMap<Relation, RelationKind>>>>,
 }
 
 /// With `MALLARD_SQL_LOG=<file>`, every statement the run executes (not the metadata lookups)
@@ -66,12 +68,14 @@ impl Adapter {
             return Ok(Adapter {
                 conn: Connection::open_in_memory()?,
                 log: StatementLog::from_env(),
+                catalog: Default::default(),
             });
         };
         Connection::open(path)
             .map(|conn| Adapter {
                 conn,
                 log: StatementLog::from_env(),
+                catalog: Default::default(),
             })
             .map_err(|e| open_error(path, &e.to_string()).into())
     }
@@ -81,6 +85,7 @@ impl Adapter {
         Ok(Adapter {
             conn: self.conn.try_clone()?,
             log: self.log.clone(),
+            catalog: self.catalog.clone(),
         })
     }
 
@@ -132,24 +137,42 @@ impl Adapter {
         rows.collect()
     }
 
-    /// Whether `relation` exists, and as what.
+    /// Whether `relation` exists, and as what. The catalog is read once per run, with one
+    /// query, and kept up to date by [`Adapter::set_relation_kind`]: one lookup per node cost
+    /// a catalog query each, which DuckDB running the same statements does not pay.
     pub fn relation_kind(&self, relation: &Relation) -> Result<Option<RelationKind>, duckdb::Error> {
-        let mut stmt = self.conn.prepare_cached(
-            "select table_type from information_schema.tables \
-             where table_catalog = ? and table_schema = ? and table_name = ?",
-        )?;
-        let mut rows = stmt.query([&relation.database, &relation.schema, &relation.identifier])?;
-        Ok(match rows.next()? {
-            Some(row) => {
-                let kind: String = row.get(0)?;
-                Some(if kind == "VIEW" {
+        let mut catalog = self.catalog.lock().unwrap_or_else(|p| p.into_inner());
+        if catalog.is_none() {
+            let mut stmt = self.conn.prepare(
+                "select table_catalog, table_schema, table_name, table_type from information_schema.tables",
+            )?;
+            let rows = stmt.query_map([], |row| {
+                let kind: String = row.get(3)?;
+                let kind = if kind == "VIEW" {
                     RelationKind::View
                 } else {
                     RelationKind::Table
-                })
-            }
-            None => None,
-        })
+                };
+                Ok((
+                    Relation::new(
+                        &row.get::<_, String>(0)?,
+                        &row.get::<_, String>(1)?,
+                        &row.get::<_, String>(2)?,
+                    ),
+                    kind,
+                ))
+            })?;
+            *catalog = Some(rows.collect::<Result<_, _>>()?);
+        }
+        Ok(catalog.as_ref().and_then(|c| c.get(relation).copied()))
+    }
+
+    /// Records that `relation` now exists as `kind`, after this run built it.
+    pub fn set_relation_kind(&self, relation: &Relation, kind: RelationKind) {
+        let mut catalog = self.catalog.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = catalog.as_mut() {
+            c.insert(relation.clone(), kind);
+        }
     }
 
     /// Creates `database.schema` if it does not exist. Two connections creating the

@@ -36,7 +36,16 @@ pub fn model(
         statements.push(format!("drop {other} if exists {relation}"));
     }
     statements.push(format!("create or replace {kind} {relation} as (\n{body}\n)"));
-    adapter.in_transaction(&statements)
+    adapter.in_transaction(&statements)?;
+    adapter.set_relation_kind(
+        relation,
+        if kind == "table" {
+            RelationKind::Table
+        } else {
+            RelationKind::View
+        },
+    );
+    Ok(())
 }
 
 /// The `create ... as` statement `model` would run, for `target/run/` and messages.
@@ -128,6 +137,7 @@ impl SeedLoad<'_> {
         adapter
             .in_transaction(&statements)
             .map_err(|e| self.load_error(&e.to_string()))?;
+        adapter.set_relation_kind(self.relation, RelationKind::Table);
         Ok(adapter.query_i64(&format!("select count(*) from {}", self.relation))?)
     }
 }
