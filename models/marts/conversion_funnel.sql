@@ -9,9 +9,7 @@ with users as (
 ),
 
 session_days as (
-    select distinct user_id, occurred_date
-    from {{ ref('stg_app__events') }}
-    where event_type = 'session_start' and occurred_date <= date '{{ as_of }}'
+    select * from {{ ref('int_app_session_days') }}
 ),
 
 flags as (

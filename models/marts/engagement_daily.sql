@@ -4,9 +4,7 @@
 {% set as_of = var('app_as_of_date') %}
 
 with session_days as (
-    select distinct user_id, occurred_date
-    from {{ ref('stg_app__events') }}
-    where event_type = 'session_start' and occurred_date <= date '{{ as_of }}'
+    select * from {{ ref('int_app_session_days') }}
 ),
 
 calendar as (

@@ -10,12 +10,11 @@ with paying as (
 activity as (
     select
         p.user_id,
-        count(distinct e.occurred_date) / 4.0 as active_days_per_week
+        count(s.occurred_date) / 4.0 as active_days_per_week
     from paying as p
-    left join {{ ref('stg_app__events') }} as e
-        on e.user_id = p.user_id
-        and e.event_type = 'session_start'
-        and e.occurred_date between date '{{ as_of }}' - 27 and date '{{ as_of }}'
+    left join {{ ref('int_app_session_days') }} as s
+        on s.user_id = p.user_id
+        and s.occurred_date between date '{{ as_of }}' - 27 and date '{{ as_of }}'
     group by p.user_id
 ),
 

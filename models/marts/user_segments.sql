@@ -20,7 +20,7 @@ events as (
 ),
 
 session_days as (
-    select distinct user_id, occurred_date from events where event_type = 'session_start'
+    select * from {{ ref('int_app_session_days') }}
 ),
 
 gaps as (
