@@ -356,3 +356,34 @@ fn state_modified_selects_what_changed_since_a_previous_run() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("pass `--state DIR`"), "{}", run.stderr);
 }
+
+#[test]
+fn ephemeral_models_are_inlined_as_ctes_and_build_nothing() {
+    let p = Project::fixture("ephemeral");
+    let run = p.run(&["build"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    assert_output!("ephemeral_build", run.text(&p));
+    let db = p.db("test.duckdb");
+    assert_eq!(
+        rows(
+            &db,
+            "select table_name, table_type from information_schema.tables order by 1"
+        ),
+        "direct\tBASE TABLE\npayments\tBASE TABLE\nreport\tVIEW"
+    );
+    assert_eq!(
+        rows(&db, "select * from report order by id"),
+        "2\t41\t40\t183\n3\t61\t60\t183\n4\t81\t80\t183"
+    );
+    assert_eq!(rows(&db, "select * from direct"), "4");
+    // A chain of ephemerals is hoisted in dependency order, after the model's own `with`.
+    insta::assert_snapshot!(
+        "ephemeral_compiled_report",
+        p.read("target/compiled/eph/models/report.sql")
+    );
+    let manifest: serde_json::Value = serde_json::from_str(&p.read("target/manifest.json")).unwrap();
+    assert_eq!(
+        manifest["nodes"]["model.eph.eph_a"]["relation_name"],
+        serde_json::Value::Null
+    );
+}

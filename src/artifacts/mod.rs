@@ -189,7 +189,8 @@ pub fn node_json(n: &Node, target_path: &str) -> Value {
         "columns": columns_json(&n.columns),
         "meta": n.config.0.get("meta").cloned().unwrap_or(json!({})),
         "patch_path": n.patch_path.as_ref().map(|p| format!("{}://{p}", n.package_name)),
-        "relation_name": n.relation.as_ref().map(|r| r.to_string()),
+        // dbt gives ephemeral models no relation: they exist only as CTEs.
+        "relation_name": n.relation.as_ref().filter(|_| n.materialized() != "ephemeral").map(|r| r.to_string()),
         "raw_code": n.raw_code,
         "language": "sql",
         "refs": n.refs.iter().map(|r| json!({"name": r.value.name, "package": r.value.package, "version": null})).collect::<Vec<_>>(),

@@ -146,20 +146,50 @@ impl Session {
     }
 
     /// The selected nodes of the given kinds, in schedule order, with the edges that gate them.
-    fn plan(&self, args: &SelectArgs, types: &[ResourceType], tests_gate: bool) -> Result<Plan> {
+    /// Ephemeral models are left out when `executing`: they build nothing, and live on as CTEs
+    /// in the nodes that read them.
+    fn plan(
+        &self,
+        args: &SelectArgs,
+        types: &[ResourceType],
+        tests_gate: bool,
+        executing: bool,
+    ) -> Result<Plan> {
         let chosen = self.select(args)?;
         let ids: BTreeSet<String> = chosen
             .into_iter()
             .filter(|id| {
-                self.manifest
-                    .nodes
-                    .get(id)
-                    .is_some_and(|n| types.contains(&n.resource_type))
+                self.manifest.nodes.get(id).is_some_and(|n| {
+                    types.contains(&n.resource_type) && !(executing && n.materialized() == "ephemeral")
+                })
             })
             .collect();
-        let edges = graph::run_edges(&self.manifest, &self.graph, tests_gate);
+        let mut edges = graph::run_edges(&self.manifest, &self.graph, tests_gate);
+        if executing {
+            // A node still waits for what its ephemeral parents read.
+            edges = edges
+                .into_iter()
+                .flat_map(|(from, to)| {
+                    self.through_ephemerals(&from)
+                        .into_iter()
+                        .map(move |f| (f, to.clone()))
+                })
+                .collect();
+        }
         let order = graph::schedule_order(&ids, &edges);
         Ok(Plan { order, edges })
+    }
+
+    /// `id` itself, or for an ephemeral model the nearest non-ephemeral nodes it reads from.
+    fn through_ephemerals(&self, id: &str) -> Vec<String> {
+        match self.manifest.nodes.get(id) {
+            Some(n) if n.resource_type == ResourceType::Model && n.materialized() == "ephemeral" => n
+                .depends_on
+                .iter()
+                .flat_map(|d| self.through_ephemerals(d))
+                .collect(),
+            _ => vec![id.to_string()],
+        }
     }
 }
 
@@ -181,7 +211,7 @@ fn execute(
     let started = Instant::now();
     let session = Session::load(&args.project)?;
     let gate = types.len() == 3;
-    let plan = session.plan(&args.select, types, gate)?;
+    let plan = session.plan(&args.select, types, gate, connect)?;
     let mut stdout = std::io::stdout().lock();
     if plan.order.is_empty() {
         // Nothing to run: the database is not opened and nothing is written.

@@ -20,7 +20,7 @@ use crate::project::{Project, ProjectFile};
 use crate::templating::{self, find_call_line, NodeContext, Phase, Recorded, RefCall, Relation, RenderInput};
 
 /// Materializations Mallard can build today.
-const MODEL_MATERIALIZATIONS: &[&str] = &["view", "table"];
+const MODEL_MATERIALIZATIONS: &[&str] = &["view", "table", "ephemeral"];
 
 /// Builds the manifest of `project` for `target`, rendering with `env`.
 ///
@@ -281,7 +281,7 @@ impl Parser<'_> {
                 "model `{name}` has materialization `{materialized}`, which mallard does not build yet"
             ))
             .at(loc)
-            .help("use `view` or `table`")
+            .help("use `view`, `table` or `ephemeral`")
             .into());
         }
         self.claim_name(&name, &unique_id, f)?;

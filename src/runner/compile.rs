@@ -23,10 +23,19 @@ pub struct ManifestResolver {
 impl ManifestResolver {
     pub fn new(manifest: &Manifest) -> ManifestResolver {
         ManifestResolver {
+            // An ephemeral model is referred to by its CTE's name; the CTE itself is injected
+            // into the referring node's SQL by `Compiler::compile`.
             refs: manifest
                 .nodes
                 .values()
-                .filter_map(|n| n.relation.clone().map(|r| (n.name.clone(), r)))
+                .filter_map(|n| {
+                    let relation = if n.materialized() == "ephemeral" {
+                        Some(Relation::cte(&n.name))
+                    } else {
+                        n.relation.clone()
+                    };
+                    relation.map(|r| (n.name.clone(), r))
+                })
                 .collect(),
             sources: manifest
                 .sources
@@ -72,22 +81,9 @@ impl Compiler<'_> {
             (ResourceType::Seed, _) => return Ok(String::new()),
             (ResourceType::Test, Some(meta)) => self.generic_test(node, meta)?,
             _ => {
-                let input = RenderInput {
-                    file: &node.original_file_path,
-                    source: &node.raw_code,
-                    this: node.relation.clone(),
-                    model: json!({
-                        "name": node.name, "unique_id": node.unique_id,
-                        "resource_type": node.resource_type.as_str(),
-                        "original_file_path": node.original_file_path,
-                        "package_name": node.package_name,
-                        "schema": node.relation.as_ref().map(|r| r.schema.clone()),
-                        "alias": node.relation.as_ref().map(|r| r.identifier.clone()),
-                        "config": node.config.0,
-                        "fqn": node.fqn,
-                    }),
-                };
-                templating::render(self.env, &input, self.context(node))?.0
+                let sql = self.render(node)?;
+                let ctes = self.ephemeral_ctes(node)?;
+                inject_ctes(&sql, &ctes)
             }
         };
         let path = self.target_dir.join(node.compiled_path());
@@ -98,6 +94,54 @@ impl Compiler<'_> {
             .and_then(|_| std::fs::write(&path, &sql));
         written.map_err(|e| Diagnostic::new(format!("cannot write `{}`: {e}", path.display())))?;
         Ok(sql)
+    }
+
+    /// The run-phase render of a model or singular test's Jinja.
+    fn render(&self, node: &Node) -> Result<String, Diagnostic> {
+        let input = RenderInput {
+            file: &node.original_file_path,
+            source: &node.raw_code,
+            this: node.relation.clone(),
+            model: json!({
+                "name": node.name, "unique_id": node.unique_id,
+                "resource_type": node.resource_type.as_str(),
+                "original_file_path": node.original_file_path,
+                "package_name": node.package_name,
+                "schema": node.relation.as_ref().map(|r| r.schema.clone()),
+                "alias": node.relation.as_ref().map(|r| r.identifier.clone()),
+                "config": node.config.0,
+                "fqn": node.fqn,
+            }),
+        };
+        Ok(templating::render(self.env, &input, self.context(node))?.0)
+    }
+
+    /// The CTEs of every ephemeral model `node` reads, directly or through other ephemeral
+    /// models, as `(cte name, compiled SQL)`, each after the ones it reads and each once, as dbt
+    /// hoists them all to the top of the referring node's SQL.
+    fn ephemeral_ctes(&self, node: &Node) -> Result<Vec<(String, String)>, Diagnostic> {
+        let mut ctes: Vec<(String, String)> = Vec::new();
+        self.collect_ctes(node, &mut ctes)?;
+        Ok(ctes)
+    }
+
+    fn collect_ctes(&self, node: &Node, ctes: &mut Vec<(String, String)>) -> Result<(), Diagnostic> {
+        for dep in &node.depends_on {
+            let Some(parent) = self.manifest.nodes.get(dep) else {
+                continue;
+            };
+            if parent.resource_type != ResourceType::Model || parent.materialized() != "ephemeral" {
+                continue;
+            }
+            let name = Relation::cte(&parent.name).identifier;
+            if ctes.iter().any(|(n, _)| *n == name) {
+                continue;
+            }
+            self.collect_ctes(parent, ctes)?;
+            let sql = self.render(parent)?;
+            ctes.push((name, sql.trim().trim_end_matches(';').to_string()));
+        }
+        Ok(())
     }
 
     fn context(&self, node: &Node) -> NodeContext {
@@ -136,5 +180,70 @@ impl Compiler<'_> {
         };
         testing::generic_test_sql(&meta.name, &meta.kwargs, &model, to.as_deref())
             .ok_or_else(|| Diagnostic::new(format!("unknown generic test `{}`", meta.name)))
+    }
+}
+
+/// `sql` with `ctes` (name, SQL) in front, as dbt injects ephemeral models: after the `with` of
+/// a statement that starts with one (`with a as (...)` becomes `with __dbt__cte__x as (...), a
+/// as (...)`), otherwise in a `with` clause of their own. Leading comments are kept in front.
+/// Returns `sql` unchanged for no CTEs.
+pub fn inject_ctes(sql: &str, ctes: &[(String, String)]) -> String {
+    if ctes.is_empty() {
+        return sql.to_string();
+    }
+    let list = ctes
+        .iter()
+        .map(|(name, body)| format!("{name} as (\n{body}\n)"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let start = first_token_start(sql);
+    let rest = &sql[start..];
+    let starts_with_with = rest.len() >= 4
+        && rest[..4].eq_ignore_ascii_case("with")
+        && rest[4..].starts_with(|c: char| c.is_whitespace());
+    if starts_with_with {
+        format!("{}with {list}, {}", &sql[..start], rest[4..].trim_start())
+    } else {
+        format!("{}with {list}\n{rest}", &sql[..start])
+    }
+}
+
+/// The byte offset of the first SQL token, after whitespace and `--` or `/* */` comments.
+fn first_token_start(sql: &str) -> usize {
+    let mut i = 0;
+    loop {
+        let rest = &sql[i..];
+        let trimmed = rest.trim_start();
+        i += rest.len() - trimmed.len();
+        if let Some(after) = trimmed.strip_prefix("--") {
+            i += 2 + after.find('\n').map_or(after.len(), |n| n + 1);
+        } else if let Some(after) = trimmed.strip_prefix("/*") {
+            i += 2 + after.find("*/").map_or(after.len(), |n| n + 2);
+        } else {
+            return i;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ctes_go_after_an_existing_with_or_in_a_new_one() {
+        let ctes = vec![("__dbt__cte__a".to_string(), "select 1 as id".to_string())];
+        assert_eq!(
+            inject_ctes("-- note\nwith b as (select 2)\nselect * from b", &ctes),
+            "-- note\nwith __dbt__cte__a as (\nselect 1 as id\n), b as (select 2)\nselect * from b"
+        );
+        assert_eq!(
+            inject_ctes("\nselect * from __dbt__cte__a", &ctes),
+            "\nwith __dbt__cte__a as (\nselect 1 as id\n)\nselect * from __dbt__cte__a"
+        );
+        assert_eq!(inject_ctes("select 1 as within", &[]), "select 1 as within");
+        assert_eq!(
+            inject_ctes("withdrawals as w", &ctes),
+            "with __dbt__cte__a as (\nselect 1 as id\n)\nwithdrawals as w"
+        );
     }
 }

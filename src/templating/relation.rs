@@ -23,6 +23,17 @@ impl Relation {
         }
     }
 
+    /// The common table expression an ephemeral model becomes, `__dbt__cte__<name>`: a relation
+    /// with no database and no schema, which prints as its bare identifier.
+    pub fn cte(model_name: &str) -> Relation {
+        Relation::new("", "", &format!("__dbt__cte__{model_name}"))
+    }
+
+    /// Whether this is an ephemeral model's CTE (see [`Relation::cte`]).
+    pub fn is_cte(&self) -> bool {
+        self.database.is_empty() && self.schema.is_empty()
+    }
+
     /// `schema.identifier`, unquoted, as dbt prints relations in its log lines.
     pub fn short(&self) -> String {
         format!("{}.{}", self.schema, self.identifier)
@@ -36,6 +47,9 @@ pub fn quote(ident: &str) -> String {
 
 impl fmt::Display for Relation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_cte() {
+            return write!(f, "{}", self.identifier);
+        }
         write!(
             f,
             "{}.{}.{}",
