@@ -387,3 +387,45 @@ fn ephemeral_models_are_inlined_as_ctes_and_build_nothing() {
         serde_json::Value::Null
     );
 }
+
+#[test]
+fn parse_debug_and_clean() {
+    let p = Project::fixture("chain");
+    let run = p.run(&["parse"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    assert!(p.path().join("target/manifest.json").exists());
+    assert!(
+        !p.path().join("test.duckdb").exists(),
+        "parse does not touch the database"
+    );
+
+    let run = p.run(&["debug"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    assert!(run.stdout.contains("the first run creates it"), "{}", run.stdout);
+    assert_eq!(p.run(&["seed"]).code, 0);
+    let run = p.run(&["debug"]);
+    assert!(
+        run.stdout.contains("test.duckdb: OK") && run.stdout.ends_with("All checks passed!\n"),
+        "{}",
+        run.stdout
+    );
+    p.write("test.duckdb", "not a database");
+    let run = p.run(&["debug"]);
+    assert_eq!(run.code, 1, "{}", run.text(&p));
+    assert!(run.stdout.contains("FAILED"), "{}", run.stdout);
+
+    let run = p.run(&["clean"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    assert!(!p.path().join("target").exists());
+    p.write(
+        "dbt_project.yml",
+        &format!("{}clean-targets: [\"../elsewhere\"]\n", p.read("dbt_project.yml")),
+    );
+    let run = p.run(&["clean"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("is not inside the project folder"),
+        "{}",
+        run.stderr
+    );
+}

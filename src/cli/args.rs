@@ -30,6 +30,19 @@ pub enum Command {
     /// List the selected resources.
     #[command(alias = "list")]
     Ls(LsArgs),
+    /// Parse the project and write target/manifest.json, without touching the database.
+    Parse(ProjectOnlyArgs),
+    /// Check the project, the profile and the database connection.
+    Debug(ProjectOnlyArgs),
+    /// Delete the folders named in `clean-targets` of dbt_project.yml (default: the target folder).
+    Clean(ProjectOnlyArgs),
+}
+
+/// Commands that need only the project and profile.
+#[derive(Debug, Args)]
+pub struct ProjectOnlyArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
 }
 
 impl Command {
@@ -41,6 +54,9 @@ impl Command {
             Command::Build(_) => "build",
             Command::Compile(_) => "compile",
             Command::Ls(_) => "ls",
+            Command::Parse(_) => "parse",
+            Command::Debug(_) => "debug",
+            Command::Clean(_) => "clean",
         }
     }
 }

@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value};
 
 use crate::adapter::database::Database;
 use crate::artifacts::{self, Invocation};
+use crate::error::Diagnostic;
 use crate::graph::selector::{self, PreviousState};
 use crate::graph::{self, Graph};
 use crate::manifest::{self, Manifest, ResourceType};
@@ -73,7 +74,115 @@ fn run(cli: Cli) -> Result<ExitCode> {
             true,
             &invocation,
         ),
+        Command::Parse(a) => {
+            let session = Session::load(&a.project)?;
+            session.write_manifest(&invocation)?;
+            println!(
+                "Parsed {}; wrote {}/manifest.json",
+                session.manifest.summary(),
+                session.project.target_path
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Debug(a) => debug(&a.project),
+        Command::Clean(a) => clean(&a.project),
     }
+}
+
+/// `debug`: the project, the profile and the database, each checked and reported. Exit 0 when
+/// every check passes, 1 when the database cannot be opened; project and profile errors stop it
+/// as for any command (exit 2).
+fn debug(args: &ProjectArgs) -> Result<ExitCode> {
+    println!("mallard {}", env!("CARGO_PKG_VERSION"));
+    let session = Session::load(args)?;
+    let t = &session.target;
+    println!(
+        "project: {} ({})",
+        session.project.name,
+        session.project.root.display()
+    );
+    println!("  {}: OK", session.manifest.summary());
+    println!("profile: {} in {}", t.profile_name, t.profiles_file.display());
+    println!(
+        "target: {} (duckdb), schema {}, {} threads{}",
+        t.name,
+        t.schema,
+        t.threads,
+        if t.publish { ", publish mode" } else { "" }
+    );
+    let Some(path) = t.path.as_deref() else {
+        println!("database: in memory: OK\n\nAll checks passed!");
+        return Ok(ExitCode::SUCCESS);
+    };
+    // An existing database is opened read-only, so that checking cannot disturb it.
+    let check = if path.exists() {
+        duckdb::Config::default()
+            .access_mode(duckdb::AccessMode::ReadOnly)
+            .and_then(|c| duckdb::Connection::open_with_flags(path, c))
+            .map(|_| "OK".to_string())
+            .map_err(|e| e.to_string())
+    } else if path
+        .parent()
+        .is_none_or(|d| d.as_os_str().is_empty() || d.is_dir())
+    {
+        Ok("does not exist yet; the first run creates it".to_string())
+    } else {
+        Err("its folder does not exist".to_string())
+    };
+    match check {
+        Ok(status) => {
+            println!("database: {}: {status}\n\nAll checks passed!", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!(
+                "database: {}: FAILED\n  {}",
+                path.display(),
+                e.lines().next().unwrap_or(&e)
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// `clean`: deletes each folder of `clean-targets` (relative to the project) that exists.
+///
+/// Errors: a clean target outside the project folder (nothing is deleted then).
+fn clean(args: &ProjectArgs) -> Result<ExitCode> {
+    let project_dir = match &args.project_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().context("cannot read the current directory")?,
+    };
+    let project = Project::load(&project_dir, &Map::new())?;
+    let mut folders = Vec::new();
+    for target in &project.clean_targets {
+        let path = project.root.join(target);
+        // A path that does not exist cannot be canonicalized; judge it by its components.
+        let inside = match path.canonicalize() {
+            Ok(p) => p.starts_with(&project.root) && p != project.root,
+            Err(_) => {
+                !std::path::Path::new(target)
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+                    && !std::path::Path::new(target).is_absolute()
+            }
+        };
+        if !inside {
+            return Err(Diagnostic::new(format!(
+                "clean target `{target}` is not inside the project folder"
+            ))
+            .help("list only folders of the project under `clean-targets:` in dbt_project.yml")
+            .into());
+        }
+        folders.push((target, path));
+    }
+    for (target, path) in folders {
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).with_context(|| format!("cannot delete `{target}`"))?;
+            println!("Cleaned {target}/");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A loaded project, ready to select and run.

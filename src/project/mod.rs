@@ -96,6 +96,8 @@ pub struct Project {
     pub name: String,
     pub profile_name: String,
     pub target_path: String,
+    /// Folders `clean` deletes, relative to the project (`clean-targets`; default the target folder).
+    pub clean_targets: Vec<String>,
     /// Project vars, global and scoped to this project, with `--vars` laid over them.
     pub vars: Map<String, Value>,
     /// The `models:`, `seeds:` and `data_tests:` config trees (JSON `Null` when absent).
@@ -208,11 +210,16 @@ impl Project {
         }
         let property_files = read(&property_dirs, &["yml", "yaml"], true)?;
 
+        let clean_targets = doc
+            .get("clean-targets")
+            .map(config::as_string_list)
+            .unwrap_or_else(|| vec![target_path.clone()]);
         Ok(Project {
             root,
             name,
             profile_name,
             target_path,
+            clean_targets,
             vars,
             models_tree: doc.get("models").cloned().unwrap_or(Value::Null),
             seeds_tree: doc.get("seeds").cloned().unwrap_or(Value::Null),
