@@ -684,7 +684,22 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// SHA-256 of a file's bytes; empty when it cannot be read (the seed load reports that).
+/// A seed file's checksum: the SHA-256 of its bytes up to 1 MiB; above that, of its size and
+/// modification time, so that every command (even `ls`) does not read every large seed.
+/// (dbt falls back to the path alone above 1 MiB, which never notices an edit.) Empty when
+/// the file cannot be read: the seed load reports that.
 fn file_checksum(path: &std::path::Path) -> String {
-    std::fs::read(path).map(|b| sha256_hex(&b)).unwrap_or_default()
+    const HASHED_UP_TO: u64 = 1 << 20;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return String::new();
+    };
+    if meta.len() <= HASHED_UP_TO {
+        return std::fs::read(path).map(|b| sha256_hex(&b)).unwrap_or_default();
+    }
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    sha256_hex(format!("size {} modified {modified}", meta.len()).as_bytes())
 }
