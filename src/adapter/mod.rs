@@ -185,11 +185,6 @@ impl Adapter {
             quote(schema)
         ))
     }
-
-    /// The underlying connection, for tests and snapshot queries.
-    pub fn connection(&self) -> &Connection {
-        &self.conn
-    }
 }
 
 /// Turns DuckDB's message on a failed open into one that says what to do.

@@ -149,11 +149,7 @@ fn debug(args: &ProjectArgs) -> Result<ExitCode> {
 ///
 /// Errors: a clean target outside the project folder (nothing is deleted then).
 fn clean(args: &ProjectArgs) -> Result<ExitCode> {
-    let project_dir = match &args.project_dir {
-        Some(dir) => dir.clone(),
-        None => std::env::current_dir().context("cannot read the current directory")?,
-    };
-    let project = Project::load(&project_dir, &Map::new())?;
+    let project = Project::load(&project_dir(args)?, &Map::new())?;
     let mut folders = Vec::new();
     for target in &project.clean_targets {
         let path = project.root.join(target);
@@ -199,10 +195,7 @@ impl Session {
     ///
     /// Errors: anything that stops a run from starting, with its file and line.
     pub fn load(args: &ProjectArgs) -> Result<Session> {
-        let project_dir = match &args.project_dir {
-            Some(dir) => dir.clone(),
-            None => std::env::current_dir().context("cannot read the current directory")?,
-        };
+        let project_dir = project_dir(args)?;
         let cli_vars = parse_cli_vars(args.vars.as_deref())?;
         let project = Project::load(&project_dir, &cli_vars)?;
         let dirs = profile::profile_dirs(args.profiles_dir.as_deref(), &project.root);
@@ -299,6 +292,14 @@ impl Session {
                 .collect(),
             _ => vec![id.to_string()],
         }
+    }
+}
+
+/// The project folder: `--project-dir`, or the current folder.
+fn project_dir(args: &ProjectArgs) -> Result<std::path::PathBuf> {
+    match &args.project_dir {
+        Some(dir) => Ok(dir.clone()),
+        None => std::env::current_dir().context("cannot read the current directory"),
     }
 }
 

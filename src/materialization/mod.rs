@@ -48,15 +48,6 @@ pub fn model(
     Ok(())
 }
 
-/// The `create ... as` statement `model` would run, for `target/run/` and messages.
-pub fn model_ddl(materialized: &str, relation: &Relation, sql: &str) -> String {
-    let kind = if materialized == "table" { "table" } else { "view" };
-    format!(
-        "create or replace {kind} {relation} as (\n{}\n)",
-        strip_trailing_semicolon(sql)
-    )
-}
-
 /// A seed to load: its CSV file and the configured types of some of its columns.
 pub struct SeedLoad<'a> {
     pub csv: &'a Path,
