@@ -137,6 +137,7 @@ fn render_parse_phase(source: &str) -> Result<(String, Recorded), mallard::error
         config: Default::default(),
         target_schema: "main".into(),
         target_database: "db".into(),
+        is_incremental: false,
     };
     let input = RenderInput {
         file: "models/m.sql",

@@ -1,6 +1,12 @@
 -- Daily engagement of the habit app (origin 003): DAU is the number of distinct users with a
 -- session_start that day; MAU the distinct users with one in the 30 days ending that day;
 -- stickiness = DAU / MAU. One row per day from the first session to the as-of date.
+--
+-- Incremental, as a nightly run would build it: a day's figures depend only on sessions up to
+-- that day, so a run with a later `app_as_of_date` computes the new days and, for sessions that
+-- arrive late, recomputes the last `engagement_lookback_days` days it had (delete+insert on
+-- activity_date). `--full-refresh` rebuilds every day.
+{{ config(materialized='incremental', unique_key='activity_date', on_schema_change='fail') }}
 {% set as_of = var('app_as_of_date') %}
 
 with session_days as (
@@ -10,7 +16,11 @@ with session_days as (
 calendar as (
     select cast(d as date) as activity_date
     from range(
+{% if is_incremental() %}
+        (select max(activity_date) - {{ var('engagement_lookback_days', 3) }} + 1 from {{ this }}),
+{% else %}
         (select min(occurred_date) from session_days),
+{% endif %}
         date '{{ as_of }}' + 1,
         interval 1 day
     ) as t(d)

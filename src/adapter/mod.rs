@@ -23,6 +23,14 @@ pub enum RelationKind {
     View,
 }
 
+/// A column of a relation as DuckDB describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    /// DuckDB's type name, e.g. `BIGINT` or `DECIMAL(18,3)`.
+    pub data_type: String,
+}
+
 /// A connection to the target's DuckDB database.
 pub struct Adapter {
     conn: Connection,
@@ -114,6 +122,37 @@ impl Adapter {
             }
         }
         self.execute("commit")
+    }
+
+    /// Runs `work` inside one transaction: commits when it returns `Ok`, rolls back (and
+    /// returns its error) otherwise, so that either all of its statements take effect or none.
+    pub fn transaction<T>(&self, work: impl FnOnce(&Adapter) -> Result<T>) -> Result<T> {
+        self.execute("begin transaction")?;
+        match work(self) {
+            Ok(value) => {
+                self.execute("commit")?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("rollback");
+                Err(e)
+            }
+        }
+    }
+
+    /// The columns of `relation` (any relation SQL, such as `temp.main."t"`), in order, with
+    /// DuckDB's type names (`INTEGER`, `DECIMAL(18,3)`, `VARCHAR`).
+    ///
+    /// Errors: the relation does not exist.
+    pub fn columns(&self, relation: &str) -> Result<Vec<Column>, duckdb::Error> {
+        let mut stmt = self.conn.prepare(&format!("describe {relation}"))?;
+        let rows = stmt.query_map([], |row| {
+            Ok(Column {
+                name: row.get(0)?,
+                data_type: row.get(1)?,
+            })
+        })?;
+        rows.collect()
     }
 
     /// The first column of the first row of `sql` as an integer.

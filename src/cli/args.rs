@@ -101,7 +101,7 @@ pub struct RunArgs {
     pub project: ProjectArgs,
     #[command(flatten)]
     pub select: SelectArgs,
-    /// Rebuild everything from scratch (views, tables and seeds always are).
+    /// Rebuild incremental models from scratch (views, tables and seeds always are).
     #[arg(long)]
     pub full_refresh: bool,
     /// While another run writes the database, wait up to this many seconds instead of

@@ -358,6 +358,7 @@ fn execute(
         vars: Arc::new(session.project.vars.clone()),
         target_dir: session.project.target_dir(),
         target_path: session.project.target_path.clone(),
+        full_refresh: args.full_refresh,
     };
     let total = plan.order.len();
     let adapter = database.as_ref().map(Database::adapter);

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::{test_names, Column, Located, Manifest, Node, ResourceType, Source, TestMetadata};
 use crate::error::{did_you_mean, Diagnostic, Location};
+use crate::materialization::incremental::IncrementalConfig;
 use crate::project::config::{project_level_config, NodeConfig};
 use crate::project::profile::Target;
 use crate::project::properties::{ColumnProps, NodeProps, Properties, TestDef};
@@ -20,7 +21,7 @@ use crate::project::{Project, ProjectFile};
 use crate::templating::{self, find_call_line, NodeContext, Phase, Recorded, RefCall, Relation, RenderInput};
 
 /// Materializations Mallard can build today.
-const MODEL_MATERIALIZATIONS: &[&str] = &["view", "table", "ephemeral"];
+const MODEL_MATERIALIZATIONS: &[&str] = &["view", "table", "ephemeral", "incremental"];
 
 /// Builds the manifest of `project` for `target`, rendering with `env`.
 ///
@@ -137,6 +138,7 @@ impl Parser<'_> {
             config: Map::new(),
             target_schema: self.target.schema.clone(),
             target_database: self.target.database.clone(),
+            is_incremental: false,
         }
     }
 
@@ -281,8 +283,22 @@ impl Parser<'_> {
                 "model `{name}` has materialization `{materialized}`, which mallard does not build yet"
             ))
             .at(loc)
-            .help("use `view`, `table` or `ephemeral`")
+            .help("use `view`, `table`, `incremental` or `ephemeral`")
             .into());
+        }
+        if materialized == "incremental" {
+            if let Err(d) = IncrementalConfig::from_config(&config) {
+                let strategy = config.get_str("incremental_strategy").unwrap_or_default();
+                let loc = find_call_line(&f.contents, "config", strategy)
+                    .map(|(l, c)| Location::in_source(&f.original_file_path, &f.contents, l, Some(c)))
+                    .unwrap_or_else(|| Location::in_source(&f.original_file_path, &f.contents, 1, None));
+                let mut d = Diagnostic {
+                    message: format!("model `{name}`: {}", d.message),
+                    ..d
+                };
+                d.location = Some(loc);
+                return Err(d.into());
+            }
         }
         self.claim_name(&name, &unique_id, f)?;
         let relation = self.relation(&config, &name);

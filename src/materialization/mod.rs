@@ -5,6 +5,8 @@
 //! inside the transaction, a view by `create or replace view`, and a relation of the other
 //! kind under the same name is dropped in that same transaction.
 
+pub mod incremental;
+
 use std::path::Path;
 
 use anyhow::Result;

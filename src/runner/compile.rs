@@ -69,19 +69,34 @@ pub struct Compiler<'a> {
     pub target_dir: std::path::PathBuf,
     /// The target folder as configured (`target`), for messages.
     pub target_path: String,
+    /// `--full-refresh`: incremental models are rebuilt from scratch unless their
+    /// `full_refresh` config says otherwise.
+    pub full_refresh: bool,
 }
 
 impl Compiler<'_> {
+    /// Whether `node` is rebuilt from scratch: its `full_refresh` config when set, else the
+    /// run's `--full-refresh` (dbt's `should_full_refresh()`).
+    pub fn full_refresh(&self, node: &Node) -> bool {
+        node.config
+            .0
+            .get("full_refresh")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(self.full_refresh)
+    }
+
     /// The node's SQL with all Jinja rendered: for a model, its `select`; for a test, the
     /// query returning its failing rows. Also written to `target/compiled/...`.
+    /// `incremental` is what the model's `is_incremental()` returns (see
+    /// [`crate::materialization::incremental::is_incremental`]).
     ///
     /// Errors: a Jinja error at its file and line; the compiled file cannot be written.
-    pub fn compile(&self, node: &Node) -> Result<String, Diagnostic> {
+    pub fn compile(&self, node: &Node, incremental: bool) -> Result<String, Diagnostic> {
         let sql = match (&node.resource_type, &node.test_metadata) {
             (ResourceType::Seed, _) => return Ok(String::new()),
             (ResourceType::Test, Some(meta)) => self.generic_test(node, meta)?,
             _ => {
-                let sql = self.render(node)?;
+                let sql = self.render(node, incremental)?;
                 let ctes = self.ephemeral_ctes(node)?;
                 inject_ctes(&sql, &ctes)
             }
@@ -97,7 +112,7 @@ impl Compiler<'_> {
     }
 
     /// The run-phase render of a model or singular test's Jinja.
-    fn render(&self, node: &Node) -> Result<String, Diagnostic> {
+    fn render(&self, node: &Node, incremental: bool) -> Result<String, Diagnostic> {
         let input = RenderInput {
             file: &node.original_file_path,
             source: &node.raw_code,
@@ -113,7 +128,9 @@ impl Compiler<'_> {
                 "fqn": node.fqn,
             }),
         };
-        Ok(templating::render(self.env, &input, self.context(node))?.0)
+        let mut context = self.context(node);
+        context.is_incremental = incremental;
+        Ok(templating::render(self.env, &input, context)?.0)
     }
 
     /// The CTEs of every ephemeral model `node` reads, directly or through other ephemeral
@@ -138,7 +155,7 @@ impl Compiler<'_> {
                 continue;
             }
             self.collect_ctes(parent, ctes)?;
-            let sql = self.render(parent)?;
+            let sql = self.render(parent, false)?;
             ctes.push((name, sql.trim().trim_end_matches(';').to_string()));
         }
         Ok(())
@@ -153,6 +170,7 @@ impl Compiler<'_> {
             config: node.config.0.clone(),
             target_schema: self.target.schema.clone(),
             target_database: self.target.database.clone(),
+            is_incremental: false,
         }
     }
 

@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 
 use crate::adapter::Adapter;
 use crate::manifest::{Node, ResourceType};
+use crate::materialization::incremental::IncrementalConfig;
 use crate::materialization::{self, SeedLoad};
 use crate::testing;
 use compile::Compiler;
@@ -270,7 +271,17 @@ fn run_node(
 ) -> NodeResult {
     let started = Instant::now();
     let compile_start = Utc::now();
-    let compiled = compiler.compile(node);
+    // `is_incremental()` asks the database whether the model's table exists.
+    let incremental = match (adapter, &node.relation) {
+        (Some(a), Some(relation)) if node.materialized() == "incremental" => {
+            match a.relation_kind(relation) {
+                Ok(kind) => materialization::incremental::is_incremental(kind, compiler.full_refresh(node)),
+                Err(_) => false,
+            }
+        }
+        _ => false,
+    };
+    let compiled = compiler.compile(node, incremental);
     let compile_end = Utc::now();
     let mut result = NodeResult {
         unique_id: node.unique_id.clone(),
@@ -315,7 +326,7 @@ fn run_node(
         node.compiled_path()
     );
     let exec_start = Utc::now();
-    let outcome = execute_node(node, &sql, adapter, project_root);
+    let outcome = execute_node(node, &sql, adapter, project_root, compiler.full_refresh(node));
     result.timing.push(Timing {
         name: "execute",
         started_at: exec_start,
@@ -388,7 +399,13 @@ enum Outcome {
     },
 }
 
-fn execute_node(node: &Node, sql: &str, adapter: &Adapter, project_root: &Path) -> Result<Outcome> {
+fn execute_node(
+    node: &Node,
+    sql: &str,
+    adapter: &Adapter,
+    project_root: &Path,
+    full_refresh: bool,
+) -> Result<Outcome> {
     match node.resource_type {
         ResourceType::Seed => {
             let relation = node.relation.as_ref().expect("seeds have relations");
@@ -403,7 +420,12 @@ fn execute_node(node: &Node, sql: &str, adapter: &Adapter, project_root: &Path) 
         }
         ResourceType::Model => {
             let relation = node.relation.as_ref().expect("models have relations");
-            materialization::model(adapter, node.materialized(), relation, sql)?;
+            if node.materialized() == "incremental" {
+                let config = IncrementalConfig::from_config(&node.config)?;
+                materialization::incremental::build(adapter, relation, sql, &config, full_refresh)?;
+            } else {
+                materialization::model(adapter, node.materialized(), relation, sql)?;
+            }
             Ok(Outcome::Built)
         }
         ResourceType::Test => {

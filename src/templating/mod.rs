@@ -68,6 +68,9 @@ pub struct NodeContext {
     /// The default schema of the target, used for parse-phase placeholders.
     pub target_schema: String,
     pub target_database: String,
+    /// What `is_incremental()` returns: true only in the run phase of an incremental model
+    /// whose table exists, outside a full refresh.
+    pub is_incremental: bool,
 }
 
 impl Object for NodeContext {}
@@ -99,7 +102,9 @@ pub fn environment(
     env.add_function("source", source_fn);
     env.add_function("var", var_fn);
     env.add_function("env_var", env_var_fn);
-    env.add_function("is_incremental", || false);
+    env.add_function("is_incremental", |state: &State| -> Result<bool, Error> {
+        Ok(node_context(state)?.is_incremental)
+    });
     env.add_function("log", |msg: Value, kwargs: Kwargs| -> Result<String, Error> {
         let info: Option<bool> = kwargs.get("info")?;
         kwargs.assert_all_used()?;
@@ -520,6 +525,7 @@ mod tests {
             config: Map::new(),
             target_schema: "main".into(),
             target_database: "db".into(),
+            is_incremental: false,
         }
     }
 

@@ -1,0 +1,384 @@
+//! The `incremental` materialization, with dbt-duckdb's semantics (its
+//! `materializations/incremental.sql`, `incremental_strategy/*.sql`, and dbt-core's
+//! `on_schema_change.sql`):
+//!
+//! - no relation yet, a view in its place, or a full refresh: the model's `select` becomes
+//!   the table, as for `table`;
+//! - otherwise the `select` (which sees `is_incremental()` true) goes into a temporary table
+//!   `<identifier>__dbt_tmp` on the worker's own connection, schema changes are handled as
+//!   `on_schema_change` says, and the strategy moves the new rows into the table.
+//!
+//! Everything happens in one transaction: a failure leaves the previous table as it was.
+//!
+//! One deliberate difference from dbt: unique keys are compared NULL-safely (`is not distinct
+//! from`), so a row whose key is NULL replaces its earlier version instead of piling up beside
+//! it (dbt-core#7873, where `=` never matches NULL and each run adds another copy).
+
+use anyhow::Result;
+
+use crate::adapter::{Adapter, Column, RelationKind};
+use crate::error::Diagnostic;
+use crate::project::config::{as_string_list, NodeConfig};
+use crate::templating::{quote, Relation};
+
+/// How new rows reach the table (`incremental_strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Insert every new row.
+    Append,
+    /// Delete the rows whose unique key comes again, then insert (dbt-duckdb's default).
+    DeleteInsert,
+    /// `MERGE INTO`: update rows whose key matches, insert the others.
+    Merge,
+}
+
+/// What to do when the model's columns differ from the table's (`on_schema_change`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnSchemaChange {
+    /// Insert into the table's columns as they are.
+    Ignore,
+    /// Stop with an error naming the differences.
+    Fail,
+    /// Add the model's new columns to the table; keep the ones it dropped.
+    AppendNewColumns,
+    /// Add new columns, drop removed ones, change changed types.
+    SyncAllColumns,
+}
+
+/// An incremental model's settings, read from its config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncrementalConfig {
+    pub strategy: Strategy,
+    /// `unique_key`: no column, one, or several.
+    pub unique_key: Vec<String>,
+    pub on_schema_change: OnSchemaChange,
+}
+
+/// The strategies Mallard knows, as written in `incremental_strategy`.
+pub const STRATEGIES: &[&str] = &["append", "delete+insert", "merge"];
+
+impl IncrementalConfig {
+    /// Reads `incremental_strategy` (default `delete+insert`, as dbt-duckdb), `unique_key` (a
+    /// string or a list of strings) and `on_schema_change` (default `ignore`).
+    ///
+    /// Errors: an unknown strategy. An unknown `on_schema_change` is warned about on stderr and
+    /// taken as `ignore`, as dbt does.
+    pub fn from_config(config: &NodeConfig) -> Result<IncrementalConfig, Diagnostic> {
+        let strategy = match config.get_str("incremental_strategy") {
+            None | Some("default") | Some("delete+insert") => Strategy::DeleteInsert,
+            Some("append") => Strategy::Append,
+            Some("merge") => Strategy::Merge,
+            Some(other) => {
+                return Err(Diagnostic::new(format!(
+                    "incremental_strategy `{other}` is not one Mallard knows"
+                ))
+                .help(format!("use one of: {}", STRATEGIES.join(", "))))
+            }
+        };
+        let on_schema_change = match config.get_str("on_schema_change") {
+            None | Some("ignore") => OnSchemaChange::Ignore,
+            Some("fail") => OnSchemaChange::Fail,
+            Some("append_new_columns") => OnSchemaChange::AppendNewColumns,
+            Some("sync_all_columns") => OnSchemaChange::SyncAllColumns,
+            Some(other) => {
+                eprintln!(
+                    "warning: invalid value for on_schema_change ({other}) specified; using `ignore` \
+                     (valid: ignore, fail, append_new_columns, sync_all_columns)"
+                );
+                OnSchemaChange::Ignore
+            }
+        };
+        let unique_key = config
+            .0
+            .get("unique_key")
+            .map(as_string_list)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|k| !k.trim().is_empty())
+            .collect();
+        Ok(IncrementalConfig {
+            strategy,
+            unique_key,
+            on_schema_change,
+        })
+    }
+}
+
+/// Whether the model's `select` is rendered as an increment: `is_incremental()` in dbt. True
+/// when the relation exists as a table and this is not a full refresh.
+pub fn is_incremental(existing: Option<RelationKind>, full_refresh: bool) -> bool {
+    existing == Some(RelationKind::Table) && !full_refresh
+}
+
+/// Builds incremental model `relation` from `sql` (its `select`, rendered with
+/// [`is_incremental`]'s answer). `full_refresh` rebuilds the table from `sql` alone.
+///
+/// Errors: DuckDB's error, or `on_schema_change: fail` meeting a changed schema; nothing has
+/// changed in the database when either is returned.
+pub fn build(
+    adapter: &Adapter,
+    relation: &Relation,
+    sql: &str,
+    config: &IncrementalConfig,
+    full_refresh: bool,
+) -> Result<()> {
+    let existing = adapter.relation_kind(relation)?;
+    if !is_incremental(existing, full_refresh) {
+        super::model(adapter, "table", relation, sql)?;
+        return Ok(());
+    }
+    let body = super::strip_trailing_semicolon(sql);
+    let temp = format!(
+        "temp.main.{}",
+        quote(&format!("{}__dbt_tmp", relation.identifier))
+    );
+    let target = relation.to_string();
+    adapter.transaction(|a| {
+        a.execute(&format!("create or replace temp table {temp} as (\n{body}\n)"))?;
+        let source_columns = a.columns(&temp)?;
+        let target_columns = a.columns(&target)?;
+        let dest_columns = match config.on_schema_change {
+            OnSchemaChange::Ignore => target_columns,
+            mode => {
+                let changes = SchemaChanges::between(&source_columns, &target_columns);
+                if !changes.is_empty() {
+                    if mode == OnSchemaChange::Fail {
+                        return Err(changes.out_of_sync_error().into());
+                    }
+                    for statement in changes.statements(&target, &target_columns, mode) {
+                        a.execute(&statement)?;
+                    }
+                }
+                source_columns
+            }
+        };
+        let columns: Vec<String> = dest_columns.iter().map(|c| quote(&c.name)).collect();
+        for statement in strategy_sql(config, &target, &temp, &columns) {
+            a.execute(&statement)?;
+        }
+        a.execute(&format!("drop table {temp}"))?;
+        Ok(())
+    })
+}
+
+/// The statements of `config.strategy`, moving the rows of `temp` into `target`, both in
+/// `columns` (quoted names).
+fn strategy_sql(config: &IncrementalConfig, target: &str, temp: &str, columns: &[String]) -> Vec<String> {
+    let cols = columns.join(", ");
+    let insert = format!("insert into {target} ({cols})\n(\n    select {cols}\n    from {temp}\n)");
+    let keys = &config.unique_key;
+    match config.strategy {
+        Strategy::Append => vec![insert],
+        Strategy::DeleteInsert if keys.is_empty() => vec![insert],
+        Strategy::DeleteInsert => {
+            let delete = match keys.as_slice() {
+                // One key may be an expression (dbt puts it in `(...) in (select (...))`); the
+                // second branch makes a NULL key match a NULL key.
+                [key] => format!(
+                    "delete from {target}\nwhere ({key}) in (select ({key}) from {temp})\n   or (({key}) is null and exists (select 1 from {temp} where ({key}) is null))"
+                ),
+                keys => format!(
+                    "delete from {target} as DBT_INCREMENTAL_TARGET\nusing {temp} as DBT_INCREMENTAL_SOURCE\nwhere {}",
+                    keys.iter()
+                        .map(|k| format!(
+                            "DBT_INCREMENTAL_SOURCE.{k} is not distinct from DBT_INCREMENTAL_TARGET.{k}"
+                        ))
+                        .collect::<Vec<_>>()
+                        .join("\n  and ")
+                ),
+            };
+            vec![delete, insert]
+        }
+        Strategy::Merge => {
+            let on = if keys.is_empty() {
+                "FALSE".to_string()
+            } else {
+                keys.iter()
+                    .map(|k| format!("DBT_INTERNAL_SOURCE.{k} is not distinct from DBT_INTERNAL_DEST.{k}"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            };
+            vec![format!(
+                "merge into {target} as DBT_INTERNAL_DEST\nusing {temp} as DBT_INTERNAL_SOURCE\non ({on})\nwhen matched then update by name\nwhen not matched then insert by name"
+            )]
+        }
+    }
+}
+
+/// How the model's columns (source) differ from the table's (target), by name, compared
+/// without regard to case as DuckDB resolves names.
+#[derive(Debug, Default)]
+struct SchemaChanges {
+    source_not_in_target: Vec<Column>,
+    target_not_in_source: Vec<Column>,
+    /// Columns in both whose type differs: (name, the model's type).
+    new_types: Vec<(String, String)>,
+}
+
+impl SchemaChanges {
+    fn between(source: &[Column], target: &[Column]) -> SchemaChanges {
+        let find =
+            |cols: &[Column], name: &str| cols.iter().find(|c| c.name.eq_ignore_ascii_case(name)).cloned();
+        let mut changes = SchemaChanges::default();
+        for s in source {
+            match find(target, &s.name) {
+                None => changes.source_not_in_target.push(s.clone()),
+                Some(t) if t.data_type != s.data_type => {
+                    changes.new_types.push((t.name.clone(), s.data_type.clone()))
+                }
+                Some(_) => {}
+            }
+        }
+        changes.target_not_in_source = target
+            .iter()
+            .filter(|t| find(source, &t.name).is_none())
+            .cloned()
+            .collect();
+        changes
+    }
+
+    fn is_empty(&self) -> bool {
+        self.source_not_in_target.is_empty()
+            && self.target_not_in_source.is_empty()
+            && self.new_types.is_empty()
+    }
+
+    /// The statements that bring table `target` (with columns `target_columns`) in line:
+    /// `alter table ... add column` for `append_new_columns`; for `sync_all_columns` also the
+    /// removed columns dropped and the changed types changed.
+    ///
+    /// A changed type ends up where dbt-core's `alter_column_type` puts it (a new column at the
+    /// end, filled from the old one, which is dropped). DuckDB 1.5 refuses to commit a
+    /// transaction that updates a table between two `alter`s of it, so when types change the
+    /// table is rebuilt in that final column order with one `create or replace table`.
+    fn statements(&self, target: &str, target_columns: &[Column], mode: OnSchemaChange) -> Vec<String> {
+        let add = |c: &Column| {
+            format!(
+                "alter table {target} add column {} {}",
+                quote(&c.name),
+                c.data_type
+            )
+        };
+        if mode != OnSchemaChange::SyncAllColumns {
+            return self.source_not_in_target.iter().map(add).collect();
+        }
+        if self.new_types.is_empty() {
+            let drop = |c: &Column| format!("alter table {target} drop column {}", quote(&c.name));
+            let adds = self.source_not_in_target.iter().map(add);
+            return adds.chain(self.target_not_in_source.iter().map(drop)).collect();
+        }
+        let changed = |name: &str| self.new_types.iter().any(|(n, _)| n == name);
+        let kept = target_columns
+            .iter()
+            .filter(|c| !changed(&c.name) && !self.target_not_in_source.contains(c))
+            .map(|c| quote(&c.name));
+        let added = self
+            .source_not_in_target
+            .iter()
+            .map(|c| format!("cast(null as {}) as {}", c.data_type, quote(&c.name)));
+        let retyped = self
+            .new_types
+            .iter()
+            .map(|(n, t)| format!("cast({} as {t}) as {}", quote(n), quote(n)));
+        let select: Vec<String> = kept.chain(added).chain(retyped).collect();
+        vec![format!(
+            "create or replace table {target} as select {} from {target}",
+            select.join(", ")
+        )]
+    }
+
+    /// dbt's message for `on_schema_change: fail`.
+    fn out_of_sync_error(&self) -> Diagnostic {
+        let names = |cols: &[Column]| {
+            cols.iter()
+                .map(|c| format!("{} {}", c.name, c.data_type))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let types = self
+            .new_types
+            .iter()
+            .map(|(n, t)| format!("{n} to {t}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Diagnostic::new(format!(
+            "the source and target schemas on this incremental model are out of sync\n  \
+             columns of the model not in the table: [{}]\n  \
+             columns of the table not in the model: [{}]\n  \
+             changed types: [{}]",
+            names(&self.source_not_in_target),
+            names(&self.target_not_in_source),
+            types
+        ))
+        .help(
+            "set `on_schema_change` to `append_new_columns` or `sync_all_columns`, rebuild the table with \
+             `--full-refresh`, or change the table by hand and run again",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config(value: serde_json::Value) -> NodeConfig {
+        NodeConfig(value.as_object().unwrap().clone())
+    }
+
+    #[test]
+    fn reads_dbt_duckdb_defaults_and_key_lists() {
+        let c = IncrementalConfig::from_config(&config(json!({}))).unwrap();
+        assert_eq!(c.strategy, Strategy::DeleteInsert);
+        assert_eq!(c.on_schema_change, OnSchemaChange::Ignore);
+        assert!(c.unique_key.is_empty());
+        let c = IncrementalConfig::from_config(&config(
+            json!({"incremental_strategy": "merge", "unique_key": ["a", "b"], "on_schema_change": "fail"}),
+        ))
+        .unwrap();
+        assert_eq!(c.strategy, Strategy::Merge);
+        assert_eq!(c.unique_key, vec!["a", "b"]);
+        assert_eq!(c.on_schema_change, OnSchemaChange::Fail);
+        let err =
+            IncrementalConfig::from_config(&config(json!({"incremental_strategy": "upsert"}))).unwrap_err();
+        assert!(err.message.contains("`upsert`"), "{}", err.message);
+    }
+
+    #[test]
+    fn schema_changes_by_name_and_type() {
+        let col = |n: &str, t: &str| Column {
+            name: n.into(),
+            data_type: t.into(),
+        };
+        let source = vec![
+            col("id", "BIGINT"),
+            col("Amount", "DOUBLE"),
+            col("new", "VARCHAR"),
+        ];
+        let target = vec![col("id", "INTEGER"), col("amount", "DOUBLE"), col("old", "DATE")];
+        let ch = SchemaChanges::between(&source, &target);
+        assert_eq!(ch.source_not_in_target, vec![col("new", "VARCHAR")]);
+        assert_eq!(ch.target_not_in_source, vec![col("old", "DATE")]);
+        assert_eq!(ch.new_types, vec![("id".to_string(), "BIGINT".to_string())]);
+        assert_eq!(
+            ch.statements("t", &target, OnSchemaChange::AppendNewColumns),
+            vec!["alter table t add column \"new\" VARCHAR"]
+        );
+        assert_eq!(
+            ch.statements("t", &target, OnSchemaChange::SyncAllColumns),
+            vec![
+                "create or replace table t as select \"amount\", cast(null as VARCHAR) as \"new\", \
+                 cast(\"id\" as BIGINT) as \"id\" from t"
+            ]
+        );
+        let no_retype = SchemaChanges::between(&source[1..], &target[1..]);
+        assert_eq!(
+            no_retype.statements("t", &target[1..], OnSchemaChange::SyncAllColumns),
+            vec![
+                "alter table t add column \"new\" VARCHAR",
+                "alter table t drop column \"old\""
+            ]
+        );
+        assert!(SchemaChanges::between(&source, &source).is_empty());
+    }
+}
