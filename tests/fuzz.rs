@@ -138,6 +138,8 @@ fn render_parse_phase(source: &str) -> Result<(String, Recorded), mallard::error
         target_schema: "main".into(),
         target_database: "db".into(),
         is_incremental: false,
+        database: None,
+        results: Default::default(),
     };
     let input = RenderInput {
         file: "models/m.sql",

@@ -111,3 +111,8 @@ fn check_parity(name: &str) {
 fn incremental_models_match_dbt_over_five_runs() {
     check_parity("incremental");
 }
+
+#[test]
+fn jinja_context_renders_as_in_dbt() {
+    check_parity("jinja_context");
+}

@@ -32,6 +32,7 @@ pub struct Column {
 }
 
 /// A connection to the target's DuckDB database.
+#[derive(Debug)]
 pub struct Adapter {
     conn: Connection,
     log: Option<Arc<StatementLog>>,
@@ -42,6 +43,7 @@ pub struct Adapter {
 /// With `MALLARD_SQL_LOG=<file>`, every statement the run executes (not the metadata lookups)
 /// is appended to that file, each followed by a line [`STATEMENT_END`]: the benchmark replays
 /// them in one DuckDB connection to measure the same work without the runner.
+#[derive(Debug)]
 pub struct StatementLog(Mutex<std::fs::File>);
 
 /// The line that ends each statement in a statement log.
@@ -86,6 +88,19 @@ impl Adapter {
                 catalog: Default::default(),
             })
             .map_err(|e| open_error(path, &e.to_string()).into())
+    }
+
+    /// Opens an existing database read-only (no lock is taken; DuckDB refuses while another
+    /// process writes it), for compiling.
+    ///
+    /// Errors: DuckDB's, when the file cannot be opened.
+    pub fn open_read_only(path: &Path) -> Result<Adapter> {
+        let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly)?;
+        Ok(Adapter {
+            conn: Connection::open_with_flags(path, config)?,
+            log: None,
+            catalog: Default::default(),
+        })
     }
 
     /// A second connection to the same database, for another worker thread.
@@ -153,6 +168,61 @@ impl Adapter {
             })
         })?;
         rows.collect()
+    }
+
+    /// Runs `sql` and returns its column names and every row (for `run_query` and `statement`).
+    ///
+    /// Errors: DuckDB's, for a query that fails.
+    #[allow(clippy::type_complexity)]
+    pub fn query_rows(
+        &self,
+        sql: &str,
+    ) -> Result<(Vec<String>, Vec<Vec<duckdb::types::Value>>), duckdb::Error> {
+        self.logged(sql);
+        let mut stmt = self.conn.prepare(sql)?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        let mut names = Vec::new();
+        while let Some(row) = rows.next()? {
+            let stmt = row.as_ref();
+            if names.is_empty() {
+                names = stmt.column_names();
+            }
+            let n = stmt.column_count();
+            out.push(
+                (0..n)
+                    .map(|i| row.get::<_, duckdb::types::Value>(i))
+                    .collect::<Result<_, _>>()?,
+            );
+        }
+        drop(rows);
+        if names.is_empty() {
+            names = stmt.column_names();
+        }
+        Ok((names, out))
+    }
+
+    /// The relation named `database.schema.identifier` as the catalog spells it (names compared
+    /// without regard to case, as DuckDB resolves them), or `None`.
+    pub fn find_relation(
+        &self,
+        database: &str,
+        schema: &str,
+        identifier: &str,
+    ) -> Result<Option<Relation>, duckdb::Error> {
+        let mut stmt = self.conn.prepare(
+            "select table_catalog, table_schema, table_name from information_schema.tables \
+             where lower(table_catalog) = lower(?) and lower(table_schema) = lower(?) and lower(table_name) = lower(?)",
+        )?;
+        let mut rows = stmt.query([database, schema, identifier])?;
+        match rows.next()? {
+            Some(row) => Ok(Some(Relation::new(
+                &row.get::<_, String>(0)?,
+                &row.get::<_, String>(1)?,
+                &row.get::<_, String>(2)?,
+            ))),
+            None => Ok(None),
+        }
     }
 
     /// The first column of the first row of `sql` as an integer.

@@ -15,6 +15,7 @@ use minijinja::Environment;
 use serde_json::{json, Map, Value};
 
 use crate::adapter::database::Database;
+use crate::adapter::Adapter;
 use crate::artifacts::{self, Invocation};
 use crate::error::Diagnostic;
 use crate::graph::selector::{self, PreviousState};
@@ -361,11 +362,17 @@ fn execute(
         full_refresh: args.full_refresh,
     };
     let total = plan.order.len();
-    let adapter = database.as_ref().map(Database::adapter);
+    // Compiling opens an existing database read-only, for `run_query` and `adapter` calls.
+    let read_only = match (&database, session.target.path.as_deref()) {
+        (None, Some(path)) if path.exists() => Adapter::open_read_only(path).ok(),
+        _ => None,
+    };
+    let adapter = database.as_ref().map(Database::adapter).or(read_only.as_ref());
     let results = runner::execute(
         &plan,
         &compiler,
         adapter,
+        database.is_some(),
         threads,
         &session.project.root,
         |index, r| {

@@ -139,6 +139,8 @@ impl Parser<'_> {
             target_schema: self.target.schema.clone(),
             target_database: self.target.database.clone(),
             is_incremental: false,
+            database: None,
+            results: Default::default(),
         }
     }
 

@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::error::Diagnostic;
 use crate::manifest::{Manifest, Node, ResourceType};
 use crate::project::profile::Target;
+use crate::templating::context::SharedAdapter;
 use crate::templating::{self, NodeContext, Phase, Recorded, RefCall, Relation, RenderInput, Resolver};
 use crate::testing;
 
@@ -88,16 +89,22 @@ impl Compiler<'_> {
     /// The node's SQL with all Jinja rendered: for a model, its `select`; for a test, the
     /// query returning its failing rows. Also written to `target/compiled/...`.
     /// `incremental` is what the model's `is_incremental()` returns (see
-    /// [`crate::materialization::incremental::is_incremental`]).
+    /// [`crate::materialization::incremental::is_incremental`]); `database` is the worker's
+    /// connection for `run_query` and `adapter` (`None` when compiling without a database).
     ///
     /// Errors: a Jinja error at its file and line; the compiled file cannot be written.
-    pub fn compile(&self, node: &Node, incremental: bool) -> Result<String, Diagnostic> {
+    pub fn compile(
+        &self,
+        node: &Node,
+        incremental: bool,
+        database: Option<&SharedAdapter>,
+    ) -> Result<String, Diagnostic> {
         let sql = match (&node.resource_type, &node.test_metadata) {
             (ResourceType::Seed, _) => return Ok(String::new()),
             (ResourceType::Test, Some(meta)) => self.generic_test(node, meta)?,
             _ => {
-                let sql = self.render(node, incremental)?;
-                let ctes = self.ephemeral_ctes(node)?;
+                let sql = self.render(node, incremental, database)?;
+                let ctes = self.ephemeral_ctes(node, database)?;
                 inject_ctes(&sql, &ctes)
             }
         };
@@ -112,7 +119,12 @@ impl Compiler<'_> {
     }
 
     /// The run-phase render of a model or singular test's Jinja.
-    fn render(&self, node: &Node, incremental: bool) -> Result<String, Diagnostic> {
+    fn render(
+        &self,
+        node: &Node,
+        incremental: bool,
+        database: Option<&SharedAdapter>,
+    ) -> Result<String, Diagnostic> {
         let input = RenderInput {
             file: &node.original_file_path,
             source: &node.raw_code,
@@ -130,19 +142,29 @@ impl Compiler<'_> {
         };
         let mut context = self.context(node);
         context.is_incremental = incremental;
+        context.database = database.cloned();
         Ok(templating::render(self.env, &input, context)?.0)
     }
 
     /// The CTEs of every ephemeral model `node` reads, directly or through other ephemeral
     /// models, as `(cte name, compiled SQL)`, each after the ones it reads and each once, as dbt
     /// hoists them all to the top of the referring node's SQL.
-    fn ephemeral_ctes(&self, node: &Node) -> Result<Vec<(String, String)>, Diagnostic> {
+    fn ephemeral_ctes(
+        &self,
+        node: &Node,
+        database: Option<&SharedAdapter>,
+    ) -> Result<Vec<(String, String)>, Diagnostic> {
         let mut ctes: Vec<(String, String)> = Vec::new();
-        self.collect_ctes(node, &mut ctes)?;
+        self.collect_ctes(node, database, &mut ctes)?;
         Ok(ctes)
     }
 
-    fn collect_ctes(&self, node: &Node, ctes: &mut Vec<(String, String)>) -> Result<(), Diagnostic> {
+    fn collect_ctes(
+        &self,
+        node: &Node,
+        database: Option<&SharedAdapter>,
+        ctes: &mut Vec<(String, String)>,
+    ) -> Result<(), Diagnostic> {
         for dep in &node.depends_on {
             let Some(parent) = self.manifest.nodes.get(dep) else {
                 continue;
@@ -154,8 +176,8 @@ impl Compiler<'_> {
             if ctes.iter().any(|(n, _)| *n == name) {
                 continue;
             }
-            self.collect_ctes(parent, ctes)?;
-            let sql = self.render(parent, false)?;
+            self.collect_ctes(parent, database, ctes)?;
+            let sql = self.render(parent, false, database)?;
             ctes.push((name, sql.trim().trim_end_matches(';').to_string()));
         }
         Ok(())
@@ -171,6 +193,8 @@ impl Compiler<'_> {
             target_schema: self.target.schema.clone(),
             target_database: self.target.database.clone(),
             is_incremental: false,
+            database: None,
+            results: Default::default(),
         }
     }
 

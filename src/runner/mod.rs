@@ -13,7 +13,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::path::Path;
 use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Result;
@@ -23,6 +23,7 @@ use crate::adapter::Adapter;
 use crate::manifest::{Node, ResourceType};
 use crate::materialization::incremental::IncrementalConfig;
 use crate::materialization::{self, SeedLoad};
+use crate::templating::context::SharedAdapter;
 use crate::testing;
 use compile::Compiler;
 
@@ -109,14 +110,16 @@ pub struct Plan {
     pub edges: Vec<(String, String)>,
 }
 
-/// Runs `plan` with `threads` workers, each on its own connection cloned from `adapter`;
-/// `compile_only` renders and writes compiled SQL without touching the database.
+/// Runs `plan` with `threads` workers, each on its own connection cloned from `adapter`.
+/// Without `write`, nodes are only rendered and their compiled SQL written; `adapter`, if
+/// any (a read-only connection), then serves `run_query` and `adapter` in templates.
 /// `on_done` sees each result as it finishes, in the order they finish, with the node's
 /// 1-based index in `plan.order`. Returns the results in that same finishing order.
 pub fn execute(
     plan: &Plan,
     compiler: &Compiler<'_>,
     adapter: Option<&Adapter>,
+    write: bool,
     threads: usize,
     project_root: &Path,
     mut on_done: impl FnMut(usize, &NodeResult),
@@ -125,7 +128,7 @@ pub fn execute(
     let mut queue = Queue::new(plan);
     let mut results = Vec::with_capacity(plan.order.len());
 
-    if let Some(a) = adapter {
+    if let Some(a) = adapter.filter(|_| write) {
         // One connection creates every schema first: DuckDB reports a write-write conflict
         // when two transactions create the same schema concurrently.
         let schemas: BTreeSet<(&str, &str)> = plan
@@ -142,7 +145,8 @@ pub fn execute(
     // rendering and writing compiled SQL spread over the threads just the same).
     let mut workers = Vec::new();
     for _ in 0..threads.max(1) {
-        workers.push(adapter.map(Adapter::try_clone).transpose()?);
+        let conn = adapter.map(Adapter::try_clone).transpose()?;
+        workers.push(conn.map(|c| Arc::new(Mutex::new(c))));
     }
 
     let (job_tx, job_rx) = mpsc::channel::<usize>();
@@ -159,7 +163,7 @@ pub fn execute(
                     let job = job_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                     let Ok(i) = job else { break };
                     let node = &manifest.nodes[&order[i]];
-                    let mut r = run_node(node, compiler, conn.as_ref(), project_root);
+                    let mut r = run_node(node, compiler, conn.as_ref(), write, project_root);
                     r.thread_id = thread_id.clone();
                     if res_tx.send((i, r)).is_err() {
                         break;
@@ -266,14 +270,16 @@ impl Queue {
 fn run_node(
     node: &Node,
     compiler: &Compiler<'_>,
-    adapter: Option<&Adapter>,
+    database: Option<&SharedAdapter>,
+    write: bool,
     project_root: &Path,
 ) -> NodeResult {
     let started = Instant::now();
     let compile_start = Utc::now();
     // `is_incremental()` asks the database whether the model's table exists.
-    let incremental = match (adapter, &node.relation) {
-        (Some(a), Some(relation)) if node.materialized() == "incremental" => {
+    let incremental = match (database, &node.relation) {
+        (Some(db), Some(relation)) if node.materialized() == "incremental" => {
+            let a = db.lock().unwrap_or_else(|p| p.into_inner());
             match a.relation_kind(relation) {
                 Ok(kind) => materialization::incremental::is_incremental(kind, compiler.full_refresh(node)),
                 Err(_) => false,
@@ -281,7 +287,7 @@ fn run_node(
         }
         _ => false,
     };
-    let compiled = compiler.compile(node, incremental);
+    let compiled = compiler.compile(node, incremental, database);
     let compile_end = Utc::now();
     let mut result = NodeResult {
         unique_id: node.unique_id.clone(),
@@ -316,10 +322,12 @@ fn run_node(
     if node.resource_type != ResourceType::Seed {
         result.compiled_code = Some(sql.clone());
     }
-    let Some(adapter) = adapter else {
+    let Some(database) = database.filter(|_| write) else {
         result.execution_time = started.elapsed().as_secs_f64();
         return result;
     };
+    let adapter = database.lock().unwrap_or_else(|p| p.into_inner());
+    let adapter = &*adapter;
     let compiled_at = format!(
         "compiled code at {}/{}",
         compiler.target_path,

@@ -8,6 +8,7 @@
 //! [`Environment`] per invocation, shared by all nodes; what differs per node travels in the
 //! render context as a [`NodeContext`] object under the key `__mallard`.
 
+pub mod context;
 mod relation;
 
 use std::collections::BTreeMap;
@@ -71,6 +72,11 @@ pub struct NodeContext {
     /// What `is_incremental()` returns: true only in the run phase of an incremental model
     /// whose table exists, outside a full refresh.
     pub is_incremental: bool,
+    /// The worker's connection, for `run_query`, `statement` and `adapter` in the run phase;
+    /// `None` when compiling without a database.
+    pub database: Option<context::SharedAdapter>,
+    /// What `statement` blocks fetched, for `load_result`.
+    pub results: context::StatementResults,
 }
 
 impl Object for NodeContext {}
@@ -114,33 +120,159 @@ pub fn environment(
         Ok(String::new())
     });
     env.add_global("exceptions", Value::from_object(Exceptions));
+    env.add_function("return", context::return_fn);
+    env.add_function("mallard_list", || {
+        Value::from_object(context::MutableList::default())
+    });
+    env.add_function("mallard_dict", || {
+        Value::from_object(context::MutableDict::default())
+    });
+    env.add_function("run_query", context::run_query);
+    env.add_function("statement", context::statement);
+    env.add_function("load_result", context::load_result);
+    env.add_global("adapter", Value::from_object(context::AdapterObject));
+    env.add_global("modules", Value::from_object(context::Modules));
+    env.add_global(
+        "run_started_at",
+        Value::from_object(context::PyDatetime {
+            at: chrono::Utc::now().naive_utc(),
+            date_only: false,
+        }),
+    );
+    // Python's methods on strings, lists and dicts (`.upper()`, `.items()`, `.get()`, ...).
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
 
     for (file, text) in macros {
-        env.add_template_owned(file.clone(), text.clone())
-            .map_err(|e| jinja_diagnostic(&e, file, text))?;
+        let renamed = mutable_literals(&rename_macros(text));
+        let diagnostic = |e: Error| rewritten_diagnostic(&e, file, text, &renamed);
+        env.add_template_owned(file.clone(), renamed.clone())
+            .map_err(diagnostic)?;
         let names: Vec<String> = {
-            let tmpl = env
-                .get_template(file)
-                .map_err(|e| jinja_diagnostic(&e, file, text))?;
-            let captured = tmpl
-                .render_captured(())
-                .map_err(|e| jinja_diagnostic(&e, file, text))?;
+            let tmpl = env.get_template(file).map_err(diagnostic)?;
+            let captured = tmpl.render_captured(()).map_err(diagnostic)?;
             captured
                 .state()
                 .exports()
                 .into_iter()
+                .filter(|name| name.starts_with(MACRO_PREFIX))
                 .map(str::to_string)
                 .collect()
         };
-        for name in names {
+        for macro_name in names {
             let macro_file = file.clone();
-            let macro_name = name.clone();
+            let name = macro_name[MACRO_PREFIX.len()..].to_string();
+            let bare = name.clone();
             env.add_function(name, move |state: &State, args: Rest<Value>| {
-                call_macro(state, &macro_file, &macro_name, &args)
+                call_macro(state, &macro_file, &bare, &args)
             });
         }
     }
     Ok(env)
+}
+
+/// A diagnostic for an error in template `file`, whose text `original` was loaded as
+/// `renamed` (see [`rename_macros`], [`mutable_literals`]): the column is moved back by what the
+/// renaming inserted before it on its line, and the excerpt is the line as written.
+fn rewritten_diagnostic(err: &Error, file: &str, original: &str, renamed: &str) -> Diagnostic {
+    let mut d = jinja_diagnostic(err, file, renamed);
+    if let Some(loc) = d.location.as_mut().filter(|l| l.file == file) {
+        let renamed_line = renamed.lines().nth(loc.line.saturating_sub(1)).unwrap_or("");
+        let original_line = original.lines().nth(loc.line.saturating_sub(1));
+        if let Some(col) = loc.column {
+            let before: String = renamed_line.chars().take(col.saturating_sub(1)).collect();
+            let inserted = before.matches(MACRO_PREFIX).count() * MACRO_PREFIX.len()
+                + before.matches("mallard_list()").count() * ("mallard_list()".len() - 2)
+                + before.matches("mallard_dict()").count() * ("mallard_dict()".len() - 2);
+            loc.column = Some(col - inserted);
+        }
+        if loc.source_line.is_some() {
+            loc.source_line = original_line.map(str::to_string);
+        }
+    }
+    d
+}
+
+/// What a macro's name is prefixed with inside its template, so that its siblings in the same
+/// file call it through the global of its own name (see [`rename_macros`]).
+const MACRO_PREFIX: &str = "mallard_macro__";
+
+/// `text` with each `{% macro name(` renamed to `{% macro mallard_macro__name(`. A macro
+/// calling a sibling in its own file would otherwise reach the sibling directly, not through
+/// [`call_macro`], and a `return()` in the sibling would end the caller instead. Lines and
+/// columns before each name are unchanged.
+fn rename_macros(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut rest = text;
+    while let Some(at) = rest.find("{%") {
+        out.push_str(&rest[..at + 2]);
+        rest = &rest[at + 2..];
+        let after_dash = rest.strip_prefix('-').unwrap_or(rest);
+        let trimmed = after_dash.trim_start();
+        if let Some(after) = trimmed.strip_prefix("macro") {
+            if after.starts_with(char::is_whitespace) {
+                let name_start = rest.len() - after.trim_start().len();
+                out.push_str(&rest[..name_start]);
+                out.push_str(MACRO_PREFIX);
+                rest = &rest[name_start..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `text` with each `{% set name = [] %}` and `{% set name = {} %}` (empty literals, the start
+/// of the Python-style `do name.append(...)` idiom) rendered as `mallard_list()` and
+/// `mallard_dict()`, which can be changed in place; minijinja's literals cannot.
+pub fn mutable_literals(text: &str) -> String {
+    if !text.contains("set") {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut rest = text;
+    while let Some(at) = rest.find("{%") {
+        let (before, tag) = rest.split_at(at);
+        out.push_str(before);
+        let Some(end) = tag.find("%}") else {
+            rest = tag;
+            break;
+        };
+        let (inner, after) = tag.split_at(end);
+        rest = after;
+        // `inner` is `{%` ... up to the closing `%}`.
+        let body = inner[2..]
+            .trim_start_matches('-')
+            .trim()
+            .trim_end_matches('-')
+            .trim_end();
+        let replaced = body
+            .strip_prefix("set ")
+            .and_then(|s| s.split_once('='))
+            .filter(|(name, _)| {
+                !name.trim().is_empty()
+                    && name
+                        .trim()
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+            })
+            .and_then(|(_, value)| match value.trim() {
+                "[]" => Some("mallard_list()"),
+                "{}" => Some("mallard_dict()"),
+                _ => None,
+            });
+        match replaced {
+            Some(call) => {
+                let literal = if call == "mallard_list()" { "[]" } else { "{}" };
+                let pos = inner.rfind(literal).expect("the literal is in the tag");
+                out.push_str(&inner[..pos]);
+                out.push_str(call);
+                out.push_str(&inner[pos + literal.len()..]);
+            }
+            None => out.push_str(inner),
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A small environment with only `env_var`, for `dbt_project.yml` and `profiles.yml`.
@@ -169,8 +301,9 @@ pub fn render(
         execute => phase == Phase::Run,
         config => Value::from_object(ConfigObject { node: node.clone() }),
     };
-    let out = env.render_named_str(input.file, input.source, ctx).map_err(|e| {
-        let d = jinja_diagnostic(&e, input.file, input.source);
+    let source = mutable_literals(input.source);
+    let out = env.render_named_str(input.file, &source, ctx).map_err(|e| {
+        let d = rewritten_diagnostic(&e, input.file, input.source, &source);
         match d
             .message
             .strip_prefix("unknown function or macro `")
@@ -398,13 +531,18 @@ fn call_macro(state: &State, file: &str, name: &str, args: &[Value]) -> Result<V
     let tmpl = state.env().get_template(file)?;
     let captured = tmpl.render_captured(ctx)?;
     let macro_state = captured.state();
-    let value = macro_state.lookup(name).ok_or_else(|| {
-        Error::new(
-            ErrorKind::UnknownFunction,
-            format!("macro `{name}` not found in `{file}`"),
-        )
-    })?;
-    value.call(macro_state, args)
+    let value = macro_state
+        .lookup(&format!("{MACRO_PREFIX}{name}"))
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::UnknownFunction,
+                format!("macro `{name}` not found in `{file}`"),
+            )
+        })?;
+    match value.call(macro_state, args) {
+        Err(e) => context::returned_value(&e).ok_or(e),
+        ok => ok,
+    }
 }
 
 /// `config`: callable as `config(materialized='table')` (recorded in the parse phase, ignored
@@ -526,6 +664,8 @@ mod tests {
             target_schema: "main".into(),
             target_database: "db".into(),
             is_incremental: false,
+            database: None,
+            results: Default::default(),
         }
     }
 
@@ -596,6 +736,32 @@ mod tests {
             err.message
         );
         assert_eq!(err.location.unwrap().line, 2);
+    }
+
+    #[test]
+    fn macros_are_renamed_and_empty_literals_made_mutable() {
+        assert_eq!(
+            rename_macros("{% macro a() %}x{% endmacro %}{%- macro  b(x) -%}"),
+            "{% macro mallard_macro__a() %}x{% endmacro %}{%- macro  mallard_macro__b(x) -%}"
+        );
+        assert_eq!(
+            mutable_literals("{% set a = [] %}{%- set b={} -%}{% set c = [1] %}{{ [] }}"),
+            "{% set a = mallard_list() %}{%- set b=mallard_dict() -%}{% set c = [1] %}{{ [] }}"
+        );
+    }
+
+    #[test]
+    fn return_ends_the_macro_even_from_a_sibling() {
+        let macros = vec![(
+            "macros/m.sql".to_string(),
+            "{% macro inner() %}{{ return(1) }}never{% endmacro %}{% macro outer() %}{% set x = inner() %}{{ return(x + 1) }}{% endmacro %}"
+                .to_string(),
+        )];
+        let env = environment(&macros, serde_json::json!({})).unwrap();
+        let (out, _) = render(&env, &input("{{ outer() }}"), parse_ctx()).unwrap();
+        assert_eq!(out, "2");
+        let err = render(&env, &input("{{ return(3) }}"), parse_ctx()).unwrap_err();
+        assert!(err.message.contains("outside a macro"), "{}", err.message);
     }
 
     #[test]

@@ -1,0 +1,623 @@
+//! dbt's runtime context beyond `ref`, `source` and `config`: `run_query`, `statement` blocks
+//! with `load_result`, the `adapter` object, `return`, `modules.datetime` and `run_started_at`.
+//!
+//! Queries run on the connection of the worker rendering the node (see
+//! [`super::NodeContext::database`]); in the parse phase (`execute` false) they run nothing and
+//! return `none`, as dbt's do.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
+use minijinja::value::{from_args, Enumerator, Kwargs, Object, ObjectRepr, Value};
+use minijinja::{Error, ErrorKind, State};
+
+use super::{node_context, Phase};
+use crate::adapter::Adapter;
+
+/// A worker's connection, shared with the templates it renders.
+pub type SharedAdapter = Arc<Mutex<Adapter>>;
+
+/// The value of a `return(...)` call, carried up to the macro call that catches it.
+#[derive(Debug)]
+struct Returned(Value);
+
+impl fmt::Display for Returned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "returned {}", self.0)
+    }
+}
+
+impl std::error::Error for Returned {}
+
+/// `return(value)`: ends the macro being called, which then evaluates to `value` instead of
+/// its text. Outside a macro it is an error.
+pub fn return_fn(value: Option<Value>) -> Result<Value, Error> {
+    Err(
+        Error::new(ErrorKind::InvalidOperation, "`return()` used outside a macro")
+            .with_source(Returned(value.unwrap_or(Value::from(())))),
+    )
+}
+
+/// The value of the `return(...)` that ended a macro with `err`, if that is what `err` is.
+pub fn returned_value(err: &Error) -> Option<Value> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(r) = e.downcast_ref::<Returned>() {
+            return Some(r.0.clone());
+        }
+        cur = e.source();
+    }
+    None
+}
+
+fn database(state: &State) -> Result<Option<SharedAdapter>, Error> {
+    let node = node_context(state)?;
+    if node.phase == Phase::Parse {
+        return Ok(None);
+    }
+    match &node.database {
+        Some(db) => Ok(Some(db.clone())),
+        None => Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "this needs the database, which does not exist yet (or another run is writing it): \
+             build the project first, or guard the call with `{% if execute %}`",
+        )),
+    }
+}
+
+fn sql_error(e: impl fmt::Display) -> Error {
+    Error::new(ErrorKind::InvalidOperation, format!("query failed: {e}"))
+}
+
+/// `run_query(sql)`: runs `sql` and returns its result as a [`Table`]; `none` in the parse phase.
+pub fn run_query(state: &State, sql: String) -> Result<Value, Error> {
+    let Some(db) = database(state)? else {
+        return Ok(Value::from(()));
+    };
+    let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+    let (columns, rows) = adapter.query_rows(&sql).map_err(sql_error)?;
+    Ok(Value::from_object(Table::new(columns, rows)))
+}
+
+/// `{% call statement('name', fetch_result=True) %} sql {% endcall %}`: runs the block's SQL and,
+/// with `fetch_result`, keeps its result for `load_result('name')`.
+pub fn statement(state: &State, name: Option<String>, kwargs: Kwargs) -> Result<Value, Error> {
+    let caller: Value = kwargs.get("caller")?;
+    let fetch: Option<bool> = kwargs.get("fetch_result")?;
+    for ignored in ["auto_begin", "language"] {
+        let _: Option<Value> = kwargs.get(ignored)?;
+    }
+    kwargs.assert_all_used()?;
+    let sql = caller.call(state, &[])?.to_string();
+    let Some(db) = database(state)? else {
+        return Ok(Value::from(""));
+    };
+    let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+    let (columns, rows) = adapter.query_rows(&sql).map_err(sql_error)?;
+    drop(adapter);
+    if let Some(name) = name.filter(|_| fetch.unwrap_or(false)) {
+        let node = node_context(state)?;
+        let table = Table::new(columns, rows);
+        let data: Vec<Value> = table.rows.iter().map(|r| Value::from(r.values.clone())).collect();
+        let result = minijinja::context! {
+            response => "OK",
+            data => data,
+            table => Value::from_object(table),
+        };
+        node.results
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name, result);
+    }
+    Ok(Value::from(""))
+}
+
+/// `load_result('name')`: what the `statement` block of that name fetched, as
+/// `{response, data, table}`; `none` if it has not run.
+pub fn load_result(state: &State, name: String) -> Result<Value, Error> {
+    let node = node_context(state)?;
+    let results = node.results.lock().unwrap_or_else(|p| p.into_inner());
+    Ok(results.get(&name).cloned().unwrap_or(Value::from(())))
+}
+
+/// A query result in the shape of dbt's agate table: iterable over rows, `rows`, `columns`
+/// (each with `name` and `values()`), `column_names`; a row is indexed by position or name.
+#[derive(Debug)]
+pub struct Table {
+    column_names: Arc<Vec<String>>,
+    rows: Vec<Arc<Row>>,
+}
+
+#[derive(Debug)]
+struct Row {
+    names: Arc<Vec<String>>,
+    values: Vec<Value>,
+}
+
+#[derive(Debug)]
+struct TableColumn {
+    name: String,
+    values: Vec<Value>,
+}
+
+#[derive(Debug)]
+struct Columns(Vec<Arc<TableColumn>>);
+
+impl Table {
+    fn new(columns: Vec<String>, rows: Vec<Vec<duckdb::types::Value>>) -> Table {
+        let names = Arc::new(columns);
+        Table {
+            rows: rows
+                .into_iter()
+                .map(|r| {
+                    Arc::new(Row {
+                        names: names.clone(),
+                        values: r.into_iter().map(to_jinja).collect(),
+                    })
+                })
+                .collect(),
+            column_names: names,
+        }
+    }
+
+    fn columns(&self) -> Columns {
+        Columns(
+            self.column_names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    Arc::new(TableColumn {
+                        name: name.clone(),
+                        values: self.rows.iter().map(|r| r.values[i].clone()).collect(),
+                    })
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Object for Table {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if let Some(i) = key.as_usize() {
+            return self.rows.get(i).map(|r| Value::from_dyn_object(r.clone()));
+        }
+        match key.as_str()? {
+            "rows" => Some(Value::from(
+                self.rows
+                    .iter()
+                    .map(|r| Value::from_dyn_object(r.clone()))
+                    .collect::<Vec<_>>(),
+            )),
+            "columns" => Some(Value::from_object(self.columns())),
+            "column_names" => Some(Value::from(self.column_names.as_ref().clone())),
+            _ => None,
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.rows.len())
+    }
+}
+
+impl Object for Row {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if let Some(i) = key.as_usize() {
+            return self.values.get(i).cloned();
+        }
+        let name = key.as_str()?;
+        let i = self.names.iter().position(|n| n == name)?;
+        self.values.get(i).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.values.len())
+    }
+}
+
+impl Object for Columns {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let column = match key.as_usize() {
+            Some(i) => self.0.get(i)?,
+            None => self.0.iter().find(|c| Some(c.name.as_str()) == key.as_str())?,
+        };
+        Some(Value::from_dyn_object(column.clone()))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.0.len())
+    }
+}
+
+impl Object for TableColumn {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "name" => Some(Value::from(self.name.clone())),
+            _ => None,
+        }
+    }
+
+    fn call_method(self: &Arc<Self>, _state: &State, method: &str, _args: &[Value]) -> Result<Value, Error> {
+        match method {
+            "values" => Ok(Value::from(self.values.clone())),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// A DuckDB value as Jinja sees it: numbers, booleans and strings as themselves, DECIMAL as a
+/// float, dates and timestamps as ISO text, anything else as DuckDB's debug form.
+fn to_jinja(v: duckdb::types::Value) -> Value {
+    use duckdb::types::{TimeUnit, Value as D};
+    let micros = |unit: TimeUnit, n: i64| match unit {
+        TimeUnit::Second => n * 1_000_000,
+        TimeUnit::Millisecond => n * 1_000,
+        TimeUnit::Microsecond => n,
+        TimeUnit::Nanosecond => n / 1_000,
+    };
+    match v {
+        D::Null => Value::from(()),
+        D::Boolean(b) => Value::from(b),
+        D::TinyInt(n) => Value::from(n),
+        D::SmallInt(n) => Value::from(n),
+        D::Int(n) => Value::from(n),
+        D::BigInt(n) => Value::from(n),
+        D::HugeInt(n) => Value::from(n),
+        D::UTinyInt(n) => Value::from(n),
+        D::USmallInt(n) => Value::from(n),
+        D::UInt(n) => Value::from(n),
+        D::UBigInt(n) => Value::from(n),
+        D::UHugeInt(n) => Value::from(n),
+        D::Float(f) => Value::from(f as f64),
+        D::Double(f) => Value::from(f),
+        D::Decimal(d) => d
+            .to_string()
+            .parse::<f64>()
+            .map(Value::from)
+            .unwrap_or(Value::from(d.to_string())),
+        D::Text(s) | D::Enum(s) => Value::from(s),
+        D::Date32(days) => NaiveDate::from_num_days_from_ce_opt(days + 719_163)
+            .map(|d| Value::from(d.to_string()))
+            .unwrap_or(Value::from(days)),
+        D::Timestamp(unit, n) => DateTime::from_timestamp_micros(micros(unit, n))
+            .map(|t| Value::from(t.naive_utc().to_string()))
+            .unwrap_or(Value::from(n)),
+        D::List(items) | D::Array(items) => Value::from(items.into_iter().map(to_jinja).collect::<Vec<_>>()),
+        other => Value::from(format!("{other:?}")),
+    }
+}
+
+/// The `adapter` object: `get_relation`, `get_columns_in_relation`, `dispatch`, `quote`,
+/// `type`, as dbt-duckdb offers them.
+#[derive(Debug)]
+pub struct AdapterObject;
+
+impl Object for AdapterObject {
+    fn call_method(self: &Arc<Self>, state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
+        match method {
+            "get_relation" => {
+                let (positional, kwargs): (&[Value], Kwargs) = from_args(args)?;
+                let arg = |i: usize, name: &str| -> Result<String, Error> {
+                    match positional.get(i) {
+                        Some(v) => Ok(v.to_string()),
+                        None => kwargs.get::<String>(name),
+                    }
+                };
+                let (catalog, schema, identifier) =
+                    (arg(0, "database")?, arg(1, "schema")?, arg(2, "identifier")?);
+                let Some(db) = database(state)? else {
+                    return Ok(Value::from(()));
+                };
+                let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+                let found = adapter
+                    .find_relation(&catalog, &schema, &identifier)
+                    .map_err(sql_error)?;
+                Ok(found.map(Value::from_object).unwrap_or(Value::from(())))
+            }
+            "get_columns_in_relation" => {
+                let (relation,): (Value,) = from_args(args)?;
+                let Some(db) = database(state)? else {
+                    return Ok(Value::from(Vec::<Value>::new()));
+                };
+                let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+                let columns = adapter.columns(&relation.to_string()).map_err(sql_error)?;
+                Ok(Value::from(
+                    columns
+                        .into_iter()
+                        .map(|c| {
+                            minijinja::context! {
+                                name => c.name.clone(), column => c.name.clone(),
+                                quoted => super::quote(&c.name),
+                                data_type => c.data_type.clone(), dtype => c.data_type,
+                            }
+                        })
+                        .collect::<Vec<_>>(),
+                ))
+            }
+            "dispatch" => {
+                let (name, kwargs): (String, Kwargs) = from_args(args)?;
+                let namespace: Option<String> = kwargs.get("macro_namespace")?;
+                kwargs.assert_all_used()?;
+                let bare = name.rsplit('.').next().unwrap_or(&name).to_string();
+                let candidates = [format!("duckdb__{bare}"), format!("default__{bare}")];
+                for candidate in &candidates {
+                    if let Some(f) = state.lookup(candidate) {
+                        return Ok(f);
+                    }
+                }
+                Err(Error::new(
+                    ErrorKind::UnknownFunction,
+                    format!(
+                        "adapter.dispatch found no macro for `{name}`{}: define `duckdb__{bare}` or `default__{bare}`",
+                        namespace.map(|n| format!(" in `{n}`")).unwrap_or_default()
+                    ),
+                ))
+            }
+            "quote" => {
+                let (ident,): (String,) = from_args(args)?;
+                Ok(Value::from(super::quote(&ident)))
+            }
+            "type" => Ok(Value::from("duckdb")),
+            _ => Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!("adapter.{method} is not available in Mallard"),
+            )),
+        }
+    }
+}
+
+/// `modules`: `modules.datetime` with `datetime.now()`, `datetime.utcnow()`,
+/// `datetime.strptime(text, format)` and `date.today()`.
+#[derive(Debug)]
+pub struct Modules;
+
+impl Object for Modules {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "datetime" => Some(Value::from_object(DatetimeModule)),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct DatetimeModule;
+
+impl Object for DatetimeModule {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "datetime" => Some(Value::from_object(DatetimeClass { date_only: false })),
+            "date" => Some(Value::from_object(DatetimeClass { date_only: true })),
+            _ => None,
+        }
+    }
+}
+
+/// `datetime.datetime` or `datetime.date`, for their constructors.
+#[derive(Debug)]
+struct DatetimeClass {
+    date_only: bool,
+}
+
+impl Object for DatetimeClass {
+    fn call_method(self: &Arc<Self>, _state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
+        let now = Utc::now().naive_utc();
+        let t = match method {
+            "now" | "utcnow" | "today" => now,
+            "strptime" => {
+                let (text, format): (String, String) = from_args(args)?;
+                NaiveDateTime::parse_from_str(&text, &format)
+                    .or_else(|_| {
+                        NaiveDate::parse_from_str(&text, &format)
+                            .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default())
+                    })
+                    .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("strptime: {e}")))?
+            }
+            _ => return Err(Error::from(ErrorKind::UnknownMethod)),
+        };
+        Ok(Value::from_object(PyDatetime {
+            at: t,
+            date_only: self.date_only || method == "today",
+        }))
+    }
+}
+
+/// A Python `datetime` (or `date`): prints as Python does, with `strftime`, `isoformat`, and
+/// `year` ... `second`.
+#[derive(Debug)]
+pub struct PyDatetime {
+    pub at: NaiveDateTime,
+    pub date_only: bool,
+}
+
+impl Object for PyDatetime {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let t = &self.at;
+        Some(Value::from(match key.as_str()? {
+            "year" => t.year() as i64,
+            "month" => t.month() as i64,
+            "day" => t.day() as i64,
+            "hour" => t.hour() as i64,
+            "minute" => t.minute() as i64,
+            "second" => t.second() as i64,
+            _ => return None,
+        }))
+    }
+
+    fn call_method(self: &Arc<Self>, _state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
+        match method {
+            "strftime" => {
+                let (format,): (String,) = from_args(args)?;
+                let mut out = String::new();
+                fmt::write(&mut out, format_args!("{}", self.at.format(&format))).map_err(|_| {
+                    Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("bad strftime format `{format}`"),
+                    )
+                })?;
+                Ok(Value::from(out))
+            }
+            "isoformat" => Ok(Value::from(if self.date_only {
+                self.at.date().to_string()
+            } else {
+                self.at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+            })),
+            "date" => Ok(Value::from_object(PyDatetime {
+                at: self.at,
+                date_only: true,
+            })),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.date_only {
+            write!(f, "{}", self.at.date())
+        } else {
+            write!(f, "{}", self.at.format("%Y-%m-%d %H:%M:%S%.6f"))
+        }
+    }
+}
+
+/// The per-node results of `statement` blocks, by name.
+pub type StatementResults = Mutex<BTreeMap<String, Value>>;
+
+/// A list that `append`, `extend`, `insert` and `pop` change in place, as Python's does.
+/// minijinja's own lists are immutable, so `{% set x = [] %}` in a template is rendered as
+/// `{% set x = mallard_list() %}` (see [`super::mutable_literals`]).
+#[derive(Debug, Default)]
+pub struct MutableList(Mutex<Vec<Value>>);
+
+impl MutableList {
+    fn items(&self) -> std::sync::MutexGuard<'_, Vec<Value>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Object for MutableList {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let items = self.items();
+        let i = key.as_i64()?;
+        let i = if i < 0 { items.len() as i64 + i } else { i };
+        items.get(usize::try_from(i).ok()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.items().clone())
+    }
+
+    fn call_method(self: &Arc<Self>, _state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
+        let mut items = self.items();
+        match method {
+            "append" => {
+                let (v,): (Value,) = from_args(args)?;
+                items.push(v);
+            }
+            "extend" => {
+                let (vs,): (Value,) = from_args(args)?;
+                items.extend(vs.try_iter()?);
+            }
+            "insert" => {
+                let (i, v): (usize, Value) = from_args(args)?;
+                let i = i.min(items.len());
+                items.insert(i, v);
+            }
+            "pop" => {
+                let (i,): (Option<i64>,) = from_args(args)?;
+                let len = items.len() as i64;
+                let i = i.map(|i| if i < 0 { len + i } else { i }).unwrap_or(len - 1);
+                if i < 0 || i >= len {
+                    return Err(Error::new(ErrorKind::InvalidOperation, "pop index out of range"));
+                }
+                return Ok(items.remove(i as usize));
+            }
+            _ => return Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+        Ok(Value::from(()))
+    }
+}
+
+/// A dict that `update`, `pop` and `setdefault` change in place (and `d[k] = v` cannot, as in
+/// Jinja). `{% set x = {} %}` is rendered as `{% set x = mallard_dict() %}`.
+#[derive(Debug, Default)]
+pub struct MutableDict(Mutex<Entries>);
+
+/// An insertion-ordered map of Jinja values (templates keep few entries: a vector is fine).
+type Entries = Vec<(Value, Value)>;
+
+impl MutableDict {
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Object for MutableDict {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.entries()
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.entries().iter().map(|(k, _)| k.clone()).collect())
+    }
+
+    fn call_method(self: &Arc<Self>, _state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
+        let mut entries = self.entries();
+        let set =
+            |entries: &mut Entries, k: Value, v: Value| match entries.iter_mut().find(|(key, _)| *key == k) {
+                Some(slot) => slot.1 = v,
+                None => entries.push((k, v)),
+            };
+        match method {
+            "update" => {
+                let (other,): (Value,) = from_args(args)?;
+                for k in other.try_iter()? {
+                    let v = other.get_item(&k)?;
+                    set(&mut entries, k, v);
+                }
+                Ok(Value::from(()))
+            }
+            "setdefault" => {
+                let (k, default): (Value, Option<Value>) = from_args(args)?;
+                if let Some((_, v)) = entries.iter().find(|(key, _)| *key == k) {
+                    return Ok(v.clone());
+                }
+                let v = default.unwrap_or(Value::from(()));
+                set(&mut entries, k, v.clone());
+                Ok(v)
+            }
+            "pop" => {
+                let (k, default): (Value, Option<Value>) = from_args(args)?;
+                match entries.iter().position(|(key, _)| *key == k) {
+                    Some(i) => Ok(entries.remove(i).1),
+                    None => default
+                        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("key {k} not found"))),
+                }
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
