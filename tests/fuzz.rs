@@ -146,6 +146,7 @@ fn render_parse_phase(source: &str) -> Result<(String, Recorded), mallard::error
         source,
         this: None,
         model: serde_json::json!({}),
+        extra: None,
     };
     templating::render(env, &input, node)
 }

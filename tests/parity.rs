@@ -116,3 +116,8 @@ fn incremental_models_match_dbt_over_five_runs() {
 fn jinja_context_renders_as_in_dbt() {
     check_parity("jinja_context");
 }
+
+#[test]
+fn hooks_run_as_in_dbt() {
+    check_parity("hooks");
+}

@@ -24,7 +24,7 @@ use crate::manifest::{self, Manifest, ResourceType};
 use crate::project::profile::{self, Target};
 use crate::project::Project;
 use crate::runner::compile::{Compiler, ManifestResolver};
-use crate::runner::{self, output, Plan};
+use crate::runner::{self, hooks, output, Plan};
 use crate::templating;
 use args::{Cli, Command, LsOutput, ProjectArgs, RunArgs, SelectArgs};
 
@@ -368,6 +368,49 @@ fn execute(
         _ => None,
     };
     let adapter = database.as_ref().map(Database::adapter).or(read_only.as_ref());
+    let project_hooks =
+        |when: hooks::When, templates: &[String], extra: minijinja::Value, out: &mut std::io::StdoutLock| {
+            let Some(write) = database
+                .as_ref()
+                .map(Database::adapter)
+                .filter(|_| !templates.is_empty())
+            else {
+                return Ok(Vec::new());
+            };
+            let s = if templates.len() == 1 { "" } else { "s" };
+            writeln!(out, "Running {} {} hook{s}", templates.len(), when.key())?;
+            let results = hooks::run(
+                when,
+                templates,
+                &session.project.name,
+                &compiler,
+                write,
+                extra,
+                |i, r| {
+                    let _ = writeln!(out, "{}", output::hook_line(i, templates.len(), r));
+                },
+            )?;
+            writeln!(out)?;
+            anyhow::Ok(results)
+        };
+    let schemas = hooks::schema_context(
+        plan.order
+            .iter()
+            .filter_map(|id| session.manifest.nodes[id].relation.as_ref()),
+    );
+    let start = project_hooks(
+        hooks::When::Start,
+        &session.project.on_run_start,
+        schemas.clone(),
+        &mut stdout,
+    )?;
+    if start.iter().any(|r| r.status.is_failure()) {
+        writeln!(stdout, "on-run-start failed: no node was run.")?;
+        if let Some(database) = database {
+            database.finish(false)?;
+        }
+        return Ok(ExitCode::from(1));
+    }
     let results = runner::execute(
         &plan,
         &compiler,
@@ -381,13 +424,15 @@ fn execute(
             let _ = stdout.flush();
         },
     )?;
+    let extra = minijinja::value::merge_maps([schemas, hooks::results_context(&session.manifest, &results)]);
+    let end = project_hooks(hooks::When::End, &session.project.on_run_end, extra, &mut stdout)?;
     let elapsed = started.elapsed().as_secs_f64();
     write!(
         stdout,
         "{}",
         output::summary(&session.manifest, &results, elapsed)
     )?;
-    let failed = results.iter().any(|r| r.status.is_failure());
+    let failed = results.iter().chain(&end).any(|r| r.status.is_failure());
     if let Some(database) = database {
         match database.finish(!failed)? {
             Some(published) => writeln!(stdout, "Published {}", published.display())?,

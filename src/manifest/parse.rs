@@ -246,6 +246,7 @@ impl Parser<'_> {
             this: Some(placeholder),
             model: json!({"name": name, "unique_id": unique_id, "resource_type": "model",
                           "original_file_path": f.original_file_path, "package_name": self.project.name}),
+            extra: None,
         };
         let (_, recorded) = templating::render(self.env, &input, self.parse_context())?;
         for layer in &recorded.configs {
@@ -379,6 +380,7 @@ impl Parser<'_> {
             this: None,
             model: json!({"name": name, "unique_id": unique_id, "resource_type": "test",
                           "original_file_path": f.original_file_path, "package_name": self.project.name}),
+            extra: None,
         };
         let (_, recorded) = templating::render(self.env, &input, self.parse_context())?;
         for layer in &recorded.configs {

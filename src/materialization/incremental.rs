@@ -111,7 +111,8 @@ pub fn is_incremental(existing: Option<RelationKind>, full_refresh: bool) -> boo
 }
 
 /// Builds incremental model `relation` from `sql` (its `select`, rendered with
-/// [`is_incremental`]'s answer). `full_refresh` rebuilds the table from `sql` alone.
+/// [`is_incremental`]'s answer), `hooks` around it in the same transaction. `full_refresh`
+/// rebuilds the table from `sql` alone.
 ///
 /// Errors: DuckDB's error, or `on_schema_change: fail` meeting a changed schema; nothing has
 /// changed in the database when either is returned.
@@ -121,10 +122,11 @@ pub fn build(
     sql: &str,
     config: &IncrementalConfig,
     full_refresh: bool,
+    hooks: &super::Hooks,
 ) -> Result<()> {
     let existing = adapter.relation_kind(relation)?;
     if !is_incremental(existing, full_refresh) {
-        super::model(adapter, "table", relation, sql)?;
+        super::model(adapter, "table", relation, sql, hooks)?;
         return Ok(());
     }
     let body = super::strip_trailing_semicolon(sql);
@@ -134,6 +136,9 @@ pub fn build(
     );
     let target = relation.to_string();
     adapter.transaction(|a| {
+        for hook in &hooks.pre {
+            a.execute(hook)?;
+        }
         a.execute(&format!("create or replace temp table {temp} as (\n{body}\n)"))?;
         let source_columns = a.columns(&temp)?;
         let target_columns = a.columns(&target)?;
@@ -155,6 +160,9 @@ pub fn build(
         let columns: Vec<String> = dest_columns.iter().map(|c| quote(&c.name)).collect();
         for statement in strategy_sql(config, &target, &temp, &columns) {
             a.execute(&statement)?;
+        }
+        for hook in &hooks.post {
+            a.execute(hook)?;
         }
         a.execute(&format!("drop table {temp}"))?;
         Ok(())

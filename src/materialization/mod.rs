@@ -16,8 +16,16 @@ use crate::adapter::{sql_string, Adapter, RelationKind};
 use crate::error::{did_you_mean, Diagnostic, Location};
 use crate::templating::Relation;
 
-/// Builds a `view` or `table` model from `sql` (a `select`). The schema must exist:
-/// [`crate::runner::execute`] creates every schema before the workers start.
+/// A node's rendered `pre_hook` and `post_hook` statements, which run in the same transaction
+/// as the node's own, before and after it (dbt's default, `transaction: true`).
+#[derive(Debug, Clone, Default)]
+pub struct Hooks {
+    pub pre: Vec<String>,
+    pub post: Vec<String>,
+}
+
+/// Builds a `view` or `table` model from `sql` (a `select`), with its hooks around it. The
+/// schema must exist: [`crate::runner::execute`] creates every schema before the workers start.
 ///
 /// Errors: DuckDB's error; nothing has changed in the database when it is returned.
 pub fn model(
@@ -25,10 +33,11 @@ pub fn model(
     materialized: &str,
     relation: &Relation,
     sql: &str,
+    hooks: &Hooks,
 ) -> Result<(), duckdb::Error> {
     let body = strip_trailing_semicolon(sql);
     let existing = adapter.relation_kind(relation)?;
-    let mut statements = Vec::new();
+    let mut statements = hooks.pre.clone();
     let (kind, drop_other) = match materialized {
         "table" => ("table", existing == Some(RelationKind::View)),
         _ => ("view", existing == Some(RelationKind::Table)),
@@ -38,6 +47,7 @@ pub fn model(
         statements.push(format!("drop {other} if exists {relation}"));
     }
     statements.push(format!("create or replace {kind} {relation} as (\n{body}\n)"));
+    statements.extend(hooks.post.iter().cloned());
     adapter.in_transaction(&statements)?;
     adapter.set_relation_kind(
         relation,
@@ -59,6 +69,7 @@ pub struct SeedLoad<'a> {
     /// `column_types` config: column name to DuckDB type.
     pub column_types: Option<&'a serde_json::Map<String, Value>>,
     pub delimiter: Option<&'a str>,
+    pub hooks: &'a Hooks,
 }
 
 impl SeedLoad<'_> {
@@ -118,7 +129,7 @@ impl SeedLoad<'_> {
                 }
             }
         }
-        let mut statements = Vec::new();
+        let mut statements = self.hooks.pre.clone();
         if adapter.relation_kind(self.relation)? == Some(RelationKind::View) {
             statements.push(format!("drop view if exists {}", self.relation));
         }
@@ -127,6 +138,7 @@ impl SeedLoad<'_> {
             self.relation,
             self.select_sql()
         ));
+        statements.extend(self.hooks.post.iter().cloned());
         adapter
             .in_transaction(&statements)
             .map_err(|e| self.load_error(&e.to_string()))?;

@@ -2,8 +2,9 @@
 //!
 //! dbt resolves a node's config from three layers, most specific last:
 //! `dbt_project.yml` (walking the folder tree along the node's fqn), the node's entry in
-//! property YAML (`config:`), and the `config(...)` call inside the file. `tags` and `meta`
-//! accumulate across layers; every other key is replaced by the more specific layer.
+//! property YAML (`config:`), and the `config(...)` call inside the file. `tags`, `meta` and
+//! the hooks (`pre_hook`, `post_hook`: the project's run first) accumulate across layers; every
+//! other key is replaced by the more specific layer.
 
 use serde_json::{Map, Value};
 
@@ -68,6 +69,18 @@ impl NodeConfig {
                     }
                     self.0.insert(key, Value::from(tags));
                 }
+                "pre_hook" | "post_hook" => {
+                    let mut hooks = match self.0.get(&key) {
+                        Some(Value::Array(items)) => items.clone(),
+                        _ => Vec::new(),
+                    };
+                    match value {
+                        Value::Array(items) => hooks.extend(items.iter().cloned()),
+                        Value::Null => {}
+                        other => hooks.push(other.clone()),
+                    }
+                    self.0.insert(key, Value::Array(hooks));
+                }
                 "meta" => {
                     let mut meta = self
                         .0
@@ -105,6 +118,25 @@ impl NodeConfig {
     /// Tags in the order first seen, without duplicates; a single string counts as one tag.
     pub fn tags(&self) -> Vec<String> {
         self.0.get("tags").map(as_string_list).unwrap_or_default()
+    }
+
+    /// The SQL templates of hook `key` (`pre_hook` or `post_hook`) in the order they run: each
+    /// given as a string or as `{sql: ..., transaction: ...}`. Empty when there is none.
+    pub fn hooks(&self, key: &str) -> Vec<String> {
+        let items = match self.0.get(key) {
+            Some(Value::Array(items)) => items.clone(),
+            Some(other) => vec![other.clone()],
+            None => Vec::new(),
+        };
+        items
+            .into_iter()
+            .filter_map(|h| match h {
+                Value::String(s) => Some(s),
+                Value::Object(m) => m.get("sql").and_then(Value::as_str).map(str::to_string),
+                _ => None,
+            })
+            .filter(|s| !s.trim().is_empty())
+            .collect()
     }
 
     /// Data test severity, lower-cased: `error` (the default) or `warn`.
@@ -210,5 +242,23 @@ mod tests {
         assert_eq!(c.materialized(), "table");
         assert_eq!(c.tags(), vec!["a", "b"]);
         assert_eq!(c.0["meta"], json!({"x": 1, "y": 2}));
+    }
+
+    #[test]
+    fn hooks_accumulate_project_first() {
+        let mut c = NodeConfig::default();
+        c.merge(
+            json!({"+pre-hook": "select 1", "post-hook": ["select 2"]})
+                .as_object()
+                .unwrap(),
+        );
+        c.merge(
+            json!({"pre_hook": [{"sql": "select 3", "transaction": true}]})
+                .as_object()
+                .unwrap(),
+        );
+        assert_eq!(c.hooks("pre_hook"), vec!["select 1", "select 3"]);
+        assert_eq!(c.hooks("post_hook"), vec!["select 2"]);
+        assert!(c.hooks("nothing").is_empty());
     }
 }

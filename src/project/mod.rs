@@ -111,6 +111,10 @@ pub struct Project {
     pub singular_tests: Vec<ProjectFile>,
     /// Property YAML files under the model, seed and test paths.
     pub property_files: Vec<ProjectFile>,
+    /// `on-run-start` and `on-run-end`: SQL templates run before the first node and after the
+    /// last, in order.
+    pub on_run_start: Vec<String>,
+    pub on_run_end: Vec<String>,
 }
 
 impl Project {
@@ -171,6 +175,15 @@ impl Project {
             .unwrap_or("target")
             .to_string();
 
+        let hooks = |key: &str| -> Vec<String> {
+            doc.get(key)
+                .map(config::as_string_list)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|h| !h.trim().is_empty())
+                .collect()
+        };
+        let (on_run_start, on_run_end) = (hooks("on-run-start"), hooks("on-run-end"));
         let mut vars = Map::new();
         if let Some(Value::Object(v)) = doc.get("vars") {
             for (key, value) in v {
@@ -233,6 +246,8 @@ impl Project {
             macros,
             singular_tests,
             property_files,
+            on_run_start,
+            on_run_end,
         })
     }
 

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::error::Diagnostic;
 use crate::manifest::{Manifest, Node, ResourceType};
+use crate::materialization::Hooks;
 use crate::project::profile::Target;
 use crate::templating::context::SharedAdapter;
 use crate::templating::{self, NodeContext, Phase, Recorded, RefCall, Relation, RenderInput, Resolver};
@@ -118,6 +119,39 @@ impl Compiler<'_> {
         Ok(sql)
     }
 
+    /// The node's `pre_hook` and `post_hook` templates rendered in its run-phase context (so
+    /// `{{ this }}` is the node's relation). Ephemeral models and tests have none, as in dbt.
+    ///
+    /// Errors: a Jinja error in a hook, naming the hook.
+    pub fn hooks(
+        &self,
+        node: &Node,
+        incremental: bool,
+        database: Option<&SharedAdapter>,
+    ) -> Result<Hooks, Diagnostic> {
+        if node.resource_type == ResourceType::Test || node.materialized() == "ephemeral" {
+            return Ok(Hooks::default());
+        }
+        let render_all = |key: &str| -> Result<Vec<String>, Diagnostic> {
+            node.config
+                .hooks(key)
+                .iter()
+                .enumerate()
+                .map(|(i, hook)| {
+                    self.render_text(node, hook, incremental, database)
+                        .map_err(|d| Diagnostic {
+                            message: format!("in {key} #{} of `{}`: {}", i + 1, node.name, d.message),
+                            ..d
+                        })
+                })
+                .collect()
+        };
+        Ok(Hooks {
+            pre: render_all("pre_hook")?,
+            post: render_all("post_hook")?,
+        })
+    }
+
     /// The run-phase render of a model or singular test's Jinja.
     fn render(
         &self,
@@ -125,9 +159,20 @@ impl Compiler<'_> {
         incremental: bool,
         database: Option<&SharedAdapter>,
     ) -> Result<String, Diagnostic> {
+        self.render_text(node, &node.raw_code, incremental, database)
+    }
+
+    /// Renders `source` (the node's code, or one of its hooks) in the node's run-phase context.
+    fn render_text(
+        &self,
+        node: &Node,
+        source: &str,
+        incremental: bool,
+        database: Option<&SharedAdapter>,
+    ) -> Result<String, Diagnostic> {
         let input = RenderInput {
             file: &node.original_file_path,
-            source: &node.raw_code,
+            source,
             this: node.relation.clone(),
             model: json!({
                 "name": node.name, "unique_id": node.unique_id,
@@ -139,6 +184,7 @@ impl Compiler<'_> {
                 "config": node.config.0,
                 "fqn": node.fqn,
             }),
+            extra: None,
         };
         let mut context = self.context(node);
         context.is_incremental = incremental;
@@ -181,6 +227,46 @@ impl Compiler<'_> {
             ctes.push((name, sql.trim().trim_end_matches(';').to_string()));
         }
         Ok(())
+    }
+
+    /// Renders an `on-run-start` / `on-run-end` template from `dbt_project.yml`, with `extra`
+    /// (a map: `schemas`, `results`, ...) added to the context.
+    ///
+    /// Errors: a Jinja error in the hook.
+    pub fn render_project_hook(
+        &self,
+        template: &str,
+        database: Option<&SharedAdapter>,
+        extra: minijinja::Value,
+    ) -> Result<String, Diagnostic> {
+        let input = RenderInput {
+            file: "dbt_project.yml",
+            source: template,
+            this: None,
+            model: serde_json::Value::Null,
+            extra: Some(extra),
+        };
+        let mut context = NodeContext {
+            config: Default::default(),
+            ..self.context_without_node()
+        };
+        context.database = database.cloned();
+        Ok(templating::render(self.env, &input, context)?.0)
+    }
+
+    fn context_without_node(&self) -> NodeContext {
+        NodeContext {
+            phase: Phase::Run,
+            vars: self.vars.clone(),
+            recorded: Mutex::new(Recorded::default()),
+            resolver: Some(self.resolver.clone()),
+            config: Default::default(),
+            target_schema: self.target.schema.clone(),
+            target_database: self.target.database.clone(),
+            is_incremental: false,
+            database: None,
+            results: Default::default(),
+        }
     }
 
     fn context(&self, node: &Node) -> NodeContext {

@@ -7,6 +7,7 @@
 //! node downstream of it `skipped`; independent branches go on.
 
 pub mod compile;
+pub mod hooks;
 pub mod output;
 
 use std::cmp::Reverse;
@@ -22,7 +23,7 @@ use chrono::{DateTime, Utc};
 use crate::adapter::Adapter;
 use crate::manifest::{Node, ResourceType};
 use crate::materialization::incremental::IncrementalConfig;
-use crate::materialization::{self, SeedLoad};
+use crate::materialization::{self, Hooks, SeedLoad};
 use crate::templating::context::SharedAdapter;
 use crate::testing;
 use compile::Compiler;
@@ -326,6 +327,21 @@ fn run_node(
         result.execution_time = started.elapsed().as_secs_f64();
         return result;
     };
+    let hooks = match compiler.hooks(node, incremental, Some(database)) {
+        Ok(hooks) => hooks,
+        Err(d) => {
+            result.status = Status::Error;
+            result.message = Some(format!(
+                "Compilation Error in {} {} ({})\n  {}",
+                node.resource_type.as_str(),
+                node.name,
+                node.original_file_path,
+                indent(&d.to_string())
+            ));
+            result.execution_time = started.elapsed().as_secs_f64();
+            return result;
+        }
+    };
     let adapter = database.lock().unwrap_or_else(|p| p.into_inner());
     let adapter = &*adapter;
     let compiled_at = format!(
@@ -334,7 +350,14 @@ fn run_node(
         node.compiled_path()
     );
     let exec_start = Utc::now();
-    let outcome = execute_node(node, &sql, adapter, project_root, compiler.full_refresh(node));
+    let outcome = execute_node(
+        node,
+        &sql,
+        &hooks,
+        adapter,
+        project_root,
+        compiler.full_refresh(node),
+    );
     result.timing.push(Timing {
         name: "execute",
         started_at: exec_start,
@@ -410,6 +433,7 @@ enum Outcome {
 fn execute_node(
     node: &Node,
     sql: &str,
+    hooks: &Hooks,
     adapter: &Adapter,
     project_root: &Path,
     full_refresh: bool,
@@ -423,6 +447,7 @@ fn execute_node(
                 relation,
                 column_types: node.config.0.get("column_types").and_then(|v| v.as_object()),
                 delimiter: node.config.get_str("delimiter"),
+                hooks,
             };
             Ok(Outcome::Loaded(load.load(adapter)?))
         }
@@ -430,9 +455,9 @@ fn execute_node(
             let relation = node.relation.as_ref().expect("models have relations");
             if node.materialized() == "incremental" {
                 let config = IncrementalConfig::from_config(&node.config)?;
-                materialization::incremental::build(adapter, relation, sql, &config, full_refresh)?;
+                materialization::incremental::build(adapter, relation, sql, &config, full_refresh, hooks)?;
             } else {
-                materialization::model(adapter, node.materialized(), relation, sql)?;
+                materialization::model(adapter, node.materialized(), relation, sql, hooks)?;
             }
             Ok(Outcome::Built)
         }

@@ -54,6 +54,33 @@ pub fn progress_line(index: usize, total: usize, node: &Node, r: &NodeResult) ->
     format!("{head}{dots} [{status}]")
 }
 
+/// `1 of 1 OK hook: retention.on-run-start.0 ........ [OK in 0.01s]`, and for a failed hook
+/// its error below the line.
+pub fn hook_line(index: usize, total: usize, r: &NodeResult) -> String {
+    // `operation.<project>.<project>-on-run-start-0` is shown as `<project>.on-run-start.0`.
+    let name = r.unique_id.rsplit('.').next().unwrap_or(&r.unique_id);
+    let shown = match name.rsplit_once('-') {
+        Some((head, i)) => match head.split_once("-on-run-") {
+            Some((project, when)) => format!("{project}.on-run-{when}.{i}"),
+            None => name.to_string(),
+        },
+        None => name.to_string(),
+    };
+    let secs = format!("{:.2}s", r.execution_time);
+    let (word, status) = if r.status == Status::Error {
+        ("ERROR", format!("ERROR in {secs}"))
+    } else {
+        ("OK", format!("OK in {secs}"))
+    };
+    let head = format!("{index} of {total} {word} hook: {shown} ");
+    let dots = ".".repeat(LINE_WIDTH.saturating_sub(head.chars().count()).max(3));
+    let mut line = format!("{head}{dots} [{status}]");
+    if r.status == Status::Error {
+        line.push_str(&format!("\n\n{}\n", r.message.as_deref().unwrap_or("")));
+    }
+    line
+}
+
 /// The lines after the last node: what ran, the errors and warnings in full, and the counts.
 /// `elapsed` is the run's wall time in seconds.
 pub fn summary(manifest: &Manifest, results: &[NodeResult], elapsed: f64) -> String {

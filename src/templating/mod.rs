@@ -90,6 +90,8 @@ pub struct RenderInput<'a> {
     pub this: Option<Relation>,
     /// `model`: dbt's node fields (`name`, `unique_id`, `resource_type`, ...).
     pub model: serde_json::Value,
+    /// More variables for this render (a map), such as `results` for `on-run-end`.
+    pub extra: Option<Value>,
 }
 
 /// Builds the environment: dbt's functions plus one global per macro found in `macros`
@@ -103,6 +105,9 @@ pub fn environment(
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
     env.set_keep_trailing_newline(true);
+    // SQL is never escaped (minijinja would JSON-escape templates named `*.yml`, such as hooks
+    // from dbt_project.yml).
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.add_global("target", Value::from_serialize(&target));
     env.add_function("ref", ref_fn);
     env.add_function("source", source_fn);
@@ -294,12 +299,16 @@ pub fn render(
 ) -> Result<(String, Recorded), Diagnostic> {
     let phase = node.phase;
     let node = Arc::new(node);
-    let ctx = minijinja::context! {
+    let base = minijinja::context! {
         __mallard => Value::from_dyn_object(node.clone()),
         this => input.this.clone().map(Value::from_object).unwrap_or(Value::UNDEFINED),
         model => Value::from_serialize(&input.model),
         execute => phase == Phase::Run,
         config => Value::from_object(ConfigObject { node: node.clone() }),
+    };
+    let ctx = match &input.extra {
+        Some(extra) => minijinja::value::merge_maps([base, extra.clone()]),
+        None => base,
     };
     let source = mutable_literals(input.source);
     let out = env.render_named_str(input.file, &source, ctx).map_err(|e| {
@@ -675,6 +684,7 @@ mod tests {
             source: src,
             this: None,
             model: serde_json::json!({}),
+            extra: None,
         }
     }
 
