@@ -121,3 +121,8 @@ fn jinja_context_renders_as_in_dbt() {
 fn hooks_run_as_in_dbt() {
     check_parity("hooks");
 }
+
+#[test]
+fn snapshots_match_dbt_over_four_runs() {
+    check_parity("snapshots");
+}

@@ -23,7 +23,10 @@ pub enum Command {
     Run(RunArgs),
     /// Run the data tests of the selected nodes.
     Test(RunArgs),
-    /// Seeds, models and their tests in graph order; a failing test skips what depends on it.
+    /// Take snapshots (type-2 slowly changing dimensions) of the selected snapshots.
+    Snapshot(RunArgs),
+    /// Seeds, models, snapshots and their tests in graph order; a failing test skips what
+    /// depends on it.
     Build(RunArgs),
     /// Render models and tests to SQL under target/compiled/ without touching the database.
     Compile(RunArgs),
@@ -52,6 +55,7 @@ impl Command {
             Command::Run(_) => "run",
             Command::Test(_) => "test",
             Command::Build(_) => "build",
+            Command::Snapshot(_) => "snapshot",
             Command::Compile(_) => "compile",
             Command::Ls(_) => "ls",
             Command::Parse(_) => "parse",
@@ -138,6 +142,7 @@ pub enum LsResourceType {
     Seed,
     Test,
     Source,
+    Snapshot,
 }
 
 impl LsResourceType {
@@ -147,6 +152,7 @@ impl LsResourceType {
             LsResourceType::Seed => ResourceType::Seed,
             LsResourceType::Test => ResourceType::Test,
             LsResourceType::Source => ResourceType::Source,
+            LsResourceType::Snapshot => ResourceType::Snapshot,
         }
     }
 }

@@ -65,13 +65,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             session.write_manifest(&invocation)?;
             list(&session, &a.select, &types, a.output)
         }
-        Command::Compile(a) => execute(a, &[ResourceType::Model, ResourceType::Test], false, &invocation),
+        Command::Compile(a) => execute(
+            a,
+            &[ResourceType::Model, ResourceType::Snapshot, ResourceType::Test],
+            false,
+            &invocation,
+        ),
+        Command::Snapshot(a) => execute(a, &[ResourceType::Snapshot], true, &invocation),
         Command::Seed(a) => execute(a, &[ResourceType::Seed], true, &invocation),
         Command::Run(a) => execute(a, &[ResourceType::Model], true, &invocation),
         Command::Test(a) => execute(a, &[ResourceType::Test], true, &invocation),
         Command::Build(a) => execute(
             a,
-            &[ResourceType::Seed, ResourceType::Model, ResourceType::Test],
+            &[
+                ResourceType::Seed,
+                ResourceType::Model,
+                ResourceType::Snapshot,
+                ResourceType::Test,
+            ],
             true,
             &invocation,
         ),
@@ -321,7 +332,8 @@ fn execute(
 ) -> Result<ExitCode> {
     let started = Instant::now();
     let session = Session::load(&args.project)?;
-    let gate = types.len() == 3;
+    // In `build`, a data test gates what is built on the node it tests.
+    let gate = types.contains(&ResourceType::Seed) && types.contains(&ResourceType::Test);
     let plan = session.plan(&args.select, types, gate, connect)?;
     let mut stdout = std::io::stdout().lock();
     if plan.order.is_empty() {

@@ -20,6 +20,7 @@ pub enum ResourceType {
     Seed,
     Test,
     Source,
+    Snapshot,
 }
 
 impl ResourceType {
@@ -29,6 +30,7 @@ impl ResourceType {
             ResourceType::Seed => "seed",
             ResourceType::Test => "test",
             ResourceType::Source => "source",
+            ResourceType::Snapshot => "snapshot",
         }
     }
 }
@@ -152,6 +154,7 @@ impl Manifest {
         let parts = [
             (count(ResourceType::Model), "model"),
             (count(ResourceType::Seed), "seed"),
+            (count(ResourceType::Snapshot), "snapshot"),
             (count(ResourceType::Test), "data test"),
             (self.sources.len(), "source"),
         ];

@@ -6,6 +6,7 @@
 //! kind under the same name is dropped in that same transaction.
 
 pub mod incremental;
+pub mod snapshot;
 
 use std::path::Path;
 

@@ -103,12 +103,15 @@ pub struct Project {
     /// The `models:`, `seeds:` and `data_tests:` config trees (JSON `Null` when absent).
     pub models_tree: Value,
     pub seeds_tree: Value,
+    pub snapshots_tree: Value,
     pub tests_tree: Value,
     pub models: Vec<ProjectFile>,
     pub seeds: Vec<ProjectFile>,
     pub macros: Vec<ProjectFile>,
     /// Singular data tests (`tests/**/*.sql`).
     pub singular_tests: Vec<ProjectFile>,
+    /// Files of `{% snapshot %}` blocks (`snapshots/**/*.sql`).
+    pub snapshots: Vec<ProjectFile>,
     /// Property YAML files under the model, seed and test paths.
     pub property_files: Vec<ProjectFile>,
     /// `on-run-start` and `on-run-end`: SQL templates run before the first node and after the
@@ -169,6 +172,7 @@ impl Project {
         let seed_paths = paths(&["seed-paths", "data-paths"], "seeds");
         let macro_paths = paths(&["macro-paths"], "macros");
         let test_paths = paths(&["test-paths"], "tests");
+        let snapshot_paths = paths(&["snapshot-paths"], "snapshots");
         let target_path = doc
             .get("target-path")
             .and_then(Value::as_str)
@@ -210,13 +214,19 @@ impl Project {
         let models = read(&model_paths, &["sql"], true)?;
         let seeds = read(&seed_paths, &["csv"], false)?;
         let macros = read(&macro_paths, &["sql"], true)?;
+        let snapshots = read(&snapshot_paths, &["sql"], true)?;
         let singular_tests = read(&test_paths, &["sql"], true)?
             .into_iter()
             // `tests/generic/` holds generic test definitions, not singular tests.
             .filter(|f| !f.path.starts_with("generic/"))
             .collect();
         let mut property_dirs: Vec<String> = Vec::new();
-        for dir in model_paths.iter().chain(&seed_paths).chain(&test_paths) {
+        for dir in model_paths
+            .iter()
+            .chain(&seed_paths)
+            .chain(&test_paths)
+            .chain(&snapshot_paths)
+        {
             if !property_dirs.contains(dir) {
                 property_dirs.push(dir.clone());
             }
@@ -236,6 +246,7 @@ impl Project {
             vars,
             models_tree: doc.get("models").cloned().unwrap_or(Value::Null),
             seeds_tree: doc.get("seeds").cloned().unwrap_or(Value::Null),
+            snapshots_tree: doc.get("snapshots").cloned().unwrap_or(Value::Null),
             tests_tree: doc
                 .get("data_tests")
                 .or_else(|| doc.get("tests"))
@@ -245,6 +256,7 @@ impl Project {
             seeds,
             macros,
             singular_tests,
+            snapshots,
             property_files,
             on_run_start,
             on_run_end,

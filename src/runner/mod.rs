@@ -23,6 +23,7 @@ use chrono::{DateTime, Utc};
 use crate::adapter::Adapter;
 use crate::manifest::{Node, ResourceType};
 use crate::materialization::incremental::IncrementalConfig;
+use crate::materialization::snapshot::SnapshotConfig;
 use crate::materialization::{self, Hooks, SeedLoad};
 use crate::templating::context::SharedAdapter;
 use crate::testing;
@@ -403,6 +404,7 @@ fn run_node(
             let what = match node.resource_type {
                 ResourceType::Test => "test",
                 ResourceType::Seed => "seed",
+                ResourceType::Snapshot => "snapshot",
                 _ => "model",
             };
             let mut msg = format!(
@@ -469,6 +471,12 @@ fn execute_node(
                 should_warn,
                 should_error,
             })
+        }
+        ResourceType::Snapshot => {
+            let relation = node.relation.as_ref().expect("snapshots have relations");
+            let config = SnapshotConfig::from_config(&node.config)?;
+            materialization::snapshot::build(adapter, relation, sql, &config, hooks)?;
+            Ok(Outcome::Built)
         }
         ResourceType::Source => Ok(Outcome::Built),
     }

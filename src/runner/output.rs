@@ -13,6 +13,7 @@ pub fn progress_line(index: usize, total: usize, node: &Node, r: &NodeResult) ->
     let relation = node.relation.as_ref().map(|r| r.short()).unwrap_or_default();
     let kind = match node.resource_type {
         ResourceType::Seed => "seed file".to_string(),
+        ResourceType::Snapshot => "snapshot".to_string(),
         _ => format!("sql {} model", node.materialized()),
     };
     let secs = format!("{:.2}s", r.execution_time);
@@ -38,6 +39,13 @@ pub fn progress_line(index: usize, total: usize, node: &Node, r: &NodeResult) ->
         ),
         (ResourceType::Seed, _) => (
             format!("ERROR loading {kind} {relation}"),
+            format!("ERROR in {secs}"),
+        ),
+        (ResourceType::Snapshot, Status::Success) if r.timing.len() >= 2 => {
+            (format!("OK snapshotted {relation}"), format!("OK in {secs}"))
+        }
+        (ResourceType::Snapshot, Status::Error) => (
+            format!("ERROR snapshotting {relation}"),
             format!("ERROR in {secs}"),
         ),
         (_, Status::Success) if r.timing.len() < 2 => {
@@ -97,6 +105,7 @@ pub fn summary(manifest: &Manifest, results: &[NodeResult], elapsed: f64) -> Str
         bump(match n.resource_type {
             ResourceType::Seed => "seed".to_string(),
             ResourceType::Test => "data test".to_string(),
+            ResourceType::Snapshot => "snapshot".to_string(),
             _ => format!("{} model", n.materialized()),
         });
     }
@@ -150,6 +159,7 @@ fn kind_rank(n: &Node) -> u8 {
     match n.resource_type {
         ResourceType::Seed => 0,
         ResourceType::Model => 1,
-        _ => 2,
+        ResourceType::Snapshot => 2,
+        _ => 3,
     }
 }

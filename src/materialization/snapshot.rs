@@ -1,0 +1,416 @@
+//! Snapshots: type-2 slowly changing dimensions, with dbt-core's semantics (its
+//! `materializations/snapshots/{snapshot,helpers,strategies}.sql` and dbt-duckdb's
+//! `snapshot_merge_sql`).
+//!
+//! The first run copies the snapshot's `select` with four columns added: `dbt_scd_id` (an MD5
+//! of the unique key and `dbt_updated_at`), `dbt_updated_at`, `dbt_valid_from` and
+//! `dbt_valid_to` (NULL: the current version). Later runs compare the `select` with the current
+//! versions: a changed row closes its current version (`dbt_valid_to`) and opens a new one; a
+//! new key gets its first version; with `hard_deletes: invalidate` a key that is gone has its
+//! current version closed. Each run is one transaction.
+
+use anyhow::Result;
+
+use crate::adapter::Adapter;
+use crate::error::Diagnostic;
+use crate::project::config::{as_string_list, NodeConfig};
+use crate::templating::{quote, Relation};
+
+/// How a changed row is recognised (`strategy`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Strategy {
+    /// The `updated_at` column is later than the current version's `dbt_valid_from`.
+    Timestamp { updated_at: String },
+    /// One of `check_cols` (or every column, for `all`) differs; versions are stamped with
+    /// `updated_at` if given, else the run's time.
+    Check {
+        columns: CheckCols,
+        updated_at: Option<String>,
+    },
+}
+
+/// The columns a `check` snapshot compares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckCols {
+    All,
+    Listed(Vec<String>),
+}
+
+/// A snapshot's settings, read from its config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotConfig {
+    pub strategy: Strategy,
+    /// `unique_key`: one column (or expression) or several.
+    pub unique_key: Vec<String>,
+    /// `hard_deletes: invalidate` (or the older `invalidate_hard_deletes: true`).
+    pub invalidate_hard_deletes: bool,
+    /// `dbt_valid_to_current`: what `dbt_valid_to` holds for current versions instead of NULL.
+    pub valid_to_current: Option<String>,
+}
+
+impl SnapshotConfig {
+    /// Reads `strategy`, `unique_key`, `updated_at`, `check_cols`, `hard_deletes` /
+    /// `invalidate_hard_deletes` and `dbt_valid_to_current`.
+    ///
+    /// Errors (each saying what to set): no `strategy` or an unknown one; no `unique_key`;
+    /// `timestamp` without `updated_at`; `check` without `check_cols`; `hard_deletes: new_record`
+    /// and `snapshot_meta_column_names`, which Mallard does not support.
+    pub fn from_config(config: &NodeConfig) -> Result<SnapshotConfig, Diagnostic> {
+        let unique_key: Vec<String> = config.0.get("unique_key").map(as_string_list).unwrap_or_default();
+        if unique_key.is_empty() {
+            return Err(Diagnostic::new("a snapshot needs a `unique_key`")
+                .help("add `unique_key='id'` (or a list of columns) to its config"));
+        }
+        let updated_at = config.get_str("updated_at").map(str::to_string);
+        let strategy = match config.get_str("strategy") {
+            Some("timestamp") => Strategy::Timestamp {
+                updated_at: updated_at.ok_or_else(|| {
+                    Diagnostic::new("a `timestamp` snapshot needs `updated_at`")
+                        .help("name the column that says when a row last changed: `updated_at='updated_at'`")
+                })?,
+            },
+            Some("check") => {
+                let columns = match config.0.get("check_cols") {
+                    Some(serde_json::Value::String(s)) if s == "all" => CheckCols::All,
+                    Some(v @ serde_json::Value::Array(_)) if !as_string_list(v).is_empty() => {
+                        CheckCols::Listed(as_string_list(v))
+                    }
+                    _ => {
+                        return Err(Diagnostic::new("a `check` snapshot needs `check_cols`")
+                            .help("set `check_cols=['status', ...]` or `check_cols='all'`"))
+                    }
+                };
+                Strategy::Check { columns, updated_at }
+            }
+            other => return Err(Diagnostic::new(match other {
+                Some(s) => format!("snapshot strategy `{s}` is not `timestamp` or `check`"),
+                None => "a snapshot needs a `strategy`".to_string(),
+            })
+            .help(
+                "set `strategy='timestamp'` (with `updated_at`) or `strategy='check'` (with `check_cols`)",
+            )),
+        };
+        let invalidate_legacy = config
+            .0
+            .get("invalidate_hard_deletes")
+            .and_then(serde_json::Value::as_bool);
+        let invalidate_hard_deletes = match (config.get_str("hard_deletes"), invalidate_legacy) {
+            (Some(_), Some(_)) => {
+                return Err(Diagnostic::new(
+                    "a snapshot cannot set both `hard_deletes` and `invalidate_hard_deletes`",
+                )
+                .help("keep `hard_deletes`"))
+            }
+            (None | Some("ignore"), legacy) => legacy.unwrap_or(false),
+            (Some("invalidate"), _) => true,
+            (Some(other), _) => {
+                return Err(
+                    Diagnostic::new(format!("`hard_deletes: {other}` is not supported by Mallard"))
+                        .help("use `ignore` (the default) or `invalidate`"),
+                )
+            }
+        };
+        if config.0.contains_key("snapshot_meta_column_names") {
+            return Err(Diagnostic::new("`snapshot_meta_column_names` is not supported by Mallard")
+                .help("remove it: the columns are named dbt_scd_id, dbt_updated_at, dbt_valid_from, dbt_valid_to"));
+        }
+        Ok(SnapshotConfig {
+            strategy,
+            unique_key,
+            invalidate_hard_deletes,
+            valid_to_current: config.get_str("dbt_valid_to_current").map(str::to_string),
+        })
+    }
+}
+
+/// The time a `check` snapshot stamps versions with, dbt-duckdb's `snapshot_get_time()`: the
+/// transaction's start, so one run stamps every row alike.
+const NOW: &str = "current_timestamp::timestamp";
+
+/// The dbt columns and helper columns that the staging table has but the snapshot does not take.
+const STAGING_ONLY: &[&str] = &["dbt_change_type", "dbt_unique_key"];
+
+/// Builds or updates snapshot `relation` from `sql` (its rendered `select`), `hooks` around it,
+/// in one transaction.
+///
+/// Errors: DuckDB's; nothing has changed in the database when it is returned.
+pub fn build(
+    adapter: &Adapter,
+    relation: &Relation,
+    sql: &str,
+    config: &SnapshotConfig,
+    hooks: &super::Hooks,
+) -> Result<()> {
+    let body = super::strip_trailing_semicolon(sql);
+    let exists = adapter.relation_kind(relation)?.is_some();
+    let target = relation.to_string();
+    adapter.transaction(|a| {
+        for hook in &hooks.pre {
+            a.execute(hook)?;
+        }
+        if exists {
+            update(a, relation, body, config)?;
+        } else {
+            let plan = Plan::new(config, None);
+            a.execute(&format!(
+                "create table {target} as (\nselect *,\n    {} as dbt_scd_id,\n    {u} as dbt_updated_at,\n    {u} as dbt_valid_from,\n    {}\nfrom (\n{body}\n) sbq\n)",
+                plan.scd_id,
+                plan.valid_to_current(),
+                u = plan.updated_at,
+            ))?;
+        }
+        for hook in &hooks.post {
+            a.execute(hook)?;
+        }
+        Ok(())
+    })?;
+    adapter.set_relation_kind(relation, crate::adapter::RelationKind::Table);
+    Ok(())
+}
+
+/// The SQL pieces a strategy gives: dbt's `strategy` dict.
+struct Plan<'a> {
+    config: &'a SnapshotConfig,
+    updated_at: String,
+    scd_id: String,
+    row_changed: String,
+}
+
+impl<'a> Plan<'a> {
+    /// `check_columns` are, for `check_cols: all`, the snapshot's columns also in the table
+    /// (`None` on the first run), and whether the query has a column the table lacks.
+    fn new(config: &'a SnapshotConfig, check_columns: Option<(Vec<String>, bool)>) -> Plan<'a> {
+        let (updated_at, row_changed) = match &config.strategy {
+            Strategy::Timestamp { updated_at } => (
+                updated_at.clone(),
+                format!("(snapshotted_data.dbt_valid_from < source_data.{updated_at})"),
+            ),
+            Strategy::Check { columns, updated_at } => {
+                let cols: Vec<String> = match (columns, &check_columns) {
+                    (CheckCols::Listed(cols), _) => cols.clone(),
+                    (CheckCols::All, Some((cols, _))) => cols.iter().map(|c| quote(c)).collect(),
+                    (CheckCols::All, None) => Vec::new(),
+                };
+                let added = matches!(check_columns, Some((_, true)));
+                let changed = if added || cols.is_empty() {
+                    "TRUE".to_string()
+                } else {
+                    cols.iter()
+                        .map(|c| {
+                            format!(
+                                "snapshotted_data.{c} != source_data.{c} or ((snapshotted_data.{c} is null) and not (source_data.{c} is null)) or ((not snapshotted_data.{c} is null) and (source_data.{c} is null))"
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                };
+                (
+                    updated_at.clone().unwrap_or_else(|| NOW.to_string()),
+                    format!("({changed})"),
+                )
+            }
+        };
+        let mut scd_args = config.unique_key.clone();
+        scd_args.push(updated_at.clone());
+        let scd_id = format!(
+            "md5({})",
+            scd_args
+                .iter()
+                .map(|a| format!("coalesce(cast({a} as varchar), '')"))
+                .collect::<Vec<_>>()
+                .join(" || '|' || ")
+        );
+        Plan {
+            config,
+            updated_at,
+            scd_id,
+            row_changed,
+        }
+    }
+
+    /// `dbt_valid_to` of a new version: NULL typed like `updated_at`, or `dbt_valid_to_current`.
+    fn valid_to_current(&self) -> String {
+        format!(
+            "coalesce(nullif({u}, {u}), {}) as dbt_valid_to",
+            self.config.valid_to_current.as_deref().unwrap_or("null"),
+            u = self.updated_at
+        )
+    }
+
+    /// `<key> as dbt_unique_key`, or `<k1> as dbt_unique_key_1, ...` for several.
+    fn key_fields(&self) -> String {
+        match self.config.unique_key.as_slice() {
+            [key] => format!("{key} as dbt_unique_key"),
+            keys => keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| format!("{k} as dbt_unique_key_{}", i + 1))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+
+    fn key_join(&self, a: &str, b: &str) -> String {
+        match self.config.unique_key.as_slice() {
+            [_] => format!("{a}.dbt_unique_key = {b}.dbt_unique_key"),
+            keys => (1..=keys.len())
+                .map(|i| format!("{a}.dbt_unique_key_{i} = {b}.dbt_unique_key_{i}"))
+                .collect::<Vec<_>>()
+                .join(" and "),
+        }
+    }
+
+    fn key_is_null(&self, side: &str) -> String {
+        match self.config.unique_key.as_slice() {
+            [_] => format!("{side}.dbt_unique_key is null"),
+            _ => format!("{side}.dbt_unique_key_1 is null"),
+        }
+    }
+
+    /// dbt's `snapshot_staging_table`: the versions to insert and the current versions to close.
+    fn staging_sql(&self, source_sql: &str, target: &str) -> String {
+        let current = match &self.config.valid_to_current {
+            Some(v) => format!("(dbt_valid_to = {v} or dbt_valid_to is null)"),
+            None => "dbt_valid_to is null".to_string(),
+        };
+        let keys = self.key_fields();
+        let u = &self.updated_at;
+        let mut sql = format!(
+            "with snapshot_query as (\n{source_sql}\n),\n\
+             snapshotted_data as (\n    select *, {keys}\n    from {target}\n    where {current}\n),\n\
+             insertions_source_data as (\n    select *, {keys},\n        {u} as dbt_updated_at,\n        {u} as dbt_valid_from,\n        {},\n        {} as dbt_scd_id\n    from snapshot_query\n),\n\
+             updates_source_data as (\n    select *, {keys},\n        {u} as dbt_updated_at,\n        {u} as dbt_valid_from,\n        {u} as dbt_valid_to\n    from snapshot_query\n),\n",
+            self.valid_to_current(),
+            self.scd_id,
+        );
+        if self.config.invalidate_hard_deletes {
+            sql.push_str(&format!(
+                "deletes_source_data as (\n    select *, {keys}\n    from snapshot_query\n),\n"
+            ));
+        }
+        sql.push_str(&format!(
+            "insertions as (\n    select 'insert' as dbt_change_type, source_data.*\n    from insertions_source_data as source_data\n    left outer join snapshotted_data\n        on {join}\n    where {snap_null}\n       or ({snap_not_null} and ({changed}))\n),\n\
+             updates as (\n    select 'update' as dbt_change_type, source_data.*, snapshotted_data.dbt_scd_id\n    from updates_source_data as source_data\n    join snapshotted_data\n        on {join}\n    where ({changed})\n)",
+            join = self.key_join("snapshotted_data", "source_data"),
+            snap_null = self.key_is_null("snapshotted_data"),
+            snap_not_null = self.key_is_null("snapshotted_data").replace(" is null", " is not null"),
+            changed = self.row_changed,
+        ));
+        if self.config.invalidate_hard_deletes {
+            sql.push_str(&format!(
+                ",\ndeletes as (\n    select 'delete' as dbt_change_type, source_data.*,\n        {NOW} as dbt_valid_from,\n        {NOW} as dbt_updated_at,\n        {NOW} as dbt_valid_to,\n        snapshotted_data.dbt_scd_id\n    from snapshotted_data\n    left join deletes_source_data as source_data\n        on {join}\n    where {source_null}\n)",
+                join = self.key_join("snapshotted_data", "source_data"),
+                source_null = self.key_is_null("source_data"),
+            ));
+        }
+        sql.push_str("\nselect * from insertions\nunion all\nselect * from updates");
+        if self.config.invalidate_hard_deletes {
+            sql.push_str("\nunion all\nselect * from deletes");
+        }
+        sql
+    }
+}
+
+/// A later run: stage the changes in a temporary table, add columns the query gained, close
+/// the changed and deleted current versions, insert the new ones.
+fn update(a: &Adapter, relation: &Relation, body: &str, config: &SnapshotConfig) -> Result<()> {
+    let target = relation.to_string();
+    let existing: Vec<String> = a.columns(&target)?.into_iter().map(|c| c.name).collect();
+    let check_columns = match &config.strategy {
+        Strategy::Check {
+            columns: CheckCols::All,
+            ..
+        } => {
+            let query_columns = a.describe(&format!("select * from (\n{body}\n) subq"))?;
+            let added = query_columns.iter().any(|c| !existing.contains(c));
+            let common = query_columns
+                .into_iter()
+                .filter(|c| existing.contains(c))
+                .collect();
+            Some((common, added))
+        }
+        _ => None,
+    };
+    let plan = Plan::new(config, check_columns);
+    let staging = format!(
+        "temp.main.{}",
+        quote(&format!("{}__dbt_tmp", relation.identifier))
+    );
+    a.execute(&format!(
+        "create or replace temp table {staging} as (\n{}\n)",
+        plan.staging_sql(body, &target)
+    ))?;
+    let is_helper = |name: &str| STAGING_ONLY.contains(&name) || name.starts_with("dbt_unique_key_");
+    let staging_columns: Vec<crate::adapter::Column> = a
+        .columns(&staging)?
+        .into_iter()
+        .filter(|c| !is_helper(&c.name))
+        .collect();
+    for c in staging_columns.iter().filter(|c| !existing.contains(&c.name)) {
+        a.execute(&format!(
+            "alter table {target} add column {} {}",
+            quote(&c.name),
+            c.data_type
+        ))?;
+    }
+    let current = match &config.valid_to_current {
+        Some(v) => {
+            format!("(DBT_INTERNAL_TARGET.dbt_valid_to = {v} or DBT_INTERNAL_TARGET.dbt_valid_to is null)")
+        }
+        None => "DBT_INTERNAL_TARGET.dbt_valid_to is null".to_string(),
+    };
+    a.execute(&format!(
+        "update {target} as DBT_INTERNAL_TARGET\nset dbt_valid_to = DBT_INTERNAL_SOURCE.dbt_valid_to\nfrom {staging} as DBT_INTERNAL_SOURCE\nwhere DBT_INTERNAL_SOURCE.dbt_scd_id::text = DBT_INTERNAL_TARGET.dbt_scd_id::text\n  and DBT_INTERNAL_SOURCE.dbt_change_type::text in ('update', 'delete')\n  and {current}"
+    ))?;
+    let cols: Vec<String> = staging_columns.iter().map(|c| quote(&c.name)).collect();
+    a.execute(&format!(
+        "insert into {target} ({})\nselect {}\nfrom {staging} as DBT_INTERNAL_SOURCE\nwhere DBT_INTERNAL_SOURCE.dbt_change_type::text = 'insert'",
+        cols.join(", "),
+        cols.iter().map(|c| format!("DBT_INTERNAL_SOURCE.{c}")).collect::<Vec<_>>().join(", ")
+    ))?;
+    a.execute(&format!("drop table {staging}"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config(value: serde_json::Value) -> Result<SnapshotConfig, Diagnostic> {
+        SnapshotConfig::from_config(&NodeConfig(value.as_object().unwrap().clone()))
+    }
+
+    #[test]
+    fn reads_strategies_and_refuses_what_is_missing() {
+        let c = config(json!({"strategy": "timestamp", "unique_key": "id", "updated_at": "u"})).unwrap();
+        assert_eq!(
+            c.strategy,
+            Strategy::Timestamp {
+                updated_at: "u".into()
+            }
+        );
+        let c = config(json!({"strategy": "check", "unique_key": ["a", "b"], "check_cols": "all", "invalidate_hard_deletes": true})).unwrap();
+        assert!(c.invalidate_hard_deletes);
+        assert_eq!(c.unique_key, vec!["a", "b"]);
+        for (bad, says) in [
+            (
+                json!({"strategy": "timestamp", "unique_key": "id"}),
+                "`updated_at`",
+            ),
+            (json!({"strategy": "check", "unique_key": "id"}), "`check_cols`"),
+            (json!({"unique_key": "id"}), "needs a `strategy`"),
+            (
+                json!({"strategy": "timestamp", "updated_at": "u"}),
+                "`unique_key`",
+            ),
+            (
+                json!({"strategy": "timestamp", "unique_key": "id", "updated_at": "u", "hard_deletes": "new_record"}),
+                "new_record",
+            ),
+        ] {
+            let err = config(bad).unwrap_err();
+            assert!(err.message.contains(says), "{} lacks {says}", err.message);
+        }
+    }
+}
