@@ -748,8 +748,7 @@ fn snapshot_blocks(f: &ProjectFile) -> Result<Vec<ProjectFile>, Diagnostic> {
             return Err(
                 Diagnostic::new(format!("snapshot `{name}` has no `{{% endsnapshot %}}`"))
                     .at(Location::in_source(&f.original_file_path, text, line, None))
-                    .help("end the block with `{% endsnapshot %}`")
-                    .into(),
+                    .help("end the block with `{% endsnapshot %}`"),
             );
         };
         let body = &text[tag_end..close_start];
