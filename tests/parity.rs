@@ -1,6 +1,6 @@
 //! dbt parity without Python: each fixture with a `parity.yml` is run through its steps (several
-//! `mallard` commands in a row), and after each step every relation must equal what dbt-core
-//! 1.10 with dbt-duckdb built, as recorded in the fixture's `expected/step-N.txt` by
+//! `mallard` commands in a row), and after each step every relation, and every node's status in
+//! `run_results.json`, must equal what dbt-core 1.10 with dbt-duckdb gave, as recorded in the fixture's `expected/step-N.txt` by
 //! `bash scripts/dbt_parity/run tests/fixtures/<name>` (which also regenerates those files).
 
 mod common;
@@ -65,6 +65,30 @@ fn dump(db: &std::path::Path) -> String {
     out
 }
 
+/// Each node's status in a `run_results.json`, as `scripts/dbt_parity/statuses.py` prints them:
+/// `<resource type> <name> <status>` lines, sorted; data tests without their unique_id's hash,
+/// unit tests as `<model>.<test>`.
+fn statuses(run_results: &str) -> String {
+    let doc: serde_json::Value = serde_json::from_str(run_results).expect("run_results.json is JSON");
+    let mut lines: Vec<String> = doc["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            let id = r["unique_id"].as_str().unwrap_or_default();
+            let parts: Vec<&str> = id.split('.').collect();
+            let name = if parts[0] == "unit_test" {
+                parts[2..4].join(".")
+            } else {
+                parts[2].to_string()
+            };
+            format!("{} {name} {}", parts[0], r["status"].as_str().unwrap_or_default())
+        })
+        .collect();
+    lines.sort();
+    lines.join("\n")
+}
+
 /// Runs fixture `name`'s steps and compares the database after each with dbt's.
 fn check_parity(name: &str) {
     let project = Project::fixture(name);
@@ -80,7 +104,14 @@ fn check_parity(name: &str) {
             .collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let run = project.run(&args);
-        assert_eq!(run.code, 0, "step {n}: mallard {args:?}\n{}", run.text(&project));
+        let expected_statuses = project.read(&format!("expected/step-{n}.status.txt"));
+        let statuses = statuses(&project.read("target/run_results.json"));
+        assert_eq!(
+            statuses.trim_end(),
+            expected_statuses.trim_end(),
+            "step {n} ({args:?}): node statuses differ from dbt's\n{}",
+            run.text(&project)
+        );
         let db = std::fs::read_dir(project.path())
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -123,6 +154,16 @@ fn hooks_run_as_in_dbt() {
 }
 
 #[test]
+fn unit_tests_pass_and_fail_as_in_dbt() {
+    check_parity("unit_tests");
+}
+
+#[test]
 fn snapshots_match_dbt_over_four_runs() {
     check_parity("snapshots");
+}
+
+#[test]
+fn ephemeral_models_match_dbt() {
+    check_parity("ephemeral");
 }

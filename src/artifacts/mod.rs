@@ -239,7 +239,8 @@ pub fn write_run_results(
     let results: Vec<Value> = results
         .iter()
         .map(|r| {
-            let node = &manifest.nodes[&r.unique_id];
+            // `on-run-start` / `on-run-end` hooks are results without a manifest node.
+            let relation = manifest.nodes.get(&r.unique_id).and_then(|n| n.relation.as_ref());
             json!({
                 "status": r.status.as_str(),
                 "timing": r.timing.iter().map(|t| json!({
@@ -258,7 +259,7 @@ pub fn write_run_results(
                 "unique_id": r.unique_id,
                 "compiled": r.compiled_code.is_some(),
                 "compiled_code": r.compiled_code,
-                "relation_name": node.relation.as_ref().map(|rel| rel.to_string()),
+                "relation_name": relation.map(|rel| rel.to_string()),
                 "batch_results": null,
             })
         })

@@ -143,6 +143,8 @@ pub enum LsResourceType {
     Test,
     Source,
     Snapshot,
+    #[value(name = "unit_test")]
+    UnitTest,
 }
 
 impl LsResourceType {
@@ -153,6 +155,7 @@ impl LsResourceType {
             LsResourceType::Test => ResourceType::Test,
             LsResourceType::Source => ResourceType::Source,
             LsResourceType::Snapshot => ResourceType::Snapshot,
+            LsResourceType::UnitTest => ResourceType::UnitTest,
         }
     }
 }

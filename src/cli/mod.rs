@@ -67,20 +67,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Compile(a) => execute(
             a,
-            &[ResourceType::Model, ResourceType::Snapshot, ResourceType::Test],
+            &[
+                ResourceType::Model,
+                ResourceType::Snapshot,
+                ResourceType::UnitTest,
+                ResourceType::Test,
+            ],
             false,
             &invocation,
         ),
         Command::Snapshot(a) => execute(a, &[ResourceType::Snapshot], true, &invocation),
         Command::Seed(a) => execute(a, &[ResourceType::Seed], true, &invocation),
         Command::Run(a) => execute(a, &[ResourceType::Model], true, &invocation),
-        Command::Test(a) => execute(a, &[ResourceType::Test], true, &invocation),
+        Command::Test(a) => execute(
+            a,
+            &[ResourceType::UnitTest, ResourceType::Test],
+            true,
+            &invocation,
+        ),
         Command::Build(a) => execute(
             a,
             &[
                 ResourceType::Seed,
                 ResourceType::Model,
                 ResourceType::Snapshot,
+                ResourceType::UnitTest,
                 ResourceType::Test,
             ],
             true,
@@ -421,6 +432,14 @@ fn execute(
         if let Some(database) = database {
             database.finish(false)?;
         }
+        let elapsed = started.elapsed().as_secs_f64();
+        artifacts::write_run_results(
+            &session.project.target_dir(),
+            &session.manifest,
+            &start,
+            elapsed,
+            invocation,
+        )?;
         return Ok(ExitCode::from(1));
     }
     let results = runner::execute(
@@ -454,10 +473,12 @@ fn execute(
             )?,
             None => {}
         }
+        // The project hooks are in run_results.json, as in dbt (`operation.<project>...`).
+        let all: Vec<runner::NodeResult> = start.iter().chain(&results).chain(&end).cloned().collect();
         artifacts::write_run_results(
             &session.project.target_dir(),
             &session.manifest,
-            &results,
+            &all,
             elapsed,
             invocation,
         )?;

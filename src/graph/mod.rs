@@ -166,6 +166,20 @@ pub fn run_edges(manifest: &Manifest, graph: &Graph, tests_gate_children: bool) 
         }
     }
     if tests_gate_children {
+        // A model waits for its unit tests, and is skipped if one fails; a unit test waits for
+        // the model's parents (whose column types then type its rows), as in dbt's `build`.
+        for test in manifest
+            .nodes
+            .values()
+            .filter(|n| n.resource_type == ResourceType::UnitTest)
+        {
+            if let Some(model) = test.attached_node.as_ref().and_then(|m| manifest.nodes.get(m)) {
+                edges.push((test.unique_id.clone(), model.unique_id.clone()));
+                for parent in &model.depends_on {
+                    edges.push((parent.clone(), test.unique_id.clone()));
+                }
+            }
+        }
         let mut ancestry: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for test in manifest
             .nodes

@@ -174,6 +174,16 @@ pub fn select(
             chosen.insert(test.unique_id.clone());
         }
     }
+    // A unit test goes with the model it tests.
+    for test in manifest
+        .nodes
+        .values()
+        .filter(|n| n.resource_type == ResourceType::UnitTest)
+    {
+        if test.attached_node.as_ref().is_some_and(|m| direct.contains(m)) {
+            chosen.insert(test.unique_id.clone());
+        }
+    }
     Ok(chosen.difference(&excluded).cloned().collect())
 }
 
@@ -284,6 +294,7 @@ fn node_matches(node: &Node, atom: &Atom) -> bool {
         }
         "resource_type" => wildcard(v, node.resource_type.as_str()),
         "package" => wildcard(v, &node.package_name),
+        "test_type" if node.resource_type == ResourceType::UnitTest => v == "unit",
         "test_type" => match &node.test_metadata {
             Some(_) => v == "generic" || v == "data",
             None => node.resource_type == ResourceType::Test && (v == "singular" || v == "data"),

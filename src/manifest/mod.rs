@@ -21,6 +21,7 @@ pub enum ResourceType {
     Test,
     Source,
     Snapshot,
+    UnitTest,
 }
 
 impl ResourceType {
@@ -31,6 +32,7 @@ impl ResourceType {
             ResourceType::Test => "test",
             ResourceType::Source => "source",
             ResourceType::Snapshot => "snapshot",
+            ResourceType::UnitTest => "unit_test",
         }
     }
 }
@@ -89,6 +91,67 @@ pub struct Node {
     pub attached_node: Option<String>,
     /// The SHA-256 of the defining file's text (dbt's `checksum`), hex.
     pub checksum: String,
+    /// Unit tests only: the rows given and expected.
+    pub unit_test: Option<UnitTestSpec>,
+}
+
+/// A unit test (`unit_tests:` in property YAML): the tested model's SQL run on `given` rows
+/// instead of its inputs, and compared with `expect`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitTestSpec {
+    /// The `unique_id` of the model under test.
+    pub model: String,
+    pub given: Vec<Fixture>,
+    pub expect: FixtureRows,
+    /// `overrides: vars:`, laid over the project's vars for this test.
+    pub vars: Map<String, Value>,
+    /// `overrides: macros: is_incremental:`.
+    pub is_incremental: bool,
+}
+
+/// The rows given for one input of a unit test.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fixture {
+    pub input: FixtureInput,
+    pub rows: FixtureRows,
+}
+
+/// What a unit test's fixture stands in for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FixtureInput {
+    Ref(String),
+    Source(String, String),
+    /// `this`: the incremental model's current table.
+    This,
+}
+
+impl FixtureInput {
+    /// The CTE the input becomes in the tested model's SQL (`__dbt__cte__<name>`).
+    pub fn cte(&self) -> Relation {
+        match self {
+            FixtureInput::Ref(name) => Relation::cte(name),
+            FixtureInput::Source(s, t) => Relation::cte(&format!("{s}__{t}")),
+            FixtureInput::This => Relation::cte("this"),
+        }
+    }
+
+    /// As written in YAML: `ref('x')`, `source('s', 't')`, `this`.
+    pub fn shown(&self) -> String {
+        match self {
+            FixtureInput::Ref(name) => format!("ref('{name}')"),
+            FixtureInput::Source(s, t) => format!("source('{s}', '{t}')"),
+            FixtureInput::This => "this".to_string(),
+        }
+    }
+}
+
+/// Fixture rows: dbt's `dict` format (a list of column-to-value mappings; columns left out are
+/// NULL), `csv` (text with a header line) or `sql` (a query giving the rows).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FixtureRows {
+    Dict(Vec<Map<String, Value>>),
+    Csv(String),
+    Sql(String),
 }
 
 impl Node {
@@ -156,6 +219,7 @@ impl Manifest {
             (count(ResourceType::Seed), "seed"),
             (count(ResourceType::Snapshot), "snapshot"),
             (count(ResourceType::Test), "data test"),
+            (count(ResourceType::UnitTest), "unit test"),
             (self.sources.len(), "source"),
         ];
         parts

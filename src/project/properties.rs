@@ -139,6 +139,33 @@ pub struct SourceTableProps {
     pub location: Location,
 }
 
+/// A unit test entry (`unit_tests:`), as written; [`crate::manifest::parse`] checks it.
+#[derive(Debug, Clone)]
+pub struct UnitTestDef {
+    pub name: String,
+    pub model: String,
+    pub description: String,
+    /// `given:` entries: each a mapping with `input`, `rows` and optionally `format`.
+    pub given: Vec<Map<String, Value>>,
+    /// `expect:`: a mapping with `rows` and optionally `format`.
+    pub expect: Map<String, Value>,
+    pub overrides: Map<String, Value>,
+    pub config: Map<String, Value>,
+    pub location: Location,
+    pub file: String,
+}
+
+const UNIT_TEST_KEYS: &[&str] = &[
+    "name",
+    "model",
+    "description",
+    "given",
+    "expect",
+    "overrides",
+    "config",
+    "versions",
+];
+
 /// A declared source (`sources:` entry).
 #[derive(Debug, Clone)]
 pub struct SourceProps {
@@ -157,6 +184,7 @@ pub struct Properties {
     pub models: Vec<NodeProps>,
     pub seeds: Vec<NodeProps>,
     pub sources: Vec<SourceProps>,
+    pub unit_tests: Vec<UnitTestDef>,
 }
 
 impl Properties {
@@ -221,6 +249,9 @@ impl<'a> PropertyFile<'a> {
         }
         for entry in self.list(&doc, "sources")? {
             props.sources.push(self.source(entry)?);
+        }
+        for entry in self.list(&doc, "unit_tests")? {
+            props.unit_tests.push(self.unit_test(entry)?);
         }
         Ok(())
     }
@@ -294,6 +325,59 @@ impl<'a> PropertyFile<'a> {
             }
         }
         Ok(())
+    }
+
+    fn unit_test(&self, entry: &Map<String, Value>) -> Result<UnitTestDef, Diagnostic> {
+        let (name, location) = self.name(entry, "unit test")?;
+        self.check_keys(entry, UNIT_TEST_KEYS, &format!("unit test `{name}`"))?;
+        let model = entry.get("model").and_then(Value::as_str).ok_or_else(|| {
+            Diagnostic::new(format!("unit test `{name}` has no `model:`"))
+                .at(location.clone())
+                .help("name the model it tests: `model: my_model`")
+        })?;
+        let expect = entry
+            .get("expect")
+            .and_then(Value::as_object)
+            .cloned()
+            .ok_or_else(|| {
+                Diagnostic::new(format!("unit test `{name}` has no `expect:`"))
+                    .at(location.clone())
+                    .help("give the expected output under `expect: rows:`")
+            })?;
+        let given = match entry.get("given") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|g| {
+                    g.as_object().cloned().ok_or_else(|| {
+                        Diagnostic::new(format!("each `given:` entry of unit test `{name}` must be a mapping with `input` and `rows`"))
+                            .at(self.location_after(&name, "given"))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => {
+                return Err(Diagnostic::new(format!("`given:` of unit test `{name}` must be a list"))
+                    .at(self.location_after(&name, "given")))
+            }
+        };
+        let object = |key: &str| {
+            entry
+                .get(key)
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default()
+        };
+        Ok(UnitTestDef {
+            model: model.to_string(),
+            description: str_of(entry, "description"),
+            given,
+            expect,
+            overrides: object("overrides"),
+            config: object("config"),
+            name,
+            location,
+            file: self.file.to_string(),
+        })
     }
 
     fn node(&self, entry: &Map<String, Value>) -> Result<NodeProps, Diagnostic> {

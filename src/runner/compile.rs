@@ -8,7 +8,7 @@ use minijinja::Environment;
 use serde_json::json;
 
 use crate::error::Diagnostic;
-use crate::manifest::{Manifest, Node, ResourceType};
+use crate::manifest::{FixtureInput, Manifest, Node, ResourceType};
 use crate::materialization::Hooks;
 use crate::project::profile::Target;
 use crate::templating::context::SharedAdapter;
@@ -60,6 +60,24 @@ impl Resolver for ManifestResolver {
     }
 }
 
+/// Resolves a unit test's inputs to the CTEs holding their given rows.
+#[derive(Debug)]
+struct UnitTestResolver {
+    inputs: BTreeMap<FixtureInput, Relation>,
+}
+
+impl Resolver for UnitTestResolver {
+    fn resolve_ref(&self, call: &RefCall) -> Option<Relation> {
+        self.inputs.get(&FixtureInput::Ref(call.name.clone())).cloned()
+    }
+
+    fn resolve_source(&self, source: &str, table: &str) -> Option<Relation> {
+        self.inputs
+            .get(&FixtureInput::Source(source.to_string(), table.to_string()))
+            .cloned()
+    }
+}
+
 /// What compiling needs, shared by all workers.
 pub struct Compiler<'a> {
     pub env: &'a Environment<'static>,
@@ -103,6 +121,7 @@ impl Compiler<'_> {
         let sql = match (&node.resource_type, &node.test_metadata) {
             (ResourceType::Seed, _) => return Ok(String::new()),
             (ResourceType::Test, Some(meta)) => self.generic_test(node, meta)?,
+            (ResourceType::UnitTest, _) => self.unit_test(node, database)?,
             _ => {
                 let sql = self.render(node, incremental, database)?;
                 let ctes = self.ephemeral_ctes(node, database)?;
@@ -150,6 +169,42 @@ impl Compiler<'_> {
             pre: render_all("pre_hook")?,
             post: render_all("post_hook")?,
         })
+    }
+
+    /// A unit test's SQL: the tested model's code rendered with each input (`ref`, `source`,
+    /// `this`) read from the CTE that [`crate::testing::unit`] fills with the given rows, and
+    /// with the test's `overrides`.
+    fn unit_test(&self, node: &Node, database: Option<&SharedAdapter>) -> Result<String, Diagnostic> {
+        let spec = node.unit_test.as_ref().expect("unit tests have a spec");
+        let model = &self.manifest.nodes[&spec.model];
+        let resolver = UnitTestResolver {
+            inputs: spec
+                .given
+                .iter()
+                .map(|g| (g.input.clone(), g.input.cte()))
+                .collect(),
+        };
+        let gives_this = spec.given.iter().any(|g| g.input == FixtureInput::This);
+        let input = RenderInput {
+            file: &model.original_file_path,
+            source: &model.raw_code,
+            this: if gives_this {
+                Some(FixtureInput::This.cte())
+            } else {
+                model.relation.clone()
+            },
+            model: json!({"name": model.name, "unique_id": model.unique_id, "resource_type": "model",
+                          "original_file_path": model.original_file_path, "config": model.config.0}),
+            extra: None,
+        };
+        let mut vars = self.vars.as_ref().clone();
+        vars.extend(spec.vars.clone());
+        let mut context = self.context(model);
+        context.vars = Arc::new(vars);
+        context.resolver = Some(Arc::new(resolver));
+        context.is_incremental = spec.is_incremental;
+        context.database = database.cloned();
+        Ok(templating::render(self.env, &input, context)?.0)
     }
 
     /// The run-phase render of a model or singular test's Jinja.

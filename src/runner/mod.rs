@@ -21,7 +21,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use crate::adapter::Adapter;
-use crate::manifest::{Node, ResourceType};
+use crate::manifest::{Manifest, Node, ResourceType};
 use crate::materialization::incremental::IncrementalConfig;
 use crate::materialization::snapshot::SnapshotConfig;
 use crate::materialization::{self, Hooks, SeedLoad};
@@ -352,6 +352,7 @@ fn run_node(
     );
     let exec_start = Utc::now();
     let outcome = execute_node(
+        compiler.manifest,
         node,
         &sql,
         &hooks,
@@ -367,6 +368,20 @@ fn run_node(
     result.execution_time = started.elapsed().as_secs_f64();
     match outcome {
         Ok(Outcome::Built) => result.message = Some("OK".to_string()),
+        Ok(Outcome::UnitTested(outcome)) => {
+            result.failures = Some(outcome.differences as i64);
+            if outcome.differences == 0 {
+                result.status = Status::Pass;
+            } else {
+                result.status = Status::Fail;
+                result.message = Some(format!(
+                    "{} row{} of the output differ from `expect`:\n{}\n  {compiled_at}",
+                    outcome.differences,
+                    if outcome.differences == 1 { "" } else { "s" },
+                    outcome.report.trim_end()
+                ));
+            }
+        }
         Ok(Outcome::Loaded(rows)) => {
             result.message = Some(format!("INSERT {rows}"));
             result.rows_affected = Some(rows);
@@ -405,6 +420,7 @@ fn run_node(
                 ResourceType::Test => "test",
                 ResourceType::Seed => "seed",
                 ResourceType::Snapshot => "snapshot",
+                ResourceType::UnitTest => "unit_test",
                 _ => "model",
             };
             let mut msg = format!(
@@ -424,6 +440,7 @@ fn run_node(
 
 enum Outcome {
     Built,
+    UnitTested(testing::unit::UnitOutcome),
     Loaded(i64),
     Tested {
         failures: i64,
@@ -433,6 +450,7 @@ enum Outcome {
 }
 
 fn execute_node(
+    manifest: &Manifest,
     node: &Node,
     sql: &str,
     hooks: &Hooks,
@@ -477,6 +495,11 @@ fn execute_node(
             let config = SnapshotConfig::from_config(&node.config)?;
             materialization::snapshot::build(adapter, relation, sql, &config, hooks)?;
             Ok(Outcome::Built)
+        }
+        ResourceType::UnitTest => {
+            let spec = node.unit_test.as_ref().expect("unit tests have a spec");
+            let outcome = testing::unit::run(adapter, manifest, spec, sql, project_root)?;
+            Ok(Outcome::UnitTested(outcome))
         }
         ResourceType::Source => Ok(Outcome::Built),
     }

@@ -18,21 +18,32 @@ pub fn progress_line(index: usize, total: usize, node: &Node, r: &NodeResult) ->
     };
     let secs = format!("{:.2}s", r.execution_time);
     let failures = r.failures.unwrap_or(0);
-    let (text, status) = match (node.resource_type, r.status) {
-        (_, Status::Skipped) if node.resource_type == ResourceType::Test => {
-            (format!("SKIP test {}", node.name), "SKIP".to_string())
-        }
+    // A unit test is shown as `<model>::<test>`, as dbt does.
+    let test_name = match (&node.unit_test, node.attached_node.as_deref()) {
+        (Some(_), Some(model)) => format!("{}::{}", model.rsplit('.').next().unwrap_or(model), node.name),
+        _ => node.name.clone(),
+    };
+    let is_test = matches!(node.resource_type, ResourceType::Test | ResourceType::UnitTest);
+    let (text, status) = match (
+        if is_test {
+            ResourceType::Test
+        } else {
+            node.resource_type
+        },
+        r.status,
+    ) {
+        (_, Status::Skipped) if is_test => (format!("SKIP test {test_name}"), "SKIP".to_string()),
         (_, Status::Skipped) => (format!("SKIP relation {relation}"), "SKIP".to_string()),
-        (ResourceType::Test, Status::Pass) => (format!("PASS {}", node.name), format!("PASS in {secs}")),
+        (ResourceType::Test, Status::Pass) => (format!("PASS {test_name}"), format!("PASS in {secs}")),
         (ResourceType::Test, Status::Fail) => (
-            format!("FAIL {failures} {}", node.name),
+            format!("FAIL {failures} {test_name}"),
             format!("FAIL {failures} in {secs}"),
         ),
         (ResourceType::Test, Status::Warn) => (
-            format!("WARN {failures} {}", node.name),
+            format!("WARN {failures} {test_name}"),
             format!("WARN {failures} in {secs}"),
         ),
-        (ResourceType::Test, _) => (format!("ERROR {}", node.name), format!("ERROR in {secs}")),
+        (ResourceType::Test, _) => (format!("ERROR {test_name}"), format!("ERROR in {secs}")),
         (ResourceType::Seed, Status::Success) => (
             format!("OK loaded {kind} {relation}"),
             format!("{} in {secs}", r.message.as_deref().unwrap_or("OK")),
@@ -105,6 +116,7 @@ pub fn summary(manifest: &Manifest, results: &[NodeResult], elapsed: f64) -> Str
         bump(match n.resource_type {
             ResourceType::Seed => "seed".to_string(),
             ResourceType::Test => "data test".to_string(),
+            ResourceType::UnitTest => "unit test".to_string(),
             ResourceType::Snapshot => "snapshot".to_string(),
             _ => format!("{} model", n.materialized()),
         });
@@ -134,6 +146,12 @@ pub fn summary(manifest: &Manifest, results: &[NodeResult], elapsed: f64) -> Str
             let n = &manifest.nodes[&r.unique_id];
             let body = r.message.as_deref().unwrap_or("");
             let text = match r.status {
+                Status::Fail if n.resource_type == ResourceType::UnitTest => {
+                    format!(
+                        "Failure in unit_test {} ({})\n  {body}",
+                        n.name, n.original_file_path
+                    )
+                }
                 Status::Fail => format!("Failure in test {} ({})\n  {body}", n.name, n.original_file_path),
                 Status::Warn => format!("Warning in test {} ({})\n  {body}", n.name, n.original_file_path),
                 _ => body.to_string(),

@@ -4,6 +4,8 @@
 //! Source: dbt-core's `include/global_project/macros/generic_test_sql/*.sql` and
 //! `materializations/tests/helpers.sql` (`get_test_sql`).
 
+pub mod unit;
+
 use serde_json::{Map, Value};
 
 use crate::project::config::NodeConfig;
