@@ -326,3 +326,43 @@ fn first_line(msg: &str) -> &str {
 pub fn sql_string(path: &Path) -> String {
     format!("'{}'", path.to_string_lossy().replace('\'', "''"))
 }
+
+/// A DuckDB value as text for people: numbers and strings as themselves, dates as
+/// `YYYY-MM-DD`, timestamps as `YYYY-MM-DD HH:MM:SS[.ffffff]`, NULL as `null`; other types in
+/// their debug form.
+pub fn display_value(v: &duckdb::types::Value) -> String {
+    use duckdb::types::{TimeUnit, Value as D};
+    match v {
+        D::Null => "null".to_string(),
+        D::Text(s) | D::Enum(s) => s.clone(),
+        D::Boolean(b) => b.to_string(),
+        D::TinyInt(n) => n.to_string(),
+        D::SmallInt(n) => n.to_string(),
+        D::Int(n) => n.to_string(),
+        D::BigInt(n) => n.to_string(),
+        D::HugeInt(n) => n.to_string(),
+        D::UTinyInt(n) => n.to_string(),
+        D::USmallInt(n) => n.to_string(),
+        D::UInt(n) => n.to_string(),
+        D::UBigInt(n) => n.to_string(),
+        D::UHugeInt(n) => n.to_string(),
+        D::Float(f) => f.to_string(),
+        D::Double(f) => f.to_string(),
+        D::Decimal(d) => d.to_string(),
+        D::Date32(days) => chrono::NaiveDate::from_num_days_from_ce_opt(days + 719_163)
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| days.to_string()),
+        D::Timestamp(unit, n) => {
+            let micros = match unit {
+                TimeUnit::Second => n * 1_000_000,
+                TimeUnit::Millisecond => n * 1_000,
+                TimeUnit::Microsecond => *n,
+                TimeUnit::Nanosecond => n / 1_000,
+            };
+            chrono::DateTime::from_timestamp_micros(micros)
+                .map(|t| t.naive_utc().to_string())
+                .unwrap_or_else(|| n.to_string())
+        }
+        other => format!("{other:?}"),
+    }
+}

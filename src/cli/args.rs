@@ -30,6 +30,11 @@ pub enum Command {
     Build(RunArgs),
     /// Render models and tests to SQL under target/compiled/ without touching the database.
     Compile(RunArgs),
+    /// Run again what errored, failed or was skipped in the last run (from
+    /// target/run_results.json), with that run's command, vars, target and threads.
+    Retry(RetryArgs),
+    /// Print the first rows of the selected models (or of an --inline query), from the database.
+    Show(ShowArgs),
     /// List the selected resources.
     #[command(alias = "list")]
     Ls(LsArgs),
@@ -57,6 +62,8 @@ impl Command {
             Command::Build(_) => "build",
             Command::Snapshot(_) => "snapshot",
             Command::Compile(_) => "compile",
+            Command::Retry(_) => "retry",
+            Command::Show(_) => "show",
             Command::Ls(_) => "ls",
             Command::Parse(_) => "parse",
             Command::Debug(_) => "debug",
@@ -94,7 +101,11 @@ pub struct SelectArgs {
     /// Nodes to leave out, same syntax as --select.
     #[arg(long, num_args = 1..)]
     pub exclude: Vec<String>,
-    /// A folder with an earlier run's manifest.json, for `state:modified` and `state:new`.
+    /// A named selector from selectors.yml, instead of --select.
+    #[arg(long, value_name = "NAME")]
+    pub selector: Option<String>,
+    /// A folder with an earlier run's manifest.json (for `state:modified`, `state:new`) and
+    /// run_results.json (for `result:error`, `result:fail`, ...).
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
 }
@@ -112,6 +123,29 @@ pub struct RunArgs {
     /// stopping at once.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub lock_timeout: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// While another run writes the database, wait up to this many seconds.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub lock_timeout: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// A query to preview instead of a model (Jinja allowed: `ref`, `source`, `var`, ...).
+    #[arg(long)]
+    pub inline: Option<String>,
+    /// How many rows to print.
+    #[arg(long, default_value_t = 5)]
+    pub limit: usize,
 }
 
 fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {

@@ -26,7 +26,7 @@ use crate::project::Project;
 use crate::runner::compile::{Compiler, ManifestResolver};
 use crate::runner::{self, hooks, output, Plan};
 use crate::templating;
-use args::{Cli, Command, LsOutput, ProjectArgs, RunArgs, SelectArgs};
+use args::{Cli, Command, LsOutput, ProjectArgs, RetryArgs, RunArgs, SelectArgs, ShowArgs};
 
 /// Exit code when the run could not start (bad project, profile, arguments, database).
 const EXIT_CANNOT_START: u8 = 2;
@@ -52,9 +52,49 @@ fn print_error(err: &anyhow::Error) {
     eprintln!("{text}");
 }
 
+/// The arguments a run is recorded with in `run_results.json` (`args`), enough for `retry` to
+/// run it again: the command and the flags that change what it does.
+fn recorded_args(command: &str, a: &RunArgs) -> Value {
+    json!({
+        "command": command,
+        "select": a.select.select,
+        "exclude": a.select.exclude,
+        "selector": a.select.selector,
+        "vars": a.project.vars,
+        "target": a.project.target,
+        "threads": a.project.threads,
+        "full_refresh": a.full_refresh,
+    })
+}
+
+/// The resource types each executing command runs.
+fn command_types(command: &str) -> Option<&'static [ResourceType]> {
+    Some(match command {
+        "seed" => &[ResourceType::Seed],
+        "run" => &[ResourceType::Model],
+        "test" => &[ResourceType::UnitTest, ResourceType::Test],
+        "snapshot" => &[ResourceType::Snapshot],
+        "build" => &[
+            ResourceType::Seed,
+            ResourceType::Model,
+            ResourceType::Snapshot,
+            ResourceType::UnitTest,
+            ResourceType::Test,
+        ],
+        _ => return None,
+    })
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
-    let invocation = Invocation::new(json!({"command": cli.command.name()}));
+    let invocation = match &cli.command {
+        Command::Seed(a) | Command::Run(a) | Command::Test(a) | Command::Snapshot(a) | Command::Build(a) => {
+            Invocation::new(recorded_args(cli.command.name(), a))
+        }
+        other => Invocation::new(json!({"command": other.name()})),
+    };
     match cli.command {
+        Command::Retry(a) => retry(a),
+        Command::Show(a) => show(a),
         Command::Ls(a) => {
             let session = Session::load(&a.project)?;
             let types = a
@@ -110,6 +150,151 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Debug(a) => debug(&a.project),
         Command::Clean(a) => clean(&a.project),
     }
+}
+
+/// `retry`: reads the last run's `run_results.json` and runs its command again on the nodes
+/// that errored, failed or were skipped, with its vars, target, threads and `--full-refresh`.
+/// Exit 0 with a note when there is nothing to retry.
+///
+/// Errors: no `run_results.json`, or one written by a command that builds nothing.
+fn retry(a: RetryArgs) -> Result<ExitCode> {
+    let root = project_dir(&a.project)?;
+    let session = Session::load(&a.project)?;
+    let path = session.project.target_dir().join("run_results.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Diagnostic::new(format!("cannot read `{}`: {e}", path.display()))
+            .help("`retry` repeats the last `seed`, `run`, `test`, `snapshot` or `build`; run one first")
+    })?;
+    let previous: Value = serde_json::from_str(&text).context("run_results.json is not JSON")?;
+    let prev_args = &previous["args"];
+    let command = prev_args["command"].as_str().unwrap_or_default().to_string();
+    let Some(types) = command_types(&command) else {
+        return Err(Diagnostic::new(format!(
+            "the last run was `{command}`, which `retry` cannot repeat"
+        ))
+        .help("`retry` repeats the last `seed`, `run`, `test`, `snapshot` or `build`")
+        .into());
+    };
+    let again: Vec<String> = selector::read_statuses(&path)
+        .into_iter()
+        .filter(|(id, status)| {
+            matches!(status.as_str(), "error" | "fail" | "skipped") && session.manifest.nodes.contains_key(id)
+        })
+        .map(|(id, _)| format!("unique_id:{id}"))
+        .collect();
+    if again.is_empty() {
+        println!("Nothing to retry: the last `{command}` had no errors, failures or skipped nodes.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    let args = RunArgs {
+        project: ProjectArgs {
+            project_dir: Some(root),
+            profiles_dir: a.project.profiles_dir.clone(),
+            target: prev_args["target"]
+                .as_str()
+                .map(str::to_string)
+                .or(a.project.target.clone()),
+            vars: prev_args["vars"]
+                .as_str()
+                .map(str::to_string)
+                .or(a.project.vars.clone()),
+            threads: prev_args["threads"]
+                .as_u64()
+                .map(|t| t as u16)
+                .or(a.project.threads),
+        },
+        select: SelectArgs {
+            select: again,
+            exclude: strings(&prev_args["exclude"]),
+            selector: None,
+            state: None,
+        },
+        full_refresh: prev_args["full_refresh"].as_bool().unwrap_or(false),
+        lock_timeout: a.lock_timeout,
+    };
+    let invocation = Invocation::new(recorded_args(&command, &args));
+    execute(args, types, true, &invocation)
+}
+
+/// `show`: the first `--limit` rows of each selected model, seed or snapshot (or of `--inline`
+/// SQL), read from the database, as a table.
+///
+/// Errors: the database does not exist yet; nothing selected; a query that fails.
+fn show(a: ShowArgs) -> Result<ExitCode> {
+    let session = Session::load(&a.project)?;
+    let path = session
+        .target
+        .path
+        .clone()
+        .filter(|p| p.exists())
+        .ok_or_else(|| {
+            Diagnostic::new("`show` reads the database, which does not exist yet")
+                .help("build the project first (`mallard build`)")
+        })?;
+    let adapter = Adapter::open_read_only(&path)?;
+    let shared = Arc::new(std::sync::Mutex::new(adapter.try_clone()?));
+    let compiler = Compiler {
+        env: &session.env,
+        manifest: &session.manifest,
+        target: &session.target,
+        resolver: Arc::new(ManifestResolver::new(&session.manifest)),
+        vars: Arc::new(session.project.vars.clone()),
+        target_dir: session.project.target_dir(),
+        target_path: session.project.target_path.clone(),
+        full_refresh: false,
+    };
+    let mut previews: Vec<(String, String)> = Vec::new();
+    if let Some(inline) = &a.inline {
+        let sql = compiler.render_project_hook(inline, Some(&shared), minijinja::Value::from(()))?;
+        previews.push(("inline query".to_string(), sql));
+    } else {
+        let plan = session.plan(
+            &a.select,
+            &[ResourceType::Model, ResourceType::Seed, ResourceType::Snapshot],
+            false,
+            false,
+        )?;
+        if plan.order.is_empty() {
+            return Err(Diagnostic::new("`show` needs a model: nothing was selected")
+                .help("pass `--select my_model` or `--inline \"select ...\"`")
+                .into());
+        }
+        for id in &plan.order {
+            let node = &session.manifest.nodes[id];
+            let sql = match node.resource_type {
+                ResourceType::Model if node.materialized() != "ephemeral" => format!(
+                    "select * from {}",
+                    node.relation.as_ref().expect("models have relations")
+                ),
+                ResourceType::Model => compiler.compile(node, false, Some(&shared))?,
+                _ => format!(
+                    "select * from {}",
+                    node.relation.as_ref().expect("has a relation")
+                ),
+            };
+            previews.push((format!("node '{}'", node.name), sql));
+        }
+    }
+    for (what, sql) in previews {
+        let limited = format!(
+            "select * from (
+{}
+) as preview limit {}",
+            sql.trim().trim_end_matches(';'),
+            a.limit
+        );
+        let (columns, rows) = adapter
+            .query_rows(&limited)
+            .map_err(|e| Diagnostic::new(format!("cannot preview {what}: {e}")))?;
+        println!("Previewing {what}:");
+        println!("{}", output::table(&columns, &rows));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `debug`: the project, the profile and the database, each checked and reported. Exit 0 when
@@ -261,12 +446,15 @@ impl Session {
     /// The `unique_id`s `args` select, reading `--state` when given.
     fn select(&self, args: &SelectArgs) -> Result<BTreeSet<String>> {
         let state = args.state.as_deref().map(PreviousState::load).transpose()?;
-        Ok(selector::select(
+        let selectors = selector::Selectors::load(&self.project.root)?;
+        Ok(selector::select_with(
             &self.manifest,
             &self.graph,
             &args.select,
             &args.exclude,
             state.as_ref(),
+            selectors.as_ref(),
+            args.selector.as_deref(),
         )?)
     }
 

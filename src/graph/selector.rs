@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::error::Diagnostic;
+use crate::error::{did_you_mean, Diagnostic};
 use crate::manifest::{Manifest, Node, ResourceType};
 
 use super::Graph;
@@ -26,6 +26,9 @@ const METHODS: &[&str] = &[
     "test_name",
     "package",
     "state",
+    "result",
+    "unique_id",
+    "selector",
 ];
 
 /// The previous run's nodes, for `state:` selection: `unique_id` to the node's state
@@ -33,6 +36,8 @@ const METHODS: &[&str] = &[
 #[derive(Debug, Clone, Default)]
 pub struct PreviousState {
     pub nodes: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Each node's status in the earlier run's `run_results.json` (empty if it has none).
+    pub results: std::collections::BTreeMap<String, String>,
 }
 
 impl PreviousState {
@@ -53,8 +58,33 @@ impl PreviousState {
             .iter()
             .map(|(id, v)| (id.clone(), crate::artifacts::state_fingerprint(v)))
             .collect();
-        Ok(PreviousState { nodes })
+        Ok(PreviousState {
+            nodes,
+            results: read_statuses(&dir.join("run_results.json")),
+        })
     }
+}
+
+/// `unique_id` to `status` of every result in a `run_results.json`; empty if the file is
+/// missing or unreadable.
+pub fn read_statuses(path: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Default::default();
+    };
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    doc["results"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .filter_map(|r| {
+                    Some((
+                        r["unique_id"].as_str()?.to_string(),
+                        r["status"].as_str()?.to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// One parsed atom of a selector.
@@ -147,10 +177,46 @@ pub fn select(
     exclude: &[String],
     state: Option<&PreviousState>,
 ) -> Result<BTreeSet<String>, Diagnostic> {
+    select_with(manifest, graph, select, exclude, state, None, None)
+}
+
+/// [`select`], where `selector` (`--selector NAME`) or else the `default: true` selector of
+/// `selectors` (`selectors.yml`) stands in for `select` when `select` is empty.
+///
+/// Errors: a malformed atom; `--selector` with `--select`; an unknown selector name (with a
+/// did-you-mean); a malformed selector definition.
+pub fn select_with(
+    manifest: &Manifest,
+    graph: &Graph,
+    select: &[String],
+    exclude: &[String],
+    state: Option<&PreviousState>,
+    selectors: Option<&Selectors>,
+    selector: Option<&str>,
+) -> Result<BTreeSet<String>, Diagnostic> {
     let cx = Context {
         manifest,
         graph,
         state,
+        selectors,
+    };
+    if selector.is_some() && !select.is_empty() {
+        return Err(Diagnostic::new("--selector and --select cannot be used together")
+            .help("put the extra criteria into the selector's definition in selectors.yml"));
+    }
+    let named = match (selector, selectors) {
+        (Some(name), Some(s)) => Some(s.evaluate(&cx, name, 0)?),
+        (Some(name), None) => {
+            return Err(
+                Diagnostic::new(format!("--selector `{name}`: the project has no selectors.yml"))
+                    .help("define selectors under `selectors:` in selectors.yml beside dbt_project.yml"),
+            )
+        }
+        (None, Some(s)) if select.is_empty() => match s.default_name() {
+            Some(name) => Some(s.evaluate(&cx, &name, 0)?),
+            None => None,
+        },
+        _ => None,
     };
     let all: BTreeSet<String> = manifest
         .nodes
@@ -158,10 +224,10 @@ pub fn select(
         .chain(manifest.sources.keys())
         .cloned()
         .collect();
-    let mut chosen = if select.is_empty() {
-        all.clone()
-    } else {
-        union(&cx, select)?
+    let mut chosen = match named {
+        Some(set) => set,
+        None if select.is_empty() => all.clone(),
+        None => union(&cx, select)?,
     };
     let excluded = union(&cx, exclude)?;
     let direct = chosen.clone();
@@ -192,6 +258,156 @@ struct Context<'a> {
     manifest: &'a Manifest,
     graph: &'a Graph,
     state: Option<&'a PreviousState>,
+    selectors: Option<&'a Selectors>,
+}
+
+/// The named selectors of `selectors.yml` (dbt's YAML selectors): each a definition made of
+/// CLI-style strings, `{method, value, parents, children, ...}` mappings, `{method: value}`
+/// shorthands, and `union` / `intersection` lists that may hold `exclude` entries.
+#[derive(Debug, Clone, Default)]
+pub struct Selectors {
+    /// Name to (definition, default).
+    defs: std::collections::BTreeMap<String, (serde_json::Value, bool)>,
+}
+
+impl Selectors {
+    /// Reads `selectors.yml` in `root`; `None` if there is none.
+    ///
+    /// Errors: YAML errors; an entry without `name` or `definition`; two defaults.
+    pub fn load(root: &std::path::Path) -> Result<Option<Selectors>, Diagnostic> {
+        let path = root.join("selectors.yml");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Ok(None);
+        };
+        let doc = crate::project::yaml::parse_mapping("selectors.yml", &text)?;
+        let mut defs = std::collections::BTreeMap::new();
+        let entries = doc
+            .get("selectors")
+            .and_then(serde_json::Value::as_array)
+            .ok_or_else(|| {
+                Diagnostic::new("selectors.yml has no `selectors:` list")
+                    .help("write `selectors:` and under it `- name: ...` with a `definition:`")
+            })?;
+        for entry in entries {
+            let name = entry["name"]
+                .as_str()
+                .ok_or_else(|| Diagnostic::new("a selector in selectors.yml has no `name`"))?;
+            let definition = entry.get("definition").cloned().ok_or_else(|| {
+                Diagnostic::new(format!("selector `{name}` in selectors.yml has no `definition`"))
+            })?;
+            let default = entry["default"].as_bool().unwrap_or(false);
+            defs.insert(name.to_string(), (definition, default));
+        }
+        if defs.values().filter(|(_, d)| *d).count() > 1 {
+            return Err(Diagnostic::new(
+                "selectors.yml marks more than one selector `default: true`",
+            ));
+        }
+        Ok(Some(Selectors { defs }))
+    }
+
+    fn default_name(&self) -> Option<String> {
+        self.defs.iter().find(|(_, (_, d))| *d).map(|(n, _)| n.clone())
+    }
+
+    fn evaluate(&self, cx: &Context<'_>, name: &str, depth: usize) -> Result<BTreeSet<String>, Diagnostic> {
+        let Some((def, _)) = self.defs.get(name) else {
+            let mut d = Diagnostic::new(format!("no selector named `{name}` in selectors.yml"));
+            if let Some(s) = did_you_mean(name, self.defs.keys().map(String::as_str)) {
+                d = d.help(format!("did you mean `{s}`?"));
+            }
+            return Err(d);
+        };
+        if depth > 20 {
+            return Err(Diagnostic::new(format!(
+                "selector `{name}` refers to itself through `selector:`"
+            )));
+        }
+        self.definition(cx, name, def, depth + 1)
+    }
+
+    fn definition(
+        &self,
+        cx: &Context<'_>,
+        name: &str,
+        def: &serde_json::Value,
+        depth: usize,
+    ) -> Result<BTreeSet<String>, Diagnostic> {
+        use serde_json::Value;
+        let bad = |why: String| Diagnostic::new(format!("selector `{name}` in selectors.yml: {why}"));
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        match def {
+            Value::String(s) => union(cx, std::slice::from_ref(s)),
+            Value::Object(m) if m.contains_key("union") || m.contains_key("intersection") => {
+                let is_union = m.contains_key("union");
+                let items = m
+                    .get(if is_union { "union" } else { "intersection" })
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| bad("`union` and `intersection` take a list".into()))?;
+                let mut acc: Option<BTreeSet<String>> = None;
+                let mut excluded = BTreeSet::new();
+                for item in items {
+                    if let Some(ex) = item.get("exclude") {
+                        let ex_items = ex.as_array().cloned().unwrap_or_else(|| vec![ex.clone()]);
+                        for e in &ex_items {
+                            excluded.extend(self.definition(cx, name, e, depth)?);
+                        }
+                        continue;
+                    }
+                    let set = self.definition(cx, name, item, depth)?;
+                    acc = Some(match acc {
+                        None => set,
+                        Some(prev) if is_union => prev.union(&set).cloned().collect(),
+                        Some(prev) => prev.intersection(&set).cloned().collect(),
+                    });
+                }
+                Ok(acc.unwrap_or_default().difference(&excluded).cloned().collect())
+            }
+            Value::Object(m) if m.contains_key("method") => {
+                let method = text(&m["method"]);
+                let value = m.get("value").map(text).unwrap_or_default();
+                if method == "selector" {
+                    return self.evaluate(cx, &value, depth);
+                }
+                let flag = |k: &str| m.get(k).and_then(Value::as_bool).unwrap_or(false);
+                let depth_of = |k: &str| {
+                    m.get(k)
+                        .and_then(Value::as_u64)
+                        .map(|d| d.to_string())
+                        .unwrap_or_default()
+                };
+                let mut atom = String::new();
+                if flag("childrens_parents") {
+                    atom.push('@');
+                } else if flag("parents") {
+                    atom.push_str(&depth_of("parents_depth"));
+                    atom.push('+');
+                }
+                atom.push_str(&format!("{method}:{value}"));
+                if flag("children") {
+                    atom.push('+');
+                    atom.push_str(&depth_of("children_depth"));
+                }
+                union(cx, &[atom])
+            }
+            Value::Object(m) if m.len() == 1 => {
+                let (method, value) = m.iter().next().expect("one entry");
+                if method == "exclude" {
+                    return Err(bad(
+                        "`exclude` belongs inside a `union` or `intersection` list".into()
+                    ));
+                }
+                if method == "selector" {
+                    return self.evaluate(cx, &text(value), depth);
+                }
+                union(cx, &[format!("{method}:{}", text(value))])
+            }
+            other => Err(bad(format!("cannot read `{other}` as a selection"))),
+        }
+    }
 }
 
 fn union(cx: &Context<'_>, criteria: &[String]) -> Result<BTreeSet<String>, Diagnostic> {
@@ -213,8 +429,17 @@ fn union(cx: &Context<'_>, criteria: &[String]) -> Result<BTreeSet<String>, Diag
 fn apply(cx: &Context<'_>, atom: &Atom) -> Result<BTreeSet<String>, Diagnostic> {
     let (manifest, graph) = (cx.manifest, cx.graph);
     let mut base = BTreeSet::new();
-    if atom.method == "state" {
-        base = state_matches(cx, &atom.value)?;
+    match atom.method.as_str() {
+        "state" => base = state_matches(cx, &atom.value)?,
+        "result" => base = result_matches(cx, &atom.value)?,
+        "selector" => {
+            let selectors = cx.selectors.ok_or_else(|| {
+                Diagnostic::new(format!("`selector:{}` needs a selectors.yml", atom.value))
+                    .help("define it under `selectors:` in selectors.yml beside dbt_project.yml")
+            })?;
+            base = selectors.evaluate(cx, &atom.value, 0)?;
+        }
+        _ => {}
     }
     for node in manifest.nodes.values() {
         if node_matches(node, atom) {
@@ -282,9 +507,38 @@ fn state_matches(cx: &Context<'_>, value: &str) -> Result<BTreeSet<String>, Diag
     Ok(out)
 }
 
+/// `result:<status>`: the nodes whose status in the `--state` run's `run_results.json` was
+/// `status` (`error`, `fail`, `warn`, `skipped`, `success`, `pass`).
+fn result_matches(cx: &Context<'_>, value: &str) -> Result<BTreeSet<String>, Diagnostic> {
+    const STATUSES: &[&str] = &["error", "fail", "warn", "skipped", "success", "pass"];
+    let state = cx.state.filter(|s| !s.results.is_empty()).ok_or_else(|| {
+        Diagnostic::new(format!("`result:{value}` needs the results of an earlier run"))
+            .help("pass `--state DIR`, where DIR is the target folder of an earlier run (it holds run_results.json)")
+    })?;
+    if !STATUSES.contains(&value) {
+        return Err(
+            Diagnostic::new(format!("unknown result selector `result:{value}`")).help(format!(
+                "use one of: {}",
+                STATUSES
+                    .iter()
+                    .map(|s| format!("result:{s}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        );
+    }
+    Ok(state
+        .results
+        .iter()
+        .filter(|(id, status)| *status == value && cx.manifest.nodes.contains_key(*id))
+        .map(|(id, _)| id.clone())
+        .collect())
+}
+
 fn node_matches(node: &Node, atom: &Atom) -> bool {
     let v = atom.value.as_str();
     match atom.method.as_str() {
+        "unique_id" => wildcard(v, &node.unique_id),
         "fqn" => fqn_matches(v, &node.fqn),
         "tag" => node.config.tags().iter().any(|t| wildcard(v, t)),
         "path" => path_matches(v, &node.original_file_path),

@@ -161,9 +161,10 @@ impl Node {
     }
 
     /// The path of the node's compiled SQL under the target folder:
-    /// `compiled/<project>/<original_file_path>` (for generic tests, `<yml path>/<name>.sql`).
+    /// `compiled/<project>/<original_file_path>` (for generic tests, `<yml path>/<name>.sql`;
+    /// for unit tests, `<yml path>/<model>/<name>.sql`).
     pub fn compiled_path(&self) -> String {
-        if self.test_metadata.is_some() {
+        if self.test_metadata.is_some() || self.unit_test.is_some() {
             format!(
                 "compiled/{}/{}/{}",
                 self.package_name, self.original_file_path, self.path

@@ -374,11 +374,13 @@ fn run_node(
                 result.status = Status::Pass;
             } else {
                 result.status = Status::Fail;
+                let rows = match outcome.differences {
+                    1 => "1 row differs".to_string(),
+                    n => format!("{n} rows differ"),
+                };
                 result.message = Some(format!(
-                    "{} row{} of the output differ from `expect`:\n{}\n  {compiled_at}",
-                    outcome.differences,
-                    if outcome.differences == 1 { "" } else { "s" },
-                    outcome.report.trim_end()
+                    "{rows} between the output and `expect`:\n{}\n\n  {compiled_at}",
+                    indent(outcome.report.trim_end())
                 ));
             }
         }

@@ -88,9 +88,13 @@ pub fn run(
             .iter()
             .zip(row)
             .skip(1)
-            .map(|(n, v)| format!("{n}={}", show(v)))
+            .map(|(n, v)| format!("{n}={}", crate::adapter::display_value(v)))
             .collect();
-        report.push_str(&format!("{}: {}\n", show(&row[0]), cells.join(", ")));
+        report.push_str(&format!(
+            "{}: {}\n",
+            crate::adapter::display_value(&row[0]),
+            cells.join(", ")
+        ));
     }
     if rows.len() > 20 {
         report.push_str(&format!("... and {} more\n", rows.len() - 20));
@@ -99,18 +103,6 @@ pub fn run(
         differences: rows.len(),
         report,
     })
-}
-
-fn show(v: &duckdb::types::Value) -> String {
-    use duckdb::types::Value as D;
-    match v {
-        D::Null => "null".to_string(),
-        D::Text(s) => s.clone(),
-        other => format!("{other:?}")
-            .split_once('(')
-            .map(|(_, rest)| rest.trim_end_matches(')').to_string())
-            .unwrap_or_else(|| format!("{other:?}")),
-    }
 }
 
 /// The columns (with types) of the relation a fixture stands in for, when they can be known

@@ -1,0 +1,159 @@
+//! `retry`, `show`, `result:` selection against `--state`, and `selectors.yml`.
+
+mod common;
+
+use common::{rows, Project};
+
+#[test]
+fn retry_runs_again_what_failed_or_was_skipped_with_the_same_vars() {
+    let project = Project::fixture("unit_tests");
+    assert_eq!(project.run(&["seed"]).code, 0);
+    assert_eq!(project.run(&["run"]).code, 0);
+    // min_amount 8 drops two orders; big_spenders' unit test fails, so big_spenders is skipped.
+    let first = project.run(&["build", "--vars", "{min_amount: 8}"]);
+    assert_eq!(first.code, 1, "{}", first.text(&project));
+    let again = project.run(&["retry"]);
+    let text = again.text(&project);
+    assert_eq!(again.code, 1, "{text}");
+    assert!(
+        text.contains("FAIL 1 big_spenders::big_spenders_threshold_is_wrong"),
+        "{text}"
+    );
+    assert!(text.contains("SKIP relation main.big_spenders"), "{text}");
+    assert!(
+        text.contains("TOTAL=2"),
+        "only the failed and the skipped node run again: {text}"
+    );
+    // The retry ran with the first run's vars, and records them for the next retry.
+    let results: serde_json::Value = serde_json::from_str(&project.read("target/run_results.json")).unwrap();
+    assert_eq!(results["args"]["vars"], "{min_amount: 8}");
+    assert_eq!(results["args"]["command"], "build");
+    let db = project.db("unit.duckdb");
+    assert_eq!(
+        rows(&db, "select count(*) from main.stg_orders"),
+        "3",
+        "paid orders of 8 or more"
+    );
+    drop(db);
+    // Fix the test; the retry then passes and builds the skipped model.
+    let yml = project.read("models/unit_tests.yml").replace(
+        "        - {customer_id: 1}\n        - {customer_id: 2}",
+        "        - {customer_id: 2}",
+    );
+    project.write("models/unit_tests.yml", &yml);
+    let fixed = project.run(&["retry"]);
+    assert_eq!(fixed.code, 0, "{}", fixed.text(&project));
+    let done = project.run(&["retry"]);
+    assert!(done.stdout.contains("Nothing to retry"), "{}", done.stdout);
+}
+
+#[test]
+fn result_selection_picks_the_failures_of_an_earlier_run() {
+    let project = Project::fixture("unit_tests");
+    assert_eq!(project.run(&["seed"]).code, 0);
+    assert_eq!(project.run(&["run"]).code, 0);
+    assert_eq!(project.run(&["build"]).code, 1);
+    std::fs::rename(project.path().join("target"), project.path().join("last")).unwrap();
+    let ls = project.run(&[
+        "ls",
+        "--select",
+        "result:fail",
+        "result:skipped",
+        "--state",
+        "last",
+        "--output",
+        "name",
+    ]);
+    assert_eq!(ls.code, 0, "{}", ls.text(&project));
+    assert_eq!(ls.stdout.trim(), "big_spenders\nbig_spenders_threshold_is_wrong");
+    let bad = project.run(&["ls", "--select", "result:broken", "--state", "last"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.text(&project).contains("result:error"),
+        "{}",
+        bad.text(&project)
+    );
+}
+
+#[test]
+fn selectors_yml_defines_named_and_default_selections() {
+    let project = Project::fixture("unit_tests");
+    project.write(
+        "selectors.yml",
+        "selectors:
+  - name: totals_upstream
+    definition:
+      method: fqn
+      value: customer_totals
+      parents: true
+  - name: nightly
+    default: true
+    definition:
+      union:
+        - 'resource_type:model'
+        - exclude:
+            - method: selector
+              value: totals_upstream
+        - intersection: ['tag:none', 'path:models']
+",
+    );
+    let ls = |args: &[&str]| {
+        let mut all = vec!["ls", "--output", "name", "--resource-type", "model", "seed"];
+        all.extend_from_slice(args);
+        let r = project.run(&all);
+        assert_eq!(r.code, 0, "{}", r.text(&project));
+        r.stdout.trim().to_string()
+    };
+    assert_eq!(
+        ls(&["--selector", "totals_upstream"]),
+        "customer_totals\norders\nstg_orders"
+    );
+    assert_eq!(
+        ls(&[]),
+        "big_spenders\ndaily_orders",
+        "the default selector applies"
+    );
+    assert_eq!(
+        ls(&["--select", "orders"]),
+        "orders",
+        "--select wins over the default"
+    );
+    let r = project.run(&["ls", "--selector", "nightley"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.text(&project).contains("did you mean `nightly`?"),
+        "{}",
+        r.text(&project)
+    );
+}
+
+#[test]
+fn show_prints_the_first_rows_of_a_model_or_a_query() {
+    let project = Project::fixture("unit_tests");
+    let before = project.run(&["show", "--select", "stg_orders"]);
+    assert_eq!(before.code, 2);
+    assert!(
+        before.text(&project).contains("does not exist yet"),
+        "{}",
+        before.text(&project)
+    );
+    assert_eq!(project.run(&["seed"]).code, 0);
+    assert_eq!(project.run(&["run"]).code, 0);
+    let r = project.run(&["show", "--select", "customer_totals", "--limit", "2"]);
+    assert_eq!(r.code, 0, "{}", r.text(&project));
+    assert_eq!(
+        r.stdout,
+        "Previewing node 'customer_totals':
+| customer_id | orders | total | last_order |
+| ----------- | ------ | ----- | ---------- |
+| 1           | 2      | 30    | 2024-01-02 |
+| 2           | 1      | 7     | 2024-01-03 |
+"
+    );
+    let r = project.run(&[
+        "show",
+        "--inline",
+        "select count(*) as n from {{ ref('orders') }}",
+    ]);
+    assert_eq!(r.stdout, "Previewing inline query:\n| n |\n| - |\n| 5 |\n");
+}
