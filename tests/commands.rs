@@ -157,3 +157,39 @@ fn show_prints_the_first_rows_of_a_model_or_a_query() {
     ]);
     assert_eq!(r.stdout, "Previewing inline query:\n| n |\n| - |\n| 5 |\n");
 }
+
+#[test]
+fn deps_lists_packages_and_names_one_that_is_not_installed() {
+    let project = Project::fixture("packages");
+    let r = project.run(&["deps"]);
+    assert_eq!(r.code, 0, "{}", r.text(&project));
+    assert_eq!(
+        r.stdout,
+        "Package local_pkg in local_pkg: OK\nPackage fake_utils in dbt_packages/fake_utils: OK\n"
+    );
+    project.write(
+        "packages.yml",
+        "packages:\n  - local: local_pkg\n  - package: dbt-labs/dbt_utils\n    version: 1.3.0\n",
+    );
+    let r = project.run(&["build"]);
+    assert_eq!(r.code, 2, "{}", r.text(&project));
+    let text = r.text(&project);
+    assert!(
+        text.contains("package `dbt-labs/dbt_utils` of packages.yml is not installed"),
+        "{text}"
+    );
+    assert!(text.contains("dbt deps"), "{text}");
+}
+
+#[test]
+fn a_ref_to_an_unknown_package_names_the_known_ones() {
+    let project = Project::fixture("packages");
+    project.write("models/bad.sql", "select * from {{ ref('nope', 'pkg_scaled') }}");
+    let r = project.run(&["ls"]);
+    assert_eq!(r.code, 2, "{}", r.text(&project));
+    assert!(
+        r.text(&project).contains("fake_utils, local_pkg, root_proj"),
+        "{}",
+        r.text(&project)
+    );
+}

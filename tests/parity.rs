@@ -167,3 +167,8 @@ fn snapshots_match_dbt_over_four_runs() {
 fn ephemeral_models_match_dbt() {
     check_parity("ephemeral");
 }
+
+#[test]
+fn packages_resolve_as_in_dbt() {
+    check_parity("packages");
+}

@@ -42,6 +42,9 @@ pub enum Command {
     Parse(ProjectOnlyArgs),
     /// Check the project, the profile and the database connection.
     Debug(ProjectOnlyArgs),
+    /// List the packages the project uses (`local:` ones of packages.yml and those installed in
+    /// dbt_packages/); Mallard downloads nothing, so a missing hub or git package is an error.
+    Deps(ProjectOnlyArgs),
     /// Delete the folders named in `clean-targets` of dbt_project.yml (default: the target folder).
     Clean(ProjectOnlyArgs),
 }
@@ -67,6 +70,7 @@ impl Command {
             Command::Ls(_) => "ls",
             Command::Parse(_) => "parse",
             Command::Debug(_) => "debug",
+            Command::Deps(_) => "deps",
             Command::Clean(_) => "clean",
         }
     }

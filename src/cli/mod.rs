@@ -148,6 +148,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Debug(a) => debug(&a.project),
+        Command::Deps(a) => {
+            let project = Project::load(&project_dir(&a.project)?, &Map::new())?;
+            let packages = project.load_packages(&Map::new())?;
+            if packages.is_empty() {
+                println!("No packages: nothing to install.");
+            }
+            for p in &packages {
+                let shown = p.root.strip_prefix(&project.root).unwrap_or(&p.root);
+                println!("Package {} in {}: OK", p.name, shown.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Clean(a) => clean(&a.project),
     }
 }
@@ -405,7 +417,20 @@ impl Session {
     pub fn load(args: &ProjectArgs) -> Result<Session> {
         let project_dir = project_dir(args)?;
         let cli_vars = parse_cli_vars(args.vars.as_deref())?;
-        let project = Project::load(&project_dir, &cli_vars)?;
+        let mut project = Project::load(&project_dir, &cli_vars)?;
+        project.packages = project.load_packages(&cli_vars)?;
+        // Packages' own vars are defaults under the root project's; root vars scoped to a
+        // package (`vars: {pkg: {...}}`) apply as well.
+        let mut vars = Map::new();
+        for package in &project.packages {
+            vars.extend(package.vars.clone());
+            if let Some(Value::Object(scoped)) = project.vars.get(&package.name) {
+                vars.extend(scoped.clone());
+            }
+        }
+        vars.extend(project.vars.clone());
+        vars.extend(cli_vars.clone());
+        project.vars = vars;
         let dirs = profile::profile_dirs(args.profiles_dir.as_deref(), &project.root);
         let target = profile::load_target(
             &dirs,
@@ -414,12 +439,37 @@ impl Session {
             &project.root,
             args.threads.map(usize::from),
         )?;
-        let macros: Vec<(String, String)> = project
-            .macros
+        // Macro templates are named by their path from the root project, unique across packages.
+        let macro_files: Vec<(String, String, &str)> = project
+            .packages
             .iter()
-            .map(|f| (f.original_file_path.clone(), f.contents.clone()))
+            .chain([&project])
+            .flat_map(|pkg| {
+                let prefix = pkg
+                    .root
+                    .strip_prefix(&project.root)
+                    .map(|p| p.to_string_lossy().replace('\\', "/"))
+                    .unwrap_or_else(|_| pkg.root.to_string_lossy().into_owned());
+                pkg.macros.iter().map(move |f| {
+                    let file = if prefix.is_empty() {
+                        f.original_file_path.clone()
+                    } else {
+                        format!("{prefix}/{}", f.original_file_path)
+                    };
+                    (pkg.name.clone(), file, f.contents.as_str())
+                })
+            })
             .collect();
-        let env = templating::environment(&macros, target.jinja_value())?;
+        let macros: Vec<templating::MacroFile> = macro_files
+            .iter()
+            .map(|(package, file, text)| templating::MacroFile { package, file, text })
+            .collect();
+        let env = templating::environment_with_packages(
+            &macros,
+            &project.name,
+            &project.dispatch,
+            target.jinja_value(),
+        )?;
         let manifest = manifest::parse::parse(&project, &target, &env)?;
         for w in &manifest.warnings {
             println!("warning: {w}");

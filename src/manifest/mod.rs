@@ -198,6 +198,9 @@ pub struct Manifest {
     pub sources: BTreeMap<String, Source>,
     /// Macro names with the file that defines them, for `manifest.json`.
     pub macros: Vec<(String, String)>,
+    /// Each package's folder (the root project's included), by package name: seeds are read
+    /// from there.
+    pub package_roots: BTreeMap<String, std::path::PathBuf>,
     /// Things worth telling the user that do not stop a run (e.g. properties for a model
     /// that does not exist).
     pub warnings: Vec<String>,

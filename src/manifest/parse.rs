@@ -33,9 +33,9 @@ const MODEL_MATERIALIZATIONS: &[&str] = &["view", "table", "ephemeral", "increme
 /// two models or seeds with one name; an unknown ref or source (with the closest name);
 /// an unsupported materialization.
 pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> Result<Manifest> {
-    let props = Properties::load(&project.property_files)?;
     let mut p = Parser {
         project,
+        root: project,
         target,
         env,
         vars: Arc::new(project.vars.clone()),
@@ -45,47 +45,21 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
         },
         names: BTreeMap::new(),
     };
-    let model_props = index_props(&props.models, "model")?;
-    let seed_props = index_props(&props.seeds, "seed")?;
-    for f in &project.seeds {
-        p.seed(f, seed_props.get(f.stem()).copied())?;
+    // Packages first, then the root project; refs are resolved once all are in.
+    for package in project.packages.iter().chain([project]) {
+        p.project = package;
+        p.manifest
+            .package_roots
+            .insert(package.name.clone(), package.root.clone());
+        p.package()?;
     }
-    // Rendering is most of the parse phase and each model's is independent: render them in
-    // parallel, then record them one by one, in file order, so errors and names stay stable.
-    let rendered: Vec<Result<(NodeConfig, Recorded), Diagnostic>> = {
-        let p = &p;
-        project
-            .models
-            .par_iter()
-            .map(|f| p.render_model(f, model_props.get(f.stem()).copied()))
-            .collect()
-    };
-    for (f, rendered) in project.models.iter().zip(rendered) {
-        let (config, recorded) = rendered?;
-        p.model(f, model_props.get(f.stem()).copied(), config, recorded)?;
-    }
-    for f in &project.snapshots {
-        for block in snapshot_blocks(f)? {
-            p.snapshot(&block)?;
-        }
-    }
-    p.sources(&props)?;
-    for f in &project.singular_tests {
-        p.singular_test(f)?;
-    }
-    for (what, all) in [("model", &props.models), ("seed", &props.seeds)] {
-        for np in all {
-            p.generic_tests_of(np, what)?;
-        }
-    }
-    for def in &props.unit_tests {
-        p.unit_test(def)?;
-    }
-    p.source_tests(&props)?;
+    p.project = project;
     p.resolve()?;
     p.manifest.macros = project
-        .macros
+        .packages
         .iter()
+        .chain([project])
+        .flat_map(|pkg| &pkg.macros)
         .flat_map(|f| {
             macro_names(&f.contents)
                 .into_iter()
@@ -131,16 +105,76 @@ fn macro_names(text: &str) -> Vec<String> {
 }
 
 struct Parser<'a> {
+    /// The package being parsed (the root project or one of its packages).
     project: &'a Project,
+    /// The root project, whose `dbt_project.yml` configs are laid over every package's.
+    root: &'a Project,
     target: &'a Target,
     env: &'a Environment<'static>,
     vars: Arc<Map<String, Value>>,
     manifest: Manifest,
-    /// Model and seed names to their `unique_id` and defining file, for refs and duplicates.
-    names: BTreeMap<String, (String, String)>,
+    /// Model, seed and snapshot names (with their package) to their `unique_id` and defining
+    /// file, for refs and duplicates.
+    names: BTreeMap<(String, String), (String, String)>,
 }
 
 impl Parser<'_> {
+    /// Adds every node of the current package (`self.project`).
+    fn package(&mut self) -> Result<()> {
+        let project = self.project;
+        let props = Properties::load(&project.property_files)?;
+        let model_props = index_props(&props.models, "model")?;
+        let seed_props = index_props(&props.seeds, "seed")?;
+        for f in &project.seeds {
+            self.seed(f, seed_props.get(f.stem()).copied())?;
+        }
+        // Rendering is most of the parse phase and each model's is independent: render them in
+        // parallel, then record them one by one, in file order, so errors and names stay stable.
+        let rendered: Vec<Result<(NodeConfig, Recorded), Diagnostic>> = {
+            let p = &*self;
+            project
+                .models
+                .par_iter()
+                .map(|f| p.render_model(f, model_props.get(f.stem()).copied()))
+                .collect()
+        };
+        for (f, rendered) in project.models.iter().zip(rendered) {
+            let (config, recorded) = rendered?;
+            self.model(f, model_props.get(f.stem()).copied(), config, recorded)?;
+        }
+        for f in &project.snapshots {
+            for block in snapshot_blocks(f)? {
+                self.snapshot(&block)?;
+            }
+        }
+        self.sources(&props)?;
+        for f in &project.singular_tests {
+            self.singular_test(f)?;
+        }
+        for (what, all) in [("model", &props.models), ("seed", &props.seeds)] {
+            for np in all {
+                self.generic_tests_of(np, what)?;
+            }
+        }
+        // As in dbt, only the root project's unit tests run.
+        if std::ptr::eq(project, self.root) {
+            for def in &props.unit_tests {
+                self.unit_test(def)?;
+            }
+        }
+        self.source_tests(&props)
+    }
+
+    /// The config that `dbt_project.yml` gives a node with `fqn`: the package's own tree, with
+    /// the root project's laid over it (which reaches package nodes under the package's name).
+    fn tree_config(&self, tree: fn(&Project) -> &Value, fqn: &[String]) -> Map<String, Value> {
+        let mut config = NodeConfig(project_level_config(tree(self.project), fqn));
+        if !std::ptr::eq(self.project, self.root) {
+            config.merge(&project_level_config(tree(self.root), fqn));
+        }
+        config.0
+    }
+
     fn parse_context(&self) -> NodeContext {
         NodeContext {
             phase: Phase::Parse,
@@ -174,8 +208,34 @@ impl Parser<'_> {
         Relation::new(database, &schema, config.get_str("alias").unwrap_or(name))
     }
 
+    /// The `unique_id` a `ref` from a node of package `from` names: `ref('pkg', 'name')` looks
+    /// in `pkg`; `ref('name')` in `from` first, then in the root project, then in any package.
+    fn find_named(
+        names: &BTreeMap<(String, String), (String, String)>,
+        root: &str,
+        from: &str,
+        package: Option<&str>,
+        name: &str,
+    ) -> Option<String> {
+        let get = |pkg: &str| {
+            names
+                .get(&(pkg.to_string(), name.to_string()))
+                .map(|(id, _)| id.clone())
+        };
+        match package {
+            Some(pkg) => get(pkg),
+            None => get(from).or_else(|| get(root)).or_else(|| {
+                names
+                    .iter()
+                    .find(|((_, n), _)| n == name)
+                    .map(|(_, (id, _))| id.clone())
+            }),
+        }
+    }
+
     fn claim_name(&mut self, name: &str, unique_id: &str, f: &ProjectFile) -> Result<()> {
-        if let Some((_, prev_file)) = self.names.get(name) {
+        let key = (self.project.name.clone(), name.to_string());
+        if let Some((_, prev_file)) = self.names.get(&key) {
             return Err(Diagnostic::new(format!(
                 "two resources are named `{name}`: `{prev_file}` and `{}`",
                 f.original_file_path
@@ -184,10 +244,8 @@ impl Parser<'_> {
             .help("model and seed names must be unique across the project: rename one file")
             .into());
         }
-        self.names.insert(
-            name.to_string(),
-            (unique_id.to_string(), f.original_file_path.clone()),
-        );
+        self.names
+            .insert(key, (unique_id.to_string(), f.original_file_path.clone()));
         Ok(())
     }
 
@@ -197,7 +255,7 @@ impl Parser<'_> {
         let fqn = self.fqn(f, &name);
         let mut config = NodeConfig::default();
         config.merge(json!({"materialized": "seed"}).as_object().expect("object"));
-        config.merge(&project_level_config(&self.project.seeds_tree, &fqn));
+        config.merge(&self.tree_config(|p| &p.seeds_tree, &fqn));
         if let Some(np) = props {
             config.merge(&np.config);
         }
@@ -247,7 +305,7 @@ impl Parser<'_> {
         let fqn = self.fqn(f, name);
         let mut config = NodeConfig::default();
         config.merge(json!({"materialized": "view"}).as_object().expect("object"));
-        config.merge(&project_level_config(&self.project.models_tree, &fqn));
+        config.merge(&self.tree_config(|p| &p.models_tree, &fqn));
         if let Some(np) = props {
             config.merge(&np.config);
         }
@@ -360,7 +418,7 @@ impl Parser<'_> {
         let fqn = self.fqn(f, &name);
         let mut config = NodeConfig::default();
         config.merge(json!({"materialized": "snapshot"}).as_object().expect("object"));
-        config.merge(&project_level_config(&self.project.snapshots_tree, &fqn));
+        config.merge(&self.tree_config(|p| &p.snapshots_tree, &fqn));
         let input = RenderInput {
             file: &f.original_file_path,
             source: &f.contents,
@@ -432,10 +490,11 @@ impl Parser<'_> {
     /// `rows`/`format`; an override Mallard does not support.
     fn unit_test(&mut self, def: &UnitTestDef) -> Result<()> {
         let at = |msg: String| Diagnostic::new(msg).at(def.location.clone());
-        let model_id = match self.names.get(&def.model) {
+        let key = (self.project.name.clone(), def.model.clone());
+        let model_id = match self.names.get(&key) {
             Some((id, _)) if id.starts_with("model.") => id.clone(),
             _ => {
-                let models = self.names.keys().map(String::as_str);
+                let models = self.names.keys().map(|(_, n)| n.as_str());
                 let mut d = at(format!(
                     "unit test `{}` tests `{}`, which is not a model of this project",
                     def.name, def.model
@@ -600,7 +659,7 @@ impl Parser<'_> {
         let unique_id = format!("test.{}.{}", self.project.name, name);
         let fqn = self.fqn(f, &name);
         let mut config = test_config_base();
-        config.merge(&project_level_config(&self.project.tests_tree, &fqn));
+        config.merge(&self.tree_config(|p| &p.tests_tree, &fqn));
         let input = RenderInput {
             file: &f.original_file_path,
             source: &f.contents,
@@ -646,7 +705,8 @@ impl Parser<'_> {
     }
 
     fn generic_tests_of(&mut self, np: &NodeProps, what: &str) -> Result<()> {
-        let Some((target_id, _)) = self.names.get(&np.name).cloned() else {
+        let key = (self.project.name.clone(), np.name.clone());
+        let Some((target_id, _)) = self.names.get(&key).cloned() else {
             self.manifest.warnings.push(format!(
                 "`{}` has properties for {what} `{}`, but no such {what} exists (or it is disabled)",
                 np.file, np.name
@@ -738,7 +798,7 @@ impl Parser<'_> {
         fqn.extend(folders_of(yml_file));
         fqn.push(name.clone());
         let mut config = test_config_base();
-        config.merge(&project_level_config(&self.project.tests_tree, &fqn));
+        config.merge(&self.tree_config(|p| &p.tests_tree, &fqn));
         config.merge(&def.config);
         if !config.enabled() {
             return Ok(());
@@ -812,22 +872,32 @@ impl Parser<'_> {
             let mut deps: BTreeSet<String> = node.depends_on.drain(..).collect();
             for r in &node.refs {
                 if let Some(pkg) = &r.value.package {
-                    if pkg != &self.project.name {
+                    if !self.manifest.package_roots.contains_key(pkg) {
+                        let known: Vec<&str> =
+                            self.manifest.package_roots.keys().map(String::as_str).collect();
                         return Err(Diagnostic::new(format!(
                             "unknown package `{pkg}` in `ref('{pkg}', '{}')`",
                             r.value.name
                         ))
                         .at(r.location.clone())
                         .help(format!(
-                            "this project is `{}`; packages are not supported yet",
-                            self.project.name
+                            "the project and its packages are: {}; add the package to packages.yml (a `local:` one) or to {}/",
+                            known.join(", "),
+                            self.root.packages_install_path
                         ))
                         .into());
                     }
                 }
-                match self.names.get(&r.value.name) {
-                    Some((id, _)) => {
-                        deps.insert(id.clone());
+                let found = Self::find_named(
+                    &self.names,
+                    &self.root.name,
+                    &node.package_name,
+                    r.value.package.as_deref(),
+                    &r.value.name,
+                );
+                match found {
+                    Some(id) => {
+                        deps.insert(id);
                     }
                     None => {
                         let mut d = Diagnostic::new(format!(
@@ -835,7 +905,7 @@ impl Parser<'_> {
                             node.name, r.value.name
                         ))
                         .at(r.location.clone());
-                        d = match did_you_mean(&r.value.name, self.names.keys().map(String::as_str)) {
+                        d = match did_you_mean(&r.value.name, self.names.keys().map(|(_, n)| n.as_str())) {
                             Some(s) => d.help(format!("did you mean `{s}`?")),
                             None => d.help("check the name, or add the model (or seed) it refers to"),
                         };

@@ -118,6 +118,12 @@ pub struct Project {
     /// last, in order.
     pub on_run_start: Vec<String>,
     pub on_run_end: Vec<String>,
+    /// `dispatch:`: for a macro namespace, the packages `adapter.dispatch` searches, in order.
+    pub dispatch: Vec<(String, Vec<String>)>,
+    /// `packages-install-path` (default `dbt_packages`), relative to the project.
+    pub packages_install_path: String,
+    /// The packages this project uses (see [`Project::load_packages`]); empty for a package.
+    pub packages: Vec<Project>,
 }
 
 impl Project {
@@ -188,6 +194,29 @@ impl Project {
                 .collect()
         };
         let (on_run_start, on_run_end) = (hooks("on-run-start"), hooks("on-run-end"));
+        let dispatch = doc
+            .get("dispatch")
+            .and_then(Value::as_array)
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|e| {
+                        let ns = e.get("macro_namespace")?.as_str()?.to_string();
+                        Some((
+                            ns,
+                            e.get("search_order")
+                                .map(config::as_string_list)
+                                .unwrap_or_default(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let packages_install_path = doc
+            .get("packages-install-path")
+            .and_then(Value::as_str)
+            .unwrap_or("dbt_packages")
+            .to_string();
         let mut vars = Map::new();
         if let Some(Value::Object(v)) = doc.get("vars") {
             for (key, value) in v {
@@ -260,7 +289,81 @@ impl Project {
             property_files,
             on_run_start,
             on_run_end,
+            dispatch,
+            packages_install_path,
+            packages: Vec::new(),
         })
+    }
+
+    /// Loads the packages the project uses, as dbt finds them after `dbt deps`: each `local:`
+    /// entry of `packages.yml` (or `dependencies.yml`), relative to the project, and each folder
+    /// of the packages install path (`dbt_packages/`) that holds a `dbt_project.yml`. A package
+    /// found both ways is loaded once. Mallard downloads nothing: a hub or git package must
+    /// already be installed.
+    ///
+    /// Errors: a `local:` folder or an installed package that is not a dbt project; a hub or
+    /// git package of `packages.yml` that is not installed (with what to do).
+    pub fn load_packages(&self, cli_vars: &Map<String, Value>) -> Result<Vec<Project>> {
+        let mut found: Vec<Project> = Vec::new();
+        let mut wanted: Vec<String> = Vec::new();
+        for file in ["packages.yml", "dependencies.yml"] {
+            let Ok(text) = std::fs::read_to_string(self.root.join(file)) else {
+                continue;
+            };
+            let doc = yaml::parse_mapping(file, &text)?;
+            for entry in doc
+                .get("packages")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(local) = entry.get("local").and_then(Value::as_str) {
+                    let dir = self.root.join(local);
+                    let pkg = Project::load(&dir, cli_vars).map_err(|e| {
+                        Diagnostic::new(format!(
+                            "local package `{local}` of `{file}` cannot be loaded: {e}"
+                        ))
+                        .at(yaml::key_location(file, &text, "local"))
+                    })?;
+                    if !found.iter().any(|p| p.name == pkg.name) {
+                        found.push(pkg);
+                    }
+                } else if let Some(name) = entry
+                    .get("package")
+                    .or_else(|| entry.get("git"))
+                    .and_then(Value::as_str)
+                {
+                    wanted.push(name.to_string());
+                }
+            }
+        }
+        let installed = self.root.join(&self.packages_install_path);
+        if let Ok(dirs) = std::fs::read_dir(&installed) {
+            let mut dirs: Vec<std::path::PathBuf> = dirs.filter_map(|d| d.ok().map(|d| d.path())).collect();
+            dirs.sort();
+            for dir in dirs.into_iter().filter(|d| d.join("dbt_project.yml").is_file()) {
+                let pkg = Project::load(&dir, cli_vars)?;
+                if !found.iter().any(|p| p.name == pkg.name) {
+                    found.push(pkg);
+                }
+            }
+        }
+        for name in wanted {
+            // `dbt-labs/dbt_utils` or `https://github.com/org/repo.git` installs as the project
+            // it contains, usually named like the last part.
+            let last = name.trim_end_matches('/').trim_end_matches(".git");
+            let last = last.rsplit('/').next().unwrap_or(last);
+            let stem = last.trim_start_matches("dbt-").replace('-', "_");
+            if !found.iter().any(|p| p.name == last || p.name == stem) {
+                return Err(Diagnostic::new(format!("package `{name}` of packages.yml is not installed"))
+                    .help(format!(
+                        "Mallard does not download packages: install them with `dbt deps`, or copy the package into `{}/`",
+                        self.packages_install_path
+                    ))
+                    .into());
+            }
+        }
+        Ok(found)
     }
 
     /// Absolute path of the target folder (`target/` unless `target-path` says otherwise).

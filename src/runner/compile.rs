@@ -19,26 +19,38 @@ use crate::testing;
 #[derive(Debug)]
 pub struct ManifestResolver {
     refs: BTreeMap<String, Relation>,
+    /// `ref('package', 'name')`.
+    package_refs: BTreeMap<(String, String), Relation>,
     sources: BTreeMap<(String, String), Relation>,
 }
 
 impl ManifestResolver {
     pub fn new(manifest: &Manifest) -> ManifestResolver {
+        // An ephemeral model is referred to by its CTE's name; the CTE itself is injected into
+        // the referring node's SQL by `Compiler::compile`.
+        let named: Vec<((String, String), Relation)> = manifest
+            .nodes
+            .values()
+            .filter(|n| n.unit_test.is_none())
+            .filter_map(|n| {
+                let relation = if n.materialized() == "ephemeral" {
+                    Some(Relation::cte(&n.name))
+                } else {
+                    n.relation.clone()
+                };
+                relation.map(|r| ((n.package_name.clone(), n.name.clone()), r))
+            })
+            .collect();
+        let mut refs: BTreeMap<String, Relation> = BTreeMap::new();
+        // A one-argument ref means the root project's node when packages share a name.
+        for ((package, name), relation) in &named {
+            if package == &manifest.project_name || !refs.contains_key(name) {
+                refs.insert(name.clone(), relation.clone());
+            }
+        }
         ManifestResolver {
-            // An ephemeral model is referred to by its CTE's name; the CTE itself is injected
-            // into the referring node's SQL by `Compiler::compile`.
-            refs: manifest
-                .nodes
-                .values()
-                .filter_map(|n| {
-                    let relation = if n.materialized() == "ephemeral" {
-                        Some(Relation::cte(&n.name))
-                    } else {
-                        n.relation.clone()
-                    };
-                    relation.map(|r| (n.name.clone(), r))
-                })
-                .collect(),
+            refs,
+            package_refs: named.into_iter().collect(),
             sources: manifest
                 .sources
                 .values()
@@ -50,7 +62,13 @@ impl ManifestResolver {
 
 impl Resolver for ManifestResolver {
     fn resolve_ref(&self, call: &RefCall) -> Option<Relation> {
-        self.refs.get(&call.name).cloned()
+        match &call.package {
+            Some(package) => self
+                .package_refs
+                .get(&(package.clone(), call.name.clone()))
+                .cloned(),
+            None => self.refs.get(&call.name).cloned(),
+        }
     }
 
     fn resolve_source(&self, source: &str, table: &str) -> Option<Relation> {

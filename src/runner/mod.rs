@@ -463,8 +463,14 @@ fn execute_node(
     match node.resource_type {
         ResourceType::Seed => {
             let relation = node.relation.as_ref().expect("seeds have relations");
+            // A package's seed is read from the package's folder.
+            let root = manifest
+                .package_roots
+                .get(&node.package_name)
+                .map(std::path::PathBuf::as_path)
+                .unwrap_or(project_root);
             let load = SeedLoad {
-                csv: &project_root.join(&node.original_file_path),
+                csv: &root.join(&node.original_file_path),
                 shown_path: &node.original_file_path,
                 relation,
                 column_types: node.config.0.get("column_types").and_then(|v| v.as_object()),

@@ -348,11 +348,36 @@ impl Object for AdapterObject {
                 ))
             }
             "dispatch" => {
-                let (name, kwargs): (String, Kwargs) = from_args(args)?;
-                let namespace: Option<String> = kwargs.get("macro_namespace")?;
+                let (name, positional_namespace, kwargs): (String, Option<String>, Kwargs) = from_args(args)?;
+                let namespace: Option<String> = match positional_namespace {
+                    Some(ns) => Some(ns),
+                    None => kwargs.get("macro_namespace")?,
+                };
                 kwargs.assert_all_used()?;
                 let bare = name.rsplit('.').next().unwrap_or(&name).to_string();
                 let candidates = [format!("duckdb__{bare}"), format!("default__{bare}")];
+                // dbt searches the namespace's packages (`dispatch:` in dbt_project.yml can
+                // put others, such as the root project, before it), each for the adapter's
+                // implementation, then the default one.
+                let search_order: Vec<String> = match &namespace {
+                    Some(ns) => state
+                        .lookup("__mallard_dispatch")
+                        .and_then(|d| d.get_attr(ns).ok())
+                        .filter(|v| !v.is_undefined())
+                        .and_then(|v| v.try_iter().ok().map(|it| it.map(|p| p.to_string()).collect()))
+                        .unwrap_or_else(|| vec![ns.clone()]),
+                    None => Vec::new(),
+                };
+                for package in &search_order {
+                    let Some(ns) = state.lookup(package) else { continue };
+                    for candidate in &candidates {
+                        if let Ok(f) = ns.get_attr(candidate) {
+                            if !f.is_undefined() {
+                                return Ok(f);
+                            }
+                        }
+                    }
+                }
                 for candidate in &candidates {
                     if let Some(f) = state.lookup(candidate) {
                         return Ok(f);

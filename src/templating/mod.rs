@@ -94,12 +94,47 @@ pub struct RenderInput<'a> {
     pub extra: Option<Value>,
 }
 
-/// Builds the environment: dbt's functions plus one global per macro found in `macros`
-/// (`(original_file_path, text)` pairs). `target` is the value of `target` in templates.
+/// A macro file and the package it belongs to.
+#[derive(Debug, Clone, Copy)]
+pub struct MacroFile<'a> {
+    /// The package's name (the root project's for its own macros).
+    pub package: &'a str,
+    /// A name unique across packages (the path from the root project), for errors.
+    pub file: &'a str,
+    pub text: &'a str,
+}
+
+/// Builds the environment of a project without packages: dbt's functions plus one global per
+/// macro found in `macros` (`(original_file_path, text)` pairs). `target` is the value of
+/// `target` in templates.
 ///
 /// Errors: a macro file with a Jinja syntax error, at its file and line.
 pub fn environment(
     macros: &[(String, String)],
+    target: serde_json::Value,
+) -> Result<Environment<'static>, Diagnostic> {
+    let files: Vec<MacroFile> = macros
+        .iter()
+        .map(|(file, text)| MacroFile {
+            package: "",
+            file,
+            text,
+        })
+        .collect();
+    environment_with_packages(&files, "", &[], target)
+}
+
+/// Builds the environment with packages, as dbt scopes macros: the root project's (package
+/// `root`) are globals; every package's are reached through its name (`dbt_utils.star(...)`);
+/// a package's macro is also a global when no root macro has its name (dbt reaches those only
+/// through the package, or from inside it). `dispatch` is `dispatch:` of dbt_project.yml: for a
+/// macro namespace, the packages `adapter.dispatch` searches in order.
+///
+/// Errors: a macro file with a Jinja syntax error, at its file and line.
+pub fn environment_with_packages(
+    macros: &[MacroFile],
+    root: &str,
+    dispatch: &[(String, Vec<String>)],
     target: serde_json::Value,
 ) -> Result<Environment<'static>, Diagnostic> {
     let mut env = Environment::new();
@@ -147,10 +182,21 @@ pub fn environment(
     // Python's methods on strings, lists and dicts (`.upper()`, `.items()`, `.get()`, ...).
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
 
-    for (file, text) in macros {
+    env.add_global(
+        "__mallard_dispatch",
+        Value::from_serialize(
+            dispatch
+                .iter()
+                .cloned()
+                .collect::<BTreeMap<String, Vec<String>>>(),
+        ),
+    );
+    // Package name -> macro name -> file.
+    let mut namespaces: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for MacroFile { package, file, text } in macros.iter().copied() {
         let renamed = mutable_literals(&rename_macros(text));
         let diagnostic = |e: Error| rewritten_diagnostic(&e, file, text, &renamed);
-        env.add_template_owned(file.clone(), renamed.clone())
+        env.add_template_owned(file.to_string(), renamed.clone())
             .map_err(diagnostic)?;
         let names: Vec<String> = {
             let tmpl = env.get_template(file).map_err(diagnostic)?;
@@ -164,15 +210,57 @@ pub fn environment(
                 .collect()
         };
         for macro_name in names {
-            let macro_file = file.clone();
-            let name = macro_name[MACRO_PREFIX.len()..].to_string();
-            let bare = name.clone();
-            env.add_function(name, move |state: &State, args: Rest<Value>| {
-                call_macro(state, &macro_file, &bare, &args)
-            });
+            namespaces
+                .entry(package.to_string())
+                .or_default()
+                .insert(macro_name[MACRO_PREFIX.len()..].to_string(), file.to_string());
+        }
+    }
+    let root_macros = namespaces.get(root).cloned().unwrap_or_default();
+    for (package, names) in &namespaces {
+        for (name, file) in names {
+            if package == root || !root_macros.contains_key(name) {
+                env.add_function(name.clone(), macro_function(file, name));
+            }
+        }
+        if !package.is_empty() {
+            env.add_global(
+                package.clone(),
+                Value::from_object(MacroNamespace {
+                    macros: names.clone(),
+                }),
+            );
         }
     }
     Ok(env)
+}
+
+/// A global function that calls macro `name` of template `file` (see [`call_macro`]).
+fn macro_function(
+    file: &str,
+    name: &str,
+) -> impl Fn(&State, Rest<Value>) -> Result<Value, Error> + Send + Sync + 'static {
+    let (file, name) = (file.to_string(), name.to_string());
+    move |state: &State, args: Rest<Value>| call_macro(state, &file, &name, &args)
+}
+
+/// A package's macros as attributes of its name: `dbt_utils.star(...)`.
+#[derive(Debug)]
+struct MacroNamespace {
+    /// Macro name -> template (file) defining it.
+    macros: BTreeMap<String, String>,
+}
+
+impl Object for MacroNamespace {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let name = key.as_str()?;
+        let file = self.macros.get(name)?;
+        Some(Value::from_function(macro_function(file, name)))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Values(self.macros.keys().map(|k| Value::from(k.clone())).collect())
+    }
 }
 
 /// A diagnostic for an error in template `file`, whose text `original` was loaded as
