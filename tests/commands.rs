@@ -193,3 +193,29 @@ fn a_ref_to_an_unknown_package_names_the_known_ones() {
         r.text(&project)
     );
 }
+
+#[test]
+fn doc_blocks_fill_descriptions_and_an_unknown_one_is_an_error() {
+    let project = Project::fixture("packages");
+    assert_eq!(project.run(&["parse"]).code, 0);
+    let manifest: serde_json::Value = serde_json::from_str(&project.read("target/manifest.json")).unwrap();
+    assert_eq!(
+        manifest["nodes"]["model.root_proj.report"]["columns"]["scaled"]["description"],
+        "The package's weight, times `pkg_factor`."
+    );
+    assert_eq!(
+        manifest["docs"]["doc.root_proj.report_scaled"]["name"],
+        "report_scaled"
+    );
+    let yml = project
+        .read("models/schema.yml")
+        .replace("doc('report_scaled')", "doc('report_scaledd')");
+    project.write("models/schema.yml", &yml);
+    let r = project.run(&["parse"]);
+    assert_eq!(r.code, 2, "{}", r.text(&project));
+    assert!(
+        r.text(&project).contains("no `{% docs report_scaledd %}` block"),
+        "{}",
+        r.text(&project)
+    );
+}

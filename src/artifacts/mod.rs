@@ -107,7 +107,8 @@ pub fn write_manifest(
         w.write_all(b"{\"metadata\":")?;
         serde_json::to_writer(&mut *w, &metadata)?;
         w.write_all(b",\"nodes\":{")?;
-        for (i, n) in manifest.nodes.values().enumerate() {
+        let is_unit = |n: &&crate::manifest::Node| n.unit_test.is_some();
+        for (i, n) in manifest.nodes.values().filter(|n| !is_unit(n)).enumerate() {
             if i > 0 {
                 w.write_all(b",")?;
             }
@@ -124,14 +125,38 @@ pub fn write_manifest(
         serde_json::to_writer(&mut *w, &sources)?;
         w.write_all(b",\"macros\":")?;
         serde_json::to_writer(&mut *w, &macros)?;
-        w.write_all(
-            b",\"docs\":{},\"exposures\":{},\"metrics\":{},\"groups\":{},\"selectors\":{},\"disabled\":{}",
-        )?;
+        w.write_all(b",\"docs\":")?;
+        let docs: Map<String, Value> = manifest
+            .docs
+            .iter()
+            .map(|(id, (file, text))| {
+                let mut parts = id.splitn(3, '.').skip(1);
+                let (package, name) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+                (
+                    id.clone(),
+                    json!({"name": name, "resource_type": "doc", "package_name": package,
+                           "path": file.split_once('/').map(|(_, p)| p).unwrap_or(file),
+                           "original_file_path": file, "unique_id": id, "block_contents": text}),
+                )
+            })
+            .collect();
+        serde_json::to_writer(&mut *w, &docs)?;
+        w.write_all(b",\"exposures\":{},\"metrics\":{},\"groups\":{},\"selectors\":{},\"disabled\":{}")?;
         w.write_all(b",\"parent_map\":")?;
         serde_json::to_writer(&mut *w, &parent_map)?;
         w.write_all(b",\"child_map\":")?;
         serde_json::to_writer(&mut *w, &child_map)?;
-        w.write_all(b",\"group_map\":{},\"saved_queries\":{},\"semantic_models\":{},\"unit_tests\":{}}")?;
+        // Unit tests have a section of their own, as in dbt 1.8+.
+        w.write_all(b",\"group_map\":{},\"saved_queries\":{},\"semantic_models\":{},\"unit_tests\":{")?;
+        for (i, n) in manifest.nodes.values().filter(is_unit).enumerate() {
+            if i > 0 {
+                w.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *w, &n.unique_id)?;
+            w.write_all(b":")?;
+            serde_json::to_writer(&mut *w, &node_json(n, target_path))?;
+        }
+        w.write_all(b"}}")?;
         Ok(())
     })
 }

@@ -198,6 +198,8 @@ pub struct Manifest {
     pub sources: BTreeMap<String, Source>,
     /// Macro names with the file that defines them, for `manifest.json`.
     pub macros: Vec<(String, String)>,
+    /// `{% docs name %}` blocks by `unique_id` (`doc.<package>.<name>`): (file, text).
+    pub docs: BTreeMap<String, (String, String)>,
     /// Each package's folder (the root project's included), by package name: seeds are read
     /// from there.
     pub package_roots: BTreeMap<String, std::path::PathBuf>,

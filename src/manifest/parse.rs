@@ -55,6 +55,7 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
     }
     p.project = project;
     p.resolve()?;
+    p.render_descriptions()?;
     p.manifest.macros = project
         .packages
         .iter()
@@ -162,7 +163,101 @@ impl Parser<'_> {
                 self.unit_test(def)?;
             }
         }
+        for f in &project.docs {
+            let mut from = 0;
+            while let Some((start, end, args)) = find_tag(&f.contents, from, "docs") {
+                let Some((close, close_end, _)) = find_tag(&f.contents, end, "enddocs") else {
+                    let line = f.contents[..start].matches('\n').count() + 1;
+                    return Err(Diagnostic::new(format!(
+                        "`{{% docs {} %}}` has no `{{% enddocs %}}`",
+                        args.trim()
+                    ))
+                    .at(Location::in_source(
+                        &f.original_file_path,
+                        &f.contents,
+                        line,
+                        None,
+                    ))
+                    .into());
+                };
+                let id = format!("doc.{}.{}", project.name, args.trim());
+                let text = f.contents[end..close].trim().to_string();
+                self.manifest
+                    .docs
+                    .insert(id, (f.original_file_path.clone(), text));
+                from = close_end;
+            }
+        }
         self.source_tests(&props)
+    }
+
+    /// Renders the descriptions that use `{{ doc('name') }}` (or `doc('package', 'name')`) with
+    /// the text of that `{% docs %}` block, as dbt does at parse time.
+    ///
+    /// Errors: a description naming a doc block that does not exist, or with a Jinja error.
+    fn render_descriptions(&mut self) -> Result<()> {
+        let mut env = Environment::new();
+        let docs = Arc::new(self.manifest.docs.clone());
+        let root = self.root.name.clone();
+        env.add_function(
+            "doc",
+            move |a: String, b: Option<String>| -> Result<String, minijinja::Error> {
+                let (package, name) = match b {
+                    Some(name) => (Some(a), name),
+                    None => (None, a),
+                };
+                let found = docs.iter().find(|(id, _)| {
+                    let mut parts = id.splitn(3, '.').skip(1);
+                    let (pkg, n) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+                    n == name && package.as_deref().is_none_or(|p| p == pkg)
+                });
+                let preferred = docs
+                    .get(&format!("doc.{root}.{name}"))
+                    .filter(|_| package.is_none());
+                match preferred.or(found.map(|(_, v)| v)) {
+                    Some((_, text)) => Ok(text.clone()),
+                    None => Err(minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        format!(
+                            "no `{{% docs {name} %}}` block: write one in a .md file under the models folder"
+                        ),
+                    )),
+                }
+            },
+        );
+        let render = |text: &mut String, what: &str| -> Result<(), Diagnostic> {
+            if text.contains("{{") || text.contains("{%") {
+                *text = env.render_str(text, ()).map_err(|e| {
+                    Diagnostic::new(format!(
+                        "cannot render the description of {what}: {}",
+                        e.detail().unwrap_or(&e.to_string())
+                    ))
+                })?;
+            }
+            Ok(())
+        };
+        for node in self.manifest.nodes.values_mut() {
+            let what = format!(
+                "`{}` ({})",
+                node.name,
+                node.patch_path.as_deref().unwrap_or(&node.original_file_path)
+            );
+            render(&mut node.description, &what)?;
+            for c in &mut node.columns {
+                render(&mut c.description, &format!("column `{}` of {what}", c.name))?;
+            }
+        }
+        for source in self.manifest.sources.values_mut() {
+            let what = format!(
+                "source `{}.{}` ({})",
+                source.source_name, source.name, source.original_file_path
+            );
+            render(&mut source.description, &what)?;
+            for c in &mut source.columns {
+                render(&mut c.description, &format!("column `{}` of {what}", c.name))?;
+            }
+        }
+        Ok(())
     }
 
     /// The config that `dbt_project.yml` gives a node with `fqn`: the package's own tree, with
@@ -752,12 +847,19 @@ impl Parser<'_> {
         yml_file: &str,
     ) -> Result<()> {
         const BUILT_IN: &[&str] = &["not_null", "unique", "accepted_values", "relationships"];
-        if !BUILT_IN.contains(&def.test_name.as_str()) {
+        let custom = templating::generic_test_macro(self.env, &def.test_name).is_some();
+        if !BUILT_IN.contains(&def.test_name.as_str()) && !custom {
+            let known: Vec<String> = self
+                .env
+                .globals()
+                .filter_map(|(g, _)| g.strip_prefix("test_").map(str::to_string))
+                .chain(BUILT_IN.iter().map(|s| s.to_string()))
+                .collect();
             let mut d =
                 Diagnostic::new(format!("unknown data test `{}`", def.test_name)).at(def.location.clone());
-            d = match did_you_mean(&def.test_name, BUILT_IN.iter().copied()) {
+            d = match did_you_mean(&def.test_name, known.iter().map(String::as_str)) {
                 Some(s) => d.help(format!("did you mean `{s}`?")),
-                None => d.help("mallard knows the generic tests not_null, unique, accepted_values and relationships; write others as singular tests under `tests/`"),
+                None => d.help("define it with `{% test name(model, column_name) %} ... {% endtest %}` in `tests/generic/` or `macros/`, or install the package that has it"),
             };
             return Err(d.into());
         }
@@ -770,10 +872,12 @@ impl Parser<'_> {
             "relationships" => &["to", "field"],
             _ => &[],
         };
-        for r in required.iter().chain(if kwargs.contains_key("column_name") {
-            &[][..]
-        } else {
+        // The built-in tests need a column; a custom test takes what its macro declares.
+        let needs_column = BUILT_IN.contains(&def.test_name.as_str()) && !kwargs.contains_key("column_name");
+        for r in required.iter().chain(if needs_column {
             &["column_name"][..]
+        } else {
+            &[][..]
         }) {
             if !kwargs.contains_key(*r) {
                 return Err(Diagnostic::new(format!(
@@ -785,10 +889,12 @@ impl Parser<'_> {
             }
         }
         let is_source = target_id.starts_with("source.");
+        // `dbt_utils.expression_is_true` is named `dbt_utils_expression_is_true_...`, as in dbt.
+        let test_name = def.test_name.replace('.', "_");
         let test_type = if is_source {
-            format!("source_{}", def.test_name)
+            format!("source_{test_name}")
         } else {
-            def.test_name.clone()
+            test_name
         };
         let (short, full) = test_names::synthesize(&test_type, target_name, &kwargs);
         let name = def.custom_name.clone().unwrap_or(full);

@@ -112,6 +112,8 @@ pub struct Project {
     pub singular_tests: Vec<ProjectFile>,
     /// Files of `{% snapshot %}` blocks (`snapshots/**/*.sql`).
     pub snapshots: Vec<ProjectFile>,
+    /// Markdown files that may hold `{% docs %}` blocks.
+    pub docs: Vec<ProjectFile>,
     /// Property YAML files under the model, seed and test paths.
     pub property_files: Vec<ProjectFile>,
     /// `on-run-start` and `on-run-end`: SQL templates run before the first node and after the
@@ -242,13 +244,34 @@ impl Project {
         };
         let models = read(&model_paths, &["sql"], true)?;
         let seeds = read(&seed_paths, &["csv"], false)?;
-        let macros = read(&macro_paths, &["sql"], true)?;
+        let mut macros = read(&macro_paths, &["sql"], true)?;
         let snapshots = read(&snapshot_paths, &["sql"], true)?;
-        let singular_tests = read(&test_paths, &["sql"], true)?
-            .into_iter()
-            // `tests/generic/` holds generic test definitions, not singular tests.
-            .filter(|f| !f.path.starts_with("generic/"))
-            .collect();
+        // `{% docs %}` blocks live in Markdown files under the docs paths (by default, every
+        // resource folder).
+        let docs_paths = match doc.get("docs-paths") {
+            Some(v) => config::as_string_list(v),
+            None => {
+                let mut all: Vec<String> = Vec::new();
+                for p in model_paths
+                    .iter()
+                    .chain(&seed_paths)
+                    .chain(&snapshot_paths)
+                    .chain(&test_paths)
+                {
+                    if !all.contains(p) {
+                        all.push(p.clone());
+                    }
+                }
+                all
+            }
+        };
+        let docs = read(&docs_paths, &["md"], true)?;
+        // `tests/generic/` holds generic test definitions (`{% test %}` blocks), read as macros.
+        let (generic, singular_tests): (Vec<ProjectFile>, Vec<ProjectFile>) =
+            read(&test_paths, &["sql"], true)?
+                .into_iter()
+                .partition(|f| f.path.starts_with("generic/"));
+        macros.extend(generic);
         let mut property_dirs: Vec<String> = Vec::new();
         for dir in model_paths
             .iter()
@@ -286,6 +309,7 @@ impl Project {
             macros,
             singular_tests,
             snapshots,
+            docs,
             property_files,
             on_run_start,
             on_run_end,

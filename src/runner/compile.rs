@@ -366,6 +366,9 @@ impl Compiler<'_> {
             ))
         })?;
         let model = testing::model_with_where(&relation.to_string(), &node.config);
+        if let Some(test_macro) = templating::generic_test_macro(self.env, &meta.name) {
+            return self.custom_generic_test(node, meta, &model, test_macro);
+        }
         let to = match meta.kwargs.get("to").and_then(|v| v.as_str()) {
             Some(expr) => {
                 let (value, _) =
@@ -381,6 +384,52 @@ impl Compiler<'_> {
         };
         testing::generic_test_sql(&meta.name, &meta.kwargs, &model, to.as_deref())
             .ok_or_else(|| Diagnostic::new(format!("unknown generic test `{}`", meta.name)))
+    }
+}
+
+impl Compiler<'_> {
+    /// The SQL of a custom generic test (`{% test name(model, ...) %}`): its macro called with
+    /// `model` (the relation, or a `where` subquery), `column_name` and the test's arguments;
+    /// an argument written as `ref(...)` or `source(...)` is passed as that relation.
+    ///
+    /// Errors: a Jinja error in the test's macro; an argument expression that fails.
+    fn custom_generic_test(
+        &self,
+        node: &Node,
+        meta: &crate::manifest::TestMetadata,
+        model: &str,
+        test_macro: minijinja::Value,
+    ) -> Result<String, Diagnostic> {
+        let mut args = BTreeMap::new();
+        args.insert("model".to_string(), minijinja::Value::from(model));
+        for (key, value) in &meta.kwargs {
+            let text = value.as_str().unwrap_or_default().trim();
+            let is_relation = text.starts_with("ref(") || text.starts_with("source(");
+            let v = if is_relation {
+                templating::eval_expression(self.env, text, self.context(node))
+                    .map_err(|e| {
+                        Diagnostic::new(format!(
+                            "cannot resolve `{key}: {text}` of test `{}`: {e}",
+                            node.name
+                        ))
+                    })?
+                    .0
+            } else {
+                minijinja::Value::from_serialize(value)
+            };
+            args.insert(key.clone(), v);
+        }
+        let input = RenderInput {
+            file: &node.original_file_path,
+            source: "{{ __mallard_test(**__mallard_test_args) }}",
+            this: None,
+            model: json!({"name": node.name, "unique_id": node.unique_id, "resource_type": "test"}),
+            extra: Some(minijinja::context! {
+                __mallard_test => test_macro,
+                __mallard_test_args => minijinja::Value::from_iter(args),
+            }),
+        };
+        Ok(templating::render(self.env, &input, self.context(node))?.0)
     }
 }
 

@@ -301,17 +301,52 @@ fn rename_macros(text: &str) -> String {
         rest = &rest[at + 2..];
         let after_dash = rest.strip_prefix('-').unwrap_or(rest);
         let trimmed = after_dash.trim_start();
-        if let Some(after) = trimmed.strip_prefix("macro") {
-            if after.starts_with(char::is_whitespace) {
-                let name_start = rest.len() - after.trim_start().len();
-                out.push_str(&rest[..name_start]);
-                out.push_str(MACRO_PREFIX);
-                rest = &rest[name_start..];
+        let keyword_at = rest.len() - trimmed.len();
+        // A generic test, `{% test name(model, ...) %} ... {% endtest %}`, is the macro
+        // `test_<name>`, as dbt defines it.
+        let (keyword, replacement) = if trimmed.starts_with("macro") {
+            ("macro", "macro")
+        } else if trimmed.starts_with("test") {
+            ("test", "macro")
+        } else if trimmed.starts_with("endtest") {
+            out.push_str(&rest[..keyword_at]);
+            out.push_str("endmacro");
+            rest = &rest[keyword_at + "endtest".len()..];
+            continue;
+        } else {
+            continue;
+        };
+        let after = &trimmed[keyword.len()..];
+        if after.starts_with(char::is_whitespace) {
+            let name_start = rest.len() - after.trim_start().len();
+            out.push_str(&rest[..keyword_at]);
+            out.push_str(replacement);
+            out.push_str(&rest[keyword_at + keyword.len()..name_start]);
+            out.push_str(MACRO_PREFIX);
+            if keyword == "test" {
+                out.push_str("test_");
             }
+            rest = &rest[name_start..];
         }
     }
     out.push_str(rest);
     out
+}
+
+/// The macro of custom generic test `name` (`my_test`, or `package.my_test`): `test_<name>`,
+/// if some macro file defines it.
+pub fn generic_test_macro(env: &Environment<'static>, name: &str) -> Option<Value> {
+    let found = match name.split_once('.') {
+        Some((package, test)) => env
+            .globals()
+            .find(|(g, _)| *g == package)
+            .and_then(|(_, ns)| ns.get_attr(&format!("test_{test}")).ok()),
+        None => {
+            let wanted = format!("test_{name}");
+            env.globals().find(|(g, _)| *g == wanted).map(|(_, f)| f)
+        }
+    };
+    found.filter(|v| !v.is_undefined())
 }
 
 /// `text` with each `{% set name = [] %}` and `{% set name = {} %}` (empty literals, the start
@@ -841,6 +876,10 @@ mod tests {
         assert_eq!(
             rename_macros("{% macro a() %}x{% endmacro %}{%- macro  b(x) -%}"),
             "{% macro mallard_macro__a() %}x{% endmacro %}{%- macro  mallard_macro__b(x) -%}"
+        );
+        assert_eq!(
+            rename_macros("{%- test positive(model, column_name) -%}x{%- endtest %}"),
+            "{%- macro mallard_macro__test_positive(model, column_name) -%}x{%- endmacro %}"
         );
         assert_eq!(
             mutable_literals("{% set a = [] %}{%- set b={} -%}{% set c = [1] %}{{ [] }}"),
