@@ -250,16 +250,7 @@ fn show(a: ShowArgs) -> Result<ExitCode> {
         })?;
     let adapter = Adapter::open_read_only(&path)?;
     let shared = Arc::new(std::sync::Mutex::new(adapter.try_clone()?));
-    let compiler = Compiler {
-        env: &session.env,
-        manifest: &session.manifest,
-        target: &session.target,
-        resolver: Arc::new(ManifestResolver::new(&session.manifest)),
-        vars: Arc::new(session.project.vars.clone()),
-        target_dir: session.project.target_dir(),
-        target_path: session.project.target_path.clone(),
-        full_refresh: false,
-    };
+    let compiler = session.compiler(false);
     let mut previews: Vec<(String, String)> = Vec::new();
     if let Some(inline) = &a.inline {
         let sql = compiler.render_project_hook(inline, Some(&shared), minijinja::Value::from(()))?;
@@ -493,6 +484,20 @@ impl Session {
         )
     }
 
+    /// What compiling needs for this session; `full_refresh` is `--full-refresh`.
+    fn compiler(&self, full_refresh: bool) -> Compiler<'_> {
+        Compiler {
+            env: &self.env,
+            manifest: &self.manifest,
+            target: &self.target,
+            resolver: Arc::new(ManifestResolver::new(&self.manifest)),
+            vars: Arc::new(self.project.vars.clone()),
+            target_dir: self.project.target_dir(),
+            target_path: self.project.target_path.clone(),
+            full_refresh,
+        }
+    }
+
     /// The `unique_id`s `args` select, reading `--state` when given.
     fn select(&self, args: &SelectArgs) -> Result<BTreeSet<String>> {
         let state = args.state.as_deref().map(PreviousState::load).transpose()?;
@@ -612,16 +617,7 @@ fn execute(
         "Concurrency: {threads} threads (target='{}')\n",
         session.target.name
     )?;
-    let compiler = Compiler {
-        env: &session.env,
-        manifest: &session.manifest,
-        target: &session.target,
-        resolver: Arc::new(ManifestResolver::new(&session.manifest)),
-        vars: Arc::new(session.project.vars.clone()),
-        target_dir: session.project.target_dir(),
-        target_path: session.project.target_path.clone(),
-        full_refresh: args.full_refresh,
-    };
+    let compiler = session.compiler(args.full_refresh);
     let total = plan.order.len();
     // Compiling opens an existing database read-only, for `run_query` and `adapter` calls.
     let read_only = match (&database, session.target.path.as_deref()) {

@@ -217,6 +217,15 @@ impl Manifest {
             .or_else(|| self.sources.get(unique_id).map(|s| &s.relation))
     }
 
+    /// The folder of package `package` (where its seeds are read from), or `default` (the
+    /// project's folder) for a package the manifest does not know.
+    pub fn package_root<'a>(&'a self, package: &str, default: &'a std::path::Path) -> &'a std::path::Path {
+        self.package_roots
+            .get(package)
+            .map(std::path::PathBuf::as_path)
+            .unwrap_or(default)
+    }
+
     /// Counts by kind for the "Found ..." line: `3 models, 1 seed, 10 data tests, 2 sources`.
     pub fn summary(&self) -> String {
         let count = |t: ResourceType| self.nodes.values().filter(|n| n.resource_type == t).count();

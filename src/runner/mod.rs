@@ -310,13 +310,7 @@ fn run_node(
         Ok(sql) => sql,
         Err(d) => {
             result.status = Status::Error;
-            result.message = Some(format!(
-                "Compilation Error in {} {} ({})\n  {}",
-                node.resource_type.as_str(),
-                node.name,
-                node.original_file_path,
-                indent(&d.to_string())
-            ));
+            result.message = Some(compilation_error(node, &d));
             result.execution_time = started.elapsed().as_secs_f64();
             return result;
         }
@@ -332,13 +326,7 @@ fn run_node(
         Ok(hooks) => hooks,
         Err(d) => {
             result.status = Status::Error;
-            result.message = Some(format!(
-                "Compilation Error in {} {} ({})\n  {}",
-                node.resource_type.as_str(),
-                node.name,
-                node.original_file_path,
-                indent(&d.to_string())
-            ));
+            result.message = Some(compilation_error(node, &d));
             result.execution_time = started.elapsed().as_secs_f64();
             return result;
         }
@@ -463,14 +451,10 @@ fn execute_node(
     match node.resource_type {
         ResourceType::Seed => {
             let relation = node.relation.as_ref().expect("seeds have relations");
-            // A package's seed is read from the package's folder.
-            let root = manifest
-                .package_roots
-                .get(&node.package_name)
-                .map(std::path::PathBuf::as_path)
-                .unwrap_or(project_root);
             let load = SeedLoad {
-                csv: &root.join(&node.original_file_path),
+                csv: &manifest
+                    .package_root(&node.package_name, project_root)
+                    .join(&node.original_file_path),
                 shown_path: &node.original_file_path,
                 relation,
                 column_types: node.config.0.get("column_types").and_then(|v| v.as_object()),
@@ -511,6 +495,17 @@ fn execute_node(
         }
         ResourceType::Source => Ok(Outcome::Built),
     }
+}
+
+/// dbt's heading for a node that could not be compiled, with the diagnostic under it.
+fn compilation_error(node: &Node, d: &crate::error::Diagnostic) -> String {
+    format!(
+        "Compilation Error in {} {} ({})\n  {}",
+        node.resource_type.as_str(),
+        node.name,
+        node.original_file_path,
+        indent(&d.to_string())
+    )
 }
 
 /// Indents every line after the first by two spaces, for messages under a heading.

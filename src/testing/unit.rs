@@ -137,13 +137,10 @@ fn input_columns(
     }
     if let Some(seed) = node.filter(|n| n.resource_type == ResourceType::Seed) {
         let relation = seed.relation.as_ref().expect("seeds have relations");
-        let root = manifest
-            .package_roots
-            .get(&seed.package_name)
-            .map(std::path::PathBuf::as_path)
-            .unwrap_or(project_root);
         let load = SeedLoad {
-            csv: &root.join(&seed.original_file_path),
+            csv: &manifest
+                .package_root(&seed.package_name, project_root)
+                .join(&seed.original_file_path),
             shown_path: &seed.original_file_path,
             relation,
             column_types: seed.config.0.get("column_types").and_then(|v| v.as_object()),
