@@ -3,6 +3,12 @@
 
 use std::process::ExitCode;
 
+/// Parsing and compiling make millions of small allocations (strings, JSON values); glibc's
+/// allocator spent a fifth of `parse`'s time on 10,000 models in malloc and free (bench/run.py
+/// measures the difference).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     mallard::cli::main()
 }
