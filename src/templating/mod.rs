@@ -276,7 +276,7 @@ fn rewritten_diagnostic(err: &Error, file: &str, original: &str, renamed: &str) 
             let inserted = before.matches(MACRO_PREFIX).count() * MACRO_PREFIX.len()
                 + before.matches("mallard_list()").count() * ("mallard_list()".len() - 2)
                 + before.matches("mallard_dict()").count() * ("mallard_dict()".len() - 2);
-            loc.column = Some(col - inserted);
+            loc.column = Some(col.saturating_sub(inserted).max(1));
         }
         if loc.source_line.is_some() {
             loc.source_line = original_line.map(str::to_string);
