@@ -187,3 +187,8 @@ fn eight_threads_build_what_dbt_built() {
         check_parity_with(fixture, &["--threads", "8"]);
     }
 }
+
+#[test]
+fn cross_database_macros_render_as_in_dbt() {
+    check_parity("cross_db");
+}

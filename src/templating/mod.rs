@@ -193,7 +193,12 @@ pub fn environment_with_packages(
     );
     // Package name -> macro name -> file.
     let mut namespaces: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for MacroFile { package, file, text } in macros.iter().copied() {
+    let builtin = MacroFile {
+        package: "dbt",
+        file: "<mallard>/dbt_macros.sql",
+        text: DBT_MACROS,
+    };
+    for MacroFile { package, file, text } in std::iter::once(builtin).chain(macros.iter().copied()) {
         let renamed = mutable_literals(&rename_macros(text));
         let diagnostic = |e: Error| rewritten_diagnostic(&e, file, text, &renamed);
         env.add_template_owned(file.to_string(), renamed.clone())
@@ -234,6 +239,10 @@ pub fn environment_with_packages(
     }
     Ok(env)
 }
+
+/// dbt's cross-database macros (`dbt.concat`, `dbt.dateadd`, `dbt.type_string`, ...), as
+/// dbt-duckdb renders them.
+const DBT_MACROS: &str = include_str!("dbt_macros.sql");
 
 /// A global function that calls macro `name` of template `file` (see [`call_macro`]).
 fn macro_function(
