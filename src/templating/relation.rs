@@ -61,17 +61,53 @@ impl fmt::Display for Relation {
 }
 
 impl Object for Relation {
+    /// A mapping, as dbt's relations are (dbt_utils tells relations from strings by
+    /// `is mapping` and `metadata.type`).
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Map
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         match key.as_str()? {
             "database" => Some(Value::from(self.database.clone())),
             "schema" => Some(Value::from(self.schema.clone())),
             "identifier" | "name" | "table" => Some(Value::from(self.identifier.clone())),
+            "metadata" => Some(minijinja::context! { type => "DuckDBRelation" }),
             _ => None,
         }
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Str(&["database", "schema", "identifier"])
+        Enumerator::Str(&["database", "schema", "identifier", "metadata"])
+    }
+
+    /// `render()`: the quoted name; `include(database=, schema=, identifier=)`: the name
+    /// without the parts set to false; `quote(...)` and `incorporate(...)`: the relation itself.
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &minijinja::State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, minijinja::Error> {
+        match method {
+            "render" => Ok(Value::from(self.to_string())),
+            "include" => {
+                let (kwargs,): (minijinja::value::Kwargs,) = minijinja::value::from_args(args)?;
+                let keep = |k: &str| -> Result<bool, minijinja::Error> {
+                    Ok(kwargs.get::<Option<bool>>(k)?.unwrap_or(true))
+                };
+                let (d, s, i) = (keep("database")?, keep("schema")?, keep("identifier")?);
+                kwargs.assert_all_used()?;
+                let parts: Vec<String> = [(d, &self.database), (s, &self.schema), (i, &self.identifier)]
+                    .into_iter()
+                    .filter(|(keep, part)| *keep && !part.is_empty())
+                    .map(|(_, part)| quote(part))
+                    .collect();
+                Ok(Value::from(parts.join(".")))
+            }
+            "quote" | "incorporate" => Ok(Value::from_dyn_object(self.clone())),
+            _ => Err(minijinja::Error::from(minijinja::ErrorKind::UnknownMethod)),
+        }
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
