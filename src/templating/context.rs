@@ -229,6 +229,25 @@ impl Object for Columns {
         ObjectRepr::Seq
     }
 
+    /// agate's mapped sequence: also `keys()` (names), `values()` (columns) and `items()`
+    /// (name, column pairs), as dbt_utils' `get_query_results_as_dict` uses them.
+    fn call_method(self: &Arc<Self>, _state: &State, method: &str, _args: &[Value]) -> Result<Value, Error> {
+        let column = |c: &Arc<TableColumn>| Value::from_dyn_object(c.clone());
+        match method {
+            "keys" => Ok(Value::from(
+                self.0.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+            )),
+            "values" => Ok(Value::from(self.0.iter().map(column).collect::<Vec<_>>())),
+            "items" => Ok(Value::from(
+                self.0
+                    .iter()
+                    .map(|c| Value::from(vec![Value::from(c.name.clone()), column(c)]))
+                    .collect::<Vec<_>>(),
+            )),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let column = match key.as_usize() {
             Some(i) => self.0.get(i)?,
