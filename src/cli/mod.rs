@@ -2,6 +2,7 @@
 //! a [`Session`] (the loaded project, target, manifest and graph).
 
 pub mod args;
+mod commands;
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -17,7 +18,6 @@ use serde_json::{json, Map, Value};
 use crate::adapter::database::Database;
 use crate::adapter::Adapter;
 use crate::artifacts::{self, Invocation};
-use crate::error::Diagnostic;
 use crate::graph::selector::{self, PreviousState};
 use crate::graph::{self, Graph};
 use crate::manifest::{self, Manifest, ResourceType};
@@ -26,7 +26,8 @@ use crate::project::Project;
 use crate::runner::compile::{Compiler, ManifestResolver};
 use crate::runner::{self, hooks, output, Plan};
 use crate::templating;
-use args::{Cli, Command, LsOutput, ProjectArgs, RetryArgs, RunArgs, SelectArgs, ShowArgs};
+use args::{Cli, Command, LsOutput, ProjectArgs, RunArgs, SelectArgs};
+use commands::{clean, command_types, debug, recorded_args, retry, show};
 
 /// Exit code when the run could not start (bad project, profile, arguments, database).
 const EXIT_CANNOT_START: u8 = 2;
@@ -52,43 +53,11 @@ fn print_error(err: &anyhow::Error) {
     eprintln!("{text}");
 }
 
-/// The arguments a run is recorded with in `run_results.json` (`args`), enough for `retry` to
-/// run it again: the command and the flags that change what it does.
-fn recorded_args(command: &str, a: &RunArgs) -> Value {
-    json!({
-        "command": command,
-        "select": a.select.select,
-        "exclude": a.select.exclude,
-        "selector": a.select.selector,
-        "vars": a.project.vars,
-        "target": a.project.target,
-        "threads": a.project.threads,
-        "full_refresh": a.full_refresh,
-    })
-}
-
-/// The resource types each executing command runs.
-fn command_types(command: &str) -> Option<&'static [ResourceType]> {
-    Some(match command {
-        "seed" => &[ResourceType::Seed],
-        "run" => &[ResourceType::Model],
-        "test" => &[ResourceType::UnitTest, ResourceType::Test],
-        "snapshot" => &[ResourceType::Snapshot],
-        "build" => &[
-            ResourceType::Seed,
-            ResourceType::Model,
-            ResourceType::Snapshot,
-            ResourceType::UnitTest,
-            ResourceType::Test,
-        ],
-        _ => return None,
-    })
-}
-
 fn run(cli: Cli) -> Result<ExitCode> {
+    let name = cli.command.name();
     let invocation = match &cli.command {
         Command::Seed(a) | Command::Run(a) | Command::Test(a) | Command::Snapshot(a) | Command::Build(a) => {
-            Invocation::new(recorded_args(cli.command.name(), a))
+            Invocation::new(recorded_args(name, a))
         }
         other => Invocation::new(json!({"command": other.name()})),
     };
@@ -116,27 +85,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             false,
             &invocation,
         ),
-        Command::Snapshot(a) => execute(a, &[ResourceType::Snapshot], true, &invocation),
-        Command::Seed(a) => execute(a, &[ResourceType::Seed], true, &invocation),
-        Command::Run(a) => execute(a, &[ResourceType::Model], true, &invocation),
-        Command::Test(a) => execute(
-            a,
-            &[ResourceType::UnitTest, ResourceType::Test],
-            true,
-            &invocation,
-        ),
-        Command::Build(a) => execute(
-            a,
-            &[
-                ResourceType::Seed,
-                ResourceType::Model,
-                ResourceType::Snapshot,
-                ResourceType::UnitTest,
-                ResourceType::Test,
-            ],
-            true,
-            &invocation,
-        ),
+        Command::Seed(a) | Command::Run(a) | Command::Test(a) | Command::Snapshot(a) | Command::Build(a) => {
+            let types = command_types(name).expect("every building command has its node kinds");
+            execute(a, types, true, &invocation)
+        }
         Command::Parse(a) => {
             let session = Session::load(&a.project)?;
             session.write_manifest(&invocation)?;
@@ -162,234 +114,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Clean(a) => clean(&a.project),
     }
-}
-
-/// `retry`: reads the last run's `run_results.json` and runs its command again on the nodes
-/// that errored, failed or were skipped, with its vars, target, threads and `--full-refresh`.
-/// Exit 0 with a note when there is nothing to retry.
-///
-/// Errors: no `run_results.json`, or one written by a command that builds nothing.
-fn retry(a: RetryArgs) -> Result<ExitCode> {
-    let root = project_dir(&a.project)?;
-    let session = Session::load(&a.project)?;
-    let path = session.project.target_dir().join("run_results.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        Diagnostic::new(format!("cannot read `{}`: {e}", path.display()))
-            .help("`retry` repeats the last `seed`, `run`, `test`, `snapshot` or `build`; run one first")
-    })?;
-    let previous: Value = serde_json::from_str(&text).context("run_results.json is not JSON")?;
-    let prev_args = &previous["args"];
-    let command = prev_args["command"].as_str().unwrap_or_default().to_string();
-    let Some(types) = command_types(&command) else {
-        return Err(Diagnostic::new(format!(
-            "the last run was `{command}`, which `retry` cannot repeat"
-        ))
-        .help("`retry` repeats the last `seed`, `run`, `test`, `snapshot` or `build`")
-        .into());
-    };
-    let again: Vec<String> = selector::read_statuses(&path)
-        .into_iter()
-        .filter(|(id, status)| {
-            matches!(status.as_str(), "error" | "fail" | "skipped") && session.manifest.nodes.contains_key(id)
-        })
-        .map(|(id, _)| format!("unique_id:{id}"))
-        .collect();
-    if again.is_empty() {
-        println!("Nothing to retry: the last `{command}` had no errors, failures or skipped nodes.");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let strings = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
-            .unwrap_or_default()
-    };
-    let args = RunArgs {
-        project: ProjectArgs {
-            project_dir: Some(root),
-            profiles_dir: a.project.profiles_dir.clone(),
-            target: prev_args["target"]
-                .as_str()
-                .map(str::to_string)
-                .or(a.project.target.clone()),
-            vars: prev_args["vars"]
-                .as_str()
-                .map(str::to_string)
-                .or(a.project.vars.clone()),
-            threads: prev_args["threads"]
-                .as_u64()
-                .map(|t| t as u16)
-                .or(a.project.threads),
-        },
-        select: SelectArgs {
-            select: again,
-            exclude: strings(&prev_args["exclude"]),
-            selector: None,
-            state: None,
-        },
-        full_refresh: prev_args["full_refresh"].as_bool().unwrap_or(false),
-        lock_timeout: a.lock_timeout,
-    };
-    let invocation = Invocation::new(recorded_args(&command, &args));
-    execute(args, types, true, &invocation)
-}
-
-/// `show`: the first `--limit` rows of each selected model, seed or snapshot (or of `--inline`
-/// SQL), read from the database, as a table.
-///
-/// Errors: the database does not exist yet; nothing selected; a query that fails.
-fn show(a: ShowArgs) -> Result<ExitCode> {
-    let session = Session::load(&a.project)?;
-    let path = session
-        .target
-        .path
-        .clone()
-        .filter(|p| p.exists())
-        .ok_or_else(|| {
-            Diagnostic::new("`show` reads the database, which does not exist yet")
-                .help("build the project first (`mallard build`)")
-        })?;
-    let adapter = Adapter::open_read_only(&path)?;
-    let shared = Arc::new(std::sync::Mutex::new(adapter.try_clone()?));
-    let compiler = session.compiler(false);
-    let mut previews: Vec<(String, String)> = Vec::new();
-    if let Some(inline) = &a.inline {
-        let sql = compiler.render_project_hook(inline, Some(&shared), minijinja::Value::from(()))?;
-        previews.push(("inline query".to_string(), sql));
-    } else {
-        let plan = session.plan(
-            &a.select,
-            &[ResourceType::Model, ResourceType::Seed, ResourceType::Snapshot],
-            false,
-            false,
-        )?;
-        if plan.order.is_empty() {
-            return Err(Diagnostic::new("`show` needs a model: nothing was selected")
-                .help("pass `--select my_model` or `--inline \"select ...\"`")
-                .into());
-        }
-        for id in &plan.order {
-            let node = &session.manifest.nodes[id];
-            let sql = match node.resource_type {
-                ResourceType::Model if node.materialized() != "ephemeral" => format!(
-                    "select * from {}",
-                    node.relation.as_ref().expect("models have relations")
-                ),
-                ResourceType::Model => compiler.compile(node, false, Some(&shared))?,
-                _ => format!(
-                    "select * from {}",
-                    node.relation.as_ref().expect("has a relation")
-                ),
-            };
-            previews.push((format!("node '{}'", node.name), sql));
-        }
-    }
-    for (what, sql) in previews {
-        let limited = format!(
-            "select * from (
-{}
-) as preview limit {}",
-            sql.trim().trim_end_matches(';'),
-            a.limit
-        );
-        let (columns, rows) = adapter
-            .query_rows(&limited)
-            .map_err(|e| Diagnostic::new(format!("cannot preview {what}: {e}")))?;
-        println!("Previewing {what}:");
-        println!("{}", output::table(&columns, &rows));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `debug`: the project, the profile and the database, each checked and reported. Exit 0 when
-/// every check passes, 1 when the database cannot be opened; project and profile errors stop it
-/// as for any command (exit 2).
-fn debug(args: &ProjectArgs) -> Result<ExitCode> {
-    println!("mallard {}", env!("CARGO_PKG_VERSION"));
-    let session = Session::load(args)?;
-    let t = &session.target;
-    println!(
-        "project: {} ({})",
-        session.project.name,
-        session.project.root.display()
-    );
-    println!("  {}: OK", session.manifest.summary());
-    println!("profile: {} in {}", t.profile_name, t.profiles_file.display());
-    println!(
-        "target: {} (duckdb), schema {}, {} threads{}",
-        t.name,
-        t.schema,
-        t.threads,
-        if t.publish { ", publish mode" } else { "" }
-    );
-    let Some(path) = t.path.as_deref() else {
-        println!("database: in memory: OK\n\nAll checks passed!");
-        return Ok(ExitCode::SUCCESS);
-    };
-    // An existing database is opened read-only, so that checking cannot disturb it.
-    let check = if path.exists() {
-        duckdb::Config::default()
-            .access_mode(duckdb::AccessMode::ReadOnly)
-            .and_then(|c| duckdb::Connection::open_with_flags(path, c))
-            .map(|_| "OK".to_string())
-            .map_err(|e| e.to_string())
-    } else if path
-        .parent()
-        .is_none_or(|d| d.as_os_str().is_empty() || d.is_dir())
-    {
-        Ok("does not exist yet; the first run creates it".to_string())
-    } else {
-        Err("its folder does not exist".to_string())
-    };
-    match check {
-        Ok(status) => {
-            println!("database: {}: {status}\n\nAll checks passed!", path.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            println!(
-                "database: {}: FAILED\n  {}",
-                path.display(),
-                e.lines().next().unwrap_or(&e)
-            );
-            Ok(ExitCode::from(1))
-        }
-    }
-}
-
-/// `clean`: deletes each folder of `clean-targets` (relative to the project) that exists.
-///
-/// Errors: a clean target outside the project folder (nothing is deleted then).
-fn clean(args: &ProjectArgs) -> Result<ExitCode> {
-    let project = Project::load(&project_dir(args)?, &Map::new())?;
-    let mut folders = Vec::new();
-    for target in &project.clean_targets {
-        let path = project.root.join(target);
-        // A path that does not exist cannot be canonicalized; judge it by its components.
-        let inside = match path.canonicalize() {
-            Ok(p) => p.starts_with(&project.root) && p != project.root,
-            Err(_) => {
-                !std::path::Path::new(target)
-                    .components()
-                    .any(|c| matches!(c, std::path::Component::ParentDir))
-                    && !std::path::Path::new(target).is_absolute()
-            }
-        };
-        if !inside {
-            return Err(Diagnostic::new(format!(
-                "clean target `{target}` is not inside the project folder"
-            ))
-            .help("list only folders of the project under `clean-targets:` in dbt_project.yml")
-            .into());
-        }
-        folders.push((target, path));
-    }
-    for (target, path) in folders {
-        if path.is_dir() {
-            std::fs::remove_dir_all(&path).with_context(|| format!("cannot delete `{target}`"))?;
-            println!("Cleaned {target}/");
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// A loaded project, ready to select and run.

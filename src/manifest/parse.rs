@@ -11,16 +11,12 @@ use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::{
-    test_names, Column, Fixture, FixtureInput, FixtureRows, Located, Manifest, Node, ResourceType, Source,
-    TestMetadata, UnitTestSpec,
-};
+use super::{test_names, Column, Located, Manifest, Node, ResourceType, Source, TestMetadata};
 use crate::error::{did_you_mean, Diagnostic, Location};
 use crate::materialization::incremental::IncrementalConfig;
-use crate::materialization::snapshot::SnapshotConfig;
 use crate::project::config::{project_level_config, NodeConfig};
 use crate::project::profile::Target;
-use crate::project::properties::{ColumnProps, NodeProps, Properties, TestDef, UnitTestDef};
+use crate::project::properties::{ColumnProps, NodeProps, Properties, TestDef};
 use crate::project::{Project, ProjectFile};
 use crate::templating::{self, find_call_line, NodeContext, Phase, Recorded, RefCall, Relation, RenderInput};
 
@@ -104,6 +100,11 @@ fn macro_names(text: &str) -> Vec<String> {
     }
     out
 }
+
+mod snapshots;
+mod unit_tests;
+
+use snapshots::{find_tag, snapshot_blocks};
 
 struct Parser<'a> {
     /// The package being parsed (the root project or one of its packages).
@@ -225,11 +226,13 @@ impl Parser<'_> {
                 }
             },
         );
-        let render = |text: &mut String, what: &str| -> Result<(), Diagnostic> {
+        // `what` names the description in an error; it is only built for one that fails.
+        let render = |text: &mut String, what: &dyn Fn() -> String| -> Result<(), Diagnostic> {
             if text.contains("{{") || text.contains("{%") {
                 *text = env.render_str(text, ()).map_err(|e| {
                     Diagnostic::new(format!(
-                        "cannot render the description of {what}: {}",
+                        "cannot render the description of {}: {}",
+                        what(),
                         e.detail().unwrap_or(&e.to_string())
                     ))
                 })?;
@@ -237,24 +240,27 @@ impl Parser<'_> {
             Ok(())
         };
         for node in self.manifest.nodes.values_mut() {
-            let what = format!(
-                "`{}` ({})",
-                node.name,
-                node.patch_path.as_deref().unwrap_or(&node.original_file_path)
-            );
+            let file = node.patch_path.as_deref().unwrap_or(&node.original_file_path);
+            let what = || format!("`{}` ({file})", node.name);
             render(&mut node.description, &what)?;
             for c in &mut node.columns {
-                render(&mut c.description, &format!("column `{}` of {what}", c.name))?;
+                render(&mut c.description, &|| {
+                    format!("column `{}` of {}", c.name, what())
+                })?;
             }
         }
         for source in self.manifest.sources.values_mut() {
-            let what = format!(
-                "source `{}.{}` ({})",
-                source.source_name, source.name, source.original_file_path
-            );
+            let what = || {
+                format!(
+                    "source `{}.{}` ({})",
+                    source.source_name, source.name, source.original_file_path
+                )
+            };
             render(&mut source.description, &what)?;
             for c in &mut source.columns {
-                render(&mut c.description, &format!("column `{}` of {what}", c.name))?;
+                render(&mut c.description, &|| {
+                    format!("column `{}` of {}", c.name, what())
+                })?;
             }
         }
         Ok(())
@@ -495,220 +501,6 @@ impl Parser<'_> {
                 attached_node: None,
                 checksum: sha256_hex(f.contents.as_bytes()),
                 unit_test: None,
-            },
-        );
-        Ok(())
-    }
-
-    /// Adds one `{% snapshot %}` block (see [`snapshot_blocks`]): rendered in the parse phase
-    /// like a model, with the `snapshots:` config tree and `snapshot` as its materialization.
-    /// `target_schema` (and `target_database`) name the schema exactly, as in dbt; `schema`
-    /// goes through the default schema naming.
-    ///
-    /// Errors: a Jinja error; a missing or invalid strategy, unique key, `updated_at` or
-    /// `check_cols`, at the `config()` call.
-    fn snapshot(&mut self, f: &ProjectFile) -> Result<()> {
-        let name = f.stem().to_string();
-        let unique_id = format!("snapshot.{}.{}", self.project.name, name);
-        let fqn = self.fqn(f, &name);
-        let mut config = NodeConfig::default();
-        config.merge(json!({"materialized": "snapshot"}).as_object().expect("object"));
-        config.merge(&self.tree_config(|p| &p.snapshots_tree, &fqn));
-        let input = RenderInput {
-            file: &f.original_file_path,
-            source: &f.contents,
-            this: Some(self.relation(&config, &name)),
-            model: json!({"name": name, "unique_id": unique_id, "resource_type": "snapshot",
-                          "original_file_path": f.original_file_path, "package_name": self.project.name}),
-            extra: None,
-        };
-        let (_, recorded) = templating::render(self.env, &input, self.parse_context())?;
-        for layer in &recorded.configs {
-            config.merge(layer);
-        }
-        if !config.enabled() {
-            return Ok(());
-        }
-        if let Err(d) = SnapshotConfig::from_config(&config) {
-            let loc = find_call_line(&f.contents, "config", "")
-                .map(|(l, c)| Location::in_source(&f.original_file_path, &f.contents, l, Some(c)))
-                .unwrap_or_else(|| Location::in_source(&f.original_file_path, &f.contents, 1, None));
-            let mut d = Diagnostic {
-                message: format!("snapshot `{name}`: {}", d.message),
-                ..d
-            };
-            d.location = Some(loc);
-            return Err(d.into());
-        }
-        self.claim_name(&name, &unique_id, f)?;
-        let mut relation = self.relation(&config, &name);
-        if let Some(schema) = config.get_str("target_schema") {
-            relation.schema = schema.to_string();
-        }
-        if let Some(database) = config.get_str("target_database") {
-            relation.database = database.to_string();
-        }
-        let (refs, sources) = located_calls(f, &recorded);
-        self.manifest.nodes.insert(
-            unique_id.clone(),
-            Node {
-                unique_id,
-                resource_type: ResourceType::Snapshot,
-                name,
-                package_name: self.project.name.clone(),
-                path: f.path.clone(),
-                original_file_path: f.original_file_path.clone(),
-                patch_path: None,
-                fqn,
-                raw_code: f.contents.clone(),
-                config,
-                description: String::new(),
-                columns: Vec::new(),
-                refs,
-                sources,
-                depends_on: Vec::new(),
-                relation: Some(relation),
-                test_metadata: None,
-                attached_node: None,
-                checksum: sha256_hex(f.contents.as_bytes()),
-                unit_test: None,
-            },
-        );
-        Ok(())
-    }
-
-    /// Adds a unit test: the tested model's code, with rows for every `ref` and `source` it
-    /// reads (and `this`, for an incremental model tested as an increment).
-    ///
-    /// Errors, at the entry: the model does not exist; an input is not `ref(...)`,
-    /// `source(...)` or `this`; a `ref`/`source` of the model has no rows given; a malformed
-    /// `rows`/`format`; an override Mallard does not support.
-    fn unit_test(&mut self, def: &UnitTestDef) -> Result<()> {
-        let at = |msg: String| Diagnostic::new(msg).at(def.location.clone());
-        let key = (self.project.name.clone(), def.model.clone());
-        let model_id = match self.names.get(&key) {
-            Some((id, _)) if id.starts_with("model.") => id.clone(),
-            _ => {
-                let models = self.names.keys().map(|(_, n)| n.as_str());
-                let mut d = at(format!(
-                    "unit test `{}` tests `{}`, which is not a model of this project",
-                    def.name, def.model
-                ));
-                if let Some(s) = did_you_mean(&def.model, models) {
-                    d = d.help(format!("did you mean `{s}`?"));
-                }
-                return Err(d.into());
-            }
-        };
-        let model = self.manifest.nodes[&model_id].clone();
-        let mut given = Vec::new();
-        for g in &def.given {
-            let input = g.get("input").and_then(Value::as_str).unwrap_or_default();
-            let input = parse_fixture_input(input).ok_or_else(|| {
-                at(format!(
-                    "unit test `{}`: `input: {input}` is not `ref('...')`, `source('...', '...')` or `this`",
-                    def.name
-                ))
-            })?;
-            let rows = fixture_rows(g)
-                .map_err(|m| at(format!("unit test `{}`, input {}: {m}", def.name, input.shown())))?;
-            given.push(Fixture { input, rows });
-        }
-        let needed = model
-            .refs
-            .iter()
-            .map(|r| FixtureInput::Ref(r.value.name.clone()))
-            .chain(
-                model
-                    .sources
-                    .iter()
-                    .map(|s| FixtureInput::Source(s.value.0.clone(), s.value.1.clone())),
-            );
-        for input in needed {
-            if !given.iter().any(|g| g.input == input) {
-                return Err(at(format!(
-                    "unit test `{}` gives no rows for {}, which model `{}` reads",
-                    def.name,
-                    input.shown(),
-                    model.name
-                ))
-                .help(format!(
-                    "add `- input: {}` with its `rows:` under `given:`",
-                    input.shown()
-                ))
-                .into());
-            }
-        }
-        let expect =
-            fixture_rows(&def.expect).map_err(|m| at(format!("unit test `{}`, expect: {m}", def.name)))?;
-        let mut vars = Map::new();
-        let mut is_incremental = false;
-        for (key, value) in &def.overrides {
-            match (key.as_str(), value) {
-                ("vars", Value::Object(v)) => vars = v.clone(),
-                ("macros", Value::Object(m)) => {
-                    for (name, v) in m {
-                        match (name.as_str(), v.as_bool()) {
-                            ("is_incremental", Some(b)) => is_incremental = b,
-                            _ => {
-                                return Err(at(format!(
-                                    "unit test `{}` overrides macro `{name}`; Mallard overrides only `is_incremental`",
-                                    def.name
-                                ))
-                                .into())
-                            }
-                        }
-                    }
-                }
-                _ => {
-                    return Err(at(format!(
-                        "unit test `{}`: `overrides: {key}` is not supported (use `vars` or `macros: {{is_incremental: ...}}`)",
-                        def.name
-                    ))
-                    .into())
-                }
-            }
-        }
-        let mut config = NodeConfig::default();
-        config.merge(json!({"materialized": "unit"}).as_object().expect("object"));
-        config.merge(&def.config);
-        if !config.enabled() {
-            return Ok(());
-        }
-        let mut fqn = model.fqn.clone();
-        fqn.push(def.name.clone());
-        let unique_id = format!("unit_test.{}.{}.{}", self.project.name, model.name, def.name);
-        self.manifest.nodes.insert(
-            unique_id.clone(),
-            Node {
-                unique_id,
-                resource_type: ResourceType::UnitTest,
-                name: def.name.clone(),
-                package_name: self.project.name.clone(),
-                path: format!("{}/{}.sql", model.name, def.name),
-                original_file_path: def.file.clone(),
-                patch_path: None,
-                fqn,
-                raw_code: model.raw_code.clone(),
-                config,
-                description: def.description.clone(),
-                columns: Vec::new(),
-                refs: Vec::new(),
-                sources: Vec::new(),
-                depends_on: Vec::new(),
-                relation: None,
-                test_metadata: None,
-                attached_node: Some(model_id.clone()),
-                checksum: sha256_hex(
-                    format!("{:?}{:?}{:?}", def.given, def.expect, def.overrides).as_bytes(),
-                ),
-                unit_test: Some(UnitTestSpec {
-                    model: model_id,
-                    given,
-                    expect,
-                    vars,
-                    is_incremental,
-                }),
             },
         );
         Ok(())
@@ -1045,119 +837,6 @@ impl Parser<'_> {
         }
         Ok(())
     }
-}
-
-/// A unit test's `input:`: `ref('m')` (or `ref('pkg', 'm')`), `source('s', 't')`, or `this`;
-/// `None` for anything else.
-fn parse_fixture_input(text: &str) -> Option<FixtureInput> {
-    let text = text.trim();
-    if text == "this" {
-        return Some(FixtureInput::This);
-    }
-    let (func, rest) = text.split_once('(')?;
-    let args: Vec<String> = rest
-        .strip_suffix(')')?
-        .split(',')
-        .map(|a| a.trim().trim_matches(|c| c == '\'' || c == '"').to_string())
-        .collect();
-    match (func.trim(), args.as_slice()) {
-        ("ref", [name]) | ("ref", [_, name]) => Some(FixtureInput::Ref(name.clone())),
-        ("source", [s, t]) => Some(FixtureInput::Source(s.clone(), t.clone())),
-        _ => None,
-    }
-}
-
-/// The rows of a `given:` entry or of `expect:`: `format` (`dict`, the default, `csv` or `sql`)
-/// and `rows`. Errors with what is wrong.
-fn fixture_rows(entry: &Map<String, Value>) -> Result<FixtureRows, String> {
-    let rows = entry.get("rows").cloned().unwrap_or(Value::Null);
-    match entry.get("format").and_then(Value::as_str).unwrap_or("dict") {
-        "dict" => match rows {
-            Value::Null => Ok(FixtureRows::Dict(Vec::new())),
-            Value::Array(items) => items
-                .into_iter()
-                .map(|r| match r {
-                    Value::Object(m) => Ok(m),
-                    other => Err(format!(
-                        "each row must be a mapping of column to value, not `{other}`"
-                    )),
-                })
-                .collect::<Result<_, _>>()
-                .map(FixtureRows::Dict),
-            _ => Err("`rows` must be a list of mappings (or give `format: csv` / `format: sql`)".into()),
-        },
-        "csv" => match rows {
-            Value::String(s) => Ok(FixtureRows::Csv(s)),
-            _ => Err("with `format: csv`, `rows` is the CSV text (`rows: |` and a header line)".into()),
-        },
-        "sql" => match rows {
-            Value::String(s) => Ok(FixtureRows::Sql(s)),
-            _ => Err("with `format: sql`, `rows` is a query".into()),
-        },
-        other => Err(format!("`format: {other}` is not `dict`, `csv` or `sql`")),
-    }
-}
-
-/// The `{% snapshot name %} ... {% endsnapshot %}` blocks of snapshot file `f`, each as a file
-/// of its own named `<name>.sql` beside `f`, whose text is the block's body preceded by as many
-/// newlines as there are lines before it, so that errors keep `f`'s line numbers.
-///
-/// Errors: a block without its `{% endsnapshot %}`, or without a name.
-fn snapshot_blocks(f: &ProjectFile) -> Result<Vec<ProjectFile>, Diagnostic> {
-    let text = &f.contents;
-    let mut out = Vec::new();
-    let mut from = 0;
-    while let Some(open) = find_tag(text, from, "snapshot") {
-        let (tag_start, tag_end, args) = open;
-        let line = text[..tag_start].matches('\n').count() + 1;
-        let name = args.trim();
-        let valid = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
-        if !valid {
-            return Err(Diagnostic::new(format!(
-                "`{{% snapshot {name} %}}` needs a name made of letters, digits and `_`"
-            ))
-            .at(Location::in_source(&f.original_file_path, text, line, None)));
-        }
-        let Some((close_start, close_end, _)) = find_tag(text, tag_end, "endsnapshot") else {
-            return Err(
-                Diagnostic::new(format!("snapshot `{name}` has no `{{% endsnapshot %}}`"))
-                    .at(Location::in_source(&f.original_file_path, text, line, None))
-                    .help("end the block with `{% endsnapshot %}`"),
-            );
-        };
-        let body = &text[tag_end..close_start];
-        let before = text[..tag_end].matches('\n').count();
-        let folder = f
-            .path
-            .rsplit_once('/')
-            .map(|(d, _)| format!("{d}/"))
-            .unwrap_or_default();
-        out.push(ProjectFile {
-            original_file_path: f.original_file_path.clone(),
-            path: format!("{folder}{name}.sql"),
-            contents: format!("{}{body}", "\n".repeat(before)),
-        });
-        from = close_end;
-    }
-    Ok(out)
-}
-
-/// The first `{% <word> ... %}` tag at or after byte `from` (with optional `-` trim markers), as
-/// `(start, end, text after the word)`.
-fn find_tag<'a>(text: &'a str, from: usize, word: &str) -> Option<(usize, usize, &'a str)> {
-    let mut at = from;
-    while let Some(pos) = text[at..].find("{%") {
-        let start = at + pos;
-        let end = start + text[start..].find("%}")? + 2;
-        let inner = text[start + 2..end - 2].trim_matches('-').trim();
-        if let Some(rest) = inner.strip_prefix(word) {
-            if rest.is_empty() || rest.starts_with(char::is_whitespace) {
-                return Some((start, end, rest));
-            }
-        }
-        at = end;
-    }
-    None
 }
 
 /// A node's `ref` calls and `source` calls, each with the place it is written.

@@ -63,7 +63,7 @@ pub fn model(
 
 /// A seed to load: its CSV file and the configured types of some of its columns.
 pub struct SeedLoad<'a> {
-    pub csv: &'a Path,
+    pub csv: std::path::PathBuf,
     /// The CSV path as the user knows it (`seeds/x.csv`), for messages.
     pub shown_path: &'a str,
     pub relation: &'a Relation,
@@ -71,6 +71,30 @@ pub struct SeedLoad<'a> {
     pub column_types: Option<&'a serde_json::Map<String, Value>>,
     pub delimiter: Option<&'a str>,
     pub hooks: &'a Hooks,
+}
+
+impl<'a> SeedLoad<'a> {
+    /// The load of seed node `seed`, its CSV read from its package's folder (the project's,
+    /// `project_root`, for the project's own seeds), `hooks` around it.
+    ///
+    /// Panics if `seed` has no relation (every seed node has one).
+    pub fn for_node(
+        manifest: &'a crate::manifest::Manifest,
+        seed: &'a crate::manifest::Node,
+        project_root: &'a Path,
+        hooks: &'a Hooks,
+    ) -> SeedLoad<'a> {
+        SeedLoad {
+            csv: manifest
+                .package_root(&seed.package_name, project_root)
+                .join(&seed.original_file_path),
+            shown_path: &seed.original_file_path,
+            relation: seed.relation.as_ref().expect("seeds have relations"),
+            column_types: seed.config.0.get("column_types").and_then(|v| v.as_object()),
+            delimiter: seed.config.get_str("delimiter"),
+            hooks,
+        }
+    }
 }
 
 impl SeedLoad<'_> {
@@ -97,7 +121,7 @@ impl SeedLoad<'_> {
         }
         format!(
             "select * from read_csv({}, {})",
-            sql_string(self.csv),
+            sql_string(&self.csv),
             opts.join(", ")
         )
     }
@@ -155,7 +179,7 @@ impl SeedLoad<'_> {
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .flexible(true)
-            .from_path(self.csv)
+            .from_path(&self.csv)
             .map_err(|e| Diagnostic::new(format!("cannot read seed `{}`: {e}", self.shown_path)))?;
         let header = reader.headers().map_err(|e| {
             Diagnostic::new(format!(
@@ -172,7 +196,7 @@ impl SeedLoad<'_> {
         let delimiter = self.delimiter.and_then(|d| d.bytes().next()).unwrap_or(b',');
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
-            .from_path(self.csv)
+            .from_path(&self.csv)
             .ok()?;
         for record in reader.records() {
             if let Err(e) = record {
@@ -199,7 +223,7 @@ impl SeedLoad<'_> {
     /// sniffer reports only as an undetectable dialect, is found and named here.
     fn load_error(&self, duckdb_message: &str) -> Diagnostic {
         if let Some((line, expected, found)) = self.first_ragged_row() {
-            let text = std::fs::read_to_string(self.csv).unwrap_or_default();
+            let text = std::fs::read_to_string(&self.csv).unwrap_or_default();
             return Diagnostic::new(format!(
                 "cannot load seed `{}`: line {line} has {found} fields, the header has {expected}",
                 self.shown_path
@@ -222,7 +246,7 @@ impl SeedLoad<'_> {
             .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
             .and_then(|n| n.parse::<usize>().ok());
         if let Some(line) = line {
-            let text = std::fs::read_to_string(self.csv).unwrap_or_default();
+            let text = std::fs::read_to_string(&self.csv).unwrap_or_default();
             d = d.at(Location::in_source(self.shown_path, &text, line, None));
             d = d.help(format!(
                 "fix line {line} of `{}`, or set the column's type with `column_types`",

@@ -450,17 +450,7 @@ fn execute_node(
 ) -> Result<Outcome> {
     match node.resource_type {
         ResourceType::Seed => {
-            let relation = node.relation.as_ref().expect("seeds have relations");
-            let load = SeedLoad {
-                csv: &manifest
-                    .package_root(&node.package_name, project_root)
-                    .join(&node.original_file_path),
-                shown_path: &node.original_file_path,
-                relation,
-                column_types: node.config.0.get("column_types").and_then(|v| v.as_object()),
-                delimiter: node.config.get_str("delimiter"),
-                hooks,
-            };
+            let load = SeedLoad::for_node(manifest, node, project_root, hooks);
             Ok(Outcome::Loaded(load.load(adapter)?))
         }
         ResourceType::Model => {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 use minijinja::value::{from_args, Enumerator, Kwargs, Object, ObjectRepr, Value};
 use minijinja::{Error, ErrorKind, State};
 
@@ -280,13 +280,7 @@ impl Object for TableColumn {
 /// A DuckDB value as Jinja sees it: numbers, booleans and strings as themselves, DECIMAL as a
 /// float, dates and timestamps as ISO text, anything else as DuckDB's debug form.
 fn to_jinja(v: duckdb::types::Value) -> Value {
-    use duckdb::types::{TimeUnit, Value as D};
-    let micros = |unit: TimeUnit, n: i64| match unit {
-        TimeUnit::Second => n * 1_000_000,
-        TimeUnit::Millisecond => n * 1_000,
-        TimeUnit::Microsecond => n,
-        TimeUnit::Nanosecond => n / 1_000,
-    };
+    use duckdb::types::Value as D;
     match v {
         D::Null => Value::from(()),
         D::Boolean(b) => Value::from(b),
@@ -308,14 +302,9 @@ fn to_jinja(v: duckdb::types::Value) -> Value {
             .map(Value::from)
             .unwrap_or(Value::from(d.to_string())),
         D::Text(s) | D::Enum(s) => Value::from(s),
-        D::Date32(days) => NaiveDate::from_num_days_from_ce_opt(days + 719_163)
-            .map(|d| Value::from(d.to_string()))
-            .unwrap_or(Value::from(days)),
-        D::Timestamp(unit, n) => DateTime::from_timestamp_micros(micros(unit, n))
-            .map(|t| Value::from(t.naive_utc().to_string()))
-            .unwrap_or(Value::from(n)),
         D::List(items) | D::Array(items) => Value::from(items.into_iter().map(to_jinja).collect::<Vec<_>>()),
-        other => Value::from(format!("{other:?}")),
+        // Dates and timestamps as ISO text, the rest in their debug form.
+        other => Value::from(crate::adapter::display_value(&other)),
     }
 }
 

@@ -136,17 +136,8 @@ fn input_columns(
         }
     }
     if let Some(seed) = node.filter(|n| n.resource_type == ResourceType::Seed) {
-        let relation = seed.relation.as_ref().expect("seeds have relations");
-        let load = SeedLoad {
-            csv: &manifest
-                .package_root(&seed.package_name, project_root)
-                .join(&seed.original_file_path),
-            shown_path: &seed.original_file_path,
-            relation,
-            column_types: seed.config.0.get("column_types").and_then(|v| v.as_object()),
-            delimiter: seed.config.get_str("delimiter"),
-            hooks: &Hooks::default(),
-        };
+        let hooks = Hooks::default();
+        let load = SeedLoad::for_node(manifest, seed, project_root, &hooks);
         return Ok(Some(adapter.columns(&load.select_sql())?));
     }
     Ok(None)

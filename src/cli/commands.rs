@@ -1,0 +1,279 @@
+//! The commands around a run: `retry`, `show`, `debug` and `clean`, and what `retry` needs of a
+//! run (the arguments it is recorded with, the node kinds each command runs).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use serde_json::{json, Map, Value};
+
+use super::args::{ProjectArgs, RetryArgs, RunArgs, SelectArgs, ShowArgs};
+use super::{execute, project_dir, Session};
+use crate::adapter::Adapter;
+use crate::artifacts::Invocation;
+use crate::error::Diagnostic;
+use crate::graph::selector;
+use crate::manifest::ResourceType;
+use crate::project::Project;
+use crate::runner::output;
+
+/// The arguments a run is recorded with in `run_results.json` (`args`), enough for `retry` to
+/// run it again: the command and the flags that change what it does.
+pub(super) fn recorded_args(command: &str, a: &RunArgs) -> Value {
+    json!({
+        "command": command,
+        "select": a.select.select,
+        "exclude": a.select.exclude,
+        "selector": a.select.selector,
+        "vars": a.project.vars,
+        "target": a.project.target,
+        "threads": a.project.threads,
+        "full_refresh": a.full_refresh,
+    })
+}
+
+/// The resource types each executing command runs.
+pub(super) fn command_types(command: &str) -> Option<&'static [ResourceType]> {
+    Some(match command {
+        "seed" => &[ResourceType::Seed],
+        "run" => &[ResourceType::Model],
+        "test" => &[ResourceType::UnitTest, ResourceType::Test],
+        "snapshot" => &[ResourceType::Snapshot],
+        "build" => &[
+            ResourceType::Seed,
+            ResourceType::Model,
+            ResourceType::Snapshot,
+            ResourceType::UnitTest,
+            ResourceType::Test,
+        ],
+        _ => return None,
+    })
+}
+
+/// `retry`: reads the last run's `run_results.json` and runs its command again on the nodes
+/// that errored, failed or were skipped, with its vars, target, threads and `--full-refresh`.
+/// Exit 0 with a note when there is nothing to retry.
+///
+/// Errors: no `run_results.json`, or one written by a command that builds nothing.
+pub(super) fn retry(a: RetryArgs) -> Result<ExitCode> {
+    let root = project_dir(&a.project)?;
+    let session = Session::load(&a.project)?;
+    let path = session.project.target_dir().join("run_results.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Diagnostic::new(format!("cannot read `{}`: {e}", path.display()))
+            .help("`retry` repeats the last `seed`, `run`, `test`, `snapshot` or `build`; run one first")
+    })?;
+    let previous: Value = serde_json::from_str(&text).context("run_results.json is not JSON")?;
+    let prev_args = &previous["args"];
+    let command = prev_args["command"].as_str().unwrap_or_default().to_string();
+    let Some(types) = command_types(&command) else {
+        return Err(Diagnostic::new(format!(
+            "the last run was `{command}`, which `retry` cannot repeat"
+        ))
+        .help("`retry` repeats the last `seed`, `run`, `test`, `snapshot` or `build`")
+        .into());
+    };
+    let again: Vec<String> = selector::read_statuses(&path)
+        .into_iter()
+        .filter(|(id, status)| {
+            matches!(status.as_str(), "error" | "fail" | "skipped") && session.manifest.nodes.contains_key(id)
+        })
+        .map(|(id, _)| format!("unique_id:{id}"))
+        .collect();
+    if again.is_empty() {
+        println!("Nothing to retry: the last `{command}` had no errors, failures or skipped nodes.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    let args = RunArgs {
+        project: ProjectArgs {
+            project_dir: Some(root),
+            profiles_dir: a.project.profiles_dir.clone(),
+            target: prev_args["target"]
+                .as_str()
+                .map(str::to_string)
+                .or(a.project.target.clone()),
+            vars: prev_args["vars"]
+                .as_str()
+                .map(str::to_string)
+                .or(a.project.vars.clone()),
+            threads: prev_args["threads"]
+                .as_u64()
+                .map(|t| t as u16)
+                .or(a.project.threads),
+        },
+        select: SelectArgs {
+            select: again,
+            exclude: strings(&prev_args["exclude"]),
+            selector: None,
+            state: None,
+        },
+        full_refresh: prev_args["full_refresh"].as_bool().unwrap_or(false),
+        lock_timeout: a.lock_timeout,
+    };
+    let invocation = Invocation::new(recorded_args(&command, &args));
+    execute(args, types, true, &invocation)
+}
+
+/// `show`: the first `--limit` rows of each selected model, seed or snapshot (or of `--inline`
+/// SQL), read from the database, as a table.
+///
+/// Errors: the database does not exist yet; nothing selected; a query that fails.
+pub(super) fn show(a: ShowArgs) -> Result<ExitCode> {
+    let session = Session::load(&a.project)?;
+    let path = session
+        .target
+        .path
+        .clone()
+        .filter(|p| p.exists())
+        .ok_or_else(|| {
+            Diagnostic::new("`show` reads the database, which does not exist yet")
+                .help("build the project first (`mallard build`)")
+        })?;
+    let adapter = Adapter::open_read_only(&path)?;
+    let shared = Arc::new(std::sync::Mutex::new(adapter.try_clone()?));
+    let compiler = session.compiler(false);
+    let mut previews: Vec<(String, String)> = Vec::new();
+    if let Some(inline) = &a.inline {
+        let sql = compiler.render_project_hook(inline, Some(&shared), minijinja::Value::from(()))?;
+        previews.push(("inline query".to_string(), sql));
+    } else {
+        let plan = session.plan(
+            &a.select,
+            &[ResourceType::Model, ResourceType::Seed, ResourceType::Snapshot],
+            false,
+            false,
+        )?;
+        if plan.order.is_empty() {
+            return Err(Diagnostic::new("`show` needs a model: nothing was selected")
+                .help("pass `--select my_model` or `--inline \"select ...\"`")
+                .into());
+        }
+        for id in &plan.order {
+            let node = &session.manifest.nodes[id];
+            let sql = match node.resource_type {
+                ResourceType::Model if node.materialized() != "ephemeral" => format!(
+                    "select * from {}",
+                    node.relation.as_ref().expect("models have relations")
+                ),
+                ResourceType::Model => compiler.compile(node, false, Some(&shared))?,
+                _ => format!(
+                    "select * from {}",
+                    node.relation.as_ref().expect("has a relation")
+                ),
+            };
+            previews.push((format!("node '{}'", node.name), sql));
+        }
+    }
+    for (what, sql) in previews {
+        let limited = format!(
+            "select * from (
+{}
+) as preview limit {}",
+            sql.trim().trim_end_matches(';'),
+            a.limit
+        );
+        let (columns, rows) = adapter
+            .query_rows(&limited)
+            .map_err(|e| Diagnostic::new(format!("cannot preview {what}: {e}")))?;
+        println!("Previewing {what}:");
+        println!("{}", output::table(&columns, &rows));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `debug`: the project, the profile and the database, each checked and reported. Exit 0 when
+/// every check passes, 1 when the database cannot be opened; project and profile errors stop it
+/// as for any command (exit 2).
+pub(super) fn debug(args: &ProjectArgs) -> Result<ExitCode> {
+    println!("mallard {}", env!("CARGO_PKG_VERSION"));
+    let session = Session::load(args)?;
+    let t = &session.target;
+    println!(
+        "project: {} ({})",
+        session.project.name,
+        session.project.root.display()
+    );
+    println!("  {}: OK", session.manifest.summary());
+    println!("profile: {} in {}", t.profile_name, t.profiles_file.display());
+    println!(
+        "target: {} (duckdb), schema {}, {} threads{}",
+        t.name,
+        t.schema,
+        t.threads,
+        if t.publish { ", publish mode" } else { "" }
+    );
+    let Some(path) = t.path.as_deref() else {
+        println!("database: in memory: OK\n\nAll checks passed!");
+        return Ok(ExitCode::SUCCESS);
+    };
+    // An existing database is opened read-only, so that checking cannot disturb it.
+    let check = if path.exists() {
+        duckdb::Config::default()
+            .access_mode(duckdb::AccessMode::ReadOnly)
+            .and_then(|c| duckdb::Connection::open_with_flags(path, c))
+            .map(|_| "OK".to_string())
+            .map_err(|e| e.to_string())
+    } else if path
+        .parent()
+        .is_none_or(|d| d.as_os_str().is_empty() || d.is_dir())
+    {
+        Ok("does not exist yet; the first run creates it".to_string())
+    } else {
+        Err("its folder does not exist".to_string())
+    };
+    match check {
+        Ok(status) => {
+            println!("database: {}: {status}\n\nAll checks passed!", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!(
+                "database: {}: FAILED\n  {}",
+                path.display(),
+                e.lines().next().unwrap_or(&e)
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// `clean`: deletes each folder of `clean-targets` (relative to the project) that exists.
+///
+/// Errors: a clean target outside the project folder (nothing is deleted then).
+pub(super) fn clean(args: &ProjectArgs) -> Result<ExitCode> {
+    let project = Project::load(&project_dir(args)?, &Map::new())?;
+    let mut folders = Vec::new();
+    for target in &project.clean_targets {
+        let path = project.root.join(target);
+        // A path that does not exist cannot be canonicalized; judge it by its components.
+        let inside = match path.canonicalize() {
+            Ok(p) => p.starts_with(&project.root) && p != project.root,
+            Err(_) => {
+                !std::path::Path::new(target)
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+                    && !std::path::Path::new(target).is_absolute()
+            }
+        };
+        if !inside {
+            return Err(Diagnostic::new(format!(
+                "clean target `{target}` is not inside the project folder"
+            ))
+            .help("list only folders of the project under `clean-targets:` in dbt_project.yml")
+            .into());
+        }
+        folders.push((target, path));
+    }
+    for (target, path) in folders {
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).with_context(|| format!("cannot delete `{target}`"))?;
+            println!("Cleaned {target}/");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,153 @@
+//! Snapshots: the `{% snapshot %}` blocks of `snapshots/` files, each a node.
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::{located_calls, sha256_hex, Parser};
+use crate::error::{Diagnostic, Location};
+use crate::manifest::{Node, ResourceType};
+use crate::materialization::snapshot::SnapshotConfig;
+use crate::project::config::NodeConfig;
+use crate::project::ProjectFile;
+use crate::templating::{self, find_call_line, RenderInput};
+
+impl Parser<'_> {
+    /// Adds one `{% snapshot %}` block (see [`snapshot_blocks`]): rendered in the parse phase
+    /// like a model, with the `snapshots:` config tree and `snapshot` as its materialization.
+    /// `target_schema` (and `target_database`) name the schema exactly, as in dbt; `schema`
+    /// goes through the default schema naming.
+    ///
+    /// Errors: a Jinja error; a missing or invalid strategy, unique key, `updated_at` or
+    /// `check_cols`, at the `config()` call.
+    pub(super) fn snapshot(&mut self, f: &ProjectFile) -> Result<()> {
+        let name = f.stem().to_string();
+        let unique_id = format!("snapshot.{}.{}", self.project.name, name);
+        let fqn = self.fqn(f, &name);
+        let mut config = NodeConfig::default();
+        config.merge(json!({"materialized": "snapshot"}).as_object().expect("object"));
+        config.merge(&self.tree_config(|p| &p.snapshots_tree, &fqn));
+        let input = RenderInput {
+            file: &f.original_file_path,
+            source: &f.contents,
+            this: Some(self.relation(&config, &name)),
+            model: json!({"name": name, "unique_id": unique_id, "resource_type": "snapshot",
+                          "original_file_path": f.original_file_path, "package_name": self.project.name}),
+            extra: None,
+        };
+        let (_, recorded) = templating::render(self.env, &input, self.parse_context())?;
+        for layer in &recorded.configs {
+            config.merge(layer);
+        }
+        if !config.enabled() {
+            return Ok(());
+        }
+        if let Err(d) = SnapshotConfig::from_config(&config) {
+            let loc = find_call_line(&f.contents, "config", "")
+                .map(|(l, c)| Location::in_source(&f.original_file_path, &f.contents, l, Some(c)))
+                .unwrap_or_else(|| Location::in_source(&f.original_file_path, &f.contents, 1, None));
+            let mut d = Diagnostic {
+                message: format!("snapshot `{name}`: {}", d.message),
+                ..d
+            };
+            d.location = Some(loc);
+            return Err(d.into());
+        }
+        self.claim_name(&name, &unique_id, f)?;
+        let mut relation = self.relation(&config, &name);
+        if let Some(schema) = config.get_str("target_schema") {
+            relation.schema = schema.to_string();
+        }
+        if let Some(database) = config.get_str("target_database") {
+            relation.database = database.to_string();
+        }
+        let (refs, sources) = located_calls(f, &recorded);
+        self.manifest.nodes.insert(
+            unique_id.clone(),
+            Node {
+                unique_id,
+                resource_type: ResourceType::Snapshot,
+                name,
+                package_name: self.project.name.clone(),
+                path: f.path.clone(),
+                original_file_path: f.original_file_path.clone(),
+                patch_path: None,
+                fqn,
+                raw_code: f.contents.clone(),
+                config,
+                description: String::new(),
+                columns: Vec::new(),
+                refs,
+                sources,
+                depends_on: Vec::new(),
+                relation: Some(relation),
+                test_metadata: None,
+                attached_node: None,
+                checksum: sha256_hex(f.contents.as_bytes()),
+                unit_test: None,
+            },
+        );
+        Ok(())
+    }
+}
+
+/// The `{% snapshot name %} ... {% endsnapshot %}` blocks of snapshot file `f`, each as a file
+/// of its own named `<name>.sql` beside `f`, whose text is the block's body preceded by as many
+/// newlines as there are lines before it, so that errors keep `f`'s line numbers.
+///
+/// Errors: a block without its `{% endsnapshot %}`, or without a name.
+pub(super) fn snapshot_blocks(f: &ProjectFile) -> Result<Vec<ProjectFile>, Diagnostic> {
+    let text = &f.contents;
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(open) = find_tag(text, from, "snapshot") {
+        let (tag_start, tag_end, args) = open;
+        let line = text[..tag_start].matches('\n').count() + 1;
+        let name = args.trim();
+        let valid = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+        if !valid {
+            return Err(Diagnostic::new(format!(
+                "`{{% snapshot {name} %}}` needs a name made of letters, digits and `_`"
+            ))
+            .at(Location::in_source(&f.original_file_path, text, line, None)));
+        }
+        let Some((close_start, close_end, _)) = find_tag(text, tag_end, "endsnapshot") else {
+            return Err(
+                Diagnostic::new(format!("snapshot `{name}` has no `{{% endsnapshot %}}`"))
+                    .at(Location::in_source(&f.original_file_path, text, line, None))
+                    .help("end the block with `{% endsnapshot %}`"),
+            );
+        };
+        let body = &text[tag_end..close_start];
+        let before = text[..tag_end].matches('\n').count();
+        let folder = f
+            .path
+            .rsplit_once('/')
+            .map(|(d, _)| format!("{d}/"))
+            .unwrap_or_default();
+        out.push(ProjectFile {
+            original_file_path: f.original_file_path.clone(),
+            path: format!("{folder}{name}.sql"),
+            contents: format!("{}{body}", "\n".repeat(before)),
+        });
+        from = close_end;
+    }
+    Ok(out)
+}
+
+/// The first `{% <word> ... %}` tag at or after byte `from` (with optional `-` trim markers), as
+/// `(start, end, text after the word)`.
+pub(super) fn find_tag<'a>(text: &'a str, from: usize, word: &str) -> Option<(usize, usize, &'a str)> {
+    let mut at = from;
+    while let Some(pos) = text[at..].find("{%") {
+        let start = at + pos;
+        let end = start + text[start..].find("%}")? + 2;
+        let inner = text[start + 2..end - 2].trim_matches('-').trim();
+        if let Some(rest) = inner.strip_prefix(word) {
+            if rest.is_empty() || rest.starts_with(char::is_whitespace) {
+                return Some((start, end, rest));
+            }
+        }
+        at = end;
+    }
+    None
+}
