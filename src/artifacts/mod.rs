@@ -8,6 +8,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
+use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 
 use crate::manifest::{Column, Manifest, Node, Source};
@@ -107,14 +108,24 @@ pub fn write_manifest(
         w.write_all(b"{\"metadata\":")?;
         serde_json::to_writer(&mut *w, &metadata)?;
         w.write_all(b",\"nodes\":{")?;
-        let is_unit = |n: &&crate::manifest::Node| n.unit_test.is_some();
-        for (i, n) in manifest.nodes.values().filter(|n| !is_unit(n)).enumerate() {
+        let is_unit = |n: &&Node| n.unit_test.is_some();
+        // Each node's JSON is built on all cores, then written in order: at 30,000 nodes
+        // building them was a tenth of `compile`'s time, on one core.
+        let nodes: Vec<&Node> = manifest.nodes.values().filter(|n| !is_unit(n)).collect();
+        let entries: Vec<Vec<u8>> = nodes
+            .par_iter()
+            .map(|n| {
+                let mut entry = serde_json::to_vec(&n.unique_id)?;
+                entry.push(b':');
+                serde_json::to_writer(&mut entry, &node_json(n, target_path))?;
+                Ok(entry)
+            })
+            .collect::<serde_json::Result<_>>()?;
+        for (i, entry) in entries.iter().enumerate() {
             if i > 0 {
                 w.write_all(b",")?;
             }
-            serde_json::to_writer(&mut *w, &n.unique_id)?;
-            w.write_all(b":")?;
-            serde_json::to_writer(&mut *w, &node_json(n, target_path))?;
+            w.write_all(entry)?;
         }
         w.write_all(b"},\"sources\":")?;
         let sources: Map<String, Value> = manifest
@@ -310,7 +321,7 @@ fn write_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let tmp = path.with_extension("json.tmp");
     let file = std::fs::File::create(&tmp).with_context(|| format!("cannot write `{}`", tmp.display()))?;
-    let mut w = std::io::BufWriter::new(file);
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
     write(&mut w).with_context(|| format!("cannot write `{}`", tmp.display()))?;
     w.flush()
         .with_context(|| format!("cannot write `{}`", tmp.display()))?;

@@ -219,6 +219,7 @@ impl Session {
             target_dir: self.project.target_dir(),
             target_path: self.project.target_path.clone(),
             full_refresh,
+            created_dirs: Default::default(),
         }
     }
 
@@ -313,7 +314,8 @@ fn execute(
     // In `build`, a data test gates what is built on the node it tests.
     let gate = types.contains(&ResourceType::Seed) && types.contains(&ResourceType::Test);
     let plan = session.plan(&args.select, types, gate, connect)?;
-    let mut stdout = std::io::stdout().lock();
+    // Not locked for the whole run: the workers print each node's line as it finishes.
+    let mut stdout = std::io::stdout();
     if plan.order.is_empty() {
         // Nothing to run: the database is not opened and nothing is written.
         writeln!(stdout, "Running with mallard {}", env!("CARGO_PKG_VERSION"))?;
@@ -332,7 +334,23 @@ fn execute(
     } else {
         None
     };
+    // Writing manifest.json on a thread of its own while the nodes run was measured slower
+    // at 30,000 nodes (3.82 s vs 3.65 s median of 6): the workers already fill both cores.
     session.write_manifest(invocation)?;
+    run_plan(&session, &plan, database, &args, started, invocation)
+}
+
+/// Runs (or, without `database`, compiles) `plan`: project hooks, the nodes, the summary,
+/// and `run_results.json`. Returns exit code 1 when a node or hook failed.
+fn run_plan(
+    session: &Session,
+    plan: &runner::Plan,
+    database: Option<Database>,
+    args: &RunArgs,
+    started: Instant,
+    invocation: &Invocation,
+) -> Result<ExitCode> {
+    let mut stdout = std::io::stdout();
     writeln!(stdout, "Running with mallard {}", env!("CARGO_PKG_VERSION"))?;
     writeln!(stdout, "Found {}", session.manifest.summary())?;
     let threads = session.target.threads;
@@ -343,6 +361,7 @@ fn execute(
     )?;
     let compiler = session.compiler(args.full_refresh);
     let total = plan.order.len();
+    let compiling = database.is_none();
     // Compiling opens an existing database read-only, for `run_query` and `adapter` calls.
     let read_only = match (&database, session.target.path.as_deref()) {
         (None, Some(path)) if path.exists() => Adapter::open_read_only(path).ok(),
@@ -350,7 +369,7 @@ fn execute(
     };
     let adapter = database.as_ref().map(Database::adapter).or(read_only.as_ref());
     let project_hooks =
-        |when: hooks::When, templates: &[String], extra: minijinja::Value, out: &mut std::io::StdoutLock| {
+        |when: hooks::When, templates: &[String], extra: minijinja::Value, out: &mut std::io::Stdout| {
             let Some(write) = database
                 .as_ref()
                 .map(Database::adapter)
@@ -401,20 +420,31 @@ fn execute(
         return Ok(ExitCode::from(1));
     }
     let results = runner::execute(
-        &plan,
+        plan,
         &compiler,
         adapter,
         database.is_some(),
         threads,
         &session.project.root,
         |index, r| {
+            // `compile` names only the nodes that failed to compile, as dbt prints no line
+            // per node there.
+            if compiling && r.status != runner::Status::Error {
+                return;
+            }
             let node = &session.manifest.nodes[&r.unique_id];
-            let _ = writeln!(stdout, "{}", output::progress_line(index, total, node, r));
-            let _ = stdout.flush();
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}", output::progress_line(index, total, node, r));
+            let _ = out.flush();
         },
     )?;
-    let extra = minijinja::value::merge_maps([schemas, hooks::results_context(&session.manifest, &results)]);
-    let end = project_hooks(hooks::When::End, &session.project.on_run_end, extra, &mut stdout)?;
+    let end = if session.project.on_run_end.is_empty() {
+        Vec::new()
+    } else {
+        let extra =
+            minijinja::value::merge_maps([schemas, hooks::results_context(&session.manifest, &results)]);
+        project_hooks(hooks::When::End, &session.project.on_run_end, extra, &mut stdout)?
+    };
     let elapsed = started.elapsed().as_secs_f64();
     write!(
         stdout,
