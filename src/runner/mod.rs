@@ -143,7 +143,12 @@ pub fn execute(
         }
     }
     // One worker per thread, each with its own connection (none when only compiling:
-    // rendering and writing compiled SQL spread over the threads just the same).
+    // rendering and writing compiled SQL spread over the threads just the same). Compiling
+    // uses no more workers than cores: it is CPU and file-creation work, and at 30,000 nodes
+    // on 2 cores, 4 workers took 5.6-12.9 s against 2.1-2.5 s for 2 (the kernel's file
+    // creation locks contended).
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = if write { threads } else { threads.min(cores) };
     let mut workers = Vec::new();
     for _ in 0..threads.max(1) {
         let conn = adapter.map(Adapter::try_clone).transpose()?;
