@@ -6,7 +6,8 @@
    at seed scale 1 and 10.
 2. Against dbt: `dbt build` (dbt-core 1.10 + dbt-duckdb from PyPI, in a virtual environment)
    versus `mallard build`, both cold, same seeds, same threads; the marts are compared first.
-3. Parse and compile: `mallard compile` of synthetic projects of 1,000 and 10,000 models.
+3. Parse and compile: `mallard compile` of synthetic projects of 1,000 and 10,000 models, into a
+   fresh target/ and again over the last run's.
 4. Data at scale: `mallard build` at seed scale 10 and 100, and the growth between them.
 5. Nothing to do: `mallard build --select state:modified+ --state <previous target>`.
 
@@ -171,6 +172,12 @@ def parse_and_compile(work, runs, results):
             mems.append(m)
         rows.append((f"mallard compile, {n:,} models ({3 * n:,} nodes with tests)",
                      fmt(summary(secs)) + f", peak {fmt(summary(mems), 'MiB', 0)}"))
+        # Again over the last run's target/: the edit-compile loop, where nothing changed.
+        again = []
+        for _ in range(runs):
+            os.sync()
+            again.append(run([MALLARD, "compile"], project)[0])
+        rows.append((f"mallard compile again, {n:,} models, nothing changed", fmt(summary(again))))
     results.append(("Parse and compile (synthetic projects, bench/gen_project.py)", rows))
 
 

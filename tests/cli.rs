@@ -70,6 +70,41 @@ fn compile_writes_rendered_sql_without_a_database() {
 }
 
 #[test]
+fn compile_leaves_unchanged_compiled_files_alone_and_rewrites_changed_ones() {
+    let p = Project::fixture("chain");
+    assert_eq!(p.run(&["compile"]).code, 0);
+    let compiled = |name: &str| {
+        p.path()
+            .join(format!("target/compiled/shop/models/marts/{name}.sql"))
+    };
+    // Mark both files with an old modification time: a rewrite would replace it.
+    let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+    for name in ["customer_revenue", "top_customer"] {
+        let f = std::fs::File::options().write(true).open(compiled(name)).unwrap();
+        f.set_modified(old).unwrap();
+    }
+    p.write(
+        "models/marts/top_customer.sql",
+        "select customer from {{ ref('customer_revenue') }} order by revenue limit 1",
+    );
+    let run = p.run(&["compile"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    let modified = |name: &str| std::fs::metadata(compiled(name)).unwrap().modified().unwrap();
+    assert_eq!(
+        modified("customer_revenue"),
+        old,
+        "an unchanged compiled file was rewritten"
+    );
+    assert_ne!(modified("top_customer"), old);
+    assert!(
+        std::fs::read_to_string(compiled("top_customer"))
+            .unwrap()
+            .contains("order by revenue limit 1"),
+        "the changed model's compiled file holds its new SQL"
+    );
+}
+
+#[test]
 fn ls_selects_like_dbt() {
     let p = Project::fixture("chain");
     let ls = |args: &[&str]| {

@@ -219,7 +219,7 @@ impl Session {
             target_dir: self.project.target_dir(),
             target_path: self.project.target_path.clone(),
             full_refresh,
-            created_dirs: Default::default(),
+            compiled_dirs: Default::default(),
         }
     }
 

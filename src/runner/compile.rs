@@ -1,7 +1,7 @@
 //! The run-phase render of a node: its final SQL, with every `ref` and `source` resolved to
 //! a relation, written under `target/compiled/`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -111,9 +111,9 @@ pub struct Compiler<'a> {
     /// `--full-refresh`: incremental models are rebuilt from scratch unless their
     /// `full_refresh` config says otherwise.
     pub full_refresh: bool,
-    /// Folders under `target_dir` known to exist: asking the filesystem again for each of
-    /// 30,000 compiled files cost two system calls each.
-    pub created_dirs: Mutex<HashSet<PathBuf>>,
+    /// Folders of compiled files known to exist now, and whether each existed before this
+    /// run: asking the filesystem again for each of 30,000 files cost two system calls each.
+    pub compiled_dirs: Mutex<HashMap<PathBuf, bool>>,
 }
 
 impl Compiler<'_> {
@@ -156,21 +156,34 @@ impl Compiler<'_> {
         Ok(sql)
     }
 
-    /// Writes `sql` to `path`, creating its folder unless this compiler already did.
+    /// Writes `sql` to `path`, creating its folder unless this compiler already did. A file
+    /// from an earlier run that already holds `sql` is left as it is: reading it costs less
+    /// than writing it again (checked only in folders that existed before this run, so that a
+    /// fresh `target/` pays nothing).
     fn write_compiled(&self, path: &Path, sql: &str) -> std::io::Result<()> {
-        if let Some(dir) = path.parent() {
-            let known = self
-                .created_dirs
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .contains(dir);
-            if !known {
+        let Some(dir) = path.parent() else {
+            return std::fs::write(path, sql);
+        };
+        let known = self
+            .compiled_dirs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(dir)
+            .copied();
+        let existed = match known {
+            Some(existed) => existed,
+            None => {
+                let existed = dir.is_dir();
                 std::fs::create_dir_all(dir)?;
-                self.created_dirs
+                self.compiled_dirs
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .insert(dir.to_path_buf());
+                    .insert(dir.to_path_buf(), existed);
+                existed
             }
+        };
+        if existed && std::fs::read(path).is_ok_and(|old| old == sql.as_bytes()) {
+            return Ok(());
         }
         std::fs::write(path, sql)
     }
