@@ -229,6 +229,8 @@ impl<F: FnMut(usize, &NodeResult)> Schedule<'_, F> {
         None
     }
 
+    /// Records node `i`'s result: its children may become ready (or blocked), `on_done` sees
+    /// it, and it joins the results in finishing order.
     fn record(&mut self, i: usize, r: NodeResult) {
         self.queue.finish(i, &r);
         (self.on_done)(i + 1, &r);
