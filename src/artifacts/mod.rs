@@ -9,9 +9,11 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rayon::prelude::*;
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::manifest::{Column, Manifest, Node, Source};
+use crate::manifest::{Column, Manifest, Node, ResourceType, Source};
 use crate::runner::NodeResult;
 
 /// Identifies one invocation in both artifacts, and when it started.
@@ -117,7 +119,7 @@ pub fn write_manifest(
             .map(|n| {
                 let mut entry = serde_json::to_vec(&n.unique_id)?;
                 entry.push(b':');
-                serde_json::to_writer(&mut entry, &node_json(n, target_path))?;
+                serde_json::to_writer(&mut entry, &NodeJson::new(n, target_path))?;
                 Ok(entry)
             })
             .collect::<serde_json::Result<_>>()?;
@@ -165,7 +167,7 @@ pub fn write_manifest(
             }
             serde_json::to_writer(&mut *w, &n.unique_id)?;
             w.write_all(b":")?;
-            serde_json::to_writer(&mut *w, &node_json(n, target_path))?;
+            serde_json::to_writer(&mut *w, &NodeJson::new(n, target_path))?;
         }
         w.write_all(b"}}")?;
         Ok(())
@@ -204,43 +206,177 @@ pub fn state_fingerprint(node_value: &Value) -> Value {
 
 /// A node as `manifest.json` records it (`target_path` is the configured target folder).
 pub fn node_json(n: &Node, target_path: &str) -> Value {
-    let mut config = n.config.0.clone();
-    config.entry("enabled").or_insert(json!(true));
-    config.insert("tags".into(), json!(n.config.tags()));
-    let mut v = json!({
-        "database": n.relation.as_ref().map(|r| r.database.clone()),
-        "schema": n.relation.as_ref().map(|r| r.schema.clone()),
-        "name": n.name,
-        "resource_type": n.resource_type.as_str(),
-        "package_name": n.package_name,
-        "path": n.path,
-        "original_file_path": n.original_file_path,
-        "unique_id": n.unique_id,
-        "fqn": n.fqn,
-        "alias": n.relation.as_ref().map(|r| r.identifier.clone()).unwrap_or_else(|| n.name.clone()),
-        "checksum": {"name": if n.checksum.is_empty() { "none" } else { "sha256" }, "checksum": n.checksum},
-        "config": config,
-        "tags": n.config.tags(),
-        "description": n.description,
-        "columns": columns_json(&n.columns),
-        "meta": n.config.0.get("meta").cloned().unwrap_or(json!({})),
-        "patch_path": n.patch_path.as_ref().map(|p| format!("{}://{p}", n.package_name)),
-        // dbt gives ephemeral models no relation: they exist only as CTEs.
-        "relation_name": n.relation.as_ref().filter(|_| n.materialized() != "ephemeral").map(|r| r.to_string()),
-        "raw_code": n.raw_code,
-        "language": "sql",
-        "refs": n.refs.iter().map(|r| json!({"name": r.value.name, "package": r.value.package, "version": null})).collect::<Vec<_>>(),
-        "sources": n.sources.iter().map(|s| json!([s.value.0, s.value.1])).collect::<Vec<_>>(),
-        "metrics": [],
-        "depends_on": {"macros": [], "nodes": n.depends_on},
-        "compiled_path": if n.resource_type.as_str() == "seed" { Value::Null } else { json!(format!("{target_path}/{}", n.compiled_path())) },
-    });
-    if let Some(meta) = &n.test_metadata {
-        v["test_metadata"] = json!({"name": meta.name, "kwargs": meta.kwargs, "namespace": null});
-        v["column_name"] = meta.kwargs.get("column_name").cloned().unwrap_or(Value::Null);
-        v["attached_node"] = json!(n.attached_node);
+    serde_json::to_value(NodeJson::new(n, target_path)).unwrap_or(Value::Null)
+}
+
+/// A node's `manifest.json` entry, serialised straight from the node: building it as a
+/// serde_json `Value` first (a copy of its config and every field) was a tenth of compiling
+/// 30,000 nodes. Fields in dbt's order; tests add `test_metadata`, `column_name` and
+/// `attached_node`.
+#[derive(Serialize)]
+struct NodeJson<'a> {
+    database: Option<&'a str>,
+    schema: Option<&'a str>,
+    name: &'a str,
+    resource_type: &'a str,
+    package_name: &'a str,
+    path: &'a str,
+    original_file_path: &'a str,
+    unique_id: &'a str,
+    fqn: &'a [String],
+    alias: &'a str,
+    checksum: ChecksumJson<'a>,
+    config: ConfigJson<'a>,
+    tags: Vec<String>,
+    description: &'a str,
+    columns: Value,
+    meta: MetaJson<'a>,
+    patch_path: Option<String>,
+    relation_name: Option<String>,
+    raw_code: &'a str,
+    language: &'static str,
+    refs: Vec<RefJson<'a>>,
+    sources: Vec<[&'a str; 2]>,
+    metrics: [(); 0],
+    depends_on: DependsOnJson<'a>,
+    compiled_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    test_metadata: Option<TestMetadataJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    column_name: Option<Option<&'a Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attached_node: Option<Option<&'a str>>,
+}
+
+impl<'a> NodeJson<'a> {
+    fn new(n: &'a Node, target_path: &str) -> NodeJson<'a> {
+        let relation = n.relation.as_ref();
+        let test = n.test_metadata.as_ref();
+        NodeJson {
+            database: relation.map(|r| r.database.as_str()),
+            schema: relation.map(|r| r.schema.as_str()),
+            name: &n.name,
+            resource_type: n.resource_type.as_str(),
+            package_name: &n.package_name,
+            path: &n.path,
+            original_file_path: &n.original_file_path,
+            unique_id: &n.unique_id,
+            fqn: &n.fqn,
+            alias: relation.map_or(n.name.as_str(), |r| r.identifier.as_str()),
+            checksum: ChecksumJson {
+                name: if n.checksum.is_empty() { "none" } else { "sha256" },
+                checksum: &n.checksum,
+            },
+            config: ConfigJson {
+                config: &n.config.0,
+                tags: n.config.tags(),
+            },
+            tags: n.config.tags(),
+            description: &n.description,
+            columns: columns_json(&n.columns),
+            meta: MetaJson(n.config.0.get("meta")),
+            patch_path: n.patch_path.as_ref().map(|p| format!("{}://{p}", n.package_name)),
+            // dbt gives ephemeral models no relation: they exist only as CTEs.
+            relation_name: relation
+                .filter(|_| n.materialized() != "ephemeral")
+                .map(|r| r.to_string()),
+            raw_code: &n.raw_code,
+            language: "sql",
+            refs: n
+                .refs
+                .iter()
+                .map(|r| RefJson {
+                    name: &r.value.name,
+                    package: r.value.package.as_deref(),
+                    version: (),
+                })
+                .collect(),
+            sources: n
+                .sources
+                .iter()
+                .map(|s| [s.value.0.as_str(), s.value.1.as_str()])
+                .collect(),
+            metrics: [],
+            depends_on: DependsOnJson {
+                macros: [],
+                nodes: &n.depends_on,
+            },
+            compiled_path: (n.resource_type != ResourceType::Seed)
+                .then(|| format!("{target_path}/{}", n.compiled_path())),
+            test_metadata: test.map(|m| TestMetadataJson {
+                name: &m.name,
+                kwargs: &m.kwargs,
+                namespace: (),
+            }),
+            column_name: test.map(|m| m.kwargs.get("column_name")),
+            attached_node: test.map(|_| n.attached_node.as_deref()),
+        }
     }
-    v
+}
+
+#[derive(Serialize)]
+struct ChecksumJson<'a> {
+    name: &'static str,
+    checksum: &'a str,
+}
+
+#[derive(Serialize)]
+struct RefJson<'a> {
+    name: &'a str,
+    package: Option<&'a str>,
+    version: (),
+}
+
+#[derive(Serialize)]
+struct DependsOnJson<'a> {
+    macros: [(); 0],
+    nodes: &'a [String],
+}
+
+#[derive(Serialize)]
+struct TestMetadataJson<'a> {
+    name: &'a str,
+    kwargs: &'a Map<String, Value>,
+    namespace: (),
+}
+
+/// A node's config with `enabled` (default true) and `tags` (always a list) as dbt writes
+/// them: keys in the config's order, then a missing `enabled`, then a missing `tags`.
+struct ConfigJson<'a> {
+    config: &'a Map<String, Value>,
+    tags: Vec<String>,
+}
+
+impl Serialize for ConfigJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for (k, v) in self.config {
+            if k == "tags" {
+                map.serialize_entry(k, &self.tags)?;
+            } else {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        if !self.config.contains_key("enabled") {
+            map.serialize_entry("enabled", &true)?;
+        }
+        if !self.config.contains_key("tags") {
+            map.serialize_entry("tags", &self.tags)?;
+        }
+        map.end()
+    }
+}
+
+/// `meta` from the config, `{}` without one.
+struct MetaJson<'a>(Option<&'a Value>);
+
+impl Serialize for MetaJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(meta) => meta.serialize(serializer),
+            None => serializer.serialize_map(Some(0))?.end(),
+        }
+    }
 }
 
 fn source_json(s: &Source) -> Value {
