@@ -95,6 +95,35 @@ pub struct Node {
     pub unit_test: Option<UnitTestSpec>,
 }
 
+impl Node {
+    /// A node with only its kind, `unique_id`, name and package set: no file, code, config,
+    /// columns, dependencies or relation. The parser fills in the rest with struct update.
+    pub fn new(resource_type: ResourceType, unique_id: String, name: String, package_name: String) -> Node {
+        Node {
+            unique_id,
+            resource_type,
+            name,
+            package_name,
+            path: String::new(),
+            original_file_path: String::new(),
+            patch_path: None,
+            fqn: Vec::new(),
+            raw_code: String::new(),
+            config: NodeConfig::default(),
+            description: String::new(),
+            columns: Vec::new(),
+            refs: Vec::new(),
+            sources: Vec::new(),
+            depends_on: Vec::new(),
+            relation: None,
+            test_metadata: None,
+            attached_node: None,
+            checksum: String::new(),
+            unit_test: None,
+        }
+    }
+}
+
 /// A unit test (`unit_tests:` in property YAML): the tested model's SQL run on `given` rows
 /// instead of its inputs, and compared with `expect`.
 #[derive(Debug, Clone, PartialEq)]

@@ -291,6 +291,29 @@ impl Parser<'_> {
         config.0
     }
 
+    /// Puts `node` into the manifest under its `unique_id`.
+    fn add(&mut self, node: Node) {
+        self.manifest.nodes.insert(node.unique_id.clone(), node);
+    }
+
+    /// A node defined by file `f` of the package being parsed: its paths, its code and the
+    /// code's checksum set; the rest as [`Node::new`] leaves it.
+    fn file_node(
+        &self,
+        f: &ProjectFile,
+        resource_type: ResourceType,
+        unique_id: String,
+        name: String,
+    ) -> Node {
+        Node {
+            path: f.path.clone(),
+            original_file_path: f.original_file_path.clone(),
+            raw_code: f.contents.clone(),
+            checksum: sha256_hex(f.contents.as_bytes()),
+            ..Node::new(resource_type, unique_id, name, self.project.name.clone())
+        }
+    }
+
     fn parse_context(&self) -> NodeContext {
         NodeContext {
             phase: Phase::Parse,
@@ -381,31 +404,18 @@ impl Parser<'_> {
         self.claim_name(&name, &unique_id, f)?;
         let checksum = file_checksum(&self.project.root.join(&f.original_file_path));
         let relation = self.relation(&config, &name);
-        self.manifest.nodes.insert(
-            unique_id.clone(),
-            Node {
-                unique_id,
-                resource_type: ResourceType::Seed,
-                name,
-                package_name: self.project.name.clone(),
-                path: f.path.clone(),
-                original_file_path: f.original_file_path.clone(),
-                patch_path: props.map(|p| p.file.clone()),
-                fqn,
-                raw_code: String::new(),
-                config,
-                description: props.map(|p| p.description.clone()).unwrap_or_default(),
-                columns: props.map(|p| columns(&p.columns)).unwrap_or_default(),
-                refs: Vec::new(),
-                sources: Vec::new(),
-                depends_on: Vec::new(),
-                relation: Some(relation),
-                test_metadata: None,
-                attached_node: None,
-                checksum,
-                unit_test: None,
-            },
-        );
+        self.add(Node {
+            path: f.path.clone(),
+            original_file_path: f.original_file_path.clone(),
+            patch_path: props.map(|p| p.file.clone()),
+            fqn,
+            config,
+            description: props.map(|p| p.description.clone()).unwrap_or_default(),
+            columns: props.map(|p| columns(&p.columns)).unwrap_or_default(),
+            relation: Some(relation),
+            checksum,
+            ..Node::new(ResourceType::Seed, unique_id, name, self.project.name.clone())
+        });
         Ok(())
     }
 
@@ -493,31 +503,17 @@ impl Parser<'_> {
         self.claim_name(&name, &unique_id, f)?;
         let relation = self.relation(&config, &name);
         let (refs, sources) = located_calls(f, &recorded);
-        self.manifest.nodes.insert(
-            unique_id.clone(),
-            Node {
-                unique_id,
-                resource_type: ResourceType::Model,
-                name,
-                package_name: self.project.name.clone(),
-                path: f.path.clone(),
-                original_file_path: f.original_file_path.clone(),
-                patch_path: props.map(|p| p.file.clone()),
-                fqn,
-                raw_code: f.contents.clone(),
-                config,
-                description: props.map(|p| p.description.clone()).unwrap_or_default(),
-                columns: props.map(|p| columns(&p.columns)).unwrap_or_default(),
-                refs,
-                sources,
-                depends_on: Vec::new(),
-                relation: Some(relation),
-                test_metadata: None,
-                attached_node: None,
-                checksum: sha256_hex(f.contents.as_bytes()),
-                unit_test: None,
-            },
-        );
+        self.add(Node {
+            patch_path: props.map(|p| p.file.clone()),
+            fqn,
+            config,
+            description: props.map(|p| p.description.clone()).unwrap_or_default(),
+            columns: props.map(|p| columns(&p.columns)).unwrap_or_default(),
+            refs,
+            sources,
+            relation: Some(relation),
+            ..self.file_node(f, ResourceType::Model, unique_id, name)
+        });
         Ok(())
     }
 
@@ -578,31 +574,13 @@ impl Parser<'_> {
             return Ok(());
         }
         let (refs, sources) = located_calls(f, &recorded);
-        self.manifest.nodes.insert(
-            unique_id.clone(),
-            Node {
-                unique_id,
-                resource_type: ResourceType::Test,
-                name,
-                package_name: self.project.name.clone(),
-                path: f.path.clone(),
-                original_file_path: f.original_file_path.clone(),
-                patch_path: None,
-                fqn,
-                raw_code: f.contents.clone(),
-                config,
-                description: String::new(),
-                columns: Vec::new(),
-                refs,
-                sources,
-                depends_on: Vec::new(),
-                relation: None,
-                test_metadata: None,
-                attached_node: None,
-                checksum: sha256_hex(f.contents.as_bytes()),
-                unit_test: None,
-            },
-        );
+        self.add(Node {
+            fqn,
+            config,
+            refs,
+            sources,
+            ..self.file_node(f, ResourceType::Test, unique_id, name)
+        });
         Ok(())
     }
 
@@ -743,29 +721,20 @@ impl Parser<'_> {
             .collect::<Vec<_>>()
             .join(", ");
         self.tests.push(Box::new(Node {
-            unique_id,
-            resource_type: ResourceType::Test,
-            name,
-            package_name: self.project.name.clone(),
             path: format!("{short}.sql"),
             original_file_path: yml_file.to_string(),
-            patch_path: None,
             fqn,
             raw_code: format!("{{{{ test_{}({kwargs_text}) }}}}", def.test_name),
             config,
-            description: String::new(),
-            columns: Vec::new(),
             refs,
             sources,
             depends_on: vec![target_id.to_string()],
-            relation: None,
             test_metadata: Some(TestMetadata {
                 name: def.test_name.clone(),
                 kwargs,
             }),
             attached_node: Some(target_id.to_string()),
-            checksum: String::new(),
-            unit_test: None,
+            ..Node::new(ResourceType::Test, unique_id, name, self.project.name.clone())
         }));
         Ok(())
     }

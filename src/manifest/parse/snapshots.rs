@@ -3,7 +3,7 @@
 use anyhow::Result;
 use serde_json::json;
 
-use super::{located_calls, sha256_hex, Parser};
+use super::{located_calls, Parser};
 use crate::error::{Diagnostic, Location};
 use crate::manifest::{Node, ResourceType};
 use crate::materialization::snapshot::SnapshotConfig;
@@ -61,31 +61,14 @@ impl Parser<'_> {
             relation.database = database.to_string();
         }
         let (refs, sources) = located_calls(f, &recorded);
-        self.manifest.nodes.insert(
-            unique_id.clone(),
-            Node {
-                unique_id,
-                resource_type: ResourceType::Snapshot,
-                name,
-                package_name: self.project.name.clone(),
-                path: f.path.clone(),
-                original_file_path: f.original_file_path.clone(),
-                patch_path: None,
-                fqn,
-                raw_code: f.contents.clone(),
-                config,
-                description: String::new(),
-                columns: Vec::new(),
-                refs,
-                sources,
-                depends_on: Vec::new(),
-                relation: Some(relation),
-                test_metadata: None,
-                attached_node: None,
-                checksum: sha256_hex(f.contents.as_bytes()),
-                unit_test: None,
-            },
-        );
+        self.add(Node {
+            fqn,
+            config,
+            refs,
+            sources,
+            relation: Some(relation),
+            ..self.file_node(f, ResourceType::Snapshot, unique_id, name)
+        });
         Ok(())
     }
 }

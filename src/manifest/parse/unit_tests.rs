@@ -112,39 +112,29 @@ impl Parser<'_> {
         let mut fqn = model.fqn.clone();
         fqn.push(def.name.clone());
         let unique_id = format!("unit_test.{}.{}.{}", self.project.name, model.name, def.name);
-        self.manifest.nodes.insert(
-            unique_id.clone(),
-            Node {
+        self.add(Node {
+            path: format!("{}/{}.sql", model.name, def.name),
+            original_file_path: def.file.clone(),
+            fqn,
+            raw_code: model.raw_code.clone(),
+            config,
+            description: def.description.clone(),
+            attached_node: Some(model_id.clone()),
+            checksum: sha256_hex(format!("{:?}{:?}{:?}", def.given, def.expect, def.overrides).as_bytes()),
+            unit_test: Some(UnitTestSpec {
+                model: model_id,
+                given,
+                expect,
+                vars,
+                is_incremental,
+            }),
+            ..Node::new(
+                ResourceType::UnitTest,
                 unique_id,
-                resource_type: ResourceType::UnitTest,
-                name: def.name.clone(),
-                package_name: self.project.name.clone(),
-                path: format!("{}/{}.sql", model.name, def.name),
-                original_file_path: def.file.clone(),
-                patch_path: None,
-                fqn,
-                raw_code: model.raw_code.clone(),
-                config,
-                description: def.description.clone(),
-                columns: Vec::new(),
-                refs: Vec::new(),
-                sources: Vec::new(),
-                depends_on: Vec::new(),
-                relation: None,
-                test_metadata: None,
-                attached_node: Some(model_id.clone()),
-                checksum: sha256_hex(
-                    format!("{:?}{:?}{:?}", def.given, def.expect, def.overrides).as_bytes(),
-                ),
-                unit_test: Some(UnitTestSpec {
-                    model: model_id,
-                    given,
-                    expect,
-                    vars,
-                    is_incremental,
-                }),
-            },
-        );
+                def.name.clone(),
+                self.project.name.clone(),
+            )
+        });
         Ok(())
     }
 }
