@@ -9,6 +9,18 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Runs the command on a thread with room for [`mallard::templating::MAX_MACRO_DEPTH`] nested
+/// macro calls (the main thread's stack is whatever the system gives), and gives rayon's
+/// workers, which render models in the parse phase, the same.
 fn main() -> ExitCode {
-    mallard::cli::main()
+    let stack = mallard::templating::RENDER_STACK_SIZE;
+    // Only fails if a global pool exists already, which it cannot here.
+    let _ = rayon::ThreadPoolBuilder::new().stack_size(stack).build_global();
+    match std::thread::Builder::new().stack_size(stack).spawn(mallard::cli::main) {
+        Ok(handle) => handle.join().unwrap_or_else(|_| ExitCode::from(101)),
+        Err(e) => {
+            eprintln!("error: cannot start the main thread: {e}");
+            ExitCode::from(2)
+        }
+    }
 }

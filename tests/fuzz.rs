@@ -21,7 +21,7 @@ fn chain() -> &'static (Manifest, Graph) {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/chain");
         let project = Project::load(&root, &Default::default()).unwrap();
         let dirs = vec![root.clone()];
-        let target = mallard::project::profile::load_target(&dirs, "fixture", None, &root, None).unwrap();
+        let target = mallard::project::profile::load_target(&dirs, "fixture", None, &root, None, &Default::default()).unwrap();
         let macros: Vec<(String, String)> = project
             .macros
             .iter()
@@ -183,7 +183,7 @@ proptest! {
         let _ = Project::load(dir.path(), &Default::default()).map_err(|e| e.to_string());
         std::fs::write(dir.path().join("profiles.yml"), &text).unwrap();
         let dirs = vec![dir.path().to_path_buf()];
-        let _ = mallard::project::profile::load_target(&dirs, "name", None, dir.path(), None).map_err(|e| e.to_string());
+        let _ = mallard::project::profile::load_target(&dirs, "name", None, dir.path(), None, &Default::default()).map_err(|e| e.to_string());
     }
 
     #[test]

@@ -127,6 +127,9 @@ pub struct RunArgs {
     /// stopping at once.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub lock_timeout: Option<std::time::Duration>,
+    /// Stop at the first failure: nodes already running finish, the rest are skipped.
+    #[arg(short = 'x', long)]
+    pub fail_fast: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::args::{ProjectArgs, RetryArgs, RunArgs, SelectArgs, ShowArgs};
 use super::{execute, project_dir, Session};
@@ -114,6 +114,7 @@ pub(super) fn retry(a: RetryArgs) -> Result<ExitCode> {
         },
         full_refresh: prev_args["full_refresh"].as_bool().unwrap_or(false),
         lock_timeout: a.lock_timeout,
+        fail_fast: false,
     };
     let invocation = Invocation::new(recorded_args(&command, &args));
     execute(args, types, true, &invocation)
@@ -246,7 +247,7 @@ pub(super) fn debug(args: &ProjectArgs) -> Result<ExitCode> {
 ///
 /// Errors: a clean target outside the project folder (nothing is deleted then).
 pub(super) fn clean(args: &ProjectArgs) -> Result<ExitCode> {
-    let project = Project::load(&project_dir(args)?, &Map::new())?;
+    let project = Project::load(&project_dir(args)?, &crate::project::ConfigContext::default())?;
     let mut folders = Vec::new();
     for target in &project.clean_targets {
         let path = project.root.join(target);

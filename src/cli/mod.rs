@@ -22,7 +22,7 @@ use crate::graph::selector::{self, PreviousState};
 use crate::graph::{self, Graph};
 use crate::manifest::{self, Manifest, ResourceType};
 use crate::project::profile::{self, Target};
-use crate::project::Project;
+use crate::project::{ConfigContext, Project};
 use crate::runner::compile::{Compiler, ManifestResolver};
 use crate::runner::{self, hooks, output, Plan};
 use crate::templating;
@@ -101,8 +101,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Debug(a) => debug(&a.project),
         Command::Deps(a) => {
-            let project = Project::load(&project_dir(&a.project)?, &Map::new())?;
-            let packages = project.load_packages(&Map::new())?;
+            let project = Project::load(&project_dir(&a.project)?, &ConfigContext::default())?;
+            let packages = project.load_packages(&ConfigContext::default())?;
             if packages.is_empty() {
                 println!("No packages: nothing to install.");
             }
@@ -132,8 +132,21 @@ impl Session {
     pub fn load(args: &ProjectArgs) -> Result<Session> {
         let project_dir = project_dir(args)?;
         let cli_vars = parse_cli_vars(args.vars.as_deref())?;
-        let mut project = Project::load(&project_dir, &cli_vars)?;
-        project.packages = project.load_packages(&cli_vars)?;
+        let dirs = profile::profile_dirs(args.profiles_dir.as_deref(), &project_dir);
+        let target = profile::load_target(
+            &dirs,
+            &crate::project::profile_name(&project_dir)?,
+            args.target.as_deref(),
+            &project_dir.canonicalize().unwrap_or_else(|_| project_dir.clone()),
+            args.threads.map(usize::from),
+            &cli_vars,
+        )?;
+        let ctx = ConfigContext {
+            vars: cli_vars.clone(),
+            target: target.jinja_value(),
+        };
+        let mut project = Project::load(&project_dir, &ctx)?;
+        project.packages = project.load_packages(&ctx)?;
         // Packages' own vars are defaults under the root project's; root vars scoped to a
         // package (`vars: {pkg: {...}}`) apply as well.
         let mut vars = Map::new();
@@ -146,14 +159,6 @@ impl Session {
         vars.extend(project.vars.clone());
         vars.extend(cli_vars.clone());
         project.vars = vars;
-        let dirs = profile::profile_dirs(args.profiles_dir.as_deref(), &project.root);
-        let target = profile::load_target(
-            &dirs,
-            &project.profile_name,
-            args.target.as_deref(),
-            &project.root,
-            args.threads.map(usize::from),
-        )?;
         // Macro templates are named by their path from the root project, unique across packages.
         let macro_files: Vec<(String, String, &str)> = project
             .packages
@@ -270,7 +275,11 @@ impl Session {
                 .collect();
         }
         let order = graph::schedule_order(&ids, &edges);
-        Ok(Plan { order, edges })
+        Ok(Plan {
+            order,
+            edges,
+            fail_fast: false,
+        })
     }
 
     /// `id` itself, or for an ephemeral model the nearest non-ephemeral nodes it reads from.
@@ -313,7 +322,8 @@ fn execute(
     let session = Session::load(&args.project)?;
     // In `build`, a data test gates what is built on the node it tests.
     let gate = types.contains(&ResourceType::Seed) && types.contains(&ResourceType::Test);
-    let plan = session.plan(&args.select, types, gate, connect)?;
+    let mut plan = session.plan(&args.select, types, gate, connect)?;
+    plan.fail_fast = args.fail_fast;
     // Not locked for the whole run: the workers print each node's line as it finishes.
     let mut stdout = std::io::stdout();
     if plan.order.is_empty() {

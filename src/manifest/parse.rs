@@ -41,6 +41,18 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
         },
         names: BTreeMap::new(),
         tests: Vec::new(),
+        generate_overrides: project
+            .packages
+            .iter()
+            .chain([project])
+            .flat_map(|pkg| {
+                pkg.macros
+                    .iter()
+                    .flat_map(|f| macro_names(&f.contents))
+                    .filter(|m| m.starts_with("generate_") && m.ends_with("_name"))
+                    .map(|m| (pkg.name.clone(), m))
+            })
+            .collect(),
     };
     // Packages first, then the root project; refs are resolved once all are in.
     for package in project.packages.iter().chain([project]) {
@@ -133,6 +145,9 @@ struct Parser<'a> {
     /// for 4% of a repeated `compile`'s time. Boxed, so that sorting them moves pointers.
     #[allow(clippy::vec_box)]
     tests: Vec<Box<Node>>,
+    /// `(package, macro)` for each `generate_*_name` macro a package or the root project
+    /// defines, overriding dbt's.
+    generate_overrides: BTreeSet<(String, String)>,
 }
 
 impl Parser<'_> {
@@ -140,6 +155,7 @@ impl Parser<'_> {
     fn package(&mut self) -> Result<()> {
         let project = self.project;
         let props = Properties::load(&project.property_files)?;
+        self.manifest.warnings.extend(props.warnings.iter().cloned());
         let model_props = index_props(&props.models, "model")?;
         let seed_props = index_props(&props.seeds, "seed")?;
         for f in &project.seeds {
@@ -336,15 +352,99 @@ impl Parser<'_> {
         fqn
     }
 
-    /// dbt's default `generate_schema_name` and `generate_alias_name`: the target schema, or
-    /// `<target schema>_<custom schema>`; the alias, or the node's name.
-    fn relation(&self, config: &NodeConfig, name: &str) -> Relation {
-        let schema = match config.get_str("schema").map(str::trim) {
-            Some(custom) if !custom.is_empty() => format!("{}_{}", self.target.schema, custom),
-            _ => self.target.schema.clone(),
+    /// The relation of a node of the package being parsed, named as dbt names it: by the
+    /// `generate_database_name`, `generate_schema_name` and `generate_alias_name` macros of the
+    /// root project, else of the node's own package, called with dbt's arguments (the custom
+    /// name from config, or none, and `node`, built by `node` only when a macro is called);
+    /// else by dbt's default rules: the target's database and schema, `<target
+    /// schema>_<custom schema>`, the alias or the node's name.
+    ///
+    /// Errors: a Jinja error in an overriding macro, at its file and line.
+    fn relation(
+        &self,
+        config: &NodeConfig,
+        name: &str,
+        node: impl Fn() -> Value,
+    ) -> Result<Relation, Diagnostic> {
+        let custom = |key: &str| config.0.get(key).filter(|v| !v.is_null()).cloned();
+        let database = match self.generate_macro("generate_database_name") {
+            Some(call) => self.call_generate(&call, custom("database"), &node)?,
+            None => config.get_str("database").unwrap_or(&self.target.database).to_string(),
         };
-        let database = config.get_str("database").unwrap_or(&self.target.database);
-        Relation::new(database, &schema, config.get_str("alias").unwrap_or(name))
+        let schema = match self.generate_macro("generate_schema_name") {
+            Some(call) => self.call_generate(&call, custom("schema"), &node)?,
+            None => match config.get_str("schema").map(str::trim) {
+                Some(custom) if !custom.is_empty() => format!("{}_{}", self.target.schema, custom),
+                _ => self.target.schema.clone(),
+            },
+        };
+        let alias = match self.generate_macro("generate_alias_name") {
+            Some(call) => self.call_generate(&call, custom("alias"), &node)?,
+            None => config.get_str("alias").map(str::trim).unwrap_or(name).to_string(),
+        };
+        Ok(Relation::new(&database, &schema, &alias))
+    }
+
+    /// How to call the project's override of dbt macro `macro_name` for a node of the
+    /// package being parsed: the root project's (a global), else the package's own
+    /// (`package.macro_name`); `None` when neither defines one.
+    fn generate_macro(&self, macro_name: &str) -> Option<String> {
+        let defines = |pkg: &str| {
+            self.generate_overrides
+                .contains(&(pkg.to_string(), macro_name.to_string()))
+        };
+        if defines(&self.root.name) {
+            Some(macro_name.to_string())
+        } else if defines(&self.project.name) {
+            Some(format!("{}.{macro_name}", self.project.name))
+        } else {
+            None
+        }
+    }
+
+    /// Renders `{{ call(custom, node) }}` and returns the trimmed result.
+    fn call_generate(
+        &self,
+        call: &str,
+        custom: Option<Value>,
+        node: &dyn Fn() -> Value,
+    ) -> Result<String, Diagnostic> {
+        let source = format!("{{{{ {call}(__custom, node) }}}}");
+        let file = format!("<{call} for {}>", node()["unique_id"].as_str().unwrap_or_default());
+        let input = RenderInput {
+            file: &file,
+            source: &source,
+            this: None,
+            model: node(),
+            extra: Some(minijinja::context! {
+                __custom => minijinja::Value::from_serialize(custom.unwrap_or(Value::Null)),
+                node => minijinja::Value::from_serialize(node()),
+            }),
+        };
+        let (out, _) = templating::render(self.env, &input, self.parse_context())?;
+        Ok(out.trim().to_string())
+    }
+
+    /// The `node` a `generate_*_name` macro sees: dbt's fields of the node being parsed.
+    fn node_for_macros(
+        &self,
+        resource_type: &str,
+        name: &str,
+        fqn: &[String],
+        f: Option<&ProjectFile>,
+        config: &NodeConfig,
+    ) -> Value {
+        json!({
+            "name": name,
+            "unique_id": format!("{resource_type}.{}.{name}", self.project.name),
+            "resource_type": resource_type,
+            "package_name": self.project.name,
+            "fqn": fqn,
+            "path": f.map(|f| f.path.as_str()),
+            "original_file_path": f.map(|f| f.original_file_path.as_str()),
+            "config": config.0,
+            "tags": config.tags(),
+        })
     }
 
     /// The `unique_id` a `ref` from a node of package `from` names: `ref('pkg', 'name')` looks
@@ -403,7 +503,9 @@ impl Parser<'_> {
         }
         self.claim_name(&name, &unique_id, f)?;
         let checksum = file_checksum(&self.project.root.join(&f.original_file_path));
-        let relation = self.relation(&config, &name);
+        let relation = self.relation(&config, &name, || {
+            self.node_for_macros("seed", &name, &fqn, Some(f), &config)
+        })?;
         self.add(Node {
             path: f.path.clone(),
             original_file_path: f.original_file_path.clone(),
@@ -435,7 +537,9 @@ impl Parser<'_> {
         if let Some(np) = props {
             config.merge(&np.config);
         }
-        let placeholder = self.relation(&config, name);
+        let placeholder = self.relation(&config, name, || {
+            self.node_for_macros("model", name, &fqn, Some(f), &config)
+        })?;
         let unique_id = format!("model.{}.{}", self.project.name, name);
         let input = RenderInput {
             file: &f.original_file_path,
@@ -501,7 +605,9 @@ impl Parser<'_> {
             }
         }
         self.claim_name(&name, &unique_id, f)?;
-        let relation = self.relation(&config, &name);
+        let relation = self.relation(&config, &name, || {
+            self.node_for_macros("model", &name, &fqn, Some(f), &config)
+        })?;
         let (refs, sources) = located_calls(f, &recorded);
         self.add(Node {
             patch_path: props.map(|p| p.file.clone()),
@@ -517,6 +623,32 @@ impl Parser<'_> {
         Ok(())
     }
 
+    /// Renders a source's `database`, `schema` or `identifier` that holds Jinja, as dbt does
+    /// for property YAML: `var`, `env_var` and `target`.
+    ///
+    /// Errors: a Jinja error, at the file of the source.
+    fn render_source_field(&self, text: &str, file: &str, location: &Location) -> Result<String> {
+        if !text.contains("{{") && !text.contains("{%") {
+            return Ok(text.to_string());
+        }
+        let ctx = crate::project::ConfigContext {
+            vars: (*self.vars).clone(),
+            target: self.target.jinja_value(),
+        };
+        let env = templating::config_environment(&ctx);
+        Ok(env
+            .render_str(text, ())
+            .map_err(|e| {
+                Diagnostic::new(format!(
+                    "cannot render `{text}` in `{file}`: {}",
+                    e.detail().unwrap_or(&e.to_string())
+                ))
+                .at(location.clone())
+            })?
+            .trim()
+            .to_string())
+    }
+
     fn sources(&mut self, props: &Properties) -> Result<()> {
         for s in &props.sources {
             for t in &s.tables {
@@ -529,7 +661,12 @@ impl Parser<'_> {
                     .at(t.location.clone())
                     .into());
                 }
-                let database = s.database.as_deref().unwrap_or(&self.target.database);
+                let database = match s.database.as_deref() {
+                    Some(d) => self.render_source_field(d, &s.file, &t.location)?,
+                    None => self.target.database.clone(),
+                };
+                let schema = self.render_source_field(&s.schema, &s.file, &t.location)?;
+                let identifier = self.render_source_field(&t.identifier, &s.file, &t.location)?;
                 let mut fqn = vec![self.project.name.clone()];
                 fqn.extend(folders_of(&s.file));
                 fqn.extend([s.name.clone(), t.name.clone()]);
@@ -544,7 +681,7 @@ impl Parser<'_> {
                         fqn,
                         description: t.description.clone(),
                         columns: columns(&t.columns),
-                        relation: Relation::new(database, &s.schema, &t.identifier),
+                        relation: Relation::new(&database, &schema, &identifier),
                     },
                 );
             }

@@ -6,6 +6,7 @@
 //! kind under the same name is dropped in that same transaction.
 
 pub mod incremental;
+pub mod seed_types;
 pub mod snapshot;
 
 use std::path::Path;
@@ -70,6 +71,8 @@ pub struct SeedLoad<'a> {
     /// `column_types` config: column name to DuckDB type.
     pub column_types: Option<&'a serde_json::Map<String, Value>>,
     pub delimiter: Option<&'a str>,
+    /// `quote_columns` (dbt's default: true).
+    pub quote_columns: bool,
     pub hooks: &'a Hooks,
 }
 
@@ -92,145 +95,123 @@ impl<'a> SeedLoad<'a> {
             relation: seed.relation.as_ref().expect("seeds have relations"),
             column_types: seed.config.0.get("column_types").and_then(|v| v.as_object()),
             delimiter: seed.config.get_str("delimiter"),
+            quote_columns: seed.config.0.get("quote_columns").and_then(Value::as_bool).unwrap_or(true),
             hooks,
         }
     }
 }
 
 impl SeedLoad<'_> {
-    /// The `select` that reads the CSV with DuckDB's reader, types forced where configured.
-    pub fn select_sql(&self) -> String {
-        // The delimiter is always given (dbt's default is a comma): left to the sniffer, one
-        // ragged row can make it take each whole line for a single column.
-        let delimiter = self.delimiter.unwrap_or(",");
-        let opts = [
-            "header = true".to_string(),
-            "auto_detect = true".to_string(),
-            format!("delim = '{}'", delimiter.replace('\'', "''")),
-        ];
-        let mut opts = opts.to_vec();
-        if let Some(types) = self.column_types.filter(|t| !t.is_empty()) {
-            let pairs: Vec<String> = types
-                .iter()
-                .map(|(col, ty)| {
-                    let ty = ty.as_str().map(str::to_string).unwrap_or_else(|| ty.to_string());
-                    format!("'{}': '{}'", col.replace('\'', "''"), ty.replace('\'', "''"))
-                })
-                .collect();
-            opts.push(format!("types = {{{}}}", pairs.join(", ")));
-        }
-        format!(
-            "select * from read_csv({}, {})",
-            sql_string(&self.csv),
-            opts.join(", ")
-        )
+    /// The delimiter byte (dbt's default is a comma).
+    fn delimiter_byte(&self) -> u8 {
+        self.delimiter.and_then(|d| d.bytes().next()).unwrap_or(b',')
     }
 
-    /// Loads the seed, replacing the table in one transaction; returns the row count. The
-    /// schema must exist.
+    /// The seed's columns with the types dbt-duckdb gives them: `column_types` where
+    /// configured, else inferred from the file as dbt's agate does ([`seed_types`]).
     ///
-    /// Errors: the CSV does not exist; `column_types` names a column the header lacks (with
-    /// the header's columns and a did-you-mean); DuckDB's reader rejects the file (ragged
-    /// rows, values that do not fit a forced type), with DuckDB's line number.
-    pub fn load(&self, adapter: &Adapter) -> Result<i64> {
+    /// Errors: the CSV does not exist or is malformed (named at its `file:line`);
+    /// `column_types` names a column the header lacks (with a did-you-mean).
+    pub fn columns(&self) -> Result<Vec<(String, String)>> {
         if !self.csv.is_file() {
             return Err(Diagnostic::new(format!("seed file `{}` does not exist", self.shown_path)).into());
         }
-        if let Some(types) = self.column_types.filter(|t| !t.is_empty()) {
-            // The header as written, read by a CSV parser rather than DuckDB's sniffer, which
-            // can take a whole line for one column when a later row is ragged.
-            let header = self.header()?;
-            for col in types.keys() {
-                if !header.contains(col) {
-                    let mut d = Diagnostic::new(format!(
-                        "`column_types` of seed `{}` names column `{col}`, which `{}` does not have",
-                        self.relation.identifier, self.shown_path
-                    ));
-                    d = match did_you_mean(col, header.iter().map(String::as_str)) {
-                        Some(s) => d.help(format!("did you mean `{s}`? (columns: {})", header.join(", "))),
-                        None => d.help(format!("the file's columns are: {}", header.join(", "))),
-                    };
-                    return Err(d.into());
-                }
+        let inferred = seed_types::infer(&self.csv, self.shown_path, self.delimiter_byte())?;
+        let configured = self.column_types.cloned().unwrap_or_default();
+        for col in configured.keys() {
+            if !inferred.names.contains(col) {
+                let header = &inferred.names;
+                let mut d = Diagnostic::new(format!(
+                    "`column_types` of seed `{}` names column `{col}`, which `{}` does not have",
+                    self.relation.identifier, self.shown_path
+                ));
+                d = match did_you_mean(col, header.iter().map(String::as_str)) {
+                    Some(s) => d.help(format!("did you mean `{s}`? (columns: {})", header.join(", "))),
+                    None => d.help(format!("the file's columns are: {}", header.join(", "))),
+                };
+                return Err(d.into());
             }
         }
+        Ok(inferred
+            .names
+            .into_iter()
+            .zip(inferred.types)
+            .map(|(name, ty)| {
+                let ty = match configured.get(&name) {
+                    Some(Value::String(t)) => t.clone(),
+                    Some(other) => other.to_string(),
+                    None => ty.sql().to_string(),
+                };
+                (name, ty)
+            })
+            .collect())
+    }
+
+    /// A `select` of no rows with the seed's columns and types, for typing unit test rows.
+    ///
+    /// Errors: as [`SeedLoad::columns`].
+    pub fn select_sql(&self) -> Result<String> {
+        let cols: Vec<String> = self
+            .columns()?
+            .iter()
+            .map(|(name, ty)| format!("cast(null as {ty}) as {}", crate::templating::quote(name)))
+            .collect();
+        Ok(format!("select {} limit 0", cols.join(", ")))
+    }
+
+    /// Loads the seed as dbt-duckdb does, replacing the table in one transaction: `create
+    /// table` with the columns of [`SeedLoad::columns`] (quoted unless `quote_columns` is
+    /// false), then DuckDB's `COPY ... FROM` the file. Returns the row count. The schema
+    /// must exist.
+    ///
+    /// Errors: as [`SeedLoad::columns`], before the database is touched; DuckDB's reader
+    /// rejecting a value (one that does not fit its column's type), with DuckDB's line number.
+    /// Either way the previous table stays as it was.
+    pub fn load(&self, adapter: &Adapter) -> Result<i64> {
+        let columns = self.columns()?;
+        let defs: Vec<String> = columns
+            .iter()
+            .map(|(name, ty)| {
+                let name = if self.quote_columns {
+                    crate::templating::quote(name)
+                } else {
+                    name.clone()
+                };
+                format!("{name} {ty}")
+            })
+            .collect();
         let mut statements = self.hooks.pre.clone();
         if adapter.relation_kind(self.relation)? == Some(RelationKind::View) {
             statements.push(format!("drop view if exists {}", self.relation));
         }
         statements.push(format!(
-            "create or replace table {} as {}",
+            "create or replace table {} ({})",
             self.relation,
-            self.select_sql()
+            defs.join(", ")
+        ));
+        let delimiter = (self.delimiter_byte() as char).to_string();
+        statements.push(format!(
+            "copy {} from {} (format csv, header true, delimiter {})",
+            self.relation,
+            sql_string(&self.csv),
+            sql_string(Path::new(&delimiter)),
         ));
         statements.extend(self.hooks.post.iter().cloned());
         adapter
             .in_transaction(&statements)
             .map_err(|e| self.load_error(&e.to_string()))?;
         adapter.set_relation_kind(self.relation, RelationKind::Table);
-        Ok(adapter.query_i64(&format!("select count(*) from {}", self.relation))?)
+        // A post-hook may have dropped the seed (dbt_utils' integration tests do).
+        Ok(adapter
+            .query_i64(&format!("select count(*) from {}", self.relation))
+            .unwrap_or(0))
     }
 }
 
 impl SeedLoad<'_> {
-    /// The column names of the CSV's first line.
-    fn header(&self) -> Result<Vec<String>> {
-        let delimiter = self.delimiter.and_then(|d| d.bytes().next()).unwrap_or(b',');
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .flexible(true)
-            .from_path(&self.csv)
-            .map_err(|e| Diagnostic::new(format!("cannot read seed `{}`: {e}", self.shown_path)))?;
-        let header = reader.headers().map_err(|e| {
-            Diagnostic::new(format!(
-                "cannot read the header of seed `{}`: {e}",
-                self.shown_path
-            ))
-        })?;
-        Ok(header.iter().map(|h| h.trim().to_string()).collect())
-    }
-
-    /// The first row whose number of fields differs from the header's, as
-    /// `(line, header fields, row fields)`; `None` when every row matches.
-    fn first_ragged_row(&self) -> Option<(u64, usize, usize)> {
-        let delimiter = self.delimiter.and_then(|d| d.bytes().next()).unwrap_or(b',');
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .from_path(&self.csv)
-            .ok()?;
-        for record in reader.records() {
-            if let Err(e) = record {
-                if let csv::ErrorKind::UnequalLengths {
-                    pos,
-                    expected_len,
-                    len,
-                } = e.kind()
-                {
-                    return Some((
-                        pos.as_ref().map_or(0, |p| p.line()),
-                        *expected_len as usize,
-                        *len as usize,
-                    ));
-                }
-                return None;
-            }
-        }
-        None
-    }
-
     /// DuckDB's error on loading the CSV, cut to its first paragraph (the rest restates the
-    /// reader's settings) and placed at the CSV line it names. A ragged row, which DuckDB's
-    /// sniffer reports only as an undetectable dialect, is found and named here.
+    /// reader's settings) and placed at the CSV line it names.
     fn load_error(&self, duckdb_message: &str) -> Diagnostic {
-        if let Some((line, expected, found)) = self.first_ragged_row() {
-            let text = std::fs::read_to_string(&self.csv).unwrap_or_default();
-            return Diagnostic::new(format!(
-                "cannot load seed `{}`: line {line} has {found} fields, the header has {expected}",
-                self.shown_path
-            ))
-            .at(Location::in_source(self.shown_path, &text, line as usize, None))
-            .help("give every row as many fields as the header; quote values that contain the delimiter");
-        }
         let first_paragraph: Vec<&str> = duckdb_message
             .lines()
             .take_while(|l| !l.trim().is_empty())
@@ -255,6 +236,54 @@ impl SeedLoad<'_> {
         }
         d
     }
+}
+
+/// dbt's `persist_docs`: after a model or seed is built, writes its description as the
+/// relation's comment (`persist_docs: {relation: true}`) and each documented column's as the
+/// column's (`columns: true`, only columns the relation has, names unquoted), as dbt-duckdb's
+/// `alter_relation_comment` / `alter_column_comment` do, in one transaction of its own after
+/// the build's, as dbt runs them. Does nothing without `persist_docs`.
+///
+/// Errors: DuckDB's; a description containing dbt's comment delimiter
+/// `$dbt_comment_literal_block$`, which dbt refuses too.
+pub fn persist_docs(adapter: &Adapter, node: &crate::manifest::Node, kind: RelationKind) -> Result<()> {
+    let Some(relation) = node.relation.as_ref() else {
+        return Ok(());
+    };
+    let flag = |key: &str| {
+        node.config
+            .0
+            .get("persist_docs")
+            .and_then(|p| p.get(key))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    const MAGIC: &str = "$dbt_comment_literal_block$";
+    let literal = |text: &str| -> Result<String> {
+        if text.contains(MAGIC) {
+            return Err(Diagnostic::new(format!(
+                "the description of `{}` contains `{MAGIC}`, which cannot be written as a comment",
+                node.name
+            ))
+            .into());
+        }
+        Ok(format!("{MAGIC}{text}{MAGIC}"))
+    };
+    let mut statements = Vec::new();
+    if flag("relation") && !node.description.is_empty() {
+        let kind = if kind == RelationKind::View { "view" } else { "table" };
+        statements.push(format!("comment on {kind} {relation} is {}", literal(&node.description)?));
+    }
+    if flag("columns") && !node.columns.is_empty() {
+        let existing: Vec<String> = adapter.columns(&relation.to_string())?.into_iter().map(|c| c.name).collect();
+        for c in node.columns.iter().filter(|c| existing.contains(&c.name)) {
+            statements.push(format!("comment on column {relation}.{} is {}", c.name, literal(&c.description)?));
+        }
+    }
+    if !statements.is_empty() {
+        adapter.in_transaction(&statements)?;
+    }
+    Ok(())
 }
 
 /// `sql` without trailing whitespace and semicolons, so that it can be wrapped in `( ... )`.

@@ -62,6 +62,34 @@ const PROJECT_KEYS: &[&str] = &[
     "dbt-cloud",
 ];
 
+/// What values in `dbt_project.yml`, `profiles.yml` and property YAML are rendered with, as
+/// in dbt: `var()` over `vars` (for `dbt_project.yml` only the command line's `--vars`) and
+/// `target` (JSON `Null` before the profile is read).
+#[derive(Debug, Clone, Default)]
+pub struct ConfigContext {
+    pub vars: Map<String, Value>,
+    pub target: Value,
+}
+
+/// The profile `dbt_project.yml` in `root` names (`profile:`, else `name:`), read before the
+/// project is rendered, since rendering needs the profile's target.
+///
+/// Errors: a missing or unparsable `dbt_project.yml`.
+pub fn profile_name(root: &Path) -> Result<String> {
+    let file = "dbt_project.yml";
+    let text = std::fs::read_to_string(root.join(file)).map_err(|_| {
+        Diagnostic::new(format!("no `dbt_project.yml` in `{}`", root.display()))
+            .help("run mallard in a dbt project folder, or point at one with `--project-dir`")
+    })?;
+    let doc = yaml::parse_mapping(file, &text)?;
+    Ok(doc
+        .get("profile")
+        .or_else(|| doc.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string())
+}
+
 /// A file of the project, read into memory.
 #[derive(Debug, Clone)]
 pub struct ProjectFile {
@@ -134,7 +162,7 @@ impl Project {
     ///
     /// Errors: a missing or unreadable `dbt_project.yml`, YAML syntax errors (with line and
     /// column), unknown top-level keys (with a did-you-mean), and unreadable project files.
-    pub fn load(root: &Path, cli_vars: &Map<String, Value>) -> Result<Project> {
+    pub fn load(root: &Path, ctx: &ConfigContext) -> Result<Project> {
         let root = root
             .canonicalize()
             .with_context(|| format!("project directory `{}` does not exist", root.display()))?;
@@ -155,7 +183,7 @@ impl Project {
                 return Err(d.into());
             }
         }
-        let doc = yaml::render_env_vars(file, &text, doc)?;
+        let doc = yaml::render_config_values(file, &text, doc, ctx)?;
         let name = match doc.get("name").and_then(Value::as_str) {
             Some(n) if !n.is_empty() => n.to_string(),
             _ => {
@@ -233,7 +261,7 @@ impl Project {
                 }
             }
         }
-        vars.extend(cli_vars.clone());
+        vars.extend(ctx.vars.clone());
 
         let read = |dirs: &[String], exts: &[&str], with_contents: bool| -> Result<Vec<ProjectFile>> {
             let mut out = Vec::new();
@@ -327,7 +355,7 @@ impl Project {
     ///
     /// Errors: a `local:` folder or an installed package that is not a dbt project; a hub or
     /// git package of `packages.yml` that is not installed (with what to do).
-    pub fn load_packages(&self, cli_vars: &Map<String, Value>) -> Result<Vec<Project>> {
+    pub fn load_packages(&self, ctx: &ConfigContext) -> Result<Vec<Project>> {
         let mut found: Vec<Project> = Vec::new();
         let mut wanted: Vec<String> = Vec::new();
         for file in ["packages.yml", "dependencies.yml"] {
@@ -343,7 +371,7 @@ impl Project {
             {
                 if let Some(local) = entry.get("local").and_then(Value::as_str) {
                     let dir = self.root.join(local);
-                    let pkg = Project::load(&dir, cli_vars).map_err(|e| {
+                    let pkg = Project::load(&dir, ctx).map_err(|e| {
                         Diagnostic::new(format!(
                             "local package `{local}` of `{file}` cannot be loaded: {e}"
                         ))
@@ -366,7 +394,7 @@ impl Project {
             let mut dirs: Vec<std::path::PathBuf> = dirs.filter_map(|d| d.ok().map(|d| d.path())).collect();
             dirs.sort();
             for dir in dirs.into_iter().filter(|d| d.join("dbt_project.yml").is_file()) {
-                let pkg = Project::load(&dir, cli_vars)?;
+                let pkg = Project::load(&dir, ctx)?;
                 if !found.iter().any(|p| p.name == pkg.name) {
                     found.push(pkg);
                 }

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::yaml;
 use crate::error::{did_you_mean, Diagnostic};
@@ -80,7 +80,12 @@ pub fn load_target(
     target_name: Option<&str>,
     project_root: &Path,
     threads_override: Option<usize>,
+    cli_vars: &Map<String, Value>,
 ) -> Result<Target> {
+    let ctx = super::ConfigContext {
+        vars: cli_vars.clone(),
+        target: Value::Null,
+    };
     let Some(file_path) = dirs.iter().map(|d| d.join("profiles.yml")).find(|p| p.is_file()) else {
         let looked: Vec<String> = dirs.iter().map(|d| format!("`{}`", d.display())).collect();
         return Err(Diagnostic::new(format!("no `profiles.yml` found (looked in {})", looked.join(", ")))
@@ -138,7 +143,7 @@ pub fn load_target(
         };
         return Err(d.into());
     };
-    let output = yaml::render_env_vars(&shown, &text, output.clone())?;
+    let output = yaml::render_config_values(&shown, &text, output.clone(), &ctx)?;
     let target_loc = yaml::key_location(&shown, &text, &target_name);
     let kind = output.get("type").and_then(Value::as_str).unwrap_or("");
     if kind != "duckdb" {

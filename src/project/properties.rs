@@ -181,6 +181,9 @@ pub struct SourceProps {
 /// Everything the property files of a project declare.
 #[derive(Debug, Clone, Default)]
 pub struct Properties {
+    /// Keys dbt does not know, which it (and so Mallard) ignores with a warning, as
+    /// `unknown key ... at file:line` messages.
+    pub warnings: Vec<String>,
     pub models: Vec<NodeProps>,
     pub seeds: Vec<NodeProps>,
     pub sources: Vec<SourceProps>,
@@ -190,12 +193,16 @@ pub struct Properties {
 impl Properties {
     /// Reads every file in `files`.
     ///
-    /// Errors: YAML syntax errors; unknown keys at the file, model, column, source and table
-    /// level (with a did-you-mean); entries without a `name`; a malformed test entry.
+    /// Unknown keys (at the file, model, column, source and table level) are warnings in
+    /// [`Properties::warnings`] with a did-you-mean, as dbt 1.10+ warns of custom keys.
+    ///
+    /// Errors: YAML syntax errors; entries without a `name`; a malformed test entry.
     pub fn load(files: &[ProjectFile]) -> Result<Properties, Diagnostic> {
         let mut props = Properties::default();
         for f in files {
-            PropertyFile::new(&f.original_file_path, &f.contents).read(&mut props)?;
+            let file = PropertyFile::new(&f.original_file_path, &f.contents);
+            file.read(&mut props)?;
+            props.warnings.extend(file.warnings.into_inner());
         }
         Ok(props)
     }
@@ -208,6 +215,7 @@ struct PropertyFile<'a> {
     /// built once, so that locating an entry does not scan the file again.
     lines: Vec<&'a str>,
     name_lines: std::collections::HashMap<&'a str, usize>,
+    warnings: std::cell::RefCell<Vec<String>>,
 }
 
 impl<'a> PropertyFile<'a> {
@@ -226,6 +234,7 @@ impl<'a> PropertyFile<'a> {
             text,
             lines,
             name_lines,
+            warnings: Default::default(),
         }
     }
 
@@ -316,12 +325,14 @@ impl<'a> PropertyFile<'a> {
     fn check_keys(&self, map: &Map<String, Value>, allowed: &[&str], what: &str) -> Result<(), Diagnostic> {
         for key in map.keys() {
             if !allowed.contains(&key.as_str()) {
-                let mut d = Diagnostic::new(format!("unknown key `{key}` in {what} in `{}`", self.file))
-                    .at(yaml::key_location(self.file, self.text, key));
-                if let Some(s) = did_you_mean(key, allowed.iter().copied()) {
-                    d = d.help(format!("did you mean `{s}`?"));
-                }
-                return Err(d);
+                let loc = yaml::key_location(self.file, self.text, key);
+                let hint = did_you_mean(key, allowed.iter().copied())
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                self.warnings.borrow_mut().push(format!(
+                    "unknown key `{key}` in {what} at {}:{}: ignored, as dbt does{hint}",
+                    loc.file, loc.line
+                ));
             }
         }
         Ok(())

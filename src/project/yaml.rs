@@ -96,18 +96,21 @@ fn find_line(text: &str, pred: impl Fn(&str) -> bool) -> Option<(usize, usize)> 
     })
 }
 
-/// Renders every string value of `doc` that contains `{{` with a Jinja environment that
-/// knows only `env_var(name, default)`, as dbt does for `dbt_project.yml` and
-/// `profiles.yml`. Keys holding hooks (`pre-hook`, `post-hook`, `on-run-start`,
-/// `on-run-end`) are left alone: they are rendered when they run.
+/// Renders every string value of `doc` that contains `{{` or `{%` with a Jinja environment
+/// that knows `env_var(name, default)`, `var(name, default)` (over `ctx.vars`) and `target`,
+/// as dbt does for `dbt_project.yml` and `profiles.yml`. Like dbt's native
+/// rendering, a result that reads as a Python literal becomes that value (`False` a boolean,
+/// `3` a number, `['a', 'b']` a list; see [`native_value`]). Keys holding hooks (`pre-hook`,
+/// `post-hook`, `on-run-start`, `on-run-end`) are left alone: they are rendered when they run.
 ///
-/// Errors: a Jinja error or a missing environment variable, at the line of the value.
-pub fn render_env_vars(
+/// Errors: a Jinja error, a missing environment variable or var, at the line of the value.
+pub fn render_config_values(
     file: &str,
     text: &str,
     doc: Map<String, Value>,
+    ctx: &super::ConfigContext,
 ) -> Result<Map<String, Value>, Diagnostic> {
-    let env = crate::templating::config_environment();
+    let env = crate::templating::config_environment(ctx);
     let mut out = Map::new();
     for (k, v) in doc {
         let v = render_value(&env, file, text, &k, v)?;
@@ -145,7 +148,7 @@ fn render_value(
                 ))
                 .at(loc)
             })?;
-            Value::String(rendered)
+            native_value(&rendered)
         }
         Value::Array(items) => Value::Array(
             items
@@ -163,4 +166,39 @@ fn render_value(
         }
         other => other,
     })
+}
+
+/// What dbt's native Jinja rendering makes of a rendered string: Python's `True`, `False`,
+/// `None`, an integer or float literal, or a list or dict literal become that value; anything
+/// else (including a quoted string, which dbt keeps with its quotes) stays the string.
+pub fn native_value(rendered: &str) -> Value {
+    let t = rendered.trim();
+    match t {
+        "True" => return Value::Bool(true),
+        "False" => return Value::Bool(false),
+        "None" => return Value::Null,
+        _ => {}
+    }
+    let numeric = t.strip_prefix('-').unwrap_or(t);
+    let leading_zero = numeric.len() > 1 && numeric.starts_with('0') && numeric.as_bytes()[1].is_ascii_digit();
+    if !leading_zero && numeric.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
+        if let Ok(i) = t.replace('_', "").parse::<i64>() {
+            return Value::from(i);
+        }
+        if let Ok(f) = t.parse::<f64>() {
+            if let Some(n) = serde_json::Number::from_f64(f) {
+                return Value::Number(n);
+            }
+        }
+    }
+    if (t.starts_with('[') && t.ends_with(']')) || (t.starts_with('{') && t.ends_with('}')) {
+        let json_like = t
+            .replace(": True", ": true")
+            .replace(": False", ": false")
+            .replace(": None", ": null");
+        if let Ok(v) = serde_yaml::from_str::<serde_yaml::Value>(&json_like) {
+            return to_json(v);
+        }
+    }
+    Value::String(rendered.to_string())
 }

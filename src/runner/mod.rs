@@ -19,7 +19,7 @@ use std::time::Instant;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-use crate::adapter::Adapter;
+use crate::adapter::{Adapter, RelationKind};
 use crate::manifest::{Manifest, Node, ResourceType};
 use crate::materialization::incremental::IncrementalConfig;
 use crate::materialization::snapshot::SnapshotConfig;
@@ -109,6 +109,9 @@ impl NodeResult {
 pub struct Plan {
     pub order: Vec<String>,
     pub edges: Vec<(String, String)>,
+    /// `--fail-fast`: after the first failure, start nothing more (running nodes finish) and
+    /// record every node not started as skipped.
+    pub fail_fast: bool,
 }
 
 /// Runs `plan` with `threads` workers, each on its own connection cloned from `adapter`.
@@ -126,7 +129,8 @@ pub fn execute(
     mut on_done: impl FnMut(usize, &NodeResult) + Send,
 ) -> Result<Vec<NodeResult>> {
     let manifest = compiler.manifest;
-    let queue = Queue::new(plan);
+    let mut queue = Queue::new(plan);
+    queue.fail_fast = plan.fail_fast;
     let mut results = Vec::with_capacity(plan.order.len());
 
     if let Some(a) = adapter.filter(|_| write) {
@@ -167,10 +171,12 @@ pub fn execute(
         idle: 0,
     });
     let wake = Condvar::new();
+    let mut spawn_error = None;
     std::thread::scope(|scope| {
         for (w, conn) in workers.into_iter().enumerate() {
             let (state, wake, order) = (&state, &wake, &plan.order);
-            scope.spawn(move || {
+            let worker = std::thread::Builder::new().stack_size(crate::templating::RENDER_STACK_SIZE);
+            let spawned = worker.spawn_scoped(scope, move || {
                 let thread_id = format!("Thread-{}", w + 1);
                 let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
                 loop {
@@ -200,8 +206,17 @@ pub fn execute(
                     }
                 }
             });
+            if let Err(e) = spawned {
+                spawn_error.get_or_insert(e);
+            }
         }
     });
+    if let Some(e) = spawn_error {
+        // Any worker that did start ran the whole plan; none did, if this is short.
+        if results.len() < plan.order.len() {
+            return Err(anyhow::Error::new(e).context("cannot start a worker thread"));
+        }
+    }
     Ok(results)
 }
 
@@ -220,6 +235,13 @@ impl<F: FnMut(usize, &NodeResult)> Schedule<'_, F> {
     /// The next ready node to run, smallest plan index first; ready nodes downstream of a
     /// failure are recorded as skipped on the way. `None` when nothing is ready now.
     fn take_runnable(&mut self, order: &[String]) -> Option<usize> {
+        if self.queue.stopped {
+            // Everything not started is skipped, including what is not ready yet.
+            for i in self.queue.drain_unstarted() {
+                self.record(i, NodeResult::skipped(&order[i]));
+            }
+            return None;
+        }
         while let Some(i) = self.queue.next_ready() {
             if !self.queue.is_blocked(i) {
                 return Some(i);
@@ -247,6 +269,12 @@ struct Queue {
     /// Ready nodes, smallest plan index first.
     ready: BinaryHeap<Reverse<usize>>,
     blocked: BTreeSet<usize>,
+    /// Nodes handed out or finished.
+    started: Vec<bool>,
+    /// Stop after the first failure (`--fail-fast`).
+    fail_fast: bool,
+    /// No node may start any more.
+    stopped: bool,
 }
 
 impl Queue {
@@ -274,6 +302,9 @@ impl Queue {
             waiting,
             ready,
             blocked: BTreeSet::new(),
+            started: vec![false; plan.order.len()],
+            fail_fast: false,
+            stopped: false,
         }
     }
 
@@ -282,7 +313,19 @@ impl Queue {
     }
 
     fn next_ready(&mut self) -> Option<usize> {
-        self.ready.pop().map(|Reverse(i)| i)
+        let i = self.ready.pop().map(|Reverse(i)| i)?;
+        self.started[i] = true;
+        Some(i)
+    }
+
+    /// Marks every node not yet started as started and returns them, in plan order.
+    fn drain_unstarted(&mut self) -> Vec<usize> {
+        self.ready.clear();
+        let out: Vec<usize> = (0..self.started.len()).filter(|i| !self.started[*i]).collect();
+        for i in &out {
+            self.started[*i] = true;
+        }
+        out
     }
 
     fn is_blocked(&self, i: usize) -> bool {
@@ -292,6 +335,10 @@ impl Queue {
     /// Records that node `i` finished with `r`: its children lose a parent to wait for, and
     /// if `r` failed or was skipped, they are blocked, and so (in turn) is everything below.
     fn finish(&mut self, i: usize, r: &NodeResult) {
+        self.started[i] = true;
+        if self.fail_fast && r.status.is_failure() {
+            self.stopped = true;
+        }
         let children = self.children.get(&i).cloned().unwrap_or_default();
         for c in children {
             if r.status.is_failure() || r.status == Status::Skipped {
@@ -488,7 +535,11 @@ fn execute_node(
     match node.resource_type {
         ResourceType::Seed => {
             let load = SeedLoad::for_node(manifest, node, project_root, hooks);
-            Ok(Outcome::Loaded(load.load(adapter)?))
+            let rows = load.load(adapter)?;
+            if adapter.relation_kind(load.relation)?.is_some() {
+                materialization::persist_docs(adapter, node, RelationKind::Table)?;
+            }
+            Ok(Outcome::Loaded(rows))
         }
         ResourceType::Model => {
             let relation = node.relation.as_ref().expect("models have relations");
@@ -498,6 +549,12 @@ fn execute_node(
             } else {
                 materialization::model(adapter, node.materialized(), relation, sql, hooks)?;
             }
+            let kind = if node.materialized() == "view" {
+                RelationKind::View
+            } else {
+                RelationKind::Table
+            };
+            materialization::persist_docs(adapter, node, kind)?;
             Ok(Outcome::Built)
         }
         ResourceType::Test => {

@@ -188,9 +188,65 @@ pub fn mutable_literals(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// How deep macro calls may nest on one thread. Each level costs about
+/// [`STACK_PER_MACRO_LEVEL`] of stack; every thread that renders has at least
+/// [`RENDER_STACK_SIZE`]. dbt stops at Python's recursion limit (1,000 frames, a few hundred
+/// macro levels); no macro of the corpus projects nests deeper than a few dozen.
+pub const MAX_MACRO_DEPTH: usize = 200;
+
+/// The stack one level of macro call takes at most, measured in a debug build
+/// (`tests/bad_inputs`' recursion case) with margin.
+pub const STACK_PER_MACRO_LEVEL: usize = 64 * 1024;
+
+/// The stack size of every thread that renders templates: room for [`MAX_MACRO_DEPTH`]
+/// levels and the rest of the call chain.
+pub const RENDER_STACK_SIZE: usize = MAX_MACRO_DEPTH * STACK_PER_MACRO_LEVEL + 4 * 1024 * 1024;
+
+thread_local! {
+    /// The macros being called on this thread, outermost first.
+    static MACRO_CHAIN: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// One level of macro call on this thread's [`MACRO_CHAIN`], left when dropped.
+struct MacroDepth;
+
+impl MacroDepth {
+    fn enter(name: &str) -> Result<MacroDepth, Error> {
+        MACRO_CHAIN.with(|chain| {
+            let mut chain = chain.borrow_mut();
+            if chain.len() >= MAX_MACRO_DEPTH {
+                // The chain's repeating tail is what the user needs to see.
+                let tail: Vec<&str> = chain.iter().rev().take(6).rev().map(String::as_str).collect();
+                return Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!(
+                        "maximum recursion depth exceeded: more than {MAX_MACRO_DEPTH} nested macro calls \
+                         (... -> {} -> {name}); a macro that calls itself needs a condition that ends it",
+                        tail.join(" -> ")
+                    ),
+                ));
+            }
+            chain.push(name.to_string());
+            Ok(MacroDepth)
+        })
+    }
+}
+
+impl Drop for MacroDepth {
+    fn drop(&mut self) {
+        MACRO_CHAIN.with(|chain| {
+            chain.borrow_mut().pop();
+        });
+    }
+}
+
 /// Calls macro `name` of template `file` with the calling node's context, so that `this`,
 /// `config` and `ref` inside the macro refer to that node, as in dbt.
+///
+/// Errors: beyond [`MAX_MACRO_DEPTH`] nested macro calls on this thread, "maximum recursion
+/// depth exceeded" with the chain of macros, as dbt reports Python's recursion limit.
 pub(super) fn call_macro(state: &State, file: &str, name: &str, args: &[Value]) -> Result<Value, Error> {
+    let _depth = MacroDepth::enter(name)?;
     let ctx: BTreeMap<&str, Value> = NODE_CONTEXT_KEYS
         .iter()
         .filter_map(|k| state.lookup(k).map(|v| (*k, v)))

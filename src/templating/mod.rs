@@ -19,7 +19,7 @@ use minijinja::value::{Kwargs, Object, Rest, Value};
 use minijinja::{Environment, Error, ErrorKind, State, UndefinedBehavior};
 use serde_json::Map;
 
-pub use macros::{generic_test_macro, mutable_literals};
+pub use macros::{generic_test_macro, mutable_literals, MAX_MACRO_DEPTH, RENDER_STACK_SIZE};
 pub use relation::{quote, Relation};
 
 use crate::error::{Diagnostic, Location};
@@ -138,7 +138,10 @@ pub fn environment_with_packages(
     target: serde_json::Value,
 ) -> Result<Environment<'static>, Diagnostic> {
     let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+    // As Jinja2's default `Undefined`, which dbt uses: printing an undefined value gives
+    // nothing and iterating it nothing; reading an attribute of it is an error. Packages
+    // print undefined values at parse time (when queries return nothing) and rely on this.
+    env.set_undefined_behavior(UndefinedBehavior::Lenient);
     env.set_keep_trailing_newline(true);
     // SQL is never escaped (minijinja would JSON-escape templates named `*.yml`, such as hooks
     // from dbt_project.yml).
@@ -240,11 +243,35 @@ pub fn environment_with_packages(
     Ok(env)
 }
 
-/// A small environment with only `env_var`, for `dbt_project.yml` and `profiles.yml`.
-pub fn config_environment() -> Environment<'static> {
+/// A small environment for `dbt_project.yml`, `profiles.yml` and property YAML:
+/// `env_var(name, default)`, `target`, and `var(name, default)` over `ctx.vars` (for
+/// `dbt_project.yml` and `profiles.yml`, as in dbt, only the command line's `--vars`, not the
+/// project's `vars:`; checked with dbt 1.11).
+pub fn config_environment(ctx: &crate::project::ConfigContext) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.add_function("env_var", env_var_fn);
+    if !ctx.target.is_null() {
+        env.add_global("target", Value::from_serialize(&ctx.target));
+    }
+    let vars = ctx.vars.clone();
+    env.add_function(
+        "var",
+        move |name: String, default: Option<Value>| -> Result<Value, Error> {
+            match vars.get(&name) {
+                Some(v) => Ok(Value::from_serialize(v)),
+                None => default.ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!(
+                            "required var `{name}` not found: in `dbt_project.yml` and `profiles.yml`, \
+                             var() sees only --vars; pass --vars '{{{name}: ...}}' or give var() a default"
+                        ),
+                    )
+                }),
+            }
+        },
+    );
     env
 }
 

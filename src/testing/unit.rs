@@ -138,7 +138,7 @@ fn input_columns(
     if let Some(seed) = node.filter(|n| n.resource_type == ResourceType::Seed) {
         let hooks = Hooks::default();
         let load = SeedLoad::for_node(manifest, seed, project_root, &hooks);
-        return Ok(Some(adapter.columns(&load.select_sql())?));
+        return Ok(Some(adapter.columns(&load.select_sql()?)?));
     }
     Ok(None)
 }

@@ -29,7 +29,9 @@ impl Parser<'_> {
         let input = RenderInput {
             file: &f.original_file_path,
             source: &f.contents,
-            this: Some(self.relation(&config, &name)),
+            this: Some(self.relation(&config, &name, || {
+                self.node_for_macros("snapshot", &name, &fqn, Some(f), &config)
+            })?),
             model: json!({"name": name, "unique_id": unique_id, "resource_type": "snapshot",
                           "original_file_path": f.original_file_path, "package_name": self.project.name}),
             extra: None,
@@ -53,7 +55,9 @@ impl Parser<'_> {
             return Err(d.into());
         }
         self.claim_name(&name, &unique_id, f)?;
-        let mut relation = self.relation(&config, &name);
+        let mut relation = self.relation(&config, &name, || {
+            self.node_for_macros("snapshot", &name, &fqn, Some(f), &config)
+        })?;
         if let Some(schema) = config.get_str("target_schema") {
             relation.schema = schema.to_string();
         }

@@ -1,0 +1,363 @@
+//! The real-world parity suite: each public dbt project of `../shared/realworld/` is copied to a
+//! temporary folder and run through the commands of its `tests/realworld/<name>/parity.yml`,
+//! and after each step every relation (columns, types, a digest of its rows) and every node's
+//! status is compared with what dbt-core 1.11 with dbt-duckdb 1.11 (on Mallard's DuckDB) did,
+//! as recorded in `tests/realworld/<name>/expected/` by `bash scripts/dbt_parity/realworld
+//! --record` (see `scripts/dbt_parity/realworld.py`, whose `digest.py` writes the same form as
+//! [`digest`] here).
+//!
+//! Where Mallard still differs from dbt, the difference is listed in the project's
+//! `known_differences.txt`, one per line (`step-N relation <schema.name>`, `step-N status
+//! <kind> <name>`, `step-N exit`). The test fails when a difference appears that is not listed
+//! (a regression) and when a listed one is gone (progress: shorten the list). Run with
+//! `MALLARD_REALWORLD_BLESS=1` to rewrite the lists from what this run found.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(serde::Deserialize)]
+struct Spec {
+    project: String,
+    profile: String,
+    database: String,
+    steps: Vec<Vec<serde_yaml::Value>>,
+    #[serde(default)]
+    columns_only: BTreeMap<String, String>,
+    #[serde(default)]
+    column_order_free: Vec<String>,
+    #[serde(default)]
+    status_free: Vec<String>,
+}
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/realworld")
+}
+
+fn specs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/realworld")
+}
+
+/// Every relation of `db`, one line each, as `scripts/dbt_parity/digest.py` prints them.
+fn digest(db: &Path, spec: &Spec) -> Vec<String> {
+    let cfg = duckdb::Config::default()
+        .access_mode(duckdb::AccessMode::ReadOnly)
+        .unwrap();
+    let conn = duckdb::Connection::open_with_flags(db, cfg).expect("open database");
+    let relations: Vec<(String, String, String, Option<String>)> = {
+        let mut stmt = conn
+            .prepare(
+                "select schema_name, table_name, 'table', comment from duckdb_tables() where database_name = current_database() \
+                 and table_name not like '%\\_\\_dbt\\_backup' escape '\\' \
+                 union all select schema_name, view_name, 'view', comment from duckdb_views() \
+                 where database_name = current_database() and not internal \
+                 order by 1, 2",
+            )
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut out = Vec::new();
+    for (schema, name, kind, comment) in relations {
+        let mut cols: Vec<(String, String, Option<String>)> = {
+            let mut stmt = conn
+                .prepare(
+                    "select column_name, data_type, comment from duckdb_columns() where database_name = current_database() \
+                     and schema_name = ? and table_name = ? order by column_index",
+                )
+                .unwrap();
+            let rows = stmt
+                .query_map([&schema, &name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap();
+            rows.map(Result::unwrap).collect()
+        };
+        let mut by_name = cols.clone();
+        by_name.sort();
+        if spec.column_order_free.contains(&name) {
+            cols = by_name.clone();
+        }
+        let col_text: Vec<String> = cols
+            .iter()
+            .map(|(c, t, m)| match m.as_deref().filter(|m| !m.is_empty()) {
+                Some(m) => format!("{c} {t} -- {m}"),
+                None => format!("{c} {t}"),
+            })
+            .collect();
+        let rows = if spec.columns_only.contains_key(&name) {
+            "rows=*".to_string()
+        } else {
+            let fields: Vec<String> = by_name
+                .iter()
+                .map(|(c, _, _)| format!("'{}': {}", c.replace('\'', "''"), quote(c)))
+                .collect();
+            let sql = format!(
+                "select count(*), md5(coalesce(string_agg(j, chr(10) order by j), '')) from \
+                 (select to_json({{{}}})::varchar as j from {}.{})",
+                fields.join(", "),
+                quote(&schema),
+                quote(&name)
+            );
+            let (n, h): (i64, String) = conn
+                .query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap_or_else(|e| panic!("digest of {schema}.{name}: {e}"));
+            format!("rows={n} md5={h}")
+        };
+        let extra = comment
+            .filter(|c| !c.is_empty())
+            .map(|c| format!(" comment={c}"))
+            .unwrap_or_default();
+        out.push(format!(
+            "{schema}.{name} {kind} | {} | {rows}{extra}",
+            col_text.join(", ")
+        ));
+    }
+    out
+}
+
+/// `<kind> <name> <status>` per node of a run_results.json, sorted (as `statuses.py`).
+fn statuses(path: &Path, spec: &Spec) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("run_results.json is JSON");
+    let mut lines: Vec<String> = doc["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            let id = r["unique_id"].as_str().unwrap_or_default();
+            let parts: Vec<&str> = id.split('.').collect();
+            let name = if parts[0] == "unit_test" {
+                parts[2..4].join(".")
+            } else {
+                parts[2].to_string()
+            };
+            format!("{} {name} {}", parts[0], r["status"].as_str().unwrap_or_default())
+        })
+        .filter(|l| !spec.status_free.iter().any(|s| l.contains(&format!(" {s} "))))
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// The name of a digest line (`schema.name`) or a status line (`kind name`).
+fn key_of_relation(line: &str) -> &str {
+    line.split(' ').next().unwrap_or(line)
+}
+
+fn key_of_status(line: &str) -> String {
+    line.rsplit_once(' ').map(|(k, _)| k).unwrap_or(line).to_string()
+}
+
+/// Runs corpus project `name` and returns its differences from dbt, with a score line.
+fn differences(name: &str) -> (BTreeSet<String>, String) {
+    let spec_dir = specs().join(name);
+    let spec: Spec = serde_yaml::from_str(
+        &std::fs::read_to_string(spec_dir.join("parity.yml")).expect("parity.yml"),
+    )
+    .expect("parity.yml is valid");
+    let top = spec.project.split('/').next().expect("project path");
+    let source = corpus().join(top);
+    assert!(
+        source.is_dir(),
+        "the corpus project {} is missing: ../shared/realworld/ must be beside the repository",
+        source.display()
+    );
+    let work = tempfile::tempdir().expect("temp dir");
+    copy_tree(&source, &work.path().join(top));
+    let project = work.path().join(&spec.project);
+    let profiles = work.path().join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    std::fs::write(
+        profiles.join("profiles.yml"),
+        format!(
+            "{}:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: {}\n      threads: 4\n",
+            spec.profile, spec.database
+        ),
+    )
+    .unwrap();
+    let mut diffs = BTreeSet::new();
+    let mut score = Vec::new();
+    for (i, step) in spec.steps.iter().enumerate() {
+        let n = i + 1;
+        let args: Vec<String> = step
+            .iter()
+            .map(|a| a.as_str().map(str::to_string).unwrap_or_else(|| format!("{a:?}")))
+            .collect();
+        let _ = std::fs::remove_file(project.join("target/run_results.json"));
+        let out = Command::new(env!("CARGO_BIN_EXE_mallard"))
+            .args(&args)
+            .arg("--profiles-dir")
+            .arg(&profiles)
+            .current_dir(&project)
+            .env_remove("DBT_PROFILES_DIR")
+            .env_remove("MALLARD_DB_PATH")
+            .output()
+            .expect("run mallard");
+        let read = |f: &str| std::fs::read_to_string(spec_dir.join("expected").join(f)).expect(f);
+        let want_exit: i32 = read(&format!("step-{n}.exit.txt")).trim().parse().unwrap();
+        if out.status.code() != Some(want_exit) {
+            diffs.insert(format!("step-{n} exit"));
+        }
+        let db = project.join(&spec.database);
+        let got: BTreeSet<String> = if db.exists() {
+            digest(&db, &spec).into_iter().collect()
+        } else {
+            BTreeSet::new()
+        };
+        let want = read(&format!("step-{n}.txt"));
+        let want_keys: BTreeSet<&str> = want.lines().map(key_of_relation).collect();
+        let mut same = 0;
+        for line in want.lines() {
+            if got.contains(line) {
+                same += 1;
+            } else {
+                diffs.insert(format!("step-{n} relation {}", key_of_relation(line)));
+            }
+        }
+        for line in &got {
+            if !want_keys.contains(key_of_relation(line)) {
+                diffs.insert(format!("step-{n} relation {} (not built by dbt)", key_of_relation(line)));
+            }
+        }
+        let got_s: BTreeSet<String> = statuses(&project.join("target/run_results.json"), &spec)
+            .into_iter()
+            .collect();
+        let want_s = read(&format!("step-{n}.status.txt"));
+        let want_s_keys: BTreeSet<String> = want_s.lines().map(key_of_status).collect();
+        let mut same_s = 0;
+        for line in want_s.lines().filter(|l| !l.is_empty()) {
+            if got_s.contains(line) {
+                same_s += 1;
+            } else {
+                diffs.insert(format!("step-{n} status {}", key_of_status(line)));
+            }
+        }
+        for line in &got_s {
+            if !want_s_keys.contains(&key_of_status(line)) {
+                diffs.insert(format!("step-{n} status {} (not run by dbt)", key_of_status(line)));
+            }
+        }
+        score.push(format!(
+            "{name} step {n} ({}): exit {:?} (dbt {want_exit}); relations {same}/{}; statuses {same_s}/{}",
+            args.join(" "),
+            out.status.code(),
+            want.lines().count(),
+            want_s.lines().filter(|l| !l.is_empty()).count(),
+        ));
+        if std::env::var_os("MALLARD_REALWORLD_LOG").is_some() {
+            eprintln!(
+                "--- {name} step {n}\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    (diffs, score.join("\n"))
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        let dest = to.join(entry.file_name());
+        if path.is_dir() {
+            copy_tree(&path, &dest);
+        } else {
+            std::fs::copy(&path, &dest).unwrap();
+            // The corpus is read-only in CI; the copy must be writable.
+            let mut perms = std::fs::metadata(&dest).unwrap().permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            perms.set_readonly(false);
+            std::fs::set_permissions(&dest, perms).unwrap();
+        }
+    }
+}
+
+/// Compares project `name` with dbt and with its list of known differences.
+fn check(name: &str) {
+    let (found, score) = differences(name);
+    eprintln!("{score}");
+    let list = specs().join(name).join("known_differences.txt");
+    if std::env::var_os("MALLARD_REALWORLD_BLESS").is_some() {
+        let text: String = found.iter().map(|d| format!("{d}\n")).collect();
+        std::fs::write(&list, text).unwrap();
+        return;
+    }
+    let known: BTreeSet<String> = std::fs::read_to_string(&list)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    let new: Vec<&String> = found.difference(&known).collect();
+    let fixed: Vec<&String> = known.difference(&found).collect();
+    assert!(
+        new.is_empty() && fixed.is_empty(),
+        "{name}: differences from dbt changed.\n{score}\nnew (not in known_differences.txt): {new:#?}\n\
+         gone (remove from known_differences.txt): {fixed:#?}\n\
+         (MALLARD_REALWORLD_BLESS=1 rewrites the list; MALLARD_REALWORLD_LOG=1 prints Mallard's output)"
+    );
+}
+
+#[test]
+fn adventureworks() {
+    check("adventureworks");
+}
+
+#[test]
+fn churn_prediction() {
+    check("churn_prediction");
+}
+
+#[test]
+fn dbt_activity_schema() {
+    check("dbt_activity_schema");
+}
+
+#[test]
+fn dbt_audit_helper() {
+    check("dbt_audit_helper");
+}
+
+#[test]
+fn dbt_date() {
+    check("dbt_date");
+}
+
+#[test]
+fn dbt_expectations() {
+    check("dbt_expectations");
+}
+
+#[test]
+fn dbt_project_evaluator() {
+    check("dbt_project_evaluator");
+}
+
+#[test]
+fn dbt_utils() {
+    check("dbt_utils");
+}
+
+/// Every corpus project has its spec, and every spec a test above.
+#[test]
+fn every_corpus_project_is_checked() {
+    let names = |dir: PathBuf| -> BTreeSet<String> {
+        std::fs::read_dir(dir)
+            .expect("read dir")
+            .map(|e| e.unwrap())
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert_eq!(names(corpus()), names(specs()));
+    let this = include_str!("realworld.rs");
+    for name in names(specs()) {
+        assert!(this.contains(&format!("check(\"{name}\")")), "no test runs {name}");
+    }
+}
