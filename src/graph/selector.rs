@@ -229,7 +229,19 @@ pub fn select_with(
         None if select.is_empty() => all.clone(),
         None => union(&cx, select)?,
     };
-    let excluded = union(&cx, exclude)?;
+    let mut excluded = union(&cx, exclude)?;
+    // As in dbt, exclusion is indirect too: a test of an excluded node is excluded (eagerly:
+    // a test on any excluded parent), and so are the unit tests of an excluded model.
+    for test in manifest.nodes.values() {
+        let on_excluded = match test.resource_type {
+            ResourceType::Test => test.depends_on.iter().any(|d| excluded.contains(d)),
+            ResourceType::UnitTest => test.attached_node.as_ref().is_some_and(|m| excluded.contains(m)),
+            _ => false,
+        };
+        if on_excluded {
+            excluded.insert(test.unique_id.clone());
+        }
+    }
     let direct = chosen.clone();
     for test in manifest
         .nodes

@@ -373,7 +373,14 @@ impl Object for AdapterObject {
                         .and_then(|d| d.get_attr(ns).ok())
                         .filter(|v| !v.is_undefined())
                         .and_then(|v| v.try_iter().ok().map(|it| it.map(|p| p.to_string()).collect()))
-                        .unwrap_or_else(|| vec![ns.clone()]),
+                        // Unconfigured, dbt looks in the root project first, then the
+                        // namespace's package (dbt's own namespace only in itself).
+                        .unwrap_or_else(|| match state.lookup("__mallard_root") {
+                            Some(root) if ns != "dbt" && !root.to_string().is_empty() => {
+                                vec![root.to_string(), ns.clone()]
+                            }
+                            _ => vec![ns.clone()],
+                        }),
                     None => Vec::new(),
                 };
                 for package in &search_order {
@@ -421,6 +428,7 @@ impl Object for Modules {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         match key.as_str()? {
             "datetime" => Some(Value::from_object(DatetimeModule)),
+            "re" => Some(Value::from_object(super::pyre::ReModule)),
             _ => None,
         }
     }

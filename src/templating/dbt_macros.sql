@@ -1,21 +1,91 @@
-{#- dbt's cross-database macros as dbt-duckdb renders them, reached as `dbt.<name>` and, as in dbt,
-    unqualified. Written for Mallard; tests/fixtures/cross_db checks each against dbt-duckdb 1.10.
+{#- dbt's cross-database and utility macros as dbt-duckdb renders them, reached as `dbt.<name>` and,
+    as in dbt, unqualified. Written for Mallard; tests/fixtures/cross_db checks each against
+    dbt-duckdb. Each public macro dispatches through `adapter.dispatch('<name>', 'dbt')`, as dbt's
+    do, so a `dispatch:` search order for the `dbt` namespace (or a package's `duckdb__<name>` /
+    `default__<name>`) overrides it; `duckdb__` / `default__` here are the built-in forms.
     A project's own macro of the same name wins where it is called unqualified. -#}
-{% macro concat(fields) %}{{ fields | join(' || ') }}{% endmacro %}
-{% macro hash(field) %}md5(cast({{ field }} as {{ type_string() }})){% endmacro %}
-{% macro safe_cast(field, type) %}cast({{ field }} as {{ type }}){% endmacro %}
-{% macro cast_bool_to_text(field) %}cast({{ field }} as {{ type_string() }}){% endmacro %}
-{% macro string_literal(value) %}'{{ value }}'{% endmacro %}
-{% macro escape_single_quotes(expression) %}{{ expression | replace("'", "''") }}{% endmacro %}
-{% macro replace(field, old_chars, new_chars) %}replace({{ field }}, {{ old_chars }}, {{ new_chars }}){% endmacro %}
-{% macro length(expression) %}length({{ expression }}){% endmacro %}
-{% macro right(string_text, length_expression) %}right({{ string_text }}, {{ length_expression }}){% endmacro %}
-{% macro position(substring_text, string_text) %}position({{ substring_text }} in {{ string_text }}){% endmacro %}
-{% macro split_part(string_text, delimiter_text, part_number) %}string_split({{ string_text }}, {{ delimiter_text }})[{{ part_number }}]{% endmacro %}
-{% macro any_value(expression) %}arbitrary({{ expression }}){% endmacro %}
-{% macro current_timestamp() %}now(){% endmacro %}
-{% macro date_trunc(datepart, date) %}date_trunc('{{ datepart }}', {{ date }}){% endmacro %}
-{% macro dateadd(datepart, interval, from_date_or_timestamp) -%}
+{% macro concat(fields) %}{{ return(adapter.dispatch('concat', 'dbt')(fields)) }}{% endmacro %}
+{% macro default__concat(fields) %}{{ fields | join(' || ') }}{% endmacro %}
+
+{% macro hash(field) %}{{ return(adapter.dispatch('hash', 'dbt')(field)) }}{% endmacro %}
+{% macro default__hash(field) %}md5(cast({{ field }} as {{ dbt.type_string() }})){% endmacro %}
+
+{% macro safe_cast(field, type) %}{{ return(adapter.dispatch('safe_cast', 'dbt')(field, type)) }}{% endmacro %}
+{% macro default__safe_cast(field, type) %}cast({{ field }} as {{ type }}){% endmacro %}
+
+{% macro cast(field, type) %}{{ return(adapter.dispatch('cast', 'dbt')(field, type)) }}{% endmacro %}
+{% macro default__cast(field, type) %}cast({{ field }} as {{ type }}){% endmacro %}
+
+{% macro cast_bool_to_text(field) %}{{ return(adapter.dispatch('cast_bool_to_text', 'dbt')(field)) }}{% endmacro %}
+{% macro default__cast_bool_to_text(field) %}cast({{ field }} as {{ dbt.type_string() }}){% endmacro %}
+
+{% macro string_literal(value) %}{{ return(adapter.dispatch('string_literal', 'dbt')(value)) }}{% endmacro %}
+{% macro default__string_literal(value) %}'{{ value }}'{% endmacro %}
+
+{% macro escape_single_quotes(expression) %}{{ return(adapter.dispatch('escape_single_quotes', 'dbt')(expression)) }}{% endmacro %}
+{% macro default__escape_single_quotes(expression) %}{{ expression | replace("'", "''") }}{% endmacro %}
+
+{% macro replace(field, old_chars, new_chars) %}{{ return(adapter.dispatch('replace', 'dbt')(field, old_chars, new_chars)) }}{% endmacro %}
+{% macro default__replace(field, old_chars, new_chars) %}replace({{ field }}, {{ old_chars }}, {{ new_chars }}){% endmacro %}
+
+{% macro length(expression) %}{{ return(adapter.dispatch('length', 'dbt')(expression)) }}{% endmacro %}
+{% macro default__length(expression) %}length({{ expression }}){% endmacro %}
+
+{% macro right(string_text, length_expression) %}{{ return(adapter.dispatch('right', 'dbt')(string_text, length_expression)) }}{% endmacro %}
+{% macro default__right(string_text, length_expression) %}right({{ string_text }}, {{ length_expression }}){% endmacro %}
+
+{% macro position(substring_text, string_text) %}{{ return(adapter.dispatch('position', 'dbt')(substring_text, string_text)) }}{% endmacro %}
+{% macro default__position(substring_text, string_text) %}position({{ substring_text }} in {{ string_text }}){% endmacro %}
+
+{% macro split_part(string_text, delimiter_text, part_number) %}{{ return(adapter.dispatch('split_part', 'dbt')(string_text, delimiter_text, part_number)) }}{% endmacro %}
+{% macro duckdb__split_part(string_text, delimiter_text, part_number) %}string_split({{ string_text }}, {{ delimiter_text }})[{{ part_number }}]{% endmacro %}
+
+{% macro any_value(expression) %}{{ return(adapter.dispatch('any_value', 'dbt')(expression)) }}{% endmacro %}
+{% macro duckdb__any_value(expression) %}arbitrary({{ expression }}){% endmacro %}
+
+{% macro bool_or(expression) %}{{ return(adapter.dispatch('bool_or', 'dbt')(expression)) }}{% endmacro %}
+{% macro default__bool_or(expression) %}bool_or({{ expression }}){% endmacro %}
+
+{% macro listagg(measure, delimiter_text="','", order_by_clause=none, limit_num=none) %}{{ return(adapter.dispatch('listagg', 'dbt')(measure, delimiter_text, order_by_clause, limit_num)) }}{% endmacro %}
+{% macro duckdb__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
+{%- if limit_num -%}
+list_aggr((array_agg({{ measure }} {{ order_by_clause or '' }}))[1:{{ limit_num }}], 'string_agg', {{ delimiter_text }})
+{%- else -%}
+string_agg({{ measure }}, {{ delimiter_text }} {{ order_by_clause or '' }})
+{%- endif -%}
+{%- endmacro %}
+
+{% macro except() %}{{ return(adapter.dispatch('except', 'dbt')()) }}{% endmacro %}
+{% macro default__except() %}except{% endmacro %}
+
+{% macro intersect() %}{{ return(adapter.dispatch('intersect', 'dbt')()) }}{% endmacro %}
+{% macro default__intersect() %}intersect{% endmacro %}
+
+{% macro equals(expr1, expr2) %}{{ return(adapter.dispatch('equals', 'dbt')(expr1, expr2)) }}{% endmacro %}
+{% macro default__equals(expr1, expr2) %}({{ expr1 }} = {{ expr2 }}){% endmacro %}
+
+{% macro array_construct(inputs=[], data_type='integer') %}{{ return(adapter.dispatch('array_construct', 'dbt')(inputs, data_type)) }}{% endmacro %}
+{% macro default__array_construct(inputs, data_type) -%}
+{%- if inputs | length > 0 -%}array[ {{ inputs | join(' , ') }} ]{%- else -%}array[]::{{ data_type }}[]{%- endif -%}
+{%- endmacro %}
+
+{% macro array_append(array, new_element) %}{{ return(adapter.dispatch('array_append', 'dbt')(array, new_element)) }}{% endmacro %}
+{% macro default__array_append(array, new_element) %}array_append({{ array }}, {{ new_element }}){% endmacro %}
+
+{% macro array_concat(array_1, array_2) %}{{ return(adapter.dispatch('array_concat', 'dbt')(array_1, array_2)) }}{% endmacro %}
+{% macro default__array_concat(array_1, array_2) %}array_cat({{ array_1 }}, {{ array_2 }}){% endmacro %}
+
+{% macro current_timestamp() %}{{ return(adapter.dispatch('current_timestamp', 'dbt')()) }}{% endmacro %}
+{% macro duckdb__current_timestamp() %}now(){% endmacro %}
+
+{% macro date(year, month, day) %}{{ return(adapter.dispatch('date', 'dbt')(year, month, day)) }}{% endmacro %}
+{% macro duckdb__date(year, month, day) %}make_date({{ year }}, {{ month }}, {{ day }}){% endmacro %}
+
+{% macro date_trunc(datepart, date) %}{{ return(adapter.dispatch('date_trunc', 'dbt')(datepart, date)) }}{% endmacro %}
+{% macro default__date_trunc(datepart, date) %}date_trunc('{{ datepart }}', {{ date }}){% endmacro %}
+
+{% macro dateadd(datepart, interval, from_date_or_timestamp) %}{{ return(adapter.dispatch('dateadd', 'dbt')(datepart, interval, from_date_or_timestamp)) }}{% endmacro %}
+{% macro duckdb__dateadd(datepart, interval, from_date_or_timestamp) -%}
 {%- set unit = datepart | lower -%}
 {%- if unit == 'quarter' -%}
 ({{ from_date_or_timestamp }} + (cast({{ interval }} as bigint) * 3) * interval 1 month)
@@ -25,9 +95,11 @@
 ({{ from_date_or_timestamp }} + cast({{ interval }} as bigint) * interval 1 {{ unit }})
 {%- endif -%}
 {%- endmacro %}
-{% macro datediff(first_date, second_date, datepart) -%}
+
+{% macro datediff(first_date, second_date, datepart) %}{{ return(adapter.dispatch('datediff', 'dbt')(first_date, second_date, datepart)) }}{% endmacro %}
+{% macro duckdb__datediff(first_date, second_date, datepart) -%}
 {%- if datepart == 'week' -%}
-({{ datediff(first_date, second_date, 'day') }} // 7 + case
+({{ dbt.datediff(first_date, second_date, 'day') }} // 7 + case
     when date_part('dow', ({{ first_date }})::timestamp) <= date_part('dow', ({{ second_date }})::timestamp)
         then case when {{ first_date }} <= {{ second_date }} then 0 else -1 end
     else case when {{ first_date }} <= {{ second_date }} then 1 else 0 end
@@ -36,10 +108,77 @@ end)
 (date_diff('{{ datepart }}', {{ first_date }}::timestamp, {{ second_date }}::timestamp))
 {%- endif -%}
 {%- endmacro %}
-{% macro type_string() %}TEXT{% endmacro %}
-{% macro type_timestamp() %}timestamp{% endmacro %}
-{% macro type_int() %}integer{% endmacro %}
-{% macro type_bigint() %}bigint{% endmacro %}
-{% macro type_float() %}float{% endmacro %}
-{% macro type_numeric() %}numeric(28,6){% endmacro %}
-{% macro type_boolean() %}boolean{% endmacro %}
+
+{% macro last_day(date, datepart) %}{{ return(adapter.dispatch('last_day', 'dbt')(date, datepart)) }}{% endmacro %}
+{% macro default_last_day(date, datepart) -%}
+cast({{ dbt.dateadd('day', '-1', dbt.dateadd(datepart, '1', dbt.date_trunc(datepart, date))) }} as date)
+{%- endmacro %}
+{% macro duckdb__last_day(date, datepart) -%}
+{%- if datepart == 'quarter' -%}
+cast({{ dbt.dateadd('day', '-1', dbt.dateadd('month', '3', dbt.date_trunc(datepart, date))) }} as date)
+{%- else -%}
+{{ dbt.default_last_day(date, datepart) }}
+{%- endif -%}
+{%- endmacro %}
+
+{% macro generate_series(upper_bound) %}{{ return(adapter.dispatch('generate_series', 'dbt')(upper_bound)) }}{% endmacro %}
+{% macro duckdb__generate_series(upper_bound) %}
+    select generate_series as generated_number from generate_series(1, {{ upper_bound }})
+{% endmacro %}
+
+{% macro get_powers_of_two(upper_bound) %}{{ return(adapter.dispatch('get_powers_of_two', 'dbt')(upper_bound)) }}{% endmacro %}
+{% macro default__get_powers_of_two(upper_bound) -%}
+{%- if upper_bound <= 0 -%}{{ exceptions.raise_compiler_error("upper bound must be positive") }}{%- endif -%}
+{%- for n in range(1, 100) -%}{%- if upper_bound <= 2 ** n -%}{{ return(n) }}{%- endif -%}{%- endfor -%}
+{%- endmacro %}
+
+{% macro get_intervals_between(start_date, end_date, datepart) %}{{ return(adapter.dispatch('get_intervals_between', 'dbt')(start_date, end_date, datepart)) }}{% endmacro %}
+{% macro default__get_intervals_between(start_date, end_date, datepart) -%}
+{%- call statement('get_intervals_between', fetch_result=True) %}select {{ dbt.datediff(start_date, end_date, datepart) }}{%- endcall -%}
+{%- set found = load_result('get_intervals_between') -%}
+{%- if found and found['data'] -%}{{ return((found['data'] | map(attribute=0) | list)[0]) }}{%- else -%}{{ return(1) }}{%- endif -%}
+{%- endmacro %}
+
+{% macro date_spine(datepart, start_date, end_date) %}{{ return(adapter.dispatch('date_spine', 'dbt')(datepart, start_date, end_date)) }}{% endmacro %}
+{% macro default__date_spine(datepart, start_date, end_date) %}
+    with rawdata as (
+        {{ dbt.generate_series(dbt.get_intervals_between(start_date, end_date, datepart)) }}
+    ),
+    all_periods as (
+        select ({{ dbt.dateadd(datepart, "row_number() over (order by 1) - 1", start_date) }}) as date_{{ datepart }}
+        from rawdata
+    ),
+    filtered as (
+        select * from all_periods where date_{{ datepart }} <= {{ end_date }}
+    )
+    select * from filtered
+{% endmacro %}
+
+{% macro type_string() %}{{ return(adapter.dispatch('type_string', 'dbt')()) }}{% endmacro %}
+{% macro default__type_string() %}TEXT{% endmacro %}
+{% macro type_timestamp() %}{{ return(adapter.dispatch('type_timestamp', 'dbt')()) }}{% endmacro %}
+{% macro default__type_timestamp() %}timestamp{% endmacro %}
+{% macro type_int() %}{{ return(adapter.dispatch('type_int', 'dbt')()) }}{% endmacro %}
+{% macro default__type_int() %}integer{% endmacro %}
+{% macro type_bigint() %}{{ return(adapter.dispatch('type_bigint', 'dbt')()) }}{% endmacro %}
+{% macro default__type_bigint() %}bigint{% endmacro %}
+{% macro type_float() %}{{ return(adapter.dispatch('type_float', 'dbt')()) }}{% endmacro %}
+{% macro default__type_float() %}float{% endmacro %}
+{% macro type_numeric() %}{{ return(adapter.dispatch('type_numeric', 'dbt')()) }}{% endmacro %}
+{% macro default__type_numeric() %}numeric(28,6){% endmacro %}
+{% macro type_boolean() %}{{ return(adapter.dispatch('type_boolean', 'dbt')()) }}{% endmacro %}
+{% macro default__type_boolean() %}boolean{% endmacro %}
+
+{#- dbt's default naming of relations, for projects whose overrides call them. -#}
+{% macro default__generate_schema_name(custom_schema_name, node) -%}
+{%- if custom_schema_name is none -%}{{ target.schema }}{%- else -%}{{ target.schema }}_{{ custom_schema_name | trim }}{%- endif -%}
+{%- endmacro %}
+{% macro generate_schema_name_for_env(custom_schema_name, node) -%}
+{%- if target.name == 'prod' and custom_schema_name is not none -%}{{ custom_schema_name | trim }}{%- else -%}{{ target.schema }}{%- endif -%}
+{%- endmacro %}
+{% macro default__generate_alias_name(custom_alias_name=none, node=none) -%}
+{%- if custom_alias_name -%}{{ custom_alias_name | trim }}{%- elif node.version -%}{{ node.name ~ "_v" ~ (node.version | replace(".", "_")) }}{%- else -%}{{ node.name }}{%- endif -%}
+{%- endmacro %}
+{% macro default__generate_database_name(custom_database_name=none, node=none) -%}
+{%- if custom_database_name is none -%}{{ target.database }}{%- else -%}{{ custom_database_name | trim }}{%- endif -%}
+{%- endmacro %}

@@ -10,6 +10,7 @@
 
 pub mod context;
 mod macros;
+mod pyre;
 mod relation;
 
 use std::collections::BTreeMap;
@@ -185,6 +186,7 @@ pub fn environment_with_packages(
     // Python's methods on strings, lists and dicts (`.upper()`, `.items()`, `.get()`, ...).
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
 
+    env.add_global("__mallard_root", Value::from(root));
     env.add_global(
         "__mallard_dispatch",
         Value::from_serialize(
