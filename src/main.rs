@@ -16,7 +16,10 @@ fn main() -> ExitCode {
     let stack = mallard::templating::RENDER_STACK_SIZE;
     // Only fails if a global pool exists already, which it cannot here.
     let _ = rayon::ThreadPoolBuilder::new().stack_size(stack).build_global();
-    match std::thread::Builder::new().stack_size(stack).spawn(mallard::cli::main) {
+    match std::thread::Builder::new()
+        .stack_size(stack)
+        .spawn(mallard::cli::main)
+    {
         Ok(handle) => handle.join().unwrap_or_else(|_| ExitCode::from(101)),
         Err(e) => {
             eprintln!("error: cannot start the main thread: {e}");

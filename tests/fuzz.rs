@@ -21,7 +21,9 @@ fn chain() -> &'static (Manifest, Graph) {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/chain");
         let project = Project::load(&root, &Default::default()).unwrap();
         let dirs = vec![root.clone()];
-        let target = mallard::project::profile::load_target(&dirs, "fixture", None, &root, None, &Default::default()).unwrap();
+        let target =
+            mallard::project::profile::load_target(&dirs, "fixture", None, &root, None, &Default::default())
+                .unwrap();
         let macros: Vec<(String, String)> = project
             .macros
             .iter()

@@ -155,10 +155,9 @@ fn key_of_status(line: &str) -> String {
 /// Runs corpus project `name` and returns its differences from dbt, with a score line.
 fn differences(name: &str) -> (BTreeSet<String>, String) {
     let spec_dir = specs().join(name);
-    let spec: Spec = serde_yaml::from_str(
-        &std::fs::read_to_string(spec_dir.join("parity.yml")).expect("parity.yml"),
-    )
-    .expect("parity.yml is valid");
+    let spec: Spec =
+        serde_yaml::from_str(&std::fs::read_to_string(spec_dir.join("parity.yml")).expect("parity.yml"))
+            .expect("parity.yml is valid");
     let top = spec.project.split('/').next().expect("project path");
     let source = corpus().join(top);
     assert!(
@@ -220,7 +219,10 @@ fn differences(name: &str) -> (BTreeSet<String>, String) {
         }
         for line in &got {
             if !want_keys.contains(key_of_relation(line)) {
-                diffs.insert(format!("step-{n} relation {} (not built by dbt)", key_of_relation(line)));
+                diffs.insert(format!(
+                    "step-{n} relation {} (not built by dbt)",
+                    key_of_relation(line)
+                ));
             }
         }
         let got_s: BTreeSet<String> = statuses(&project.join("target/run_results.json"), &spec)
@@ -238,7 +240,10 @@ fn differences(name: &str) -> (BTreeSet<String>, String) {
         }
         for line in &got_s {
             if !want_s_keys.contains(&key_of_status(line)) {
-                diffs.insert(format!("step-{n} status {} (not run by dbt)", key_of_status(line)));
+                diffs.insert(format!(
+                    "step-{n} status {} (not run by dbt)",
+                    key_of_status(line)
+                ));
             }
         }
         score.push(format!(
@@ -358,6 +363,9 @@ fn every_corpus_project_is_checked() {
     assert_eq!(names(corpus()), names(specs()));
     let this = include_str!("realworld.rs");
     for name in names(specs()) {
-        assert!(this.contains(&format!("check(\"{name}\")")), "no test runs {name}");
+        assert!(
+            this.contains(&format!("check(\"{name}\")")),
+            "no test runs {name}"
+        );
     }
 }

@@ -31,6 +31,9 @@ def run_project(name, tool, work):
             "type": "duckdb", "path": spec["database"], "threads": 4}}}}, f)
     out = []
     for n, step in enumerate(spec["steps"], 1):
+        results = os.path.join(project, "target", "run_results.json")
+        if os.path.exists(results):
+            os.remove(results)
         argv = tool + [str(a) for a in step] + ["--profiles-dir", profiles]
         r = subprocess.run(argv, cwd=project, capture_output=True, text=True)
         log = os.path.join(work, f"{tool[-1].split('/')[-1]}-{n}.log")
@@ -46,7 +49,6 @@ def run_project(name, tool, work):
                                   capture_output=True, text=True).stdout if os.path.exists(results) else ""
         statuses = "\n".join(l for l in statuses.splitlines()
                              if not any(f" {s} " in l for s in spec.get("status_free", []))) + "\n"
-        os.remove(results) if os.path.exists(results) else None
         out.append((r.returncode, digest, statuses, log))
     return out
 

@@ -284,6 +284,33 @@ impl Adapter {
         }
     }
 
+    /// Drops `relation` from the cache of relation kinds, after a template dropped or renamed
+    /// it behind the materializations' back.
+    pub fn forget_relation(&self, relation: &Relation) {
+        let mut catalog = self.catalog.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = catalog.as_mut() {
+            c.remove(relation);
+        }
+    }
+
+    /// The tables and views of `database.schema` (names compared without case), sorted.
+    ///
+    /// Errors: DuckDB's.
+    pub fn relations_in_schema(&self, database: &str, schema: &str) -> Result<Vec<Relation>, duckdb::Error> {
+        let mut stmt = self.conn.prepare(
+            "select table_catalog, table_schema, table_name from information_schema.tables \
+             where lower(table_catalog) = lower(?) and lower(table_schema) = lower(?) order by table_name",
+        )?;
+        let rows = stmt.query_map([database, schema], |row| {
+            Ok(Relation::new(
+                &row.get::<_, String>(0)?,
+                &row.get::<_, String>(1)?,
+                &row.get::<_, String>(2)?,
+            ))
+        })?;
+        rows.collect()
+    }
+
     /// Creates `database.schema` if it does not exist. Two connections creating the
     /// same schema at once conflict in DuckDB's catalog, so call this from one connection
     /// before work is spread over several.

@@ -19,7 +19,7 @@ use crate::runner::NodeResult;
 /// Identifies one invocation in both artifacts, and when it started.
 #[derive(Debug, Clone)]
 pub struct Invocation {
-    /// A UUID-shaped id, unique per invocation (hash of time and process id).
+    /// A random UUID 4, unique per invocation.
     pub id: String,
     pub started_at: DateTime<Utc>,
     /// The command line's arguments, for `run_results.json` `args`.
@@ -29,20 +29,8 @@ pub struct Invocation {
 impl Invocation {
     pub fn new(args: Value) -> Invocation {
         let started_at = Utc::now();
-        let seed = format!(
-            "{}{}",
-            started_at.timestamp_nanos_opt().unwrap_or_default(),
-            std::process::id()
-        );
-        let h = crate::manifest::parse::sha256_hex(seed.as_bytes());
-        let id = format!(
-            "{}-{}-4{}-8{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[13..16],
-            &h[17..20],
-            &h[20..32]
-        );
+        // The same id templates see as `invocation_id`.
+        let id = crate::templating::builtins::invocation_id().to_string();
         Invocation { id, started_at, args }
     }
 

@@ -319,6 +319,14 @@ fn execute(
     invocation: &Invocation,
 ) -> Result<ExitCode> {
     let started = Instant::now();
+    templating::builtins::set_flags(templating::builtins::Flags {
+        which: invocation.args["command"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        full_refresh: args.full_refresh,
+        fail_fast: args.fail_fast,
+    });
     let session = Session::load(&args.project)?;
     // In `build`, a data test gates what is built on the node it tests.
     let gate = types.contains(&ResourceType::Seed) && types.contains(&ResourceType::Test);

@@ -369,7 +369,10 @@ impl Parser<'_> {
         let custom = |key: &str| config.0.get(key).filter(|v| !v.is_null()).cloned();
         let database = match self.generate_macro("generate_database_name") {
             Some(call) => self.call_generate(&call, custom("database"), &node)?,
-            None => config.get_str("database").unwrap_or(&self.target.database).to_string(),
+            None => config
+                .get_str("database")
+                .unwrap_or(&self.target.database)
+                .to_string(),
         };
         let schema = match self.generate_macro("generate_schema_name") {
             Some(call) => self.call_generate(&call, custom("schema"), &node)?,
@@ -410,7 +413,10 @@ impl Parser<'_> {
         node: &dyn Fn() -> Value,
     ) -> Result<String, Diagnostic> {
         let source = format!("{{{{ {call}(__custom, node) }}}}");
-        let file = format!("<{call} for {}>", node()["unique_id"].as_str().unwrap_or_default());
+        let file = format!(
+            "<{call} for {}>",
+            node()["unique_id"].as_str().unwrap_or_default()
+        );
         let input = RenderInput {
             file: &file,
             source: &source,
@@ -827,14 +833,31 @@ impl Parser<'_> {
         fqn.push(name.clone());
         let mut config = test_config_base();
         config.merge(&self.tree_config(|p| &p.tests_tree, &fqn));
+        let mut refs = Vec::new();
+        let mut sources = Vec::new();
+        if custom {
+            // As dbt does at parse time: the test's macro, rendered with `execute` false,
+            // records `config()` calls (below the YAML's config) and the refs and sources of
+            // its arguments, which the test then depends on.
+            let recorded = self.render_custom_test(def, target_id, &kwargs);
+            for layer in &recorded.configs {
+                config.merge(layer);
+            }
+            refs.extend(recorded.refs.into_iter().map(|r| Located {
+                value: r,
+                location: def.location.clone(),
+            }));
+            sources.extend(recorded.sources.into_iter().map(|s| Located {
+                value: s,
+                location: def.location.clone(),
+            }));
+        }
         config.merge(&def.config);
         if !config.enabled() {
             return Ok(());
         }
         // The `to:` of a relationships test is Jinja (`ref('customers')`): record its calls.
-        let mut refs = Vec::new();
-        let mut sources = Vec::new();
-        if let Some(to) = kwargs.get("to").and_then(Value::as_str) {
+        if let Some(to) = kwargs.get("to").and_then(Value::as_str).filter(|_| !custom) {
             let (_, rec) = templating::eval_expression(self.env, to, self.parse_context()).map_err(|e| {
                 Diagnostic::new(format!(
                     "cannot read `to: {to}` of `{name}`: {}",
@@ -874,6 +897,61 @@ impl Parser<'_> {
             ..Node::new(ResourceType::Test, unique_id, name, self.project.name.clone())
         }));
         Ok(())
+    }
+
+    /// What rendering custom generic test `def` in the parse phase records: its arguments
+    /// that call `ref(...)` or `source(...)` (also inside lists and dicts), and the calls of
+    /// its macro, rendered with placeholder relations. A macro that fails with `execute`
+    /// false records what it reached; the error shows when the test compiles.
+    fn render_custom_test(&self, def: &TestDef, target_id: &str, kwargs: &Map<String, Value>) -> Recorded {
+        let mut recorded = Recorded::default();
+        let mut args = BTreeMap::new();
+        fn strings<'v>(v: &'v Value, out: &mut Vec<&'v str>) {
+            match v {
+                Value::String(s) => out.push(s),
+                Value::Array(items) => items.iter().for_each(|i| strings(i, out)),
+                Value::Object(map) => map.values().for_each(|i| strings(i, out)),
+                _ => {}
+            }
+        }
+        for (key, value) in kwargs {
+            let mut texts = Vec::new();
+            strings(value, &mut texts);
+            for text in texts {
+                let t = text.trim().trim_start_matches("{{").trim_end_matches("}}").trim();
+                if t.starts_with("ref(") || t.starts_with("source(") {
+                    if let Ok((_, rec)) = templating::eval_expression(self.env, t, self.parse_context()) {
+                        recorded.refs.extend(rec.refs);
+                        recorded.sources.extend(rec.sources);
+                    }
+                }
+            }
+            args.insert(key.clone(), minijinja::Value::from_serialize(value));
+        }
+        let Some(test_macro) = templating::generic_test_macro(self.env, &def.test_name) else {
+            return recorded;
+        };
+        let placeholder = Relation::new(&self.target.database, &self.target.schema, target_id);
+        args.insert("model".to_string(), minijinja::Value::from_object(placeholder));
+        let input = RenderInput {
+            file: &def.location.file,
+            source: "{{ __mallard_test(**__mallard_test_args) }}",
+            this: None,
+            model: json!({"resource_type": "test", "package_name": self.project.name}),
+            extra: Some(minijinja::context! {
+                __mallard_test => test_macro,
+                __mallard_test_args => minijinja::Value::from_iter(args),
+            }),
+        };
+        let context = self.parse_context();
+        if let Ok((_, rec)) = templating::render(self.env, &input, context) {
+            recorded.configs.extend(rec.configs);
+            recorded.refs.extend(rec.refs);
+            recorded.sources.extend(rec.sources);
+        }
+        recorded.refs.sort();
+        recorded.refs.dedup();
+        recorded
     }
 
     /// Resolves every recorded ref and source to a `unique_id` and fills `depends_on`.

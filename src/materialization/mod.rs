@@ -95,7 +95,12 @@ impl<'a> SeedLoad<'a> {
             relation: seed.relation.as_ref().expect("seeds have relations"),
             column_types: seed.config.0.get("column_types").and_then(|v| v.as_object()),
             delimiter: seed.config.get_str("delimiter"),
-            quote_columns: seed.config.0.get("quote_columns").and_then(Value::as_bool).unwrap_or(true),
+            quote_columns: seed
+                .config
+                .0
+                .get("quote_columns")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
             hooks,
         }
     }
@@ -271,13 +276,28 @@ pub fn persist_docs(adapter: &Adapter, node: &crate::manifest::Node, kind: Relat
     };
     let mut statements = Vec::new();
     if flag("relation") && !node.description.is_empty() {
-        let kind = if kind == RelationKind::View { "view" } else { "table" };
-        statements.push(format!("comment on {kind} {relation} is {}", literal(&node.description)?));
+        let kind = if kind == RelationKind::View {
+            "view"
+        } else {
+            "table"
+        };
+        statements.push(format!(
+            "comment on {kind} {relation} is {}",
+            literal(&node.description)?
+        ));
     }
     if flag("columns") && !node.columns.is_empty() {
-        let existing: Vec<String> = adapter.columns(&relation.to_string())?.into_iter().map(|c| c.name).collect();
+        let existing: Vec<String> = adapter
+            .columns(&relation.to_string())?
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
         for c in node.columns.iter().filter(|c| existing.contains(&c.name)) {
-            statements.push(format!("comment on column {relation}.{} is {}", c.name, literal(&c.description)?));
+            statements.push(format!(
+                "comment on column {relation}.{} is {}",
+                c.name,
+                literal(&c.description)?
+            ));
         }
     }
     if !statements.is_empty() {

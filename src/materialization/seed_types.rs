@@ -162,8 +162,10 @@ fn csv_error(path: &Path, shown: &str, e: &csv::Error) -> Diagnostic {
         }
         csv::ErrorKind::Utf8 { pos, .. } => {
             let line = pos.as_ref().map_or(1, |p| p.line()) as usize;
-            Diagnostic::new(format!("cannot load seed `{shown}`: line {line} is not valid UTF-8"))
-                .help("save the file as UTF-8")
+            Diagnostic::new(format!(
+                "cannot load seed `{shown}`: line {line} is not valid UTF-8"
+            ))
+            .help("save the file as UTF-8")
         }
         _ => Diagnostic::new(format!("cannot read seed `{shown}`: {e}")),
     }
@@ -295,7 +297,9 @@ fn strptime_date(v: &str) -> Option<&str> {
 
 /// Python's `strptime(v, "%Y-%m-%d %H:%M:%S")` (the space matches any run of whitespace).
 fn is_strptime_datetime(v: &str) -> bool {
-    let Some(rest) = strptime_date(v) else { return false };
+    let Some(rest) = strptime_date(v) else {
+        return false;
+    };
     let trimmed = rest.trim_start();
     if trimmed.len() == rest.len() {
         return false;
@@ -344,15 +348,13 @@ fn iso_time(s: &str) -> bool {
         Some(i) => (&s[..i], &s[i..]),
         None => (s, ""),
     };
-    let zone_ok = zone.is_empty()
-        || zone == "Z"
-        || {
-            let z = &zone[1..];
-            let digits: String = z.chars().filter(|c| *c != ':').collect();
-            (z.len() == 2 || z.len() == 4 || (z.len() == 5 && &z[2..3] == ":"))
-                && digits.bytes().all(|c| c.is_ascii_digit())
-                && digits[..2].parse::<u32>().is_ok_and(|h| h < 24)
-        };
+    let zone_ok = zone.is_empty() || zone == "Z" || {
+        let z = &zone[1..];
+        let digits: String = z.chars().filter(|c| *c != ':').collect();
+        (z.len() == 2 || z.len() == 4 || (z.len() == 5 && &z[2..3] == ":"))
+            && digits.bytes().all(|c| c.is_ascii_digit())
+            && digits[..2].parse::<u32>().is_ok_and(|h| h < 24)
+    };
     if !zone_ok {
         return false;
     }
@@ -438,7 +440,10 @@ mod tests {
 
     #[test]
     fn names_are_deduplicated_as_agate_does() {
-        assert_eq!(column_names(["x", "", "x", "x"].into_iter()), vec!["x", "b", "x_2", "x_3"]);
+        assert_eq!(
+            column_names(["x", "", "x", "x"].into_iter()),
+            vec!["x", "b", "x_2", "x_3"]
+        );
     }
 
     #[test]

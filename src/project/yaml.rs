@@ -180,7 +180,8 @@ pub fn native_value(rendered: &str) -> Value {
         _ => {}
     }
     let numeric = t.strip_prefix('-').unwrap_or(t);
-    let leading_zero = numeric.len() > 1 && numeric.starts_with('0') && numeric.as_bytes()[1].is_ascii_digit();
+    let leading_zero =
+        numeric.len() > 1 && numeric.starts_with('0') && numeric.as_bytes()[1].is_ascii_digit();
     if !leading_zero && numeric.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
         if let Ok(i) = t.replace('_', "").parse::<i64>() {
             return Value::from(i);

@@ -142,7 +142,11 @@ impl Compiler<'_> {
     ) -> Result<String, Diagnostic> {
         let sql = match (&node.resource_type, &node.test_metadata) {
             (ResourceType::Seed, _) => return Ok(String::new()),
-            (ResourceType::Test, Some(meta)) => self.generic_test(node, meta)?,
+            (ResourceType::Test, Some(meta)) => {
+                // A test of an ephemeral model reads its CTE, injected as into models.
+                let sql = self.generic_test(node, meta, database)?;
+                inject_ctes(&sql, &self.ephemeral_ctes(node, database)?)
+            }
             (ResourceType::UnitTest, _) => self.unit_test(node, database)?,
             _ => {
                 let sql = self.render(node, incremental, database)?;
@@ -389,7 +393,19 @@ impl Compiler<'_> {
         }
     }
 
-    fn generic_test(&self, node: &Node, meta: &crate::manifest::TestMetadata) -> Result<String, Diagnostic> {
+    /// [`Compiler::context`] with the worker's connection, for `run_query` and `adapter`.
+    fn context_on(&self, node: &Node, database: Option<&SharedAdapter>) -> NodeContext {
+        let mut context = self.context(node);
+        context.database = database.cloned();
+        context
+    }
+
+    fn generic_test(
+        &self,
+        node: &Node,
+        meta: &crate::manifest::TestMetadata,
+        database: Option<&SharedAdapter>,
+    ) -> Result<String, Diagnostic> {
         let attached = node.attached_node.as_deref().unwrap_or_default();
         let relation = self.manifest.relation_of(attached).ok_or_else(|| {
             Diagnostic::new(format!(
@@ -397,9 +413,25 @@ impl Compiler<'_> {
                 node.name
             ))
         })?;
+        // A test of an ephemeral model reads the model's CTE (injected in `compile`).
+        let cte;
+        let relation = match self.manifest.nodes.get(attached) {
+            Some(n) if n.resource_type == ResourceType::Model && n.materialized() == "ephemeral" => {
+                cte = Relation::cte(&n.name);
+                &cte
+            }
+            _ => relation,
+        };
         let model = testing::model_with_where(&relation.to_string(), &node.config);
         if let Some(test_macro) = templating::generic_test_macro(self.env, &meta.name) {
-            return self.custom_generic_test(node, meta, &model, test_macro);
+            // dbt's `get_where_subquery`: the relation itself, or with a `where` config a
+            // subquery (a string) over it.
+            let model = if model == relation.to_string() {
+                minijinja::Value::from_object(relation.clone())
+            } else {
+                minijinja::Value::from(model)
+            };
+            return self.custom_generic_test(node, meta, model, test_macro, database);
         }
         let to = match meta.kwargs.get("to").and_then(|v| v.as_str()) {
             Some(expr) => {
@@ -421,33 +453,25 @@ impl Compiler<'_> {
 
 impl Compiler<'_> {
     /// The SQL of a custom generic test (`{% test name(model, ...) %}`): its macro called with
-    /// `model` (the relation, or a `where` subquery), `column_name` and the test's arguments;
-    /// an argument written as `ref(...)` or `source(...)` is passed as that relation.
+    /// `model` (the relation, or a `where` subquery) and the test's arguments rendered as dbt
+    /// renders them ([`Compiler::test_argument`]).
     ///
-    /// Errors: a Jinja error in the test's macro; an argument expression that fails.
+    /// Errors: a Jinja error in the test's macro or in an argument.
     fn custom_generic_test(
         &self,
         node: &Node,
         meta: &crate::manifest::TestMetadata,
-        model: &str,
+        model: minijinja::Value,
         test_macro: minijinja::Value,
+        database: Option<&SharedAdapter>,
     ) -> Result<String, Diagnostic> {
         let mut args = BTreeMap::new();
-        args.insert("model".to_string(), minijinja::Value::from(model));
+        args.insert("model".to_string(), model);
         for (key, value) in &meta.kwargs {
-            let text = value.as_str().unwrap_or_default().trim();
-            let is_relation = text.starts_with("ref(") || text.starts_with("source(");
-            let v = if is_relation {
-                templating::eval_expression(self.env, text, self.context(node))
-                    .map_err(|e| {
-                        Diagnostic::new(format!(
-                            "cannot resolve `{key}: {text}` of test `{}`: {e}",
-                            node.name
-                        ))
-                    })?
-                    .0
-            } else {
+            let v = if key == "column_name" {
                 minijinja::Value::from_serialize(value)
+            } else {
+                self.test_argument(node, key, value, database)?
             };
             args.insert(key.clone(), v);
         }
@@ -461,7 +485,78 @@ impl Compiler<'_> {
                 __mallard_test_args => minijinja::Value::from_iter(args),
             }),
         };
-        Ok(templating::render(self.env, &input, self.context(node))?.0)
+        Ok(templating::render(self.env, &input, self.context_on(node, database))?.0)
+    }
+}
+
+impl Compiler<'_> {
+    /// A generic test's argument as dbt passes it (dbt-core's `add_rendered_test_kwargs`):
+    /// every string, also inside lists and dicts, is rendered as a template natively (`0.5`
+    /// becomes a number, `{{ ref('x') }}` the relation), one that looks like a call of
+    /// `ref`, `source`, `var`, `env_var` or `doc` as the expression it is; lists and dicts
+    /// become ones that `.append()` and `.update()` can change.
+    ///
+    /// Errors: a Jinja error in the argument, naming the test and the argument.
+    fn test_argument(
+        &self,
+        node: &Node,
+        key: &str,
+        value: &serde_json::Value,
+        database: Option<&SharedAdapter>,
+    ) -> Result<minijinja::Value, Diagnostic> {
+        use crate::templating::context::{MutableDict, MutableList};
+        let fail = |e: &dyn std::fmt::Display| {
+            Diagnostic::new(format!(
+                "cannot render argument `{key}` of test `{}`: {e}",
+                node.name
+            ))
+        };
+        Ok(match value {
+            serde_json::Value::String(text) => {
+                let t = text.trim();
+                let call = ["ref", "source", "var", "env_var", "doc"].iter().any(|f| {
+                    t.strip_prefix(f)
+                        .is_some_and(|rest| rest.trim_start().starts_with('(') && t.ends_with(')'))
+                });
+                let single = t
+                    .strip_prefix("{{")
+                    .and_then(|r| r.strip_suffix("}}"))
+                    .filter(|inner| !inner.contains("{{") && !inner.contains("}}"));
+                if let Some(expr) = single.or(call.then_some(t)) {
+                    templating::eval_expression(self.env, expr, self.context_on(node, database))
+                        .map_err(|e| fail(&e))?
+                        .0
+                } else {
+                    let input = RenderInput {
+                        file: &node.original_file_path,
+                        source: text,
+                        this: None,
+                        model: json!({"name": node.name, "unique_id": node.unique_id, "resource_type": "test"}),
+                        extra: None,
+                    };
+                    let rendered = templating::render(self.env, &input, self.context_on(node, database))
+                        .map_err(|e| fail(&e.message))?
+                        .0;
+                    minijinja::Value::from_serialize(crate::project::yaml::native_value(&rendered))
+                }
+            }
+            serde_json::Value::Array(items) => {
+                let items = items
+                    .iter()
+                    .map(|v| self.test_argument(node, key, v, database))
+                    .collect::<Result<Vec<_>, _>>()?;
+                minijinja::Value::from_object(MutableList::from_items(items))
+            }
+            serde_json::Value::Object(map) => {
+                let mut out = BTreeMap::new();
+                for (k, v) in map {
+                    out.insert(k.clone(), self.test_argument(node, key, v, database)?);
+                }
+                let map = minijinja::Value::from_iter(out);
+                minijinja::Value::from_object(MutableDict::from_map(Some(&map)).map_err(|e| fail(&e))?)
+            }
+            other => minijinja::Value::from_serialize(other),
+        })
     }
 }
 

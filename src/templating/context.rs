@@ -338,22 +338,139 @@ impl Object for AdapterObject {
             "get_columns_in_relation" => {
                 let (relation,): (Value,) = from_args(args)?;
                 let Some(db) = database(state)? else {
-                    return Ok(Value::from(Vec::<Value>::new()));
+                    return Ok(Value::from_object(MutableList::default()));
                 };
                 let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
-                let columns = adapter.columns(&relation.to_string()).map_err(sql_error)?;
-                Ok(Value::from(
+                // As dbt-duckdb: a relation that does not exist has no columns.
+                let columns = match adapter.columns(&relation.to_string()) {
+                    Ok(columns) => columns,
+                    Err(e) if e.to_string().contains("does not exist") => Vec::new(),
+                    Err(e) => return Err(sql_error(e)),
+                };
+                Ok(Value::from_object(MutableList::from_items(
                     columns
                         .into_iter()
                         .map(|c| {
-                            minijinja::context! {
-                                name => c.name.clone(), column => c.name.clone(),
-                                quoted => super::quote(&c.name),
-                                data_type => c.data_type.clone(), dtype => c.data_type,
-                            }
+                            Value::from_object(super::api::Column {
+                                name: c.name,
+                                dtype: c.data_type,
+                            })
                         })
-                        .collect::<Vec<_>>(),
+                        .collect(),
+                )))
+            }
+            "get_missing_columns" => {
+                // The columns of the first relation that the second lacks (by name, any case).
+                let (from, to): (Value, Value) = from_args(args)?;
+                let Some(db) = database(state)? else {
+                    return Ok(Value::from_object(MutableList::default()));
+                };
+                let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+                let have: Vec<String> = adapter
+                    .columns(&to.to_string())
+                    .map_err(sql_error)?
+                    .into_iter()
+                    .map(|c| c.name.to_lowercase())
+                    .collect();
+                let missing = adapter
+                    .columns(&from.to_string())
+                    .map_err(sql_error)?
+                    .into_iter()
+                    .filter(|c| !have.contains(&c.name.to_lowercase()))
+                    .map(|c| {
+                        Value::from_object(super::api::Column {
+                            name: c.name,
+                            dtype: c.data_type,
+                        })
+                    })
+                    .collect();
+                Ok(Value::from_object(MutableList::from_items(missing)))
+            }
+            "load_relation" => {
+                let (relation,): (Value,) = from_args(args)?;
+                load_relation(state, &relation)
+            }
+            "already_exists" => {
+                let (schema, identifier): (String, String) = from_args(args)?;
+                let Some(db) = database(state)? else {
+                    return Ok(Value::from(false));
+                };
+                let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+                let catalog = node_context(state)?.target_database.clone();
+                Ok(Value::from(
+                    adapter
+                        .find_relation(&catalog, &schema, &identifier)
+                        .map_err(sql_error)?
+                        .is_some(),
                 ))
+            }
+            "drop_relation" | "truncate_relation" => {
+                let (relation,): (Value,) = from_args(args)?;
+                let Some(db) = database(state)? else {
+                    return Ok(Value::from(""));
+                };
+                let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+                let Some(found) = relation_of(&relation)
+                    .map(|r| adapter.find_relation(&r.database, &r.schema, &r.identifier))
+                    .transpose()
+                    .map_err(sql_error)?
+                    .flatten()
+                else {
+                    return Ok(Value::from(""));
+                };
+                let kind = adapter.relation_kind(&found).map_err(sql_error)?;
+                let sql = match (method, kind) {
+                    ("truncate_relation", _) => format!("delete from {found}"),
+                    (_, Some(crate::adapter::RelationKind::View)) => format!("drop view if exists {found}"),
+                    _ => format!("drop table if exists {found}"),
+                };
+                adapter.execute(&sql).map_err(sql_error)?;
+                adapter.forget_relation(&found);
+                Ok(Value::from(""))
+            }
+            "rename_relation" => {
+                let (from, to): (Value, Value) = from_args(args)?;
+                let Some(db) = database(state)? else {
+                    return Ok(Value::from(""));
+                };
+                let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+                let (Some(from), Some(to)) = (relation_of(&from), relation_of(&to)) else {
+                    return Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        "rename_relation needs two relations",
+                    ));
+                };
+                let kind = match adapter.relation_kind(&from).map_err(sql_error)? {
+                    Some(crate::adapter::RelationKind::View) => "view",
+                    _ => "table",
+                };
+                adapter
+                    .execute(&format!(
+                        "alter {kind} {from} rename to {}",
+                        super::quote(&to.identifier)
+                    ))
+                    .map_err(sql_error)?;
+                adapter.forget_relation(&from);
+                adapter.forget_relation(&to);
+                Ok(Value::from(""))
+            }
+            "list_relations_without_caching" => {
+                let (schema_relation,): (Value,) = from_args(args)?;
+                let Some(db) = database(state)? else {
+                    return Ok(Value::from_object(MutableList::default()));
+                };
+                let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+                let schema = schema_relation.get_attr("schema")?.to_string();
+                let catalog = schema_relation.get_attr("database")?.to_string();
+                let found = adapter
+                    .relations_in_schema(&catalog, &schema)
+                    .map_err(sql_error)?;
+                Ok(Value::from_object(MutableList::from_items(
+                    found.into_iter().map(Value::from_object).collect(),
+                )))
+            }
+            "expand_target_column_types" | "cache_added" | "cache_dropped" | "cache_renamed" | "commit" => {
+                Ok(Value::from(""))
             }
             "dispatch" => {
                 let (name, positional_namespace, kwargs): (String, Option<String>, Kwargs) = from_args(args)?;
@@ -417,6 +534,42 @@ impl Object for AdapterObject {
             )),
         }
     }
+}
+
+/// A relation value (one of Mallard's, or any mapping with `database`, `schema` and
+/// `identifier`) as a [`Relation`].
+fn relation_of(value: &Value) -> Option<super::Relation> {
+    if let Some(r) = value.downcast_object_ref::<super::Relation>() {
+        return Some(r.clone());
+    }
+    let part = |k: &str| {
+        value
+            .get_attr(k)
+            .ok()
+            .filter(|v| !v.is_undefined() && !v.is_none())
+            .map(|v| v.to_string())
+    };
+    Some(super::Relation::new(
+        &part("database").unwrap_or_default(),
+        &part("schema")?,
+        &part("identifier").or_else(|| part("name"))?,
+    ))
+}
+
+/// `load_relation(relation)` (also `adapter.load_relation`): the relation as the database has
+/// it, or none when it does not exist (or at parse time).
+pub fn load_relation(state: &State, relation: &Value) -> Result<Value, Error> {
+    let Some(db) = database(state)? else {
+        return Ok(Value::from(()));
+    };
+    let Some(r) = relation_of(relation) else {
+        return Ok(Value::from(()));
+    };
+    let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+    let found = adapter
+        .find_relation(&r.database, &r.schema, &r.identifier)
+        .map_err(sql_error)?;
+    Ok(found.map(Value::from_object).unwrap_or(Value::from(())))
 }
 
 /// `modules`: `modules.datetime` with `datetime.now()`, `datetime.utcnow()`,
@@ -543,6 +696,11 @@ pub type StatementResults = Mutex<BTreeMap<String, Value>>;
 pub struct MutableList(Mutex<Vec<Value>>);
 
 impl MutableList {
+    /// A list holding `items`.
+    pub fn from_items(items: Vec<Value>) -> MutableList {
+        MutableList(Mutex::new(items))
+    }
+
     fn items(&self) -> std::sync::MutexGuard<'_, Vec<Value>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -580,6 +738,28 @@ impl Object for MutableList {
                 let i = i.min(items.len());
                 items.insert(i, v);
             }
+            // Python's set methods, for the sorted lists `set()` gives.
+            "add" => {
+                let (v,): (Value,) = from_args(args)?;
+                if !items.contains(&v) {
+                    items.push(v);
+                    items.sort();
+                }
+            }
+            "union" | "difference" | "intersection" | "issubset" | "issuperset" => {
+                let (other,): (Value,) = from_args(args)?;
+                let other: Vec<Value> = other.try_iter()?.collect();
+                let mut out: Vec<Value> = match method {
+                    "union" => items.iter().chain(&other).cloned().collect(),
+                    "difference" => items.iter().filter(|v| !other.contains(v)).cloned().collect(),
+                    "intersection" => items.iter().filter(|v| other.contains(v)).cloned().collect(),
+                    "issubset" => return Ok(Value::from(items.iter().all(|v| other.contains(v)))),
+                    _ => return Ok(Value::from(other.iter().all(|v| items.contains(v)))),
+                };
+                out.sort();
+                out.dedup();
+                return Ok(Value::from_object(MutableList::from_items(out)));
+            }
             "pop" => {
                 let (i,): (Option<i64>,) = from_args(args)?;
                 let len = items.len() as i64;
@@ -604,6 +784,20 @@ pub struct MutableDict(Mutex<Entries>);
 type Entries = Vec<(Value, Value)>;
 
 impl MutableDict {
+    /// A dict holding `map`'s entries (none for `None`).
+    ///
+    /// Errors: `map` is not a mapping.
+    pub fn from_map(map: Option<&Value>) -> Result<MutableDict, Error> {
+        let mut entries = Vec::new();
+        if let Some(map) = map {
+            for key in map.try_iter()? {
+                let value = map.get_item(&key)?;
+                entries.push((key, value));
+            }
+        }
+        Ok(MutableDict(Mutex::new(entries)))
+    }
+
     fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }

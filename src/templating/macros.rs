@@ -58,8 +58,8 @@ pub(super) fn rewritten_diagnostic(err: &Error, file: &str, original: &str, rena
         if let Some(col) = loc.column {
             let before: String = renamed_line.chars().take(col.saturating_sub(1)).collect();
             let inserted = before.matches(MACRO_PREFIX).count() * MACRO_PREFIX.len()
-                + before.matches("mallard_list()").count() * ("mallard_list()".len() - 2)
-                + before.matches("mallard_dict()").count() * ("mallard_dict()".len() - 2);
+                + before.matches("mallard_list(").count() * "mallard_list(".len()
+                + before.matches("mallard_dict(").count() * "mallard_dict(".len();
             loc.column = Some(col.saturating_sub(inserted).max(1));
         }
         if loc.source_line.is_some() {
@@ -117,6 +117,67 @@ pub(super) fn rename_macros(text: &str) -> String {
     out
 }
 
+/// `text` (after [`rename_macros`]) with `kwargs=none, varargs=none` added to the parameters
+/// of every macro whose body mentions `kwargs` or `varargs`: Jinja2 gives such a macro the
+/// keyword and positional arguments it does not declare, minijinja does not, so
+/// [`call_macro`] collects them and passes them under those names. Lines do not move.
+pub(super) fn catch_all_parameters(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("kwargs") && !text.contains("varargs") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut rest = text;
+    let marker = format!("macro {MACRO_PREFIX}");
+    while let Some(at) = rest.find(&marker) {
+        let open = match rest[at..].find('(') {
+            Some(o) => at + o,
+            None => break,
+        };
+        // The `)` that closes the parameter list (defaults may hold brackets and strings).
+        let mut depth = 0;
+        let mut quote: Option<char> = None;
+        let mut close = None;
+        for (i, c) in rest[open..].char_indices() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') => quote = Some(c),
+                (None, '(' | '[' | '{') => depth += 1,
+                (None, ')' | ']' | '}') => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = Some(open + i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(close) = close else { break };
+        let params = &rest[open + 1..close];
+        let body_end = rest[close..].find("endmacro").map_or(rest.len(), |e| close + e);
+        let body = &rest[close..body_end];
+        let mentions = |word: &str| {
+            body.match_indices(word).any(|(i, _)| {
+                let before = body[..i].chars().next_back();
+                let after = body[i + word.len()..].chars().next();
+                !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                    && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            })
+        };
+        out.push_str(&rest[..close]);
+        if (mentions("kwargs") || mentions("varargs")) && !params.contains("kwargs") {
+            if !params.trim().is_empty() {
+                out.push_str(", ");
+            }
+            out.push_str("kwargs=none, varargs=none");
+        }
+        rest = &rest[close..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
 /// The macro of custom generic test `name` (`my_test`, or `package.my_test`): `test_<name>`,
 /// if some macro file defines it.
 pub fn generic_test_macro(env: &Environment<'static>, name: &str) -> Option<Value> {
@@ -133,59 +194,178 @@ pub fn generic_test_macro(env: &Environment<'static>, name: &str) -> Option<Valu
     found.filter(|v| !v.is_undefined())
 }
 
-/// `text` with each `{% set name = [] %}` and `{% set name = {} %}` (empty literals, the start
-/// of the Python-style `do name.append(...)` idiom) rendered as `mallard_list()` and
-/// `mallard_dict()`, which can be changed in place; minijinja's literals cannot.
+/// `text` with every list literal `[...]` and dict literal `{...}` inside Jinja tags and
+/// expressions wrapped as `mallard_list([...])` and `mallard_dict({...})`: values that, like
+/// Python's, `.append()`, `.extend()`, `.update()`, `.pop()` ... change in place (minijinja's
+/// literals cannot be changed). Subscripts (`a[0]`, `a[1:]`), strings, comments and `{% raw %}`
+/// blocks are left as they are.
 pub fn mutable_literals(text: &str) -> std::borrow::Cow<'_, str> {
-    // Most templates have no `set`: they are used as they are, without a copy.
-    if !text.contains("set") {
+    // A template without tags has no literal: it is used as it is, without a copy.
+    if !text.contains("{{") && !text.contains("{%") {
         return std::borrow::Cow::Borrowed(text);
     }
-    let mut out = String::with_capacity(text.len() + 32);
+    let mut out = String::with_capacity(text.len() + 64);
     let mut rest = text;
-    while let Some(at) = rest.find("{%") {
-        let (before, tag) = rest.split_at(at);
-        out.push_str(before);
-        let Some(end) = tag.find("%}") else {
-            rest = tag;
+    loop {
+        // The next `{{` or `{%` (a `{#` comment is copied whole).
+        let Some(at) = rest.find('{') else {
+            out.push_str(rest);
             break;
         };
-        let (inner, after) = tag.split_at(end);
-        rest = after;
-        // `inner` is `{%` ... up to the closing `%}`.
-        let body = inner[2..]
-            .trim_start_matches('-')
-            .trim()
-            .trim_end_matches('-')
-            .trim_end();
-        let replaced = body
-            .strip_prefix("set ")
-            .and_then(|s| s.split_once('='))
-            .filter(|(name, _)| {
-                !name.trim().is_empty()
-                    && name
-                        .trim()
-                        .chars()
-                        .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
-            })
-            .and_then(|(_, value)| match value.trim() {
-                "[]" => Some("mallard_list()"),
-                "{}" => Some("mallard_dict()"),
-                _ => None,
-            });
-        match replaced {
-            Some(call) => {
-                let literal = if call == "mallard_list()" { "[]" } else { "{}" };
-                let pos = inner.rfind(literal).expect("the literal is in the tag");
-                out.push_str(&inner[..pos]);
-                out.push_str(call);
-                out.push_str(&inner[pos + literal.len()..]);
+        let (before, tag) = rest.split_at(at);
+        out.push_str(before);
+        let close = match tag.as_bytes().get(1) {
+            Some(b'{') => "}}",
+            Some(b'%') => "%}",
+            Some(b'#') => "#}",
+            _ => {
+                out.push('{');
+                rest = &tag[1..];
+                continue;
             }
-            None => out.push_str(inner),
+        };
+        if close == "#}" {
+            let end = tag.find("#}").map_or(tag.len(), |e| e + 2);
+            out.push_str(&tag[..end]);
+            rest = &tag[end..];
+            continue;
+        }
+        let body_start = 2;
+        let Some(end) = expression_end(&tag[body_start..], close) else {
+            out.push_str(tag);
+            break;
+        };
+        let body = &tag[body_start..body_start + end];
+        out.push_str(&tag[..body_start]);
+        out.push_str(&wrap_literals(body));
+        out.push_str(close);
+        rest = &tag[body_start + end + close.len()..];
+        // `{% raw %}` ... `{% endraw %}` is copied as it is.
+        let keyword = body.trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
+        if close == "%}" && keyword == "raw" {
+            let end_raw = find_endraw(rest).unwrap_or(rest.len());
+            out.push_str(&rest[..end_raw]);
+            rest = &rest[end_raw..];
         }
     }
-    out.push_str(rest);
-    std::borrow::Cow::Owned(out)
+    if out == text {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(out)
+    }
+}
+
+/// Where `close` ends a Jinja tag whose body starts `body`, skipping strings.
+fn expression_end(body: &str, close: &str) -> Option<usize> {
+    let bytes = body.as_bytes();
+    let mut i = 0;
+    let mut quote: Option<u8> = None;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) => {
+                if b == b'\\' {
+                    i += 1;
+                } else if b == q {
+                    quote = None;
+                }
+            }
+            None => {
+                if b == b'\'' || b == b'"' {
+                    quote = Some(b);
+                } else if bytes[i..].starts_with(close.as_bytes()) {
+                    return Some(i);
+                }
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The start of the `{% endraw %}` tag in `text`.
+fn find_endraw(text: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(at) = text[from..].find("{%") {
+        let start = from + at;
+        let inner = text[start + 2..].trim_start_matches(['-', '+']).trim_start();
+        if inner.starts_with("endraw") {
+            return Some(start);
+        }
+        from = start + 2;
+    }
+    None
+}
+
+/// One tag's expression text with its list and dict literals wrapped (see [`mutable_literals`]).
+fn wrap_literals(body: &str) -> String {
+    const OPERATOR_WORDS: &[&str] = &[
+        "in", "and", "or", "not", "if", "else", "is", "return", "do", "set",
+    ];
+    let mut out = String::with_capacity(body.len() + 32);
+    // For each open bracket: whether it was wrapped (needs a `)` after its close).
+    let mut stack: Vec<bool> = Vec::new();
+    // Whether the last significant token ends an operand (so `[` is a subscript).
+    let mut after_operand = false;
+    let mut word = String::new();
+    let mut chars = body.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+            out.push(c);
+            continue;
+        }
+        if !word.is_empty() {
+            after_operand = !OPERATOR_WORDS.contains(&word.as_str());
+            word.clear();
+        }
+        match c {
+            '\'' | '"' => {
+                out.push(c);
+                while let Some((_, d)) = chars.next() {
+                    out.push(d);
+                    if d == '\\' {
+                        if let Some((_, e)) = chars.next() {
+                            out.push(e);
+                        }
+                    } else if d == c {
+                        break;
+                    }
+                }
+                after_operand = true;
+            }
+            '[' | '{' => {
+                let literal = !after_operand || c == '{';
+                if literal {
+                    out.push_str(if c == '[' {
+                        "mallard_list("
+                    } else {
+                        "mallard_dict("
+                    });
+                }
+                out.push(c);
+                stack.push(literal);
+                after_operand = false;
+            }
+            ']' | '}' => {
+                out.push(c);
+                if stack.pop() == Some(true) {
+                    out.push(')');
+                }
+                after_operand = true;
+            }
+            ')' => {
+                out.push(c);
+                after_operand = true;
+            }
+            c if c.is_whitespace() => out.push(c),
+            _ => {
+                out.push(c);
+                after_operand = false;
+            }
+        }
+    }
+    out
 }
 
 /// How deep macro calls may nest on one thread. Each level costs about
@@ -262,8 +442,61 @@ pub(super) fn call_macro(state: &State, file: &str, name: &str, args: &[Value]) 
                 format!("macro `{name}` not found in `{file}`"),
             )
         })?;
+    let collected;
+    let args = match catch_all_arguments(&value, args)? {
+        Some(a) => {
+            collected = a;
+            &collected[..]
+        }
+        None => args,
+    };
     match value.call(macro_state, args) {
         Err(e) => context::returned_value(&e).ok_or(e),
         ok => ok,
     }
+}
+
+/// For a macro declaring `kwargs` and `varargs` (see [`catch_all_parameters`]): `args` with
+/// the keyword arguments it does not declare gathered into `kwargs` (a dict) and the
+/// positional ones beyond its parameters into `varargs` (a list). `None` for other macros.
+fn catch_all_arguments(value: &Value, args: &[Value]) -> Result<Option<Vec<Value>>, Error> {
+    let declared: Vec<String> = match value.get_attr("arguments") {
+        Ok(a) if !a.is_undefined() => a.try_iter()?.map(|v| v.to_string()).collect(),
+        _ => return Ok(None),
+    };
+    if !declared.iter().any(|a| a == "kwargs") {
+        return Ok(None);
+    }
+    let named: Vec<&str> = declared
+        .iter()
+        .map(String::as_str)
+        .filter(|a| *a != "kwargs" && *a != "varargs")
+        .collect();
+    let (positional, given) = match args.last() {
+        Some(last) if last.is_kwargs() => (&args[..args.len() - 1], Some(last)),
+        _ => (args, None),
+    };
+    let mut out: Vec<Value> = positional.iter().take(named.len()).cloned().collect();
+    let varargs: Vec<Value> = positional.iter().skip(named.len()).cloned().collect();
+    let mut keep: Vec<(String, Value)> = Vec::new();
+    let mut extra = Vec::new();
+    if let Some(given) = given {
+        for key in given.try_iter()? {
+            let k = key.to_string();
+            let v = given.get_item(&key)?;
+            if named.contains(&k.as_str()) || k == "caller" {
+                keep.push((k, v));
+            } else {
+                extra.push((key, v));
+            }
+        }
+    }
+    let extra_map = Value::from_iter(extra);
+    keep.push((
+        "kwargs".to_string(),
+        Value::from_object(context::MutableDict::from_map(Some(&extra_map))?),
+    ));
+    keep.push(("varargs".to_string(), Value::from(varargs)));
+    out.push(Value::from(minijinja::value::Kwargs::from_iter(keep)));
+    Ok(Some(out))
 }

@@ -8,6 +8,8 @@
 //! [`Environment`] per invocation, shared by all nodes; what differs per node travels in the
 //! render context as a [`NodeContext`] object under the key `__mallard`.
 
+mod api;
+pub mod builtins;
 pub mod context;
 mod macros;
 mod pyre;
@@ -24,7 +26,10 @@ pub use macros::{generic_test_macro, mutable_literals, MAX_MACRO_DEPTH, RENDER_S
 pub use relation::{quote, Relation};
 
 use crate::error::{Diagnostic, Location};
-use macros::{macro_function, rename_macros, rewritten_diagnostic, MacroNamespace, DBT_MACROS, MACRO_PREFIX};
+use macros::{
+    catch_all_parameters, macro_function, rename_macros, rewritten_diagnostic, MacroNamespace, DBT_MACROS,
+    MACRO_PREFIX,
+};
 
 /// Which of the two renders of a node this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,12 +169,33 @@ pub fn environment_with_packages(
         Ok(String::new())
     });
     env.add_global("exceptions", Value::from_object(Exceptions));
-    env.add_function("return", context::return_fn);
-    env.add_function("mallard_list", || {
-        Value::from_object(context::MutableList::default())
+    builtins::add_to(&mut env);
+    // dbt's `should_store_failures()`: the test's `store_failures` config. Mallard does not
+    // store failures yet: with `store_failures: true` this says so, and the test still runs.
+    env.add_function("should_store_failures", |state: &State| -> Result<bool, Error> {
+        Ok(node_context(state)?
+            .config
+            .get("store_failures")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false))
     });
-    env.add_function("mallard_dict", || {
-        Value::from_object(context::MutableDict::default())
+    env.add_function("return", context::return_fn);
+    env.add_function("mallard_list", |items: Option<Value>| -> Result<Value, Error> {
+        Ok(Value::from_object(context::MutableList::from_items(
+            match items {
+                Some(v) => v.try_iter()?.collect(),
+                None => Vec::new(),
+            },
+        )))
+    });
+    env.add_function("mallard_dict", |map: Option<Value>| -> Result<Value, Error> {
+        Ok(Value::from_object(context::MutableDict::from_map(map.as_ref())?))
+    });
+    // `x | list` gives a list that `.append()` can change, as Python's does.
+    env.add_filter("list", |v: Value| -> Result<Value, Error> {
+        Ok(Value::from_object(context::MutableList::from_items(
+            v.try_iter()?.collect(),
+        )))
     });
     env.add_function("run_query", context::run_query);
     env.add_function("statement", context::statement);
@@ -204,7 +230,8 @@ pub fn environment_with_packages(
         text: DBT_MACROS,
     };
     for MacroFile { package, file, text } in std::iter::once(builtin).chain(macros.iter().copied()) {
-        let renamed = mutable_literals(&rename_macros(text)).into_owned();
+        let renamed = rename_macros(text);
+        let renamed = mutable_literals(&catch_all_parameters(&renamed)).into_owned();
         let diagnostic = |e: Error| rewritten_diagnostic(&e, file, text, &renamed);
         env.add_template_owned(file.to_string(), renamed.clone())
             .map_err(diagnostic)?;
@@ -725,8 +752,14 @@ mod tests {
         );
         assert_eq!(
             mutable_literals("{% set a = [] %}{%- set b={} -%}{% set c = [1] %}{{ [] }}"),
-            "{% set a = mallard_list() %}{%- set b=mallard_dict() -%}{% set c = [1] %}{{ [] }}"
+            "{% set a = mallard_list([]) %}{%- set b=mallard_dict({}) -%}{% set c = mallard_list([1]) %}{{ mallard_list([]) }}"
         );
+        // Subscripts, slices, strings, comments and raw blocks stay as they are.
+        assert_eq!(
+            mutable_literals("{{ a[0] ~ b['[x]'][1:] }}{# [c] #}{% raw %}{{ [d] }}{% endraw %}{% do x.update({'k': [1, f(2)[0]]}) %}"),
+            "{{ a[0] ~ b['[x]'][1:] }}{# [c] #}{% raw %}{{ [d] }}{% endraw %}{% do x.update(mallard_dict({'k': mallard_list([1, f(2)[0]])})) %}"
+        );
+        assert_eq!(mutable_literals("select a[1] from t"), "select a[1] from t");
     }
 
     #[test]

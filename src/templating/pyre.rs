@@ -109,9 +109,9 @@ impl Pattern {
             "match" | "fullmatch" => {
                 let s = text(0)?;
                 match self.regex.captures(&s) {
-                    Some(c) if c.get(0).is_some_and(|m| {
-                        m.start() == 0 && (method == "match" || m.end() == s.len())
-                    }) =>
+                    Some(c)
+                        if c.get(0)
+                            .is_some_and(|m| m.start() == 0 && (method == "match" || m.end() == s.len())) =>
                     {
                         Value::from_object(Match::new(&s, &c))
                     }
@@ -309,8 +309,8 @@ mod tests {
         assert_eq!(render("{{ re.split(',', 'a,b,,c') }}"), r#"["a", "b", "", "c"]"#);
         assert_eq!(render("{{ re.split('(,)', 'a,b') }}"), r#"["a", ",", "b"]"#);
         assert_eq!(render("{{ re.search('B', 'abc', re.IGNORECASE).start() }}"), "1");
-        assert_eq!(render("{{ re.search('x', 'abc') is none }}"), "true");
-        assert_eq!(render("{{ re.match('b', 'abc') is none }}"), "true");
+        assert_eq!(render("{{ re.search('x', 'abc') is none }}"), "True");
+        assert_eq!(render("{{ re.match('b', 'abc') is none }}"), "True");
         assert_eq!(render("{{ re.findall('[0-9]+', 'a1b22') }}"), r#"["1", "22"]"#);
         assert_eq!(render("{{ re.compile('a+').sub('x', 'caat') }}"), "cxt");
         assert_eq!(render("{{ re.search('(\\\\w+)@', 'me@x').group(1) }}"), "me");

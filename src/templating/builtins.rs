@@ -1,0 +1,215 @@
+//! dbt's context functions beyond `ref`/`source`/`config`: `flags`, `invocation_id`, `zip`,
+//! `set`, `set_strict`, `tojson`, `fromjson`, `toyaml`, `fromyaml`, `local_md5`, `print`,
+//! `load_relation` and `api` (dbt-core's `context/base.py` and `providers.py` name them).
+
+use std::sync::{Arc, OnceLock};
+
+use minijinja::value::{Kwargs, Object, Rest, Value};
+use minijinja::{Environment, Error, ErrorKind, State};
+
+use super::context::MutableList;
+
+/// What `flags` reports about this invocation.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    /// The command (`build`, `run`, `compile`, ...): `flags.WHICH`.
+    pub which: String,
+    pub full_refresh: bool,
+    pub fail_fast: bool,
+}
+
+static FLAGS: OnceLock<Flags> = OnceLock::new();
+
+/// Records the invocation's flags for `flags.*` in templates; the first call wins.
+pub fn set_flags(flags: Flags) {
+    let _ = FLAGS.set(flags);
+}
+
+/// A random id for this process's invocation, in UUID 4 form (dbt's `invocation_id`).
+pub fn invocation_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        use rand::{RngCore, SeedableRng};
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ (u64::from(std::process::id()) << 32);
+        let mut b = [0u8; 16];
+        rand_chacha::ChaCha8Rng::seed_from_u64(seed).fill_bytes(&mut b);
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        )
+    })
+}
+
+/// `flags`: dbt's invocation flags, upper-case attributes.
+#[derive(Debug)]
+struct FlagsObject;
+
+impl Object for FlagsObject {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let f = FLAGS.get().cloned().unwrap_or_default();
+        Some(match key.as_str()? {
+            "WHICH" => Value::from(f.which),
+            "FULL_REFRESH" => Value::from(f.full_refresh),
+            "FAIL_FAST" => Value::from(f.fail_fast),
+            "EMPTY"
+            | "STORE_FAILURES"
+            | "WARN_ERROR"
+            | "DEBUG"
+            | "USE_COLORS"
+            | "PARTIAL_PARSE"
+            | "STATIC_PARSER"
+            | "WRITE_JSON"
+            | "INTROSPECT"
+            | "SEND_ANONYMOUS_USAGE_STATS"
+            | "PRINTER_WIDTH" => Value::from(false),
+            "LOG_FORMAT" => Value::from("default"),
+            "INVOCATION_COMMAND" => Value::from(format!("dbt {}", f.which)),
+            _ => return None,
+        })
+    }
+}
+
+/// Adds the functions and globals of this module to `env`.
+pub fn add_to(env: &mut Environment<'static>) {
+    env.add_global("flags", Value::from_object(FlagsObject));
+    env.add_global("invocation_id", Value::from(invocation_id()));
+    env.add_global("api", Value::from_object(super::api::Api));
+    env.add_function("load_relation", |state: &State, relation: Value| {
+        super::context::load_relation(state, &relation)
+    });
+    env.add_function("zip", |lists: Rest<Value>| -> Result<Value, Error> {
+        let columns: Vec<Vec<Value>> = lists
+            .iter()
+            .map(|l| l.try_iter().map(Iterator::collect))
+            .collect::<Result<_, _>>()?;
+        let n = columns.iter().map(Vec::len).min().unwrap_or(0);
+        Ok(Value::from(
+            (0..n)
+                .map(|i| Value::from(columns.iter().map(|c| c[i].clone()).collect::<Vec<_>>()))
+                .collect::<Vec<_>>(),
+        ))
+    });
+    // Python's `set`: here the distinct items, sorted, so that two sets of the same items
+    // compare equal (`==`) whatever order they were built in; Python's own order of strings
+    // varies from run to run. `.add()`, `.union()`, `.difference()`, `.intersection()`,
+    // `.issubset()` work as on a set.
+    let distinct = |items: Value| -> Result<Value, Error> {
+        let mut out: Vec<Value> = items.try_iter()?.collect();
+        out.sort();
+        out.dedup();
+        Ok(Value::from_object(MutableList::from_items(out)))
+    };
+    env.add_function("set", move |items: Option<Value>| match items {
+        Some(v) if !v.is_none() && !v.is_undefined() => distinct(v),
+        _ => Ok(Value::from_object(MutableList::default())),
+    });
+    env.add_function("set_strict", distinct);
+    env.add_function("tojson", |value: Value, kwargs: Kwargs| -> Result<Value, Error> {
+        let sort_keys: Option<bool> = kwargs.get("sort_keys")?;
+        kwargs.assert_all_used()?;
+        let json: serde_json::Value = serde_json::to_value(&value)
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("tojson: {e}")))?;
+        Ok(Value::from(python_json(&json, sort_keys.unwrap_or(false))))
+    });
+    env.add_function(
+        "fromjson",
+        |text: String, default: Option<Value>| -> Result<Value, Error> {
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(v) => Ok(Value::from_serialize(v)),
+                Err(e) => {
+                    default.ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("fromjson: {e}")))
+                }
+            }
+        },
+    );
+    env.add_function("toyaml", |value: Value| -> Result<Value, Error> {
+        serde_yaml::to_string(&value)
+            .map(Value::from)
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("toyaml: {e}")))
+    });
+    env.add_function(
+        "fromyaml",
+        |text: String, default: Option<Value>| -> Result<Value, Error> {
+            match serde_yaml::from_str::<serde_json::Value>(&text) {
+                Ok(v) => Ok(Value::from_serialize(v)),
+                Err(e) => {
+                    default.ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("fromyaml: {e}")))
+                }
+            }
+        },
+    );
+    env.add_function("local_md5", |text: String| -> Value {
+        use md5::{Digest, Md5};
+        let digest = Md5::digest(text.as_bytes());
+        Value::from(digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    });
+    env.add_function("print", |args: Rest<Value>| -> Value {
+        let text: Vec<String> = args.iter().map(|v| v.to_string()).collect();
+        println!("{}", text.join(" "));
+        Value::from("")
+    });
+}
+
+/// `value` as Python's `json.dumps` writes it: `", "` and `": "` separators, non-ASCII
+/// escaped; keys sorted with `sort_keys`.
+fn python_json(value: &serde_json::Value, sort_keys: bool) -> String {
+    use serde_json::Value as J;
+    match value {
+        J::Array(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(|v| python_json(v, sort_keys))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        J::Object(map) => {
+            let mut entries: Vec<(&String, &J)> = map.iter().collect();
+            if sort_keys {
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+            }
+            format!(
+                "{{{}}}",
+                entries
+                    .iter()
+                    .map(|(k, v)| format!("{}: {}", ascii_json_string(k), python_json(v, sort_keys)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+        J::String(s) => ascii_json_string(s),
+        other => other.to_string(),
+    }
+}
+
+fn ascii_json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
