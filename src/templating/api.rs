@@ -135,6 +135,11 @@ impl Object for Column {
 pub struct Api;
 
 impl Object for Api {
+    /// Truthy, as every Python object of its kind is.
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         match key.as_str()? {
             "Relation" => Some(Value::from_object(RelationClass)),
@@ -150,6 +155,11 @@ impl Object for Api {
 struct RelationClass;
 
 impl Object for RelationClass {
+    /// Truthy, as every Python object of its kind is.
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn call_method(self: &Arc<Self>, state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
         match method {
             "create" => {
@@ -195,6 +205,11 @@ impl Object for RelationClass {
 struct ColumnClass;
 
 impl Object for ColumnClass {
+    /// Truthy, as every Python object of its kind is.
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn call_method(self: &Arc<Self>, _state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
         let translate = |t: &str| {
             if t.eq_ignore_ascii_case("string") {

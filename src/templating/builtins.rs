@@ -55,6 +55,11 @@ pub fn invocation_id() -> &'static str {
 struct FlagsObject;
 
 impl Object for FlagsObject {
+    /// Truthy, as every Python object of its kind is.
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let f = FLAGS.get().cloned().unwrap_or_default();
         Some(match key.as_str()? {

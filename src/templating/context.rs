@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 use minijinja::value::{from_args, Enumerator, Kwargs, Object, ObjectRepr, Value};
 use minijinja::{Error, ErrorKind, State};
 
@@ -206,6 +205,11 @@ impl Object for Table {
 }
 
 impl Object for Row {
+    /// Truthy, as every Python object of its kind is.
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Seq
     }
@@ -314,6 +318,11 @@ fn to_jinja(v: duckdb::types::Value) -> Value {
 pub struct AdapterObject;
 
 impl Object for AdapterObject {
+    /// Truthy, as every Python object of its kind is.
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn call_method(self: &Arc<Self>, state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
         match method {
             "get_relation" => {
@@ -578,110 +587,17 @@ pub fn load_relation(state: &State, relation: &Value) -> Result<Value, Error> {
 pub struct Modules;
 
 impl Object for Modules {
+    /// Truthy, as every Python object of its kind is.
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         match key.as_str()? {
-            "datetime" => Some(Value::from_object(DatetimeModule)),
+            "datetime" => Some(Value::from_object(super::pydatetime::DatetimeModule)),
+            "pytz" => Some(Value::from_object(super::pydatetime::PytzModule)),
             "re" => Some(Value::from_object(super::pyre::ReModule)),
             _ => None,
-        }
-    }
-}
-
-#[derive(Debug)]
-struct DatetimeModule;
-
-impl Object for DatetimeModule {
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        match key.as_str()? {
-            "datetime" => Some(Value::from_object(DatetimeClass { date_only: false })),
-            "date" => Some(Value::from_object(DatetimeClass { date_only: true })),
-            _ => None,
-        }
-    }
-}
-
-/// `datetime.datetime` or `datetime.date`, for their constructors.
-#[derive(Debug)]
-struct DatetimeClass {
-    date_only: bool,
-}
-
-impl Object for DatetimeClass {
-    fn call_method(self: &Arc<Self>, _state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
-        let now = Utc::now().naive_utc();
-        let t = match method {
-            "now" | "utcnow" | "today" => now,
-            "strptime" => {
-                let (text, format): (String, String) = from_args(args)?;
-                NaiveDateTime::parse_from_str(&text, &format)
-                    .or_else(|_| {
-                        NaiveDate::parse_from_str(&text, &format)
-                            .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default())
-                    })
-                    .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("strptime: {e}")))?
-            }
-            _ => return Err(Error::from(ErrorKind::UnknownMethod)),
-        };
-        Ok(Value::from_object(PyDatetime {
-            at: t,
-            date_only: self.date_only || method == "today",
-        }))
-    }
-}
-
-/// A Python `datetime` (or `date`): prints as Python does, with `strftime`, `isoformat`, and
-/// `year` ... `second`.
-#[derive(Debug)]
-pub struct PyDatetime {
-    pub at: NaiveDateTime,
-    pub date_only: bool,
-}
-
-impl Object for PyDatetime {
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let t = &self.at;
-        Some(Value::from(match key.as_str()? {
-            "year" => t.year() as i64,
-            "month" => t.month() as i64,
-            "day" => t.day() as i64,
-            "hour" => t.hour() as i64,
-            "minute" => t.minute() as i64,
-            "second" => t.second() as i64,
-            _ => return None,
-        }))
-    }
-
-    fn call_method(self: &Arc<Self>, _state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
-        match method {
-            "strftime" => {
-                let (format,): (String,) = from_args(args)?;
-                let mut out = String::new();
-                fmt::write(&mut out, format_args!("{}", self.at.format(&format))).map_err(|_| {
-                    Error::new(
-                        ErrorKind::InvalidOperation,
-                        format!("bad strftime format `{format}`"),
-                    )
-                })?;
-                Ok(Value::from(out))
-            }
-            "isoformat" => Ok(Value::from(if self.date_only {
-                self.at.date().to_string()
-            } else {
-                self.at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
-            })),
-            "date" => Ok(Value::from_object(PyDatetime {
-                at: self.at,
-                date_only: true,
-            })),
-            _ => Err(Error::from(ErrorKind::UnknownMethod)),
-        }
-    }
-
-    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.date_only {
-            write!(f, "{}", self.at.date())
-        } else {
-            write!(f, "{}", self.at.format("%Y-%m-%d %H:%M:%S%.6f"))
         }
     }
 }

@@ -36,6 +36,11 @@ pub(super) struct MacroNamespace {
 }
 
 impl Object for MacroNamespace {
+    /// Truthy, as every Python object of its kind is.
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let name = key.as_str()?;
         let file = self.macros.get(name)?;
@@ -237,7 +242,7 @@ pub fn mutable_literals(text: &str) -> std::borrow::Cow<'_, str> {
         };
         let body = &tag[body_start..body_start + end];
         out.push_str(&tag[..body_start]);
-        out.push_str(&wrap_literals(body));
+        out.push_str(&wrap_literals(&timedelta_arithmetic(body)));
         out.push_str(close);
         rest = &tag[body_start + end + close.len()..];
         // `{% raw %}` ... `{% endraw %}` is copied as it is.
@@ -253,6 +258,12 @@ pub fn mutable_literals(text: &str) -> std::borrow::Cow<'_, str> {
     } else {
         std::borrow::Cow::Owned(out)
     }
+}
+
+/// A Jinja expression rewritten as tags are (see [`mutable_literals`]): datetime arithmetic
+/// and mutable list and dict literals.
+pub(super) fn rewrite_expression(expr: &str) -> String {
+    wrap_literals(&timedelta_arithmetic(expr))
 }
 
 /// Where `close` ends a Jinja tag whose body starts `body`, skipping strings.
@@ -499,4 +510,136 @@ fn catch_all_arguments(value: &Value, args: &[Value]) -> Result<Option<Vec<Value
     keep.push(("varargs".to_string(), Value::from(varargs)));
     out.push(Value::from(minijinja::value::Kwargs::from_iter(keep)));
     Ok(Some(out))
+}
+
+/// `body` (one tag's expression) with each `a - <...>timedelta(...)` and `a + ...` rewritten
+/// as `mallard_datetime_arith(a, '-', <...>timedelta(...))`: minijinja has no operators on
+/// objects, Python's datetimes do. `a` is the operand before the operator: a name with
+/// attributes, calls and subscripts (`x.y(1)[0]`), a parenthesized group or a string.
+pub(super) fn timedelta_arithmetic(body: &str) -> std::borrow::Cow<'_, str> {
+    if !body.contains("timedelta(") {
+        return std::borrow::Cow::Borrowed(body);
+    }
+    let mut s = body.to_string();
+    let mut from = 0;
+    while let Some(found) = s[from..].find("timedelta(") {
+        let call_start = {
+            // Back over `modules.datetime.` or `datetime.` before `timedelta(`.
+            let mut i = from + found;
+            while i > 0
+                && (s.as_bytes()[i - 1].is_ascii_alphanumeric() || matches!(s.as_bytes()[i - 1], b'.' | b'_'))
+            {
+                i -= 1;
+            }
+            i
+        };
+        let open = from + found + "timedelta".len();
+        let Some(close) = matching_close(&s, open) else {
+            break;
+        };
+        let before = s[..call_start].trim_end();
+        let op = before.chars().next_back();
+        if !matches!(op, Some('-' | '+')) {
+            from = close + 1;
+            continue;
+        }
+        let op_at = before.len() - 1;
+        let left_end = s[..op_at].trim_end().len();
+        let left_start = operand_start(&s, left_end);
+        if left_start == left_end {
+            from = close + 1;
+            continue;
+        }
+        let rewritten = format!(
+            "mallard_datetime_arith({}, '{}', {})",
+            &s[left_start..left_end],
+            op.unwrap_or('-'),
+            &s[call_start..=close]
+        );
+        s = format!("{}{rewritten}{}", &s[..left_start], &s[close + 1..]);
+        from = left_start + rewritten.len();
+    }
+    std::borrow::Cow::Owned(s)
+}
+
+/// The index of the bracket closing the one at `open` (skipping strings).
+fn matching_close(s: &str, open: usize) -> Option<usize> {
+    let mut depth = 0;
+    let mut quote: Option<u8> = None;
+    for (i, &b) in s.as_bytes().iter().enumerate().skip(open) {
+        match quote {
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None => match b {
+                b'\'' | b'"' => quote = Some(b),
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i);
+                    }
+                }
+                _ => {}
+            },
+        }
+    }
+    None
+}
+
+/// Where the operand ending at `end` starts (see [`timedelta_arithmetic`]).
+fn operand_start(s: &str, end: usize) -> usize {
+    let b = s.as_bytes();
+    let mut i = end;
+    loop {
+        if i == 0 {
+            return 0;
+        }
+        match b[i - 1] {
+            b')' | b']' => {
+                let close = b[i - 1];
+                let open = if close == b')' { b'(' } else { b'[' };
+                let mut depth = 0;
+                let mut j = i;
+                while j > 0 {
+                    j -= 1;
+                    if b[j] == close {
+                        depth += 1;
+                    } else if b[j] == open {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                }
+                i = j;
+                // A call or subscript continues the chain to its left.
+                if i > 0 && (b[i - 1].is_ascii_alphanumeric() || matches!(b[i - 1], b'_' | b')' | b']')) {
+                    continue;
+                }
+                return i;
+            }
+            b'\'' | b'"' => {
+                let q = b[i - 1];
+                let mut j = i - 1;
+                while j > 0 {
+                    j -= 1;
+                    if b[j] == q {
+                        break;
+                    }
+                }
+                return j;
+            }
+            c if c.is_ascii_alphanumeric() || c == b'_' => {
+                while i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_') {
+                    i -= 1;
+                }
+                if i > 0 && b[i - 1] == b'.' {
+                    i -= 1;
+                    continue;
+                }
+                return i;
+            }
+            _ => return i,
+        }
+    }
 }

@@ -12,6 +12,7 @@ mod api;
 pub mod builtins;
 pub mod context;
 mod macros;
+mod pydatetime;
 mod pyre;
 mod relation;
 
@@ -204,13 +205,11 @@ pub fn environment_with_packages(
     env.add_global("modules", Value::from_object(context::Modules));
     env.add_global(
         "run_started_at",
-        Value::from_object(context::PyDatetime {
-            at: chrono::Utc::now().naive_utc(),
-            date_only: false,
-        }),
+        Value::from_object(pydatetime::PyDateTime::utc(chrono::Utc::now())),
     );
+    env.add_function("mallard_datetime_arith", pydatetime::arith);
     // Python's methods on strings, lists and dicts (`.upper()`, `.items()`, `.get()`, ...).
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.set_unknown_method_callback(python_methods);
 
     env.add_global("__mallard_root", Value::from(root));
     env.add_global(
@@ -270,6 +269,24 @@ pub fn environment_with_packages(
         }
     }
     Ok(env)
+}
+
+/// Python's methods on Jinja values that minijinja lacks: minijinja-contrib's `pycompat`
+/// (`.upper()`, `.items()`, `.get()`, ...), plus `list.index(x)` and `list.count(x)`.
+fn python_methods(state: &State, value: &Value, method: &str, args: &[Value]) -> Result<Value, Error> {
+    if value.kind() == minijinja::value::ValueKind::Seq && matches!(method, "index" | "count") {
+        let (needle,): (Value,) = minijinja::value::from_args(args)?;
+        let mut items = value.try_iter()?;
+        return if method == "count" {
+            Ok(Value::from(items.filter(|v| *v == needle).count()))
+        } else {
+            items
+                .position(|v| v == needle)
+                .map(Value::from)
+                .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("{needle} is not in list")))
+        };
+    }
+    minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
 }
 
 /// A small environment for `dbt_project.yml`, `profiles.yml` and property YAML:
@@ -358,7 +375,8 @@ pub fn eval_expression(
     node: NodeContext,
 ) -> Result<(Value, Recorded), Error> {
     let node = Arc::new(node);
-    let compiled = env.compile_expression(expr)?;
+    let expr = macros::rewrite_expression(expr);
+    let compiled = env.compile_expression(&expr)?;
     let value = compiled.eval(minijinja::context! {
         __mallard => Value::from_dyn_object(node.clone()),
         execute => node.phase == Phase::Run,
@@ -554,6 +572,11 @@ struct ConfigObject {
 }
 
 impl Object for ConfigObject {
+    /// Truthy, as every Python object of its kind is.
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn call(self: &Arc<Self>, _state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         let (positional, kwargs): (&[Value], Kwargs) = minijinja::value::from_args(args)?;
         let mut map = Map::new();
@@ -607,6 +630,11 @@ impl Object for ConfigObject {
 struct Exceptions;
 
 impl Object for Exceptions {
+    /// Truthy, as every Python object of its kind is.
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn call_method(
         self: &Arc<Self>,
         _state: &State<'_, '_>,
@@ -760,6 +788,10 @@ mod tests {
             "{{ a[0] ~ b['[x]'][1:] }}{# [c] #}{% raw %}{{ [d] }}{% endraw %}{% do x.update(mallard_dict({'k': mallard_list([1, f(2)[0]])})) %}"
         );
         assert_eq!(mutable_literals("select a[1] from t"), "select a[1] from t");
+        assert_eq!(
+            macros::timedelta_arithmetic("set d = (x.today() - modules.datetime.timedelta(days=10)) "),
+            "set d = (mallard_datetime_arith(x.today(), '-', modules.datetime.timedelta(days=10))) "
+        );
     }
 
     #[test]

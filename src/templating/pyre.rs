@@ -22,6 +22,11 @@ const VERBOSE: i64 = 64;
 pub struct ReModule;
 
 impl Object for ReModule {
+    /// Truthy, as every Python object of its kind is.
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         Some(Value::from(match key.as_str()? {
             "IGNORECASE" | "I" => IGNORECASE,
@@ -176,6 +181,11 @@ impl Pattern {
 }
 
 impl Object for Pattern {
+    /// Truthy, as every Python object of its kind is.
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         match key.as_str()? {
             "pattern" => Some(Value::from(self.source.clone())),
