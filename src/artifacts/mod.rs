@@ -234,6 +234,11 @@ struct NodeJson<'a> {
     column_name: Option<Option<&'a Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     attached_node: Option<Option<&'a str>>,
+    /// Models only: `version` and `latest_version` (null for an unversioned model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<Option<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latest_version: Option<Option<&'a str>>,
 }
 
 impl<'a> NodeJson<'a> {
@@ -276,7 +281,7 @@ impl<'a> NodeJson<'a> {
                 .map(|r| RefJson {
                     name: &r.value.name,
                     package: r.value.package.as_deref(),
-                    version: (),
+                    version: r.value.version.as_deref(),
                 })
                 .collect(),
             sources: n
@@ -298,6 +303,8 @@ impl<'a> NodeJson<'a> {
             }),
             column_name: test.map(|m| m.kwargs.get("column_name")),
             attached_node: test.map(|_| n.attached_node.as_deref()),
+            version: (n.resource_type == ResourceType::Model).then_some(n.version.as_deref()),
+            latest_version: (n.resource_type == ResourceType::Model).then_some(n.latest_version.as_deref()),
         }
     }
 }
@@ -312,7 +319,7 @@ struct ChecksumJson<'a> {
 struct RefJson<'a> {
     name: &'a str,
     package: Option<&'a str>,
-    version: (),
+    version: Option<&'a str>,
 }
 
 #[derive(Serialize)]

@@ -93,6 +93,9 @@ pub struct Node {
     pub checksum: String,
     /// Unit tests only: the rows given and expected.
     pub unit_test: Option<UnitTestSpec>,
+    /// A version of a versioned model: its version and the model's latest, as text.
+    pub version: Option<String>,
+    pub latest_version: Option<String>,
 }
 
 impl Node {
@@ -120,6 +123,8 @@ impl Node {
             attached_node: None,
             checksum: String::new(),
             unit_test: None,
+            version: None,
+            latest_version: None,
         }
     }
 }

@@ -88,6 +88,79 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
     Ok(p.manifest)
 }
 
+/// A model's identity: its name and, for a version of a versioned model, the version and the
+/// model's latest version (as text).
+struct ModelId {
+    name: String,
+    version: Option<String>,
+    latest_version: Option<String>,
+}
+
+impl ModelId {
+    /// `model.<package>.<name>`, with `.v<version>` for a version.
+    fn unique_id(&self, package: &str) -> String {
+        match &self.version {
+            Some(v) => format!("model.{package}.{}.v{v}", self.name),
+            None => format!("model.{package}.{}", self.name),
+        }
+    }
+
+    /// The fqn of the file with `v<version>` after the name, as dbt's.
+    fn fqn(&self, mut fqn: Vec<String>) -> Vec<String> {
+        if let Some(v) = &self.version {
+            fqn.push(format!("v{v}"));
+        }
+        fqn
+    }
+
+    /// dbt's default alias: the name, `<name>_v<version>` for a version (dots as `_`).
+    fn default_alias(&self) -> String {
+        match &self.version {
+            Some(v) => format!("{}_v{}", self.name, v.replace('.', "_")),
+            None => self.name.clone(),
+        }
+    }
+
+    /// `node` (a `generate_*_name` macro's view of it) with `version` set.
+    fn with_version(&self, mut node: Value) -> Value {
+        if let (Some(v), Some(map)) = (&self.version, node.as_object_mut()) {
+            map.insert("version".into(), Value::from(v.clone()));
+        }
+        node
+    }
+}
+
+/// For each file stem of a version of a versioned model: the model's properties with the
+/// version's laid over them (config, columns, tests, description), the version and the
+/// latest version.
+fn model_versions(models: &[NodeProps]) -> BTreeMap<String, (NodeProps, String, String)> {
+    let mut out = BTreeMap::new();
+    for np in models.iter().filter(|np| !np.versions.is_empty()) {
+        let latest = np.latest().unwrap_or_default();
+        for v in &np.versions {
+            let stem = v
+                .defined_in
+                .clone()
+                .unwrap_or_else(|| format!("{}_v{}", np.name, v.v));
+            let mut merged = np.clone();
+            merged.versions = Vec::new();
+            merged.config.extend(v.config.clone());
+            for c in &v.columns {
+                match merged.columns.iter_mut().find(|m| m.name == c.name) {
+                    Some(m) => *m = c.clone(),
+                    None => merged.columns.push(c.clone()),
+                }
+            }
+            merged.tests.extend(v.tests.iter().cloned());
+            if let Some(d) = &v.description {
+                merged.description = d.clone();
+            }
+            out.insert(stem, (merged, v.v.clone(), latest.clone()));
+        }
+    }
+    out
+}
+
 fn index_props<'a>(all: &'a [NodeProps], what: &str) -> Result<BTreeMap<&'a str, &'a NodeProps>> {
     let mut out: BTreeMap<&str, &NodeProps> = BTreeMap::new();
     for np in all {
@@ -158,6 +231,31 @@ impl Parser<'_> {
         self.manifest.warnings.extend(props.warnings.iter().cloned());
         let model_props = index_props(&props.models, "model")?;
         let seed_props = index_props(&props.seeds, "seed")?;
+        let versions = model_versions(&props.models);
+        // Each model file's name, version and properties (a version's laid over its model's).
+        let identity = |f: &ProjectFile| -> (ModelId, Option<&NodeProps>) {
+            match versions.get(f.stem()) {
+                Some((np, v, latest)) => (
+                    ModelId {
+                        name: np.name.clone(),
+                        version: Some(v.clone()),
+                        latest_version: Some(latest.clone()),
+                    },
+                    Some(np),
+                ),
+                None => (
+                    ModelId {
+                        name: f.stem().to_string(),
+                        version: None,
+                        latest_version: None,
+                    },
+                    model_props
+                        .get(f.stem())
+                        .copied()
+                        .filter(|np| np.versions.is_empty()),
+                ),
+            }
+        };
         for f in &project.seeds {
             self.seed(f, seed_props.get(f.stem()).copied())?;
         }
@@ -168,12 +266,16 @@ impl Parser<'_> {
             project
                 .models
                 .par_iter()
-                .map(|f| p.render_model(f, model_props.get(f.stem()).copied()))
+                .map(|f| {
+                    let (id, props) = identity(f);
+                    p.render_model(f, &id, props)
+                })
                 .collect()
         };
         for (f, rendered) in project.models.iter().zip(rendered) {
             let (config, recorded) = rendered?;
-            self.model(f, model_props.get(f.stem()).copied(), config, recorded)?;
+            let (id, props) = identity(f);
+            self.model(f, &id, props, config, recorded)?;
         }
         for f in &project.snapshots {
             for block in snapshot_blocks(f)? {
@@ -185,9 +287,18 @@ impl Parser<'_> {
             self.singular_test(f)?;
         }
         for (what, all) in [("model", &props.models), ("seed", &props.seeds)] {
-            for np in all {
-                self.generic_tests_of(np, what)?;
+            for np in all.iter().filter(|np| np.versions.is_empty()) {
+                self.generic_tests_of(np, what, &np.name, &np.name)?;
             }
+        }
+        // A versioned model's tests run on each version (named after `<model>_v<version>`).
+        for (np, v, _) in versions.values() {
+            self.generic_tests_of(
+                np,
+                "model",
+                &format!("{}.v{v}", np.name),
+                &format!("{}_v{v}", np.name),
+            )?;
         }
         // As in dbt, only the root project's unit tests run.
         if std::ptr::eq(project, self.root) {
@@ -502,7 +613,7 @@ impl Parser<'_> {
         config.merge(json!({"materialized": "seed"}).as_object().expect("object"));
         config.merge(&self.tree_config(|p| &p.seeds_tree, &fqn));
         if let Some(np) = props {
-            config.merge(&np.config);
+            config.merge(&self.rendered_config(&np.config, &np.file)?);
         }
         if !config.enabled() {
             return Ok(());
@@ -533,20 +644,21 @@ impl Parser<'_> {
     fn render_model(
         &self,
         f: &ProjectFile,
+        id: &ModelId,
         props: Option<&NodeProps>,
     ) -> Result<(NodeConfig, Recorded), Diagnostic> {
-        let name = f.stem();
-        let fqn = self.fqn(f, name);
+        let name = id.name.as_str();
+        let fqn = id.fqn(self.fqn(f, name));
         let mut config = NodeConfig::default();
         config.merge(json!({"materialized": "view"}).as_object().expect("object"));
         config.merge(&self.tree_config(|p| &p.models_tree, &fqn));
         if let Some(np) = props {
-            config.merge(&np.config);
+            config.merge(&self.rendered_config(&np.config, &np.file)?);
         }
-        let placeholder = self.relation(&config, name, || {
-            self.node_for_macros("model", name, &fqn, Some(f), &config)
+        let placeholder = self.relation(&config, &id.default_alias(), || {
+            id.with_version(self.node_for_macros("model", name, &fqn, Some(f), &config))
         })?;
-        let unique_id = format!("model.{}.{}", self.project.name, name);
+        let unique_id = id.unique_id(&self.project.name);
         let input = RenderInput {
             file: &f.original_file_path,
             source: &f.contents,
@@ -566,13 +678,14 @@ impl Parser<'_> {
     fn model(
         &mut self,
         f: &ProjectFile,
+        id: &ModelId,
         props: Option<&NodeProps>,
         config: NodeConfig,
         recorded: Recorded,
     ) -> Result<()> {
-        let name = f.stem().to_string();
-        let unique_id = format!("model.{}.{}", self.project.name, name);
-        let fqn = self.fqn(f, &name);
+        let name = id.name.clone();
+        let unique_id = id.unique_id(&self.project.name);
+        let fqn = id.fqn(self.fqn(f, &name));
         if !config.enabled() {
             return Ok(());
         }
@@ -610,9 +723,21 @@ impl Parser<'_> {
                 return Err(d.into());
             }
         }
-        self.claim_name(&name, &unique_id, f)?;
-        let relation = self.relation(&config, &name, || {
-            self.node_for_macros("model", &name, &fqn, Some(f), &config)
+        match &id.version {
+            // Each version is `name.v<v>` for `ref('name', v=...)`; the latest also `name`.
+            Some(v) => {
+                self.claim_name(&format!("{name}.v{v}"), &unique_id, f)?;
+                if id.latest_version.as_ref() == Some(v) {
+                    self.names.insert(
+                        (self.project.name.clone(), name.clone()),
+                        (unique_id.clone(), f.original_file_path.clone()),
+                    );
+                }
+            }
+            None => self.claim_name(&name, &unique_id, f)?,
+        }
+        let relation = self.relation(&config, &id.default_alias(), || {
+            id.with_version(self.node_for_macros("model", &name, &fqn, Some(f), &config))
         })?;
         let (refs, sources) = located_calls(f, &recorded);
         self.add(Node {
@@ -624,9 +749,35 @@ impl Parser<'_> {
             refs,
             sources,
             relation: Some(relation),
+            version: id.version.clone(),
+            latest_version: id.latest_version.clone(),
             ..self.file_node(f, ResourceType::Model, unique_id, name)
         });
         Ok(())
+    }
+
+    /// A `config:` block of property YAML with its Jinja values rendered as dbt renders
+    /// them (`enabled: "{{ target.type != 'bigquery' }}"` becomes a boolean): `var`,
+    /// `env_var` and `target`, native values; hooks are left for when they run.
+    ///
+    /// Errors: a Jinja error in a value, in `file`.
+    fn rendered_config(
+        &self,
+        config: &Map<String, Value>,
+        file: &str,
+    ) -> Result<Map<String, Value>, Diagnostic> {
+        let has_jinja = config.values().any(|v| {
+            let text = v.to_string();
+            text.contains("{{") || text.contains("{%")
+        });
+        if !has_jinja {
+            return Ok(config.clone());
+        }
+        let ctx = crate::project::ConfigContext {
+            vars: (*self.vars).clone(),
+            target: self.target.jinja_value(),
+        };
+        crate::project::yaml::render_config_values(file, "", config.clone(), &ctx)
     }
 
     /// Renders a source's `database`, `schema` or `identifier` that holds Jinja, as dbt does
@@ -727,8 +878,10 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn generic_tests_of(&mut self, np: &NodeProps, what: &str) -> Result<()> {
-        let key = (self.project.name.clone(), np.name.clone());
+    /// The data tests of property entry `np`, on the node named `key` (see
+    /// [`RefCall::key`]), their names built from `target_name`.
+    fn generic_tests_of(&mut self, np: &NodeProps, what: &str, key: &str, target_name: &str) -> Result<()> {
+        let key = (self.project.name.clone(), key.to_string());
         let Some((target_id, _)) = self.names.get(&key).cloned() else {
             self.manifest.warnings.push(format!(
                 "`{}` has properties for {what} `{}`, but no such {what} exists (or it is disabled)",
@@ -737,11 +890,11 @@ impl Parser<'_> {
             return Ok(());
         };
         for t in &np.tests {
-            self.generic_test(t, &np.name, &target_id, None, &np.file)?;
+            self.generic_test(t, target_name, &target_id, None, &np.file)?;
         }
         for c in &np.columns {
             for t in &c.tests {
-                self.generic_test(t, &np.name, &target_id, Some(&c.name), &np.file)?;
+                self.generic_test(t, target_name, &target_id, Some(&c.name), &np.file)?;
             }
         }
         Ok(())
@@ -852,7 +1005,7 @@ impl Parser<'_> {
                 location: def.location.clone(),
             }));
         }
-        config.merge(&def.config);
+        config.merge(&self.rendered_config(&def.config, &def.location.file)?);
         if !config.enabled() {
             return Ok(());
         }
@@ -987,7 +1140,7 @@ impl Parser<'_> {
                     &self.root.name,
                     &node.package_name,
                     r.value.package.as_deref(),
-                    &r.value.name,
+                    &r.value.key(),
                 );
                 match found {
                     Some(id) => {

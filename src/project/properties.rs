@@ -126,6 +126,43 @@ pub struct NodeProps {
     pub location: Location,
     /// The property file's path (dbt's `patch_path`).
     pub file: String,
+    /// `versions:` of a versioned model (empty for others).
+    pub versions: Vec<VersionProps>,
+    /// `latest_version:`, as text; unset, the highest version is the latest.
+    pub latest_version: Option<String>,
+}
+
+/// One entry of a model's `versions:`.
+#[derive(Debug, Clone)]
+pub struct VersionProps {
+    /// `v:`, as text (`2`, `2.1`, `beta`).
+    pub v: String,
+    /// `defined_in:`: the file stem that defines it (default `<model>_v<v>`).
+    pub defined_in: Option<String>,
+    /// `config:` of this version, laid over the model's.
+    pub config: Map<String, Value>,
+    /// `columns:` of this version: they replace the model's columns of the same name and add
+    /// to the others (dbt's default `include: all`).
+    pub columns: Vec<ColumnProps>,
+    pub tests: Vec<TestDef>,
+    pub description: Option<String>,
+}
+
+impl NodeProps {
+    /// The latest version of a versioned model: `latest_version`, else the highest `v`
+    /// (numerically where both are numbers). `None` for a model without versions.
+    pub fn latest(&self) -> Option<String> {
+        if let Some(l) = &self.latest_version {
+            return Some(l.clone());
+        }
+        self.versions
+            .iter()
+            .map(|v| v.v.clone())
+            .max_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
+                (Ok(x), Ok(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+                _ => a.cmp(b),
+            })
+    }
 }
 
 /// A table of a declared source.
@@ -402,11 +439,68 @@ impl<'a> PropertyFile<'a> {
         if let Some(tags) = entry.get("tags") {
             config.insert("tags".into(), tags.clone());
         }
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let mut versions = Vec::new();
+        for version in self.list(entry, "versions")? {
+            let Some(v) = version.get("v").map(text) else {
+                return Err(
+                    Diagnostic::new(format!("a version of model `{name}` has no `v:`"))
+                        .at(location.clone())
+                        .help("give each entry of `versions:` its version, e.g. `- v: 2`"),
+                );
+            };
+            self.check_keys(
+                version,
+                &[
+                    "v",
+                    "defined_in",
+                    "config",
+                    "columns",
+                    "data_tests",
+                    "tests",
+                    "description",
+                    "deprecation_date",
+                    "docs",
+                    "meta",
+                    "constraints",
+                    "access",
+                    "group",
+                ],
+                &format!("version {v} of `{name}`"),
+            )?;
+            let mut config = version
+                .get("config")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            if let Some(tags) = version.get("tags") {
+                config.insert("tags".into(), tags.clone());
+            }
+            versions.push(VersionProps {
+                defined_in: version
+                    .get("defined_in")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                config,
+                columns: self.columns(version)?,
+                tests: self.tests(version, &name)?,
+                description: version
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                v,
+            });
+        }
         Ok(NodeProps {
             description: str_of(entry, "description"),
             config,
             columns: self.columns(entry)?,
             tests: self.tests(entry, &name)?,
+            latest_version: entry.get("latest_version").map(text),
+            versions,
             name,
             location,
             file: self.file.to_string(),
@@ -416,6 +510,16 @@ impl<'a> PropertyFile<'a> {
     fn columns(&self, entry: &Map<String, Value>) -> Result<Vec<ColumnProps>, Diagnostic> {
         let mut out = Vec::new();
         for col in self.list(entry, "columns")? {
+            // A model version's `- include: all` / `exclude: [...]` entry.
+            if !col.contains_key("name") && (col.contains_key("include") || col.contains_key("exclude")) {
+                if col.get("exclude").is_some_and(|e| !e.is_null()) {
+                    self.warnings.borrow_mut().push(format!(
+                        "`exclude` of a model version's columns in `{}` is not applied by Mallard: the version keeps every column's documentation",
+                        self.file
+                    ));
+                }
+                continue;
+            }
             let (name, _) = self.name(col, "column")?;
             self.check_keys(col, COLUMN_KEYS, &format!("column `{name}`"))?;
             out.push(ColumnProps {

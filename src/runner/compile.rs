@@ -29,17 +29,26 @@ impl ManifestResolver {
     pub fn new(manifest: &Manifest) -> ManifestResolver {
         // An ephemeral model is referred to by its CTE's name; the CTE itself is injected into
         // the referring node's SQL by `Compiler::compile`.
+        // A version of a versioned model is `name.v<version>`; the latest is also `name`.
         let named: Vec<((String, String), Relation)> = manifest
             .nodes
             .values()
             .filter(|n| n.unit_test.is_none())
-            .filter_map(|n| {
+            .flat_map(|n| {
                 let relation = if n.materialized() == "ephemeral" {
                     Some(Relation::cte(&n.name))
                 } else {
                     n.relation.clone()
                 };
-                relation.map(|r| ((n.package_name.clone(), n.name.clone()), r))
+                let keys = match &n.version {
+                    Some(v) if n.latest_version.as_ref() == Some(v) => {
+                        vec![format!("{}.v{v}", n.name), n.name.clone()]
+                    }
+                    Some(v) => vec![format!("{}.v{v}", n.name)],
+                    None => vec![n.name.clone()],
+                };
+                keys.into_iter()
+                    .filter_map(move |k| relation.clone().map(|r| ((n.package_name.clone(), k), r)))
             })
             .collect();
         let mut refs: BTreeMap<String, Relation> = BTreeMap::new();
@@ -64,11 +73,8 @@ impl ManifestResolver {
 impl Resolver for ManifestResolver {
     fn resolve_ref(&self, call: &RefCall) -> Option<Relation> {
         match &call.package {
-            Some(package) => self
-                .package_refs
-                .get(&(package.clone(), call.name.clone()))
-                .cloned(),
-            None => self.refs.get(&call.name).cloned(),
+            Some(package) => self.package_refs.get(&(package.clone(), call.key())).cloned(),
+            None => self.refs.get(&call.key()).cloned(),
         }
     }
 

@@ -46,6 +46,19 @@ pub enum Phase {
 pub struct RefCall {
     pub package: Option<String>,
     pub name: String,
+    /// `ref('m', v=2)` / `version=2`: the model version asked for, as text; `None` means the
+    /// latest version of a versioned model.
+    pub version: Option<String>,
+}
+
+impl RefCall {
+    /// The name a ref looks up: `name`, or `name.v<version>` for a pinned model version.
+    pub fn key(&self) -> String {
+        match &self.version {
+            Some(v) => format!("{}.v{v}", self.name),
+            None => self.name.clone(),
+        }
+    }
 }
 
 /// What the parse phase saw a node call, in call order.
@@ -461,17 +474,25 @@ fn node_context(state: &State) -> Result<Arc<NodeContext>, Error> {
 }
 
 fn ref_fn(state: &State, args: Rest<String>, kwargs: Kwargs) -> Result<Value, Error> {
-    // dbt's `version`/`v` arguments select model versions; versions are not supported,
-    // so they are accepted and ignored only when absent.
+    // dbt's `version` / `v` select a model version.
+    let version = match (
+        kwargs.get::<Option<Value>>("version")?,
+        kwargs.get::<Option<Value>>("v")?,
+    ) {
+        (Some(v), _) | (None, Some(v)) if !v.is_none() => Some(v.to_string()),
+        _ => None,
+    };
     kwargs.assert_all_used()?;
     let call = match args.as_slice() {
         [name] => RefCall {
             package: None,
             name: name.clone(),
+            version,
         },
         [package, name] => RefCall {
             package: Some(package.clone()),
             name: name.clone(),
+            version,
         },
         _ => {
             return Err(Error::new(
@@ -722,11 +743,13 @@ mod tests {
             vec![
                 RefCall {
                     package: None,
-                    name: "b".into()
+                    name: "b".into(),
+                    version: None,
                 },
                 RefCall {
                     package: Some("pkg".into()),
-                    name: "c".into()
+                    name: "c".into(),
+                    version: None,
                 },
             ]
         );
