@@ -188,6 +188,14 @@ fn eight_threads_build_what_dbt_built() {
     }
 }
 
+/// What public projects showed dbt doing: seeds typed by agate's rules, var() and target in
+/// dbt_project.yml, a generate_schema_name override, model versions, a test on an ephemeral
+/// model, a custom generic test with kwargs and config() (recorded with dbt 1.11).
+#[test]
+fn dbt_semantics_of_real_projects_match_dbt() {
+    check_parity("dbt_semantics");
+}
+
 #[test]
 fn cross_database_macros_render_as_in_dbt() {
     check_parity("cross_db");

@@ -272,7 +272,8 @@ pub fn environment_with_packages(
                 env.add_function(name.clone(), macro_function(file, name));
             }
         }
-        if !package.is_empty() {
+        // A macro named like a package (often the project's own) stays callable.
+        if !package.is_empty() && !root_macros.contains_key(package) {
             env.add_global(
                 package.clone(),
                 Value::from_object(MacroNamespace {
@@ -373,7 +374,19 @@ pub fn render(
                     }
                 }
             }
-            None => d,
+            None => match d
+                .message
+                .split('`')
+                .nth(1)
+                .filter(|_| d.message.starts_with("maximum recursion"))
+            {
+                // Say where the node's own template entered the recursion.
+                Some(first) => match find_call_line(input.source, first, "") {
+                    Some((line, _)) => d.help(format!("called from `{}:{line}`", input.file)),
+                    None => d,
+                },
+                None => d,
+            },
         }
     })?;
     let recorded = std::mem::take(&mut *node.recorded.lock().unwrap_or_else(|p| p.into_inner()));
