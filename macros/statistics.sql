@@ -68,9 +68,11 @@ stats_totals as (
 
 stats_chi_square as (
     -- Pearson's statistic over the 2 x k table: for each group, applied and not applied cells.
+    -- Summed in group order, so the DOUBLE result is the same bits on every run.
     select sum(
         power(g.applications - g.users * t.x / t.n, 2) / (g.users * t.x / t.n)
         + power(g.non_applications - g.users * (t.n - t.x) / t.n, 2) / (g.users * (t.n - t.x) / t.n)
+        order by g.ab_group
     ) as chi_square
     from stats_groups as g
     cross join stats_totals as t

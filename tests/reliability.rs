@@ -183,3 +183,115 @@ fn a_build_killed_at_any_moment_leaves_every_relation_whole() {
         "only {killed_mid_run} kills landed while the build ran"
     );
 }
+
+/// SIGINT and SIGTERM at moments spread over a warehouse build: the run stops within two
+/// seconds with 130 or 143, every relation is its previous or its new version, the
+/// run_results.json it writes describes this run (interrupted nodes `error`, the ones not
+/// started `skipped`), and the next build succeeds. `MALLARD_THOROUGH=1` signals a build of
+/// ten times the data ten times and prints the time from signal to exit.
+#[test]
+fn a_build_told_to_stop_stops_cleanly() {
+    let thorough = std::env::var_os("MALLARD_THOROUGH").is_some();
+    let signals = if thorough { 10 } else { 4 };
+    let new_vars =
+        r#"{cdnow_as_of_date: "1998-01-01", app_as_of_date: "2024-03-15", crm_campaign_date: "2023-10-20"}"#;
+    let p = Project::warehouse();
+    if thorough {
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_seedgen"))
+            .args(["--scale", "10", "--out"])
+            .arg(p.path().join("seeds"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+    }
+    let db = p.path().join("retention.duckdb");
+    assert_eq!(p.run(&["build"]).code, 0);
+    std::fs::create_dir(p.path().join("saved")).unwrap();
+    let saved = p.path().join("saved/retention.duckdb");
+    copy_database(&db, &saved);
+    let old = versions(&saved);
+    copy_database(&db, &saved);
+    let started = std::time::Instant::now();
+    assert_eq!(p.run(&["build", "--vars", new_vars]).code, 0);
+    let duration = started.elapsed();
+    let new = versions(&db);
+
+    let mut stop_times = Vec::new();
+    for k in 0..signals {
+        copy_database(&saved, &db);
+        let _ = std::fs::remove_file(p.path().join("target/run_results.json"));
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mallard"))
+            .args(["build", "--vars", new_vars])
+            .current_dir(p.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(duration.mul_f64(0.9 * (k as f64 + 0.5) / signals as f64));
+        let (signal, code) = if k % 2 == 0 { ("-INT", 130) } else { ("-TERM", 143) };
+        let sent = std::time::Instant::now();
+        let kill = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let status = child.wait().unwrap();
+        let stopped = sent.elapsed();
+        let exit = status.code().unwrap_or(-1);
+        if exit == 0 {
+            // The signal came after the build had finished its work.
+            continue;
+        }
+        stop_times.push(stopped);
+        assert_eq!(exit, code, "signal {k} ({signal}): exit code");
+        assert!(
+            stopped < Duration::from_secs(2),
+            "signal {k}: stopped after {stopped:?}"
+        );
+        let got = versions(&db);
+        for (rel, version) in &got {
+            assert!(
+                old.get(rel) == Some(version) || new.get(rel) == Some(version),
+                "signal {k}: `{rel}` is neither its previous nor its new version"
+            );
+        }
+        let results: serde_json::Value =
+            serde_json::from_str(&p.read("target/run_results.json")).expect("run_results.json written");
+        let statuses: Vec<&str> = results["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["status"].as_str().unwrap())
+            .collect();
+        assert!(
+            statuses.iter().any(|s| *s == "skipped" || *s == "error"),
+            "signal {k}: run_results.json does not show the interruption: {statuses:?}"
+        );
+        assert!(!p.path().join("retention.duckdb.lock").exists() || WriteLock::acquire(&db, None).is_ok());
+        let next = p.run(&["build", "--vars", new_vars]);
+        assert_eq!(
+            next.code,
+            0,
+            "signal {k}: the next build fails:\n{}",
+            next.text(&p)
+        );
+        assert_eq!(
+            versions(&db),
+            new,
+            "signal {k}: the next build does not give the new version"
+        );
+    }
+    assert!(!stop_times.is_empty(), "no signal landed while the build ran");
+    stop_times.sort();
+    eprintln!(
+        "{} signals during a {duration:?} build: stopped after median {:?}, max {:?}",
+        stop_times.len(),
+        stop_times[stop_times.len() / 2],
+        stop_times[stop_times.len() - 1]
+    );
+}

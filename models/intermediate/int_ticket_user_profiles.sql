@@ -22,7 +22,8 @@ totals as (
     select
         user_id,
         count(*) as total_orders,
-        sum(revenue_rub) as revenue_rub,
+        -- In order order, so that the DOUBLE sum is the same bits on every run.
+        sum(revenue_rub order by order_id) as revenue_rub,
         sum(tickets_count) as tickets,
         max(order_ts) as last_order_ts
     from orders

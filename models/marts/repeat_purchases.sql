@@ -23,7 +23,9 @@ select
     avg(is_two::int) as repeat_share,
     avg(is_five::int) as five_plus_share,
     avg(total_orders) as avg_orders,
-    avg(revenue_rub) as avg_revenue_rub,
-    avg(avg_days_between_orders) as avg_days_between_orders
+    -- DOUBLE averages summed in user order: DuckDB's parallel partial sums would otherwise
+    -- differ in the last bits from run to run.
+    avg(revenue_rub order by user_id) as avg_revenue_rub,
+    avg(avg_days_between_orders order by user_id) as avg_days_between_orders
 from by_segment
 group by segment_type, segment_value

@@ -4,6 +4,7 @@
 //! A [`duckdb::Connection`] is `Send` but not `Sync`; each worker thread gets its own with
 //! [`Adapter::try_clone`], all on the same database.
 
+pub mod cancel;
 pub mod database;
 pub mod lock;
 
@@ -38,6 +39,14 @@ pub struct Adapter {
     log: Option<Arc<StatementLog>>,
     /// The relations that exist, shared by the run's connections; read on first use.
     catalog: Arc<Mutex<Option<std::collections::HashMap<Relation, RelationKind>>>>,
+}
+
+/// The error of a statement not run because the run was told to stop by `signal`.
+fn interrupted(signal: i32) -> duckdb::Error {
+    duckdb::Error::ToSqlConversionFailure(Box::new(std::io::Error::new(
+        std::io::ErrorKind::Interrupted,
+        format!("interrupted by {}: rolled back", cancel::signal_name(signal)),
+    )))
 }
 
 /// With `MALLARD_SQL_LOG=<file>`, every statement the run executes (not the metadata lookups)
@@ -75,17 +84,22 @@ impl Adapter {
     /// another process holds the database; DuckDB cannot open it (permissions, disk).
     pub fn open(path: Option<&Path>) -> Result<Adapter> {
         let Some(path) = path else {
+            let conn = Connection::open_in_memory()?;
+            cancel::register(&conn.interrupt_handle());
             return Ok(Adapter {
-                conn: Connection::open_in_memory()?,
+                conn,
                 log: StatementLog::from_env(),
                 catalog: Default::default(),
             });
         };
         Connection::open(path)
-            .map(|conn| Adapter {
-                conn,
-                log: StatementLog::from_env(),
-                catalog: Default::default(),
+            .map(|conn| {
+                cancel::register(&conn.interrupt_handle());
+                Adapter {
+                    conn,
+                    log: StatementLog::from_env(),
+                    catalog: Default::default(),
+                }
             })
             .map_err(|e| open_error(path, &e.to_string()).into())
     }
@@ -105,8 +119,10 @@ impl Adapter {
 
     /// A second connection to the same database, for another worker thread.
     pub fn try_clone(&self) -> Result<Adapter> {
+        let conn = self.conn.try_clone()?;
+        cancel::register(&conn.interrupt_handle());
         Ok(Adapter {
-            conn: self.conn.try_clone()?,
+            conn,
             log: self.log.clone(),
             catalog: self.catalog.clone(),
         })
@@ -129,12 +145,21 @@ impl Adapter {
     pub fn in_transaction(&self, statements: &[String]) -> Result<(), duckdb::Error> {
         self.execute("begin transaction")?;
         for stmt in statements {
+            // A run told to stop starts no further statement, and commits nothing.
+            if let Some(signal) = cancel::requested() {
+                let _ = self.conn.execute_batch("rollback");
+                return Err(interrupted(signal));
+            }
             if let Err(e) = self.execute(stmt) {
                 // The error that matters is the statement's; a failed rollback leaves the
                 // transaction to be aborted when the connection closes.
                 let _ = self.conn.execute_batch("rollback");
                 return Err(e);
             }
+        }
+        if let Some(signal) = cancel::requested() {
+            let _ = self.conn.execute_batch("rollback");
+            return Err(interrupted(signal));
         }
         self.execute("commit")
     }

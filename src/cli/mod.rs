@@ -35,6 +35,11 @@ const EXIT_CANNOT_START: u8 = 2;
 /// Runs the command line of this process and returns its exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = runner::signals::install() {
+        eprintln!(
+            "warning: cannot handle SIGINT and SIGTERM ({e}): a signal stops the run without a summary"
+        );
+    }
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -369,6 +374,9 @@ fn run_plan(
     invocation: &Invocation,
 ) -> Result<ExitCode> {
     let mut stdout = std::io::stdout();
+    if database.is_some() {
+        runner::signals::executing();
+    }
     writeln!(stdout, "Running with mallard {}", env!("CARGO_PKG_VERSION"))?;
     writeln!(stdout, "Found {}", session.manifest.summary())?;
     let threads = session.target.threads;
@@ -456,7 +464,8 @@ fn run_plan(
             let _ = out.flush();
         },
     )?;
-    let end = if session.project.on_run_end.is_empty() {
+    let interrupted = crate::adapter::cancel::requested();
+    let end = if session.project.on_run_end.is_empty() || interrupted.is_some() {
         Vec::new()
     } else {
         let extra =
@@ -488,6 +497,15 @@ fn run_plan(
             elapsed,
             invocation,
         )?;
+    }
+    if let Some(signal) = interrupted {
+        writeln!(
+            stdout,
+            "Interrupted by {}: what ran is in {}/run_results.json; `mallard retry` runs the rest.",
+            crate::adapter::cancel::signal_name(signal),
+            session.project.target_path
+        )?;
+        return Ok(ExitCode::from((128 + signal) as u8));
     }
     Ok(if failed {
         ExitCode::from(1)

@@ -114,7 +114,7 @@ impl Candidates {
 /// Reads the CSV at `path` (shown to the user as `shown`) and infers its columns' types.
 ///
 /// Errors: the file cannot be read, is not UTF-8, or has a row with more or fewer fields than
-/// the header; the diagnostic names `shown:LINE`.
+/// the header (the diagnostic names `shown:LINE`); the run was told to stop.
 pub fn infer(path: &Path, shown: &str, delimiter: u8) -> Result<SeedColumns, Diagnostic> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
@@ -127,7 +127,16 @@ pub fn infer(path: &Path, shown: &str, delimiter: u8) -> Result<SeedColumns, Dia
     let names = column_names(header.iter());
     let mut columns = vec![Candidates::ALL; names.len()];
     let mut record = csv::StringRecord::new();
-    loop {
+    for row in 0u64.. {
+        // A large file takes a while: a run told to stop does not read on.
+        if row % 8192 == 0 {
+            if let Some(signal) = crate::adapter::cancel::requested() {
+                return Err(Diagnostic::new(format!(
+                    "interrupted by {} while reading seed `{shown}`",
+                    crate::adapter::cancel::signal_name(signal)
+                )));
+            }
+        }
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {

@@ -9,6 +9,7 @@
 pub mod compile;
 pub mod hooks;
 pub mod output;
+pub mod signals;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -186,6 +187,13 @@ pub fn execute(
                         let node = &manifest.nodes[&order[i]];
                         let mut r = run_node(node, compiler, conn.as_ref(), write, project_root);
                         r.thread_id = thread_id.clone();
+                        if let (Some(signal), Status::Error) = (crate::adapter::cancel::requested(), r.status)
+                        {
+                            r.message = Some(format!(
+                                "interrupted by {} while running: its changes were rolled back",
+                                crate::adapter::cancel::signal_name(signal)
+                            ));
+                        }
                         s = state.lock().unwrap_or_else(|p| p.into_inner());
                         s.running -= 1;
                         s.record(i, r);
@@ -235,6 +243,19 @@ impl<F: FnMut(usize, &NodeResult)> Schedule<'_, F> {
     /// The next ready node to run, smallest plan index first; ready nodes downstream of a
     /// failure are recorded as skipped on the way. `None` when nothing is ready now.
     fn take_runnable(&mut self, order: &[String]) -> Option<usize> {
+        if let Some(signal) = crate::adapter::cancel::requested() {
+            // Told to stop: nothing more starts. What has not started is skipped, so that
+            // `mallard retry` runs it next.
+            for i in self.queue.drain_unstarted() {
+                let mut r = NodeResult::skipped(&order[i]);
+                r.message = Some(format!(
+                    "not started: the run was interrupted by {}",
+                    crate::adapter::cancel::signal_name(signal)
+                ));
+                self.record(i, r);
+            }
+            return None;
+        }
         if self.queue.stopped {
             // Everything not started is skipped, including what is not ready yet.
             for i in self.queue.drain_unstarted() {
