@@ -150,6 +150,7 @@ fn render_parse_phase(source: &str) -> Result<(String, Recorded), mallard::error
         is_incremental: false,
         database: None,
         results: Default::default(),
+        macro_overrides: Default::default(),
     };
     let input = RenderInput {
         file: "models/m.sql",

@@ -141,6 +141,9 @@ pub struct UnitTestSpec {
     pub vars: Map<String, Value>,
     /// `overrides: macros: is_incremental:`.
     pub is_incremental: bool,
+    /// `overrides: macros:` other than `is_incremental`: macro name (bare or
+    /// `package.name`) to the value the macro returns instead of running.
+    pub macros: Map<String, Value>,
 }
 
 /// The rows given for one input of a unit test.

@@ -453,6 +453,7 @@ impl Parser<'_> {
             is_incremental: false,
             database: None,
             results: Default::default(),
+            macro_overrides: Default::default(),
         }
     }
 

@@ -90,6 +90,11 @@ pub fn profile_name(root: &Path) -> Result<String> {
         .to_string())
 }
 
+/// Whether `f` (under a test path) lies in a `fixtures/` folder.
+fn is_fixture(f: &ProjectFile) -> bool {
+    f.path.starts_with("fixtures/") || f.path.contains("/fixtures/")
+}
+
 /// A file of the project, read into memory.
 #[derive(Debug, Clone)]
 pub struct ProjectFile {
@@ -136,8 +141,10 @@ pub struct Project {
     pub models: Vec<ProjectFile>,
     pub seeds: Vec<ProjectFile>,
     pub macros: Vec<ProjectFile>,
-    /// Singular data tests (`tests/**/*.sql`).
+    /// Singular data tests (`tests/**/*.sql`, but not under `fixtures/`).
     pub singular_tests: Vec<ProjectFile>,
+    /// Unit test fixture files (`tests/**/fixtures/*.csv` or `.sql`), named by `fixture:`.
+    pub unit_test_fixtures: Vec<ProjectFile>,
     /// Files of `{% snapshot %}` blocks (`snapshots/**/*.sql`).
     pub snapshots: Vec<ProjectFile>,
     /// Markdown files that may hold `{% docs %}` blocks.
@@ -298,8 +305,14 @@ impl Project {
         let (generic, singular_tests): (Vec<ProjectFile>, Vec<ProjectFile>) =
             read(&test_paths, &["sql"], true)?
                 .into_iter()
+                .filter(|f| !is_fixture(f))
                 .partition(|f| f.path.starts_with("generic/"));
         macros.extend(generic);
+        // `fixtures/` folders under the test paths hold unit test fixtures (`fixture:`), as in dbt.
+        let unit_test_fixtures: Vec<ProjectFile> = read(&test_paths, &["sql", "csv"], true)?
+            .into_iter()
+            .filter(is_fixture)
+            .collect();
         let mut property_dirs: Vec<String> = Vec::new();
         for dir in model_paths
             .iter()
@@ -336,6 +349,7 @@ impl Project {
             seeds,
             macros,
             singular_tests,
+            unit_test_fixtures,
             snapshots,
             docs,
             property_files,

@@ -263,6 +263,7 @@ impl Compiler<'_> {
         context.vars = Arc::new(vars);
         context.resolver = Some(Arc::new(resolver));
         context.is_incremental = spec.is_incremental;
+        context.macro_overrides = Arc::new(spec.macros.clone());
         context.database = database.cloned();
         Ok(templating::render(self.env, &input, context)?.0)
     }
@@ -381,6 +382,7 @@ impl Compiler<'_> {
             is_incremental: false,
             database: None,
             results: Default::default(),
+            macro_overrides: Default::default(),
         }
     }
 
@@ -396,6 +398,7 @@ impl Compiler<'_> {
             is_incremental: false,
             database: None,
             results: Default::default(),
+            macro_overrides: Default::default(),
         }
     }
 

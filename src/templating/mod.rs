@@ -97,6 +97,9 @@ pub struct NodeContext {
     pub database: Option<context::SharedAdapter>,
     /// What `statement` blocks fetched, for `load_result`.
     pub results: context::StatementResults,
+    /// A unit test's `overrides: macros:`: macro name (bare or `package.name`) to the value it
+    /// returns instead of running.
+    pub macro_overrides: Arc<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Object for NodeContext {}
@@ -474,7 +477,7 @@ pub fn jinja_diagnostic(err: &Error, file: &str, source: &str) -> Diagnostic {
     d
 }
 
-fn node_context(state: &State) -> Result<Arc<NodeContext>, Error> {
+pub(crate) fn node_context(state: &State) -> Result<Arc<NodeContext>, Error> {
     state
         .lookup("__mallard")
         .and_then(|v| v.downcast_object::<NodeContext>())
@@ -729,6 +732,7 @@ mod tests {
             is_incremental: false,
             database: None,
             results: Default::default(),
+            macro_overrides: Default::default(),
         }
     }
 

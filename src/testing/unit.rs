@@ -67,7 +67,17 @@ pub fn run(
             })?;
         typed.push(column.clone());
     }
-    let expected_sql = fixture_sql(&spec.expect, Some(&typed)).map_err(|m| anyhow!("expect: {m}"))?;
+    // `expect: {rows: []}`: the model must return no rows, whatever its columns (as in dbt).
+    let expected_sql = if expected_names.is_empty() {
+        typed = output.clone();
+        let nulls: Vec<String> = typed
+            .iter()
+            .map(|c| format!("cast(null as {}) as {}", c.data_type, quote(&c.name)))
+            .collect();
+        format!("select {} limit 0", nulls.join(", "))
+    } else {
+        fixture_sql(&spec.expect, Some(&typed)).map_err(|m| anyhow!("expect: {m}"))?
+    };
     let cols = typed
         .iter()
         .map(|c| quote(&c.name))

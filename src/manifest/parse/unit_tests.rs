@@ -44,7 +44,7 @@ impl Parser<'_> {
                     def.name
                 ))
             })?;
-            let rows = fixture_rows(g)
+            let rows = fixture_rows(&self.with_fixture_file(g))
                 .map_err(|m| at(format!("unit test `{}`, input {}: {m}", def.name, input.shown())))?;
             given.push(Fixture { input, rows });
         }
@@ -73,10 +73,11 @@ impl Parser<'_> {
                 .into());
             }
         }
-        let expect =
-            fixture_rows(&def.expect).map_err(|m| at(format!("unit test `{}`, expect: {m}", def.name)))?;
+        let expect = fixture_rows(&self.with_fixture_file(&def.expect))
+            .map_err(|m| at(format!("unit test `{}`, expect: {m}", def.name)))?;
         let mut vars = Map::new();
         let mut is_incremental = false;
+        let mut macros = Map::new();
         for (key, value) in &def.overrides {
             match (key.as_str(), value) {
                 ("vars", Value::Object(v)) => vars = v.clone(),
@@ -85,18 +86,14 @@ impl Parser<'_> {
                         match (name.as_str(), v.as_bool()) {
                             ("is_incremental", Some(b)) => is_incremental = b,
                             _ => {
-                                return Err(at(format!(
-                                    "unit test `{}` overrides macro `{name}`; Mallard overrides only `is_incremental`",
-                                    def.name
-                                ))
-                                .into())
+                                macros.insert(name.clone(), v.clone());
                             }
                         }
                     }
                 }
                 _ => {
                     return Err(at(format!(
-                        "unit test `{}`: `overrides: {key}` is not supported (use `vars` or `macros: {{is_incremental: ...}}`)",
+                        "unit test `{}`: `overrides: {key}` is not supported (use `vars` or `macros`)",
                         def.name
                     ))
                     .into())
@@ -127,6 +124,7 @@ impl Parser<'_> {
                 expect,
                 vars,
                 is_incremental,
+                macros,
             }),
             ..Node::new(
                 ResourceType::UnitTest,
@@ -141,6 +139,34 @@ impl Parser<'_> {
 
 /// A unit test's `input:`: `ref('m')` (or `ref('pkg', 'm')`), `source('s', 't')`, or `this`;
 /// `None` for anything else.
+impl Parser<'_> {
+    /// A `given` or `expect` entry with `fixture: name` given its `rows` from the file
+    /// `fixtures/<name>.csv` (`format: csv`) or `.sql` (`format: sql`) under a test path, as in
+    /// dbt. Left as it is when there is no `fixture:` or no such file (then `rows` is missing).
+    fn with_fixture_file(&self, entry: &Map<String, Value>) -> Map<String, Value> {
+        let Some(name) = entry.get("fixture").and_then(Value::as_str) else {
+            return entry.clone();
+        };
+        let ext = match entry.get("format").and_then(Value::as_str).unwrap_or("dict") {
+            "sql" => "sql",
+            _ => "csv",
+        };
+        let mut out = entry.clone();
+        if let Some(f) = self
+            .project
+            .unit_test_fixtures
+            .iter()
+            .find(|f| f.stem() == name && f.path.ends_with(&format!(".{ext}")))
+        {
+            out.insert("rows".into(), Value::from(f.contents.clone()));
+            if !out.contains_key("format") {
+                out.insert("format".into(), Value::from("csv"));
+            }
+        }
+        out
+    }
+}
+
 fn parse_fixture_input(text: &str) -> Option<FixtureInput> {
     let text = text.trim();
     if text == "this" {
