@@ -137,7 +137,7 @@ fn statuses(path: &Path, spec: &Spec) -> Vec<String> {
             };
             format!("{} {name} {}", parts[0], r["status"].as_str().unwrap_or_default())
         })
-        .filter(|l| !spec.status_free.iter().any(|s| l.contains(&format!(" {s} "))))
+        .filter(|l| !spec.status_free.iter().any(|s| l.contains(s.as_str())))
         .collect();
     lines.sort();
     lines

@@ -762,7 +762,7 @@ impl Parser<'_> {
     /// `env_var` and `target`, native values; hooks are left for when they run.
     ///
     /// Errors: a Jinja error in a value, in `file`.
-    fn rendered_config(
+    pub(super) fn rendered_config(
         &self,
         config: &Map<String, Value>,
         file: &str,

@@ -102,7 +102,7 @@ impl Parser<'_> {
         }
         let mut config = NodeConfig::default();
         config.merge(json!({"materialized": "unit"}).as_object().expect("object"));
-        config.merge(&def.config);
+        config.merge(&self.rendered_config(&def.config, &def.file)?);
         if !config.enabled() {
             return Ok(());
         }
