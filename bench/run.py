@@ -4,12 +4,15 @@
 1. Against the limit: `mallard build` of the example warehouse versus the same statements
    (seed loads, models, tests; logged by MALLARD_SQL_LOG) replayed by DuckDB in one process,
    at seed scale 1 and 10.
-2. Against dbt: `dbt build` (dbt-core 1.10 + dbt-duckdb from PyPI, in a virtual environment)
+2. Against dbt: `dbt build` (dbt-core 1.11 + dbt-duckdb 1.11 from PyPI, in a virtual environment)
    versus `mallard build`, both cold, same seeds, same threads; the marts are compared first.
 3. Parse and compile: `mallard compile` of synthetic projects of 1,000 and 10,000 models, into a
    fresh target/ and again over the last run's.
 4. Data at scale: `mallard build` at seed scale 10 and 100, and the growth between them.
 5. Nothing to do: `mallard build --select state:modified+ --state <previous target>`.
+6. dbt against Mallard on each public project of ../shared/realworld (tests/realworld/*/
+   parity.yml: the same commands in a fresh copy each run, cold), alternating the two tools;
+   total wall time of the commands and the peak memory of the largest one.
 
 Run it with `bash bench/run` (which builds the release binaries first). Results go to
 BENCHMARKS.md. Wall time is from before spawning to after reaping each process; peak memory is
@@ -125,11 +128,8 @@ def against_the_limit(work, scale, runs, results):
 
 
 def against_dbt(work, runs, results):
-    venv = os.path.join(os.environ.get("MALLARD_CACHE", os.path.expanduser("~/.cache/mallard")), "dbt-venv")
+    venv = dbt_venv()
     dbt = os.path.join(venv, "bin", "dbt")
-    if not os.path.exists(dbt):
-        run([sys.executable, "-m", "venv", venv], ROOT)
-        run([os.path.join(venv, "bin", "pip"), "install", "--quiet", "dbt-core>=1.10,<1.11", "dbt-duckdb>=1.9,<1.11"], ROOT)
     project = os.path.join(work, "dbt")
     make_project(project, seeds_at(1, work))
     dbt_secs = []
@@ -149,10 +149,57 @@ def against_dbt(work, runs, results):
     results.append((
         "Against dbt, scale 1 (same marts: every relation's types and rows compared equal)",
         [
-            ("dbt build (dbt-core 1.10, dbt-duckdb), cold, 2 threads", fmt(d)),
+            ("dbt build (dbt-core 1.11, dbt-duckdb 1.11), cold, 2 threads", fmt(d)),
             ("mallard build, cold, 2 threads", fmt(mallard) + f"; dbt / mallard = {d['median'] / mallard['median']:.1f}x"),
         ],
     ))
+
+
+def dbt_venv():
+    """dbt-core 1.11 + dbt-duckdb 1.11 with Python's duckdb at Mallard's DuckDB (scripts/dbt_parity/venv.sh)."""
+    venv = os.path.join(os.environ.get("MALLARD_CACHE", os.path.expanduser("~/.cache/mallard")), "dbt111")
+    if not os.path.exists(os.path.join(venv, "bin", "dbt")):
+        run([sys.executable, "-m", "venv", venv], ROOT)
+        run([os.path.join(venv, "bin", "pip"), "install", "--quiet", "dbt-core>=1.11,<1.12", "dbt-duckdb>=1.11,<1.12",
+             "duckdb==1.5.6"], ROOT)
+    return venv
+
+
+def against_dbt_corpus(work, runs, results):
+    import yaml  # in the dbt venv's site-packages only: read the specs with its Python
+    rows = []
+    corpus = os.path.join(os.path.dirname(ROOT), "shared", "realworld")
+    dbt = os.path.join(dbt_venv(), "bin", "dbt")
+    specs = os.path.join(ROOT, "tests", "realworld")
+    env = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    for name in sorted(os.listdir(specs)):
+        spec = yaml.safe_load(open(os.path.join(specs, name, "parity.yml")))
+        top = spec["project"].split("/")[0]
+        secs = {"dbt": [], "mallard": []}
+        mem = {"dbt": 0.0, "mallard": 0.0}
+        for i in range(runs):
+            for tool in (["dbt", "mallard"] if i % 2 == 0 else ["mallard", "dbt"]):
+                dest = os.path.join(work, f"corpus-{tool}")
+                shutil.rmtree(dest, ignore_errors=True)
+                shutil.copytree(os.path.join(corpus, top), os.path.join(dest, top), symlinks=True)
+                profiles = os.path.join(dest, "profiles")
+                os.makedirs(profiles)
+                with open(os.path.join(profiles, "profiles.yml"), "w") as f:
+                    yaml.safe_dump({spec["profile"]: {"target": "dev", "outputs": {"dev": {
+                        "type": "duckdb", "path": spec["database"], "threads": 4}}}}, f)
+                total = 0.0
+                for step in spec["steps"]:
+                    argv = [str(a) for a in step] + ["--profiles-dir", profiles]
+                    argv = ([dbt] + argv + ["--no-partial-parse"]) if tool == "dbt" else [MALLARD] + argv
+                    s, m, _ = run(argv, os.path.join(dest, spec["project"]), env=env, check=False)
+                    total += s
+                    mem[tool] = max(mem[tool], m)
+                secs[tool].append(total)
+        d, m = summary(secs["dbt"]), summary(secs["mallard"])
+        rows.append((f"{name}: {' ; '.join(' '.join(map(str, s)) for s in spec['steps'])}",
+                     f"dbt {fmt(d)}, {mem['dbt']:.0f} MiB; mallard {fmt(m)}, {mem['mallard']:.0f} MiB; "
+                     f"dbt / mallard = {d['median'] / m['median']:.1f}x"))
+    results.append(("dbt against Mallard on public projects (same commands, cold, 4 threads, alternating)", rows))
 
 
 def parse_and_compile(work, runs, results):
@@ -225,9 +272,17 @@ def main():
     ap.add_argument("--runs", type=int, default=5, help="runs per measurement (default 5)")
     ap.add_argument("--max-scale", type=int, default=100, help="largest seed scale for 'data at scale' (default 100)")
     ap.add_argument("--skip-dbt", action="store_true", help="leave out the dbt comparison")
+    ap.add_argument("--only-corpus", action="store_true", help="only the public projects against dbt")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     args = ap.parse_args()
     results = []
+    if args.only_corpus:
+        with tempfile.TemporaryDirectory(prefix="mallard-bench-") as work:
+            against_dbt_corpus(work, args.runs, results)
+        for title, rows in results:
+            print(f"## {title}\n\n| what | result |\n|---|---|")
+            print("\n".join(f"| {a} | {b} |" for a, b in rows))
+        return
     with tempfile.TemporaryDirectory(prefix="mallard-bench-") as work:
         # Compile first: it writes 30,000 small files, and measured after the builds it waited on
         # the writeback of their gigabytes (1,000 models took 2.6 s there, 0.5 s alone).
@@ -236,6 +291,7 @@ def main():
         against_the_limit(work, 10, args.runs, results)
         if not args.skip_dbt:
             against_dbt(work, max(3, args.runs // 2), results)
+            against_dbt_corpus(work, max(3, args.runs // 2), results)
         big = max(10, args.max_scale)
         data_at_scale(work, [10, big] if big > 10 else [10], max(1, args.runs // 2) if big >= 100 else args.runs, results)
         nothing_to_do(work, max(10, args.runs), results)

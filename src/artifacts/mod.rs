@@ -291,7 +291,7 @@ impl<'a> NodeJson<'a> {
                 .collect(),
             metrics: [],
             depends_on: DependsOnJson {
-                macros: [],
+                macros: &n.depends_on_macros,
                 nodes: &n.depends_on,
             },
             compiled_path: (n.resource_type != ResourceType::Seed)
@@ -324,7 +324,7 @@ struct RefJson<'a> {
 
 #[derive(Serialize)]
 struct DependsOnJson<'a> {
-    macros: [(); 0],
+    macros: &'a [String],
     nodes: &'a [String],
 }
 
@@ -372,6 +372,26 @@ impl Serialize for MetaJson<'_> {
             None => serializer.serialize_map(Some(0))?.end(),
         }
     }
+}
+
+/// dbt's `graph` context variable: the parsed project as templates see it, `nodes` and
+/// `sources` by `unique_id` with their manifest fields (`exposures`, `metrics`, `groups`,
+/// `semantic_models`, `saved_queries` are empty: Mallard does not parse those yet).
+pub fn graph_json(manifest: &Manifest, target_path: &str) -> Value {
+    let nodes: Map<String, Value> = manifest
+        .nodes
+        .iter()
+        .map(|(id, n)| (id.clone(), node_json(n, target_path)))
+        .collect();
+    let sources: Map<String, Value> = manifest
+        .sources
+        .iter()
+        .map(|(id, s)| (id.clone(), source_json(s)))
+        .collect();
+    serde_json::json!({
+        "nodes": nodes, "sources": sources, "exposures": {}, "metrics": {}, "groups": {},
+        "semantic_models": {}, "saved_queries": {}, "unit_tests": {},
+    })
 }
 
 fn source_json(s: &Source) -> Value {

@@ -196,6 +196,21 @@ impl Session {
             target.jinja_value(),
         )?;
         let manifest = manifest::parse::parse(&project, &target, &env)?;
+        let mut env = env;
+        // dbt's `graph` (the parsed project), built only for projects whose templates read it:
+        // at 10,000 models it is a sizeable copy of the manifest.
+        let reads_graph = project
+            .packages
+            .iter()
+            .chain([&project])
+            .flat_map(|p| p.macros.iter().chain(&p.models).chain(&p.singular_tests))
+            .any(|f| f.contents.contains("graph"));
+        if reads_graph {
+            env.add_global(
+                "graph",
+                templating::context::mutable_value(&artifacts::graph_json(&manifest, &project.target_path)),
+            );
+        }
         for w in &manifest.warnings {
             println!("warning: {w}");
         }

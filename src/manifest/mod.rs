@@ -93,6 +93,9 @@ pub struct Node {
     pub checksum: String,
     /// Unit tests only: the rows given and expected.
     pub unit_test: Option<UnitTestSpec>,
+    /// The macros the node's template calls (`macro.<package>.<name>`), sorted: dbt's
+    /// `depends_on.macros`.
+    pub depends_on_macros: Vec<String>,
     /// A version of a versioned model: its version and the model's latest, as text.
     pub version: Option<String>,
     pub latest_version: Option<String>,
@@ -123,6 +126,7 @@ impl Node {
             attached_node: None,
             checksum: String::new(),
             unit_test: None,
+            depends_on_macros: Vec::new(),
             version: None,
             latest_version: None,
         }

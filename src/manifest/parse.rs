@@ -699,7 +699,8 @@ impl Parser<'_> {
             );
         }
         let materialized = config.materialized().to_string();
-        if !MODEL_MATERIALIZATIONS.contains(&materialized.as_str()) {
+        let custom = templating::materialization_macro(self.env, &materialized).is_some();
+        if !MODEL_MATERIALIZATIONS.contains(&materialized.as_str()) && !custom {
             let loc = find_call_line(&f.contents, "config", &materialized)
                 .map(|(l, c)| Location::in_source(&f.original_file_path, &f.contents, l, Some(c)))
                 .unwrap_or_else(|| Location::in_source(&f.original_file_path, &f.contents, 1, None));
@@ -750,6 +751,11 @@ impl Parser<'_> {
             refs,
             sources,
             relation: Some(relation),
+            depends_on_macros: {
+                let mut m = recorded.macros.clone();
+                m.sort();
+                m
+            },
             version: id.version.clone(),
             latest_version: id.latest_version.clone(),
             ..self.file_node(f, ResourceType::Model, unique_id, name)

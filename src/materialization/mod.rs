@@ -115,26 +115,27 @@ impl SeedLoad<'_> {
     /// The seed's columns with the types dbt-duckdb gives them: `column_types` where
     /// configured, else inferred from the file as dbt's agate does ([`seed_types`]).
     ///
-    /// Errors: the CSV does not exist or is malformed (named at its `file:line`);
-    /// `column_types` names a column the header lacks (with a did-you-mean).
+    /// A `column_types` entry for a column the file lacks is ignored with a warning on stderr.
+    ///
+    /// Errors: the CSV does not exist or is malformed (named at its `file:line`).
     pub fn columns(&self) -> Result<Vec<(String, String)>> {
         if !self.csv.is_file() {
             return Err(Diagnostic::new(format!("seed file `{}` does not exist", self.shown_path)).into());
         }
         let inferred = seed_types::infer(&self.csv, self.shown_path, self.delimiter_byte())?;
         let configured = self.column_types.cloned().unwrap_or_default();
+        // dbt ignores a `column_types` entry for a column the file lacks; so does Mallard, but
+        // it says so.
         for col in configured.keys() {
             if !inferred.names.contains(col) {
                 let header = &inferred.names;
-                let mut d = Diagnostic::new(format!(
-                    "`column_types` of seed `{}` names column `{col}`, which `{}` does not have",
+                let hint = did_you_mean(col, header.iter().map(String::as_str))
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                eprintln!(
+                    "warning: `column_types` of seed `{}` names column `{col}`, which `{}` does not have: ignored, as dbt does{hint}",
                     self.relation.identifier, self.shown_path
-                ));
-                d = match did_you_mean(col, header.iter().map(String::as_str)) {
-                    Some(s) => d.help(format!("did you mean `{s}`? (columns: {})", header.join(", "))),
-                    None => d.help(format!("the file's columns are: {}", header.join(", "))),
-                };
-                return Err(d.into());
+                );
             }
         }
         Ok(inferred

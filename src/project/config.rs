@@ -55,7 +55,9 @@ pub fn normalize_key(key: &str) -> String {
 }
 
 impl NodeConfig {
-    /// Lays `layer` over `self`: tags and meta accumulate, other keys are replaced.
+    /// Lays `layer` over `self`: tags and hooks accumulate, `meta`, `column_types`,
+    /// `persist_docs`, `docs`, `quoting` and `contract` are updated key by key (dbt's merge
+    /// behaviours), other keys are replaced.
     pub fn merge(&mut self, layer: &Map<String, Value>) {
         for (key, value) in layer {
             let key = normalize_key(key);
@@ -81,17 +83,24 @@ impl NodeConfig {
                     }
                     self.0.insert(key, Value::Array(hooks));
                 }
-                "meta" => {
-                    let mut meta = self
+                // dbt's `MergeBehavior.Update` keys: a more specific layer's entries are laid
+                // over the less specific one's, key by key.
+                "meta" | "column_types" | "persist_docs" | "docs" | "quoting" | "contract" => {
+                    let mut map = self
                         .0
-                        .get("meta")
+                        .get(&key)
                         .and_then(Value::as_object)
                         .cloned()
                         .unwrap_or_default();
-                    if let Some(obj) = value.as_object() {
-                        meta.extend(obj.clone());
+                    match value.as_object() {
+                        Some(obj) => {
+                            map.extend(obj.clone());
+                            self.0.insert(key, Value::Object(map));
+                        }
+                        None => {
+                            self.0.insert(key, value.clone());
+                        }
                     }
-                    self.0.insert(key, Value::Object(meta));
                 }
                 _ => {
                     self.0.insert(key, value.clone());

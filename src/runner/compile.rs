@@ -499,6 +499,40 @@ impl Compiler<'_> {
 }
 
 impl Compiler<'_> {
+    /// Runs model `node`'s custom materialization (`{% materialization name, adapter %}`) on
+    /// the worker's connection, with dbt's context for it: `sql` and `compiled_code` (the
+    /// compiled model), `model` (its manifest entry), `this`, `config`, `pre_hooks` and
+    /// `post_hooks`. Its `statement` calls run as they come (outside a transaction, as dbt
+    /// runs a materialization's statements).
+    ///
+    /// Errors: no such materialization; a Jinja or SQL error in it, at its file and line.
+    pub fn custom_materialization(
+        &self,
+        node: &Node,
+        sql: &str,
+        database: &SharedAdapter,
+    ) -> Result<(), Diagnostic> {
+        let name = node.materialized();
+        let mat = templating::materialization_macro(self.env, name)
+            .ok_or_else(|| Diagnostic::new(format!("no materialization `{name}` (for duckdb or default)")))?;
+        let model = crate::artifacts::node_json(node, &self.target_path);
+        let input = RenderInput {
+            file: &node.original_file_path,
+            source: "{{ __mallard_materialization() }}",
+            this: node.relation.clone(),
+            model: model.clone(),
+            extra: Some(minijinja::context! {
+                __mallard_materialization => mat,
+                sql => sql,
+                compiled_code => sql,
+                pre_hooks => Vec::<String>::new(),
+                post_hooks => Vec::<String>::new(),
+            }),
+        };
+        templating::render(self.env, &input, self.context_on(node, Some(database)))?;
+        Ok(())
+    }
+
     /// A generic test's argument as dbt passes it (dbt-core's `add_rendered_test_kwargs`):
     /// every string, also inside lists and dicts, is rendered as a template natively (`0.5`
     /// becomes a number, `{{ ref('x') }}` the relation), one that looks like a call of

@@ -436,6 +436,25 @@ fn run_node(
             return result;
         }
     };
+    let custom = node.resource_type == ResourceType::Model
+        && !["view", "table", "incremental", "ephemeral"].contains(&node.materialized());
+    if custom {
+        // Its statements take the connection themselves.
+        let exec_start = Utc::now();
+        if let Err(d) = compiler.custom_materialization(node, &sql, database) {
+            result.status = Status::Error;
+            result.message = Some(compilation_error(node, &d));
+        } else {
+            result.message = Some("OK".to_string());
+        }
+        result.timing.push(Timing {
+            name: "execute",
+            started_at: exec_start,
+            completed_at: Utc::now(),
+        });
+        result.execution_time = started.elapsed().as_secs_f64();
+        return result;
+    }
     let adapter = database.lock().unwrap_or_else(|p| p.into_inner());
     let adapter = &*adapter;
     let compiled_at = format!(

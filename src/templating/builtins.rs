@@ -153,6 +153,62 @@ pub fn add_to(env: &mut Environment<'static>) {
             }
         },
     );
+    // Jinja2's `round(value, precision=0, method='common')`, with `ceil` and `floor`
+    // (minijinja's takes no method); the result is a float, as Jinja2's.
+    env.add_filter(
+        "round",
+        |value: f64, precision: Option<i32>, method: Option<String>| -> Result<Value, Error> {
+            let scale = 10f64.powi(precision.unwrap_or(0));
+            let x = value * scale;
+            let rounded = match method.as_deref().unwrap_or("common") {
+                "common" => x.round(),
+                "ceil" => x.ceil(),
+                "floor" => x.floor(),
+                other => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("round: method must be common, ceil or floor, not `{other}`"),
+                    ))
+                }
+            };
+            Ok(Value::from(rounded / scale))
+        },
+    );
+    // dbt's filters that turn rendered text back into values.
+    let native = |v: Value| -> Value {
+        match v.as_str() {
+            Some(s) => Value::from_serialize(crate::project::yaml::native_value(s)),
+            None => v,
+        }
+    };
+    env.add_filter("as_native", native);
+    env.add_filter("as_bool", move |v: Value| -> Result<Value, Error> {
+        let n = native(v.clone());
+        match n.kind() {
+            minijinja::value::ValueKind::Bool | minijinja::value::ValueKind::None => Ok(n),
+            _ => Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("as_bool: `{v}` is not a boolean"),
+            )),
+        }
+    });
+    env.add_filter("as_number", move |v: Value| -> Result<Value, Error> {
+        let n = native(v.clone());
+        match n.kind() {
+            minijinja::value::ValueKind::Number => Ok(n),
+            _ => Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("as_number: `{v}` is not a number"),
+            )),
+        }
+    });
+    env.add_filter("as_text", |v: Value| -> Value {
+        if v.is_none() {
+            Value::from("")
+        } else {
+            Value::from(v.to_string())
+        }
+    });
     env.add_function("local_md5", |text: String| -> Value {
         use md5::{Digest, Md5};
         let digest = Md5::digest(text.as_bytes());

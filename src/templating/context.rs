@@ -545,6 +545,22 @@ impl Object for AdapterObject {
     }
 }
 
+/// `value` as a Jinja value whose lists and dicts (at any depth) can be changed in place, as
+/// Python's can: [`MutableList`] and [`MutableDict`].
+pub fn mutable_value(value: &serde_json::Value) -> Value {
+    match value {
+        serde_json::Value::Array(items) => {
+            Value::from_object(MutableList::from_items(items.iter().map(mutable_value).collect()))
+        }
+        serde_json::Value::Object(map) => Value::from_object(MutableDict(Mutex::new(
+            map.iter()
+                .map(|(k, v)| (Value::from(k.clone()), mutable_value(v)))
+                .collect(),
+        ))),
+        other => Value::from_serialize(other),
+    }
+}
+
 /// A relation value (one of Mallard's, or any mapping with `database`, `schema` and
 /// `identifier`) as a [`Relation`].
 fn relation_of(value: &Value) -> Option<super::Relation> {
@@ -700,6 +716,20 @@ pub struct MutableDict(Mutex<Entries>);
 type Entries = Vec<(Value, Value)>;
 
 impl MutableDict {
+    /// This dict with `other`'s entries laid over it.
+    pub fn merged(self, other: MutableDict) -> MutableDict {
+        {
+            let mut entries = self.entries();
+            for (k, v) in other.entries().drain(..) {
+                match entries.iter_mut().find(|(key, _)| *key == k) {
+                    Some(slot) => slot.1 = v,
+                    None => entries.push((k, v)),
+                }
+            }
+        }
+        self
+    }
+
     /// A dict holding `map`'s entries (none for `None`).
     ///
     /// Errors: `map` is not a mapping.

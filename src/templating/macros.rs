@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use minijinja::value::{Object, Rest, Value};
+use minijinja::value::{Object, Value};
 use minijinja::{Environment, Error, ErrorKind, State};
 
 use super::{context, jinja_diagnostic};
@@ -19,18 +19,57 @@ pub(super) const NODE_CONTEXT_KEYS: &[&str] = &["__mallard", "this", "model", "e
 /// dbt-duckdb renders them.
 pub(super) const DBT_MACROS: &str = include_str!("dbt_macros.sql");
 
-/// A global function that calls macro `name` of template `file` (see [`call_macro`]).
-pub(super) fn macro_function(
-    file: &str,
-    name: &str,
-) -> impl Fn(&State, Rest<Value>) -> Result<Value, Error> + Send + Sync + 'static {
-    let (file, name) = (file.to_string(), name.to_string());
-    move |state: &State, args: Rest<Value>| call_macro(state, &file, &name, &args)
+/// A callable macro: macro `name` of template `file`, of package `package` (see
+/// [`call_macro`]). Two values of the same macro compare equal, as Python's macro objects do
+/// (packages keep lists of macros and test membership). In the parse phase a call is recorded
+/// as the node's dependency `macro.<package>.<name>`, as dbt records `depends_on.macros`.
+pub(super) fn macro_function(package: &str, file: &str, name: &str) -> Value {
+    Value::from_object(MacroFunction {
+        id: format!("macro.{package}.{name}"),
+        file: file.to_string(),
+        name: name.to_string(),
+    })
+}
+
+/// See [`macro_function`].
+#[derive(Debug)]
+pub(super) struct MacroFunction {
+    id: String,
+    file: String,
+    name: String,
+}
+
+impl Object for MacroFunction {
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
+    fn call(self: &Arc<Self>, state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        if let Ok(node) = super::node_context(state) {
+            if node.phase == super::Phase::Parse {
+                let mut recorded = node.recorded.lock().unwrap_or_else(|p| p.into_inner());
+                if !recorded.macros.contains(&self.id) {
+                    recorded.macros.push(self.id.clone());
+                }
+            }
+        }
+        call_macro(state, &self.file, &self.name, args)
+    }
+
+    fn custom_cmp(self: &Arc<Self>, other: &minijinja::value::DynObject) -> Option<std::cmp::Ordering> {
+        let other = other.downcast_ref::<Self>()?;
+        Some(self.id.cmp(&other.id))
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<macro {}>", self.id)
+    }
 }
 
 /// A package's macros as attributes of its name: `dbt_utils.star(...)`.
 #[derive(Debug)]
 pub(super) struct MacroNamespace {
+    pub(super) package: String,
     /// Macro name -> template (file) defining it.
     pub(super) macros: BTreeMap<String, String>,
 }
@@ -44,7 +83,7 @@ impl Object for MacroNamespace {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let name = key.as_str()?;
         let file = self.macros.get(name)?;
-        Some(Value::from_function(macro_function(file, name)))
+        Some(macro_function(&self.package, file, name))
     }
 
     fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
@@ -93,8 +132,42 @@ pub(super) fn rename_macros(text: &str) -> String {
         let keyword_at = rest.len() - trimmed.len();
         // A generic test, `{% test name(model, ...) %} ... {% endtest %}`, is the macro
         // `test_<name>`, as dbt defines it.
+        // A custom materialization, `{% materialization name, adapter %}`, is the macro
+        // `materialization_<name>_<adapter>`, as dbt names it.
+        if let Some(spec) = trimmed
+            .strip_prefix("materialization")
+            .filter(|s| s.starts_with(char::is_whitespace))
+        {
+            let Some(end) = spec.find("%}") else { continue };
+            let inner = spec[..end].trim_end().trim_end_matches('-');
+            let mut parts = inner.split(',').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let adapter = parts
+                .next()
+                .map(|a| {
+                    a.trim_start_matches("adapter=")
+                        .trim_matches(|c| c == '\'' || c == '"')
+                })
+                .unwrap_or("default");
+            let closing_dash = if spec[..end].trim_end().ends_with('-') {
+                "-"
+            } else {
+                ""
+            };
+            out.push_str(&rest[..keyword_at]);
+            out.push_str(&format!(
+                "macro {MACRO_PREFIX}materialization_{name}_{adapter}() {closing_dash}"
+            ));
+            rest = &trimmed["materialization".len() + end..];
+            continue;
+        }
         let (keyword, replacement) = if trimmed.starts_with("macro") {
             ("macro", "macro")
+        } else if trimmed.starts_with("endmaterialization") {
+            out.push_str(&rest[..keyword_at]);
+            out.push_str("endmacro");
+            rest = &rest[keyword_at + "endmaterialization".len()..];
+            continue;
         } else if trimmed.starts_with("test") {
             ("test", "macro")
         } else if trimmed.starts_with("endtest") {
@@ -181,6 +254,18 @@ pub(super) fn catch_all_parameters(text: &str) -> std::borrow::Cow<'_, str> {
     }
     out.push_str(rest);
     std::borrow::Cow::Owned(out)
+}
+
+/// The macro of custom materialization `name` (`{% materialization name, duckdb %}`, else
+/// `..., default %}`), if a macro file defines it.
+pub fn materialization_macro(env: &Environment<'static>, name: &str) -> Option<Value> {
+    ["duckdb", "default"].iter().find_map(|adapter| {
+        let wanted = format!("materialization_{name}_{adapter}");
+        env.globals()
+            .find(|(g, _)| *g == wanted)
+            .map(|(_, f)| f)
+            .filter(|v| !v.is_undefined())
+    })
 }
 
 /// The macro of custom generic test `name` (`my_test`, or `package.my_test`): `test_<name>`,

@@ -23,7 +23,9 @@ use minijinja::value::{Kwargs, Object, Rest, Value};
 use minijinja::{Environment, Error, ErrorKind, State, UndefinedBehavior};
 use serde_json::Map;
 
-pub use macros::{generic_test_macro, mutable_literals, MAX_MACRO_DEPTH, RENDER_STACK_SIZE};
+pub use macros::{
+    generic_test_macro, materialization_macro, mutable_literals, MAX_MACRO_DEPTH, RENDER_STACK_SIZE,
+};
 pub use relation::{quote, Relation};
 
 use crate::error::{Diagnostic, Location};
@@ -68,6 +70,8 @@ pub struct Recorded {
     pub sources: Vec<(String, String)>,
     /// Keyword arguments of each `config(...)` call.
     pub configs: Vec<Map<String, serde_json::Value>>,
+    /// The macros called (`macro.<package>.<name>`), in first-call order.
+    pub macros: Vec<String>,
 }
 
 /// How the run phase turns `ref` and `source` calls into relations.
@@ -208,12 +212,35 @@ pub fn environment_with_packages(
     env.add_function("mallard_dict", |map: Option<Value>| -> Result<Value, Error> {
         Ok(Value::from_object(context::MutableDict::from_map(map.as_ref())?))
     });
+    // `dict(a=1)` and `dict(mapping)` give a dict that `.update()` can change, as Python's.
+    env.add_function("dict", |args: Rest<Value>| -> Result<Value, Error> {
+        let (positional, kwargs): (&[Value], Kwargs) = minijinja::value::from_args(&args)?;
+        let dict = context::MutableDict::from_map(positional.first())?;
+        let extra: Vec<(Value, Value)> = kwargs
+            .args()
+            .map(|k| Ok((Value::from(k), kwargs.get::<Value>(k)?)))
+            .collect::<Result<_, Error>>()?;
+        let extra = Value::from_iter(extra);
+        let merged = context::MutableDict::from_map(Some(&extra))?;
+        Ok(Value::from_object(dict.merged(merged)))
+    });
     // `x | list` gives a list that `.append()` can change, as Python's does.
     env.add_filter("list", |v: Value| -> Result<Value, Error> {
         Ok(Value::from_object(context::MutableList::from_items(
             v.try_iter()?.collect(),
         )))
     });
+    // `{% call noop_statement('main', status) %}`: a statement that runs nothing (custom
+    // materializations that build no relation use it).
+    env.add_function(
+        "noop_statement",
+        |_args: Rest<Value>, kwargs: Kwargs| -> Result<String, Error> {
+            for key in kwargs.args().map(str::to_string).collect::<Vec<_>>() {
+                let _: Value = kwargs.get(&key)?;
+            }
+            Ok(String::new())
+        },
+    );
     env.add_function("run_query", context::run_query);
     env.add_function("statement", context::statement);
     env.add_function("load_result", context::load_result);
@@ -228,6 +255,7 @@ pub fn environment_with_packages(
     env.set_unknown_method_callback(python_methods);
 
     env.add_global("__mallard_root", Value::from(root));
+    env.add_global("project_name", Value::from(root));
     env.add_global(
         "__mallard_dispatch",
         Value::from_serialize(
@@ -272,7 +300,7 @@ pub fn environment_with_packages(
     for (package, names) in &namespaces {
         for (name, file) in names {
             if package == root || !root_macros.contains_key(name) {
-                env.add_function(name.clone(), macro_function(file, name));
+                env.add_global(name.clone(), macro_function(package, file, name));
             }
         }
         // A macro named like a package (often the project's own) stays callable.
@@ -280,6 +308,7 @@ pub fn environment_with_packages(
             env.add_global(
                 package.clone(),
                 Value::from_object(MacroNamespace {
+                    package: package.clone(),
                     macros: names.clone(),
                 }),
             );
@@ -289,8 +318,45 @@ pub fn environment_with_packages(
 }
 
 /// Python's methods on Jinja values that minijinja lacks: minijinja-contrib's `pycompat`
-/// (`.upper()`, `.items()`, `.get()`, ...), plus `list.index(x)` and `list.count(x)`.
+/// (`.upper()`, `.items()`, `.get()`, ...), plus `list.index(x)`, `list.count(x)`,
+/// `str.maketrans(x, y, z)` and `str.translate(table)`.
 fn python_methods(state: &State, value: &Value, method: &str, args: &[Value]) -> Result<Value, Error> {
+    if let (Some(text), "maketrans") = (value.as_str(), method) {
+        let _ = text;
+        let (from, to, delete): (String, Option<String>, Option<String>) = minijinja::value::from_args(args)?;
+        let to = to.unwrap_or_default();
+        if from.chars().count() != to.chars().count() {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                "maketrans: the first two arguments must have equal length",
+            ));
+        }
+        let mut table: Vec<(Value, Value)> = from
+            .chars()
+            .zip(to.chars())
+            .map(|(a, b)| (Value::from(a as u32), Value::from(b.to_string())))
+            .collect();
+        table.extend(
+            delete
+                .unwrap_or_default()
+                .chars()
+                .map(|c| (Value::from(c as u32), Value::from(()))),
+        );
+        return Ok(Value::from_iter(table));
+    }
+    if let (Some(text), "translate") = (value.as_str(), method) {
+        let (table,): (Value,) = minijinja::value::from_args(args)?;
+        let mut out = String::with_capacity(text.len());
+        for c in text.chars() {
+            match table.get_item(&Value::from(c as u32)) {
+                Ok(v) if v.is_undefined() => out.push(c),
+                Ok(v) if v.is_none() => {}
+                Ok(v) => out.push_str(&v.to_string()),
+                Err(_) => out.push(c),
+            }
+        }
+        return Ok(Value::from(out));
+    }
     if value.kind() == minijinja::value::ValueKind::Seq && matches!(method, "index" | "count") {
         let (needle,): (Value,) = minijinja::value::from_args(args)?;
         let mut items = value.try_iter()?;
@@ -578,7 +644,8 @@ fn resolver(node: &NodeContext) -> Result<&Arc<dyn Resolver>, Error> {
 fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, Error> {
     let node = node_context(state)?;
     match node.vars.get(&name) {
-        Some(v) => Ok(Value::from_serialize(v)),
+        // Lists and dicts as Python's: `.update()` and `.append()` change them.
+        Some(v) => Ok(context::mutable_value(v)),
         None => default.ok_or_else(|| {
             Error::new(
                 ErrorKind::InvalidOperation,
