@@ -12,6 +12,8 @@
 //! (a regression) and when a listed one is gone (progress: shorten the list). Run with
 //! `MALLARD_REALWORLD_BLESS=1` to rewrite the lists from what this run found.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -117,30 +119,16 @@ fn digest(db: &Path, spec: &Spec) -> Vec<String> {
     out
 }
 
-/// `<kind> <name> <status>` per node of a run_results.json, sorted (as `statuses.py`).
+/// `<kind> <name> <status>` per node of a run_results.json, sorted (as `statuses.py`), without
+/// the tests whose status varies under dbt too.
 fn statuses(path: &Path, spec: &Spec) -> Vec<String> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Vec::new();
     };
-    let doc: serde_json::Value = serde_json::from_str(&text).expect("run_results.json is JSON");
-    let mut lines: Vec<String> = doc["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .map(|r| {
-            let id = r["unique_id"].as_str().unwrap_or_default();
-            let parts: Vec<&str> = id.split('.').collect();
-            let name = if parts[0] == "unit_test" {
-                parts[2..4].join(".")
-            } else {
-                parts[2].to_string()
-            };
-            format!("{} {name} {}", parts[0], r["status"].as_str().unwrap_or_default())
-        })
+    common::node_statuses(&text)
+        .into_iter()
         .filter(|l| !spec.status_free.iter().any(|s| l.contains(s.as_str())))
-        .collect();
-    lines.sort();
-    lines
+        .collect()
 }
 
 /// The name of a digest line (`schema.name`) or a status line (`kind name`).

@@ -109,28 +109,55 @@ fn copy_database(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
+/// Other as-of dates for the warehouse, which change most marts: the "new" version of a build.
+const NEW_VARS: &str =
+    r#"{cdnow_as_of_date: "1998-01-01", app_as_of_date: "2024-03-15", crm_campaign_date: "2023-10-20"}"#;
+
+/// A warehouse built twice: `old` is every relation's version as committed (its database kept
+/// in `saved`, and `db` put back to it), `new` the version with [`NEW_VARS`], which took
+/// `duration` to build.
+struct OldAndNew {
+    db: std::path::PathBuf,
+    saved: std::path::PathBuf,
+    old: std::collections::BTreeMap<String, String>,
+    new: std::collections::BTreeMap<String, String>,
+    duration: Duration,
+}
+
+impl OldAndNew {
+    fn build(p: &Project) -> OldAndNew {
+        let db = p.path().join("retention.duckdb");
+        assert_eq!(p.run(&["build"]).code, 0);
+        // Same file name in another folder: DuckDB names the catalog after the file, and views
+        // refer to relations through it.
+        std::fs::create_dir(p.path().join("saved")).unwrap();
+        let saved = p.path().join("saved/retention.duckdb");
+        copy_database(&db, &saved);
+        let old = versions(&saved);
+        copy_database(&db, &saved);
+        let started = std::time::Instant::now();
+        assert_eq!(p.run(&["build", "--vars", NEW_VARS]).code, 0);
+        let duration = started.elapsed();
+        let new = versions(&db);
+        OldAndNew {
+            db,
+            saved,
+            old,
+            new,
+            duration,
+        }
+    }
+}
+
 #[test]
 fn a_build_killed_at_any_moment_leaves_every_relation_whole() {
     const KILLS: usize = 20;
     // Version "old" of every relation: the warehouse as committed. Version "new": the same
     // project with other as-of dates, which change most marts.
-    let new_vars =
-        r#"{cdnow_as_of_date: "1998-01-01", app_as_of_date: "2024-03-15", crm_campaign_date: "2023-10-20"}"#;
     let p = Project::warehouse();
-    let db = p.path().join("retention.duckdb");
-    assert_eq!(p.run(&["build"]).code, 0);
-    // Same file name in another folder: DuckDB names the catalog after the file, and views
-    // refer to relations through it.
-    std::fs::create_dir(p.path().join("saved")).unwrap();
-    let saved = p.path().join("saved/retention.duckdb");
-    copy_database(&db, &saved);
-    let old = versions(&saved);
-    copy_database(&db, &saved);
-
-    let started = std::time::Instant::now();
-    assert_eq!(p.run(&["build", "--vars", new_vars]).code, 0);
-    let duration = started.elapsed();
-    let new = versions(&db);
+    let w = OldAndNew::build(&p);
+    let (db, saved, old, new, duration) = (&w.db, &w.saved, &w.old, &w.new, w.duration);
+    let new_vars = NEW_VARS;
     let changed = old.iter().filter(|(rel, v)| new.get(*rel) != Some(v)).count();
     assert!(changed >= 10, "the new vars change only {changed} relations");
 
@@ -174,7 +201,7 @@ fn a_build_killed_at_any_moment_leaves_every_relation_whole() {
         assert_eq!(next.code, 0, "kill {k}: the next build fails:\n{}", next.text(&p));
         assert_eq!(
             versions(&db),
-            new,
+            *new,
             "kill {k}: the next build does not give the new version"
         );
     }
@@ -193,8 +220,7 @@ fn a_build_killed_at_any_moment_leaves_every_relation_whole() {
 fn a_build_told_to_stop_stops_cleanly() {
     let thorough = std::env::var_os("MALLARD_THOROUGH").is_some();
     let signals = if thorough { 10 } else { 4 };
-    let new_vars =
-        r#"{cdnow_as_of_date: "1998-01-01", app_as_of_date: "2024-03-15", crm_campaign_date: "2023-10-20"}"#;
+    let new_vars = NEW_VARS;
     let p = Project::warehouse();
     if thorough {
         let status = std::process::Command::new(env!("CARGO_BIN_EXE_seedgen"))
@@ -209,17 +235,8 @@ fn a_build_told_to_stop_stops_cleanly() {
             String::from_utf8_lossy(&status.stderr)
         );
     }
-    let db = p.path().join("retention.duckdb");
-    assert_eq!(p.run(&["build"]).code, 0);
-    std::fs::create_dir(p.path().join("saved")).unwrap();
-    let saved = p.path().join("saved/retention.duckdb");
-    copy_database(&db, &saved);
-    let old = versions(&saved);
-    copy_database(&db, &saved);
-    let started = std::time::Instant::now();
-    assert_eq!(p.run(&["build", "--vars", new_vars]).code, 0);
-    let duration = started.elapsed();
-    let new = versions(&db);
+    let w = OldAndNew::build(&p);
+    let (db, saved, old, new, duration) = (&w.db, &w.saved, &w.old, &w.new, w.duration);
 
     let mut stop_times = Vec::new();
     for k in 0..signals {
@@ -282,7 +299,7 @@ fn a_build_told_to_stop_stops_cleanly() {
         );
         assert_eq!(
             versions(&db),
-            new,
+            *new,
             "signal {k}: the next build does not give the new version"
         );
     }

@@ -270,3 +270,27 @@ pub fn assert_increments_equal_full_refresh(project: &Project, db_file: &str, in
         }
     }
 }
+
+/// Each node's status in the text of a `run_results.json`, as `scripts/dbt_parity/statuses.py`
+/// prints them: `<resource type> <name> <status>` lines, sorted; data tests without their
+/// unique_id's hash, unit tests as `<model>.<test>`.
+pub fn node_statuses(run_results: &str) -> Vec<String> {
+    let doc: serde_json::Value = serde_json::from_str(run_results).expect("run_results.json is JSON");
+    let mut lines: Vec<String> = doc["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            let id = r["unique_id"].as_str().unwrap_or_default();
+            let parts: Vec<&str> = id.split('.').collect();
+            let name = if parts[0] == "unit_test" {
+                parts[2..4].join(".")
+            } else {
+                parts[2].to_string()
+            };
+            format!("{} {name} {}", parts[0], r["status"].as_str().unwrap_or_default())
+        })
+        .collect();
+    lines.sort();
+    lines
+}
