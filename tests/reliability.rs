@@ -169,7 +169,7 @@ fn a_build_killed_at_any_moment_leaves_every_relation_whole() {
         if killed_mid_run == KILLS {
             break;
         }
-        copy_database(&saved, &db);
+        copy_database(saved, db);
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mallard"))
             .args(["build", "--vars", new_vars])
             .current_dir(p.path())
@@ -187,7 +187,7 @@ fn a_build_killed_at_any_moment_leaves_every_relation_whole() {
         child.kill().unwrap();
         child.wait().unwrap();
 
-        let got = versions(&db);
+        let got = versions(db);
         for (rel, version) in &got {
             assert!(
                 old.get(rel) == Some(version) || new.get(rel) == Some(version),
@@ -200,7 +200,7 @@ fn a_build_killed_at_any_moment_leaves_every_relation_whole() {
         let next = p.run(&["build", "--vars", new_vars]);
         assert_eq!(next.code, 0, "kill {k}: the next build fails:\n{}", next.text(&p));
         assert_eq!(
-            versions(&db),
+            versions(db),
             *new,
             "kill {k}: the next build does not give the new version"
         );
@@ -240,7 +240,7 @@ fn a_build_told_to_stop_stops_cleanly() {
 
     let mut stop_times = Vec::new();
     for k in 0..signals {
-        copy_database(&saved, &db);
+        copy_database(saved, db);
         let _ = std::fs::remove_file(p.path().join("target/run_results.json"));
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mallard"))
             .args(["build", "--vars", new_vars])
@@ -270,7 +270,7 @@ fn a_build_told_to_stop_stops_cleanly() {
             stopped < Duration::from_secs(2),
             "signal {k}: stopped after {stopped:?}"
         );
-        let got = versions(&db);
+        let got = versions(db);
         for (rel, version) in &got {
             assert!(
                 old.get(rel) == Some(version) || new.get(rel) == Some(version),
@@ -289,7 +289,7 @@ fn a_build_told_to_stop_stops_cleanly() {
             statuses.iter().any(|s| *s == "skipped" || *s == "error"),
             "signal {k}: run_results.json does not show the interruption: {statuses:?}"
         );
-        assert!(!p.path().join("retention.duckdb.lock").exists() || WriteLock::acquire(&db, None).is_ok());
+        assert!(!p.path().join("retention.duckdb.lock").exists() || WriteLock::acquire(db, None).is_ok());
         let next = p.run(&["build", "--vars", new_vars]);
         assert_eq!(
             next.code,
@@ -298,7 +298,7 @@ fn a_build_told_to_stop_stops_cleanly() {
             next.text(&p)
         );
         assert_eq!(
-            versions(&db),
+            versions(db),
             *new,
             "signal {k}: the next build does not give the new version"
         );
