@@ -200,3 +200,72 @@ proptest! {
         let _ = render_parse_phase(&text).map_err(|e| e.to_string());
     }
 }
+
+/// Recursion (direct and mutual, with and without an end), deep nesting of blocks and large
+/// loops never abort the process: each renders or ends in an error. Rendered on a thread with
+/// the stack every rendering thread of Mallard has.
+#[test]
+fn recursion_nesting_and_loops_never_abort() {
+    let cases: Vec<(String, String)> = vec![
+        (
+            "{% macro r(n) %}{{ r(n + 1) }}{% endmacro %}".into(),
+            "{{ r(0) }}".into(),
+        ),
+        (
+            "{% macro a(n) %}{{ b(n) }}{% endmacro %}{% macro b(n) %}{{ a(n) }}{% endmacro %}".into(),
+            "{{ a(0) }}".into(),
+        ),
+        (
+            "{% macro r(n) %}{% if n > 0 %}{{ r(n - 1) }}{% endif %}{% endmacro %}".into(),
+            "{{ r(150) }}{{ r(199) }}{{ r(100000) }}".into(),
+        ),
+        (
+            String::new(),
+            format!("{}x{}", "{% if true %}".repeat(150), "{% endif %}".repeat(150)),
+        ),
+        (
+            String::new(),
+            "{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}".into(),
+        ),
+    ];
+    for (macros, model) in cases {
+        let outcome = std::thread::Builder::new()
+            .stack_size(templating::RENDER_STACK_SIZE)
+            .spawn(move || {
+                let env = templating::environment(
+                    &[("macros/m.sql".to_string(), macros)],
+                    serde_json::json!({"name": "dev"}),
+                )
+                .map_err(|e| e.to_string())?;
+                let node = NodeContext {
+                    phase: Phase::Parse,
+                    vars: Arc::new(Default::default()),
+                    recorded: Mutex::new(Recorded::default()),
+                    resolver: None,
+                    config: Default::default(),
+                    target_schema: "main".into(),
+                    target_database: "db".into(),
+                    is_incremental: false,
+                    database: None,
+                    results: Default::default(),
+                    macro_overrides: Default::default(),
+                };
+                let input = RenderInput {
+                    file: "models/m.sql",
+                    source: &model,
+                    this: None,
+                    model: serde_json::json!({}),
+                    extra: None,
+                };
+                templating::render(&env, &input, node)
+                    .map(|_| ())
+                    .map_err(|e| e.message)
+            })
+            .unwrap()
+            .join();
+        let outcome = outcome.expect("rendering never panics or aborts");
+        if let Err(message) = outcome {
+            assert!(!message.is_empty());
+        }
+    }
+}

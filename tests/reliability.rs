@@ -312,3 +312,29 @@ fn a_build_told_to_stop_stops_cleanly() {
         stop_times[stop_times.len() - 1]
     );
 }
+
+/// A database file that may not be changed (here: immutable, which binds root too): the run
+/// stops before any node with exit code 2 and a message that says so, and the file is as it
+/// was. Needs `chattr` and a filesystem with immutable files; where they are missing the test
+/// says so and checks nothing else.
+#[test]
+fn a_database_file_that_may_not_be_written_changes_nothing() {
+    let p = Project::fixture("chain");
+    assert_eq!(p.run(&["build"]).code, 0);
+    let db = p.path().join("test.duckdb");
+    let before = std::fs::read(&db).unwrap();
+    let immutable = std::process::Command::new("chattr").arg("+i").arg(&db).status();
+    if !immutable.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: `chattr +i` is not available here");
+        return;
+    }
+    let run = p.run(&["build"]);
+    let _ = std::process::Command::new("chattr").arg("-i").arg(&db).status();
+    assert_eq!(run.code, 2, "{}", run.text(&p));
+    assert!(
+        run.stderr.contains("cannot write database") && run.stderr.contains("nothing was changed"),
+        "{}",
+        run.text(&p)
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+}

@@ -50,7 +50,7 @@ impl Database {
     pub fn open(target: &Target, lock_timeout: Option<Duration>) -> Result<Database> {
         let Some(path) = target.path.as_deref() else {
             return Ok(Database {
-                adapter: Some(Adapter::open(None)?),
+                adapter: Some(Adapter::open(None)?.with_settings(&target.settings)?),
                 publish: None,
                 _lock: None,
             });
@@ -93,7 +93,7 @@ impl Database {
             }
         };
         Ok(Database {
-            adapter: Some(adapter),
+            adapter: Some(adapter.with_settings(&target.settings)?),
             publish,
             _lock: Some(lock),
         })

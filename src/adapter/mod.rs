@@ -36,6 +36,9 @@ pub struct Column {
 #[derive(Debug)]
 pub struct Adapter {
     conn: Connection,
+    /// `SET` statements every connection of this database runs first (the profile's
+    /// `settings:`); a clone runs them too.
+    settings: Arc<Vec<String>>,
     log: Option<Arc<StatementLog>>,
     /// The relations that exist, shared by the run's connections; read on first use.
     catalog: Arc<Mutex<Option<std::collections::HashMap<Relation, RelationKind>>>>,
@@ -90,6 +93,7 @@ impl Adapter {
                 conn,
                 log: StatementLog::from_env(),
                 catalog: Default::default(),
+                settings: Default::default(),
             });
         };
         Connection::open(path)
@@ -99,6 +103,7 @@ impl Adapter {
                     conn,
                     log: StatementLog::from_env(),
                     catalog: Default::default(),
+                    settings: Default::default(),
                 }
             })
             .map_err(|e| open_error(path, &e.to_string()).into())
@@ -114,14 +119,34 @@ impl Adapter {
             conn: Connection::open_with_flags(path, config)?,
             log: None,
             catalog: Default::default(),
+            settings: Default::default(),
         })
+    }
+
+    /// This connection with `settings` (`SET` statements) run, and run again on every clone.
+    ///
+    /// Errors: DuckDB's, for an unknown setting or a bad value (naming the statement).
+    pub fn with_settings(mut self, settings: &[String]) -> Result<Adapter> {
+        for statement in settings {
+            self.conn.execute_batch(statement).map_err(|e| {
+                Diagnostic::new(format!(
+                    "`{statement}` (from the profile's `settings`) failed: {e}"
+                ))
+            })?;
+        }
+        self.settings = Arc::new(settings.to_vec());
+        Ok(self)
     }
 
     /// A second connection to the same database, for another worker thread.
     pub fn try_clone(&self) -> Result<Adapter> {
         let conn = self.conn.try_clone()?;
         cancel::register(&conn.interrupt_handle());
+        for statement in self.settings.iter() {
+            conn.execute_batch(statement)?;
+        }
         Ok(Adapter {
+            settings: self.settings.clone(),
             conn,
             log: self.log.clone(),
             catalog: self.catalog.clone(),
@@ -361,9 +386,20 @@ fn open_error(path: &Path, msg: &str) -> Diagnostic {
     {
         Diagnostic::new(format!("`{shown}` exists but is not a DuckDB database"))
             .help("point `path:` in profiles.yml at a new file, or move this file away")
-    } else if msg.contains("Permission denied") || msg.contains("Read-only") || msg.contains("read-only") {
-        Diagnostic::new(format!("cannot write database `{shown}`: permission denied"))
-            .help("make the folder and file writable, or change `path:` in profiles.yml")
+    } else if msg.contains("Permission denied")
+        || msg.contains("Operation not permitted")
+        || msg.contains("Read-only")
+        || msg.contains("read-only")
+    {
+        Diagnostic::new(format!(
+            "cannot write database `{shown}`: {}",
+            if msg.contains("Operation not permitted") {
+                "the file may not be changed (owned by someone else, or immutable)"
+            } else {
+                "permission denied"
+            }
+        ))
+        .help("make the folder and file writable by this user, or change `path:` in profiles.yml; nothing was changed")
     } else {
         Diagnostic::new(format!("cannot open database `{shown}`: {}", first_line(msg)))
             .help("check `path:` of the target in profiles.yml")

@@ -468,6 +468,15 @@ fn write_json(path: &Path, value: &Value) -> Result<()> {
 /// Writes a file through `write` into a temporary file beside `path` and renames it over
 /// `path`, so that a reader never sees half a file. Creates the folder.
 fn write_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    write_file_atomically(path, write).with_context(|| {
+        format!(
+            "the artifact `{}` cannot be written: make sure the target folder (`target-path`) can be written",
+            path.display()
+        )
+    })
+}
+
+fn write_file_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
     let dir = path.parent().context("artifact path has no folder")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let tmp = path.with_extension("json.tmp");

@@ -511,6 +511,10 @@ fn run_plan(
             &all,
             elapsed,
             invocation,
+        )
+        .context(
+            "the run's database work stands (each node committed or rolled back as reported above), \
+             but run_results.json is missing",
         )?;
     }
     if let Some(signal) = interrupted {

@@ -311,3 +311,37 @@ pub fn persist_docs(adapter: &Adapter, node: &crate::manifest::Node, kind: Relat
 fn strip_trailing_semicolon(sql: &str) -> &str {
     sql.trim_end().trim_end_matches(';').trim_end()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A seed file that disappears between parse and load (a deploy replacing the folder, a
+    /// cleanup job): a clear error naming it, and the table loaded before stays as it was.
+    #[test]
+    fn a_seed_file_removed_before_loading_leaves_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("people.csv");
+        std::fs::write(&csv, "id,name\n1,ann\n2,bob\n").unwrap();
+        let adapter = Adapter::open(None).unwrap();
+        let relation = Relation::new("memory", "main", "people");
+        let hooks = Hooks::default();
+        let load = SeedLoad {
+            csv: csv.clone(),
+            shown_path: "seeds/people.csv",
+            relation: &relation,
+            column_types: None,
+            delimiter: None,
+            quote_columns: true,
+            hooks: &hooks,
+        };
+        assert_eq!(load.load(&adapter).unwrap(), 2);
+        std::fs::remove_file(&csv).unwrap();
+        let err = load.load(&adapter).unwrap_err().to_string();
+        assert!(
+            err.contains("seed file `seeds/people.csv` does not exist"),
+            "{err}"
+        );
+        assert_eq!(adapter.query_i64("select count(*) from main.people").unwrap(), 2);
+    }
+}

@@ -31,6 +31,9 @@ pub struct Target {
     /// Publish mode (`publish: true`): build into a shadow copy and replace the file only when
     /// the whole run succeeds (see `crate::adapter::database`).
     pub publish: bool,
+    /// dbt-duckdb's `settings:`: each a DuckDB `SET name = value` statement, run on every
+    /// connection of the run (`memory_limit`, `threads`, `max_temp_directory_size`, ...).
+    pub settings: Vec<String>,
 }
 
 impl Target {
@@ -179,6 +182,37 @@ pub fn load_target(
         .at(target_loc)
         .into());
     }
+    let mut settings = Vec::new();
+    if let Some(map) = output.get("settings") {
+        let Some(map) = map.as_object() else {
+            return Err(Diagnostic::new(format!(
+                "target `{target_name}`: `settings` must be a mapping of DuckDB settings to values"
+            ))
+            .at(yaml::key_location(&shown, &text, "settings"))
+            .into());
+        };
+        for (key, value) in map {
+            if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(Diagnostic::new(format!(
+                    "target `{target_name}`: `{key}` is not a DuckDB setting name"
+                ))
+                .at(yaml::key_location(&shown, &text, key))
+                .into());
+            }
+            let literal = match value {
+                Value::String(s) => format!("'{}'", s.replace('\'', "''")),
+                Value::Bool(_) | Value::Number(_) => value.to_string(),
+                other => {
+                    return Err(Diagnostic::new(format!(
+                        "target `{target_name}`: setting `{key}` must be a string, number or boolean, not `{other}`"
+                    ))
+                    .at(yaml::key_location(&shown, &text, key))
+                    .into())
+                }
+            };
+            settings.push(format!("set {key} = {literal}"));
+        }
+    }
     Ok(Target {
         profile_name: profile_name.to_string(),
         name: target_name,
@@ -192,6 +226,7 @@ pub fn load_target(
         threads,
         profiles_file: file_path,
         publish: output.get("publish").and_then(Value::as_bool).unwrap_or(false),
+        settings,
     })
 }
 
