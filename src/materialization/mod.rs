@@ -24,6 +24,11 @@ use crate::templating::Relation;
 pub struct Hooks {
     pub pre: Vec<String>,
     pub post: Vec<String>,
+    /// Post-hooks that use the database while they render (`run_query`, `statement`,
+    /// `adapter.drop_relation`, ...), as written, with their 1-based position: dbt renders
+    /// post-hooks after the node's statements ran, so these are rendered (and run) only once
+    /// the node's transaction has committed.
+    pub deferred_post: Vec<(usize, String)>,
 }
 
 /// Builds a `view` or `table` model from `sql` (a `select`), with its hooks around it. The

@@ -225,10 +225,58 @@ impl Compiler<'_> {
                 })
                 .collect()
         };
+        // A post-hook is rendered now, without the database, unless it needs the database to
+        // render: then it is rendered after the node ran (see `Hooks::deferred_post`).
+        let mut post = Vec::new();
+        let mut deferred_post = Vec::new();
+        for (i, hook) in node.config.hooks("post_hook").iter().enumerate() {
+            match self.render_text(node, hook, incremental, None) {
+                Ok(sql) => post.push(sql),
+                Err(d) if d.message.contains(templating::context::NEEDS_DATABASE) => {
+                    deferred_post.push((i + 1, hook.to_string()))
+                }
+                Err(d) => {
+                    return Err(Diagnostic {
+                        message: format!("in post_hook #{} of `{}`: {}", i + 1, node.name, d.message),
+                        ..d
+                    })
+                }
+            }
+        }
         Ok(Hooks {
             pre: render_all("pre_hook")?,
-            post: render_all("post_hook")?,
+            post,
+            deferred_post,
         })
+    }
+
+    /// Renders and runs the post-hooks that use the database while rendering (see
+    /// [`Hooks::deferred_post`]), after node `node` ran: their own statements run as they
+    /// render, what they render runs in one transaction.
+    ///
+    /// Errors: a Jinja or SQL error, naming the hook.
+    pub fn run_deferred_post_hooks(
+        &self,
+        node: &Node,
+        hooks: &Hooks,
+        incremental: bool,
+        database: &SharedAdapter,
+    ) -> Result<(), Diagnostic> {
+        for (i, hook) in &hooks.deferred_post {
+            let fail =
+                |message: String| Diagnostic::new(format!("in post_hook #{i} of `{}`: {message}", node.name));
+            let sql = self
+                .render_text(node, hook, incremental, Some(database))
+                .map_err(|d| Diagnostic {
+                    message: fail(d.message.clone()).message,
+                    ..d
+                })?;
+            if !sql.trim().is_empty() {
+                let adapter = database.lock().unwrap_or_else(|p| p.into_inner());
+                adapter.in_transaction(&[sql]).map_err(|e| fail(e.to_string()))?;
+            }
+        }
+        Ok(())
     }
 
     /// A unit test's SQL: the tested model's code rendered with each input (`ref`, `source`,

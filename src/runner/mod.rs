@@ -455,8 +455,8 @@ fn run_node(
         result.execution_time = started.elapsed().as_secs_f64();
         return result;
     }
-    let adapter = database.lock().unwrap_or_else(|p| p.into_inner());
-    let adapter = &*adapter;
+    let guard = database.lock().unwrap_or_else(|p| p.into_inner());
+    let adapter = &*guard;
     let compiled_at = format!(
         "compiled code at {}/{}",
         compiler.target_path,
@@ -472,6 +472,15 @@ fn run_node(
         project_root,
         compiler.full_refresh(node),
     );
+    drop(guard);
+    // Post-hooks that use the database while rendering run once the node has committed.
+    let outcome = match outcome {
+        Ok(o) if !hooks.deferred_post.is_empty() => compiler
+            .run_deferred_post_hooks(node, &hooks, incremental, database)
+            .map(|()| o)
+            .map_err(anyhow::Error::from),
+        other => other,
+    };
     result.timing.push(Timing {
         name: "execute",
         started_at: exec_start,

@@ -51,6 +51,11 @@ pub fn returned_value(err: &Error) -> Option<Value> {
     None
 }
 
+/// The error of a template that uses the database where there is none.
+pub const NEEDS_DATABASE: &str =
+    "this needs the database, which does not exist yet (or another run is writing it): \
+     build the project first, or guard the call with `{% if execute %}`";
+
 fn database(state: &State) -> Result<Option<SharedAdapter>, Error> {
     let node = node_context(state)?;
     if node.phase == Phase::Parse {
@@ -58,11 +63,7 @@ fn database(state: &State) -> Result<Option<SharedAdapter>, Error> {
     }
     match &node.database {
         Some(db) => Ok(Some(db.clone())),
-        None => Err(Error::new(
-            ErrorKind::InvalidOperation,
-            "this needs the database, which does not exist yet (or another run is writing it): \
-             build the project first, or guard the call with `{% if execute %}`",
-        )),
+        None => Err(Error::new(ErrorKind::InvalidOperation, NEEDS_DATABASE)),
     }
 }
 
