@@ -16,7 +16,7 @@ use crate::error::{did_you_mean, Diagnostic, Location};
 use crate::materialization::incremental::IncrementalConfig;
 use crate::project::config::{project_level_config, NodeConfig};
 use crate::project::profile::Target;
-use crate::project::properties::{ColumnProps, NodeProps, Properties, TestDef};
+use crate::project::properties::{ColumnProps, NodeProps, Properties};
 use crate::project::{Project, ProjectFile};
 use crate::templating::{self, find_call_line, NodeContext, Phase, Recorded, RefCall, Relation, RenderInput};
 
@@ -88,79 +88,6 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
     Ok(p.manifest)
 }
 
-/// A model's identity: its name and, for a version of a versioned model, the version and the
-/// model's latest version (as text).
-struct ModelId {
-    name: String,
-    version: Option<String>,
-    latest_version: Option<String>,
-}
-
-impl ModelId {
-    /// `model.<package>.<name>`, with `.v<version>` for a version.
-    fn unique_id(&self, package: &str) -> String {
-        match &self.version {
-            Some(v) => format!("model.{package}.{}.v{v}", self.name),
-            None => format!("model.{package}.{}", self.name),
-        }
-    }
-
-    /// The fqn of the file with `v<version>` after the name, as dbt's.
-    fn fqn(&self, mut fqn: Vec<String>) -> Vec<String> {
-        if let Some(v) = &self.version {
-            fqn.push(format!("v{v}"));
-        }
-        fqn
-    }
-
-    /// dbt's default alias: the name, `<name>_v<version>` for a version (dots as `_`).
-    fn default_alias(&self) -> String {
-        match &self.version {
-            Some(v) => format!("{}_v{}", self.name, v.replace('.', "_")),
-            None => self.name.clone(),
-        }
-    }
-
-    /// `node` (a `generate_*_name` macro's view of it) with `version` set.
-    fn with_version(&self, mut node: Value) -> Value {
-        if let (Some(v), Some(map)) = (&self.version, node.as_object_mut()) {
-            map.insert("version".into(), Value::from(v.clone()));
-        }
-        node
-    }
-}
-
-/// For each file stem of a version of a versioned model: the model's properties with the
-/// version's laid over them (config, columns, tests, description), the version and the
-/// latest version.
-fn model_versions(models: &[NodeProps]) -> BTreeMap<String, (NodeProps, String, String)> {
-    let mut out = BTreeMap::new();
-    for np in models.iter().filter(|np| !np.versions.is_empty()) {
-        let latest = np.latest().unwrap_or_default();
-        for v in &np.versions {
-            let stem = v
-                .defined_in
-                .clone()
-                .unwrap_or_else(|| format!("{}_v{}", np.name, v.v));
-            let mut merged = np.clone();
-            merged.versions = Vec::new();
-            merged.config.extend(v.config.clone());
-            for c in &v.columns {
-                match merged.columns.iter_mut().find(|m| m.name == c.name) {
-                    Some(m) => *m = c.clone(),
-                    None => merged.columns.push(c.clone()),
-                }
-            }
-            merged.tests.extend(v.tests.iter().cloned());
-            if let Some(d) = &v.description {
-                merged.description = d.clone();
-            }
-            out.insert(stem, (merged, v.v.clone(), latest.clone()));
-        }
-    }
-    out
-}
-
 fn index_props<'a>(all: &'a [NodeProps], what: &str) -> Result<BTreeMap<&'a str, &'a NodeProps>> {
     let mut out: BTreeMap<&str, &NodeProps> = BTreeMap::new();
     for np in all {
@@ -196,10 +123,13 @@ fn macro_names(text: &str) -> Vec<String> {
     out
 }
 
+mod data_tests;
 mod snapshots;
 mod unit_tests;
+mod versions;
 
 use snapshots::{find_tag, snapshot_blocks};
+use versions::{model_versions, ModelId};
 
 struct Parser<'a> {
     /// The package being parsed (the root project or one of its packages).
@@ -883,235 +813,6 @@ impl Parser<'_> {
             ..self.file_node(f, ResourceType::Test, unique_id, name)
         });
         Ok(())
-    }
-
-    /// The data tests of property entry `np`, on the node named `key` (see
-    /// [`RefCall::key`]), their names built from `target_name`.
-    fn generic_tests_of(&mut self, np: &NodeProps, what: &str, key: &str, target_name: &str) -> Result<()> {
-        let key = (self.project.name.clone(), key.to_string());
-        let Some((target_id, _)) = self.names.get(&key).cloned() else {
-            self.manifest.warnings.push(format!(
-                "`{}` has properties for {what} `{}`, but no such {what} exists (or it is disabled)",
-                np.file, np.name
-            ));
-            return Ok(());
-        };
-        for t in &np.tests {
-            self.generic_test(t, target_name, &target_id, None, &np.file)?;
-        }
-        for c in &np.columns {
-            for t in &c.tests {
-                self.generic_test(t, target_name, &target_id, Some(&c.name), &np.file)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn source_tests(&mut self, props: &Properties) -> Result<()> {
-        for s in &props.sources {
-            for t in &s.tables {
-                let target_id = format!("source.{}.{}.{}", self.project.name, s.name, t.name);
-                let target_name = format!("{}_{}", s.name, t.name);
-                for def in &t.tests {
-                    self.generic_test(def, &target_name, &target_id, None, &s.file)?;
-                }
-                for c in &t.columns {
-                    for def in &c.tests {
-                        self.generic_test(def, &target_name, &target_id, Some(&c.name), &s.file)?;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Turns a property-YAML test into a test node attached to `target_id`.
-    fn generic_test(
-        &mut self,
-        def: &TestDef,
-        target_name: &str,
-        target_id: &str,
-        column: Option<&str>,
-        yml_file: &str,
-    ) -> Result<()> {
-        const BUILT_IN: &[&str] = &["not_null", "unique", "accepted_values", "relationships"];
-        let custom = templating::generic_test_macro(self.env, &def.test_name).is_some();
-        if !BUILT_IN.contains(&def.test_name.as_str()) && !custom {
-            let known: Vec<String> = self
-                .env
-                .globals()
-                .filter_map(|(g, _)| g.strip_prefix("test_").map(str::to_string))
-                .chain(BUILT_IN.iter().map(|s| s.to_string()))
-                .collect();
-            let mut d =
-                Diagnostic::new(format!("unknown data test `{}`", def.test_name)).at(def.location.clone());
-            d = match did_you_mean(&def.test_name, known.iter().map(String::as_str)) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
-                None => d.help("define it with `{% test name(model, column_name) %} ... {% endtest %}` in `tests/generic/` or `macros/`, or install the package that has it"),
-            };
-            return Err(d.into());
-        }
-        let mut kwargs = def.kwargs.clone();
-        if let Some(c) = column {
-            kwargs.insert("column_name".into(), Value::from(c));
-        }
-        let required: &[&str] = match def.test_name.as_str() {
-            "accepted_values" => &["values"],
-            "relationships" => &["to", "field"],
-            _ => &[],
-        };
-        // The built-in tests need a column; a custom test takes what its macro declares.
-        let needs_column = BUILT_IN.contains(&def.test_name.as_str()) && !kwargs.contains_key("column_name");
-        for r in required.iter().chain(if needs_column {
-            &["column_name"][..]
-        } else {
-            &[][..]
-        }) {
-            if !kwargs.contains_key(*r) {
-                return Err(Diagnostic::new(format!(
-                    "data test `{}` on `{target_name}` needs the argument `{r}`",
-                    def.test_name
-                ))
-                .at(def.location.clone())
-                .into());
-            }
-        }
-        let is_source = target_id.starts_with("source.");
-        // `dbt_utils.expression_is_true` is named `dbt_utils_expression_is_true_...`, as in dbt.
-        let test_name = def.test_name.replace('.', "_");
-        let test_type = if is_source {
-            format!("source_{test_name}")
-        } else {
-            test_name
-        };
-        let (short, full) = test_names::synthesize(&test_type, target_name, &kwargs);
-        let name = def.custom_name.clone().unwrap_or(full);
-        let hash = &test_names::md5_hex(&format!("{name}{target_id}{}", Value::Object(kwargs.clone())))[..10];
-        let unique_id = format!("test.{}.{}.{}", self.project.name, name, hash);
-        let mut fqn = vec![self.project.name.clone()];
-        fqn.extend(folders_of(yml_file));
-        fqn.push(name.clone());
-        let mut config = test_config_base();
-        config.merge(&self.tree_config(|p| &p.tests_tree, &fqn));
-        let mut refs = Vec::new();
-        let mut sources = Vec::new();
-        if custom {
-            // As dbt does at parse time: the test's macro, rendered with `execute` false,
-            // records `config()` calls (below the YAML's config) and the refs and sources of
-            // its arguments, which the test then depends on.
-            let recorded = self.render_custom_test(def, target_id, &kwargs);
-            for layer in &recorded.configs {
-                config.merge(layer);
-            }
-            refs.extend(recorded.refs.into_iter().map(|r| Located {
-                value: r,
-                location: def.location.clone(),
-            }));
-            sources.extend(recorded.sources.into_iter().map(|s| Located {
-                value: s,
-                location: def.location.clone(),
-            }));
-        }
-        config.merge(&self.rendered_config(&def.config, &def.location.file)?);
-        if !config.enabled() {
-            return Ok(());
-        }
-        // The `to:` of a relationships test is Jinja (`ref('customers')`): record its calls.
-        if let Some(to) = kwargs.get("to").and_then(Value::as_str).filter(|_| !custom) {
-            let (_, rec) = templating::eval_expression(self.env, to, self.parse_context()).map_err(|e| {
-                Diagnostic::new(format!(
-                    "cannot read `to: {to}` of `{name}`: {}",
-                    e.detail().unwrap_or(&e.to_string())
-                ))
-                .at(def.location.clone())
-                .help("write `to: ref('model_name')` or `to: source('source_name', 'table_name')`")
-            })?;
-            refs.extend(rec.refs.into_iter().map(|r| Located {
-                value: r,
-                location: def.location.clone(),
-            }));
-            sources.extend(rec.sources.into_iter().map(|s| Located {
-                value: s,
-                location: def.location.clone(),
-            }));
-        }
-        let kwargs_text = kwargs
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        self.tests.push(Box::new(Node {
-            path: format!("{short}.sql"),
-            original_file_path: yml_file.to_string(),
-            fqn,
-            raw_code: format!("{{{{ test_{}({kwargs_text}) }}}}", def.test_name),
-            config,
-            refs,
-            sources,
-            depends_on: vec![target_id.to_string()],
-            test_metadata: Some(TestMetadata {
-                name: def.test_name.clone(),
-                kwargs,
-            }),
-            attached_node: Some(target_id.to_string()),
-            ..Node::new(ResourceType::Test, unique_id, name, self.project.name.clone())
-        }));
-        Ok(())
-    }
-
-    /// What rendering custom generic test `def` in the parse phase records: its arguments
-    /// that call `ref(...)` or `source(...)` (also inside lists and dicts), and the calls of
-    /// its macro, rendered with placeholder relations. A macro that fails with `execute`
-    /// false records what it reached; the error shows when the test compiles.
-    fn render_custom_test(&self, def: &TestDef, target_id: &str, kwargs: &Map<String, Value>) -> Recorded {
-        let mut recorded = Recorded::default();
-        let mut args = BTreeMap::new();
-        fn strings<'v>(v: &'v Value, out: &mut Vec<&'v str>) {
-            match v {
-                Value::String(s) => out.push(s),
-                Value::Array(items) => items.iter().for_each(|i| strings(i, out)),
-                Value::Object(map) => map.values().for_each(|i| strings(i, out)),
-                _ => {}
-            }
-        }
-        for (key, value) in kwargs {
-            let mut texts = Vec::new();
-            strings(value, &mut texts);
-            for text in texts {
-                let t = text.trim().trim_start_matches("{{").trim_end_matches("}}").trim();
-                if t.starts_with("ref(") || t.starts_with("source(") {
-                    if let Ok((_, rec)) = templating::eval_expression(self.env, t, self.parse_context()) {
-                        recorded.refs.extend(rec.refs);
-                        recorded.sources.extend(rec.sources);
-                    }
-                }
-            }
-            args.insert(key.clone(), minijinja::Value::from_serialize(value));
-        }
-        let Some(test_macro) = templating::generic_test_macro(self.env, &def.test_name) else {
-            return recorded;
-        };
-        let placeholder = Relation::new(&self.target.database, &self.target.schema, target_id);
-        args.insert("model".to_string(), minijinja::Value::from_object(placeholder));
-        let input = RenderInput {
-            file: &def.location.file,
-            source: "{{ __mallard_test(**__mallard_test_args) }}",
-            this: None,
-            model: json!({"resource_type": "test", "package_name": self.project.name}),
-            extra: Some(minijinja::context! {
-                __mallard_test => test_macro,
-                __mallard_test_args => minijinja::Value::from_iter(args),
-            }),
-        };
-        let context = self.parse_context();
-        if let Ok((_, rec)) = templating::render(self.env, &input, context) {
-            recorded.configs.extend(rec.configs);
-            recorded.refs.extend(rec.refs);
-            recorded.sources.extend(rec.sources);
-        }
-        recorded.refs.sort();
-        recorded.refs.dedup();
-        recorded
     }
 
     /// Resolves every recorded ref and source to a `unique_id` and fills `depends_on`.
