@@ -629,8 +629,10 @@ impl Parser<'_> {
             );
         }
         let materialized = config.materialized().to_string();
-        let custom = templating::materialization_macro(self.env, &materialized).is_some();
-        if !MODEL_MATERIALIZATIONS.contains(&materialized.as_str()) && !custom {
+        // Looked up only for a materialization that is not built in: a scan of the globals.
+        if !MODEL_MATERIALIZATIONS.contains(&materialized.as_str())
+            && templating::materialization_macro(self.env, &materialized).is_none()
+        {
             let loc = find_call_line(&f.contents, "config", &materialized)
                 .map(|(l, c)| Location::in_source(&f.original_file_path, &f.contents, l, Some(c)))
                 .unwrap_or_else(|| Location::in_source(&f.original_file_path, &f.contents, 1, None));

@@ -550,8 +550,17 @@ pub(super) fn call_macro(state: &State, file: &str, name: &str, args: &[Value]) 
                 format!("macro `{name}` not found in `{file}`"),
             )
         })?;
+    let catch_all = state.lookup("__mallard_catch_all").is_some_and(|files| {
+        files
+            .try_iter()
+            .is_ok_and(|mut it| it.any(|f| f.as_str() == Some(file)))
+    });
     let collected;
-    let args = match catch_all_arguments(&value, args)? {
+    let args = match catch_all
+        .then(|| catch_all_arguments(&value, args))
+        .transpose()?
+        .flatten()
+    {
         Some(a) => {
             collected = a;
             &collected[..]

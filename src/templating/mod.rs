@@ -272,9 +272,16 @@ pub fn environment_with_packages(
         file: "<mallard>/dbt_macros.sql",
         text: DBT_MACROS,
     };
+    // Files with a macro that takes `kwargs`/`varargs` (see `macros::catch_all_parameters`):
+    // only their macros need the arguments sorted on each call.
+    let mut catch_all_files: Vec<Value> = Vec::new();
     for MacroFile { package, file, text } in std::iter::once(builtin).chain(macros.iter().copied()) {
         let renamed = rename_macros(text);
-        let renamed = mutable_literals(&catch_all_parameters(&renamed)).into_owned();
+        let with_catch_all = catch_all_parameters(&renamed);
+        if with_catch_all.len() != renamed.len() {
+            catch_all_files.push(Value::from(file.to_string()));
+        }
+        let renamed = mutable_literals(&with_catch_all).into_owned();
         let diagnostic = |e: Error| rewritten_diagnostic(&e, file, text, &renamed);
         env.add_template_owned(file.to_string(), renamed.clone())
             .map_err(diagnostic)?;
@@ -296,6 +303,7 @@ pub fn environment_with_packages(
                 .insert(macro_name[MACRO_PREFIX.len()..].to_string(), file.to_string());
         }
     }
+    env.add_global("__mallard_catch_all", Value::from(catch_all_files));
     let root_macros = namespaces.get(root).cloned().unwrap_or_default();
     for (package, names) in &namespaces {
         for (name, file) in names {
