@@ -203,3 +203,24 @@ pub fn native_value(rendered: &str) -> Value {
     }
     Value::String(rendered.to_string())
 }
+
+#[cfg(test)]
+mod native_tests {
+    use super::native_value;
+    use serde_json::json;
+
+    #[test]
+    fn rendered_text_becomes_the_value_dbt_would_see() {
+        assert_eq!(native_value("False"), json!(false));
+        assert_eq!(native_value(" True "), json!(true));
+        assert_eq!(native_value("None"), json!(null));
+        assert_eq!(native_value("3"), json!(3));
+        assert_eq!(native_value("-2.5"), json!(-2.5));
+        assert_eq!(native_value("['x', 'y']"), json!(["x", "y"]));
+        assert_eq!(native_value("{'a': True}"), json!({"a": true}));
+        // Not Python literals: kept as written.
+        assert_eq!(native_value("007"), json!("007"));
+        assert_eq!(native_value("table"), json!("table"));
+        assert_eq!(native_value("2024-01-01"), json!("2024-01-01"));
+    }
+}

@@ -329,8 +329,7 @@ pub fn environment_with_packages(
 /// (`.upper()`, `.items()`, `.get()`, ...), plus `list.index(x)`, `list.count(x)`,
 /// `str.maketrans(x, y, z)` and `str.translate(table)`.
 fn python_methods(state: &State, value: &Value, method: &str, args: &[Value]) -> Result<Value, Error> {
-    if let (Some(text), "maketrans") = (value.as_str(), method) {
-        let _ = text;
+    if value.as_str().is_some() && method == "maketrans" {
         let (from, to, delete): (String, Option<String>, Option<String>) = minijinja::value::from_args(args)?;
         let to = to.unwrap_or_default();
         if from.chars().count() != to.chars().count() {
