@@ -13,7 +13,6 @@ use sha2::{Digest, Sha256};
 
 use super::{test_names, Column, Located, Manifest, Node, ResourceType, Source, TestMetadata};
 use crate::error::{did_you_mean, Diagnostic, Location};
-use crate::materialization::incremental::IncrementalConfig;
 use crate::project::config::{project_level_config, NodeConfig};
 use crate::project::profile::Target;
 use crate::project::properties::{ColumnProps, NodeProps, Properties};
@@ -642,20 +641,6 @@ impl Parser<'_> {
             .at(loc)
             .help("use `view`, `table`, `incremental` or `ephemeral`")
             .into());
-        }
-        if materialized == "incremental" {
-            if let Err(d) = IncrementalConfig::from_config(&config) {
-                let strategy = config.get_str("incremental_strategy").unwrap_or_default();
-                let loc = find_call_line(&f.contents, "config", strategy)
-                    .map(|(l, c)| Location::in_source(&f.original_file_path, &f.contents, l, Some(c)))
-                    .unwrap_or_else(|| Location::in_source(&f.original_file_path, &f.contents, 1, None));
-                let mut d = Diagnostic {
-                    message: format!("model `{name}`: {}", d.message),
-                    ..d
-                };
-                d.location = Some(loc);
-                return Err(d.into());
-            }
         }
         match &id.version {
             // Each version is `name.v<v>` for `ref('name', v=...)`; the latest also `name`.

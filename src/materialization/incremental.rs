@@ -49,6 +49,9 @@ pub enum OnSchemaChange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IncrementalConfig {
     pub strategy: Strategy,
+    /// An `incremental_strategy` Mallard does not know, as written: like dbt, the error comes
+    /// only when the model builds incrementally (a first build or a full refresh is a table).
+    pub unknown_strategy: Option<String>,
     /// `unique_key`: no column, one, or several.
     pub unique_key: Vec<String>,
     pub on_schema_change: OnSchemaChange,
@@ -63,16 +66,16 @@ impl IncrementalConfig {
     ///
     /// Errors: an unknown strategy. An unknown `on_schema_change` is warned about on stderr and
     /// taken as `ignore`, as dbt does.
+    /// An unknown `incremental_strategy` is kept in `unknown_strategy`, not refused here.
     pub fn from_config(config: &NodeConfig) -> Result<IncrementalConfig, Diagnostic> {
+        let mut unknown_strategy = None;
         let strategy = match config.get_str("incremental_strategy") {
             None | Some("default") | Some("delete+insert") => Strategy::DeleteInsert,
             Some("append") => Strategy::Append,
             Some("merge") => Strategy::Merge,
             Some(other) => {
-                return Err(Diagnostic::new(format!(
-                    "incremental_strategy `{other}` is not one Mallard knows"
-                ))
-                .help(format!("use one of: {}", STRATEGIES.join(", "))))
+                unknown_strategy = Some(other.to_string());
+                Strategy::DeleteInsert
             }
         };
         let on_schema_change = match config.get_str("on_schema_change") {
@@ -98,6 +101,7 @@ impl IncrementalConfig {
             .collect();
         Ok(IncrementalConfig {
             strategy,
+            unknown_strategy,
             unique_key,
             on_schema_change,
         })
@@ -128,6 +132,16 @@ pub fn build(
     if !is_incremental(existing, full_refresh) {
         super::model(adapter, "table", relation, sql, hooks)?;
         return Ok(());
+    }
+    if let Some(unknown) = &config.unknown_strategy {
+        return Err(Diagnostic::new(format!(
+            "incremental_strategy `{unknown}` is not one Mallard knows; nothing was changed"
+        ))
+        .help(format!(
+            "use one of: {} (the first build and --full-refresh build a table whatever the strategy, as in dbt)",
+            STRATEGIES.join(", ")
+        ))
+        .into());
     }
     let body = super::strip_trailing_semicolon(sql);
     let temp = format!(
@@ -347,9 +361,9 @@ mod tests {
         assert_eq!(c.strategy, Strategy::Merge);
         assert_eq!(c.unique_key, vec!["a", "b"]);
         assert_eq!(c.on_schema_change, OnSchemaChange::Fail);
-        let err =
-            IncrementalConfig::from_config(&config(json!({"incremental_strategy": "upsert"}))).unwrap_err();
-        assert!(err.message.contains("`upsert`"), "{}", err.message);
+        // Kept for the incremental branch to refuse (see `build`), not refused here.
+        let odd = IncrementalConfig::from_config(&config(json!({"incremental_strategy": "upsert"}))).unwrap();
+        assert_eq!(odd.unknown_strategy.as_deref(), Some("upsert"));
     }
 
     #[test]
