@@ -1,16 +1,17 @@
-//! `modules.re`: Python's `re` module as dbt's Jinja context offers it, on Rust's `regex`
-//! crate. `search`, `match`, `fullmatch`, `sub`, `split`, `findall`, `compile`, `escape`, the
+//! `modules.re`: Python's `re` module as dbt's Jinja context offers it, on the `fancy-regex`
+//! crate (Rust's `regex` with look-around and back-references, as Python's `re` has them). `search`, `match`, `fullmatch`, `sub`, `split`, `findall`, `compile`, `escape`, the
 //! flags `IGNORECASE`/`I`, `MULTILINE`/`M`, `DOTALL`/`S`, `VERBOSE`/`X`, and match objects
 //! with `group()`, `groups()`, `start()`, `end()`, `span()`.
 //!
-//! The pattern syntax is Rust's, which is Python's for everything but look-around and
-//! back-references; a pattern using those is an error naming the pattern.
+//! The pattern syntax is fancy-regex's, which is Python's for what packages write (classes,
+//! groups, look-around, back-references, inline flags); a pattern it cannot compile is an error
+//! naming the pattern.
 
 use std::sync::Arc;
 
+use fancy_regex::Regex;
 use minijinja::value::{from_args, Kwargs, Object, Value};
 use minijinja::{Error, ErrorKind, State};
-use regex::{Regex, RegexBuilder};
 
 const IGNORECASE: i64 = 2;
 const MULTILINE: i64 = 8;
@@ -40,7 +41,7 @@ impl Object for ReModule {
     fn call_method(self: &Arc<Self>, _state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
         if method == "escape" {
             let (text,): (String,) = from_args(args)?;
-            return Ok(Value::from(regex::escape(&text)));
+            return Ok(Value::from(fancy_regex::escape(&text).into_owned()));
         }
         // Every other function takes the pattern first and `flags` last (or by keyword).
         let (pattern, rest, kwargs): (String, &[Value], Kwargs) = from_args(args)?;
@@ -72,18 +73,24 @@ pub struct Pattern {
 
 impl Pattern {
     fn new(source: &str, flags: i64) -> Result<Pattern, Error> {
-        let regex = RegexBuilder::new(source)
-            .case_insensitive(flags & IGNORECASE != 0)
-            .multi_line(flags & MULTILINE != 0)
-            .dot_matches_new_line(flags & DOTALL != 0)
-            .ignore_whitespace(flags & VERBOSE != 0)
-            .build()
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::InvalidOperation,
-                    format!("modules.re: cannot compile pattern `{source}` (look-around and back-references are not supported): {e}"),
-                )
-            })?;
+        // Python's flags as inline flags.
+        let mut inline = String::new();
+        for (bit, letter) in [(IGNORECASE, 'i'), (MULTILINE, 'm'), (DOTALL, 's'), (VERBOSE, 'x')] {
+            if flags & bit != 0 {
+                inline.push(letter);
+            }
+        }
+        let pattern = if inline.is_empty() {
+            source.to_string()
+        } else {
+            format!("(?{inline}){source}")
+        };
+        let regex = Regex::new(&pattern).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("modules.re: cannot compile pattern `{source}`: {e}"),
+            )
+        })?;
         Ok(Pattern {
             source: source.to_string(),
             regex,
@@ -103,22 +110,31 @@ impl Pattern {
                 None => Ok(kwargs.get::<Option<usize>>(name)?.unwrap_or(0)),
             }
         };
+        let failed = |e: fancy_regex::Error| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("modules.re.{method} with pattern `{}`: {e}", self.source),
+            )
+        };
         let out = match method {
             "search" => {
                 let s = text(0)?;
+                let s = s.as_str();
                 self.regex
-                    .captures(&s)
-                    .map(|c| Value::from_object(Match::new(&s, &c)))
+                    .captures(s)
+                    .map_err(failed)?
+                    .map(|c| Value::from_object(Match::new(s, &c)))
                     .unwrap_or(Value::from(()))
             }
             "match" | "fullmatch" => {
                 let s = text(0)?;
-                match self.regex.captures(&s) {
+                let s = s.as_str();
+                match self.regex.captures(s).map_err(failed)? {
                     Some(c)
                         if c.get(0)
                             .is_some_and(|m| m.start() == 0 && (method == "match" || m.end() == s.len())) =>
                     {
-                        Value::from_object(Match::new(&s, &c))
+                        Value::from_object(Match::new(s, &c))
                     }
                     _ => Value::from(()),
                 }
@@ -127,24 +143,35 @@ impl Pattern {
                 let replacement = text(0)?;
                 let s = text(1)?;
                 let count = count_arg(2, "count")?;
-                // Python writes groups as `\1`; regex as `${1}`.
+                // Python writes groups as `\1`; the crate as `${1}`.
                 let repl = python_replacement(&replacement);
-                Value::from(self.regex.replacen(&s, count, repl.as_str()).into_owned())
+                Value::from(
+                    self.regex
+                        .try_replacen(&s, count, repl.as_str())
+                        .map_err(failed)?
+                        .into_owned(),
+                )
             }
             "split" => {
                 let s = text(0)?;
+                let s = s.as_str();
                 let maxsplit = count_arg(1, "maxsplit")?;
                 let mut parts = Vec::new();
                 let mut last = 0;
-                for (n, caps) in self.regex.captures_iter(&s).enumerate() {
+                for (n, caps) in self.regex.captures_iter(s).enumerate() {
                     if maxsplit > 0 && n >= maxsplit {
                         break;
                     }
+                    let caps = caps.map_err(failed)?;
                     let m = caps.get(0).expect("group 0 always matches");
                     parts.push(Value::from(&s[last..m.start()]));
                     // Python also returns the groups of each separator.
-                    for g in caps.iter().skip(1) {
-                        parts.push(g.map(|g| Value::from(g.as_str())).unwrap_or(Value::from(())));
+                    for i in 1..caps.len() {
+                        parts.push(
+                            caps.get(i)
+                                .map(|g| Value::from(g.as_str()))
+                                .unwrap_or(Value::from(())),
+                        );
                     }
                     last = m.end();
                 }
@@ -153,11 +180,12 @@ impl Pattern {
             }
             "findall" => {
                 let s = text(0)?;
+                let s = s.as_str();
                 let groups = self.regex.captures_len() - 1;
-                let found: Vec<Value> = self
-                    .regex
-                    .captures_iter(&s)
-                    .map(|c| match groups {
+                let mut found = Vec::new();
+                for c in self.regex.captures_iter(s) {
+                    let c = c.map_err(failed)?;
+                    found.push(match groups {
                         0 => Value::from(c.get(0).map_or("", |m| m.as_str())),
                         1 => Value::from(c.get(1).map_or("", |m| m.as_str())),
                         _ => Value::from(
@@ -165,8 +193,8 @@ impl Pattern {
                                 .map(|i| Value::from(c.get(i).map_or("", |m| m.as_str())))
                                 .collect::<Vec<_>>(),
                         ),
-                    })
-                    .collect();
+                    });
+                }
                 Value::from(found)
             }
             _ => {
@@ -255,10 +283,12 @@ pub struct Match {
 }
 
 impl Match {
-    fn new(text: &str, caps: &regex::Captures<'_>) -> Match {
+    fn new(text: &str, caps: &fancy_regex::Captures<'_, str>) -> Match {
         let m = caps.get(0).expect("group 0 always matches");
         Match {
-            groups: caps.iter().map(|g| g.map(|g| g.as_str().to_string())).collect(),
+            groups: (0..caps.len())
+                .map(|i| caps.get(i).map(|g| g.as_str().to_string()))
+                .collect(),
             start: text[..m.start()].chars().count(),
             end: text[..m.end()].chars().count(),
         }
