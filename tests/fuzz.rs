@@ -5,13 +5,13 @@
 //! `cargo test` runs 256 cases of each; for a long run:
 //! `PROPTEST_CASES=100000 bash scripts/test --test fuzz`.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use mallard::graph::{selector, Graph};
 use mallard::manifest::Manifest;
 use mallard::project::properties::Properties;
 use mallard::project::{Project, ProjectFile};
-use mallard::templating::{self, NodeContext, Phase, Recorded, RenderInput};
+use mallard::templating::{self, NodeContext, Recorded, RenderInput};
 use proptest::prelude::*;
 
 /// The chain fixture, parsed once: a manifest and graph to select from.
@@ -139,19 +139,7 @@ fn render_parse_phase(source: &str) -> Result<(String, Recorded), mallard::error
         )];
         templating::environment(&macros, serde_json::json!({"name": "dev"})).unwrap()
     });
-    let node = NodeContext {
-        phase: Phase::Parse,
-        vars: Arc::new(Default::default()),
-        recorded: Mutex::new(Recorded::default()),
-        resolver: None,
-        config: Default::default(),
-        target_schema: "main".into(),
-        target_database: "db".into(),
-        is_incremental: false,
-        database: None,
-        results: Default::default(),
-        macro_overrides: Default::default(),
-    };
+    let node = NodeContext::parse_phase(Arc::new(Default::default()), "main", "db");
     let input = RenderInput {
         file: "models/m.sql",
         source,
@@ -237,19 +225,7 @@ fn recursion_nesting_and_loops_never_abort() {
                     serde_json::json!({"name": "dev"}),
                 )
                 .map_err(|e| e.to_string())?;
-                let node = NodeContext {
-                    phase: Phase::Parse,
-                    vars: Arc::new(Default::default()),
-                    recorded: Mutex::new(Recorded::default()),
-                    resolver: None,
-                    config: Default::default(),
-                    target_schema: "main".into(),
-                    target_database: "db".into(),
-                    is_incremental: false,
-                    database: None,
-                    results: Default::default(),
-                    macro_overrides: Default::default(),
-                };
+                let node = NodeContext::parse_phase(Arc::new(Default::default()), "main", "db");
                 let input = RenderInput {
                     file: "models/m.sql",
                     source: &model,

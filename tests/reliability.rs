@@ -125,6 +125,17 @@ struct OldAndNew {
 }
 
 impl OldAndNew {
+    /// Starts `mallard build` of the new version in `p`, its output discarded.
+    fn start_new_build(&self, p: &Project) -> std::process::Child {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mallard"))
+            .args(["build", "--vars", NEW_VARS])
+            .current_dir(p.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     fn build(p: &Project) -> OldAndNew {
         let db = p.path().join("retention.duckdb");
         assert_eq!(p.run(&["build"]).code, 0);
@@ -157,7 +168,6 @@ fn a_build_killed_at_any_moment_leaves_every_relation_whole() {
     let p = Project::warehouse();
     let w = OldAndNew::build(&p);
     let (db, saved, old, new, duration) = (&w.db, &w.saved, &w.old, &w.new, w.duration);
-    let new_vars = NEW_VARS;
     let changed = old.iter().filter(|(rel, v)| new.get(*rel) != Some(v)).count();
     assert!(changed >= 10, "the new vars change only {changed} relations");
 
@@ -170,13 +180,7 @@ fn a_build_killed_at_any_moment_leaves_every_relation_whole() {
             break;
         }
         copy_database(saved, db);
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mallard"))
-            .args(["build", "--vars", new_vars])
-            .current_dir(p.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = w.start_new_build(&p);
         // Spread the kills over the run: from its start to just before its usual end.
         let offset = if k < KILLS { 0.5 } else { 0.25 };
         let fraction = ((k % KILLS) as f64 + offset) / KILLS as f64;
@@ -197,7 +201,7 @@ fn a_build_killed_at_any_moment_leaves_every_relation_whole() {
         for rel in old.keys() {
             assert!(got.contains_key(rel), "kill {k}: `{rel}` is missing");
         }
-        let next = p.run(&["build", "--vars", new_vars]);
+        let next = p.run(&["build", "--vars", NEW_VARS]);
         assert_eq!(next.code, 0, "kill {k}: the next build fails:\n{}", next.text(&p));
         assert_eq!(
             versions(db),
@@ -220,7 +224,6 @@ fn a_build_killed_at_any_moment_leaves_every_relation_whole() {
 fn a_build_told_to_stop_stops_cleanly() {
     let thorough = std::env::var_os("MALLARD_THOROUGH").is_some();
     let signals = if thorough { 10 } else { 4 };
-    let new_vars = NEW_VARS;
     let p = Project::warehouse();
     if thorough {
         let status = std::process::Command::new(env!("CARGO_BIN_EXE_seedgen"))
@@ -242,13 +245,7 @@ fn a_build_told_to_stop_stops_cleanly() {
     for k in 0..signals {
         copy_database(saved, db);
         let _ = std::fs::remove_file(p.path().join("target/run_results.json"));
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mallard"))
-            .args(["build", "--vars", new_vars])
-            .current_dir(p.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = w.start_new_build(&p);
         std::thread::sleep(duration.mul_f64(0.9 * (k as f64 + 0.5) / signals as f64));
         let (signal, code) = if k % 2 == 0 { ("-INT", 130) } else { ("-TERM", 143) };
         let sent = std::time::Instant::now();
@@ -290,7 +287,7 @@ fn a_build_told_to_stop_stops_cleanly() {
             "signal {k}: run_results.json does not show the interruption: {statuses:?}"
         );
         assert!(!p.path().join("retention.duckdb.lock").exists() || WriteLock::acquire(db, None).is_ok());
-        let next = p.run(&["build", "--vars", new_vars]);
+        let next = p.run(&["build", "--vars", NEW_VARS]);
         assert_eq!(
             next.code,
             0,

@@ -3,7 +3,7 @@
 //! tests into test nodes, and resolve every dependency to a `unique_id`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::Result;
 use minijinja::Environment;
@@ -17,7 +17,7 @@ use crate::project::config::{project_level_config, NodeConfig};
 use crate::project::profile::Target;
 use crate::project::properties::{ColumnProps, NodeProps, Properties};
 use crate::project::{Project, ProjectFile};
-use crate::templating::{self, find_call_line, NodeContext, Phase, Recorded, RefCall, Relation, RenderInput};
+use crate::templating::{self, find_call_line, NodeContext, Recorded, RefCall, Relation, RenderInput};
 
 /// Materializations Mallard can build today.
 const MODEL_MATERIALIZATIONS: &[&str] = &["view", "table", "ephemeral", "incremental"];
@@ -371,19 +371,7 @@ impl Parser<'_> {
     }
 
     fn parse_context(&self) -> NodeContext {
-        NodeContext {
-            phase: Phase::Parse,
-            vars: self.vars.clone(),
-            recorded: Mutex::new(Recorded::default()),
-            resolver: None,
-            config: Map::new(),
-            target_schema: self.target.schema.clone(),
-            target_database: self.target.database.clone(),
-            is_incremental: false,
-            database: None,
-            results: Default::default(),
-            macro_overrides: Default::default(),
-        }
+        NodeContext::parse_phase(self.vars.clone(), &self.target.schema, &self.target.database)
     }
 
     fn fqn(&self, f: &ProjectFile, name: &str) -> Vec<String> {

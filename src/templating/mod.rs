@@ -106,6 +106,30 @@ pub struct NodeContext {
     pub macro_overrides: Arc<serde_json::Map<String, serde_json::Value>>,
 }
 
+impl NodeContext {
+    /// The context of a parse-phase render: `vars`, and the target's schema and database for
+    /// the placeholder relations `ref` returns; nothing recorded yet, no database.
+    pub fn parse_phase(
+        vars: Arc<Map<String, serde_json::Value>>,
+        target_schema: &str,
+        target_database: &str,
+    ) -> NodeContext {
+        NodeContext {
+            phase: Phase::Parse,
+            vars,
+            recorded: Mutex::new(Recorded::default()),
+            resolver: None,
+            config: Map::new(),
+            target_schema: target_schema.to_string(),
+            target_database: target_database.to_string(),
+            is_incremental: false,
+            database: None,
+            results: Default::default(),
+            macro_overrides: Default::default(),
+        }
+    }
+}
+
 impl Object for NodeContext {}
 
 /// The input of one render: the node's name, file and text, and what it may see.
@@ -795,19 +819,7 @@ mod tests {
     use super::*;
 
     fn parse_ctx() -> NodeContext {
-        NodeContext {
-            phase: Phase::Parse,
-            vars: Arc::new(Map::new()),
-            recorded: Mutex::new(Recorded::default()),
-            resolver: None,
-            config: Map::new(),
-            target_schema: "main".into(),
-            target_database: "db".into(),
-            is_incremental: false,
-            database: None,
-            results: Default::default(),
-            macro_overrides: Default::default(),
-        }
+        NodeContext::parse_phase(Arc::new(Map::new()), "main", "db")
     }
 
     fn input<'a>(src: &'a str) -> RenderInput<'a> {
