@@ -19,8 +19,7 @@ use crate::project::properties::{ColumnProps, NodeProps, Properties};
 use crate::project::{Project, ProjectFile};
 use crate::templating::{self, find_call_line, NodeContext, Recorded, RefCall, Relation, RenderInput};
 
-/// Materializations Mallard can build today.
-const MODEL_MATERIALIZATIONS: &[&str] = &["view", "table", "ephemeral", "incremental"];
+use crate::materialization::BUILT_IN;
 
 /// Builds the manifest of `project` for `target`, rendering with `env`.
 ///
@@ -617,7 +616,7 @@ impl Parser<'_> {
         }
         let materialized = config.materialized().to_string();
         // Looked up only for a materialization that is not built in: a scan of the globals.
-        if !MODEL_MATERIALIZATIONS.contains(&materialized.as_str())
+        if !BUILT_IN.contains(&materialized.as_str())
             && templating::materialization_macro(self.env, &materialized).is_none()
         {
             let loc = find_call_line(&f.contents, "config", &materialized)

@@ -437,7 +437,7 @@ fn run_node(
         }
     };
     let custom = node.resource_type == ResourceType::Model
-        && !["view", "table", "incremental", "ephemeral"].contains(&node.materialized());
+        && !materialization::BUILT_IN.contains(&node.materialized());
     if custom {
         // Its statements take the connection themselves.
         let exec_start = Utc::now();
