@@ -8,6 +8,7 @@
 pub mod adapter;
 pub mod artifacts;
 pub mod cli;
+pub mod deps;
 pub mod error;
 pub mod graph;
 pub mod manifest;

@@ -159,14 +159,28 @@ fn show_prints_the_first_rows_of_a_model_or_a_query() {
 }
 
 #[test]
-fn deps_lists_packages_and_names_one_that_is_not_installed() {
+fn deps_replaces_the_install_folder_and_build_names_a_package_that_is_not_installed() {
     let project = Project::fixture("packages");
     let r = project.run(&["deps"]);
     assert_eq!(r.code, 0, "{}", r.text(&project));
-    assert_eq!(
-        r.stdout,
-        "Package local_pkg in local_pkg: OK\nPackage fake_utils in dbt_packages/fake_utils: OK\n"
+    assert!(
+        r.stdout
+            .contains("Installing local_pkg\nInstalled from <local @ local_pkg>\n"),
+        "{}",
+        r.stdout
     );
+    // As `dbt deps`: the install folder holds what packages.yml asks for, nothing else.
+    let installed = project.path().join("dbt_packages");
+    assert!(installed
+        .join("local_pkg")
+        .symlink_metadata()
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(!installed.join("fake_utils").exists());
+    assert!(project
+        .read("package-lock.yml")
+        .contains("  - local: local_pkg\n    name: local_pkg\n"));
     project.write(
         "packages.yml",
         "packages:\n  - local: local_pkg\n  - package: dbt-labs/dbt_utils\n    version: 1.3.0\n",
@@ -178,7 +192,7 @@ fn deps_lists_packages_and_names_one_that_is_not_installed() {
         text.contains("package `dbt-labs/dbt_utils` of packages.yml is not installed"),
         "{text}"
     );
-    assert!(text.contains("dbt deps"), "{text}");
+    assert!(text.contains("run `mallard deps`"), "{text}");
 }
 
 #[test]

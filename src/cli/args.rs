@@ -42,9 +42,9 @@ pub enum Command {
     Parse(ProjectOnlyArgs),
     /// Check the project, the profile and the database connection.
     Debug(ProjectOnlyArgs),
-    /// List the packages the project uses (`local:` ones of packages.yml and those installed in
-    /// dbt_packages/); Mallard downloads nothing, so a missing hub or git package is an error.
-    Deps(ProjectOnlyArgs),
+    /// Install the packages of packages.yml (or dependencies.yml) into dbt_packages/, exactly
+    /// as package-lock.yml pins them (resolving and writing the lock when the specs changed).
+    Deps(DepsArgs),
     /// Delete the folders named in `clean-targets` of dbt_project.yml (default: the target folder).
     Clean(ProjectOnlyArgs),
 }
@@ -74,6 +74,33 @@ impl Command {
             Command::Clean(_) => "clean",
         }
     }
+}
+
+/// `deps`: what to install and how.
+#[derive(Debug, Args)]
+pub struct DepsArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Resolve the packages again (newest versions in range), even if package-lock.yml matches.
+    #[arg(long)]
+    pub upgrade: bool,
+    /// Write package-lock.yml without installing anything.
+    #[arg(long)]
+    pub lock: bool,
+    /// Add a package to packages.yml first, as `name@version` (hub: `dbt-labs/dbt_utils@1.3.0`).
+    #[arg(long, value_name = "NAME@VERSION")]
+    pub add_package: Option<String>,
+    /// Where `--add-package` takes the package from.
+    #[arg(long, value_enum, default_value = "hub")]
+    pub source: DepsSource,
+}
+
+/// `deps --source`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DepsSource {
+    Hub,
+    Git,
+    Local,
 }
 
 /// Where the project and profile are, and what to override in them.

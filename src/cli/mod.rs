@@ -26,7 +26,7 @@ use crate::project::{ConfigContext, Project};
 use crate::runner::compile::{Compiler, ManifestResolver};
 use crate::runner::{self, hooks, output, Plan};
 use crate::templating;
-use args::{Cli, Command, LsOutput, ProjectArgs, RunArgs, SelectArgs};
+use args::{Cli, Command, DepsSource, LsOutput, ProjectArgs, RunArgs, SelectArgs};
 use commands::{clean, command_types, debug, recorded_args, retry, show};
 
 /// Exit code when the run could not start (bad project, profile, arguments, database).
@@ -106,15 +106,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Debug(a) => debug(&a.project),
         Command::Deps(a) => {
-            let project = Project::load(&project_dir(&a.project)?, &ConfigContext::default())?;
-            let packages = project.load_packages(&ConfigContext::default())?;
-            if packages.is_empty() {
-                println!("No packages: nothing to install.");
-            }
-            for p in &packages {
-                let shown = p.root.strip_prefix(&project.root).unwrap_or(&p.root);
-                println!("Package {} in {}: OK", p.name, shown.display());
-            }
+            let opts = crate::deps::DepsOptions {
+                upgrade: a.upgrade,
+                lock_only: a.lock,
+                add_package: a.add_package.clone(),
+                source: match a.source {
+                    DepsSource::Hub => crate::deps::AddSource::Hub,
+                    DepsSource::Git => crate::deps::AddSource::Git,
+                    DepsSource::Local => crate::deps::AddSource::Local,
+                },
+                ctx: ConfigContext {
+                    vars: parse_cli_vars(a.project.vars.as_deref())?,
+                    target: Value::Null,
+                },
+            };
+            crate::deps::deps(&project_dir(&a.project)?, &opts)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Clean(a) => clean(&a.project),

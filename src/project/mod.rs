@@ -364,8 +364,8 @@ impl Project {
     /// Loads the packages the project uses, as dbt finds them after `dbt deps`: each `local:`
     /// entry of `packages.yml` (or `dependencies.yml`), relative to the project, and each folder
     /// of the packages install path (`dbt_packages/`) that holds a `dbt_project.yml`. A package
-    /// found both ways is loaded once. Mallard downloads nothing: a hub or git package must
-    /// already be installed.
+    /// found both ways is loaded once. A hub, git or tarball package must already be installed
+    /// (by `mallard deps`, see [`crate::deps`]).
     ///
     /// Errors: a `local:` folder or an installed package that is not a dbt project; a hub or
     /// git package of `packages.yml` that is not installed (with what to do).
@@ -395,8 +395,10 @@ impl Project {
                         found.push(pkg);
                     }
                 } else if let Some(name) = entry
-                    .get("package")
+                    .get("name")
+                    .or_else(|| entry.get("package"))
                     .or_else(|| entry.get("git"))
+                    .or_else(|| entry.get("tarball"))
                     .and_then(Value::as_str)
                 {
                     wanted.push(name.to_string());
@@ -421,12 +423,14 @@ impl Project {
             let last = last.rsplit('/').next().unwrap_or(last);
             let stem = last.trim_start_matches("dbt-").replace('-', "_");
             if !found.iter().any(|p| p.name == last || p.name == stem) {
-                return Err(Diagnostic::new(format!("package `{name}` of packages.yml is not installed"))
-                    .help(format!(
-                        "Mallard does not download packages: install them with `dbt deps`, or copy the package into `{}/`",
-                        self.packages_install_path
-                    ))
-                    .into());
+                return Err(
+                    Diagnostic::new(format!("package `{name}` of packages.yml is not installed"))
+                        .help(format!(
+                            "run `mallard deps` to install the packages into `{}/`",
+                            self.packages_install_path
+                        ))
+                        .into(),
+                );
             }
         }
         Ok(found)
