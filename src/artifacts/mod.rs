@@ -86,13 +86,41 @@ pub fn write_manifest(
     for id in manifest.sources.keys() {
         parent_map.insert(id, Vec::new());
     }
-    for n in manifest.nodes.values() {
-        parent_map.insert(&n.unique_id, n.depends_on.iter().map(String::as_str).collect());
-        for dep in &n.depends_on {
-            if let Some(children) = child_map.get_mut(dep.as_str()) {
-                children.push(&n.unique_id);
+    let semantic: Vec<(&String, &Value)> = manifest
+        .exposures
+        .iter()
+        .chain(&manifest.metrics)
+        .chain(&manifest.semantic_models)
+        .collect();
+    for (id, _) in &semantic {
+        child_map.insert(id.as_str(), Vec::new());
+    }
+    let semantic_deps = semantic.iter().map(|(id, v)| {
+        let deps: Vec<&str> = v
+            .pointer("/depends_on/nodes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        (id.as_str(), deps)
+    });
+    let node_deps = manifest.nodes.values().map(|n| {
+        (
+            n.unique_id.as_str(),
+            n.depends_on.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+    });
+    for (id, deps) in node_deps.chain(semantic_deps) {
+        for dep in &deps {
+            if let Some(children) = child_map.get_mut(dep) {
+                children.push(id);
             }
         }
+        parent_map.insert(id, deps);
+    }
+    for children in child_map.values_mut() {
+        children.sort();
     }
     write_atomically(&target_dir.join("manifest.json"), |w| {
         w.write_all(b"{\"metadata\":")?;
@@ -142,13 +170,19 @@ pub fn write_manifest(
             })
             .collect();
         serde_json::to_writer(&mut *w, &docs)?;
-        w.write_all(b",\"exposures\":{},\"metrics\":{},\"groups\":{},\"selectors\":{},\"disabled\":{}")?;
+        w.write_all(b",\"exposures\":")?;
+        serde_json::to_writer(&mut *w, &manifest.exposures)?;
+        w.write_all(b",\"metrics\":")?;
+        serde_json::to_writer(&mut *w, &manifest.metrics)?;
+        w.write_all(b",\"groups\":{},\"selectors\":{},\"disabled\":{}")?;
         w.write_all(b",\"parent_map\":")?;
         serde_json::to_writer(&mut *w, &parent_map)?;
         w.write_all(b",\"child_map\":")?;
         serde_json::to_writer(&mut *w, &child_map)?;
         // Unit tests have a section of their own, as in dbt 1.8+.
-        w.write_all(b",\"group_map\":{},\"saved_queries\":{},\"semantic_models\":{},\"unit_tests\":{")?;
+        w.write_all(b",\"group_map\":{},\"saved_queries\":{},\"semantic_models\":")?;
+        serde_json::to_writer(&mut *w, &manifest.semantic_models)?;
+        w.write_all(b",\"unit_tests\":{")?;
         for (i, n) in manifest.nodes.values().filter(is_unit).enumerate() {
             if i > 0 {
                 w.write_all(b",")?;
@@ -167,13 +201,11 @@ fn columns_json(columns: &[Column]) -> Value {
         columns
             .iter()
             .map(|c| {
-                (
-                    c.name.clone(),
-                    json!({
-                        "name": c.name, "description": c.description, "meta": {},
-                        "data_type": c.data_type, "constraints": [], "quote": null, "tags": [],
-                    }),
-                )
+                let mut col = json!({"name": c.name, "description": c.description, "data_type": c.data_type});
+                if let Value::Object(m) = &mut col {
+                    m.extend(c.properties.clone());
+                }
+                (c.name.clone(), col)
             })
             .collect(),
     )
@@ -239,12 +271,28 @@ struct NodeJson<'a> {
     version: Option<Option<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     latest_version: Option<Option<&'a str>>,
+    /// Models only: `access` (`protected` unless configured), `group`, `contract` and
+    /// `constraints`, as dbt lifts them from the config.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contract: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    constraints: Option<[(); 0]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deprecation_date: Option<Option<String>>,
+    /// Models only: MetricFlow's time spine from property YAML, else null.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time_spine: Option<Value>,
 }
 
 impl<'a> NodeJson<'a> {
     fn new(n: &'a Node, target_path: &str) -> NodeJson<'a> {
         let relation = n.relation.as_ref();
         let test = n.test_metadata.as_ref();
+        let model = n.resource_type == ResourceType::Model;
         NodeJson {
             database: relation.map(|r| r.database.as_str()),
             schema: relation.map(|r| r.schema.as_str()),
@@ -273,7 +321,9 @@ impl<'a> NodeJson<'a> {
             relation_name: relation
                 .filter(|_| n.materialized() != "ephemeral")
                 .map(|r| r.to_string()),
-            raw_code: &n.raw_code,
+            // dbt strips the file's text at both ends (Mallard renders it with its leading
+            // lines, so that line numbers in messages are the file's).
+            raw_code: n.raw_code.trim_start(),
             language: "sql",
             refs: n
                 .refs
@@ -296,15 +346,53 @@ impl<'a> NodeJson<'a> {
             },
             compiled_path: (n.resource_type != ResourceType::Seed)
                 .then(|| format!("{target_path}/{}", n.compiled_path())),
-            test_metadata: test.map(|m| TestMetadataJson {
-                name: &m.name,
-                kwargs: &m.kwargs,
-                namespace: (),
+            // `dbt_utils.equality` is name `equality` in namespace `dbt_utils`, as in dbt.
+            test_metadata: test.map(|m| {
+                let (namespace, name) = match m.name.split_once('.') {
+                    Some((ns, name)) => (Some(ns), name),
+                    None => (None, m.name.as_str()),
+                };
+                let mut kwargs = m.kwargs.clone();
+                kwargs.insert("model".into(), Value::from(m.model.clone()));
+                TestMetadataJson {
+                    name,
+                    kwargs,
+                    namespace,
+                }
             }),
             column_name: test.map(|m| m.kwargs.get("column_name")),
             attached_node: test.map(|_| n.attached_node.as_deref()),
             version: (n.resource_type == ResourceType::Model).then_some(n.version.as_deref()),
             latest_version: (n.resource_type == ResourceType::Model).then_some(n.latest_version.as_deref()),
+            access: model.then(|| n.config.get_str("access").unwrap_or("protected")),
+            group: model.then_some(n.config.0.get("group").unwrap_or(&Value::Null)),
+            contract: model.then(|| {
+                let c = n.config.0.get("contract");
+                json!({
+                    "enforced": c.and_then(|c| c.get("enforced")).and_then(Value::as_bool).unwrap_or(false),
+                    "alias_types": c.and_then(|c| c.get("alias_types")).and_then(Value::as_bool).unwrap_or(true),
+                    "checksum": null,
+                })
+            }),
+            constraints: model.then_some([]),
+            // dbt reads it as a date-time: a date alone is its midnight, in UTC here.
+            deprecation_date: model.then(|| {
+                n.deprecation_date.as_ref().map(|d| {
+                    if d.len() == 10 {
+                        format!("{d}T00:00:00+00:00")
+                    } else {
+                        d.clone()
+                    }
+                })
+            }),
+            time_spine: model.then(|| match &n.time_spine {
+                Some(Value::Object(t)) => {
+                    let mut t = t.clone();
+                    t.entry("custom_granularities").or_insert_with(|| json!([]));
+                    Value::Object(t)
+                }
+                _ => Value::Null,
+            }),
         }
     }
 }
@@ -331,8 +419,8 @@ struct DependsOnJson<'a> {
 #[derive(Serialize)]
 struct TestMetadataJson<'a> {
     name: &'a str,
-    kwargs: &'a Map<String, Value>,
-    namespace: (),
+    kwargs: Map<String, Value>,
+    namespace: Option<&'a str>,
 }
 
 /// A node's config with `enabled` (default true) and `tags` (always a list) as dbt writes
@@ -375,8 +463,8 @@ impl Serialize for MetaJson<'_> {
 }
 
 /// dbt's `graph` context variable: the parsed project as templates see it, `nodes` and
-/// `sources` by `unique_id` with their manifest fields (`exposures`, `metrics`, `groups`,
-/// `semantic_models`, `saved_queries` are empty: Mallard does not parse those yet).
+/// `sources`, `exposures`, `metrics` and `semantic_models` by `unique_id` with their manifest
+/// fields (`groups` and `saved_queries` are empty: Mallard does not record those yet).
 pub fn graph_json(manifest: &Manifest, target_path: &str) -> Value {
     let nodes: Map<String, Value> = manifest
         .nodes
@@ -388,14 +476,18 @@ pub fn graph_json(manifest: &Manifest, target_path: &str) -> Value {
         .iter()
         .map(|(id, s)| (id.clone(), source_json(s)))
         .collect();
+    let collect = |m: &std::collections::BTreeMap<String, Value>| -> Map<String, Value> {
+        m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    };
     serde_json::json!({
-        "nodes": nodes, "sources": sources, "exposures": {}, "metrics": {}, "groups": {},
-        "semantic_models": {}, "saved_queries": {}, "unit_tests": {},
+        "nodes": nodes, "sources": sources, "exposures": collect(&manifest.exposures),
+        "metrics": collect(&manifest.metrics), "groups": {},
+        "semantic_models": collect(&manifest.semantic_models), "saved_queries": {}, "unit_tests": {},
     })
 }
 
 fn source_json(s: &Source) -> Value {
-    json!({
+    let mut out = json!({
         "database": s.relation.database,
         "schema": s.relation.schema,
         "name": s.name,
@@ -409,10 +501,12 @@ fn source_json(s: &Source) -> Value {
         "identifier": s.relation.identifier,
         "description": s.description,
         "columns": columns_json(&s.columns),
-        "meta": {}, "source_meta": {}, "tags": [],
-        "config": {"enabled": true},
         "relation_name": s.relation.to_string(),
-    })
+    });
+    if let Value::Object(map) = &mut out {
+        map.extend(s.properties.clone());
+    }
+    out
 }
 
 /// Writes `target_dir/run_results.json` for `results` of a run that took `elapsed` seconds.

@@ -48,7 +48,6 @@ impl Default for Http {
 }
 
 impl Http {
-
     fn get_json(&self, url: &str, package: &str) -> Result<Value> {
         let mut response = self
             .agent

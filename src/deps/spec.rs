@@ -279,60 +279,9 @@ pub fn specs_hash(specs: &[PackageSpec]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `json.dumps(value, sort_keys=True)` as Python writes it: `", "` and `": "` separators,
-/// non-ASCII escaped, floats with a `.0` when whole.
+/// `json.dumps(value, sort_keys=True)` as Python writes it.
 fn python_json(value: &Value) -> String {
-    match value {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => i.to_string(),
-            (_, Some(u), _) => u.to_string(),
-            (_, _, Some(f)) if f.fract() == 0.0 && f.abs() < 1e16 => format!("{f:.1}"),
-            (_, _, Some(f)) => f.to_string(),
-            _ => n.to_string(),
-        },
-        Value::String(s) => {
-            let mut out = String::from("\"");
-            for c in s.chars() {
-                match c {
-                    '"' => out.push_str("\\\""),
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    '\t' => out.push_str("\\t"),
-                    c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
-                        let mut buf = [0u16; 2];
-                        for unit in c.encode_utf16(&mut buf) {
-                            out.push_str(&format!("\\u{unit:04x}"));
-                        }
-                    }
-                    c => out.push(c),
-                }
-            }
-            out.push('"');
-            out
-        }
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(python_json).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            let fields: Vec<String> = keys
-                .into_iter()
-                .map(|k| {
-                    format!(
-                        "{}: {}",
-                        python_json(&Value::String(k.clone())),
-                        python_json(&map[k])
-                    )
-                })
-                .collect();
-            format!("{{{}}}", fields.join(", "))
-        }
-    }
+    crate::templating::builtins::python_json(value, true)
 }
 
 /// A package pinned by resolution: one entry of `package-lock.yml`.

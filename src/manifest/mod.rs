@@ -43,6 +43,9 @@ pub struct Column {
     pub name: String,
     pub description: String,
     pub data_type: Option<String>,
+    /// dbt's other column fields, as `manifest.json` has them: `meta`, `constraints` (each
+    /// with dbt's defaults), `quote`, `config`, `tags`, `granularity`, `doc_blocks`.
+    pub properties: Map<String, Value>,
 }
 
 /// A generic data test's identity: which test, with which arguments, on what.
@@ -52,6 +55,8 @@ pub struct TestMetadata {
     pub name: String,
     /// The arguments from property YAML, including `column_name` when on a column.
     pub kwargs: Map<String, Value>,
+    /// The `model` argument as dbt records it: `{{ get_where_subquery(ref('orders')) }}`.
+    pub model: String,
 }
 
 /// A call found while parsing, with where it was written.
@@ -99,6 +104,10 @@ pub struct Node {
     /// A version of a versioned model: its version and the model's latest, as text.
     pub version: Option<String>,
     pub latest_version: Option<String>,
+    /// A model's `time_spine:` from property YAML (`standard_granularity_column`, ...).
+    pub time_spine: Option<serde_json::Value>,
+    /// A model's `deprecation_date:` from property YAML, as written.
+    pub deprecation_date: Option<String>,
 }
 
 impl Node {
@@ -129,6 +138,8 @@ impl Node {
             depends_on_macros: Vec::new(),
             version: None,
             latest_version: None,
+            time_spine: None,
+            deprecation_date: None,
         }
     }
 }
@@ -228,6 +239,10 @@ pub struct Source {
     pub description: String,
     pub columns: Vec<Column>,
     pub relation: Relation,
+    /// The fields dbt keeps for a source besides these (`source_description`, `loader`,
+    /// `loaded_at_field`, `freshness`, `meta`, `source_meta`, `tags`, `quoting`, `config`, ...),
+    /// as they appear in `manifest.json` and `graph.sources`.
+    pub properties: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The parsed project.
@@ -237,6 +252,10 @@ pub struct Manifest {
     /// Models, seeds and tests by `unique_id`.
     pub nodes: BTreeMap<String, Node>,
     pub sources: BTreeMap<String, Source>,
+    /// Exposures, metrics and semantic models by `unique_id`, as `manifest.json` has them.
+    pub exposures: BTreeMap<String, serde_json::Value>,
+    pub metrics: BTreeMap<String, serde_json::Value>,
+    pub semantic_models: BTreeMap<String, serde_json::Value>,
     /// Macro names with the file that defines them, for `manifest.json`.
     pub macros: Vec<(String, String)>,
     /// `{% docs name %}` blocks by `unique_id` (`doc.<package>.<name>`): (file, text).

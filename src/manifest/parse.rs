@@ -39,6 +39,18 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
         },
         names: BTreeMap::new(),
         tests: Vec::new(),
+        semantic_pending: Vec::new(),
+        macro_packages: {
+            let mut m = BTreeMap::new();
+            for pkg in [project].into_iter().chain(&project.packages) {
+                for f in &pkg.macros {
+                    for name in macro_names(&f.contents) {
+                        m.entry(name).or_insert_with(|| pkg.name.clone());
+                    }
+                }
+            }
+            m
+        },
         generate_overrides: project
             .packages
             .iter()
@@ -71,6 +83,7 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
         .chain(tests.into_iter().map(|t| (t.unique_id.clone(), *t)))
         .collect();
     p.resolve()?;
+    p.resolve_semantic()?;
     p.render_descriptions()?;
     p.manifest.macros = project
         .packages
@@ -122,6 +135,7 @@ fn macro_names(text: &str) -> Vec<String> {
 }
 
 mod data_tests;
+mod semantic;
 mod snapshots;
 mod unit_tests;
 mod versions;
@@ -149,6 +163,10 @@ struct Parser<'a> {
     /// `(package, macro)` for each `generate_*_name` macro a package or the root project
     /// defines, overriding dbt's.
     generate_overrides: BTreeSet<(String, String)>,
+    /// Exposures, metrics and semantic models of every package, resolved after the nodes.
+    semantic_pending: Vec<semantic::Pending>,
+    /// The package defining each macro name (the root project's first, then the packages').
+    macro_packages: BTreeMap<String, String>,
 }
 
 impl Parser<'_> {
@@ -211,6 +229,7 @@ impl Parser<'_> {
             }
         }
         self.sources(&props)?;
+        self.semantic(&props.semantic)?;
         for f in &project.singular_tests {
             self.singular_test(f)?;
         }
@@ -363,7 +382,9 @@ impl Parser<'_> {
         Node {
             path: f.path.clone(),
             original_file_path: f.original_file_path.clone(),
-            raw_code: f.contents.clone(),
+            // dbt keeps a file's text without its trailing whitespace (it strips the
+            // leading too; Mallard keeps that, so that lines in messages stay the file's).
+            raw_code: f.contents.trim_end().to_string(),
             checksum: sha256_hex(f.contents.as_bytes()),
             ..Node::new(resource_type, unique_id, name, self.project.name.clone())
         }
@@ -547,7 +568,10 @@ impl Parser<'_> {
             fqn,
             config,
             description: props.map(|p| p.description.clone()).unwrap_or_default(),
-            columns: props.map(|p| columns(&p.columns)).unwrap_or_default(),
+            columns: props
+                .map(|p| self.columns(&p.columns))
+                .transpose()?
+                .unwrap_or_default(),
             relation: Some(relation),
             checksum,
             ..Node::new(ResourceType::Seed, unique_id, name, self.project.name.clone())
@@ -567,7 +591,11 @@ impl Parser<'_> {
         let name = id.name.as_str();
         let fqn = id.fqn(self.fqn(f, name));
         let mut config = NodeConfig::default();
-        config.merge(json!({"materialized": "view"}).as_object().expect("object"));
+        config.merge(
+            json!({"materialized": "view", "on_schema_change": "ignore"})
+                .as_object()
+                .expect("object"),
+        );
         config.merge(&self.tree_config(|p| &p.models_tree, &fqn));
         if let Some(np) = props {
             config.merge(&self.rendered_config(&np.config, &np.file)?);
@@ -584,9 +612,29 @@ impl Parser<'_> {
                           "original_file_path": f.original_file_path, "package_name": self.project.name}),
             extra: None,
         };
-        let (_, recorded) = templating::render(self.env, &input, self.parse_context())?;
+        let (_, mut recorded) = templating::render(self.env, &input, self.parse_context())?;
         for layer in &recorded.configs {
             config.merge(layer);
+        }
+        // dbt renders the hooks at parse time too: the macros they call are the model's
+        // dependencies, after the body's. A hook that fails here fails when it runs.
+        for hook in config
+            .hooks("pre_hook")
+            .into_iter()
+            .chain(config.hooks("post_hook"))
+        {
+            let input = RenderInput {
+                file: input.file,
+                source: &hook,
+                this: input.this.clone(),
+                model: input.model.clone(),
+                extra: None,
+            };
+            for m in templating::record_calls(self.env, &input, self.parse_context()).macros {
+                if !recorded.macros.contains(&m) {
+                    recorded.macros.push(m);
+                }
+            }
         }
         Ok((config, recorded))
     }
@@ -651,17 +699,18 @@ impl Parser<'_> {
             fqn,
             config,
             description: props.map(|p| p.description.clone()).unwrap_or_default(),
-            columns: props.map(|p| columns(&p.columns)).unwrap_or_default(),
+            columns: props
+                .map(|p| self.columns(&p.columns))
+                .transpose()?
+                .unwrap_or_default(),
             refs,
             sources,
             relation: Some(relation),
-            depends_on_macros: {
-                let mut m = recorded.macros.clone();
-                m.sort();
-                m
-            },
+            depends_on_macros: recorded.macros.clone(),
             version: id.version.clone(),
             latest_version: id.latest_version.clone(),
+            time_spine: props.and_then(|p| p.time_spine.clone()),
+            deprecation_date: props.and_then(|p| p.deprecation_date.clone()),
             ..self.file_node(f, ResourceType::Model, unique_id, name)
         });
         Ok(())
@@ -748,8 +797,9 @@ impl Parser<'_> {
                         original_file_path: s.file.clone(),
                         fqn,
                         description: t.description.clone(),
-                        columns: columns(&t.columns),
+                        columns: self.columns(&t.columns)?,
                         relation: Relation::new(&database, &schema, &identifier),
+                        properties: source_properties(&s.raw, &t.raw),
                     },
                 );
             }
@@ -908,14 +958,67 @@ fn test_config_base() -> NodeConfig {
     c
 }
 
-fn columns(cols: &[ColumnProps]) -> Vec<Column> {
-    cols.iter()
-        .map(|c| Column {
-            name: c.name.clone(),
-            description: c.description.clone(),
-            data_type: c.data_type.clone(),
+impl Parser<'_> {
+    /// The columns of property YAML, a Jinja `data_type` rendered as dbt renders it
+    /// (`"{{ 'int' if target.type == 'duckdb' else 'integer' }}"`).
+    ///
+    /// Errors: a Jinja error in a `data_type`.
+    fn columns(&self, cols: &[ColumnProps]) -> Result<Vec<Column>> {
+        cols.iter()
+            .map(|c| {
+                let loc = Location::in_source("", "", 1, None);
+                let data_type = match &c.data_type {
+                    Some(t) => Some(self.render_source_field(t, "property YAML", &loc)?),
+                    None => None,
+                };
+                Ok(Column {
+                    name: c.name.clone(),
+                    description: c.description.clone(),
+                    data_type,
+                    properties: column_properties(&c.raw),
+                })
+            })
+            .collect()
+    }
+}
+
+/// dbt's fields of a column beyond name, description and type, from its entry as written.
+fn column_properties(raw: &Map<String, Value>) -> Map<String, Value> {
+    let from_config = |key: &str| {
+        raw.get(key)
+            .or_else(|| raw.get("config").and_then(|c| c.get(key)))
+            .cloned()
+    };
+    let meta = from_config("meta").unwrap_or_else(|| json!({}));
+    let tags = from_config("tags")
+        .map(|t| json!(crate::project::config::as_string_list(&t)))
+        .unwrap_or_else(|| json!([]));
+    let constraints: Vec<Value> = raw
+        .get("constraints")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let mut out = json!({"type": null, "name": null, "expression": null, "warn_unenforced": true,
+                                 "warn_unsupported": true, "to": null, "to_columns": []});
+            if let (Some(out), Some(c)) = (out.as_object_mut(), c.as_object()) {
+                out.extend(c.clone());
+            }
+            out
         })
-        .collect()
+        .collect();
+    let mut out = Map::new();
+    out.insert("meta".into(), meta.clone());
+    out.insert("constraints".into(), Value::Array(constraints));
+    out.insert("quote".into(), raw.get("quote").cloned().unwrap_or(Value::Null));
+    out.insert("config".into(), json!({"meta": meta, "tags": tags}));
+    out.insert("tags".into(), tags);
+    out.insert(
+        "granularity".into(),
+        raw.get("granularity").cloned().unwrap_or(Value::Null),
+    );
+    out.insert("doc_blocks".into(), json!([]));
+    out
 }
 
 /// The folders of a project file below its resource folder: `models/marts/x.yml` -> `["marts"]`.
@@ -950,4 +1053,101 @@ fn file_checksum(path: &std::path::Path) -> String {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
     sha256_hex(format!("size {} modified {modified}", meta.len()).as_bytes())
+}
+
+/// dbt's fields of a source table beyond its name and relation, from the source entry
+/// `source` and the table entry `table` as written: the table's setting wins over the
+/// source's (`freshness: null` on a table turns the source's off), a freshness names both
+/// thresholds (`count`/`period` null when unset), tags are the source's then the table's.
+fn source_properties(source: &Map<String, Value>, table: &Map<String, Value>) -> Map<String, Value> {
+    fn setting<'a>(entry: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+        entry
+            .get("config")
+            .and_then(|c| c.as_object())
+            .and_then(|c| c.get(key))
+            .or_else(|| entry.get(key))
+    }
+    let either = |key: &str| setting(table, key).or_else(|| setting(source, key));
+    let threshold = |f: &Value, key: &str| {
+        let t = f.get(key).and_then(Value::as_object);
+        json!({
+            "count": t.and_then(|t| t.get("count")).cloned().unwrap_or(Value::Null),
+            "period": t.and_then(|t| t.get("period")).cloned().unwrap_or(Value::Null),
+        })
+    };
+    let freshness = match either("freshness") {
+        Some(Value::Null) => Value::Null,
+        set => {
+            let f = set.cloned().unwrap_or(Value::Null);
+            json!({
+                "warn_after": threshold(&f, "warn_after"),
+                "error_after": threshold(&f, "error_after"),
+                "filter": f.get("filter").cloned().unwrap_or(Value::Null),
+            })
+        }
+    };
+    let loaded_at_field = either("loaded_at_field").cloned().unwrap_or(Value::Null);
+    let loaded_at_query = either("loaded_at_query").cloned().unwrap_or(Value::Null);
+    let meta = setting(table, "meta").cloned().unwrap_or_else(|| json!({}));
+    let source_meta = setting(source, "meta").cloned().unwrap_or_else(|| json!({}));
+    let mut tags: Vec<Value> = Vec::new();
+    for entry in [source, table] {
+        for tag in setting(entry, "tags")
+            .map(crate::project::config::as_string_list)
+            .unwrap_or_default()
+        {
+            if !tags.contains(&Value::String(tag.clone())) {
+                tags.push(Value::String(tag));
+            }
+        }
+    }
+    let quoting_of =
+        |entry: &Map<String, Value>, key: &str| entry.get("quoting").and_then(|q| q.get(key)).cloned();
+    let quoting: Map<String, Value> = ["database", "schema", "identifier", "column"]
+        .into_iter()
+        .map(|k| {
+            let v = quoting_of(table, k)
+                .or_else(|| quoting_of(source, k))
+                .unwrap_or(Value::Null);
+            (k.to_string(), v)
+        })
+        .collect();
+    let mut unrendered = Map::new();
+    if either("freshness").is_some() {
+        unrendered.insert("freshness".into(), freshness.clone());
+    }
+    unrendered.insert("loaded_at_field".into(), loaded_at_field.clone());
+    unrendered.insert("loaded_at_query".into(), loaded_at_query.clone());
+    unrendered.insert("meta".into(), meta.clone());
+    unrendered.insert("tags".into(), Value::Array(tags.clone()));
+    let enabled = either("enabled").and_then(Value::as_bool).unwrap_or(true);
+    let text = |entry: &Map<String, Value>, key: &str| {
+        entry.get(key).and_then(Value::as_str).unwrap_or("").to_string()
+    };
+    let mut out = Map::new();
+    out.insert("source_description".into(), json!(text(source, "description")));
+    out.insert("loader".into(), json!(text(source, "loader")));
+    out.insert("loaded_at_field".into(), loaded_at_field.clone());
+    out.insert("loaded_at_query".into(), loaded_at_query.clone());
+    out.insert("freshness".into(), freshness.clone());
+    out.insert(
+        "external".into(),
+        table.get("external").cloned().unwrap_or(Value::Null),
+    );
+    out.insert("quoting".into(), Value::Object(quoting));
+    out.insert("meta".into(), meta.clone());
+    out.insert("source_meta".into(), source_meta);
+    out.insert("tags".into(), Value::Array(tags.clone()));
+    out.insert(
+        "config".into(),
+        json!({
+            "enabled": enabled, "event_time": either("event_time").cloned().unwrap_or(Value::Null),
+            "freshness": freshness, "loaded_at_field": loaded_at_field,
+            "loaded_at_query": loaded_at_query, "meta": meta, "tags": tags,
+            "static_analysis": null,
+        }),
+    );
+    out.insert("unrendered_config".into(), Value::Object(unrendered));
+    out.insert("patch_path".into(), Value::Null);
+    out
 }

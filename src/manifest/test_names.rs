@@ -38,6 +38,63 @@ pub fn md5_hex(text: &str) -> String {
         .collect()
 }
 
+/// dbt's 10-character suffix of a generic test's `unique_id`: the last 10 hex digits of the
+/// MD5 of the test's name followed by Python's `repr` of its `test_metadata` (`name`,
+/// `kwargs` with `model`, `namespace`) with keys sorted and every leaf turned into `str()`.
+/// Source: dbt-core `parser/schema_generic_tests.py`, `create_test_node`.
+pub fn unique_id_hash(name: &str, metadata: &Value) -> String {
+    let hex = md5_hex(&format!("{name}{}", hashable_repr(metadata)));
+    hex[hex.len() - 10..].to_string()
+}
+
+/// `repr()` of dbt's `get_hashable_md(value)`.
+fn hashable_repr(v: &Value) -> String {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let fields: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}: {}", python_repr(k), hashable_repr(&map[k])))
+                .collect();
+            format!("{{{}}}", fields.join(", "))
+        }
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(hashable_repr).collect::<Vec<_>>().join(", ")
+        ),
+        other => python_repr(&python_str(other)),
+    }
+}
+
+/// Python's `repr()` of a string: single quotes unless the text has a `'` and no `"`,
+/// backslashes, the quote and control characters escaped.
+fn python_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
 /// Python's `str()` of a YAML value, which is what dbt puts in the name.
 fn python_str(v: &Value) -> String {
     match v {

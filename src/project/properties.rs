@@ -112,6 +112,8 @@ pub struct ColumnProps {
     pub description: String,
     pub data_type: Option<String>,
     pub tests: Vec<TestDef>,
+    /// The entry as written, for the fields dbt keeps (`constraints`, `meta`, `tags`, ...).
+    pub raw: Map<String, Value>,
 }
 
 /// The properties of one model or seed.
@@ -130,6 +132,10 @@ pub struct NodeProps {
     pub versions: Vec<VersionProps>,
     /// `latest_version:`, as text; unset, the highest version is the latest.
     pub latest_version: Option<String>,
+    /// `time_spine:` (MetricFlow's), as written.
+    pub time_spine: Option<Value>,
+    /// `deprecation_date:` (a date or date-time), as written.
+    pub deprecation_date: Option<String>,
 }
 
 /// One entry of a model's `versions:`.
@@ -146,6 +152,8 @@ pub struct VersionProps {
     pub columns: Vec<ColumnProps>,
     pub tests: Vec<TestDef>,
     pub description: Option<String>,
+    /// `deprecation_date:` of this version, as written.
+    pub deprecation_date: Option<String>,
 }
 
 impl NodeProps {
@@ -174,6 +182,8 @@ pub struct SourceTableProps {
     pub columns: Vec<ColumnProps>,
     pub tests: Vec<TestDef>,
     pub location: Location,
+    /// The entry as written, for the fields dbt keeps (`loader`, `freshness`, `meta`, ...).
+    pub raw: Map<String, Value>,
 }
 
 /// A unit test entry (`unit_tests:`), as written; [`crate::manifest::parse`] checks it.
@@ -213,6 +223,8 @@ pub struct SourceProps {
     pub description: String,
     pub tables: Vec<SourceTableProps>,
     pub file: String,
+    /// The entry as written (its `tables:` included), for the fields dbt keeps.
+    pub raw: Map<String, Value>,
 }
 
 /// Everything the property files of a project declare.
@@ -225,6 +237,29 @@ pub struct Properties {
     pub seeds: Vec<NodeProps>,
     pub sources: Vec<SourceProps>,
     pub unit_tests: Vec<UnitTestDef>,
+    /// `exposures:`, `metrics:` and `semantic_models:` entries, in file order, for
+    /// [`crate::manifest`] to record as dbt does.
+    pub semantic: Vec<SemanticEntry>,
+}
+
+/// Which list of a property file a [`SemanticEntry`] comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SemanticKind {
+    Exposure,
+    Metric,
+    SemanticModel,
+}
+
+/// An exposure, metric or semantic model as written: dbt records them in the manifest (and
+/// `graph`) without building anything.
+#[derive(Debug, Clone)]
+pub struct SemanticEntry {
+    pub kind: SemanticKind,
+    pub name: String,
+    pub entry: Map<String, Value>,
+    pub location: Location,
+    /// The property file's path, relative to the project.
+    pub file: String,
 }
 
 impl Properties {
@@ -298,6 +333,29 @@ impl<'a> PropertyFile<'a> {
         }
         for entry in self.list(&doc, "unit_tests")? {
             props.unit_tests.push(self.unit_test(entry)?);
+        }
+        for (key, kind) in [
+            ("exposures", SemanticKind::Exposure),
+            ("metrics", SemanticKind::Metric),
+            ("semantic_models", SemanticKind::SemanticModel),
+        ] {
+            for entry in self.list(&doc, key)? {
+                let (name, location) = self.name(entry, &key.replace('_', " ")[..key.len() - 1])?;
+                props.semantic.push(SemanticEntry {
+                    kind,
+                    name,
+                    entry: entry.clone(),
+                    location,
+                    file: self.file.to_string(),
+                });
+            }
+        }
+        if doc.get("saved_queries").is_some_and(|v| !v.is_null()) {
+            let loc = yaml::key_location(self.file, self.text, "saved_queries");
+            self.warnings.borrow_mut().push(format!(
+                "`saved_queries` at {}:{} are not recorded: Mallard has no semantic layer to run them",
+                loc.file, loc.line
+            ));
         }
         Ok(())
     }
@@ -491,6 +549,7 @@ impl<'a> PropertyFile<'a> {
                     .get("description")
                     .and_then(Value::as_str)
                     .map(str::to_string),
+                deprecation_date: version.get("deprecation_date").filter(|d| !d.is_null()).map(text),
                 v,
             });
         }
@@ -500,6 +559,8 @@ impl<'a> PropertyFile<'a> {
             columns: self.columns(entry)?,
             tests: self.tests(entry, &name)?,
             latest_version: entry.get("latest_version").map(text),
+            time_spine: entry.get("time_spine").filter(|v| !v.is_null()).cloned(),
+            deprecation_date: entry.get("deprecation_date").filter(|d| !d.is_null()).map(text),
             versions,
             name,
             location,
@@ -527,6 +588,7 @@ impl<'a> PropertyFile<'a> {
                 data_type: col.get("data_type").and_then(Value::as_str).map(str::to_string),
                 tests: self.tests(col, &name)?,
                 name,
+                raw: col.clone(),
             });
         }
         Ok(out)
@@ -550,6 +612,7 @@ impl<'a> PropertyFile<'a> {
                 tests: self.tests(t, &tname)?,
                 name: tname,
                 location,
+                raw: t.clone(),
             });
         }
         Ok(SourceProps {
@@ -563,6 +626,7 @@ impl<'a> PropertyFile<'a> {
             tables,
             name,
             file: self.file.to_string(),
+            raw: entry.clone(),
         })
     }
 

@@ -503,7 +503,17 @@ impl Compiler<'_> {
             }
             None => None,
         };
-        testing::generic_test_sql(&meta.name, &meta.kwargs, &model, to.as_deref())
+        // Arguments are templates, as for custom tests: `values: "{{ var('types') }}"`.
+        let mut kwargs = meta.kwargs.clone();
+        for (key, value) in kwargs.iter_mut() {
+            if key != "column_name" && key != "to" && value_has_template(value) {
+                let rendered = self.test_argument(node, key, value, database)?;
+                if let Ok(v) = serde_json::to_value(&rendered) {
+                    *value = v;
+                }
+            }
+        }
+        testing::generic_test_sql(&meta.name, &kwargs, &model, to.as_deref())
             .ok_or_else(|| Diagnostic::new(format!("unknown generic test `{}`", meta.name)))
     }
 }
@@ -690,6 +700,16 @@ fn first_token_start(sql: &str) -> usize {
         } else {
             return i;
         }
+    }
+}
+
+/// Whether a test argument holds a Jinja expression anywhere (strings inside lists and maps too).
+fn value_has_template(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains("{{") || s.contains("{%"),
+        serde_json::Value::Array(items) => items.iter().any(value_has_template),
+        serde_json::Value::Object(map) => map.values().any(value_has_template),
+        _ => false,
     }
 }
 

@@ -126,6 +126,22 @@ pub fn add_to(env: &mut Environment<'static>) {
             .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("tojson: {e}")))?;
         Ok(Value::from(python_json(&json, sort_keys.unwrap_or(false))))
     });
+    // Jinja2's `|tojson` filter, as dbt has it: `json.dumps` with sorted keys and Python's
+    // separators, then `<`, `>`, `&` and `'` escaped for HTML (minijinja's is compact).
+    env.add_filter(
+        "tojson",
+        |value: Value, indent: Option<Value>| -> Result<Value, Error> {
+            let _ = indent;
+            let json: serde_json::Value = serde_json::to_value(&value)
+                .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("tojson: {e}")))?;
+            let text = python_json(&json, true)
+                .replace('<', "\\u003c")
+                .replace('>', "\\u003e")
+                .replace('&', "\\u0026")
+                .replace('\'', "\\u0027");
+            Ok(Value::from_safe_string(text))
+        },
+    );
     env.add_function(
         "fromjson",
         |text: String, default: Option<Value>| -> Result<Value, Error> {
@@ -223,7 +239,7 @@ pub fn add_to(env: &mut Environment<'static>) {
 
 /// `value` as Python's `json.dumps` writes it: `", "` and `": "` separators, non-ASCII
 /// escaped; keys sorted with `sort_keys`.
-fn python_json(value: &serde_json::Value, sort_keys: bool) -> String {
+pub fn python_json(value: &serde_json::Value, sort_keys: bool) -> String {
     use serde_json::Value as J;
     match value {
         J::Array(items) => format!(

@@ -22,7 +22,8 @@ pub(super) const DBT_MACROS: &str = include_str!("dbt_macros.sql");
 /// A callable macro: macro `name` of template `file`, of package `package` (see
 /// [`call_macro`]). Two values of the same macro compare equal, as Python's macro objects do
 /// (packages keep lists of macros and test membership). In the parse phase a call is recorded
-/// as the node's dependency `macro.<package>.<name>`, as dbt records `depends_on.macros`.
+/// as the node's dependency `macro.<package>.<name>` when the node's template makes it, as
+/// dbt records `depends_on.macros`.
 pub(super) fn macro_function(package: &str, file: &str, name: &str) -> Value {
     Value::from_object(MacroFunction {
         id: format!("macro.{package}.{name}"),
@@ -46,7 +47,10 @@ impl Object for MacroFunction {
 
     fn call(self: &Arc<Self>, state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         if let Ok(node) = super::node_context(state) {
-            if node.phase == super::Phase::Parse {
+            // As dbt records `depends_on.macros`: the macros the node's own template calls,
+            // not those they call in turn (a dispatched `default__` implementation).
+            let outermost = MACRO_CHAIN.with(|chain| chain.borrow().is_empty());
+            if node.phase == super::Phase::Parse && outermost {
                 let mut recorded = node.recorded.lock().unwrap_or_else(|p| p.into_inner());
                 if !recorded.macros.contains(&self.id) {
                     recorded.macros.push(self.id.clone());

@@ -444,19 +444,8 @@ pub fn render(
     input: &RenderInput<'_>,
     node: NodeContext,
 ) -> Result<(String, Recorded), Diagnostic> {
-    let phase = node.phase;
     let node = Arc::new(node);
-    let base = minijinja::context! {
-        __mallard => Value::from_dyn_object(node.clone()),
-        this => input.this.clone().map(Value::from_object).unwrap_or(Value::UNDEFINED),
-        model => Value::from_serialize(&input.model),
-        execute => phase == Phase::Run,
-        config => Value::from_object(ConfigObject { node: node.clone() }),
-    };
-    let ctx = match &input.extra {
-        Some(extra) => minijinja::value::merge_maps([base, extra.clone()]),
-        None => base,
-    };
+    let ctx = render_context(input, &node);
     let source = mutable_literals(input.source);
     let out = env.render_named_str(input.file, &source, ctx).map_err(|e| {
         let d = rewritten_diagnostic(&e, input.file, input.source, &source);
@@ -491,6 +480,32 @@ pub fn render(
     })?;
     let recorded = std::mem::take(&mut *node.recorded.lock().unwrap_or_else(|p| p.into_inner()));
     Ok((out, recorded))
+}
+
+/// The variables a render of `input` for `node` sees.
+fn render_context(input: &RenderInput<'_>, node: &Arc<NodeContext>) -> Value {
+    let base = minijinja::context! {
+        __mallard => Value::from_dyn_object(node.clone()),
+        this => input.this.clone().map(Value::from_object).unwrap_or(Value::UNDEFINED),
+        model => Value::from_serialize(&input.model),
+        execute => node.phase == Phase::Run,
+        config => Value::from_object(ConfigObject { node: node.clone() }),
+    };
+    match &input.extra {
+        Some(extra) => minijinja::value::merge_maps([base, extra.clone()]),
+        None => base,
+    }
+}
+
+/// What rendering `input` records (refs, sources, configs, macros called), also when the
+/// render fails part-way: the calls made before the error. For templates dbt renders at
+/// parse time only to learn what they call, such as hooks.
+pub fn record_calls(env: &Environment<'static>, input: &RenderInput<'_>, node: NodeContext) -> Recorded {
+    let node = Arc::new(node);
+    let ctx = render_context(input, &node);
+    let _ = env.render_named_str(input.file, &mutable_literals(input.source), ctx);
+    let recorded = std::mem::take(&mut *node.recorded.lock().unwrap_or_else(|p| p.into_inner()));
+    recorded
 }
 
 /// Evaluates a single Jinja expression, such as the `to: ref('customers')` argument of a

@@ -119,7 +119,15 @@ impl Parser<'_> {
         };
         let (short, full) = test_names::synthesize(&test_type, target_name, &kwargs);
         let name = def.custom_name.clone().unwrap_or(full);
-        let hash = &test_names::md5_hex(&format!("{name}{target_id}{}", Value::Object(kwargs.clone())))[..10];
+        let model = where_subquery(target_id);
+        let (namespace, bare_name) = match def.test_name.split_once('.') {
+            Some((ns, t)) => (Value::from(ns), t),
+            None => (Value::Null, def.test_name.as_str()),
+        };
+        let mut hashed_kwargs = kwargs.clone();
+        hashed_kwargs.insert("model".into(), Value::from(model.clone()));
+        let metadata = json!({"name": bare_name, "kwargs": hashed_kwargs, "namespace": namespace});
+        let hash = test_names::unique_id_hash(&name, &metadata);
         let unique_id = format!("test.{}.{}.{}", self.project.name, name, hash);
         let mut fqn = vec![self.project.name.clone()];
         fqn.extend(folders_of(yml_file));
@@ -173,7 +181,21 @@ impl Parser<'_> {
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(", ");
+        // As dbt records them: the test's macro, and `get_where_subquery` that wraps its
+        // model (not for `unique` and `not_null`, which dbt builds without rendering).
+        let (namespace, macro_name) = match def.test_name.split_once('.') {
+            Some((ns, t)) => (Some(ns.to_string()), format!("test_{t}")),
+            None => (None, format!("test_{}", def.test_name)),
+        };
+        let macro_package = namespace
+            .or_else(|| self.macro_packages.get(&macro_name).cloned())
+            .unwrap_or_else(|| "dbt".to_string());
+        let mut depends_on_macros = vec![format!("macro.{macro_package}.{macro_name}")];
+        if !matches!(def.test_name.as_str(), "unique" | "not_null") {
+            depends_on_macros.push("macro.dbt.get_where_subquery".to_string());
+        }
         self.tests.push(Box::new(Node {
+            depends_on_macros,
             path: format!("{short}.sql"),
             original_file_path: yml_file.to_string(),
             fqn,
@@ -185,6 +207,7 @@ impl Parser<'_> {
             test_metadata: Some(TestMetadata {
                 name: def.test_name.clone(),
                 kwargs,
+                model,
             }),
             attached_node: Some(target_id.to_string()),
             ..Node::new(ResourceType::Test, unique_id, name, self.project.name.clone())
@@ -246,4 +269,27 @@ impl Parser<'_> {
         recorded.refs.dedup();
         recorded
     }
+}
+
+/// The `model` argument dbt gives a generic test on `target_id`:
+/// `{{ get_where_subquery(ref('orders')) }}`, `ref('m', version='2')` for a model version,
+/// `source('raw', 'orders')` for a source table.
+fn where_subquery(target_id: &str) -> String {
+    let mut parts = target_id.splitn(3, '.');
+    let (kind, _package, rest) = (
+        parts.next().unwrap_or(""),
+        parts.next(),
+        parts.next().unwrap_or(""),
+    );
+    let target = match kind {
+        "source" => {
+            let (source, table) = rest.split_once('.').unwrap_or((rest, ""));
+            format!("source('{source}', '{table}')")
+        }
+        _ => match rest.rsplit_once(".v") {
+            Some((name, version)) if kind == "model" => format!("ref('{name}', version='{version}')"),
+            _ => format!("ref('{rest}')"),
+        },
+    };
+    format!("{{{{ get_where_subquery({target}) }}}}")
 }

@@ -74,6 +74,9 @@ pub(super) fn model_versions(models: &[NodeProps]) -> BTreeMap<String, (NodeProp
             if let Some(d) = &v.description {
                 merged.description = d.clone();
             }
+            if let Some(d) = &v.deprecation_date {
+                merged.deprecation_date = Some(d.clone());
+            }
             out.insert(stem, (merged, v.v.clone(), latest.clone()));
         }
     }
