@@ -12,6 +12,9 @@
 //! (a regression) and when a listed one is gone (progress: shorten the list). A line ending in
 //! `*` covers every difference that begins with it, for a step whose outcome still depends on
 //! timing. Run with `MALLARD_REALWORLD_BLESS=1` to rewrite the lists from what this run found.
+//!
+//! After each step, `target/manifest.json` and `target/run_results.json` must be valid against
+//! dbt's published JSON schemas (`../shared/schemas/dbt/`).
 
 mod common;
 
@@ -185,6 +188,21 @@ fn differences(name: &str) -> (BTreeSet<String>, String) {
             .env_remove("MALLARD_DB_PATH")
             .output()
             .expect("run mallard");
+        // Every artifact the step wrote is valid against dbt's published schema.
+        for (file, schema) in [
+            ("manifest.json", "manifest/v12.json"),
+            ("run_results.json", "run-results/v6.json"),
+        ] {
+            let path = project.join("target").join(file);
+            if let (true, Some(schema)) = (path.is_file(), common::artifact_schema(schema)) {
+                let violations = common::schema_violations(&schema, &path);
+                assert!(
+                    violations.is_empty(),
+                    "{name} step {n}: {file} breaks dbt's schema:\n  {}",
+                    violations.join("\n  ")
+                );
+            }
+        }
         let read = |f: &str| std::fs::read_to_string(spec_dir.join("expected").join(f)).expect(f);
         let want_exit: i32 = read(&format!("step-{n}.exit.txt")).trim().parse().unwrap();
         if out.status.code() != Some(want_exit) {

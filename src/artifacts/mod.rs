@@ -66,14 +66,19 @@ pub fn write_manifest(
     let macros: Map<String, Value> = manifest
         .macros
         .iter()
-        .map(|(name, file)| {
-            let id = format!("macro.{}.{name}", manifest.project_name);
+        .map(|m| {
+            let id = format!("macro.{}.{}", m.package_name, m.name);
+            let file = &m.original_file_path;
             (
                 id.clone(),
                 json!({
-                    "name": name, "resource_type": "macro", "package_name": manifest.project_name,
-                    "path": file.split_once('/').map(|(_, p)| p).unwrap_or(file),
-                    "original_file_path": file, "unique_id": id,
+                    "name": m.name, "resource_type": "macro", "package_name": m.package_name,
+                    "path": file, "original_file_path": file, "unique_id": id,
+                    "macro_sql": m.macro_sql, "depends_on": {"macros": []},
+                    "description": "", "meta": {}, "docs": {"show": true, "node_color": null},
+                    "patch_path": null,
+                    "arguments": m.arguments.iter().map(|a| json!({"name": a, "type": null, "description": ""})).collect::<Vec<_>>(),
+                    "supported_languages": null,
                 }),
             )
         })
@@ -189,7 +194,7 @@ pub fn write_manifest(
             }
             serde_json::to_writer(&mut *w, &n.unique_id)?;
             w.write_all(b":")?;
-            serde_json::to_writer(&mut *w, &NodeJson::new(n, target_path))?;
+            serde_json::to_writer(&mut *w, &unit_test_json(n))?;
         }
         w.write_all(b"}}")?;
         Ok(())
@@ -224,6 +229,49 @@ pub fn state_fingerprint(node_value: &Value) -> Value {
     })
 }
 
+/// A unit test as `manifest.json` records it (dbt's `UnitTestDefinition`): the model it
+/// tests by name, its fixtures as written, its overrides.
+fn unit_test_json(n: &Node) -> Value {
+    let Some(spec) = n.unit_test.as_ref() else {
+        return Value::Null;
+    };
+    let rows = |r: &crate::manifest::FixtureRows| match r {
+        crate::manifest::FixtureRows::Dict(rows) => (json!(rows), "dict"),
+        crate::manifest::FixtureRows::Csv(text) => (json!(text), "csv"),
+        crate::manifest::FixtureRows::Sql(text) => (json!(text), "sql"),
+    };
+    let given: Vec<Value> = spec
+        .given
+        .iter()
+        .map(|f| {
+            let (rows, format) = rows(&f.rows);
+            json!({"input": f.input.shown(), "rows": rows, "format": format, "fixture": null})
+        })
+        .collect();
+    let (expect_rows, expect_format) = rows(&spec.expect);
+    let model = spec.model.splitn(3, '.').nth(2).unwrap_or(&spec.model);
+    let overrides = if spec.vars.is_empty() && spec.macros.is_empty() && !spec.is_incremental {
+        Value::Null
+    } else {
+        let mut macros = spec.macros.clone();
+        if spec.is_incremental {
+            macros.insert("is_incremental".into(), Value::Bool(true));
+        }
+        json!({"macros": macros, "vars": spec.vars, "env_vars": {}})
+    };
+    json!({
+        "model": model, "given": given,
+        "expect": {"rows": expect_rows, "format": expect_format, "fixture": null},
+        "name": n.name, "resource_type": "unit_test", "package_name": n.package_name,
+        "path": n.path, "original_file_path": n.original_file_path, "unique_id": n.unique_id,
+        "fqn": n.fqn, "description": n.description, "overrides": overrides,
+        "depends_on": {"macros": n.depends_on_macros, "nodes": n.depends_on},
+        "config": {"tags": n.config.tags(), "meta": n.config.0.get("meta").cloned().unwrap_or_else(|| json!({})),
+                   "enabled": n.config.enabled()},
+        "checksum": n.checksum, "schema": null, "versions": null, "version": null,
+    })
+}
+
 /// A node as `manifest.json` records it (`target_path` is the configured target folder).
 pub fn node_json(n: &Node, target_path: &str) -> Value {
     serde_json::to_value(NodeJson::new(n, target_path)).unwrap_or(Value::Null)
@@ -254,12 +302,19 @@ struct NodeJson<'a> {
     patch_path: Option<String>,
     relation_name: Option<String>,
     raw_code: &'a str,
-    language: &'static str,
-    refs: Vec<RefJson<'a>>,
-    sources: Vec<[&'a str; 2]>,
-    metrics: [(); 0],
+    /// Not for seeds, which dbt writes without `language`, `refs`, `sources`, `metrics`,
+    /// `compiled_path` and `depends_on.nodes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    language: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refs: Option<Vec<RefJson<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sources: Option<Vec<[&'a str; 2]>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics: Option<[(); 0]>,
     depends_on: DependsOnJson<'a>,
-    compiled_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compiled_path: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     test_metadata: Option<TestMetadataJson<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -290,9 +345,11 @@ struct NodeJson<'a> {
 
 impl<'a> NodeJson<'a> {
     fn new(n: &'a Node, target_path: &str) -> NodeJson<'a> {
-        let relation = n.relation.as_ref();
+        // A test's database, schema and alias are where its failures would be stored.
+        let relation = n.relation.as_ref().or(n.audit_relation.as_ref());
         let test = n.test_metadata.as_ref();
         let model = n.resource_type == ResourceType::Model;
+        let seed = n.resource_type == ResourceType::Seed;
         NodeJson {
             database: relation.map(|r| r.database.as_str()),
             schema: relation.map(|r| r.schema.as_str()),
@@ -318,34 +375,37 @@ impl<'a> NodeJson<'a> {
             meta: MetaJson(n.config.0.get("meta")),
             patch_path: n.patch_path.as_ref().map(|p| format!("{}://{p}", n.package_name)),
             // dbt gives ephemeral models no relation: they exist only as CTEs.
-            relation_name: relation
+            relation_name: n
+                .relation
+                .as_ref()
                 .filter(|_| n.materialized() != "ephemeral")
                 .map(|r| r.to_string()),
             // dbt strips the file's text at both ends (Mallard renders it with its leading
             // lines, so that line numbers in messages are the file's).
             raw_code: n.raw_code.trim_start(),
-            language: "sql",
-            refs: n
-                .refs
-                .iter()
-                .map(|r| RefJson {
-                    name: &r.value.name,
-                    package: r.value.package.as_deref(),
-                    version: r.value.version.as_deref(),
-                })
-                .collect(),
-            sources: n
-                .sources
-                .iter()
-                .map(|s| [s.value.0.as_str(), s.value.1.as_str()])
-                .collect(),
-            metrics: [],
+            language: (!seed).then_some("sql"),
+            refs: (!seed).then(|| {
+                n.refs
+                    .iter()
+                    .map(|r| RefJson {
+                        name: &r.value.name,
+                        package: r.value.package.as_deref(),
+                        version: r.value.version.as_deref(),
+                    })
+                    .collect()
+            }),
+            sources: (!seed).then(|| {
+                n.sources
+                    .iter()
+                    .map(|s| [s.value.0.as_str(), s.value.1.as_str()])
+                    .collect()
+            }),
+            metrics: (!seed).then_some([]),
             depends_on: DependsOnJson {
                 macros: &n.depends_on_macros,
-                nodes: &n.depends_on,
+                nodes: (!seed).then_some(n.depends_on.as_slice()),
             },
-            compiled_path: (n.resource_type != ResourceType::Seed)
-                .then(|| format!("{target_path}/{}", n.compiled_path())),
+            compiled_path: (!seed).then(|| Some(format!("{target_path}/{}", n.compiled_path()))),
             // `dbt_utils.equality` is name `equality` in namespace `dbt_utils`, as in dbt.
             test_metadata: test.map(|m| {
                 let (namespace, name) = match m.name.split_once('.') {
@@ -413,7 +473,8 @@ struct RefJson<'a> {
 #[derive(Serialize)]
 struct DependsOnJson<'a> {
     macros: &'a [String],
-    nodes: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nodes: Option<&'a [String]>,
 }
 
 #[derive(Serialize)]

@@ -108,6 +108,9 @@ pub struct Node {
     pub time_spine: Option<serde_json::Value>,
     /// A model's `deprecation_date:` from property YAML, as written.
     pub deprecation_date: Option<String>,
+    /// A data test's relation for its failures (dbt's `database`, `schema`, `alias` of a
+    /// test: `<target schema>_dbt_test__audit.<test name>` unless configured).
+    pub audit_relation: Option<Relation>,
 }
 
 impl Node {
@@ -140,6 +143,7 @@ impl Node {
             latest_version: None,
             time_spine: None,
             deprecation_date: None,
+            audit_relation: None,
         }
     }
 }
@@ -245,6 +249,20 @@ pub struct Source {
     pub properties: serde_json::Map<String, serde_json::Value>,
 }
 
+/// A macro as `manifest.json` records it.
+#[derive(Debug, Clone, Default)]
+pub struct MacroEntry {
+    /// `star`, or `test_unique` for a `{% test unique %}` block.
+    pub name: String,
+    pub package_name: String,
+    /// The defining file, relative to its package (`macros/utils.sql`).
+    pub original_file_path: String,
+    /// The whole `{% macro %} ... {% endmacro %}` block.
+    pub macro_sql: String,
+    /// The parameter names, in order.
+    pub arguments: Vec<String>,
+}
+
 /// The parsed project.
 #[derive(Debug, Clone, Default)]
 pub struct Manifest {
@@ -256,8 +274,8 @@ pub struct Manifest {
     pub exposures: BTreeMap<String, serde_json::Value>,
     pub metrics: BTreeMap<String, serde_json::Value>,
     pub semantic_models: BTreeMap<String, serde_json::Value>,
-    /// Macro names with the file that defines them, for `manifest.json`.
-    pub macros: Vec<(String, String)>,
+    /// The macros of the project and its packages, for `manifest.json`.
+    pub macros: Vec<MacroEntry>,
     /// `{% docs name %}` blocks by `unique_id` (`doc.<package>.<name>`): (file, text).
     pub docs: BTreeMap<String, (String, String)>,
     /// Each package's folder (the root project's included), by package name: seeds are read

@@ -89,11 +89,17 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
         .packages
         .iter()
         .chain([project])
-        .flat_map(|pkg| &pkg.macros)
-        .flat_map(|f| {
-            macro_names(&f.contents)
+        .flat_map(|pkg| pkg.macros.iter().map(move |f| (pkg, f)))
+        .flat_map(|(pkg, f)| {
+            macro_blocks(&f.contents)
                 .into_iter()
-                .map(|m| (m, f.original_file_path.clone()))
+                .map(|(name, sql, arguments)| super::MacroEntry {
+                    name,
+                    package_name: pkg.name.clone(),
+                    original_file_path: f.original_file_path.clone(),
+                    macro_sql: sql,
+                    arguments,
+                })
         })
         .collect();
     Ok(p.manifest)
@@ -130,6 +136,52 @@ fn macro_names(text: &str) -> Vec<String> {
                 out.push(name);
             }
         }
+    }
+    out
+}
+
+/// Each `{% macro name(args) %} ... {% endmacro %}` block of `text` (and `{% test name %}`
+/// block, as macro `test_<name>`): its name, its whole text and its parameter names.
+fn macro_blocks(text: &str) -> Vec<(String, String, Vec<String>)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    loop {
+        let m = find_tag(text, from, "macro").map(|t| (t, "macro", "endmacro"));
+        let t = find_tag(text, from, "test").map(|t| (t, "test", "endtest"));
+        let next = match (m, t) {
+            (Some(a), Some(b)) => Some(if a.0 .0 <= b.0 .0 { a } else { b }),
+            (a, b) => a.or(b),
+        };
+        let Some(((start, end, rest), kind, close)) = next else {
+            break;
+        };
+        let Some((_, close_end, _)) = find_tag(text, end, close) else {
+            break;
+        };
+        let rest = rest.trim();
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let params = rest
+            .split_once('(')
+            .and_then(|(_, p)| p.rsplit_once(')'))
+            .map(|(p, _)| p)
+            .unwrap_or("");
+        let arguments = params
+            .split(',')
+            .map(|p| p.split('=').next().unwrap_or("").trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect();
+        if !name.is_empty() {
+            let name = if kind == "test" {
+                format!("test_{name}")
+            } else {
+                name
+            };
+            out.push((name, text[start..close_end].to_string(), arguments));
+        }
+        from = close_end;
     }
     out
 }
@@ -829,11 +881,15 @@ impl Parser<'_> {
             return Ok(());
         }
         let (refs, sources) = located_calls(f, &recorded);
+        let audit_relation = Some(self.relation(&config, &name, || {
+            self.node_for_macros("test", &name, &fqn, Some(f), &config)
+        })?);
         self.add(Node {
             fqn,
             config,
             refs,
             sources,
+            audit_relation,
             ..self.file_node(f, ResourceType::Test, unique_id, name)
         });
         Ok(())
@@ -951,7 +1007,7 @@ fn located_calls(f: &ProjectFile, recorded: &Recorded) -> LocatedCalls {
 fn test_config_base() -> NodeConfig {
     let mut c = NodeConfig::default();
     c.merge(
-        json!({"materialized": "test", "severity": "ERROR"})
+        json!({"materialized": "test", "severity": "ERROR", "schema": "dbt_test__audit"})
             .as_object()
             .expect("object"),
     );

@@ -294,3 +294,63 @@ pub fn node_statuses(run_results: &str) -> Vec<String> {
     lines.sort();
     lines
 }
+
+/// dbt's published JSON schema of an artifact (`manifest/v12.json`, `run-results/v6.json`),
+/// from `../shared/schemas/dbt/`; `None` when the shared folder is not beside the repository.
+pub fn artifact_schema(name: &str) -> Option<serde_json::Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/schemas/dbt")
+        .join(name);
+    let text = std::fs::read_to_string(path).ok()?;
+    Some(serde_json::from_str(&text).expect("schema is JSON"))
+}
+
+/// The ways the JSON file `artifact` breaks `schema` (draft 2020-12), each as
+/// `<JSON pointer>: <message>`, at most 20; empty when it is valid. A node that matches none
+/// of the manifest's node kinds is checked against the kind of its `resource_type`, so that
+/// the message names the field at fault.
+pub fn schema_violations(schema: &serde_json::Value, artifact: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(artifact).unwrap_or_else(|e| panic!("{}: {e}", artifact.display()));
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("artifact is JSON");
+    let validator = jsonschema::draft202012::new(schema).expect("dbt's schema compiles");
+    let mut out = Vec::new();
+    for e in validator.iter_errors(&doc).take(20) {
+        let pointer = e.instance_path().to_string();
+        let mut message = e.to_string();
+        // `nodes/<id>` fails as "not valid under any of the given schemas": say why for its kind.
+        if let (Some(id), Some(alternatives)) = (
+            pointer.strip_prefix("/nodes/"),
+            schema
+                .pointer("/properties/nodes/additionalProperties/anyOf")
+                .and_then(|a| a.as_array()),
+        ) {
+            let node = &doc["nodes"][id.replace("~1", "/").replace("~0", "~")];
+            let title = match node["resource_type"].as_str() {
+                Some("test") if node.get("test_metadata").is_some() => "GenericTest",
+                Some("test") => "SingularTest",
+                Some("seed") => "Seed",
+                Some("snapshot") => "Snapshot",
+                Some("operation") => "HookNode",
+                Some("analysis") => "Analysis",
+                _ => "Model",
+            };
+            if let Some(alt) = alternatives.iter().find(|a| a["title"] == title) {
+                let mut sub = alt.clone();
+                sub["$defs"] = schema.get("$defs").cloned().unwrap_or_default();
+                if let Ok(v) = jsonschema::draft202012::new(&sub) {
+                    let why: Vec<String> = v
+                        .iter_errors(node)
+                        .take(3)
+                        .map(|e| format!("{}: {e}", e.instance_path()))
+                        .collect();
+                    message = format!("as a {title}: {}", why.join("; "));
+                }
+            }
+        }
+        out.push(format!(
+            "{pointer}: {}",
+            message.chars().take(300).collect::<String>()
+        ));
+    }
+    out
+}

@@ -194,7 +194,11 @@ impl Parser<'_> {
         if !matches!(def.test_name.as_str(), "unique" | "not_null") {
             depends_on_macros.push("macro.dbt.get_where_subquery".to_string());
         }
+        let audit_relation = Some(self.relation(&config, &short, || {
+            self.node_for_macros("test", &short, &fqn, None, &config)
+        })?);
         self.tests.push(Box::new(Node {
+            audit_relation,
             depends_on_macros,
             path: format!("{short}.sql"),
             original_file_path: yml_file.to_string(),

@@ -408,7 +408,18 @@ fn metric_fields(json: &mut Map<String, Value>, e: &Map<String, Value>) {
 }
 
 fn semantic_model_fields(json: &mut Map<String, Value>, e: &Map<String, Value>) {
-    let list = |k: &str| e.get(k).cloned().unwrap_or_else(|| json!([]));
+    // MetricFlow reads an `expr` as SQL text: `expr: 1` is `"1"`.
+    let list = |k: &str| {
+        let mut items = e.get(k).cloned().unwrap_or_else(|| json!([]));
+        for item in items.as_array_mut().into_iter().flatten() {
+            if let Some(expr) = item.get_mut("expr") {
+                if expr.is_number() || expr.is_boolean() {
+                    *expr = json!(expr.to_string());
+                }
+            }
+        }
+        items
+    };
     json.insert("model".into(), field(e, "model"));
     json.insert("description".into(), field(e, "description"));
     json.insert("label".into(), field(e, "label"));
