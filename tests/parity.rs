@@ -181,3 +181,8 @@ fn dbt_semantics_of_real_projects_match_dbt() {
 fn cross_database_macros_render_as_in_dbt() {
     check_parity("cross_db");
 }
+
+#[test]
+fn stored_test_failures_match_dbt() {
+    check_parity("store_failures");
+}

@@ -582,7 +582,14 @@ pub fn write_run_results(
         .iter()
         .map(|r| {
             // `on-run-start` / `on-run-end` hooks are results without a manifest node.
-            let relation = manifest.nodes.get(&r.unique_id).and_then(|n| n.relation.as_ref());
+            // A data test that stores its failures names the relation that holds them.
+            let relation = manifest.nodes.get(&r.unique_id).and_then(|n| {
+                n.relation.as_ref().or_else(|| {
+                    n.audit_relation
+                        .as_ref()
+                        .filter(|_| matches!(crate::testing::store_failures_as(&n.config), Ok(Some(_))))
+                })
+            });
             json!({
                 "status": r.status.as_str(),
                 "timing": r.timing.iter().map(|t| json!({

@@ -513,7 +513,8 @@ impl Compiler<'_> {
                 }
             }
         }
-        testing::generic_test_sql(&meta.name, &kwargs, &model, to.as_deref())
+        let store_failures = matches!(testing::store_failures_as(&node.config), Ok(Some(_)));
+        testing::generic_test_sql(&meta.name, &kwargs, &model, to.as_deref(), store_failures)
             .ok_or_else(|| Diagnostic::new(format!("unknown generic test `{}`", meta.name)))
     }
 }

@@ -607,6 +607,33 @@ fn execute_node(
             Ok(Outcome::Built)
         }
         ResourceType::Test => {
+            // With `store_failures`, the failing rows replace the test's audit relation
+            // (`<schema>_dbt_test__audit.<test>`) and the test counts them there, as dbt does.
+            let stored;
+            let sql = match (
+                testing::store_failures_as(&node.config)?,
+                node.audit_relation.as_ref(),
+            ) {
+                (Some(kind), Some(audit)) => {
+                    adapter.ensure_schema(&audit.database, &audit.schema)?;
+                    let body = sql.trim_end().trim_end_matches(';');
+                    let (create, other) = match kind {
+                        RelationKind::Table => ("table", "view"),
+                        RelationKind::View => ("view", "table"),
+                    };
+                    let existing = adapter.relation_kind(audit)?;
+                    let mut statements = Vec::new();
+                    if existing.is_some() && existing != Some(kind) {
+                        statements.push(format!("drop {other} if exists {audit}"));
+                    }
+                    statements.push(format!("create or replace {create} {audit} as (\n{body}\n)"));
+                    adapter.in_transaction(&statements)?;
+                    adapter.set_relation_kind(audit, kind);
+                    stored = format!("select * from {audit}");
+                    stored.as_str()
+                }
+                _ => sql,
+            };
             let (failures, should_warn, should_error) =
                 adapter.query_test(&testing::wrap_test_sql(sql, &node.config))?;
             Ok(Outcome::Tested {

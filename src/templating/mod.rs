@@ -215,14 +215,13 @@ pub fn environment_with_packages(
     });
     env.add_global("exceptions", Value::from_object(Exceptions));
     builtins::add_to(&mut env);
-    // dbt's `should_store_failures()`: the test's `store_failures` config. Mallard does not
-    // store failures yet: with `store_failures: true` this says so, and the test still runs.
+    // dbt's `should_store_failures()`: whether the test keeps its failing rows
+    // (`store_failures`, `store_failures_as`; see `testing::store_failures_as`).
     env.add_function("should_store_failures", |state: &State| -> Result<bool, Error> {
-        Ok(node_context(state)?
-            .config
-            .get("store_failures")
-            .and_then(serde_json::Value::as_bool)
-            .unwrap_or(false))
+        let config = crate::project::config::NodeConfig(node_context(state)?.config.clone());
+        crate::testing::store_failures_as(&config)
+            .map(|kind| kind.is_some())
+            .map_err(|d| Error::new(ErrorKind::InvalidOperation, d.message))
     });
     env.add_function("return", context::return_fn);
     env.add_function("mallard_list", |items: Option<Value>| -> Result<Value, Error> {

@@ -8,20 +8,54 @@ pub mod unit;
 
 use serde_json::{Map, Value};
 
+use crate::adapter::RelationKind;
+use crate::error::Diagnostic;
 use crate::project::config::NodeConfig;
+
+/// Whether and how a data test keeps its failing rows, as dbt decides it: `store_failures_as`
+/// (`table`, `view`, or `ephemeral` for not at all) wins over `store_failures: true`, which
+/// means a table. `None` when the test keeps nothing.
+///
+/// Errors: a `store_failures_as` other than those three, naming the value.
+pub fn store_failures_as(config: &NodeConfig) -> Result<Option<RelationKind>, Diagnostic> {
+    match config
+        .get_str("store_failures_as")
+        .map(str::to_lowercase)
+        .as_deref()
+    {
+        Some("table") => Ok(Some(RelationKind::Table)),
+        Some("view") => Ok(Some(RelationKind::View)),
+        Some("ephemeral") => Ok(None),
+        Some(other) => Err(Diagnostic::new(format!(
+            "`store_failures_as: {other}` is not one of `table`, `view` or `ephemeral`"
+        ))),
+        None => Ok(config
+            .0
+            .get("store_failures")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+            .then_some(RelationKind::Table)),
+    }
+}
 
 /// The SQL of generic test `name` that returns the failing rows of `model` (a relation, or
 /// a `(select ...) dbt_subquery` when the test has a `where`). `to` is the rendered relation
-/// of a relationships test's parent. Returns `None` for an unknown test name.
+/// of a relationships test's parent; with `store_failures` a failing row is kept whole where
+/// dbt's test keeps it so. Returns `None` for an unknown test name.
 pub fn generic_test_sql(
     name: &str,
     kwargs: &Map<String, Value>,
     model: &str,
     to: Option<&str>,
+    store_failures: bool,
 ) -> Option<String> {
     let column = kwargs.get("column_name").and_then(Value::as_str).unwrap_or("");
     Some(match name {
-        "not_null" => format!("select {column}\nfrom {model}\nwhere {column} is null"),
+        // A stored failure keeps the whole row, as dbt's `test_not_null` does.
+        "not_null" => format!(
+            "select {}\nfrom {model}\nwhere {column} is null",
+            if store_failures { "*" } else { column }
+        ),
         "unique" => format!(
             "select\n    {column} as unique_field,\n    count(*) as n_records\n\nfrom {model}\nwhere {column} is not null\ngroup by {column}\nhaving count(*) > 1"
         ),
@@ -95,12 +129,42 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn store_failures_as_wins_over_store_failures() {
+        let config = |v: serde_json::Value| NodeConfig(v.as_object().unwrap().clone());
+        assert_eq!(store_failures_as(&config(json!({}))).unwrap(), None);
+        assert_eq!(
+            store_failures_as(&config(json!({"store_failures": true}))).unwrap(),
+            Some(RelationKind::Table)
+        );
+        assert_eq!(
+            store_failures_as(&config(
+                json!({"store_failures": false, "store_failures_as": "view"})
+            ))
+            .unwrap(),
+            Some(RelationKind::View)
+        );
+        assert_eq!(
+            store_failures_as(&config(
+                json!({"store_failures": true, "store_failures_as": "ephemeral"})
+            ))
+            .unwrap(),
+            None
+        );
+        let err = store_failures_as(&config(json!({"store_failures_as": "tabel"}))).unwrap_err();
+        assert!(
+            err.message.contains("`store_failures_as: tabel`"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
     fn accepted_values_quotes_unless_told_not_to() {
         let kw = json!({"column_name": "s", "values": ["a", "o'k"]});
-        let sql = generic_test_sql("accepted_values", kw.as_object().unwrap(), "t", None).unwrap();
+        let sql = generic_test_sql("accepted_values", kw.as_object().unwrap(), "t", None, false).unwrap();
         assert!(sql.contains("'a', 'o''k'"), "{sql}");
         let kw = json!({"column_name": "n", "values": [1, 2], "quote": false});
-        let sql = generic_test_sql("accepted_values", kw.as_object().unwrap(), "t", None).unwrap();
+        let sql = generic_test_sql("accepted_values", kw.as_object().unwrap(), "t", None, false).unwrap();
         assert!(sql.contains("not in (\n    1, 2\n)"), "{sql}");
     }
 
