@@ -37,7 +37,10 @@ impl Invocation {
     fn metadata(&self, schema: &str) -> Value {
         json!({
             "dbt_schema_version": format!("https://schemas.getdbt.com/dbt/{schema}"),
-            "dbt_version": concat!("mallard-", env!("CARGO_PKG_VERSION")),
+            // The dbt-core version whose behaviour Mallard follows, with Mallard's own as a
+            // PEP 440 local label: readers that parse it (dagster-dbt) see a dbt 1.11, and
+            // anyone reading it sees that Mallard wrote the file.
+            "dbt_version": DBT_VERSION,
             "generated_at": timestamp(Utc::now()),
             "invocation_id": self.id,
             "invocation_started_at": timestamp(self.started_at),
@@ -45,6 +48,9 @@ impl Invocation {
         })
     }
 }
+
+/// `metadata.dbt_version` of every artifact: `1.11.0+mallard.<version>`.
+pub const DBT_VERSION: &str = concat!("1.11.0+mallard.", env!("CARGO_PKG_VERSION"));
 
 /// dbt's timestamp format: RFC 3339 in UTC with microseconds and `Z`.
 pub fn timestamp(t: DateTime<Utc>) -> String {
