@@ -116,12 +116,16 @@ pub fn write_manifest(
             .collect();
         (id.as_str(), deps)
     });
-    let node_deps = manifest.nodes.values().map(|n| {
-        (
-            n.unique_id.as_str(),
-            n.depends_on.iter().map(String::as_str).collect::<Vec<_>>(),
-        )
-    });
+    let node_deps = manifest
+        .nodes
+        .values()
+        .filter(|n| n.resource_type != ResourceType::Exposure)
+        .map(|n| {
+            (
+                n.unique_id.as_str(),
+                n.depends_on.iter().map(String::as_str).collect::<Vec<_>>(),
+            )
+        });
     for (id, deps) in node_deps.chain(semantic_deps) {
         for dep in &deps {
             if let Some(children) = child_map.get_mut(dep) {
@@ -140,21 +144,29 @@ pub fn write_manifest(
         let is_unit = |n: &&Node| n.unit_test.is_some();
         // Each node's JSON is built on all cores, then written in order: at 30,000 nodes
         // building them was a tenth of `compile`'s time, on one core.
-        let nodes: Vec<&Node> = manifest.nodes.values().filter(|n| !is_unit(n)).collect();
-        let entries: Vec<Vec<u8>> = nodes
-            .par_iter()
-            .map(|n| {
-                let mut entry = serde_json::to_vec(&n.unique_id)?;
-                entry.push(b':');
-                serde_json::to_writer(&mut entry, &NodeJson::new(n, target_path))?;
-                Ok(entry)
-            })
-            .collect::<serde_json::Result<_>>()?;
-        for (i, entry) in entries.iter().enumerate() {
-            if i > 0 {
-                w.write_all(b",")?;
+        // In chunks, so that only one chunk's JSON is in memory at a time.
+        // Exposures have a section of their own (they are nodes only for `build`'s schedule).
+        let nodes: Vec<&Node> = manifest
+            .nodes
+            .values()
+            .filter(|n| !is_unit(n) && n.resource_type != ResourceType::Exposure)
+            .collect();
+        for (c, chunk) in nodes.chunks(4096).enumerate() {
+            let entries: Vec<Vec<u8>> = chunk
+                .par_iter()
+                .map(|n| {
+                    let mut entry = serde_json::to_vec(&n.unique_id)?;
+                    entry.push(b':');
+                    serde_json::to_writer(&mut entry, &NodeJson::new(n, target_path))?;
+                    Ok(entry)
+                })
+                .collect::<serde_json::Result<_>>()?;
+            for (i, entry) in entries.iter().enumerate() {
+                if c > 0 || i > 0 {
+                    w.write_all(b",")?;
+                }
+                w.write_all(entry)?;
             }
-            w.write_all(entry)?;
         }
         w.write_all(b"},\"sources\":")?;
         let sources: Map<String, Value> = manifest
@@ -208,18 +220,48 @@ pub fn write_manifest(
 }
 
 fn columns_json(columns: &[Column]) -> Value {
-    Value::Object(
-        columns
-            .iter()
-            .map(|c| {
-                let mut col = json!({"name": c.name, "description": c.description, "data_type": c.data_type});
-                if let Value::Object(m) = &mut col {
-                    m.extend(c.properties.clone());
-                }
-                (c.name.clone(), col)
-            })
-            .collect(),
-    )
+    serde_json::to_value(ColumnsJson(columns)).unwrap_or(Value::Null)
+}
+
+/// A node's `columns` as dbt writes them, by name, serialised without building JSON values:
+/// a project's columns are many, and most have only the defaults.
+struct ColumnsJson<'a>(&'a [Column]);
+
+impl Serialize for ColumnsJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for c in self.0 {
+            map.serialize_entry(&c.name, &ColumnJson(c))?;
+        }
+        map.end()
+    }
+}
+
+struct ColumnJson<'a>(&'a Column);
+
+impl Serialize for ColumnJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let c = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("name", &c.name)?;
+        map.serialize_entry("description", &c.description)?;
+        map.serialize_entry("data_type", &c.data_type)?;
+        if c.properties.is_empty() {
+            let empty = Map::new();
+            map.serialize_entry("meta", &empty)?;
+            map.serialize_entry("constraints", &[(); 0])?;
+            map.serialize_entry("quote", &())?;
+            map.serialize_entry("config", &json!({"meta": {}, "tags": []}))?;
+            map.serialize_entry("tags", &[(); 0])?;
+            map.serialize_entry("granularity", &())?;
+            map.serialize_entry("doc_blocks", &[(); 0])?;
+        } else {
+            for (k, v) in &c.properties {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        map.end()
+    }
 }
 
 /// What `state:modified` compares between a node now and the same node in a previous
@@ -303,7 +345,7 @@ struct NodeJson<'a> {
     config: ConfigJson<'a>,
     tags: Vec<String>,
     description: &'a str,
-    columns: Value,
+    columns: ColumnsJson<'a>,
     meta: MetaJson<'a>,
     patch_path: Option<String>,
     relation_name: Option<String>,
@@ -332,8 +374,8 @@ struct NodeJson<'a> {
     version: Option<Option<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     latest_version: Option<Option<&'a str>>,
-    /// Models only: `access` (`protected` unless configured), `group`, `contract` and
-    /// `constraints`, as dbt lifts them from the config.
+    /// Models only: `access` (`protected` unless configured), `contract` and `constraints`,
+    /// as dbt lifts them from the config; `group` for every kind.
     #[serde(skip_serializing_if = "Option::is_none")]
     access: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -377,7 +419,7 @@ impl<'a> NodeJson<'a> {
             },
             tags: n.config.tags(),
             description: &n.description,
-            columns: columns_json(&n.columns),
+            columns: ColumnsJson(&n.columns),
             meta: MetaJson(n.config.0.get("meta")),
             patch_path: n.patch_path.as_ref().map(|p| format!("{}://{p}", n.package_name)),
             // dbt gives ephemeral models no relation: they exist only as CTEs.
@@ -418,11 +460,9 @@ impl<'a> NodeJson<'a> {
                     Some((ns, name)) => (Some(ns), name),
                     None => (None, m.name.as_str()),
                 };
-                let mut kwargs = m.kwargs.clone();
-                kwargs.insert("model".into(), Value::from(m.model.clone()));
                 TestMetadataJson {
                     name,
-                    kwargs,
+                    kwargs: KwargsJson(&m.kwargs, &m.model),
                     namespace,
                 }
             }),
@@ -431,7 +471,8 @@ impl<'a> NodeJson<'a> {
             version: (n.resource_type == ResourceType::Model).then_some(n.version.as_deref()),
             latest_version: (n.resource_type == ResourceType::Model).then_some(n.latest_version.as_deref()),
             access: model.then(|| n.config.get_str("access").unwrap_or("protected")),
-            group: model.then_some(n.config.0.get("group").unwrap_or(&Value::Null)),
+            group: (n.resource_type != ResourceType::UnitTest)
+                .then_some(n.config.0.get("group").unwrap_or(&Value::Null)),
             contract: model.then(|| {
                 let c = n.config.0.get("contract");
                 json!({
@@ -486,8 +527,22 @@ struct DependsOnJson<'a> {
 #[derive(Serialize)]
 struct TestMetadataJson<'a> {
     name: &'a str,
-    kwargs: Map<String, Value>,
+    kwargs: KwargsJson<'a>,
     namespace: Option<&'a str>,
+}
+
+/// A generic test's arguments with the `model` argument dbt adds, without copying them.
+struct KwargsJson<'a>(&'a Map<String, Value>, &'a str);
+
+impl Serialize for KwargsJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len() + 1))?;
+        for (k, v) in self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.serialize_entry("model", self.1)?;
+        map.end()
+    }
 }
 
 /// A node's config with `enabled` (default true) and `tags` (always a list) as dbt writes
@@ -536,6 +591,7 @@ pub fn graph_json(manifest: &Manifest, target_path: &str) -> Value {
     let nodes: Map<String, Value> = manifest
         .nodes
         .iter()
+        .filter(|(_, n)| n.resource_type != ResourceType::Exposure)
         .map(|(id, n)| (id.clone(), node_json(n, target_path)))
         .collect();
     let sources: Map<String, Value> = manifest

@@ -45,6 +45,7 @@ pub(super) fn command_types(command: &str) -> Option<&'static [ResourceType]> {
             ResourceType::Snapshot,
             ResourceType::UnitTest,
             ResourceType::Test,
+            ResourceType::Exposure,
         ],
         _ => return None,
     })

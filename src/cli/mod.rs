@@ -557,6 +557,9 @@ fn list(session: &Session, select: &SelectArgs, types: &[ResourceType], out: LsO
                 continue;
             }
             match out {
+                LsOutput::Selector if n.resource_type == ResourceType::Exposure => {
+                    format!("exposure:{}", n.fqn.join("."))
+                }
                 LsOutput::Selector => n.fqn.join("."),
                 LsOutput::Name => n.name.clone(),
                 LsOutput::Path => n.original_file_path.clone(),

@@ -22,6 +22,8 @@ pub enum ResourceType {
     Source,
     Snapshot,
     UnitTest,
+    /// An exposure: built by nothing, listed by `build` as a no-op after what it depends on.
+    Exposure,
 }
 
 impl ResourceType {
@@ -33,6 +35,7 @@ impl ResourceType {
             ResourceType::Source => "source",
             ResourceType::Snapshot => "snapshot",
             ResourceType::UnitTest => "unit_test",
+            ResourceType::Exposure => "exposure",
         }
     }
 }
@@ -44,7 +47,8 @@ pub struct Column {
     pub description: String,
     pub data_type: Option<String>,
     /// dbt's other column fields, as `manifest.json` has them: `meta`, `constraints` (each
-    /// with dbt's defaults), `quote`, `config`, `tags`, `granularity`, `doc_blocks`.
+    /// with dbt's defaults), `quote`, `config`, `tags`, `granularity`, `doc_blocks`. Empty
+    /// when the column sets none of them: its JSON then has dbt's defaults.
     pub properties: Map<String, Value>,
 }
 
@@ -314,6 +318,9 @@ impl Manifest {
             (count(ResourceType::Test), "data test"),
             (count(ResourceType::UnitTest), "unit test"),
             (self.sources.len(), "source"),
+            (count(ResourceType::Exposure), "exposure"),
+            (self.metrics.len(), "metric"),
+            (self.semantic_models.len(), "semantic model"),
         ];
         parts
             .iter()

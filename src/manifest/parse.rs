@@ -40,6 +40,7 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
         names: BTreeMap::new(),
         tests: Vec::new(),
         semantic_pending: Vec::new(),
+        orphan_props: BTreeMap::new(),
         macro_packages: {
             let mut m = BTreeMap::new();
             for pkg in [project].into_iter().chain(&project.packages) {
@@ -82,6 +83,12 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
         .into_iter()
         .chain(tests.into_iter().map(|t| (t.unique_id.clone(), *t)))
         .collect();
+    for ((what, name), np) in std::mem::take(&mut p.orphan_props) {
+        p.manifest.warnings.push(format!(
+            "`{}` has properties for {what} `{name}`, but no such {what} exists (or it is disabled)",
+            np.file
+        ));
+    }
     p.resolve()?;
     p.resolve_semantic()?;
     p.render_descriptions()?;
@@ -219,6 +226,10 @@ struct Parser<'a> {
     semantic_pending: Vec<semantic::Pending>,
     /// The package defining each macro name (the root project's first, then the packages').
     macro_packages: BTreeMap<String, String>,
+    /// Property entries (`("model" | "seed", name)`) of a package that has no enabled node of
+    /// that name: as dbt's `parse_patch` falls back to a node of that name in any package, a
+    /// later package's (the root project's) node adopts them.
+    orphan_props: BTreeMap<(String, String), NodeProps>,
 }
 
 impl Parser<'_> {
@@ -226,6 +237,8 @@ impl Parser<'_> {
     fn package(&mut self) -> Result<()> {
         let project = self.project;
         let props = Properties::load(&project.property_files)?;
+        let orphans = std::mem::take(&mut self.orphan_props);
+        let orphan = |what: &str, name: &str| orphans.get(&(what.to_string(), name.to_string()));
         self.manifest.warnings.extend(props.warnings.iter().cloned());
         let model_props = index_props(&props.models, "model")?;
         let seed_props = index_props(&props.seeds, "seed")?;
@@ -250,12 +263,19 @@ impl Parser<'_> {
                     model_props
                         .get(f.stem())
                         .copied()
-                        .filter(|np| np.versions.is_empty()),
+                        .filter(|np| np.versions.is_empty())
+                        .or_else(|| orphan("model", f.stem())),
                 ),
             }
         };
         for f in &project.seeds {
-            self.seed(f, seed_props.get(f.stem()).copied())?;
+            self.seed(
+                f,
+                seed_props
+                    .get(f.stem())
+                    .copied()
+                    .or_else(|| orphan("seed", f.stem())),
+            )?;
         }
         // Rendering is most of the parse phase and each model's is independent: render them in
         // parallel, then record them one by one, in file order, so errors and names stay stable.
@@ -288,6 +308,18 @@ impl Parser<'_> {
         for (what, all) in [("model", &props.models), ("seed", &props.seeds)] {
             for np in all.iter().filter(|np| np.versions.is_empty()) {
                 self.generic_tests_of(np, what, &np.name, &np.name)?;
+            }
+        }
+        // Another package's properties this package's nodes adopted bring their tests; the
+        // others wait for a later package.
+        for ((what, name), np) in orphans {
+            let own = (self.project.name.clone(), name.clone());
+            let adopted = self.names.contains_key(&own)
+                && !props.models.iter().chain(&props.seeds).any(|p| p.name == name);
+            if adopted {
+                self.generic_tests_of(&np, &what, &name, &name)?;
+            } else {
+                self.orphan_props.insert((what, name), np);
             }
         }
         // A versioned model's tests run on each version (named after `<model>_v<version>`).
@@ -600,7 +632,11 @@ impl Parser<'_> {
         let unique_id = format!("seed.{}.{}", self.project.name, name);
         let fqn = self.fqn(f, &name);
         let mut config = NodeConfig::default();
-        config.merge(json!({"materialized": "seed"}).as_object().expect("object"));
+        config.merge(
+            json!({"materialized": "seed", "on_schema_change": "ignore"})
+                .as_object()
+                .expect("object"),
+        );
         config.merge(&self.tree_config(|p| &p.seeds_tree, &fqn));
         if let Some(np) = props {
             config.merge(&self.rendered_config(&np.config, &np.file)?);
@@ -1038,8 +1074,12 @@ impl Parser<'_> {
     }
 }
 
-/// dbt's fields of a column beyond name, description and type, from its entry as written.
+/// dbt's fields of a column beyond name, description and type, from its entry as written;
+/// empty when the entry has none of them (see [`Column::properties`]).
 fn column_properties(raw: &Map<String, Value>) -> Map<String, Value> {
+    if raw.is_empty() {
+        return Map::new();
+    }
     let from_config = |key: &str| {
         raw.get(key)
             .or_else(|| raw.get("config").and_then(|c| c.get(key)))

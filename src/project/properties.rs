@@ -46,6 +46,8 @@ const MODEL_KEYS: &[&str] = &[
     "time_spine",
     "tags",
 ];
+/// The column keys kept in [`ColumnProps::raw`].
+const COLUMN_EXTRA_KEYS: &[&str] = &["meta", "constraints", "quote", "tags", "granularity", "config"];
 const COLUMN_KEYS: &[&str] = &[
     "name",
     "description",
@@ -112,7 +114,8 @@ pub struct ColumnProps {
     pub description: String,
     pub data_type: Option<String>,
     pub tests: Vec<TestDef>,
-    /// The entry as written, for the fields dbt keeps (`constraints`, `meta`, `tags`, ...).
+    /// The entry's `meta`, `constraints`, `quote`, `tags`, `granularity` and `config`, as
+    /// written (empty for most columns).
     pub raw: Map<String, Value>,
 }
 
@@ -588,7 +591,13 @@ impl<'a> PropertyFile<'a> {
                 data_type: col.get("data_type").and_then(Value::as_str).map(str::to_string),
                 tests: self.tests(col, &name)?,
                 name,
-                raw: col.clone(),
+                // Only what dbt records beyond name, description and type: most columns have
+                // none of it, and a project may have tens of thousands of columns.
+                raw: col
+                    .iter()
+                    .filter(|(k, _)| COLUMN_EXTRA_KEYS.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
             });
         }
         Ok(out)

@@ -44,6 +44,8 @@ pub enum Status {
     Fail,
     /// A data test failed with severity `warn`.
     Warn,
+    /// Nothing to do: an exposure in `build`, as dbt 1.10+ reports it.
+    NoOp,
 }
 
 impl Status {
@@ -55,6 +57,7 @@ impl Status {
             Status::Pass => "pass",
             Status::Fail => "fail",
             Status::Warn => "warn",
+            Status::NoOp => "no-op",
         }
     }
 
@@ -383,6 +386,31 @@ fn run_node(
 ) -> NodeResult {
     let started = Instant::now();
     let compile_start = Utc::now();
+    if node.resource_type == ResourceType::Exposure {
+        let now = Utc::now();
+        return NodeResult {
+            unique_id: node.unique_id.clone(),
+            status: Status::NoOp,
+            message: Some("NO-OP".to_string()),
+            failures: Some(0),
+            execution_time: started.elapsed().as_secs_f64(),
+            timing: vec![
+                Timing {
+                    name: "compile",
+                    started_at: compile_start,
+                    completed_at: compile_start,
+                },
+                Timing {
+                    name: "execute",
+                    started_at: now,
+                    completed_at: now,
+                },
+            ],
+            thread_id: String::new(),
+            compiled_code: None,
+            rows_affected: None,
+        };
+    }
     // `is_incremental()` asks the database whether the model's table exists.
     let incremental = match (database, &node.relation) {
         (Some(db), Some(relation)) if node.materialized() == "incremental" => {
@@ -653,7 +681,7 @@ fn execute_node(
             let outcome = testing::unit::run(adapter, manifest, spec, sql, project_root)?;
             Ok(Outcome::UnitTested(outcome))
         }
-        ResourceType::Source => Ok(Outcome::Built),
+        ResourceType::Source | ResourceType::Exposure => Ok(Outcome::Built),
     }
 }
 

@@ -32,6 +32,10 @@ pub fn progress_line(index: usize, total: usize, node: &Node, r: &NodeResult) ->
         },
         r.status,
     ) {
+        (_, Status::NoOp) => (
+            format!("NO-OP {} {}", node.resource_type.as_str(), node.name),
+            format!("NO-OP in {secs}"),
+        ),
         (_, Status::Skipped) if is_test => (format!("SKIP test {test_name}"), "SKIP".to_string()),
         (_, Status::Skipped) => (format!("SKIP relation {relation}"), "SKIP".to_string()),
         (ResourceType::Test, Status::Pass) => (format!("PASS {test_name}"), format!("PASS in {secs}")),
@@ -162,11 +166,12 @@ pub fn summary(manifest: &Manifest, results: &[NodeResult], elapsed: f64) -> Str
         }
     }
     out.push_str(&format!(
-        "\nDone. PASS={} WARN={} ERROR={} SKIP={} TOTAL={}\n",
+        "\nDone. PASS={} WARN={} ERROR={} SKIP={} NO-OP={} TOTAL={}\n",
         count(Status::Success) + count(Status::Pass),
         warnings,
         errors,
         count(Status::Skipped),
+        count(Status::NoOp),
         results.len()
     ));
     out

@@ -23,10 +23,10 @@ impl Parser<'_> {
     ) -> Result<()> {
         let key = (self.project.name.clone(), key.to_string());
         let Some((target_id, _)) = self.names.get(&key).cloned() else {
-            self.manifest.warnings.push(format!(
-                "`{}` has properties for {what} `{}`, but no such {what} exists (or it is disabled)",
-                np.file, np.name
-            ));
+            // dbt patches a node of that name in another package, if one exists: a later
+            // package may adopt these properties (else they are reported at the end).
+            self.orphan_props
+                .insert((what.to_string(), np.name.clone()), np.clone());
             return Ok(());
         };
         for t in &np.tests {
@@ -194,8 +194,10 @@ impl Parser<'_> {
         if !matches!(def.test_name.as_str(), "unique" | "not_null") {
             depends_on_macros.push("macro.dbt.get_where_subquery".to_string());
         }
-        let audit_relation = Some(self.relation(&config, &short, || {
-            self.node_for_macros("test", &short, &fqn, None, &config)
+        // Its alias: a custom `name:`, else the (shortened) generated name.
+        let alias = def.custom_name.as_deref().unwrap_or(&short);
+        let audit_relation = Some(self.relation(&config, alias, || {
+            self.node_for_macros("test", alias, &fqn, None, &config)
         })?);
         self.tests.push(Box::new(Node {
             audit_relation,

@@ -215,6 +215,37 @@ impl Parser<'_> {
                     },
                 );
             }
+            if p.kind == SemanticKind::Exposure {
+                // `build` lists an exposure as a no-op after the nodes it depends on.
+                let mut config = crate::project::config::NodeConfig::default();
+                config.merge(&Map::from_iter([("materialized".to_string(), json!("exposure"))]));
+                let text = |k: &str| {
+                    p.json
+                        .get(k)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                let node = crate::manifest::Node {
+                    path: text("path"),
+                    original_file_path: text("original_file_path"),
+                    fqn: p.json["fqn"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect(),
+                    config,
+                    depends_on: nodes.clone(),
+                    ..crate::manifest::Node::new(
+                        crate::manifest::ResourceType::Exposure,
+                        text("unique_id"),
+                        text("name"),
+                        p.package.clone(),
+                    )
+                };
+                self.manifest.nodes.insert(node.unique_id.clone(), node);
+            }
             p.json
                 .insert("depends_on".into(), json!({"macros": [], "nodes": nodes}));
             let id = p.json["unique_id"].as_str().unwrap_or_default().to_string();
