@@ -233,3 +233,22 @@ fn doc_blocks_fill_descriptions_and_an_unknown_one_is_an_error() {
         r.text(&project)
     );
 }
+
+#[test]
+fn unit_test_inputs_not_built_yet_are_typed_from_their_yaml_data_types() {
+    let project = Project::fixture("unit_typed");
+    let r = project.run(&["test"]);
+    assert_eq!(r.code, 0, "{}", r.text(&project));
+    assert!(
+        r.stdout.contains("PASS daily_events::counts_per_day"),
+        "{}",
+        r.stdout
+    );
+    // Without the types, the timestamp would be text and `date_trunc` would fail.
+    let yml = project
+        .read("models/schema.yml")
+        .replace("        data_type: timestamp\n", "");
+    project.write("models/schema.yml", &yml);
+    let r = project.run(&["test"]);
+    assert_eq!(r.code, 1, "{}", r.text(&project));
+}

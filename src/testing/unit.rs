@@ -42,8 +42,11 @@ pub fn run(
     let mut ctes = Vec::new();
     for g in &spec.given {
         let types = input_columns(adapter, manifest, spec, &g.input, project_root)?;
-        let fixture =
-            fixture_sql(&g.rows, types.as_deref()).map_err(|m| anyhow!("given {}: {m}", g.input.shown()))?;
+        let fixture = fixture_sql(
+            &g.rows,
+            types.as_ref().map(|(t, complete)| (t.as_slice(), *complete)),
+        )
+        .map_err(|m| anyhow!("given {}: {m}", g.input.shown()))?;
         ctes.push((g.input.cte().identifier, fixture));
     }
     let model_sql = inject_ctes(sql, &ctes);
@@ -76,7 +79,7 @@ pub fn run(
             .collect();
         format!("select {} limit 0", nulls.join(", "))
     } else {
-        fixture_sql(&spec.expect, Some(&typed)).map_err(|m| anyhow!("expect: {m}"))?
+        fixture_sql(&spec.expect, Some((&typed, true))).map_err(|m| anyhow!("expect: {m}"))?
     };
     let cols = typed
         .iter()
@@ -116,14 +119,16 @@ pub fn run(
 }
 
 /// The columns (with types) of the relation a fixture stands in for, when they can be known
-/// without building anything: the relation exists, or it is a seed (read from its CSV).
+/// without building anything: the relation exists, or it is a seed (read from its CSV), or
+/// its property YAML gives columns a `data_type`; with whether they are all of its columns
+/// (not so for YAML, which may document some). `None` when nothing is known.
 fn input_columns(
     adapter: &Adapter,
     manifest: &Manifest,
     spec: &UnitTestSpec,
     input: &FixtureInput,
     project_root: &Path,
-) -> Result<Option<Vec<Column>>> {
+) -> Result<Option<(Vec<Column>, bool)>> {
     let node = match input {
         FixtureInput::This => manifest.nodes.get(&spec.model),
         FixtureInput::Ref(name) => manifest
@@ -142,15 +147,36 @@ fn input_columns(
     };
     if let Some(relation) = relation.filter(|r| !r.is_cte()) {
         if adapter.relation_kind(&relation)?.is_some() {
-            return Ok(Some(adapter.columns(&relation.to_string())?));
+            return Ok(Some((adapter.columns(&relation.to_string())?, true)));
         }
     }
     if let Some(seed) = node.filter(|n| n.resource_type == ResourceType::Seed) {
         let hooks = Hooks::default();
         let load = SeedLoad::for_node(manifest, seed, project_root, &hooks);
-        return Ok(Some(adapter.columns(&load.select_sql()?)?));
+        return Ok(Some((adapter.columns(&load.select_sql()?)?, true)));
     }
-    Ok(None)
+    // Not built yet: the `data_type`s its property YAML documents. (dbt 1.11 stops here with
+    // "Not able to get columns for unit test"; typing from YAML lets `mallard test` run
+    // before anything is built.)
+    let documented = match input {
+        FixtureInput::Source(s, t) => manifest
+            .sources
+            .values()
+            .find(|src| &src.source_name == s && &src.name == t)
+            .map(|src| src.columns.as_slice()),
+        _ => node.map(|n| n.columns.as_slice()),
+    };
+    let typed: Vec<Column> = documented
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|c| {
+            c.data_type.as_ref().map(|t| Column {
+                name: c.name.clone(),
+                data_type: t.clone(),
+            })
+        })
+        .collect();
+    Ok((!typed.is_empty()).then_some((typed, false)))
 }
 
 /// The column names `rows` gives, in order of first appearance.
@@ -202,10 +228,12 @@ fn csv_rows(text: &str) -> Result<(Vec<String>, Rows)> {
 }
 
 /// A `select` giving `rows`, each value cast to its column's type when `types` are known (then
-/// every one of those columns is present, NULL where a row leaves it out).
+/// every one of those columns is present, NULL where a row leaves it out). `types` are the
+/// input's columns, and whether they are all of them: a row's other columns are then an
+/// error, else they come untyped.
 ///
-/// Errors: a row names a column `types` lacks; no rows and no known columns.
-fn fixture_sql(rows: &FixtureRows, types: Option<&[Column]>) -> Result<String, String> {
+/// Errors: a row names a column complete `types` lack; no rows and no known columns.
+fn fixture_sql(rows: &FixtureRows, types: Option<(&[Column], bool)>) -> Result<String, String> {
     let rows = match rows {
         FixtureRows::Sql(sql) => return Ok(sql.trim().trim_end_matches(';').to_string()),
         FixtureRows::Csv(text) => {
@@ -216,7 +244,19 @@ fn fixture_sql(rows: &FixtureRows, types: Option<&[Column]>) -> Result<String, S
         FixtureRows::Dict(rows) => rows.clone(),
     };
     let columns: Vec<(String, Option<String>)> = match types {
-        Some(types) => {
+        Some((types, false)) => {
+            let mut columns: Vec<(String, Option<String>)> = types
+                .iter()
+                .map(|c| (c.name.clone(), Some(c.data_type.clone())))
+                .collect();
+            for name in dict_columns(&rows) {
+                if !columns.iter().any(|(c, _)| c.eq_ignore_ascii_case(&name)) {
+                    columns.push((name, None));
+                }
+            }
+            columns
+        }
+        Some((types, true)) => {
             for name in dict_columns(&rows) {
                 if !types.iter().any(|c| c.name.eq_ignore_ascii_case(&name)) {
                     return Err(format!(
@@ -312,16 +352,16 @@ mod tests {
                 data_type: "DATE".into(),
             },
         ];
-        let typed = fixture_sql(&dict(json!([{"id": 1}])), Some(&types)).unwrap();
+        let typed = fixture_sql(&dict(json!([{"id": 1}])), Some((&types, true))).unwrap();
         assert_eq!(
             typed,
             "select cast(1 as INTEGER) as \"id\", cast(null as VARCHAR) as \"name\", cast(null as DATE) as \"day\""
         );
-        assert!(fixture_sql(&dict(json!([{"nope": 1}])), Some(&types))
+        assert!(fixture_sql(&dict(json!([{"nope": 1}])), Some((&types, true)))
             .unwrap_err()
             .contains("`nope`"));
         assert!(fixture_sql(&dict(json!([])), None).is_err());
-        assert!(fixture_sql(&dict(json!([])), Some(&types))
+        assert!(fixture_sql(&dict(json!([])), Some((&types, true)))
             .unwrap()
             .ends_with("where false"));
         let csv = FixtureRows::Csv("id,name\n1,a\n2,\n".into());
