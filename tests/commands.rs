@@ -252,3 +252,40 @@ fn unit_test_inputs_not_built_yet_are_typed_from_their_yaml_data_types() {
     let r = project.run(&["test"]);
     assert_eq!(r.code, 1, "{}", r.text(&project));
 }
+
+#[test]
+fn what_mallard_does_not_implement_is_named_not_ignored() {
+    let project = Project::fixture("chain");
+    // A profile key of dbt-duckdb that Mallard does not implement: a warning naming it.
+    let profiles = project.read("profiles.yml");
+    project.write(
+        "profiles.yml",
+        &profiles.replace("type: duckdb", "type: duckdb\n      extensions: [httpfs]"),
+    );
+    // An enforced contract: built, with a warning that it is not checked.
+    project.write(
+        "models/contracted.yml",
+        "models:\n  - name: contracted\n    config:\n      contract: {enforced: true}\n    columns:\n      - name: id\n        data_type: integer\n",
+    );
+    project.write("models/contracted.sql", "select 1 as id");
+    let r = project.run(&["parse"]);
+    assert_eq!(r.code, 0, "{}", r.text(&project));
+    let text = r.text(&project);
+    assert!(
+        text.contains("profile key `extensions` of target `dev` (profiles.yml:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("model `contracted` (models/contracted.sql) has `contract: {enforced: true}`"),
+        "{text}"
+    );
+    // A Python model: skipping it would build another project, so it is an error.
+    project.write("models/scored.py", "def model(dbt, session):\n    return None\n");
+    let r = project.run(&["parse"]);
+    assert_eq!(r.code, 2, "{}", r.text(&project));
+    assert!(
+        r.text(&project).contains("`models/scored.py` is a Python model"),
+        "{}",
+        r.text(&project)
+    );
+}

@@ -85,6 +85,8 @@ pub fn write_manifest(
                     "patch_path": null,
                     "arguments": m.arguments.iter().map(|a| json!({"name": a, "type": null, "description": ""})).collect::<Vec<_>>(),
                     "supported_languages": null,
+                    "config": {"meta": {}, "docs": {"show": true, "node_color": null}},
+                    "created_at": *PARSED_AT,
                 }),
             )
         })
@@ -197,7 +199,7 @@ pub fn write_manifest(
         serde_json::to_writer(&mut *w, &manifest.exposures)?;
         w.write_all(b",\"metrics\":")?;
         serde_json::to_writer(&mut *w, &manifest.metrics)?;
-        w.write_all(b",\"groups\":{},\"selectors\":{},\"disabled\":{}")?;
+        w.write_all(b",\"groups\":{},\"selectors\":{},\"disabled\":{},\"functions\":{}")?;
         w.write_all(b",\"parent_map\":")?;
         serde_json::to_writer(&mut *w, &parent_map)?;
         w.write_all(b",\"child_map\":")?;
@@ -347,7 +349,12 @@ struct NodeJson<'a> {
     description: &'a str,
     columns: ColumnsJson<'a>,
     meta: MetaJson<'a>,
+    docs: DocsJson,
     patch_path: Option<String>,
+    build_path: (),
+    unrendered_config: EmptyMap,
+    created_at: f64,
+    doc_blocks: [(); 0],
     relation_name: Option<String>,
     raw_code: &'a str,
     /// Not for seeds, which dbt writes without `language`, `refs`, `sources`, `metrics`,
@@ -386,6 +393,13 @@ struct NodeJson<'a> {
     constraints: Option<[(); 0]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     deprecation_date: Option<Option<String>>,
+    /// Models, tests and snapshots: the user-defined functions they call (none: Mallard has
+    /// no functions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    functions: Option<[(); 0]>,
+    /// Generic tests: `<yaml key>.<entry name>` they were written under.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_key_name: Option<String>,
     /// Models only: MetricFlow's time spine from property YAML, else null.
     #[serde(skip_serializing_if = "Option::is_none")]
     time_spine: Option<Value>,
@@ -416,11 +430,17 @@ impl<'a> NodeJson<'a> {
             config: ConfigJson {
                 config: &n.config.0,
                 tags: n.config.tags(),
+                defaults: config_defaults(n.resource_type),
             },
             tags: n.config.tags(),
             description: &n.description,
             columns: ColumnsJson(&n.columns),
             meta: MetaJson(n.config.0.get("meta")),
+            docs: DocsJson,
+            build_path: (),
+            unrendered_config: EmptyMap,
+            created_at: *PARSED_AT,
+            doc_blocks: [],
             patch_path: n.patch_path.as_ref().map(|p| format!("{}://{p}", n.package_name)),
             // dbt gives ephemeral models no relation: they exist only as CTEs.
             relation_name: n
@@ -473,7 +493,7 @@ impl<'a> NodeJson<'a> {
             access: model.then(|| n.config.get_str("access").unwrap_or("protected")),
             group: (n.resource_type != ResourceType::UnitTest)
                 .then_some(n.config.0.get("group").unwrap_or(&Value::Null)),
-            contract: model.then(|| {
+            contract: (model || n.resource_type == ResourceType::Test).then(|| {
                 let c = n.config.0.get("contract");
                 json!({
                     "enforced": c.and_then(|c| c.get("enforced")).and_then(Value::as_bool).unwrap_or(false),
@@ -482,6 +502,19 @@ impl<'a> NodeJson<'a> {
                 })
             }),
             constraints: model.then_some([]),
+            functions: (model || n.resource_type == ResourceType::Test || n.resource_type == ResourceType::Snapshot)
+                .then_some([]),
+            // `models.orders` (`sources.raw` for a source table): the property-file entry the
+            // test was written under.
+            file_key_name: test.and(n.attached_node.as_deref()).map(|id| {
+                let mut parts = id.splitn(3, '.');
+                let (kind, _, rest) = (parts.next().unwrap_or(""), parts.next(), parts.next().unwrap_or(""));
+                let name = match kind {
+                    "source" => rest.split('.').next().unwrap_or(rest),
+                    _ => rest.split(".v").next().unwrap_or(rest),
+                };
+                format!("{kind}s.{name}")
+            }),
             // dbt reads it as a date-time: a date alone is its midnight, in UTC here.
             deprecation_date: model.then(|| {
                 n.deprecation_date.as_ref().map(|d| {
@@ -550,16 +583,138 @@ impl Serialize for KwargsJson<'_> {
 struct ConfigJson<'a> {
     config: &'a Map<String, Value>,
     tags: Vec<String>,
+    /// dbt's default of every config key of the node's kind, written for keys not set.
+    defaults: &'static Map<String, Value>,
+}
+
+/// `created_at` of every node: when this process started writing artifacts, in seconds since
+/// the Unix epoch, as dbt stamps each node when it parses it.
+static PARSED_AT: std::sync::LazyLock<f64> = std::sync::LazyLock::new(|| {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+});
+
+/// dbt-core 1.11's config defaults per node kind, as its manifest writes them.
+fn config_defaults(kind: ResourceType) -> &'static Map<String, Value> {
+    use std::sync::LazyLock;
+    static MODEL: LazyLock<Map<String, Value>> = LazyLock::new(|| {
+        let mut m = node_config_defaults();
+        m.insert("access".into(), json!("protected"));
+        m.insert("freshness".into(), Value::Null);
+        m
+    });
+    static SEED: LazyLock<Map<String, Value>> = LazyLock::new(|| {
+        let mut m = node_config_defaults();
+        m.insert("materialized".into(), json!("seed"));
+        m.insert("delimiter".into(), json!(","));
+        m.insert("quote_columns".into(), Value::Null);
+        m
+    });
+    static SNAPSHOT: LazyLock<Map<String, Value>> = LazyLock::new(|| {
+        let mut m = node_config_defaults();
+        m.insert("materialized".into(), json!("snapshot"));
+        for k in [
+            "strategy",
+            "target_schema",
+            "target_database",
+            "updated_at",
+            "check_cols",
+            "dbt_valid_to_current",
+        ] {
+            m.insert(k.into(), Value::Null);
+        }
+        m
+    });
+    static TEST: LazyLock<Map<String, Value>> = LazyLock::new(|| {
+        json!({
+            "enabled": true, "alias": null, "schema": "dbt_test__audit", "database": null, "tags": [],
+            "meta": {}, "group": null, "static_analysis": null, "materialized": "test",
+            "severity": "ERROR", "store_failures": null, "store_failures_as": null, "where": null,
+            "limit": null, "fail_calc": "count(*)", "warn_if": "!= 0", "error_if": "!= 0",
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+    });
+    static NONE: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
+    match kind {
+        ResourceType::Model => &MODEL,
+        ResourceType::Seed => &SEED,
+        ResourceType::Snapshot => &SNAPSHOT,
+        ResourceType::Test => &TEST,
+        _ => &NONE,
+    }
+}
+
+/// The defaults dbt's `NodeConfig` gives models, seeds and snapshots.
+fn node_config_defaults() -> Map<String, Value> {
+    json!({
+        "enabled": true, "alias": null, "schema": null, "database": null, "tags": [], "meta": {},
+        "group": null, "static_analysis": null, "materialized": "view", "incremental_strategy": null,
+        "batch_size": null, "lookback": 1, "begin": null, "persist_docs": {}, "post-hook": [],
+        "pre-hook": [], "quoting": {}, "column_types": {}, "full_refresh": null, "unique_key": null,
+        "on_schema_change": "ignore", "on_configuration_change": "apply", "grants": {},
+        "packages": [], "docs": {"show": true, "node_color": null},
+        "contract": {"enforced": false, "alias_types": true}, "event_time": null,
+        "concurrent_batches": null,
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default()
+}
+
+/// `{}`.
+struct EmptyMap;
+
+impl Serialize for EmptyMap {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_map(Some(0))?.end()
+    }
+}
+
+/// dbt's `docs` of a node: shown, no colour.
+struct DocsJson;
+
+impl Serialize for DocsJson {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("show", &true)?;
+        map.serialize_entry("node_color", &())?;
+        map.end()
+    }
 }
 
 impl Serialize for ConfigJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
         for (k, v) in self.config {
-            if k == "tags" {
-                map.serialize_entry(k, &self.tags)?;
-            } else {
-                map.serialize_entry(k, v)?;
+            match k.as_str() {
+                "tags" => map.serialize_entry(k, &self.tags)?,
+                // dbt writes hooks as `pre-hook`/`post-hook`, each `{sql, transaction, index}`.
+                "pre_hook" | "post_hook" => {
+                    let items = match v {
+                        Value::Array(items) => items.as_slice(),
+                        other => std::slice::from_ref(other),
+                    };
+                    let hooks: Vec<Value> = items
+                        .iter()
+                        .filter_map(|h| match h {
+                            Value::String(sql) => {
+                                Some(json!({"sql": sql, "transaction": true, "index": null}))
+                            }
+                            Value::Object(m) => Some(json!({
+                                "sql": m.get("sql").cloned().unwrap_or(Value::Null),
+                                "transaction": m.get("transaction").cloned().unwrap_or(Value::Bool(true)),
+                                "index": null,
+                            })),
+                            _ => None,
+                        })
+                        .collect();
+                    map.serialize_entry(&k.replace('_', "-"), &hooks)?
+                }
+                _ => map.serialize_entry(k, v)?,
             }
         }
         if !self.config.contains_key("enabled") {
@@ -567,6 +722,17 @@ impl Serialize for ConfigJson<'_> {
         }
         if !self.config.contains_key("tags") {
             map.serialize_entry("tags", &self.tags)?;
+        }
+        for (k, v) in self.defaults {
+            let set = |key: &str| self.config.contains_key(key);
+            let hook_set = match k.as_str() {
+                "pre-hook" => set("pre_hook"),
+                "post-hook" => set("post_hook"),
+                _ => false,
+            };
+            if !set(k) && !hook_set && k != "enabled" && k != "tags" {
+                map.serialize_entry(k, v)?;
+            }
         }
         map.end()
     }
@@ -625,6 +791,8 @@ fn source_json(s: &Source) -> Value {
         "description": s.description,
         "columns": columns_json(&s.columns),
         "relation_name": s.relation.to_string(),
+        "created_at": *PARSED_AT,
+        "doc_blocks": [],
     });
     if let Value::Object(map) = &mut out {
         map.extend(s.properties.clone());

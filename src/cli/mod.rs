@@ -217,7 +217,7 @@ impl Session {
                 templating::context::mutable_value(&artifacts::graph_json(&manifest, &project.target_path)),
             );
         }
-        for w in &manifest.warnings {
+        for w in target.warnings.iter().chain(&manifest.warnings) {
             println!("warning: {w}");
         }
         let graph = Graph::build(&manifest)?;

@@ -781,6 +781,19 @@ impl Parser<'_> {
         let relation = self.relation(&config, &id.default_alias(), || {
             id.with_version(self.node_for_macros("model", &name, &fqn, Some(f), &config))
         })?;
+        // Not silently: a contract asks for checks Mallard does not make yet.
+        if config
+            .0
+            .get("contract")
+            .and_then(|c| c.get("enforced"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+        {
+            self.manifest.warnings.push(format!(
+                "model `{name}` ({}) has `contract: {{enforced: true}}`, which Mallard does not enforce yet: it builds without checking its columns and types against the YAML",
+                f.original_file_path
+            ));
+        }
         let (refs, sources) = located_calls(f, &recorded);
         self.add(Node {
             patch_path: props.map(|p| p.file.clone()),
@@ -1245,5 +1258,13 @@ fn source_properties(source: &Map<String, Value>, table: &Map<String, Value>) ->
     );
     out.insert("unrendered_config".into(), Value::Object(unrendered));
     out.insert("patch_path".into(), Value::Null);
+    out.insert(
+        "unrendered_database".into(),
+        source.get("database").cloned().unwrap_or(Value::Null),
+    );
+    out.insert(
+        "unrendered_schema".into(),
+        source.get("schema").cloned().unwrap_or(Value::Null),
+    );
     out
 }

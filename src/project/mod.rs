@@ -278,6 +278,17 @@ impl Project {
             Ok(out)
         };
         let models = read(&model_paths, &["sql"], true)?;
+        // Python models run in dbt-duckdb's Python process; Mallard has none. Skipping one
+        // would build a different project, so it is an error.
+        if let Some(py) = read(&model_paths, &["py"], false)?.first() {
+            return Err(Diagnostic::new(format!(
+                "`{}` is a Python model, which Mallard cannot run (it has no Python runtime)",
+                py.original_file_path
+            ))
+            .at(Location::in_source(&py.original_file_path, "", 1, None))
+            .help("write the model in SQL, or move the file out of the model paths")
+            .into());
+        }
         let seeds = read(&seed_paths, &["csv"], false)?;
         let mut macros = read(&macro_paths, &["sql"], true)?;
         let snapshots = read(&snapshot_paths, &["sql"], true)?;

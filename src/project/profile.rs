@@ -34,6 +34,9 @@ pub struct Target {
     /// dbt-duckdb's `settings:`: each a DuckDB `SET name = value` statement, run on every
     /// connection of the run (`memory_limit`, `threads`, `max_temp_directory_size`, ...).
     pub settings: Vec<String>,
+    /// Keys of the target Mallard does not implement (dbt-duckdb's `extensions`, `attach`,
+    /// ...), as messages naming each with `file:line`: ignored, but never silently.
+    pub warnings: Vec<String>,
 }
 
 impl Target {
@@ -213,7 +216,22 @@ pub fn load_target(
             settings.push(format!("set {key} = {literal}"));
         }
     }
+    const KNOWN: &[&str] = &[
+        "type", "path", "schema", "database", "threads", "settings", "publish",
+    ];
+    let warnings = output
+        .keys()
+        .filter(|k| !KNOWN.contains(&k.as_str()))
+        .map(|k| {
+            let loc = yaml::key_location(&shown, &text, k);
+            format!(
+                "profile key `{k}` of target `{target_name}` ({}:{}) is not implemented by Mallard yet: ignored",
+                loc.file, loc.line
+            )
+        })
+        .collect();
     Ok(Target {
+        warnings,
         profile_name: profile_name.to_string(),
         name: target_name,
         path,
