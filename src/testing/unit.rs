@@ -137,13 +137,16 @@ fn input_columns(
             .find(|n| &n.name == name && n.relation.is_some() && n.resource_type != ResourceType::UnitTest),
         FixtureInput::Source(..) => None,
     };
-    let relation = match input {
+    let source = match input {
         FixtureInput::Source(s, t) => manifest
             .sources
             .values()
-            .find(|src| &src.source_name == s && &src.name == t)
-            .map(|src| src.relation.clone()),
-        _ => node.and_then(|n| n.relation.clone()),
+            .find(|src| &src.source_name == s && &src.name == t),
+        _ => None,
+    };
+    let relation = match source {
+        Some(src) => Some(src.relation.clone()),
+        None => node.and_then(|n| n.relation.clone()),
     };
     if let Some(relation) = relation.filter(|r| !r.is_cte()) {
         if adapter.relation_kind(&relation)?.is_some() {
@@ -158,13 +161,9 @@ fn input_columns(
     // Not built yet: the `data_type`s its property YAML documents. (dbt 1.11 stops here with
     // "Not able to get columns for unit test"; typing from YAML lets `mallard test` run
     // before anything is built.)
-    let documented = match input {
-        FixtureInput::Source(s, t) => manifest
-            .sources
-            .values()
-            .find(|src| &src.source_name == s && &src.name == t)
-            .map(|src| src.columns.as_slice()),
-        _ => node.map(|n| n.columns.as_slice()),
+    let documented = match source {
+        Some(src) => Some(src.columns.as_slice()),
+        None => node.map(|n| n.columns.as_slice()),
     };
     let typed: Vec<Column> = documented
         .unwrap_or_default()
