@@ -262,10 +262,11 @@ fn what_mallard_does_not_implement_is_named_not_ignored() {
         "profiles.yml",
         &profiles.replace("type: duckdb", "type: duckdb\n      extensions: [httpfs]"),
     );
-    // An enforced contract: built, with a warning that it is not checked.
+    // Constraints of an enforced contract: the contract is checked, the constraints are not
+    // applied yet, and a warning says so.
     project.write(
         "models/contracted.yml",
-        "models:\n  - name: contracted\n    config:\n      contract: {enforced: true}\n    columns:\n      - name: id\n        data_type: integer\n",
+        "models:\n  - name: contracted\n    config:\n      contract: {enforced: true}\n    columns:\n      - name: id\n        data_type: integer\n        constraints: [{type: not_null}]\n",
     );
     project.write("models/contracted.sql", "select 1 as id");
     let r = project.run(&["parse"]);
@@ -276,7 +277,7 @@ fn what_mallard_does_not_implement_is_named_not_ignored() {
         "{text}"
     );
     assert!(
-        text.contains("model `contracted` (models/contracted.sql) has `contract: {enforced: true}`"),
+        text.contains("model `contracted` (models/contracted.sql) declares constraints"),
         "{text}"
     );
     // A Python model: skipping it would build another project, so it is an error.
@@ -287,5 +288,25 @@ fn what_mallard_does_not_implement_is_named_not_ignored() {
         r.text(&project).contains("`models/scored.py` is a Python model"),
         "{}",
         r.text(&project)
+    );
+}
+
+#[test]
+fn a_broken_contract_fails_with_dbts_table_of_mismatches() {
+    let project = Project::fixture("contracts");
+    let r = project.run(&["run"]);
+    assert_eq!(r.code, 1, "{}", r.text(&project));
+    assert!(
+        r.stdout.contains(
+            "Compilation Error in model bad (models/bad.sql)\n  This model has an enforced contract that failed.\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("  | id          | INTEGER         | BIGINT        | data type mismatch    |\n"),
+        "{}",
+        r.stdout
     );
 }

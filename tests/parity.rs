@@ -186,3 +186,8 @@ fn cross_database_macros_render_as_in_dbt() {
 fn stored_test_failures_match_dbt() {
     check_parity("store_failures");
 }
+
+#[test]
+fn enforced_contracts_match_dbt() {
+    check_parity("contracts");
+}

@@ -5,6 +5,7 @@
 //! inside the transaction, a view by `create or replace view`, and a relation of the other
 //! kind under the same name is dropped in that same transaction.
 
+pub mod contract;
 pub mod incremental;
 pub mod seed_types;
 pub mod snapshot;

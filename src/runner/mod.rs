@@ -455,6 +455,20 @@ fn run_node(
         result.execution_time = started.elapsed().as_secs_f64();
         return result;
     };
+    // An enforced contract is checked before anything is built, and fails as dbt's does: as a
+    // compilation error of the model.
+    if node.resource_type == ResourceType::Model && materialization::contract::enforced(node) {
+        let checked = {
+            let a = database.lock().unwrap_or_else(|p| p.into_inner());
+            materialization::contract::check(&a, node, &sql)
+        };
+        if let Err(d) = checked {
+            result.status = Status::Error;
+            result.message = Some(compilation_error(node, &d));
+            result.execution_time = started.elapsed().as_secs_f64();
+            return result;
+        }
+    }
     let hooks = match compiler.hooks(node, incremental, Some(database)) {
         Ok(hooks) => hooks,
         Err(d) => {
