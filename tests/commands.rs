@@ -262,8 +262,8 @@ fn what_mallard_does_not_implement_is_named_not_ignored() {
         "profiles.yml",
         &profiles.replace("type: duckdb", "type: duckdb\n      extensions: [httpfs]"),
     );
-    // Constraints of an enforced contract: the contract is checked, the constraints are not
-    // applied yet, and a warning says so.
+    // Constraints on a view: the contract is checked, the constraints cannot be applied, and
+    // a warning says so.
     project.write(
         "models/contracted.yml",
         "models:\n  - name: contracted\n    config:\n      contract: {enforced: true}\n    columns:\n      - name: id\n        data_type: integer\n        constraints: [{type: not_null}]\n",
@@ -277,7 +277,7 @@ fn what_mallard_does_not_implement_is_named_not_ignored() {
         "{text}"
     );
     assert!(
-        text.contains("model `contracted` (models/contracted.sql) declares constraints"),
+        text.contains("model `contracted` (models/contracted.sql) declares constraints Mallard does not apply (`not_null`)"),
         "{text}"
     );
     // A Python model: skipping it would build another project, so it is an error.

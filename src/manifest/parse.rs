@@ -781,23 +781,34 @@ impl Parser<'_> {
         let relation = self.relation(&config, &id.default_alias(), || {
             id.with_version(self.node_for_macros("model", &name, &fqn, Some(f), &config))
         })?;
-        // Not silently: an enforced contract's columns and types are checked when the model
-        // builds (`materialization::contract`), but its constraints are not applied yet.
+        // Not silently: constraints Mallard does not apply (on a view or an incremental model,
+        // or a `foreign_key` or `custom` one) are recorded with a warning.
         let enforced = config
             .0
             .get("contract")
             .and_then(|c| c.get("enforced"))
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        let constrained = props.is_some_and(|p| {
-            p.columns
-                .iter()
-                .any(|c| c.raw.get("constraints").is_some_and(|v| !v.is_null()))
-        });
-        if enforced && constrained {
+        let kinds: Vec<String> = props
+            .map(|p| p.columns.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|c| c.raw.get("constraints").and_then(Value::as_array))
+            .flatten()
+            .filter_map(|c| c.get("type").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        let table = config.materialized() == "table";
+        let unapplied: Vec<&String> = kinds
+            .iter()
+            .filter(|k| {
+                !table || !enforced || !matches!(k.as_str(), "not_null" | "unique" | "primary_key" | "check")
+            })
+            .collect();
+        if !unapplied.is_empty() {
             self.manifest.warnings.push(format!(
-                "model `{name}` ({}) declares constraints, which Mallard does not apply yet: its contract's columns and types are checked, the constraints are recorded only",
-                f.original_file_path
+                "model `{name}` ({}) declares constraints Mallard does not apply ({}): only a table with an enforced contract gets `not_null`, `unique`, `primary_key` and `check`; the others are recorded only",
+                f.original_file_path,
+                unapplied.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
             ));
         }
         let (refs, sources) = located_calls(f, &recorded);

@@ -21,6 +21,44 @@ pub fn enforced(node: &Node) -> bool {
         .unwrap_or(false)
 }
 
+/// The column definitions of a table built under `node`'s enforced contract: each declared
+/// column with its `data_type` and the constraints DuckDB enforces (`not_null`, `unique`,
+/// `primary_key`, `check`), as dbt-duckdb writes them; with the column names, in order, for
+/// the insert. Other constraints (`foreign_key`, `custom`) are recorded in the manifest only.
+pub fn table_definition(node: &Node) -> (String, Vec<String>) {
+    let mut defs = Vec::new();
+    let mut names = Vec::new();
+    for c in &node.columns {
+        let mut def = format!(
+            "{} {}",
+            quote(&c.name),
+            c.data_type.as_deref().unwrap_or("varchar")
+        );
+        for con in c
+            .properties
+            .get("constraints")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            match con.get("type").and_then(serde_json::Value::as_str) {
+                Some("not_null") => def.push_str(" not null"),
+                Some("unique") => def.push_str(" unique"),
+                Some("primary_key") => def.push_str(" primary key"),
+                Some("check") => {
+                    if let Some(expr) = con.get("expression").and_then(serde_json::Value::as_str) {
+                        def.push_str(&format!(" check ({expr})"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        defs.push(def);
+        names.push(quote(&c.name));
+    }
+    (defs.join(",\n    "), names)
+}
+
 /// Checks `sql` (the compiled model) against `node`'s declared columns.
 ///
 /// Errors: dbt's contract error: no columns declared; a declared column without a

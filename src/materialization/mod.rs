@@ -72,6 +72,37 @@ pub fn model(
     Ok(())
 }
 
+/// Builds table model `node` under its enforced contract, as dbt does: the table is created
+/// with the declared column types and constraints, then filled from `sql`, in one transaction
+/// with the hooks, so a violated constraint leaves the previous table as it was.
+///
+/// Errors: DuckDB's, e.g. a `NOT NULL` or `UNIQUE` violation by the model's rows.
+pub fn contracted_table(
+    adapter: &Adapter,
+    node: &crate::manifest::Node,
+    relation: &Relation,
+    sql: &str,
+    hooks: &Hooks,
+) -> Result<(), duckdb::Error> {
+    let body = strip_trailing_semicolon(sql);
+    let (definition, names) = contract::table_definition(node);
+    let mut statements = hooks.pre.clone();
+    if adapter.relation_kind(relation)? == Some(RelationKind::View) {
+        statements.push(format!("drop view if exists {relation}"));
+    }
+    let names = names.join(", ");
+    statements.push(format!(
+        "create or replace table {relation} (\n    {definition}\n)"
+    ));
+    statements.push(format!(
+        "insert into {relation} ({names})\nselect {names} from (\n{body}\n) as model_subq"
+    ));
+    statements.extend(hooks.post.iter().cloned());
+    adapter.in_transaction(&statements)?;
+    adapter.set_relation_kind(relation, RelationKind::Table);
+    Ok(())
+}
+
 /// A seed to load: its CSV file and the configured types of some of its columns.
 pub struct SeedLoad<'a> {
     pub csv: std::path::PathBuf,

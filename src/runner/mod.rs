@@ -637,6 +637,8 @@ fn execute_node(
             if node.materialized() == "incremental" {
                 let config = IncrementalConfig::from_config(&node.config)?;
                 materialization::incremental::build(adapter, relation, sql, &config, full_refresh, hooks)?;
+            } else if node.materialized() == "table" && materialization::contract::enforced(node) {
+                materialization::contracted_table(adapter, node, relation, sql, hooks)?;
             } else {
                 materialization::model(adapter, node.materialized(), relation, sql, hooks)?;
             }
