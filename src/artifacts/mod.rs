@@ -397,6 +397,9 @@ struct NodeJson<'a> {
     /// no functions).
     #[serde(skip_serializing_if = "Option::is_none")]
     functions: Option<[(); 0]>,
+    /// Models: the primary key dbt infers from constraints and tests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    primary_key: Option<&'a [String]>,
     /// Generic tests: `<yaml key>.<entry name>` they were written under.
     #[serde(skip_serializing_if = "Option::is_none")]
     file_key_name: Option<String>,
@@ -502,6 +505,7 @@ impl<'a> NodeJson<'a> {
                 })
             }),
             constraints: model.then_some([]),
+            primary_key: model.then_some(n.primary_key.as_slice()),
             functions: (model || n.resource_type == ResourceType::Test || n.resource_type == ResourceType::Snapshot)
                 .then_some([]),
             // `models.orders` (`sources.raw` for a source table): the property-file entry the

@@ -112,6 +112,9 @@ pub struct Node {
     pub time_spine: Option<serde_json::Value>,
     /// A model's `deprecation_date:` from property YAML, as written.
     pub deprecation_date: Option<String>,
+    /// A model's primary key as dbt infers it (see `parse::infer_primary_keys`); empty when
+    /// nothing marks one.
+    pub primary_key: Vec<String>,
     /// A data test's relation for its failures (dbt's `database`, `schema`, `alias` of a
     /// test: `<target schema>_dbt_test__audit.<test name>` unless configured).
     pub audit_relation: Option<Relation>,
@@ -148,6 +151,7 @@ impl Node {
             time_spine: None,
             deprecation_date: None,
             audit_relation: None,
+            primary_key: Vec::new(),
         }
     }
 }

@@ -91,6 +91,7 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
     }
     p.resolve()?;
     p.resolve_semantic()?;
+    infer_primary_keys(&mut p.manifest);
     p.render_descriptions()?;
     p.manifest.macros = project
         .packages
@@ -145,6 +146,68 @@ fn macro_names(text: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// Sets each model's `primary_key` as dbt-core's `ModelNode.infer_primary_key` does: a column
+/// with a `primary_key` constraint; else the columns with both a `unique` (or
+/// `unique_combination_of_columns`) and a `not_null` test; else the columns of `unique` tests.
+/// (dbt reads Python sets there, in no stable order; Mallard sorts the columns. Disabled tests
+/// are not parsed, so they do not count.)
+fn infer_primary_keys(manifest: &mut Manifest) {
+    let mut unique: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut not_null: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for test in manifest.nodes.values() {
+        let (Some(meta), Some(model)) = (&test.test_metadata, &test.attached_node) else {
+            continue;
+        };
+        let columns: Vec<String> = match (
+            meta.kwargs.get("column_name"),
+            meta.kwargs.get("combination_of_columns"),
+        ) {
+            (Some(Value::String(c)), _) => vec![c.clone()],
+            (_, Some(Value::Array(cs))) => cs.iter().filter_map(|c| c.as_str().map(str::to_string)).collect(),
+            _ => Vec::new(),
+        };
+        let name = meta.name.rsplit('.').next().unwrap_or(&meta.name);
+        let set = match name {
+            "unique" | "unique_combination_of_columns" => &mut unique,
+            "not_null" => &mut not_null,
+            _ => continue,
+        };
+        set.entry(model.clone()).or_default().extend(columns);
+    }
+    for node in manifest
+        .nodes
+        .values_mut()
+        .filter(|n| n.resource_type == ResourceType::Model)
+    {
+        let constrained = node.columns.iter().find(|c| {
+            c.properties
+                .get("constraints")
+                .and_then(Value::as_array)
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|k| k.get("type").and_then(Value::as_str) == Some("primary_key"))
+                })
+        });
+        if let Some(c) = constrained {
+            node.primary_key = vec![c.name.clone()];
+            continue;
+        }
+        let unique = unique.get(&node.unique_id);
+        let both: Vec<String> = not_null
+            .get(&node.unique_id)
+            .into_iter()
+            .flatten()
+            .filter(|c| unique.is_some_and(|u| u.contains(*c)))
+            .cloned()
+            .collect();
+        node.primary_key = if both.is_empty() {
+            unique.map(|u| u.iter().cloned().collect()).unwrap_or_default()
+        } else {
+            both
+        };
+    }
 }
 
 /// Each `{% macro name(args) %} ... {% endmacro %}` block of `text` (and `{% test name %}`
