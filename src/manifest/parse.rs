@@ -11,11 +11,11 @@ use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::{test_names, Column, Located, Manifest, Node, ResourceType, Source, TestMetadata};
+use super::{test_names, Located, Manifest, Node, ResourceType, TestMetadata};
 use crate::error::{did_you_mean, Diagnostic, Location};
 use crate::project::config::{project_level_config, NodeConfig};
 use crate::project::profile::Target;
-use crate::project::properties::{ColumnProps, NodeProps, Properties};
+use crate::project::properties::{NodeProps, Properties};
 use crate::project::{Project, ProjectFile};
 use crate::templating::{self, find_call_line, NodeContext, Recorded, RefCall, Relation, RenderInput};
 
@@ -129,139 +129,17 @@ fn index_props<'a>(all: &'a [NodeProps], what: &str) -> Result<BTreeMap<&'a str,
     Ok(out)
 }
 
-/// The names of the `{% macro name(...) %}` blocks in a macro file, in order.
-fn macro_names(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for part in text.split("{%").skip(1) {
-        let t = part.trim_start_matches('-').trim_start();
-        if let Some(rest) = t.strip_prefix("macro ") {
-            let name: String = rest
-                .trim_start()
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            if !name.is_empty() {
-                out.push(name);
-            }
-        }
-    }
-    out
-}
-
-/// Sets each model's `primary_key` as dbt-core's `ModelNode.infer_primary_key` does: a column
-/// with a `primary_key` constraint; else the columns with both a `unique` (or
-/// `unique_combination_of_columns`) and a `not_null` test; else the columns of `unique` tests.
-/// (dbt reads Python sets there, in no stable order; Mallard sorts the columns. Disabled tests
-/// are not parsed, so they do not count.)
-fn infer_primary_keys(manifest: &mut Manifest) {
-    let mut unique: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut not_null: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for test in manifest.nodes.values() {
-        let (Some(meta), Some(model)) = (&test.test_metadata, &test.attached_node) else {
-            continue;
-        };
-        let columns: Vec<String> = match (
-            meta.kwargs.get("column_name"),
-            meta.kwargs.get("combination_of_columns"),
-        ) {
-            (Some(Value::String(c)), _) => vec![c.clone()],
-            (_, Some(Value::Array(cs))) => cs.iter().filter_map(|c| c.as_str().map(str::to_string)).collect(),
-            _ => Vec::new(),
-        };
-        let name = meta.name.rsplit('.').next().unwrap_or(&meta.name);
-        let set = match name {
-            "unique" | "unique_combination_of_columns" => &mut unique,
-            "not_null" => &mut not_null,
-            _ => continue,
-        };
-        set.entry(model.clone()).or_default().extend(columns);
-    }
-    for node in manifest
-        .nodes
-        .values_mut()
-        .filter(|n| n.resource_type == ResourceType::Model)
-    {
-        let constrained = node.columns.iter().find(|c| {
-            c.properties
-                .get("constraints")
-                .and_then(Value::as_array)
-                .is_some_and(|cs| {
-                    cs.iter()
-                        .any(|k| k.get("type").and_then(Value::as_str) == Some("primary_key"))
-                })
-        });
-        if let Some(c) = constrained {
-            node.primary_key = vec![c.name.clone()];
-            continue;
-        }
-        let unique = unique.get(&node.unique_id);
-        let both: Vec<String> = not_null
-            .get(&node.unique_id)
-            .into_iter()
-            .flatten()
-            .filter(|c| unique.is_some_and(|u| u.contains(*c)))
-            .cloned()
-            .collect();
-        node.primary_key = if both.is_empty() {
-            unique.map(|u| u.iter().cloned().collect()).unwrap_or_default()
-        } else {
-            both
-        };
-    }
-}
-
-/// Each `{% macro name(args) %} ... {% endmacro %}` block of `text` (and `{% test name %}`
-/// block, as macro `test_<name>`): its name, its whole text and its parameter names.
-fn macro_blocks(text: &str) -> Vec<(String, String, Vec<String>)> {
-    let mut out = Vec::new();
-    let mut from = 0;
-    loop {
-        let m = find_tag(text, from, "macro").map(|t| (t, "macro", "endmacro"));
-        let t = find_tag(text, from, "test").map(|t| (t, "test", "endtest"));
-        let next = match (m, t) {
-            (Some(a), Some(b)) => Some(if a.0 .0 <= b.0 .0 { a } else { b }),
-            (a, b) => a.or(b),
-        };
-        let Some(((start, end, rest), kind, close)) = next else {
-            break;
-        };
-        let Some((_, close_end, _)) = find_tag(text, end, close) else {
-            break;
-        };
-        let rest = rest.trim();
-        let name: String = rest
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect();
-        let params = rest
-            .split_once('(')
-            .and_then(|(_, p)| p.rsplit_once(')'))
-            .map(|(p, _)| p)
-            .unwrap_or("");
-        let arguments = params
-            .split(',')
-            .map(|p| p.split('=').next().unwrap_or("").trim().to_string())
-            .filter(|p| !p.is_empty())
-            .collect();
-        if !name.is_empty() {
-            let name = if kind == "test" {
-                format!("test_{name}")
-            } else {
-                name
-            };
-            out.push((name, text[start..close_end].to_string(), arguments));
-        }
-        from = close_end;
-    }
-    out
-}
-
+mod columns;
 mod data_tests;
+mod macro_blocks;
 mod semantic;
 mod snapshots;
+mod sources;
 mod unit_tests;
 mod versions;
 
+use columns::infer_primary_keys;
+use macro_blocks::{macro_blocks, macro_names};
 use snapshots::{find_tag, snapshot_blocks};
 use versions::{model_versions, ModelId};
 
@@ -921,73 +799,6 @@ impl Parser<'_> {
         crate::project::yaml::render_config_values(file, "", config.clone(), &ctx)
     }
 
-    /// Renders a source's `database`, `schema` or `identifier` that holds Jinja, as dbt does
-    /// for property YAML: `var`, `env_var` and `target`.
-    ///
-    /// Errors: a Jinja error, at the file of the source.
-    fn render_source_field(&self, text: &str, file: &str, location: &Location) -> Result<String> {
-        if !text.contains("{{") && !text.contains("{%") {
-            return Ok(text.to_string());
-        }
-        let ctx = crate::project::ConfigContext {
-            vars: (*self.vars).clone(),
-            target: self.target.jinja_value(),
-        };
-        let env = templating::config_environment(&ctx);
-        Ok(env
-            .render_str(text, ())
-            .map_err(|e| {
-                Diagnostic::new(format!(
-                    "cannot render `{text}` in `{file}`: {}",
-                    e.detail().unwrap_or(&e.to_string())
-                ))
-                .at(location.clone())
-            })?
-            .trim()
-            .to_string())
-    }
-
-    fn sources(&mut self, props: &Properties) -> Result<()> {
-        for s in &props.sources {
-            for t in &s.tables {
-                let unique_id = format!("source.{}.{}.{}", self.project.name, s.name, t.name);
-                if self.manifest.sources.contains_key(&unique_id) {
-                    return Err(Diagnostic::new(format!(
-                        "source table `{}.{}` is declared twice",
-                        s.name, t.name
-                    ))
-                    .at(t.location.clone())
-                    .into());
-                }
-                let database = match s.database.as_deref() {
-                    Some(d) => self.render_source_field(d, &s.file, &t.location)?,
-                    None => self.target.database.clone(),
-                };
-                let schema = self.render_source_field(&s.schema, &s.file, &t.location)?;
-                let identifier = self.render_source_field(&t.identifier, &s.file, &t.location)?;
-                let mut fqn = vec![self.project.name.clone()];
-                fqn.extend(folders_of(&s.file));
-                fqn.extend([s.name.clone(), t.name.clone()]);
-                self.manifest.sources.insert(
-                    unique_id.clone(),
-                    Source {
-                        unique_id,
-                        source_name: s.name.clone(),
-                        name: t.name.clone(),
-                        package_name: self.project.name.clone(),
-                        original_file_path: s.file.clone(),
-                        fqn,
-                        description: t.description.clone(),
-                        columns: self.columns(&t.columns)?,
-                        relation: Relation::new(&database, &schema, &identifier),
-                        properties: source_properties(&s.raw, &t.raw),
-                    },
-                );
-            }
-        }
-        Ok(())
-    }
-
     fn singular_test(&mut self, f: &ProjectFile) -> Result<()> {
         let name = f.stem().to_string();
         let unique_id = format!("test.{}.{}", self.project.name, name);
@@ -1143,73 +954,6 @@ fn test_config_base() -> NodeConfig {
     c
 }
 
-impl Parser<'_> {
-    /// The columns of property YAML, a Jinja `data_type` rendered as dbt renders it
-    /// (`"{{ 'int' if target.type == 'duckdb' else 'integer' }}"`).
-    ///
-    /// Errors: a Jinja error in a `data_type`.
-    fn columns(&self, cols: &[ColumnProps]) -> Result<Vec<Column>> {
-        cols.iter()
-            .map(|c| {
-                let loc = Location::in_source("", "", 1, None);
-                let data_type = match &c.data_type {
-                    Some(t) => Some(self.render_source_field(t, "property YAML", &loc)?),
-                    None => None,
-                };
-                Ok(Column {
-                    name: c.name.clone(),
-                    description: c.description.clone(),
-                    data_type,
-                    properties: column_properties(&c.raw),
-                })
-            })
-            .collect()
-    }
-}
-
-/// dbt's fields of a column beyond name, description and type, from its entry as written;
-/// empty when the entry has none of them (see [`Column::properties`]).
-fn column_properties(raw: &Map<String, Value>) -> Map<String, Value> {
-    if raw.is_empty() {
-        return Map::new();
-    }
-    let from_config = |key: &str| {
-        raw.get(key)
-            .or_else(|| raw.get("config").and_then(|c| c.get(key)))
-            .cloned()
-    };
-    let meta = from_config("meta").unwrap_or_else(|| json!({}));
-    let tags = from_config("tags")
-        .map(|t| json!(crate::project::config::as_string_list(&t)))
-        .unwrap_or_else(|| json!([]));
-    let constraints: Vec<Value> = raw
-        .get("constraints")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|c| {
-            let mut out = json!({"type": null, "name": null, "expression": null, "warn_unenforced": true,
-                                 "warn_unsupported": true, "to": null, "to_columns": []});
-            if let (Some(out), Some(c)) = (out.as_object_mut(), c.as_object()) {
-                out.extend(c.clone());
-            }
-            out
-        })
-        .collect();
-    let mut out = Map::new();
-    out.insert("meta".into(), meta.clone());
-    out.insert("constraints".into(), Value::Array(constraints));
-    out.insert("quote".into(), raw.get("quote").cloned().unwrap_or(Value::Null));
-    out.insert("config".into(), json!({"meta": meta, "tags": tags}));
-    out.insert("tags".into(), tags);
-    out.insert(
-        "granularity".into(),
-        raw.get("granularity").cloned().unwrap_or(Value::Null),
-    );
-    out.insert("doc_blocks".into(), json!([]));
-    out
-}
-
 /// The folders of a project file below its resource folder: `models/marts/x.yml` -> `["marts"]`.
 fn folders_of(original_file_path: &str) -> Vec<String> {
     let parts: Vec<&str> = original_file_path.split('/').collect();
@@ -1242,109 +986,4 @@ fn file_checksum(path: &std::path::Path) -> String {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
     sha256_hex(format!("size {} modified {modified}", meta.len()).as_bytes())
-}
-
-/// dbt's fields of a source table beyond its name and relation, from the source entry
-/// `source` and the table entry `table` as written: the table's setting wins over the
-/// source's (`freshness: null` on a table turns the source's off), a freshness names both
-/// thresholds (`count`/`period` null when unset), tags are the source's then the table's.
-fn source_properties(source: &Map<String, Value>, table: &Map<String, Value>) -> Map<String, Value> {
-    fn setting<'a>(entry: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-        entry
-            .get("config")
-            .and_then(|c| c.as_object())
-            .and_then(|c| c.get(key))
-            .or_else(|| entry.get(key))
-    }
-    let either = |key: &str| setting(table, key).or_else(|| setting(source, key));
-    let threshold = |f: &Value, key: &str| {
-        let t = f.get(key).and_then(Value::as_object);
-        json!({
-            "count": t.and_then(|t| t.get("count")).cloned().unwrap_or(Value::Null),
-            "period": t.and_then(|t| t.get("period")).cloned().unwrap_or(Value::Null),
-        })
-    };
-    let freshness = match either("freshness") {
-        Some(Value::Null) => Value::Null,
-        set => {
-            let f = set.cloned().unwrap_or(Value::Null);
-            json!({
-                "warn_after": threshold(&f, "warn_after"),
-                "error_after": threshold(&f, "error_after"),
-                "filter": f.get("filter").cloned().unwrap_or(Value::Null),
-            })
-        }
-    };
-    let loaded_at_field = either("loaded_at_field").cloned().unwrap_or(Value::Null);
-    let loaded_at_query = either("loaded_at_query").cloned().unwrap_or(Value::Null);
-    let meta = setting(table, "meta").cloned().unwrap_or_else(|| json!({}));
-    let source_meta = setting(source, "meta").cloned().unwrap_or_else(|| json!({}));
-    let mut tags: Vec<Value> = Vec::new();
-    for entry in [source, table] {
-        for tag in setting(entry, "tags")
-            .map(crate::project::config::as_string_list)
-            .unwrap_or_default()
-        {
-            if !tags.contains(&Value::String(tag.clone())) {
-                tags.push(Value::String(tag));
-            }
-        }
-    }
-    let quoting_of =
-        |entry: &Map<String, Value>, key: &str| entry.get("quoting").and_then(|q| q.get(key)).cloned();
-    let quoting: Map<String, Value> = ["database", "schema", "identifier", "column"]
-        .into_iter()
-        .map(|k| {
-            let v = quoting_of(table, k)
-                .or_else(|| quoting_of(source, k))
-                .unwrap_or(Value::Null);
-            (k.to_string(), v)
-        })
-        .collect();
-    let mut unrendered = Map::new();
-    if either("freshness").is_some() {
-        unrendered.insert("freshness".into(), freshness.clone());
-    }
-    unrendered.insert("loaded_at_field".into(), loaded_at_field.clone());
-    unrendered.insert("loaded_at_query".into(), loaded_at_query.clone());
-    unrendered.insert("meta".into(), meta.clone());
-    unrendered.insert("tags".into(), Value::Array(tags.clone()));
-    let enabled = either("enabled").and_then(Value::as_bool).unwrap_or(true);
-    let text = |entry: &Map<String, Value>, key: &str| {
-        entry.get(key).and_then(Value::as_str).unwrap_or("").to_string()
-    };
-    let mut out = Map::new();
-    out.insert("source_description".into(), json!(text(source, "description")));
-    out.insert("loader".into(), json!(text(source, "loader")));
-    out.insert("loaded_at_field".into(), loaded_at_field.clone());
-    out.insert("loaded_at_query".into(), loaded_at_query.clone());
-    out.insert("freshness".into(), freshness.clone());
-    out.insert(
-        "external".into(),
-        table.get("external").cloned().unwrap_or(Value::Null),
-    );
-    out.insert("quoting".into(), Value::Object(quoting));
-    out.insert("meta".into(), meta.clone());
-    out.insert("source_meta".into(), source_meta);
-    out.insert("tags".into(), Value::Array(tags.clone()));
-    out.insert(
-        "config".into(),
-        json!({
-            "enabled": enabled, "event_time": either("event_time").cloned().unwrap_or(Value::Null),
-            "freshness": freshness, "loaded_at_field": loaded_at_field,
-            "loaded_at_query": loaded_at_query, "meta": meta, "tags": tags,
-            "static_analysis": null,
-        }),
-    );
-    out.insert("unrendered_config".into(), Value::Object(unrendered));
-    out.insert("patch_path".into(), Value::Null);
-    out.insert(
-        "unrendered_database".into(),
-        source.get("database").cloned().unwrap_or(Value::Null),
-    );
-    out.insert(
-        "unrendered_schema".into(),
-        source.get("schema").cloned().unwrap_or(Value::Null),
-    );
-    out
 }

@@ -153,37 +153,9 @@ fn table(rows: &[[String; 4]]) -> String {
         "definition_type",
         "contract_type",
         "mismatch_reason",
-    ];
-    let widths: Vec<usize> = (0..4)
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([header[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: [&str; 4]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        format!("| {} |", padded.join(" | "))
-    };
-    let mut out = vec![
-        line(header),
-        line([
-            &"-".repeat(widths[0]),
-            &"-".repeat(widths[1]),
-            &"-".repeat(widths[2]),
-            &"-".repeat(widths[3]),
-        ]),
-    ];
-    for r in rows {
-        out.push(line([&r[0], &r[1], &r[2], &r[3]]));
-    }
-    out.join("\n")
+    ]
+    .map(String::from);
+    crate::error::text_table(&header, rows.iter().map(|r| r.to_vec()).collect())
 }
 
 #[cfg(test)]

@@ -191,31 +191,8 @@ fn kind_rank(n: &Node) -> u8 {
 /// prints them; NULL as `null`. An empty result gives the header and rule only.
 pub fn table(columns: &[String], rows: &[Vec<duckdb::types::Value>]) -> String {
     let cell = crate::adapter::display_value;
-    let cells: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(cell).collect()).collect();
-    let widths: Vec<usize> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            cells
-                .iter()
-                .map(|r| r[i].chars().count())
-                .chain([c.chars().count(), 1])
-                .max()
-                .unwrap_or(1)
-        })
-        .collect();
-    let line = |values: Vec<String>| -> String {
-        let padded: Vec<String> = values
-            .iter()
-            .zip(&widths)
-            .map(|(v, w)| format!("{v:<w$}"))
-            .collect();
-        format!("| {} |", padded.join(" | "))
-    };
-    let mut out = vec![
-        line(columns.to_vec()),
-        line(widths.iter().map(|w| "-".repeat(*w)).collect()),
-    ];
-    out.extend(cells.into_iter().map(line));
-    out.join("\n")
+    crate::error::text_table(
+        columns,
+        rows.iter().map(|r| r.iter().map(cell).collect()).collect(),
+    )
 }

@@ -120,9 +120,10 @@ impl Parser<'_> {
         let (short, full) = test_names::synthesize(&test_type, target_name, &kwargs);
         let name = def.custom_name.clone().unwrap_or(full);
         let model = where_subquery(target_id);
+        // `dbt_utils.equality` is test `equality` of namespace `dbt_utils`.
         let (namespace, bare_name) = match def.test_name.split_once('.') {
-            Some((ns, t)) => (Value::from(ns), t),
-            None => (Value::Null, def.test_name.as_str()),
+            Some((ns, t)) => (Some(ns), t),
+            None => (None, def.test_name.as_str()),
         };
         let mut hashed_kwargs = kwargs.clone();
         hashed_kwargs.insert("model".into(), Value::from(model.clone()));
@@ -183,11 +184,9 @@ impl Parser<'_> {
             .join(", ");
         // As dbt records them: the test's macro, and `get_where_subquery` that wraps its
         // model (not for `unique` and `not_null`, which dbt builds without rendering).
-        let (namespace, macro_name) = match def.test_name.split_once('.') {
-            Some((ns, t)) => (Some(ns.to_string()), format!("test_{t}")),
-            None => (None, format!("test_{}", def.test_name)),
-        };
+        let macro_name = format!("test_{bare_name}");
         let macro_package = namespace
+            .map(str::to_string)
             .or_else(|| self.macro_packages.get(&macro_name).cloned())
             .unwrap_or_else(|| "dbt".to_string());
         let mut depends_on_macros = vec![format!("macro.{macro_package}.{macro_name}")];

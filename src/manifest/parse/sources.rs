@@ -1,0 +1,184 @@
+//! Sources: each table of a `sources:` entry becomes a manifest source, with dbt's fields.
+
+use anyhow::Result;
+use serde_json::{json, Map, Value};
+
+use super::{folders_of, Parser};
+use crate::error::{Diagnostic, Location};
+use crate::manifest::Source;
+use crate::project::properties::Properties;
+use crate::templating::{self, Relation};
+
+impl Parser<'_> {
+    /// Renders a source's `database`, `schema` or `identifier` that holds Jinja, as dbt does
+    /// for property YAML: `var`, `env_var` and `target`.
+    ///
+    /// Errors: a Jinja error, at the file of the source.
+    pub(super) fn render_source_field(&self, text: &str, file: &str, location: &Location) -> Result<String> {
+        if !text.contains("{{") && !text.contains("{%") {
+            return Ok(text.to_string());
+        }
+        let ctx = crate::project::ConfigContext {
+            vars: (*self.vars).clone(),
+            target: self.target.jinja_value(),
+        };
+        let env = templating::config_environment(&ctx);
+        Ok(env
+            .render_str(text, ())
+            .map_err(|e| {
+                Diagnostic::new(format!(
+                    "cannot render `{text}` in `{file}`: {}",
+                    e.detail().unwrap_or(&e.to_string())
+                ))
+                .at(location.clone())
+            })?
+            .trim()
+            .to_string())
+    }
+
+    pub(super) fn sources(&mut self, props: &Properties) -> Result<()> {
+        for s in &props.sources {
+            for t in &s.tables {
+                let unique_id = format!("source.{}.{}.{}", self.project.name, s.name, t.name);
+                if self.manifest.sources.contains_key(&unique_id) {
+                    return Err(Diagnostic::new(format!(
+                        "source table `{}.{}` is declared twice",
+                        s.name, t.name
+                    ))
+                    .at(t.location.clone())
+                    .into());
+                }
+                let database = match s.database.as_deref() {
+                    Some(d) => self.render_source_field(d, &s.file, &t.location)?,
+                    None => self.target.database.clone(),
+                };
+                let schema = self.render_source_field(&s.schema, &s.file, &t.location)?;
+                let identifier = self.render_source_field(&t.identifier, &s.file, &t.location)?;
+                let mut fqn = vec![self.project.name.clone()];
+                fqn.extend(folders_of(&s.file));
+                fqn.extend([s.name.clone(), t.name.clone()]);
+                self.manifest.sources.insert(
+                    unique_id.clone(),
+                    Source {
+                        unique_id,
+                        source_name: s.name.clone(),
+                        name: t.name.clone(),
+                        package_name: self.project.name.clone(),
+                        original_file_path: s.file.clone(),
+                        fqn,
+                        description: t.description.clone(),
+                        columns: self.columns(&t.columns)?,
+                        relation: Relation::new(&database, &schema, &identifier),
+                        properties: source_properties(&s.raw, &t.raw),
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// dbt's fields of a source table beyond its name and relation, from the source entry
+/// `source` and the table entry `table` as written: the table's setting wins over the
+/// source's (`freshness: null` on a table turns the source's off), a freshness names both
+/// thresholds (`count`/`period` null when unset), tags are the source's then the table's.
+fn source_properties(source: &Map<String, Value>, table: &Map<String, Value>) -> Map<String, Value> {
+    fn setting<'a>(entry: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+        entry
+            .get("config")
+            .and_then(|c| c.as_object())
+            .and_then(|c| c.get(key))
+            .or_else(|| entry.get(key))
+    }
+    let either = |key: &str| setting(table, key).or_else(|| setting(source, key));
+    let threshold = |f: &Value, key: &str| {
+        let t = f.get(key).and_then(Value::as_object);
+        json!({
+            "count": t.and_then(|t| t.get("count")).cloned().unwrap_or(Value::Null),
+            "period": t.and_then(|t| t.get("period")).cloned().unwrap_or(Value::Null),
+        })
+    };
+    let freshness = match either("freshness") {
+        Some(Value::Null) => Value::Null,
+        set => {
+            let f = set.cloned().unwrap_or(Value::Null);
+            json!({
+                "warn_after": threshold(&f, "warn_after"),
+                "error_after": threshold(&f, "error_after"),
+                "filter": f.get("filter").cloned().unwrap_or(Value::Null),
+            })
+        }
+    };
+    let loaded_at_field = either("loaded_at_field").cloned().unwrap_or(Value::Null);
+    let loaded_at_query = either("loaded_at_query").cloned().unwrap_or(Value::Null);
+    let meta = setting(table, "meta").cloned().unwrap_or_else(|| json!({}));
+    let source_meta = setting(source, "meta").cloned().unwrap_or_else(|| json!({}));
+    let mut tags: Vec<Value> = Vec::new();
+    for entry in [source, table] {
+        for tag in setting(entry, "tags")
+            .map(crate::project::config::as_string_list)
+            .unwrap_or_default()
+        {
+            if !tags.contains(&Value::String(tag.clone())) {
+                tags.push(Value::String(tag));
+            }
+        }
+    }
+    let quoting_of =
+        |entry: &Map<String, Value>, key: &str| entry.get("quoting").and_then(|q| q.get(key)).cloned();
+    let quoting: Map<String, Value> = ["database", "schema", "identifier", "column"]
+        .into_iter()
+        .map(|k| {
+            let v = quoting_of(table, k)
+                .or_else(|| quoting_of(source, k))
+                .unwrap_or(Value::Null);
+            (k.to_string(), v)
+        })
+        .collect();
+    let mut unrendered = Map::new();
+    if either("freshness").is_some() {
+        unrendered.insert("freshness".into(), freshness.clone());
+    }
+    unrendered.insert("loaded_at_field".into(), loaded_at_field.clone());
+    unrendered.insert("loaded_at_query".into(), loaded_at_query.clone());
+    unrendered.insert("meta".into(), meta.clone());
+    unrendered.insert("tags".into(), Value::Array(tags.clone()));
+    let enabled = either("enabled").and_then(Value::as_bool).unwrap_or(true);
+    let text = |entry: &Map<String, Value>, key: &str| {
+        entry.get(key).and_then(Value::as_str).unwrap_or("").to_string()
+    };
+    let mut out = Map::new();
+    out.insert("source_description".into(), json!(text(source, "description")));
+    out.insert("loader".into(), json!(text(source, "loader")));
+    out.insert("loaded_at_field".into(), loaded_at_field.clone());
+    out.insert("loaded_at_query".into(), loaded_at_query.clone());
+    out.insert("freshness".into(), freshness.clone());
+    out.insert(
+        "external".into(),
+        table.get("external").cloned().unwrap_or(Value::Null),
+    );
+    out.insert("quoting".into(), Value::Object(quoting));
+    out.insert("meta".into(), meta.clone());
+    out.insert("source_meta".into(), source_meta);
+    out.insert("tags".into(), Value::Array(tags.clone()));
+    out.insert(
+        "config".into(),
+        json!({
+            "enabled": enabled, "event_time": either("event_time").cloned().unwrap_or(Value::Null),
+            "freshness": freshness, "loaded_at_field": loaded_at_field,
+            "loaded_at_query": loaded_at_query, "meta": meta, "tags": tags,
+            "static_analysis": null,
+        }),
+    );
+    out.insert("unrendered_config".into(), Value::Object(unrendered));
+    out.insert("patch_path".into(), Value::Null);
+    out.insert(
+        "unrendered_database".into(),
+        source.get("database").cloned().unwrap_or(Value::Null),
+    );
+    out.insert(
+        "unrendered_schema".into(),
+        source.get("schema").cloned().unwrap_or(Value::Null),
+    );
+    out
+}
