@@ -199,6 +199,99 @@ pub(super) fn rename_macros(text: &str) -> String {
     out
 }
 
+/// What joins a macro file's path and a macro's name in the name of the template that holds
+/// that macro's block (see [`block_template`]).
+const BLOCK_SEPARATOR: &str = " (macro ";
+
+/// The name of the template holding macro `name`'s block of macro file `file`.
+pub(super) fn block_template(file: &str, name: &str) -> String {
+    format!("{file}{BLOCK_SEPARATOR}{name})")
+}
+
+/// The macro file a template name (see [`block_template`]) belongs to; other names unchanged.
+pub(super) fn template_file(template: &str) -> &str {
+    match template.rfind(BLOCK_SEPARATOR) {
+        Some(at) if template.ends_with(')') => &template[..at],
+        _ => template,
+    }
+}
+
+/// The top-level `{% macro name(...) %} ... {% endmacro %}` blocks of `text` (a macro file
+/// after [`rename_macros`], so tests and materializations are macros too), in order: each
+/// macro's name as written after `macro` and the block's byte range. A macro defined inside
+/// another stays in its block; `{# #}` comments and `{% raw %}` sections are skipped. An
+/// unclosed block runs to the end of `text`, where compiling it reports the missing
+/// `endmacro`. Empty when `text` has no macro.
+///
+/// dbt compiles each block of a macro file on its own (`extract_toplevel_blocks`), so text
+/// between the blocks is seen by no macro, and calling one macro costs one block, not the file.
+pub(super) fn toplevel_macro_blocks(text: &str) -> Vec<(String, std::ops::Range<usize>)> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut open: Option<(String, usize)> = None;
+    let mut at = 0;
+    while let Some(found) = text[at..].find('{').map(|i| at + i) {
+        let rest = &text[found..];
+        if rest.starts_with("{#") {
+            at = rest.find("#}").map_or(text.len(), |e| found + e + 2);
+            continue;
+        }
+        if !rest.starts_with("{%") {
+            at = found + 1;
+            continue;
+        }
+        let tag_end = rest.find("%}").map_or(text.len(), |e| found + e + 2);
+        let inner = rest[2..].trim_start_matches(['-', '+']).trim_start();
+        let keyword: &str = inner
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .next()
+            .unwrap_or("");
+        match keyword {
+            "raw" => {
+                // Up to the end of the `{% endraw %}` tag.
+                let mut end = text.len();
+                let mut from = tag_end;
+                while let Some(i) = text[from..].find("{%").map(|i| from + i) {
+                    let t = text[i + 2..].trim_start_matches(['-', '+']).trim_start();
+                    let close = text[i..].find("%}").map_or(text.len(), |e| i + e + 2);
+                    if t.starts_with("endraw") {
+                        end = close;
+                        break;
+                    }
+                    from = close;
+                }
+                at = end;
+                continue;
+            }
+            "macro" => {
+                if depth == 0 {
+                    let name: String = inner["macro".len()..]
+                        .trim_start()
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    open = Some((name, found));
+                }
+                depth += 1;
+            }
+            "endmacro" if depth > 0 => {
+                depth -= 1;
+                if depth == 0 {
+                    if let Some((name, start)) = open.take() {
+                        out.push((name, start..tag_end));
+                    }
+                }
+            }
+            _ => {}
+        }
+        at = tag_end;
+    }
+    if let Some((name, start)) = open {
+        out.push((name, start..text.len()));
+    }
+    out
+}
+
 /// `text` (after [`rename_macros`]) with `kwargs=none, varargs=none` added to the parameters
 /// of every macro whose body mentions `kwargs` or `varargs`: Jinja2 gives such a macro the
 /// keyword and positional arguments it does not declare, minijinja does not, so
@@ -539,11 +632,14 @@ pub(super) fn call_macro(state: &State, file: &str, name: &str, args: &[Value]) 
         }
     }
     let _depth = MacroDepth::enter(name)?;
-    let ctx: BTreeMap<&str, Value> = NODE_CONTEXT_KEYS
-        .iter()
-        .filter_map(|k| state.lookup(k).map(|v| (*k, v)))
-        .collect();
-    let tmpl = state.env().get_template(file)?;
+    // A map value, not a Rust map: minijinja takes a `Value` over as it is, where a map
+    // would be serialised key by key on every call.
+    let ctx = Value::from_iter(
+        NODE_CONTEXT_KEYS
+            .iter()
+            .filter_map(|k| state.lookup(k).map(|v| (Value::from(*k), v))),
+    );
+    let tmpl = state.env().get_template(&block_template(file, name))?;
     let captured = tmpl.render_captured(ctx)?;
     let macro_state = captured.state();
     let value = macro_state

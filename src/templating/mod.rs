@@ -30,8 +30,8 @@ pub use relation::{quote, Relation};
 
 use crate::error::{Diagnostic, Location};
 use macros::{
-    catch_all_parameters, macro_function, rename_macros, rewritten_diagnostic, MacroNamespace, DBT_MACROS,
-    MACRO_PREFIX,
+    block_template, catch_all_parameters, macro_function, rename_macros, rewritten_diagnostic,
+    toplevel_macro_blocks, MacroNamespace, DBT_MACROS, MACRO_PREFIX,
 };
 
 /// Which of the two renders of a node this is.
@@ -306,24 +306,26 @@ pub fn environment_with_packages(
         }
         let renamed = mutable_literals(&with_catch_all).into_owned();
         let diagnostic = |e: Error| rewritten_diagnostic(&e, file, text, &renamed);
-        env.add_template_owned(file.to_string(), renamed.clone())
-            .map_err(diagnostic)?;
-        let names: Vec<String> = {
-            let tmpl = env.get_template(file).map_err(diagnostic)?;
-            let captured = tmpl.render_captured(()).map_err(diagnostic)?;
-            captured
-                .state()
-                .exports()
-                .into_iter()
-                .filter(|name| name.starts_with(MACRO_PREFIX))
-                .map(str::to_string)
-                .collect()
-        };
-        for macro_name in names {
+        // Each macro is its own template, as dbt compiles each block of a macro file: a call
+        // then evaluates that block only (the text before it is kept as blank space, so that
+        // lines, columns and offsets stay the file's).
+        for (name, range) in toplevel_macro_blocks(&renamed) {
+            let Some(name) = name.strip_prefix(MACRO_PREFIX) else {
+                continue;
+            };
+            let mut block = String::with_capacity(range.end);
+            block.extend(
+                renamed.as_bytes()[..range.start]
+                    .iter()
+                    .map(|&b| if b == b'\n' { '\n' } else { ' ' }),
+            );
+            block.push_str(&renamed[range]);
+            env.add_template_owned(block_template(file, name), block)
+                .map_err(diagnostic)?;
             namespaces
                 .entry(package.to_string())
                 .or_default()
-                .insert(macro_name[MACRO_PREFIX.len()..].to_string(), file.to_string());
+                .insert(name.to_string(), file.to_string());
         }
     }
     env.add_global("__mallard_catch_all", Value::from(catch_all_files));
@@ -544,7 +546,7 @@ pub fn jinja_diagnostic(err: &Error, file: &str, source: &str) -> Diagnostic {
         .detail()
         .map(str::to_string)
         .unwrap_or_else(|| innermost.kind().to_string());
-    let name = innermost.name().unwrap_or(file);
+    let name = innermost.name().map_or(file, macros::template_file);
     // The source text the error points at, when it is in this file: minijinja's messages for
     // undefined names do not repeat the name.
     let spanned = innermost
@@ -889,6 +891,44 @@ mod tests {
         .unwrap();
         assert_eq!(out, "select (x * 100) from \"db\".\"main\".\"b\"");
         assert_eq!(rec.refs.len(), 1, "a ref inside a macro is recorded for the node");
+    }
+
+    #[test]
+    fn each_top_level_macro_block_is_found_with_its_range() {
+        let text = "{# {% macro commented() %} #}{% set x = 1 %}\n{%- macro a(y) -%}{% macro inner() %}{% endmacro %}\
+                    {% raw %}{% endmacro %}{% endraw %}{%- endmacro %}\n{% macro b() %}unclosed";
+        let blocks = toplevel_macro_blocks(text);
+        let names: Vec<&str> = blocks.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(text[blocks[0].1.clone()].starts_with("{%- macro a(y)"));
+        assert!(text[blocks[0].1.clone()].ends_with("{%- endmacro %}"));
+        assert_eq!(blocks[1].1.end, text.len(), "an unclosed block runs to the end");
+        assert!(toplevel_macro_blocks("select 1").is_empty());
+    }
+
+    #[test]
+    fn macros_do_not_see_the_text_between_blocks() {
+        // dbt compiles each macro block of a file on its own: a top-level `set` is seen by no
+        // macro (checked with dbt 1.11: `''` and `False`).
+        let macros = vec![(
+            "macros/m.sql".to_string(),
+            "{% set x = 41 %}\n{% macro m() %}'{{ x }}'{% endmacro %}\n{% macro n() %}{{ x is defined }}{% endmacro %}".to_string(),
+        )];
+        let env = environment(&macros, serde_json::json!({})).unwrap();
+        let (out, _) = render(&env, &input("select {{ m() }} as a, {{ n() }} as b"), parse_ctx()).unwrap();
+        assert_eq!(out, "select '' as a, False as b");
+    }
+
+    #[test]
+    fn an_error_in_a_macro_names_its_file_and_line() {
+        let macros = vec![(
+            "macros/m.sql".to_string(),
+            "{% macro a() %}1{% endmacro %}\n\n{% macro b() %}\n{{ missing_fn() }}{% endmacro %}".to_string(),
+        )];
+        let env = environment(&macros, serde_json::json!({})).unwrap();
+        let err = render(&env, &input("select {{ b() }}"), parse_ctx()).unwrap_err();
+        let loc = err.location.expect("a location");
+        assert_eq!((loc.file.as_str(), loc.line), ("macros/m.sql", 4));
     }
 
     #[test]

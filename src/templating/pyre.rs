@@ -55,10 +55,10 @@ impl Object for ReModule {
             Some(v) => i64::try_from(v.clone())?,
             None => kwargs.get::<Option<i64>>("flags")?.unwrap_or(0),
         };
-        let pattern = Pattern::new(&pattern, flags)?;
+        let pattern = Pattern::compiled(&pattern, flags)?;
         if method == "compile" {
             kwargs.assert_all_used()?;
-            return Ok(Value::from_object(pattern));
+            return Ok(Value::from_dyn_object(pattern));
         }
         pattern.apply(method, rest, &kwargs)
     }
@@ -71,7 +71,32 @@ pub struct Pattern {
     regex: Regex,
 }
 
+/// How many compiled patterns [`Pattern::compiled`] keeps, as Python's `re` keeps 512.
+const CACHED_PATTERNS: usize = 512;
+
 impl Pattern {
+    /// The compiled `source` with `flags`, from a process-wide cache as Python's `re` caches
+    /// them: packages call `re.sub(pattern, ...)` once per node with the same pattern, and
+    /// compiling costs far more than matching. When the cache is full it is emptied.
+    ///
+    /// Errors: a pattern fancy-regex cannot compile (see [`Pattern::new`]).
+    fn compiled(source: &str, flags: i64) -> Result<Arc<Pattern>, Error> {
+        type Cache = std::collections::HashMap<(String, i64), Arc<Pattern>>;
+        static CACHE: std::sync::LazyLock<std::sync::Mutex<Cache>> =
+            std::sync::LazyLock::new(Default::default);
+        let key = (source.to_string(), flags);
+        if let Some(found) = CACHE.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(found.clone());
+        }
+        let pattern = Arc::new(Pattern::new(source, flags)?);
+        let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= CACHED_PATTERNS {
+            cache.clear();
+        }
+        cache.insert(key, pattern.clone());
+        Ok(pattern)
+    }
+
     fn new(source: &str, flags: i64) -> Result<Pattern, Error> {
         // Python's flags as inline flags.
         let mut inline = String::new();
