@@ -11,6 +11,7 @@ pub mod cli;
 pub mod deps;
 pub mod error;
 pub mod graph;
+pub mod log;
 pub mod manifest;
 pub mod materialization;
 pub mod project;

@@ -310,3 +310,51 @@ fn a_broken_contract_fails_with_dbts_table_of_mismatches() {
         r.stdout
     );
 }
+
+#[test]
+fn run_operation_calls_a_macro_with_the_database_as_dbt_does() {
+    let p = Project::fixture("chain");
+    p.write(
+        "macros/ops.sql",
+        "{% macro grant_it(role, n=1) %}\n  {% do log('granting to ' ~ role ~ ' n=' ~ n, info=True) %}\n  \
+         {% do run_query('create table if not exists ops_log as select 1 as x') %}\n  \
+         {% do run_query('insert into ops_log values (' ~ n ~ ')') %}\n  {{ return('done') }}\n{% endmacro %}\n\
+         {% macro fail_it() %}\n  {% do run_query('insert into ops_log values (99)') %}\n  \
+         {{ exceptions.raise_compiler_error('nope') }}\n{% endmacro %}\n",
+    );
+    let run = p.run(&["run-operation", "grant_it", "--args", "{role: analyst, n: 5}"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    assert!(run.stdout.contains("granting to analyst n=5"), "{}", run.stdout);
+    assert!(
+        !run.stdout.contains("done"),
+        "the return value is not printed: {}",
+        run.stdout
+    );
+    // A macro that raises: exit code 1; what it ran before raising stays, as under dbt-duckdb.
+    let failed = p.run(&["run-operation", "fail_it"]);
+    assert_eq!(failed.code, 1, "{}", failed.text(&p));
+    assert!(
+        failed
+            .stdout
+            .contains("Encountered an error while running operation"),
+        "{}",
+        failed.stdout
+    );
+    assert!(failed.stdout.contains("nope"), "{}", failed.stdout);
+    let db = p.db("test.duckdb");
+    assert_eq!(rows(&db, "select x from ops_log order by x"), "1\n5\n99");
+    drop(db);
+    // No such macro, or arguments that are not a YAML mapping: exit code 2, as dbt's.
+    let missing = p.run(&["run-operation", "missing_m"]);
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing
+            .stderr
+            .contains("could not find a macro with the name `missing_m`"),
+        "{}",
+        missing.stderr
+    );
+    let bad = p.run(&["run-operation", "grant_it", "--args", "{role: ["]);
+    assert_eq!(bad.code, 2, "{}", bad.text(&p));
+    assert!(bad.stderr.contains("--args"), "{}", bad.stderr);
+}

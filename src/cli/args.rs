@@ -11,8 +11,83 @@ use crate::manifest::ResourceType;
 #[derive(Debug, Parser)]
 #[command(name = "mallard", version, about)]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// dbt's global flags, accepted before or after the command (`mallard --log-format json
+/// build` and `mallard build --log-format json`), and from dbt's environment variables.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// How to print events: `text`, `json` (one JSON object per line, dbt's event shape) or
+    /// `debug` (timestamped lines).
+    #[arg(
+        long,
+        global = true,
+        env = "DBT_LOG_FORMAT",
+        value_enum,
+        default_value = "default"
+    )]
+    pub log_format: crate::log::Format,
+    /// The least level of event printed: debug, info, warn, error or none.
+    #[arg(
+        long,
+        global = true,
+        env = "DBT_LOG_LEVEL",
+        value_enum,
+        default_value = "info"
+    )]
+    pub log_level: crate::log::Level,
+    /// Print errors only (and what the command outputs, such as `ls`'s list).
+    #[arg(short, long, global = true, env = "DBT_QUIET")]
+    pub quiet: bool,
+    /// The folder of dbt.log [default: `logs` in the project].
+    #[arg(long, global = true, env = "DBT_LOG_PATH", value_name = "DIR")]
+    pub log_path: Option<PathBuf>,
+    /// The level of events written to dbt.log; `none` writes no file.
+    #[arg(
+        long,
+        global = true,
+        env = "DBT_LOG_LEVEL_FILE",
+        value_enum,
+        default_value = "debug"
+    )]
+    pub log_level_file: crate::log::Level,
+    /// Accepted for dbt's command lines; Mallard's output has no colours.
+    #[arg(long, global = true, env = "DBT_USE_COLORS", hide = true)]
+    pub use_colors: bool,
+    /// Accepted for dbt's command lines; Mallard's output has no colours.
+    #[arg(long, global = true, hide = true)]
+    pub no_use_colors: bool,
+    /// Accepted for dbt's command lines (dbt's spelling without the s).
+    #[arg(long, global = true, hide = true)]
+    pub no_use_color: bool,
+    /// Accepted for dbt's command lines: Mallard never checks for a newer version.
+    #[arg(long, global = true, hide = true)]
+    pub no_version_check: bool,
+    /// Accepted for dbt's command lines: Mallard never checks for a newer version.
+    #[arg(long, global = true, hide = true)]
+    pub version_check: bool,
+    /// Accepted for dbt's command lines: Mallard always parses the whole project.
+    #[arg(long, global = true, hide = true)]
+    pub no_partial_parse: bool,
+    /// Accepted for dbt's command lines: Mallard always parses the whole project.
+    #[arg(long, global = true, hide = true)]
+    pub partial_parse: bool,
+    /// Accepted for dbt's command lines: Mallard sends no usage statistics.
+    #[arg(long, global = true, hide = true)]
+    pub no_send_anonymous_usage_stats: bool,
+    /// Accepted for dbt's command lines: Mallard sends no usage statistics.
+    #[arg(long, global = true, hide = true)]
+    pub send_anonymous_usage_stats: bool,
+    /// Accepted for dbt's command lines: Mallard writes no anonymous usage file.
+    #[arg(long, global = true, hide = true)]
+    pub no_write_json: bool,
+    /// Accepted for dbt's command lines (the width of the dotted lines is fixed).
+    #[arg(long, global = true, hide = true, value_name = "N")]
+    pub printer_width: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -47,6 +122,25 @@ pub enum Command {
     Deps(DepsArgs),
     /// Delete the folders named in `clean-targets` of dbt_project.yml (default: the target folder).
     Clean(ProjectOnlyArgs),
+    /// Call a macro (`name` or `package.name`) with a database connection, e.g. for grants or
+    /// maintenance; its statements run, its `log(..., info=True)` lines are printed.
+    RunOperation(RunOperationArgs),
+}
+
+/// `run-operation`.
+#[derive(Debug, Args)]
+pub struct RunOperationArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// The macro to call: `name` or `package.name`.
+    #[arg(value_name = "MACRO")]
+    pub macro_name: String,
+    /// The macro's arguments as a YAML mapping, e.g. '{role: analyst, dry_run: true}'.
+    #[arg(long)]
+    pub args: Option<String>,
+    /// While another run writes the database, wait up to this many seconds.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub lock_timeout: Option<std::time::Duration>,
 }
 
 /// Commands that need only the project and profile.
@@ -57,6 +151,24 @@ pub struct ProjectOnlyArgs {
 }
 
 impl Command {
+    /// Where the project and profile are, as every command takes them.
+    pub fn project_args(&self) -> &ProjectArgs {
+        match self {
+            Command::Seed(a)
+            | Command::Run(a)
+            | Command::Test(a)
+            | Command::Build(a)
+            | Command::Snapshot(a)
+            | Command::Compile(a) => &a.project,
+            Command::Retry(a) => &a.project,
+            Command::Show(a) => &a.project,
+            Command::Ls(a) => &a.project,
+            Command::Parse(a) | Command::Debug(a) | Command::Clean(a) => &a.project,
+            Command::Deps(a) => &a.project,
+            Command::RunOperation(a) => &a.project,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Command::Seed(_) => "seed",
@@ -72,6 +184,7 @@ impl Command {
             Command::Debug(_) => "debug",
             Command::Deps(_) => "deps",
             Command::Clean(_) => "clean",
+            Command::RunOperation(_) => "run-operation",
         }
     }
 }
@@ -118,6 +231,12 @@ pub struct ProjectArgs {
     /// Project vars as a YAML mapping, e.g. '{as_of: 2024-01-01}'; they win over dbt_project.yml.
     #[arg(long, global = true)]
     pub vars: Option<String>,
+    /// The profile to use, instead of `profile:` in dbt_project.yml.
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// The folder for artifacts and compiled SQL, instead of `target-path` in dbt_project.yml.
+    #[arg(long, global = true, env = "DBT_TARGET_PATH", value_name = "DIR")]
+    pub target_path: Option<PathBuf>,
     /// Worker threads [default: the profile's `threads`, else 1].
     #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
@@ -157,6 +276,10 @@ pub struct RunArgs {
     /// Stop at the first failure: nodes already running finish, the rest are skipped.
     #[arg(short = 'x', long)]
     pub fail_fast: bool,
+    /// Build models and snapshots with their `ref()`s and `source()`s limited to zero rows,
+    /// as dbt's `--empty` (run, build, compile and snapshot; seeds load as usual).
+    #[arg(long)]
+    pub empty: bool,
 }
 
 #[derive(Debug, Args)]

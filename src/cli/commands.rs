@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
-use super::args::{ProjectArgs, RetryArgs, RunArgs, SelectArgs, ShowArgs};
+use super::args::{ProjectArgs, RetryArgs, RunArgs, RunOperationArgs, SelectArgs, ShowArgs};
 use super::{execute, project_dir, Session};
 use crate::adapter::Adapter;
 use crate::artifacts::Invocation;
@@ -29,6 +29,7 @@ pub(super) fn recorded_args(command: &str, a: &RunArgs) -> Value {
         "target": a.project.target,
         "threads": a.project.threads,
         "full_refresh": a.full_refresh,
+        "empty": a.empty,
     })
 }
 
@@ -94,6 +95,8 @@ pub(super) fn retry(a: RetryArgs) -> Result<ExitCode> {
         project: ProjectArgs {
             project_dir: Some(root),
             profiles_dir: a.project.profiles_dir.clone(),
+            profile: a.project.profile.clone(),
+            target_path: a.project.target_path.clone(),
             target: prev_args["target"]
                 .as_str()
                 .map(str::to_string)
@@ -114,6 +117,7 @@ pub(super) fn retry(a: RetryArgs) -> Result<ExitCode> {
             state: None,
         },
         full_refresh: prev_args["full_refresh"].as_bool().unwrap_or(false),
+        empty: prev_args["empty"].as_bool().unwrap_or(false),
         lock_timeout: a.lock_timeout,
         fail_fast: false,
     };
@@ -278,4 +282,83 @@ pub(super) fn clean(args: &ProjectArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `run-operation MACRO --args '{...}'`: calls a macro with the run's context and a database
+/// connection, as dbt does: its statements (`run_query`, `{% call statement %}`) run and stay
+/// committed as they run (checked with dbt 1.11 and dbt-duckdb: a macro that raises after an
+/// insert keeps the insert), its `log(..., info=True)` lines are printed, and what it returns
+/// is not. `MACRO` is a macro name or `package.macro`.
+///
+/// Exit codes as dbt's: 0 when the macro ran, 1 when it raised (a compilation or database
+/// error, printed as "Encountered an error while running operation: ..."), 2 when it cannot
+/// start (no such macro, `--args` that is not a YAML mapping, a project or profile error).
+pub(super) fn run_operation(a: RunOperationArgs) -> Result<ExitCode> {
+    let args = match a.args.as_deref() {
+        None => serde_json::Map::new(),
+        Some(text) => crate::project::yaml::parse_mapping("--args", text).map_err(|d| {
+            d.help("pass the macro's arguments as a YAML mapping, e.g. --args '{role: analyst}'")
+        })?,
+    };
+    for key in args.keys() {
+        if !key.chars().all(|c| c.is_alphanumeric() || c == '_')
+            || key.starts_with(|c: char| c.is_ascii_digit())
+        {
+            return Err(Diagnostic::new(format!("--args: `{key}` is not a macro argument name")).into());
+        }
+    }
+    let session = Session::load(&a.project)?;
+    let exists = match a.macro_name.split_once('.') {
+        Some((package, name)) => session
+            .env
+            .globals()
+            .find(|(g, _)| *g == package)
+            .is_some_and(|(_, v)| v.get_attr(name).is_ok_and(|m| !m.is_undefined())),
+        None => session.env.globals().any(|(g, _)| g == a.macro_name),
+    };
+    if !exists {
+        return Err(Diagnostic::new(format!(
+            "could not find a macro with the name `{}` in any package",
+            a.macro_name
+        ))
+        .help("check its spelling, or install the package that defines it with `mallard deps`")
+        .into());
+    }
+    crate::log::event(
+        "MainReportVersion",
+        crate::log::Level::Info,
+        &format!("Running with mallard {}", env!("CARGO_PKG_VERSION")),
+        json!({"version": env!("CARGO_PKG_VERSION"), "log_version": 3}),
+    );
+    crate::log::event(
+        "FoundStats",
+        crate::log::Level::Info,
+        &format!("Found {}", session.manifest.summary()),
+        json!({"stat_line": session.manifest.summary()}),
+    );
+    let database = crate::adapter::database::Database::open(&session.target, a.lock_timeout)?;
+    let shared = Arc::new(std::sync::Mutex::new(database.adapter().try_clone()?));
+    let call_args: Vec<String> = args
+        .keys()
+        .map(|k| format!("{k}=__mallard_operation_args[{}]", json!(k)))
+        .collect();
+    let template = format!("{{{{ {}({}) }}}}", a.macro_name, call_args.join(", "));
+    let extra = minijinja::context! { __mallard_operation_args => minijinja::Value::from_serialize(&args) };
+    let outcome = session
+        .compiler(false)
+        .render_project_hook(&template, Some(&shared), extra);
+    drop(shared);
+    database.finish(outcome.is_ok())?;
+    match outcome {
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        Err(d) => {
+            crate::log::event(
+                "RunningOperationCaughtError",
+                crate::log::Level::Error,
+                &format!("Encountered an error while running operation: {d}"),
+                json!({"exc": d.to_string()}),
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
 }

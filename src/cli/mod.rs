@@ -20,6 +20,7 @@ use crate::adapter::Adapter;
 use crate::artifacts::{self, Invocation};
 use crate::graph::selector::{self, PreviousState};
 use crate::graph::{self, Graph};
+use crate::log::{self, Level};
 use crate::manifest::{self, Manifest, ResourceType};
 use crate::project::profile::{self, Target};
 use crate::project::{ConfigContext, Project};
@@ -27,7 +28,7 @@ use crate::runner::compile::{Compiler, ManifestResolver};
 use crate::runner::{self, hooks, output, Plan};
 use crate::templating;
 use args::{Cli, Command, DepsSource, LsOutput, ProjectArgs, RunArgs, SelectArgs};
-use commands::{clean, command_types, debug, recorded_args, retry, show};
+use commands::{clean, command_types, debug, recorded_args, retry, run_operation, show};
 
 /// Exit code when the run could not start (bad project, profile, arguments, database).
 const EXIT_CANNOT_START: u8 = 2;
@@ -49,13 +50,18 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Prints `err` to stderr: the error, then each cause on its own line.
+/// Prints `err` to stderr: the error, then each cause on its own line; with `--log-format
+/// json`, as dbt's `MainEncounteredError` event on stdout.
 fn print_error(err: &anyhow::Error) {
     let mut text = format!("error: {err}");
     for cause in err.chain().skip(1) {
         text.push_str(&format!("\n  caused by: {cause}"));
     }
-    eprintln!("{text}");
+    if log::is_json() {
+        log::event("MainEncounteredError", Level::Error, &text, json!({"exc": text}));
+    } else {
+        eprintln!("{text}");
+    }
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -66,8 +72,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         other => Invocation::new(json!({"command": other.name()})),
     };
+    let g = &cli.global;
+    let project = cli.command.project_args();
+    let log_dir = (g.log_level_file != Level::None).then(|| {
+        g.log_path.clone().unwrap_or_else(|| {
+            project
+                .project_dir
+                .clone()
+                .unwrap_or_else(|| std::path::PathBuf::from("."))
+                .join("logs")
+        })
+    });
+    let level = if g.quiet { Level::Error } else { g.log_level };
+    log::init(g.log_format, level, &invocation.id, log_dir.as_deref());
     match cli.command {
         Command::Retry(a) => retry(a),
+        Command::RunOperation(a) => run_operation(a),
         Command::Show(a) => show(a),
         Command::Ls(a) => {
             let session = Session::load(&a.project)?;
@@ -146,7 +166,10 @@ impl Session {
         let dirs = profile::profile_dirs(args.profiles_dir.as_deref(), &project_dir);
         let target = profile::load_target(
             &dirs,
-            &crate::project::profile_name(&project_dir)?,
+            &match &args.profile {
+                Some(name) => name.clone(),
+                None => crate::project::profile_name(&project_dir)?,
+            },
             args.target.as_deref(),
             &project_dir.canonicalize().unwrap_or_else(|_| project_dir.clone()),
             args.threads.map(usize::from),
@@ -157,6 +180,9 @@ impl Session {
             target: target.jinja_value(),
         };
         let mut project = Project::load(&project_dir, &ctx)?;
+        if let Some(dir) = &args.target_path {
+            project.target_path = dir.to_string_lossy().into_owned();
+        }
         project.packages = project.load_packages(&ctx)?;
         // Packages' own vars are defaults under the root project's; root vars scoped to a
         // package (`vars: {pkg: {...}}`) apply as well.
@@ -218,7 +244,7 @@ impl Session {
             );
         }
         for w in target.warnings.iter().chain(&manifest.warnings) {
-            println!("warning: {w}");
+            log::event("Note", Level::Warn, &format!("warning: {w}"), json!({}));
         }
         let graph = Graph::build(&manifest)?;
         Ok(Session {
@@ -250,6 +276,7 @@ impl Session {
             target_dir: self.project.target_dir(),
             target_path: self.project.target_path.clone(),
             full_refresh,
+            empty: false,
             compiled_dirs: Default::default(),
         }
     }
@@ -352,23 +379,37 @@ fn execute(
             .to_string(),
         full_refresh: args.full_refresh,
         fail_fast: args.fail_fast,
+        empty: args.empty,
     });
+    if args.empty && matches!(invocation.args["command"].as_str(), Some("seed" | "test")) {
+        return Err(crate::error::Diagnostic::new(format!(
+            "`--empty` is not an option of `mallard {}`",
+            invocation.args["command"].as_str().unwrap_or_default()
+        ))
+        .help(
+            "`--empty` limits the refs of models and snapshots: use it with run, build, compile or snapshot",
+        )
+        .into());
+    }
     let session = Session::load(&args.project)?;
     // In `build`, a data test gates what is built on the node it tests.
     let gate = types.contains(&ResourceType::Seed) && types.contains(&ResourceType::Test);
     let mut plan = session.plan(&args.select, types, gate, connect)?;
     plan.fail_fast = args.fail_fast;
-    // Not locked for the whole run: the workers print each node's line as it finishes.
-    let mut stdout = std::io::stdout();
     if plan.order.is_empty() {
         // Nothing to run: the database is not opened and nothing is written.
-        writeln!(stdout, "Running with mallard {}", env!("CARGO_PKG_VERSION"))?;
-        writeln!(stdout, "Found {}", session.manifest.summary())?;
-        writeln!(
-            stdout,
-            "\nNothing to do: the selection matched no {}.",
-            kinds(types)
-        )?;
+        log::info(
+            "MainReportVersion",
+            &format!("Running with mallard {}", env!("CARGO_PKG_VERSION")),
+        );
+        log::info("FoundStats", &format!("Found {}", session.manifest.summary()));
+        log::blank();
+        log::event(
+            "NothingToDo",
+            Level::Warn,
+            &format!("Nothing to do: the selection matched no {}.", kinds(types)),
+            json!({}),
+        );
         return Ok(ExitCode::SUCCESS);
     }
     // Claim the database before anything is written, so that a run refused the lock changes
@@ -394,19 +435,34 @@ fn run_plan(
     started: Instant,
     invocation: &Invocation,
 ) -> Result<ExitCode> {
-    let mut stdout = std::io::stdout();
     if database.is_some() {
         runner::signals::executing();
     }
-    writeln!(stdout, "Running with mallard {}", env!("CARGO_PKG_VERSION"))?;
-    writeln!(stdout, "Found {}", session.manifest.summary())?;
+    log::event(
+        "MainReportVersion",
+        Level::Info,
+        &format!("Running with mallard {}", env!("CARGO_PKG_VERSION")),
+        json!({"version": env!("CARGO_PKG_VERSION"), "log_version": 3}),
+    );
+    log::event(
+        "FoundStats",
+        Level::Info,
+        &format!("Found {}", session.manifest.summary()),
+        json!({"stat_line": session.manifest.summary()}),
+    );
     let threads = session.target.threads;
-    writeln!(
-        stdout,
-        "Concurrency: {threads} threads (target='{}')\n",
-        session.target.name
-    )?;
-    let compiler = session.compiler(args.full_refresh);
+    log::event(
+        "ConcurrencyLine",
+        Level::Info,
+        &format!(
+            "Concurrency: {threads} threads (target='{}')",
+            session.target.name
+        ),
+        json!({"num_threads": threads, "target_name": session.target.name, "node_count": plan.order.len()}),
+    );
+    log::blank();
+    let mut compiler = session.compiler(args.full_refresh);
+    compiler.empty = args.empty;
     let total = plan.order.len();
     let compiling = database.is_none();
     // Compiling opens an existing database read-only, for `run_query` and `adapter` calls.
@@ -415,44 +471,60 @@ fn run_plan(
         _ => None,
     };
     let adapter = database.as_ref().map(Database::adapter).or(read_only.as_ref());
-    let project_hooks =
-        |when: hooks::When, templates: &[String], extra: minijinja::Value, out: &mut std::io::Stdout| {
-            let Some(write) = database
-                .as_ref()
-                .map(Database::adapter)
-                .filter(|_| !templates.is_empty())
-            else {
-                return Ok(Vec::new());
-            };
-            let s = if templates.len() == 1 { "" } else { "s" };
-            writeln!(out, "Running {} {} hook{s}", templates.len(), when.key())?;
-            let results = hooks::run(
-                when,
-                templates,
-                &session.project.name,
-                &compiler,
-                write,
-                extra,
-                |i, r| {
-                    let _ = writeln!(out, "{}", output::hook_line(i, templates.len(), r));
-                },
-            )?;
-            writeln!(out)?;
-            anyhow::Ok(results)
+    let project_hooks = |when: hooks::When, templates: &[String], extra: minijinja::Value| {
+        let Some(write) = database
+            .as_ref()
+            .map(Database::adapter)
+            .filter(|_| !templates.is_empty())
+        else {
+            return Ok(Vec::new());
         };
+        let s = if templates.len() == 1 { "" } else { "s" };
+        log::event(
+            "HooksRunning",
+            Level::Info,
+            &format!("Running {} {} hook{s}", templates.len(), when.key()),
+            json!({"num_hooks": templates.len(), "hook_type": when.key()}),
+        );
+        let results = hooks::run(
+            when,
+            templates,
+            &session.project.name,
+            &compiler,
+            write,
+            extra,
+            |i, r| {
+                let level = if r.status.is_failure() {
+                    Level::Error
+                } else {
+                    Level::Info
+                };
+                log::event(
+                    "LogHookEndLine",
+                    level,
+                    &output::hook_line(i, templates.len(), r),
+                    json!({"index": i, "total": templates.len(), "status": r.status.as_str(),
+                               "execution_time": r.execution_time, "node_info": {"unique_id": r.unique_id,
+                               "node_status": r.status.as_str(), "resource_type": "operation"}}),
+                );
+            },
+        )?;
+        log::blank();
+        anyhow::Ok(results)
+    };
     let schemas = hooks::schema_context(
         plan.order
             .iter()
             .filter_map(|id| session.manifest.nodes[id].relation.as_ref()),
     );
-    let start = project_hooks(
-        hooks::When::Start,
-        &session.project.on_run_start,
-        schemas.clone(),
-        &mut stdout,
-    )?;
+    let start = project_hooks(hooks::When::Start, &session.project.on_run_start, schemas.clone())?;
     if start.iter().any(|r| r.status.is_failure()) {
-        writeln!(stdout, "on-run-start failed: no node was run.")?;
+        log::event(
+            "Note",
+            Level::Error,
+            "on-run-start failed: no node was run.",
+            json!({}),
+        );
         if let Some(database) = database {
             database.finish(false)?;
         }
@@ -480,9 +552,25 @@ fn run_plan(
                 return;
             }
             let node = &session.manifest.nodes[&r.unique_id];
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{}", output::progress_line(index, total, node, r));
-            let _ = out.flush();
+            let level = match r.status {
+                runner::Status::Error | runner::Status::Fail => Level::Error,
+                runner::Status::Warn => Level::Warn,
+                _ => Level::Info,
+            };
+            let info = output::node_info(node, r);
+            log::event(
+                output::result_event(node, r),
+                level,
+                &output::progress_line(index, total, node, r),
+                json!({"index": index, "total": total, "status": r.status.as_str(),
+                       "execution_time": r.execution_time, "node_info": info.clone()}),
+            );
+            log::event(
+                "NodeFinished",
+                Level::Debug,
+                &format!("Finished running node {}", r.unique_id),
+                json!({"node_info": info}),
+            );
         },
     )?;
     let interrupted = crate::adapter::cancel::requested();
@@ -491,22 +579,27 @@ fn run_plan(
     } else {
         let extra =
             minijinja::value::merge_maps([schemas, hooks::results_context(&session.manifest, &results)]);
-        project_hooks(hooks::When::End, &session.project.on_run_end, extra, &mut stdout)?
+        project_hooks(hooks::When::End, &session.project.on_run_end, extra)?
     };
     let elapsed = started.elapsed().as_secs_f64();
-    write!(
-        stdout,
-        "{}",
-        output::summary(&session.manifest, &results, elapsed)
-    )?;
+    for (name, level, msg) in output::summary(&session.manifest, &results, elapsed) {
+        let data = if name == "Formatting" {
+            json!({"msg": ""})
+        } else {
+            json!({})
+        };
+        log::event(name, level, &msg, data);
+    }
     let failed = results.iter().chain(&end).any(|r| r.status.is_failure());
     if let Some(database) = database {
         match database.finish(!failed)? {
-            Some(published) => writeln!(stdout, "Published {}", published.display())?,
-            None if session.target.publish => writeln!(
-                stdout,
-                "Not published: the run failed; the published database is unchanged."
-            )?,
+            Some(published) => log::info("Note", &format!("Published {}", published.display())),
+            None if session.target.publish => log::event(
+                "Note",
+                Level::Warn,
+                "Not published: the run failed; the published database is unchanged.",
+                json!({}),
+            ),
             None => {}
         }
         // The project hooks are in run_results.json, as in dbt (`operation.<project>...`).
@@ -524,12 +617,16 @@ fn run_plan(
         )?;
     }
     if let Some(signal) = interrupted {
-        writeln!(
-            stdout,
-            "Interrupted by {}: what ran is in {}/run_results.json; `mallard retry` runs the rest.",
-            crate::adapter::cancel::signal_name(signal),
-            session.project.target_path
-        )?;
+        log::event(
+            "Note",
+            Level::Warn,
+            &format!(
+                "Interrupted by {}: what ran is in {}/run_results.json; `mallard retry` runs the rest.",
+                crate::adapter::cancel::signal_name(signal),
+                session.project.target_path
+            ),
+            json!({}),
+        );
         return Ok(ExitCode::from((128 + signal) as u8));
     }
     Ok(if failed {
@@ -593,9 +690,16 @@ fn list(session: &Session, select: &SelectArgs, types: &[ResourceType], out: LsO
     }
     lines.sort();
     lines.dedup();
-    let mut stdout = std::io::stdout().lock();
-    for l in lines {
-        writeln!(stdout, "{l}")?;
+    if log::is_json() {
+        // dbt's `PrintEvent` events, one per resource.
+        for l in lines {
+            log::print("PrintEvent", &l, json!({"msg": l}));
+        }
+    } else {
+        let mut stdout = std::io::stdout().lock();
+        for l in lines {
+            writeln!(stdout, "{l}")?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! What a run prints: one line per node as it finishes, and the summary at the end, in
 //! dbt's words so that people and log scrapers used to dbt read them the same way.
 
+use crate::log::Level;
 use crate::manifest::{plural, Manifest, Node, ResourceType};
 
 use super::{NodeResult, Status};
@@ -104,10 +105,17 @@ pub fn hook_line(index: usize, total: usize, r: &NodeResult) -> String {
     line
 }
 
-/// The lines after the last node: what ran, the errors and warnings in full, and the counts.
-/// `elapsed` is the run's wall time in seconds.
-pub fn summary(manifest: &Manifest, results: &[NodeResult], elapsed: f64) -> String {
-    let mut out = String::new();
+/// The lines after the last node, as dbt's events (name, level, message; `Formatting` for a
+/// blank line): what ran (`FinishedRunningStats`), the outcome (`EndOfRunSummary`), the
+/// errors, failures (`RunResultError`, `RunResultFailure`) and warnings (`RunResultWarning`)
+/// in full, and the counts (`StatsLine`). `elapsed` is the run's wall time in seconds.
+pub fn summary(
+    manifest: &Manifest,
+    results: &[NodeResult],
+    elapsed: f64,
+) -> Vec<(&'static str, Level, String)> {
+    let mut out: Vec<(&'static str, Level, String)> = Vec::new();
+    let blank = ("Formatting", Level::Info, String::new());
     let mut kinds: Vec<(String, usize)> = Vec::new();
     let mut bump = |k: String| match kinds.iter_mut().find(|(name, _)| *name == k) {
         Some(e) => e.1 += 1,
@@ -130,18 +138,33 @@ pub fn summary(manifest: &Manifest, results: &[NodeResult], elapsed: f64) -> Str
         .map(|(k, n)| plural(*n, k))
         .collect::<Vec<_>>()
         .join(", ");
-    out.push_str(&format!("\nFinished running {what} in {elapsed:.2}s.\n"));
+    out.push(blank.clone());
+    out.push((
+        "FinishedRunningStats",
+        Level::Info,
+        format!("Finished running {what} in {elapsed:.2}s."),
+    ));
 
     let count = |s: Status| results.iter().filter(|r| r.status == s).count();
     let errors = count(Status::Error) + count(Status::Fail);
     let warnings = count(Status::Warn);
     if errors == 0 && warnings == 0 {
-        out.push_str("\nCompleted successfully\n");
+        out.push(blank.clone());
+        out.push((
+            "EndOfRunSummary",
+            Level::Info,
+            "Completed successfully".to_string(),
+        ));
     } else {
-        out.push_str(&format!(
-            "\nCompleted with {} and {}:\n",
-            plural(errors, "error"),
-            plural(warnings, "warning")
+        out.push(blank.clone());
+        out.push((
+            "EndOfRunSummary",
+            Level::Info,
+            format!(
+                "Completed with {} and {}:",
+                plural(errors, "error"),
+                plural(warnings, "warning")
+            ),
         ));
         for r in results
             .iter()
@@ -149,6 +172,11 @@ pub fn summary(manifest: &Manifest, results: &[NodeResult], elapsed: f64) -> Str
         {
             let n = &manifest.nodes[&r.unique_id];
             let body = r.message.as_deref().unwrap_or("");
+            let (event, level) = match r.status {
+                Status::Fail => ("RunResultFailure", Level::Error),
+                Status::Warn => ("RunResultWarning", Level::Warn),
+                _ => ("RunResultError", Level::Error),
+            };
             let text = match r.status {
                 Status::Fail if n.resource_type == ResourceType::UnitTest => {
                     format!(
@@ -160,19 +188,23 @@ pub fn summary(manifest: &Manifest, results: &[NodeResult], elapsed: f64) -> Str
                 Status::Warn => format!("Warning in test {} ({})\n  {body}", n.name, n.original_file_path),
                 _ => body.to_string(),
             };
-            out.push('\n');
-            out.push_str(&text);
-            out.push('\n');
+            out.push(blank.clone());
+            out.push((event, level, text));
         }
     }
-    out.push_str(&format!(
-        "\nDone. PASS={} WARN={} ERROR={} SKIP={} NO-OP={} TOTAL={}\n",
-        count(Status::Success) + count(Status::Pass),
-        warnings,
-        errors,
-        count(Status::Skipped),
-        count(Status::NoOp),
-        results.len()
+    out.push(blank);
+    out.push((
+        "StatsLine",
+        Level::Info,
+        format!(
+            "Done. PASS={} WARN={} ERROR={} SKIP={} NO-OP={} TOTAL={}",
+            count(Status::Success) + count(Status::Pass),
+            warnings,
+            errors,
+            count(Status::Skipped),
+            count(Status::NoOp),
+            results.len()
+        ),
     ));
     out
 }
@@ -195,4 +227,49 @@ pub fn table(columns: &[String], rows: &[Vec<duckdb::types::Value>]) -> String {
         columns,
         rows.iter().map(|r| r.iter().map(cell).collect()).collect(),
     )
+}
+
+/// The dbt event that reports a finished node: `LogSeedResult`, `LogSnapshotResult`,
+/// `LogTestResult` (data and unit tests), `SkippingDetails` for a skipped node, else
+/// `LogModelResult` (dbt-core 1.11's names, which dagster-dbt and other log readers match).
+pub fn result_event(node: &Node, r: &NodeResult) -> &'static str {
+    match (node.resource_type, r.status) {
+        (ResourceType::Test | ResourceType::UnitTest, _) => "LogTestResult",
+        (_, Status::Skipped) => "SkippingDetails",
+        (ResourceType::Seed, _) => "LogSeedResult",
+        (ResourceType::Snapshot, _) => "LogSnapshotResult",
+        _ => "LogModelResult",
+    }
+}
+
+/// dbt's `node_info` of a node's events: `unique_id`, `node_name`, `node_path`,
+/// `resource_type`, `materialized`, `node_status` (run_results' status), `node_started_at` and
+/// `node_finished_at` (UTC, ISO 8601 without zone, as dbt; empty before the node ran),
+/// `node_checksum`, `meta` and `node_relation`.
+pub fn node_info(node: &Node, r: &NodeResult) -> serde_json::Value {
+    let at = |t: Option<&chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string())
+            .unwrap_or_default()
+    };
+    let relation = node.relation.as_ref().map(|rel| {
+        serde_json::json!({
+            "database": rel.database,
+            "schema": rel.schema,
+            "alias": rel.identifier,
+            "relation_name": rel.to_string(),
+        })
+    });
+    serde_json::json!({
+        "unique_id": node.unique_id,
+        "node_name": node.name,
+        "node_path": node.path,
+        "resource_type": node.resource_type.as_str(),
+        "materialized": node.materialized(),
+        "node_status": r.status.as_str(),
+        "node_started_at": at(r.timing.first().map(|t| &t.started_at)),
+        "node_finished_at": at(r.timing.last().map(|t| &t.completed_at)),
+        "node_checksum": node.checksum,
+        "meta": node.config.0.get("meta").cloned().unwrap_or_else(|| serde_json::json!({})),
+        "node_relation": relation,
+    })
 }

@@ -83,14 +83,30 @@ impl Project {
 
     /// Runs `mallard <args>` in the project folder, with no inherited dbt environment.
     pub fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_mallard"))
-            .args(args)
-            .current_dir(self.path())
-            .env_remove("DBT_PROFILES_DIR")
-            .env_remove("DBT_PROJECT_DIR")
-            .env_remove("MALLARD_DB_PATH")
-            .output()
-            .expect("run mallard");
+        self.run_with_env(args, &[])
+    }
+
+    /// As [`Project::run`], with environment variables `env` set.
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mallard"));
+        cmd.args(args).current_dir(self.path());
+        for var in [
+            "DBT_PROFILES_DIR",
+            "DBT_PROJECT_DIR",
+            "MALLARD_DB_PATH",
+            "DBT_LOG_FORMAT",
+            "DBT_LOG_LEVEL",
+            "DBT_LOG_LEVEL_FILE",
+            "DBT_LOG_PATH",
+            "DBT_QUIET",
+            "DBT_TARGET_PATH",
+        ] {
+            cmd.env_remove(var);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run mallard");
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

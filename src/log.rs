@@ -1,0 +1,200 @@
+//! What a command prints, as dbt's events: each line has an event name (dbt's: `LogModelResult`,
+//! `StatsLine`, ...), a level and a message, and is written in the format `--log-format` asks
+//! for (dbt-core 1.11's `--log-format text|json|debug`, also `DBT_LOG_FORMAT`):
+//!
+//! - `text`: the message alone, as Mallard has always printed it;
+//! - `json`: one JSON object per line, `{"info": {name, level, msg, ts, invocation_id, pid,
+//!   thread, code, category, extra}, "data": {...}}`, the shape dbt writes and tools such as
+//!   dagster-dbt read (result events carry `data.node_info` with `unique_id`, `node_status`,
+//!   `node_started_at`, `node_finished_at`, `resource_type`, `materialized`, ...);
+//! - `debug`: the message after a timestamp, level and thread, as dbt's debug format.
+//!
+//! `--log-level` (`DBT_LOG_LEVEL`: debug, info, warn, error, none) and `-q`/`--quiet` (errors
+//! only, as dbt's) filter what reaches stdout; output that is the command's product (`ls`,
+//! `show`) is printed whatever the level, as dbt's `print` events are. Every event, debug ones
+//! included, is also appended to `<log-path>/dbt.log` (default `logs/` in the project, as dbt
+//! writes it) in the debug format, unless `--log-level-file none`.
+//!
+//! Before [`init`], events are printed as text.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+
+use serde_json::{json, Value};
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Debug,
+    /// dbt's default: text on a terminal and in pipes alike.
+    Default,
+}
+
+/// An event's level, as dbt's (`debug` < `info` < `warn` < `error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Level {
+    Debug,
+    Info,
+    Warn,
+    Error,
+    /// Nothing at all (`--log-level none`).
+    None,
+}
+
+impl Level {
+    fn as_str(self) -> &'static str {
+        match self {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+            Level::None => "none",
+        }
+    }
+}
+
+struct Logger {
+    format: Format,
+    level: Level,
+    invocation_id: String,
+    file: Option<Mutex<std::fs::File>>,
+}
+
+static LOGGER: OnceLock<Logger> = OnceLock::new();
+
+/// Sets how this process prints events, once (later calls are ignored). `log_dir` is the
+/// folder of `dbt.log`, created if missing; `None` writes no file.
+///
+/// Errors: none; a log file that cannot be opened is reported once as a warning on stderr and
+/// the run goes on without it.
+pub fn init(format: Format, level: Level, invocation_id: &str, log_dir: Option<&Path>) {
+    let file = log_dir.and_then(|dir| {
+        let opened = std::fs::create_dir_all(dir).and_then(|_| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("dbt.log"))
+        });
+        match opened {
+            Ok(f) => Some(Mutex::new(f)),
+            Err(e) => {
+                eprintln!("warning: cannot write {}: {e}", dir.join("dbt.log").display());
+                None
+            }
+        }
+    });
+    let logger = Logger {
+        format,
+        level,
+        invocation_id: invocation_id.to_string(),
+        file,
+    };
+    if LOGGER.set(logger).is_ok() {
+        if let Some(l) = LOGGER.get() {
+            l.to_file(&format!(
+                "\n============================== {} | {} ==============================\n",
+                chrono::Utc::now().format("%H:%M:%S%.6f"),
+                l.invocation_id
+            ));
+        }
+    }
+}
+
+/// Whether events are written as JSON (then callers leave out decoration meant for people).
+pub fn is_json() -> bool {
+    LOGGER.get().is_some_and(|l| l.format == Format::Json)
+}
+
+impl Logger {
+    fn to_file(&self, text: &str) {
+        if let Some(f) = &self.file {
+            let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = f.write_all(text.as_bytes());
+        }
+    }
+}
+
+/// Prints event `name` at `level` with message `msg` (several lines allowed) and dbt's `data`
+/// fields (`{}` when it has none). Never fails: a closed stdout is ignored, as `println!`
+/// would panic.
+pub fn event(name: &str, level: Level, msg: &str, data: Value) {
+    write_event(name, level, msg, data, false);
+}
+
+/// Prints the command's product (`ls` lines, `show` tables): shown whatever `--log-level`,
+/// as dbt's `print` events; in JSON as event `name`.
+pub fn print(name: &str, msg: &str, data: Value) {
+    write_event(name, Level::Info, msg, data, true);
+}
+
+/// An info event: `event(name, Level::Info, msg, json!({}))`.
+pub fn info(name: &str, msg: &str) {
+    event(name, Level::Info, msg, json!({}));
+}
+
+/// A blank line between sections (dbt's `Formatting` event).
+pub fn blank() {
+    event("Formatting", Level::Info, "", json!({"msg": ""}));
+}
+
+fn write_event(name: &str, level: Level, msg: &str, data: Value, always: bool) {
+    let Some(logger) = LOGGER.get() else {
+        let _ = writeln!(std::io::stdout().lock(), "{msg}");
+        return;
+    };
+    let now = chrono::Utc::now();
+    let thread = std::thread::current()
+        .name()
+        .map(str::to_string)
+        .unwrap_or_else(|| "MainThread".to_string());
+    let thread = if thread == "main" {
+        "MainThread".to_string()
+    } else {
+        thread
+    };
+    let debug_line = |msg: &str| {
+        let mut out = String::new();
+        for line in msg.split('\n') {
+            out.push_str(&format!(
+                "{} [{:<5}] [{thread}]: {line}\n",
+                now.format("%H:%M:%S%.6f"),
+                level.as_str()
+            ));
+        }
+        out
+    };
+    if logger.file.is_some() {
+        logger.to_file(&debug_line(msg));
+    }
+    if !always && (level < logger.level || logger.level == Level::None) {
+        return;
+    }
+    let text = match logger.format {
+        Format::Json => {
+            let line = json!({
+                "info": {
+                    "name": name,
+                    "level": level.as_str(),
+                    "msg": msg,
+                    "ts": now.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+                    "invocation_id": logger.invocation_id,
+                    "pid": std::process::id(),
+                    "thread": thread,
+                    "code": "",
+                    "category": "",
+                    "extra": {},
+                },
+                "data": data,
+            });
+            format!("{line}\n")
+        }
+        Format::Debug => debug_line(msg),
+        Format::Text | Format::Default => format!("{msg}\n"),
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
