@@ -10,7 +10,9 @@
    fresh target/ and again over the last run's.
 4. Data at scale: `mallard build` at seed scale 10 and 100, and the growth between them.
 5. Nothing to do: `mallard build --select state:modified+ --state <previous target>`.
-6. dbt against Mallard on each public project of ../shared/realworld (tests/realworld/*/
+6. The JSON log's cost: `mallard build` of the warehouse (scale 1) with `--log-format json`
+   against the text format, alternating.
+7. dbt against Mallard on each public project of ../shared/realworld (tests/realworld/*/
    parity.yml: the same commands in a fresh copy each run, cold), alternating the two tools;
    total wall time of the commands and the peak memory of the largest one.
 
@@ -253,6 +255,22 @@ def nothing_to_do(work, runs, results):
     results.append(("Nothing to do (scale 1)", [("mallard build --select state:modified+ --state previous", fmt(s, "ms", 0))]))
 
 
+def json_log_cost(work, runs, results):
+    project = os.path.join(work, "logs")
+    make_project(project, seeds_at(1, work))
+    text, jsonl = [], []
+    for i in range(runs):
+        for fmt_ in (["text", "json"] if i % 2 == 0 else ["json", "text"]):
+            clean(project)
+            s = run([MALLARD, "build", "--log-format", fmt_], project)[0]
+            (text if fmt_ == "text" else jsonl).append(s)
+    t, j = summary(text), summary(jsonl)
+    results.append(("The JSON log's cost (the warehouse at scale 1, alternating)", [
+        ("mallard build --log-format text", fmt(t)),
+        ("mallard build --log-format json", fmt(j) + f"; json / text = {j['median'] / t['median']:.3f}x"),
+    ]))
+
+
 def machine():
     cpu = "unknown CPU"
     try:
@@ -273,12 +291,16 @@ def main():
     ap.add_argument("--max-scale", type=int, default=100, help="largest seed scale for 'data at scale' (default 100)")
     ap.add_argument("--skip-dbt", action="store_true", help="leave out the dbt comparison")
     ap.add_argument("--only-corpus", action="store_true", help="only the public projects against dbt")
+    ap.add_argument("--only-logs", action="store_true", help="only the JSON log's cost")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     args = ap.parse_args()
     results = []
-    if args.only_corpus:
+    if args.only_corpus or args.only_logs:
         with tempfile.TemporaryDirectory(prefix="mallard-bench-") as work:
-            against_dbt_corpus(work, args.runs, results)
+            if args.only_logs:
+                json_log_cost(work, args.runs, results)
+            if args.only_corpus:
+                against_dbt_corpus(work, args.runs, results)
         for title, rows in results:
             print(f"## {title}\n\n| what | result |\n|---|---|")
             print("\n".join(f"| {a} | {b} |" for a, b in rows))
@@ -295,6 +317,7 @@ def main():
         big = max(10, args.max_scale)
         data_at_scale(work, [10, big] if big > 10 else [10], max(1, args.runs // 2) if big >= 100 else args.runs, results)
         nothing_to_do(work, max(10, args.runs), results)
+        json_log_cost(work, max(10, args.runs), results)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     lines = [
         "# Benchmarks",

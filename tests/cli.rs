@@ -464,3 +464,37 @@ fn parse_debug_and_clean() {
         run.stderr
     );
 }
+
+#[test]
+fn empty_builds_models_with_their_columns_and_no_rows() {
+    let p = Project::fixture("chain");
+    assert_eq!(p.run(&["build"]).code, 0);
+    let types = "select table_name, column_name, data_type from information_schema.columns \
+                 where table_name in ('stg_orders', 'customer_revenue') order by all";
+    let full = rows(&p.db("test.duckdb"), types);
+    let run = p.run(&["run", "--empty"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    let db = p.db("test.duckdb");
+    assert_eq!(rows(&db, types), full, "the same columns and types");
+    assert_eq!(rows(&db, "select count(*) from main_marts.customer_revenue"), "0");
+    assert_eq!(
+        rows(&db, "select count(*) from raw_orders"),
+        "4",
+        "seeds are not emptied"
+    );
+    drop(db);
+    // A ref renders as dbt-duckdb renders a relation limited to no rows.
+    let compiled = p.read("target/compiled/shop/models/staging/stg_orders.sql");
+    assert!(
+        compiled.contains("(select * from \"test\".\"main\".\"raw_orders\" where false limit 0)"),
+        "{compiled}"
+    );
+    let seed = p.run(&["seed", "--empty"]);
+    assert_eq!(seed.code, 2, "{}", seed.text(&p));
+    assert!(
+        seed.stderr
+            .contains("`--empty` is not an option of `mallard seed`"),
+        "{}",
+        seed.stderr
+    );
+}

@@ -117,6 +117,8 @@ pub struct Compiler<'a> {
     /// `--full-refresh`: incremental models are rebuilt from scratch unless their
     /// `full_refresh` config says otherwise.
     pub full_refresh: bool,
+    /// `--empty`: the nodes' `ref()`s and `source()`s select no rows, as dbt's `--empty`.
+    pub empty: bool,
     /// Folders of compiled files known to exist now, and whether each existed before this
     /// run: asking the filesystem again for each of 30,000 files cost two system calls each.
     pub compiled_dirs: Mutex<HashMap<PathBuf, bool>>,
@@ -312,6 +314,8 @@ impl Compiler<'_> {
         context.resolver = Some(Arc::new(resolver));
         context.is_incremental = spec.is_incremental;
         context.macro_overrides = Arc::new(spec.macros.clone());
+        // A unit test's inputs are its given rows, `--empty` or not.
+        context.empty_refs = false;
         context.database = database.cloned();
         Ok(templating::render(self.env, &input, context)?.0)
     }
@@ -431,6 +435,7 @@ impl Compiler<'_> {
             database: None,
             results: Default::default(),
             macro_overrides: Default::default(),
+            empty_refs: false,
         }
     }
 
@@ -447,6 +452,7 @@ impl Compiler<'_> {
             database: None,
             results: Default::default(),
             macro_overrides: Default::default(),
+            empty_refs: self.empty,
         }
     }
 

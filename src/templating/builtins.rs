@@ -16,6 +16,8 @@ pub struct Flags {
     pub which: String,
     pub full_refresh: bool,
     pub fail_fast: bool,
+    /// `--empty`: `flags.EMPTY`.
+    pub empty: bool,
 }
 
 static FLAGS: OnceLock<Flags> = OnceLock::new();
@@ -66,8 +68,8 @@ impl Object for FlagsObject {
             "WHICH" => Value::from(f.which),
             "FULL_REFRESH" => Value::from(f.full_refresh),
             "FAIL_FAST" => Value::from(f.fail_fast),
-            "EMPTY"
-            | "STORE_FAILURES"
+            "EMPTY" => Value::from(f.empty),
+            "STORE_FAILURES"
             | "WARN_ERROR"
             | "DEBUG"
             | "USE_COLORS"

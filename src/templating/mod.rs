@@ -104,6 +104,9 @@ pub struct NodeContext {
     /// A unit test's `overrides: macros:`: macro name (bare or `package.name`) to the value it
     /// returns instead of running.
     pub macro_overrides: Arc<serde_json::Map<String, serde_json::Value>>,
+    /// `--empty`: `ref()` and `source()` render as queries of no rows (see
+    /// [`relation::EmptyRelation`]).
+    pub empty_refs: bool,
 }
 
 impl NodeContext {
@@ -126,6 +129,7 @@ impl NodeContext {
             database: None,
             results: Default::default(),
             macro_overrides: Default::default(),
+            empty_refs: false,
         }
     }
 }
@@ -208,8 +212,21 @@ pub fn environment_with_packages(
     env.add_function("log", |msg: Value, kwargs: Kwargs| -> Result<String, Error> {
         let info: Option<bool> = kwargs.get("info")?;
         kwargs.assert_all_used()?;
+        // dbt's events: `info=True` is shown (`JinjaLogInfo`), else only in dbt.log.
         if info.unwrap_or(false) {
-            eprintln!("{msg}");
+            crate::log::event(
+                "JinjaLogInfo",
+                crate::log::Level::Info,
+                &msg.to_string(),
+                serde_json::json!({"msg": msg.to_string()}),
+            );
+        } else {
+            crate::log::event(
+                "JinjaLogDebug",
+                crate::log::Level::Debug,
+                &msg.to_string(),
+                serde_json::json!({"msg": msg.to_string()}),
+            );
         }
         Ok(String::new())
     });
@@ -646,7 +663,7 @@ fn ref_fn(state: &State, args: Rest<String>, kwargs: Kwargs) -> Result<Value, Er
         }
         Phase::Run => resolver(&node)?
             .resolve_ref(&call)
-            .map(Value::from_object)
+            .map(|r| relation::run_phase_value(r, node.empty_refs))
             .ok_or_else(|| {
                 Error::new(
                     ErrorKind::InvalidOperation,
@@ -670,7 +687,7 @@ fn source_fn(state: &State, source: String, table: String) -> Result<Value, Erro
         }
         Phase::Run => resolver(&node)?
             .resolve_source(&source, &table)
-            .map(Value::from_object)
+            .map(|r| relation::run_phase_value(r, node.empty_refs))
             .ok_or_else(|| {
                 Error::new(
                     ErrorKind::InvalidOperation,

@@ -60,6 +60,60 @@ impl fmt::Display for Relation {
     }
 }
 
+/// A `ref()` or `source()` under `--empty`: renders as `(select * from <relation> where false
+/// limit 0)`, as dbt-duckdb renders a relation limited to zero rows (no alias: DuckDB needs
+/// none; checked with dbt 1.11), so that models build with their columns and types but no
+/// rows. Attributes and methods other than `render()` are the relation's.
+#[derive(Debug)]
+pub struct EmptyRelation(Arc<Relation>);
+
+/// The value `ref()` and `source()` return in the run phase: the relation, or under `--empty`
+/// an [`EmptyRelation`].
+pub fn run_phase_value(relation: Relation, empty: bool) -> Value {
+    if empty {
+        Value::from_object(EmptyRelation(Arc::new(relation)))
+    } else {
+        Value::from_object(relation)
+    }
+}
+
+impl EmptyRelation {
+    fn limited(&self) -> String {
+        format!("(select * from {} where false limit 0)", self.0)
+    }
+}
+
+impl Object for EmptyRelation {
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.0.get_value(key)
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        self.0.enumerate()
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        state: &minijinja::State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, minijinja::Error> {
+        match method {
+            "render" => Ok(Value::from(self.limited())),
+            "quote" | "incorporate" => Ok(Value::from_dyn_object(self.clone())),
+            _ => self.0.call_method(state, method, args),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.limited())
+    }
+}
+
 impl Object for Relation {
     /// A mapping, as dbt's relations are (dbt_utils tells relations from strings by
     /// `is mapping` and `metadata.type`).
