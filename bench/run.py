@@ -12,7 +12,9 @@
 5. Nothing to do: `mallard build --select state:modified+ --state <previous target>`.
 6. The JSON log's cost: `mallard build` of the warehouse (scale 1) with `--log-format json`
    against the text format, alternating.
-7. dbt against Mallard on each public project of ../shared/realworld (tests/realworld/*/
+7. The engine's floor on each public project (`--only-floor`): the statements Mallard runs for
+   its commands (MALLARD_SQL_LOG, one thread) replayed by DuckDB alone, against Mallard's time.
+8. dbt against Mallard on each public project of ../shared/realworld (tests/realworld/*/
    parity.yml: the same commands in a fresh copy each run, cold), alternating the two tools;
    total wall time of the commands and the peak memory of the largest one.
 
@@ -271,6 +273,53 @@ def json_log_cost(work, runs, results):
     ]))
 
 
+def corpus_copy(spec, dest):
+    """A fresh copy of a corpus project and its profile; returns (project folder, profiles folder)."""
+    import yaml
+    corpus = os.path.join(os.path.dirname(ROOT), "shared", "realworld")
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(os.path.join(corpus, spec["project"].split("/")[0]),
+                    os.path.join(dest, spec["project"].split("/")[0]), symlinks=True)
+    profiles = os.path.join(dest, "profiles")
+    os.makedirs(profiles)
+    with open(os.path.join(profiles, "profiles.yml"), "w") as f:
+        yaml.safe_dump({spec["profile"]: {"target": "dev", "outputs": {"dev": {
+            "type": "duckdb", "path": spec["database"], "threads": 4}}}}, f)
+    return os.path.join(dest, spec["project"]), profiles
+
+
+def engine_floor(work, runs, results):
+    import yaml
+    specs = os.path.join(ROOT, "tests", "realworld")
+    rows = []
+    for name in sorted(os.listdir(specs)):
+        spec = yaml.safe_load(open(os.path.join(specs, name, "parity.yml")))
+        alone, mallard = [], []
+        for _ in range(runs):
+            project, profiles = corpus_copy(spec, os.path.join(work, "floor"))
+            total = 0.0
+            for step in spec["steps"]:
+                total += run([MALLARD, *map(str, step), "--profiles-dir", profiles], project, check=False)[0]
+            mallard.append(total)
+            project, profiles = corpus_copy(spec, os.path.join(work, "floor"))
+            logs = []
+            for i, step in enumerate(spec["steps"]):
+                log = os.path.join(work, f"floor-{i}.sql")
+                if os.path.exists(log):
+                    os.remove(log)
+                run([MALLARD, *map(str, step), "--profiles-dir", profiles, "--threads", "1"], project,
+                    env=dict(os.environ, MALLARD_SQL_LOG=log), check=False)
+                logs.append(log)
+            replay_dir = os.path.join(work, "floor-replay")
+            shutil.rmtree(replay_dir, ignore_errors=True)
+            os.makedirs(replay_dir)
+            db = os.path.join(replay_dir, os.path.basename(spec["database"]))
+            alone.append(sum(run([REPLAY, db, log], project)[0] for log in logs if os.path.exists(log)))
+        a, m = summary(alone), summary(mallard)
+        rows.append((name, f"DuckDB alone {fmt(a)}; mallard {fmt(m)} = {m['median'] / a['median']:.2f}x DuckDB"))
+    results.append(("The engine's floor on public projects (their statements replayed by DuckDB alone)", rows))
+
+
 def machine():
     cpu = "unknown CPU"
     try:
@@ -292,11 +341,14 @@ def main():
     ap.add_argument("--skip-dbt", action="store_true", help="leave out the dbt comparison")
     ap.add_argument("--only-corpus", action="store_true", help="only the public projects against dbt")
     ap.add_argument("--only-logs", action="store_true", help="only the JSON log's cost")
+    ap.add_argument("--only-floor", action="store_true", help="only the engine's floor on the public projects")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     args = ap.parse_args()
     results = []
-    if args.only_corpus or args.only_logs:
+    if args.only_corpus or args.only_logs or args.only_floor:
         with tempfile.TemporaryDirectory(prefix="mallard-bench-") as work:
+            if args.only_floor:
+                engine_floor(work, args.runs, results)
             if args.only_logs:
                 json_log_cost(work, args.runs, results)
             if args.only_corpus:
@@ -314,6 +366,7 @@ def main():
         if not args.skip_dbt:
             against_dbt(work, max(3, args.runs // 2), results)
             against_dbt_corpus(work, max(3, args.runs // 2), results)
+        engine_floor(work, max(3, args.runs // 2), results)
         big = max(10, args.max_scale)
         data_at_scale(work, [10, big] if big > 10 else [10], max(1, args.runs // 2) if big >= 100 else args.runs, results)
         nothing_to_do(work, max(10, args.runs), results)
