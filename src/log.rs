@@ -169,6 +169,9 @@ fn write_event(name: &str, level: Level, msg: &str, data: Value, always: bool) {
     if logger.file.is_some() {
         logger.to_file(&debug_line(msg));
     }
+    if level == Level::Warn && silenced(name) {
+        return;
+    }
     if !always && (level < logger.level || logger.level == Level::None) {
         return;
     }
@@ -197,4 +200,118 @@ fn write_event(name: &str, level: Level, msg: &str, data: Value, always: bool) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
+}
+
+/// dbt-core 1.11's event names, the names `--warn-error-options` accepts.
+const DBT_EVENT_NAMES: &str = include_str!("dbt_event_names.txt");
+
+/// `--warn-error` and `--warn-error-options`: which warnings are errors, and which are not
+/// shown at all, as dbt decides it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WarnError {
+    /// Every warning is an error (`--warn-error`, or `error: all` / `include: all`).
+    pub all: bool,
+    /// These events' warnings are errors (`error:` / `include:`).
+    pub error: Vec<String>,
+    /// These stay warnings even under `all` (`warn:` / `exclude:`).
+    pub warn: Vec<String>,
+    /// These are not shown (`silence:`).
+    pub silence: Vec<String>,
+}
+
+static WARN_ERROR: OnceLock<WarnError> = OnceLock::new();
+
+impl WarnError {
+    /// From `--warn-error` and the YAML (or JSON) mapping of `--warn-error-options`: keys
+    /// `error` (or dbt's older `include`: `all`, `*` or a list of event names), `warn` (or
+    /// `exclude`) and `silence`, lists of names.
+    ///
+    /// Errors: options that are not a mapping, an unknown key, a name that is not one of
+    /// dbt's events (dbt's own check), `warn` without `error: all` (dbt's rule).
+    pub fn parse(warn_error: bool, options: Option<&str>) -> Result<WarnError, crate::error::Diagnostic> {
+        use crate::error::Diagnostic;
+        let mut out = WarnError {
+            all: warn_error,
+            ..WarnError::default()
+        };
+        let Some(text) = options.filter(|t| !t.trim().is_empty()) else {
+            return Ok(out);
+        };
+        let doc = crate::project::yaml::parse_mapping("--warn-error-options", text).map_err(|d| {
+            d.help("pass a mapping, e.g. --warn-error-options '{error: all, warn: [NoNodesSelected]}'")
+        })?;
+        let names = |key: &str, v: &Value| -> Result<Vec<String>, Diagnostic> {
+            let list = v.as_array().ok_or_else(|| {
+                Diagnostic::new(format!(
+                    "--warn-error-options: `{key}` must be a list of event names"
+                ))
+            })?;
+            list.iter()
+                .map(|n| {
+                    let n = n.as_str().unwrap_or_default().to_string();
+                    if DBT_EVENT_NAMES.lines().any(|known| known == n) {
+                        Ok(n)
+                    } else {
+                        let known: Vec<&str> =
+                            DBT_EVENT_NAMES.lines().filter(|l| !l.starts_with('#')).collect();
+                        let mut d =
+                            Diagnostic::new(format!("--warn-error-options: `{n}` is not a dbt event name"));
+                        if let Some(close) = crate::error::did_you_mean(&n, known.iter().copied()) {
+                            d = d.help(format!("did you mean `{close}`?"));
+                        }
+                        Err(d)
+                    }
+                })
+                .collect()
+        };
+        for (key, v) in &doc {
+            match key.as_str() {
+                "error" | "include" => match v.as_str() {
+                    Some("all" | "*") => out.all = true,
+                    Some(other) => {
+                        return Err(Diagnostic::new(format!(
+                        "--warn-error-options: `{key}: {other}` must be `all`, `*` or a list of event names"
+                    )))
+                    }
+                    None => out.error = names(key, v)?,
+                },
+                "warn" | "exclude" => out.warn = names(key, v)?,
+                "silence" => out.silence = names(key, v)?,
+                other => {
+                    return Err(
+                        Diagnostic::new(format!("--warn-error-options: unknown key `{other}`"))
+                            .help("the keys are `error`, `warn` and `silence`"),
+                    )
+                }
+            }
+        }
+        if !out.warn.is_empty() && !out.all && !out.error.iter().any(|n| n == "Deprecations") {
+            return Err(Diagnostic::new(
+                "--warn-error-options: `warn` needs `error: all` (the events it keeps as warnings)",
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Whether a warning of event `name` is an error.
+    pub fn is_error(&self, name: &str) -> bool {
+        (self.all || self.error.iter().any(|n| n == name)) && !self.warn.iter().any(|n| n == name)
+    }
+}
+
+/// Sets this process's [`WarnError`], once.
+pub fn set_warn_error(w: WarnError) {
+    let _ = WARN_ERROR.set(w);
+}
+
+/// Whether a warning of event `name` is an error under `--warn-error`/`--warn-error-options`.
+pub fn warning_is_error(name: &str) -> bool {
+    WARN_ERROR.get().is_some_and(|w| w.is_error(name))
+}
+
+/// Whether warnings of event `name` are silenced (`silence:`).
+pub fn silenced(name: &str) -> bool {
+    WARN_ERROR
+        .get()
+        .is_some_and(|w| w.silence.iter().any(|n| n == name))
 }

@@ -498,3 +498,59 @@ fn empty_builds_models_with_their_columns_and_no_rows() {
         seed.stderr
     );
 }
+
+#[test]
+fn resource_types_narrow_build_and_ls_as_dbts_flags() {
+    let p = Project::fixture("chain");
+    let kinds = |p: &Project| -> Vec<String> {
+        let mut k: Vec<String> = common::node_statuses(&p.read("target/run_results.json"))
+            .iter()
+            .map(|s| s.split(' ').next().unwrap_or_default().to_string())
+            .collect();
+        k.sort();
+        k.dedup();
+        k
+    };
+    let run = p.run(&["build", "--resource-type", "seed", "model"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    assert_eq!(kinds(&p), ["model", "seed"]);
+    let run = p.run_with_env(&["build"], &[("DBT_EXCLUDE_RESOURCE_TYPES", "test unit_test")]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    assert_eq!(kinds(&p), ["model", "seed"]);
+    let run = p.run(&["build", "--resource-type", "test"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    assert_eq!(kinds(&p), ["test"]);
+    let ls = p.run(&["ls", "--exclude-resource-type", "test", "model"]);
+    assert_eq!(ls.code, 0, "{}", ls.text(&p));
+    assert!(ls.stdout.contains("raw_orders"), "{}", ls.stdout);
+    assert!(
+        !ls.stdout.contains("customer_revenue") && !ls.stdout.contains("not_null"),
+        "{}",
+        ls.stdout
+    );
+    let refused = p.run(&["run", "--resource-type", "model"]);
+    assert_eq!(refused.code, 2, "{}", refused.text(&p));
+}
+
+#[test]
+fn compile_inline_prints_the_rendered_query_as_dbt_does() {
+    let p = Project::fixture("chain");
+    let run = p.run(&[
+        "compile",
+        "--inline",
+        "select * from {{ ref('raw_orders') }} where amount_cents > {{ var('min_amount_cents') }}",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    assert!(
+        run.stdout.contains(
+            "Compiled inline node is:\nselect * from \"test\".\"main\".\"raw_orders\" where amount_cents > 0"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(!p.path().join("test.duckdb").exists(), "nothing is built");
+    let unknown = p.run(&["compile", "--inline", "select * from {{ ref('nope') }}"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.text(&p));
+    assert!(unknown.stderr.contains("nope"), "{}", unknown.stderr);
+    assert_eq!(p.run(&["run", "--inline", "select 1"]).code, 2);
+}

@@ -358,3 +358,134 @@ fn run_operation_calls_a_macro_with_the_database_as_dbt_does() {
     assert_eq!(bad.code, 2, "{}", bad.text(&p));
     assert!(bad.stderr.contains("--args"), "{}", bad.stderr);
 }
+
+#[test]
+fn source_freshness_checks_each_table_against_its_thresholds() {
+    let p = Project::fixture("chain");
+    // Without a database there is nothing to read: exit code 2.
+    p.write(
+        "models/freshness.yml",
+        "sources:\n  - name: shop_raw\n    schema: main\n    loaded_at_field: ordered_on\n    freshness:\n      \
+         warn_after: {count: 1, period: day}\n    tables:\n      - name: raw_orders\n      - name: stale_orders\n        \
+         identifier: raw_orders\n        freshness:\n          error_after: {count: 1, period: day}\n          \
+         filter: \"status = 'shipped'\"\n      - name: fresh_enough\n        identifier: raw_orders\n        \
+         freshness:\n          warn_after: {count: 100000, period: day}\n      - name: broken\n        \
+         identifier: raw_orders\n        loaded_at_field: no_such_column\n      - name: unchecked\n        \
+         identifier: raw_orders\n        freshness: null\n",
+    );
+    let none = p.run(&["source", "freshness"]);
+    assert_eq!(none.code, 2, "{}", none.text(&p));
+    assert_eq!(p.run(&["seed"]).code, 0);
+    let run = p.run(&["source", "freshness"]);
+    assert_eq!(run.code, 1, "a stale table and a failing query: {}", run.text(&p));
+    for line in [
+        "of 4 ERROR freshness of shop_raw.broken",
+        "of 4 PASS freshness of shop_raw.fresh_enough",
+        "of 4 WARN freshness of shop_raw.raw_orders",
+        "of 4 ERROR STALE freshness of shop_raw.stale_orders",
+        "Failure in source stale_orders (models/freshness.yml)",
+        "Runtime Error in source broken (models/freshness.yml)",
+    ] {
+        assert!(run.stdout.contains(line), "no `{line}` in:\n{}", run.stdout);
+    }
+    assert!(!run.stdout.contains("unchecked"), "{}", run.stdout);
+    let doc: serde_json::Value = serde_json::from_str(&p.read("target/sources.json")).unwrap();
+    let statuses: Vec<(String, String)> = doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["unique_id"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (
+                "source.shop.shop_raw.fresh_enough".to_string(),
+                "pass".to_string()
+            ),
+            ("source.shop.shop_raw.raw_orders".to_string(), "warn".to_string()),
+            (
+                "source.shop.shop_raw.stale_orders".to_string(),
+                "error".to_string()
+            ),
+        ]
+    );
+    let stale = &doc["results"][2];
+    assert_eq!(stale["criteria"]["filter"], "status = 'shipped'");
+    assert_eq!(stale["criteria"]["error_after"]["period"], "day");
+    assert!(
+        stale["max_loaded_at"].as_str().unwrap().starts_with("2024-01-"),
+        "{stale}"
+    );
+    if let Some(schema) = common::artifact_schema("sources/v3.json") {
+        let violations = common::schema_violations(&schema, &p.path().join("target/sources.json"));
+        assert!(violations.is_empty(), "{violations:#?}");
+    }
+    // Selection narrows it; a warning alone exits 0.
+    let one = p.run(&["source", "freshness", "--select", "source:shop_raw.raw_orders"]);
+    assert_eq!(one.code, 0, "{}", one.text(&p));
+    assert!(
+        one.stdout
+            .contains("1 of 1 WARN freshness of shop_raw.raw_orders"),
+        "{}",
+        one.stdout
+    );
+}
+
+#[test]
+fn defer_builds_one_changed_model_on_top_of_production() {
+    // Slim CI on DuckDB: production and CI are schemas of one database file.
+    let p = Project::fixture("chain");
+    p.write(
+        "profiles.yml",
+        "fixture:\n  target: prod\n  outputs:\n    prod:\n      type: duckdb\n      path: test.duckdb\n      \
+         schema: main\n    ci:\n      type: duckdb\n      path: test.duckdb\n      schema: ci\n",
+    );
+    assert_eq!(p.run(&["build"]).code, 0);
+    std::fs::rename(p.path().join("target"), p.path().join("prod-state")).unwrap();
+    // Without deferral, the CI schema has no stg_orders to read.
+    let alone = p.run(&["run", "--target", "ci", "--select", "customer_revenue"]);
+    assert_eq!(alone.code, 1, "{}", alone.text(&p));
+    let ci = p.run(&[
+        "run",
+        "--target",
+        "ci",
+        "--select",
+        "customer_revenue",
+        "--defer",
+        "--state",
+        "prod-state",
+    ]);
+    assert_eq!(ci.code, 0, "{}", ci.text(&p));
+    let db = p.db("test.duckdb");
+    assert_eq!(
+        rows(&db, "select * from ci_marts.customer_revenue order by all"),
+        rows(&db, "select * from main_marts.customer_revenue order by all"),
+    );
+    assert_eq!(
+        rows(
+            &db,
+            "select count(*) from information_schema.tables where table_schema = 'ci'"
+        ),
+        "0"
+    );
+    drop(db);
+    let compiled = p.read("target/compiled/shop/models/marts/customer_revenue.sql");
+    assert!(
+        compiled.contains("\"test\".\"main\".\"stg_orders\""),
+        "{compiled}"
+    );
+    // --defer without a state to defer to: exit code 2 before anything runs.
+    let bad = p.run(&["run", "--target", "ci", "--defer"]);
+    assert_eq!(bad.code, 2, "{}", bad.text(&p));
+    assert!(
+        bad.stderr.contains("`--defer` needs the manifest"),
+        "{}",
+        bad.stderr
+    );
+}

@@ -149,3 +149,68 @@ fn quiet_prints_only_errors_and_json_errors_are_events() {
     assert_eq!(e["info"]["level"], "error");
     assert!(bad.stderr.is_empty(), "{}", bad.stderr);
 }
+
+#[test]
+fn warn_error_turns_warnings_into_errors_as_dbt_does() {
+    let p = Project::fixture("failing_test");
+    let status_of = |p: &Project, test: &str| -> String {
+        common::node_statuses(&p.read("target/run_results.json"))
+            .into_iter()
+            .find(|l| l.starts_with(&format!("test {test} ")))
+            .unwrap_or_default()
+    };
+    let plain = p.run(&["build"]);
+    assert_eq!(plain.code, 1);
+    assert_eq!(
+        status_of(&p, "not_null_users_name"),
+        "test not_null_users_name warn"
+    );
+    // dbt 1.11: the warning test fails, "configured to fail if != 0".
+    for args in [
+        &["build", "--warn-error"][..],
+        &["build", "--warn-error-options", "{error: [LogTestResult]}"][..],
+    ] {
+        let run = p.run(args);
+        assert_eq!(run.code, 1, "{}", run.text(&p));
+        assert_eq!(
+            status_of(&p, "not_null_users_name"),
+            "test not_null_users_name fail",
+            "{args:?}"
+        );
+        assert!(
+            run.stdout.contains("configured to fail if != 0"),
+            "{}",
+            run.stdout
+        );
+    }
+    let kept = p.run(&[
+        "build",
+        "--warn-error-options",
+        "{error: all, warn: [LogTestResult]}",
+    ]);
+    assert_eq!(kept.code, 1);
+    assert_eq!(
+        status_of(&p, "not_null_users_name"),
+        "test not_null_users_name warn"
+    );
+    // Not an event of dbt's: an error before anything runs, with a suggestion.
+    let bad = p.run(&["build", "--warn-error-options", "{error: [LogTestResults]}"]);
+    assert_eq!(bad.code, 2, "{}", bad.text(&p));
+    assert!(
+        bad.stderr.contains("`LogTestResults` is not a dbt event name"),
+        "{}",
+        bad.stderr
+    );
+    assert!(bad.stderr.contains("LogTestResult`?"), "{}", bad.stderr);
+    // A parse warning stops the run under --warn-error.
+    p.write(
+        "models/extra.yml",
+        "models:\n  - name: independent\n    colour: blue\n",
+    );
+    let warned = p.run(&["build", "--select", "independent"]);
+    assert_eq!(warned.code, 0, "{}", warned.text(&p));
+    assert!(warned.stdout.contains("colour"), "{}", warned.stdout);
+    let stopped = p.run(&["--warn-error", "build", "--select", "independent"]);
+    assert_eq!(stopped.code, 2, "{}", stopped.text(&p));
+    assert!(stopped.stderr.contains("colour"), "{}", stopped.stderr);
+}

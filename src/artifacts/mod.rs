@@ -856,6 +856,19 @@ pub fn write_run_results(
     write_json(&target_dir.join("run_results.json"), &doc)
 }
 
+/// Writes `sources.json` (dbt's schema sources/v3) at `path`: `results` as built by
+/// `source freshness`, `elapsed` the run's wall time in seconds.
+///
+/// Errors: the file cannot be written (the previous one stays whole).
+pub fn write_sources(path: &Path, results: Vec<Value>, elapsed: f64, inv: &Invocation) -> Result<()> {
+    let doc = json!({
+        "metadata": inv.metadata("sources/v3.json"),
+        "results": results,
+        "elapsed_time": elapsed,
+    });
+    write_json(path, &doc)
+}
+
 /// Writes `value` as JSON to `path`, atomically (see [`write_atomically`]).
 fn write_json(path: &Path, value: &Value) -> Result<()> {
     write_atomically(path, |w| Ok(serde_json::to_writer(w, value)?))

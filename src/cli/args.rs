@@ -55,6 +55,15 @@ pub struct GlobalArgs {
         default_value = "debug"
     )]
     pub log_level_file: crate::log::Level,
+    /// Treat every warning as an error: a data test with `severity: warn` that finds rows
+    /// fails, a parse warning stops the run (exit code 2).
+    #[arg(long, global = true, env = "DBT_WARN_ERROR")]
+    pub warn_error: bool,
+    /// Which warnings are errors, by dbt event name: a YAML mapping with `error` (`all` or a
+    /// list), `warn` (exceptions to `all`) and `silence` (not shown), e.g.
+    /// '{error: [LogTestResult]}'.
+    #[arg(long, global = true, env = "DBT_WARN_ERROR_OPTIONS", value_name = "YAML")]
+    pub warn_error_options: Option<String>,
     /// Accepted for dbt's command lines; Mallard's output has no colours.
     #[arg(long, global = true, env = "DBT_USE_COLORS", hide = true)]
     pub use_colors: bool,
@@ -122,9 +131,32 @@ pub enum Command {
     Deps(DepsArgs),
     /// Delete the folders named in `clean-targets` of dbt_project.yml (default: the target folder).
     Clean(ProjectOnlyArgs),
+    /// Commands on sources: `source freshness`.
+    #[command(subcommand)]
+    Source(SourceCommand),
     /// Call a macro (`name` or `package.name`) with a database connection, e.g. for grants or
     /// maintenance; its statements run, its `log(..., info=True)` lines are printed.
     RunOperation(RunOperationArgs),
+}
+
+/// `source ...`.
+#[derive(Debug, Subcommand)]
+pub enum SourceCommand {
+    /// Check how long ago each selected source table was loaded (`loaded_at_field`) against
+    /// its `freshness` (`warn_after`, `error_after`, `filter`); writes target/sources.json.
+    Freshness(FreshnessArgs),
+}
+
+/// `source freshness`.
+#[derive(Debug, Args)]
+pub struct FreshnessArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Where to write the results [default: sources.json in the target folder].
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
 }
 
 /// `run-operation`.
@@ -166,6 +198,7 @@ impl Command {
             Command::Parse(a) | Command::Debug(a) | Command::Clean(a) => &a.project,
             Command::Deps(a) => &a.project,
             Command::RunOperation(a) => &a.project,
+            Command::Source(SourceCommand::Freshness(a)) => &a.project,
         }
     }
 
@@ -185,6 +218,7 @@ impl Command {
             Command::Deps(_) => "deps",
             Command::Clean(_) => "clean",
             Command::RunOperation(_) => "run-operation",
+            Command::Source(_) => "source freshness",
         }
     }
 }
@@ -276,6 +310,30 @@ pub struct RunArgs {
     /// Stop at the first failure: nodes already running finish, the rest are skipped.
     #[arg(short = 'x', long)]
     pub fail_fast: bool,
+    /// Only these kinds of resource (`build` and `test`), as dbt's `--resource-type`.
+    #[arg(long = "resource-type", visible_alias = "resource-types", num_args = 1.., value_enum,
+          env = "DBT_RESOURCE_TYPES", value_delimiter = ' ')]
+    pub resource_type: Vec<ResourceTypeArg>,
+    /// Leave out these kinds of resource (`build` and `test`), as dbt's `--exclude-resource-type`.
+    #[arg(long = "exclude-resource-type", visible_alias = "exclude-resource-types", num_args = 1..,
+          value_enum, env = "DBT_EXCLUDE_RESOURCE_TYPES", value_delimiter = ' ')]
+    pub exclude_resource_type: Vec<ResourceTypeArg>,
+    /// Resolve a `ref` to a node that is not selected and not built in this target to the
+    /// relation recorded in the state's manifest (`--defer-state`, else `--state`), as dbt's
+    /// deferral for Slim CI.
+    #[arg(long, env = "DBT_DEFER")]
+    pub defer: bool,
+    /// The folder of the manifest `--defer` reads [default: `--state`].
+    #[arg(long, env = "DBT_DEFER_STATE", value_name = "DIR")]
+    pub defer_state: Option<PathBuf>,
+    /// With `--defer`: use the state's relation for unselected nodes even where this target
+    /// has one.
+    #[arg(long, env = "DBT_FAVOR_STATE")]
+    pub favor_state: bool,
+    /// `compile` only: render this query (Jinja allowed) and print it, instead of compiling
+    /// the project's nodes.
+    #[arg(long)]
+    pub inline: Option<String>,
     /// Build models and snapshots with their `ref()`s and `source()`s limited to zero rows,
     /// as dbt's `--empty` (run, build, compile and snapshot; seeds load as usual).
     #[arg(long)]
@@ -320,8 +378,12 @@ pub struct LsArgs {
     #[command(flatten)]
     pub select: SelectArgs,
     /// Only these kinds of resource.
-    #[arg(long, num_args = 1..)]
+    #[arg(long, visible_alias = "resource-types", num_args = 1.., env = "DBT_RESOURCE_TYPES", value_delimiter = ' ')]
     pub resource_type: Vec<LsResourceType>,
+    /// Leave out these kinds of resource.
+    #[arg(long, visible_alias = "exclude-resource-types", num_args = 1.., env = "DBT_EXCLUDE_RESOURCE_TYPES",
+          value_delimiter = ' ')]
+    pub exclude_resource_type: Vec<LsResourceType>,
     /// How to print each resource.
     #[arg(long, short = 'o', default_value = "selector")]
     pub output: LsOutput,
@@ -347,6 +409,49 @@ impl LsResourceType {
             LsResourceType::Source => ResourceType::Source,
             LsResourceType::Snapshot => ResourceType::Snapshot,
             LsResourceType::UnitTest => ResourceType::UnitTest,
+        }
+    }
+}
+
+/// A value of `--resource-type` / `--exclude-resource-type` on `build` and `test`, as dbt
+/// names them; the kinds Mallard has no nodes of (`source`, `analysis`, `metric`,
+/// `semantic_model`, `saved_query`, `function`) select nothing to run, as in dbt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ResourceTypeArg {
+    Model,
+    Seed,
+    Test,
+    #[value(name = "unit_test")]
+    UnitTest,
+    Snapshot,
+    Exposure,
+    Source,
+    Analysis,
+    Metric,
+    #[value(name = "semantic_model")]
+    SemanticModel,
+    #[value(name = "saved_query")]
+    SavedQuery,
+    Function,
+    /// Every kind (dbt's default set).
+    Default,
+    /// Every kind.
+    All,
+}
+
+impl ResourceTypeArg {
+    /// Whether `t` is of this kind.
+    pub fn matches(self, t: ResourceType) -> bool {
+        match self {
+            ResourceTypeArg::Default | ResourceTypeArg::All => true,
+            ResourceTypeArg::Model => t == ResourceType::Model,
+            ResourceTypeArg::Seed => t == ResourceType::Seed,
+            ResourceTypeArg::Test => t == ResourceType::Test,
+            ResourceTypeArg::UnitTest => t == ResourceType::UnitTest,
+            ResourceTypeArg::Snapshot => t == ResourceType::Snapshot,
+            ResourceTypeArg::Exposure => t == ResourceType::Exposure,
+            ResourceTypeArg::Source => t == ResourceType::Source,
+            _ => false,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
-use super::args::{ProjectArgs, RetryArgs, RunArgs, RunOperationArgs, SelectArgs, ShowArgs};
+use super::args::{FreshnessArgs, ProjectArgs, RetryArgs, RunArgs, RunOperationArgs, SelectArgs, ShowArgs};
 use super::{execute, project_dir, Session};
 use crate::adapter::Adapter;
 use crate::artifacts::Invocation;
@@ -118,6 +118,12 @@ pub(super) fn retry(a: RetryArgs) -> Result<ExitCode> {
         },
         full_refresh: prev_args["full_refresh"].as_bool().unwrap_or(false),
         empty: prev_args["empty"].as_bool().unwrap_or(false),
+        resource_type: Vec::new(),
+        exclude_resource_type: Vec::new(),
+        inline: None,
+        defer: false,
+        defer_state: None,
+        favor_state: false,
         lock_timeout: a.lock_timeout,
         fail_fast: false,
     };
@@ -361,4 +367,186 @@ pub(super) fn run_operation(a: RunOperationArgs) -> Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// `compile --inline SQL`: renders the query with the project's context (`ref`, `source`,
+/// `var`, macros; `run_query` reads the database when it exists) and prints it as dbt does,
+/// under "Compiled inline node is:" (dbt's `CompiledNode` event). Nothing is written.
+///
+/// Errors (exit code 2, as dbt's): a Jinja error, a `ref` to no node.
+pub(super) fn compile_inline(a: &RunArgs, inline: &str) -> Result<ExitCode> {
+    let session = Session::load(&a.project)?;
+    let adapter = match session.target.path.as_deref() {
+        Some(path) if path.exists() => Some(Adapter::open_read_only(path)?),
+        _ => None,
+    };
+    let shared = match &adapter {
+        Some(adapter) => Some(Arc::new(std::sync::Mutex::new(adapter.try_clone()?))),
+        None => None,
+    };
+    let mut compiler = session.compiler(a.full_refresh);
+    compiler.empty = a.empty;
+    let sql = compiler
+        .render_project_hook(inline, shared.as_ref(), minijinja::Value::from(()))
+        .map_err(|d| d.help("the error is in the query given to `--inline`"))?;
+    crate::log::print(
+        "CompiledNode",
+        &format!("Compiled inline node is:\n{}", sql.trim()),
+        json!({"compiled": sql.trim(), "is_inline": true, "node_name": "inline_query",
+               "unique_id": format!("sql_operation.{}.inline_query", session.project.name)}),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `source freshness`: for each selected source table whose `freshness` sets `warn_after` or
+/// `error_after` and that has a `loaded_at_field`, how long ago it was loaded (see
+/// [`crate::runner::freshness`]); one line per table as dbt prints them (`PASS`, `WARN`,
+/// `ERROR STALE`, `ERROR` for a query that fails), then `sources.json` (dbt's schema v3; a
+/// table whose query failed is left out of it, as dbt 1.11 leaves it out). Reads the database
+/// read-only. A table with a freshness but no `loaded_at_field` is named in a warning.
+///
+/// Exit codes as dbt's: 0 when every table passed or warned, 1 when one is stale past
+/// `error_after` or its query failed, 2 when the run cannot start (no database yet).
+pub(super) fn source_freshness(a: FreshnessArgs, invocation: &Invocation) -> Result<ExitCode> {
+    use crate::log::{self, Level};
+    use crate::runner::freshness;
+    let started = std::time::Instant::now();
+    let session = Session::load(&a.project)?;
+    let chosen = session.select(&a.select)?;
+    let mut checked = Vec::new();
+    for s in session
+        .manifest
+        .sources
+        .values()
+        .filter(|s| chosen.contains(&s.unique_id))
+    {
+        let f = s.properties.get("freshness").cloned().unwrap_or(Value::Null);
+        if !freshness::is_checked(&f) {
+            continue;
+        }
+        match s.properties.get("loaded_at_field").and_then(Value::as_str) {
+            Some(field) => checked.push((s, f, field.to_string())),
+            None => log::event(
+                "Note",
+                Level::Warn,
+                &format!(
+                    "warning: source `{}.{}` has a freshness but no `loaded_at_field`: not checked \
+                     (Mallard has no metadata-based freshness)",
+                    s.source_name, s.name
+                ),
+                json!({}),
+            ),
+        }
+    }
+    let path = session
+        .target
+        .path
+        .clone()
+        .filter(|p| p.exists())
+        .ok_or_else(|| {
+            Diagnostic::new("`source freshness` reads the database, which does not exist yet")
+                .help("load the sources first (or build the project)")
+        })?;
+    let adapter = Adapter::open_read_only(&path)?;
+    log::info(
+        "MainReportVersion",
+        &format!("Running with mallard {}", env!("CARGO_PKG_VERSION")),
+    );
+    log::info("FoundStats", &format!("Found {}", session.manifest.summary()));
+    log::blank();
+    let total = checked.len();
+    let mut results = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
+    for (i, (source, f, field)) in checked.iter().enumerate() {
+        let shown = format!("{}.{}", source.source_name, source.name);
+        let t0 = chrono::Utc::now();
+        let clock = std::time::Instant::now();
+        let filter = f.get("filter").and_then(Value::as_str);
+        let sql = freshness::query(&source.relation.to_string(), field, filter);
+        let outcome = adapter
+            .query_rows(&sql)
+            .map_err(|e| e.to_string())
+            .and_then(|(_, rows)| {
+                let number = |v: &duckdb::types::Value| crate::adapter::display_value(v).parse::<f64>().ok();
+                let row = rows.first().ok_or("the query returned no row")?;
+                let loaded = number(&row[0]).ok_or(format!("no row of `{shown}` has a `{field}`"))?;
+                let now = number(&row[1]).ok_or("no current time")?;
+                Ok((loaded, now))
+            });
+        let secs = clock.elapsed().as_secs_f64();
+        let t1 = chrono::Utc::now();
+        let (word, level) = match &outcome {
+            Ok((loaded, now)) => match freshness::status(f, now - loaded) {
+                Ok("pass") => ("PASS", Level::Info),
+                Ok("warn") => ("WARN", Level::Warn),
+                Ok(_) => ("ERROR STALE", Level::Error),
+                Err(_) => ("ERROR", Level::Error),
+            },
+            Err(_) => ("ERROR", Level::Error),
+        };
+        log::event(
+            "LogFreshnessResult",
+            level,
+            &output::freshness_line(i + 1, total, &shown, word, secs),
+            json!({"source_name": source.source_name, "table_name": source.name, "index": i + 1,
+                   "total": total, "execution_time": secs,
+                   "node_info": {"unique_id": source.unique_id, "resource_type": "source",
+                                 "node_status": word.to_lowercase()}}),
+        );
+        match outcome.and_then(|(loaded, now)| freshness::status(f, now - loaded).map(|s| (loaded, now, s))) {
+            Ok((loaded, now, status)) => {
+                if status == "error" {
+                    failures.push(format!(
+                        "Failure in source {} ({})\n  Status: error",
+                        source.name, source.original_file_path
+                    ));
+                }
+                results.push(json!({
+                    "unique_id": source.unique_id,
+                    "max_loaded_at": freshness::timestamp(loaded),
+                    "snapshotted_at": freshness::timestamp(now),
+                    "max_loaded_at_time_ago_in_s": now - loaded,
+                    "status": status,
+                    "criteria": freshness::criteria(f),
+                    "adapter_response": {"_message": "OK"},
+                    "timing": [
+                        {"name": "compile", "started_at": crate::artifacts::timestamp(t0), "completed_at": crate::artifacts::timestamp(t0)},
+                        {"name": "execute", "started_at": crate::artifacts::timestamp(t0), "completed_at": crate::artifacts::timestamp(t1)},
+                    ],
+                    "thread_id": "Thread-1",
+                    "execution_time": secs,
+                }));
+            }
+            Err(e) => failures.push(format!(
+                "Runtime Error in source {} ({})\n  {}",
+                source.name,
+                source.original_file_path,
+                crate::runner::indent(&e)
+            )),
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    log::blank();
+    log::info(
+        "FinishedRunningStats",
+        &format!(
+            "Finished running {} in {elapsed:.2}s.",
+            crate::manifest::plural(total, "source")
+        ),
+    );
+    for f in &failures {
+        log::blank();
+        log::event("RunResultError", Level::Error, f, json!({}));
+    }
+    let out = a
+        .output
+        .clone()
+        .unwrap_or_else(|| session.project.target_dir().join("sources.json"));
+    crate::artifacts::write_sources(&out, results, elapsed, invocation)?;
+    log::info("StatsLine", "Done.");
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

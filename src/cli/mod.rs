@@ -28,7 +28,9 @@ use crate::runner::compile::{Compiler, ManifestResolver};
 use crate::runner::{self, hooks, output, Plan};
 use crate::templating;
 use args::{Cli, Command, DepsSource, LsOutput, ProjectArgs, RunArgs, SelectArgs};
-use commands::{clean, command_types, debug, recorded_args, retry, run_operation, show};
+use commands::{
+    clean, command_types, compile_inline, debug, recorded_args, retry, run_operation, show, source_freshness,
+};
 
 /// Exit code when the run could not start (bad project, profile, arguments, database).
 const EXIT_CANNOT_START: u8 = 2;
@@ -85,19 +87,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
     });
     let level = if g.quiet { Level::Error } else { g.log_level };
     log::init(g.log_format, level, &invocation.id, log_dir.as_deref());
+    log::set_warn_error(log::WarnError::parse(
+        g.warn_error,
+        g.warn_error_options.as_deref(),
+    )?);
     match cli.command {
         Command::Retry(a) => retry(a),
         Command::RunOperation(a) => run_operation(a),
+        Command::Source(args::SourceCommand::Freshness(a)) => source_freshness(a, &invocation),
         Command::Show(a) => show(a),
         Command::Ls(a) => {
             let session = Session::load(&a.project)?;
-            let types = a
+            let mut types = a
                 .resource_type
                 .iter()
                 .map(|t| t.resource_type())
                 .collect::<Vec<_>>();
+            if !a.exclude_resource_type.is_empty() {
+                if types.is_empty() {
+                    types = ResourceType::ALL.to_vec();
+                }
+                types.retain(|t| !a.exclude_resource_type.iter().any(|x| x.resource_type() == *t));
+            }
             session.write_manifest(&invocation)?;
             list(&session, &a.select, &types, a.output)
+        }
+        Command::Compile(a) if a.inline.is_some() => {
+            let inline = a.inline.clone().unwrap_or_default();
+            compile_inline(&a, &inline)
         }
         Command::Compile(a) => execute(
             a,
@@ -244,6 +261,11 @@ impl Session {
             );
         }
         for w in target.warnings.iter().chain(&manifest.warnings) {
+            if log::warning_is_error("Note") {
+                return Err(crate::error::Diagnostic::new(w.to_string())
+                    .help("a warning is an error under `--warn-error`; fix it, or leave the flag out")
+                    .into());
+            }
             log::event("Note", Level::Warn, &format!("warning: {w}"), json!({}));
         }
         let graph = Graph::build(&manifest)?;
@@ -391,9 +413,45 @@ fn execute(
         )
         .into());
     }
-    let session = Session::load(&args.project)?;
+    let command = invocation.args["command"].as_str().unwrap_or_default();
+    if args.defer {
+        // Checked before anything is opened or written.
+        let dir = args
+            .defer_state
+            .as_deref()
+            .or(args.select.state.as_deref())
+            .ok_or_else(|| {
+                crate::error::Diagnostic::new("`--defer` needs the manifest of another run to defer to").help(
+                    "pass `--state DIR` (or `--defer-state DIR`), the target folder of a production run",
+                )
+            })?;
+        PreviousState::load(dir)?;
+    }
+    if args.inline.is_some() {
+        return Err(crate::error::Diagnostic::new(format!(
+            "`--inline` is not an option of `mallard {command}`"
+        ))
+        .help("use `mallard compile --inline` or `mallard show --inline`")
+        .into());
+    }
+    let filtered = !args.resource_type.is_empty() || !args.exclude_resource_type.is_empty();
+    if filtered && !matches!(command, "build" | "test") {
+        return Err(crate::error::Diagnostic::new(format!(
+            "`--resource-type` and `--exclude-resource-type` are not options of `mallard {command}`"
+        ))
+        .help("use them with build, test or ls")
+        .into());
+    }
     // In `build`, a data test gates what is built on the node it tests.
     let gate = types.contains(&ResourceType::Seed) && types.contains(&ResourceType::Test);
+    let types: Vec<ResourceType> = types
+        .iter()
+        .copied()
+        .filter(|t| args.resource_type.is_empty() || args.resource_type.iter().any(|a| a.matches(*t)))
+        .filter(|t| !args.exclude_resource_type.iter().any(|a| a.matches(*t)))
+        .collect();
+    let types = &types[..];
+    let session = Session::load(&args.project)?;
     let mut plan = session.plan(&args.select, types, gate, connect)?;
     plan.fail_fast = args.fail_fast;
     if plan.order.is_empty() {
@@ -423,6 +481,67 @@ fn execute(
     // at 30,000 nodes (3.82 s vs 3.65 s median of 6): the workers already fill both cores.
     session.write_manifest(invocation)?;
     run_plan(&session, &plan, database, &args, started, invocation)
+}
+
+/// `--defer`: for each node of the state's manifest that this run does not select (models,
+/// seeds, snapshots; not ephemeral ones), the relation recorded there, when this target has
+/// no relation of its own for the node (or always, with `--favor-state`), as dbt defers.
+///
+/// Errors: `--defer` without `--defer-state` or `--state`; a state folder without a manifest.
+fn deferred_relations(
+    session: &Session,
+    plan: &runner::Plan,
+    args: &RunArgs,
+    adapter: Option<&Adapter>,
+) -> Result<std::collections::BTreeMap<String, templating::Relation>> {
+    let dir = args
+        .defer_state
+        .as_deref()
+        .or(args.select.state.as_deref())
+        .ok_or_else(|| {
+            crate::error::Diagnostic::new("`--defer` needs the manifest of another run to defer to")
+                .help("pass `--state DIR` (or `--defer-state DIR`), the target folder of a production run")
+        })?;
+    let path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read `{}` for --defer", path.display()))?;
+    let state: Value =
+        serde_json::from_str(&text).with_context(|| format!("`{}` is not a manifest", path.display()))?;
+    let selected: BTreeSet<&String> = plan.order.iter().collect();
+    let mut out = std::collections::BTreeMap::new();
+    for (id, node) in &session.manifest.nodes {
+        if selected.contains(id)
+            || !matches!(
+                node.resource_type,
+                ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+            )
+            || node.materialized() == "ephemeral"
+        {
+            continue;
+        }
+        let Some(recorded) = state["nodes"].get(id) else {
+            continue;
+        };
+        let field = |k: &str| recorded.get(k).and_then(Value::as_str).map(str::to_string);
+        let (Some(database), Some(schema), Some(alias)) = (
+            field("database"),
+            field("schema"),
+            field("alias").or_else(|| field("name")),
+        ) else {
+            continue;
+        };
+        let own = node.relation.as_ref().and_then(|r| {
+            adapter.and_then(|a| {
+                a.find_relation(&r.database, &r.schema, &r.identifier)
+                    .ok()
+                    .flatten()
+            })
+        });
+        if args.favor_state || own.is_none() {
+            out.insert(id.clone(), templating::Relation::new(&database, &schema, &alias));
+        }
+    }
+    Ok(out)
 }
 
 /// Runs (or, without `database`, compiles) `plan`: project hooks, the nodes, the summary,
@@ -471,6 +590,10 @@ fn run_plan(
         _ => None,
     };
     let adapter = database.as_ref().map(Database::adapter).or(read_only.as_ref());
+    if args.defer {
+        let deferred = deferred_relations(session, plan, args, adapter)?;
+        compiler.resolver = Arc::new(ManifestResolver::with_deferred(&session.manifest, &deferred));
+    }
     let project_hooks = |when: hooks::When, templates: &[String], extra: minijinja::Value| {
         let Some(write) = database
             .as_ref()

@@ -27,6 +27,17 @@ pub enum ResourceType {
 }
 
 impl ResourceType {
+    /// Every kind, in declaration order.
+    pub const ALL: [ResourceType; 7] = [
+        ResourceType::Model,
+        ResourceType::Seed,
+        ResourceType::Test,
+        ResourceType::Source,
+        ResourceType::Snapshot,
+        ResourceType::UnitTest,
+        ResourceType::Exposure,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ResourceType::Model => "model",

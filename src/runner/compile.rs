@@ -27,6 +27,13 @@ pub struct ManifestResolver {
 
 impl ManifestResolver {
     pub fn new(manifest: &Manifest) -> ManifestResolver {
+        ManifestResolver::with_deferred(manifest, &BTreeMap::new())
+    }
+
+    /// As [`ManifestResolver::new`], with the nodes of `deferred` (unique_id -> relation)
+    /// resolving to that relation instead of their own: `--defer`'s relations of another
+    /// target's state.
+    pub fn with_deferred(manifest: &Manifest, deferred: &BTreeMap<String, Relation>) -> ManifestResolver {
         // An ephemeral model is referred to by its CTE's name; the CTE itself is injected into
         // the referring node's SQL by `Compiler::compile`.
         // A version of a versioned model is `name.v<version>`; the latest is also `name`.
@@ -38,7 +45,7 @@ impl ManifestResolver {
                 let relation = if n.materialized() == "ephemeral" {
                     Some(Relation::cte(&n.name))
                 } else {
-                    n.relation.clone()
+                    deferred.get(&n.unique_id).cloned().or_else(|| n.relation.clone())
                 };
                 let keys = match &n.version {
                     Some(v) if n.latest_version.as_ref() == Some(v) => {

@@ -7,6 +7,7 @@
 //! node downstream of it `skipped`; independent branches go on.
 
 pub mod compile;
+pub mod freshness;
 pub mod hooks;
 pub mod output;
 pub mod signals;
@@ -561,7 +562,13 @@ fn run_node(
             result.status = if severity_error && should_error {
                 Status::Fail
             } else if should_warn || should_error {
-                Status::Warn
+                // `--warn-error` (or `--warn-error-options` naming LogTestResult) makes a
+                // warning test fail, with dbt's failure message.
+                if crate::log::warning_is_error("LogTestResult") {
+                    Status::Fail
+                } else {
+                    Status::Warn
+                }
             } else {
                 Status::Pass
             };
@@ -713,6 +720,6 @@ fn compilation_error(node: &Node, d: &crate::error::Diagnostic) -> String {
 }
 
 /// Indents every line after the first by two spaces, for messages under a heading.
-fn indent(text: &str) -> String {
+pub(crate) fn indent(text: &str) -> String {
     text.trim_end().replace('\n', "\n  ")
 }

@@ -78,6 +78,14 @@ pub fn progress_line(index: usize, total: usize, node: &Node, r: &NodeResult) ->
     format!("{head}{dots} [{status}]")
 }
 
+/// `1 of 3 WARN freshness of raw.events ........ [WARN in 0.04s]`: `word` is dbt's
+/// (`PASS`, `WARN`, `ERROR STALE`, `ERROR`), `secs` the check's seconds.
+pub fn freshness_line(index: usize, total: usize, source: &str, word: &str, secs: f64) -> String {
+    let head = format!("{index} of {total} {word} freshness of {source} ");
+    let dots = ".".repeat(LINE_WIDTH.saturating_sub(head.chars().count()).max(3));
+    format!("{head}{dots} [{word} in {secs:.2}s]")
+}
+
 /// `1 of 1 OK hook: retention.on-run-start.0 ........ [OK in 0.01s]`, and for a failed hook
 /// its error below the line.
 pub fn hook_line(index: usize, total: usize, r: &NodeResult) -> String {
