@@ -554,3 +554,34 @@ fn compile_inline_prints_the_rendered_query_as_dbt_does() {
     assert!(unknown.stderr.contains("nope"), "{}", unknown.stderr);
     assert_eq!(p.run(&["run", "--inline", "select 1"]).code, 2);
 }
+
+#[test]
+fn junit_xml_reports_each_test_with_its_failures() {
+    let p = Project::fixture("failing_test");
+    let report = p.path().join("reports/junit.xml");
+    let run = p.run(&["build", "--junit-xml", report.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.text(&p));
+    let xml = std::fs::read_to_string(&report).expect("the report is written");
+    let results: serde_json::Value = serde_json::from_str(&p.read("target/run_results.json")).unwrap();
+    let tests: Vec<&serde_json::Value> = results["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["unique_id"].as_str().unwrap().starts_with("test."))
+        .collect();
+    assert_eq!(xml.matches("<testcase ").count(), tests.len(), "{xml}");
+    for t in &tests {
+        assert!(
+            xml.contains(&format!("classname=\"{}\"", t["unique_id"].as_str().unwrap())),
+            "{xml}"
+        );
+    }
+    let failed = tests.iter().filter(|t| t["status"] == "fail").count();
+    assert!(failed > 0);
+    assert_eq!(xml.matches("<failure").count(), failed, "{xml}");
+    assert!(xml.contains("configured to fail if"), "{xml}");
+    assert!(
+        xml.contains("WARN: Got"),
+        "a warning test passes with its message: {xml}"
+    );
+}

@@ -4,6 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+
+mod junit;
+pub use junit::write_junit;
 use std::path::Path;
 
 use anyhow::{Context, Result};

@@ -330,6 +330,10 @@ pub struct RunArgs {
     /// has one.
     #[arg(long, env = "DBT_FAVOR_STATE")]
     pub favor_state: bool,
+    /// Also write the run's data tests and unit tests as a JUnit XML report to this file
+    /// (one `testcase` per test, failures with their message and compiled SQL), for CI.
+    #[arg(long, value_name = "PATH")]
+    pub junit_xml: Option<PathBuf>,
     /// `compile` only: render this query (Jinja allowed) and print it, instead of compiling
     /// the project's nodes.
     #[arg(long)]

@@ -121,6 +121,7 @@ pub(super) fn retry(a: RetryArgs) -> Result<ExitCode> {
         resource_type: Vec::new(),
         exclude_resource_type: Vec::new(),
         inline: None,
+        junit_xml: None,
         defer: false,
         defer_state: None,
         favor_state: false,
@@ -137,16 +138,7 @@ pub(super) fn retry(a: RetryArgs) -> Result<ExitCode> {
 /// Errors: the database does not exist yet; nothing selected; a query that fails.
 pub(super) fn show(a: ShowArgs) -> Result<ExitCode> {
     let session = Session::load(&a.project)?;
-    let path = session
-        .target
-        .path
-        .clone()
-        .filter(|p| p.exists())
-        .ok_or_else(|| {
-            Diagnostic::new("`show` reads the database, which does not exist yet")
-                .help("build the project first (`mallard build`)")
-        })?;
-    let adapter = Adapter::open_read_only(&path)?;
+    let adapter = session.open_existing_read_only("show", "build the project first (`mallard build`)")?;
     let shared = Arc::new(std::sync::Mutex::new(adapter.try_clone()?));
     let compiler = session.compiler(false);
     let mut previews: Vec<(String, String)> = Vec::new();
@@ -330,18 +322,7 @@ pub(super) fn run_operation(a: RunOperationArgs) -> Result<ExitCode> {
         .help("check its spelling, or install the package that defines it with `mallard deps`")
         .into());
     }
-    crate::log::event(
-        "MainReportVersion",
-        crate::log::Level::Info,
-        &format!("Running with mallard {}", env!("CARGO_PKG_VERSION")),
-        json!({"version": env!("CARGO_PKG_VERSION"), "log_version": 3}),
-    );
-    crate::log::event(
-        "FoundStats",
-        crate::log::Level::Info,
-        &format!("Found {}", session.manifest.summary()),
-        json!({"stat_line": session.manifest.summary()}),
-    );
+    session.report_header();
     let database = crate::adapter::database::Database::open(&session.target, a.lock_timeout)?;
     let shared = Arc::new(std::sync::Mutex::new(database.adapter().try_clone()?));
     let call_args: Vec<String> = args
@@ -438,21 +419,11 @@ pub(super) fn source_freshness(a: FreshnessArgs, invocation: &Invocation) -> Res
             ),
         }
     }
-    let path = session
-        .target
-        .path
-        .clone()
-        .filter(|p| p.exists())
-        .ok_or_else(|| {
-            Diagnostic::new("`source freshness` reads the database, which does not exist yet")
-                .help("load the sources first (or build the project)")
-        })?;
-    let adapter = Adapter::open_read_only(&path)?;
-    log::info(
-        "MainReportVersion",
-        &format!("Running with mallard {}", env!("CARGO_PKG_VERSION")),
-    );
-    log::info("FoundStats", &format!("Found {}", session.manifest.summary()));
+    let adapter = session.open_existing_read_only(
+        "source freshness",
+        "load the sources first (or build the project)",
+    )?;
+    session.report_header();
     log::blank();
     let total = checked.len();
     let mut results = Vec::new();

@@ -278,6 +278,37 @@ impl Session {
         })
     }
 
+    /// The first lines of a run, as dbt's `MainReportVersion` and `FoundStats` events:
+    /// "Running with mallard X" and "Found 3 models, 1 seed, ...".
+    fn report_header(&self) {
+        log::event(
+            "MainReportVersion",
+            Level::Info,
+            &format!("Running with mallard {}", env!("CARGO_PKG_VERSION")),
+            json!({"version": env!("CARGO_PKG_VERSION"), "log_version": 3}),
+        );
+        log::event(
+            "FoundStats",
+            Level::Info,
+            &format!("Found {}", self.manifest.summary()),
+            json!({"stat_line": self.manifest.summary()}),
+        );
+    }
+
+    /// The target's database opened read-only, for a command (`command`) that reads but never
+    /// writes it.
+    ///
+    /// Errors: the database does not exist yet (with `help`); DuckDB cannot open it.
+    fn open_existing_read_only(&self, command: &str, help: &str) -> Result<Adapter> {
+        let path = self.target.path.clone().filter(|p| p.exists()).ok_or_else(|| {
+            crate::error::Diagnostic::new(format!(
+                "`{command}` reads the database, which does not exist yet"
+            ))
+            .help(help.to_string())
+        })?;
+        Adapter::open_read_only(&path)
+    }
+
     fn write_manifest(&self, invocation: &Invocation) -> Result<()> {
         artifacts::write_manifest(
             &self.project.target_dir(),
@@ -456,11 +487,7 @@ fn execute(
     plan.fail_fast = args.fail_fast;
     if plan.order.is_empty() {
         // Nothing to run: the database is not opened and nothing is written.
-        log::info(
-            "MainReportVersion",
-            &format!("Running with mallard {}", env!("CARGO_PKG_VERSION")),
-        );
-        log::info("FoundStats", &format!("Found {}", session.manifest.summary()));
+        session.report_header();
         log::blank();
         log::event(
             "NothingToDo",
@@ -557,18 +584,7 @@ fn run_plan(
     if database.is_some() {
         runner::signals::executing();
     }
-    log::event(
-        "MainReportVersion",
-        Level::Info,
-        &format!("Running with mallard {}", env!("CARGO_PKG_VERSION")),
-        json!({"version": env!("CARGO_PKG_VERSION"), "log_version": 3}),
-    );
-    log::event(
-        "FoundStats",
-        Level::Info,
-        &format!("Found {}", session.manifest.summary()),
-        json!({"stat_line": session.manifest.summary()}),
-    );
+    session.report_header();
     let threads = session.target.threads;
     log::event(
         "ConcurrencyLine",
@@ -724,6 +740,10 @@ fn run_plan(
                 json!({}),
             ),
             None => {}
+        }
+        if let Some(path) = &args.junit_xml {
+            artifacts::write_junit(path, &session.manifest, &results, elapsed)
+                .with_context(|| format!("cannot write the JUnit report `{}`", path.display()))?;
         }
         // The project hooks are in run_results.json, as in dbt (`operation.<project>...`).
         let all: Vec<runner::NodeResult> = start.iter().chain(&results).chain(&end).cloned().collect();
