@@ -65,6 +65,53 @@ struct Logger {
 
 static LOGGER: OnceLock<Logger> = OnceLock::new();
 
+/// The live progress display while one is shown (see [`start_progress`]): text events are
+/// printed above it.
+static PROGRESS: Mutex<Option<indicatif::ProgressBar>> = Mutex::new(None);
+
+/// Clears the progress display when dropped (see [`start_progress`]).
+pub struct ProgressGuard;
+
+impl Drop for ProgressGuard {
+    fn drop(&mut self) {
+        if let Some(bar) = PROGRESS.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Shows a live progress display of a run of `total` nodes at the bottom of the terminal
+/// (nodes done / total, elapsed time, the last node that finished), with the per-node lines
+/// printed above it; drawn with indicatif. Only when stdout is a terminal and events are
+/// printed as text at `info` or below: with `--log-format json`, `-q` or output into a file or
+/// pipe, `None`, and the output is plain lines.
+pub fn start_progress(total: usize) -> Option<ProgressGuard> {
+    use std::io::IsTerminal;
+    let logger = LOGGER.get()?;
+    let text = matches!(logger.format, Format::Text | Format::Default);
+    if !text || logger.level > Level::Info || total == 0 || !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let bar =
+        indicatif::ProgressBar::with_draw_target(Some(total as u64), indicatif::ProgressDrawTarget::stdout());
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} {pos}/{len} nodes done [{elapsed_precise}] {wide_msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    *PROGRESS.lock().unwrap_or_else(|p| p.into_inner()) = Some(bar);
+    Some(ProgressGuard)
+}
+
+/// Advances the progress display by one finished node, `name`; nothing without a display.
+pub fn progress_done(name: &str) {
+    if let Some(bar) = PROGRESS.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        bar.inc(1);
+        bar.set_message(format!("last: {name}"));
+    }
+}
+
 /// Sets how this process prints events, once (later calls are ignored). `log_dir` is the
 /// folder of `dbt.log`, created if missing; `None` writes no file.
 ///
@@ -195,7 +242,13 @@ fn write_event(name: &str, level: Level, msg: &str, data: Value, always: bool) {
             format!("{line}\n")
         }
         Format::Debug => debug_line(msg),
-        Format::Text | Format::Default => format!("{msg}\n"),
+        Format::Text | Format::Default => {
+            if let Some(bar) = PROGRESS.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                bar.println(msg);
+                return;
+            }
+            format!("{msg}\n")
+        }
     };
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());

@@ -214,3 +214,37 @@ fn warn_error_turns_warnings_into_errors_as_dbt_does() {
     assert_eq!(stopped.code, 2, "{}", stopped.text(&p));
     assert!(stopped.stderr.contains("colour"), "{}", stopped.stderr);
 }
+
+#[test]
+fn a_terminal_sees_a_live_progress_display_and_a_pipe_plain_lines() {
+    let p = Project::fixture("chain");
+    // `script` (util-linux) runs the build on a pseudo-terminal and records what it drew.
+    let typescript = p.path().join("typescript.txt");
+    let command = format!(
+        "cd {} && {} build",
+        p.path().display(),
+        env!("CARGO_BIN_EXE_mallard")
+    );
+    let status = std::process::Command::new("script")
+        .args(["-qfec", &command, typescript.to_str().unwrap()])
+        .env_remove("DBT_LOG_FORMAT")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("`script` from util-linux runs the build on a terminal");
+    assert!(status.success());
+    let drawn = std::fs::read_to_string(&typescript).unwrap();
+    assert!(drawn.contains("nodes done"), "{drawn}");
+    assert!(
+        drawn.contains("OK created sql table model main_marts.customer_revenue"),
+        "{drawn}"
+    );
+    assert!(drawn.contains("Done. PASS="), "{drawn}");
+    // Into a pipe: plain lines only, as before.
+    let piped = p.run(&["build"]);
+    assert_eq!(piped.code, 0);
+    assert!(
+        !piped.stdout.contains("nodes done") && !piped.stdout.contains('\u{1b}'),
+        "{}",
+        piped.stdout
+    );
+}

@@ -677,6 +677,11 @@ fn run_plan(
         )?;
         return Ok(ExitCode::from(1));
     }
+    let progress = if compiling {
+        None
+    } else {
+        log::start_progress(total)
+    };
     let results = runner::execute(
         plan,
         &compiler,
@@ -691,6 +696,7 @@ fn run_plan(
                 return;
             }
             let node = &session.manifest.nodes[&r.unique_id];
+            log::progress_done(&node.name);
             let level = match r.status {
                 runner::Status::Error | runner::Status::Fail => Level::Error,
                 runner::Status::Warn => Level::Warn,
@@ -712,6 +718,7 @@ fn run_plan(
             );
         },
     )?;
+    drop(progress);
     let interrupted = crate::adapter::cancel::requested();
     let end = if session.project.on_run_end.is_empty() || interrupted.is_some() {
         Vec::new()
