@@ -275,6 +275,57 @@ impl Adapter {
         }
     }
 
+    /// The options of a `COPY ... FROM` of CSV file `csv` with a header and `delimiter`: the
+    /// quote, escape, rows to skip and comment character DuckDB's sniffer finds, asked for
+    /// the dialect only (`auto_type_candidates = ['VARCHAR']`), and `auto_detect false`, so
+    /// that the `COPY` into a table with declared types skips the sniffer's type detection.
+    /// When the dialect cannot be sniffed, options that let the `COPY` sniff and report what
+    /// it finds.
+    pub fn csv_copy_options(&self, csv: &Path, delimiter: char) -> String {
+        let delimiter = sql_string(Path::new(&delimiter.to_string()));
+        let sniffed = self.query_rows(&format!(
+            "select Quote, Escape, SkipRows, Comment from sniff_csv({}, header = true, delim = {delimiter}, \
+             auto_type_candidates = ['VARCHAR'])",
+            sql_string(csv)
+        ));
+        // The sniffer writes an unset character as `(empty)`.
+        let text = |v: &duckdb::types::Value| {
+            Some(display_value(v))
+                .filter(|t| t != "(empty)")
+                .unwrap_or_default()
+        };
+        match sniffed {
+            Ok((_, rows)) if rows.len() == 1 && rows[0].len() == 4 => {
+                let row = &rows[0];
+                let comment = text(&row[3]);
+                format!(
+                    "format csv, header true, delimiter {delimiter}, quote {}, escape {}, skip {}{}, auto_detect false",
+                    sql_string(Path::new(&text(&row[0]))),
+                    sql_string(Path::new(&text(&row[1]))),
+                    text(&row[2]).parse::<u64>().unwrap_or(0),
+                    if comment.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", comment {}", sql_string(Path::new(&comment)))
+                    }
+                )
+            }
+            _ => format!("format csv, header true, delimiter {delimiter}"),
+        }
+    }
+
+    /// The first row of `sql` as numbers: `None` for a NULL or a value that is not a number.
+    /// Empty when the query returns no row.
+    ///
+    /// Errors: DuckDB's, for a query that fails.
+    pub fn query_numbers(&self, sql: &str) -> Result<Vec<Option<f64>>, duckdb::Error> {
+        let (_, rows) = self.query_rows(sql)?;
+        Ok(rows
+            .first()
+            .map(|row| row.iter().map(|v| display_value(v).parse::<f64>().ok()).collect())
+            .unwrap_or_default())
+    }
+
     /// The first column of the first row of `sql` as an integer.
     pub fn query_i64(&self, sql: &str) -> Result<i64, duckdb::Error> {
         self.logged(sql);

@@ -383,38 +383,14 @@ pub struct LsArgs {
     pub select: SelectArgs,
     /// Only these kinds of resource.
     #[arg(long, visible_alias = "resource-types", num_args = 1.., env = "DBT_RESOURCE_TYPES", value_delimiter = ' ')]
-    pub resource_type: Vec<LsResourceType>,
+    pub resource_type: Vec<ResourceTypeArg>,
     /// Leave out these kinds of resource.
     #[arg(long, visible_alias = "exclude-resource-types", num_args = 1.., env = "DBT_EXCLUDE_RESOURCE_TYPES",
           value_delimiter = ' ')]
-    pub exclude_resource_type: Vec<LsResourceType>,
+    pub exclude_resource_type: Vec<ResourceTypeArg>,
     /// How to print each resource.
     #[arg(long, short = 'o', default_value = "selector")]
     pub output: LsOutput,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LsResourceType {
-    Model,
-    Seed,
-    Test,
-    Source,
-    Snapshot,
-    #[value(name = "unit_test")]
-    UnitTest,
-}
-
-impl LsResourceType {
-    pub fn resource_type(self) -> ResourceType {
-        match self {
-            LsResourceType::Model => ResourceType::Model,
-            LsResourceType::Seed => ResourceType::Seed,
-            LsResourceType::Test => ResourceType::Test,
-            LsResourceType::Source => ResourceType::Source,
-            LsResourceType::Snapshot => ResourceType::Snapshot,
-            LsResourceType::UnitTest => ResourceType::UnitTest,
-        }
-    }
 }
 
 /// A value of `--resource-type` / `--exclude-resource-type` on `build` and `test`, as dbt
@@ -444,6 +420,21 @@ pub enum ResourceTypeArg {
 }
 
 impl ResourceTypeArg {
+    /// `kinds` narrowed to those `include` names (all when it is empty), less those `exclude`
+    /// names: `--resource-type` and `--exclude-resource-type` applied.
+    pub fn narrow(
+        kinds: &[ResourceType],
+        include: &[ResourceTypeArg],
+        exclude: &[ResourceTypeArg],
+    ) -> Vec<ResourceType> {
+        kinds
+            .iter()
+            .copied()
+            .filter(|t| include.is_empty() || include.iter().any(|a| a.matches(*t)))
+            .filter(|t| !exclude.iter().any(|a| a.matches(*t)))
+            .collect()
+    }
+
     /// Whether `t` is of this kind.
     pub fn matches(self, t: ResourceType) -> bool {
         match self {

@@ -435,13 +435,12 @@ pub(super) fn source_freshness(a: FreshnessArgs, invocation: &Invocation) -> Res
         let filter = f.get("filter").and_then(Value::as_str);
         let sql = freshness::query(&source.relation.to_string(), field, filter);
         let outcome = adapter
-            .query_rows(&sql)
+            .query_numbers(&sql)
             .map_err(|e| e.to_string())
-            .and_then(|(_, rows)| {
-                let number = |v: &duckdb::types::Value| crate::adapter::display_value(v).parse::<f64>().ok();
-                let row = rows.first().ok_or("the query returned no row")?;
-                let loaded = number(&row[0]).ok_or(format!("no row of `{shown}` has a `{field}`"))?;
-                let now = number(&row[1]).ok_or("no current time")?;
+            .and_then(|row| {
+                let loaded = row.first().copied().flatten();
+                let loaded = loaded.ok_or(format!("no row of `{shown}` has a `{field}`"))?;
+                let now = row.get(1).copied().flatten().ok_or("no current time")?;
                 Ok((loaded, now))
             });
         let secs = clock.elapsed().as_secs_f64();

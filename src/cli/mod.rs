@@ -27,7 +27,7 @@ use crate::project::{ConfigContext, Project};
 use crate::runner::compile::{Compiler, ManifestResolver};
 use crate::runner::{self, hooks, output, Plan};
 use crate::templating;
-use args::{Cli, Command, DepsSource, LsOutput, ProjectArgs, RunArgs, SelectArgs};
+use args::{Cli, Command, DepsSource, LsOutput, ProjectArgs, ResourceTypeArg, RunArgs, SelectArgs};
 use commands::{
     clean, command_types, compile_inline, debug, recorded_args, retry, run_operation, show, source_freshness,
 };
@@ -98,17 +98,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Show(a) => show(a),
         Command::Ls(a) => {
             let session = Session::load(&a.project)?;
-            let mut types = a
-                .resource_type
-                .iter()
-                .map(|t| t.resource_type())
-                .collect::<Vec<_>>();
-            if !a.exclude_resource_type.is_empty() {
-                if types.is_empty() {
-                    types = ResourceType::ALL.to_vec();
-                }
-                types.retain(|t| !a.exclude_resource_type.iter().any(|x| x.resource_type() == *t));
-            }
+            let types =
+                ResourceTypeArg::narrow(&ResourceType::ALL, &a.resource_type, &a.exclude_resource_type);
             session.write_manifest(&invocation)?;
             list(&session, &a.select, &types, a.output)
         }
@@ -445,19 +436,8 @@ fn execute(
         .into());
     }
     let command = invocation.args["command"].as_str().unwrap_or_default();
-    if args.defer {
-        // Checked before anything is opened or written.
-        let dir = args
-            .defer_state
-            .as_deref()
-            .or(args.select.state.as_deref())
-            .ok_or_else(|| {
-                crate::error::Diagnostic::new("`--defer` needs the manifest of another run to defer to").help(
-                    "pass `--state DIR` (or `--defer-state DIR`), the target folder of a production run",
-                )
-            })?;
-        PreviousState::load(dir)?;
-    }
+    // `--defer`'s state, read before anything is opened or written.
+    let defer_state = args.defer.then(|| read_defer_state(&args)).transpose()?;
     if args.inline.is_some() {
         return Err(crate::error::Diagnostic::new(format!(
             "`--inline` is not an option of `mallard {command}`"
@@ -475,12 +455,7 @@ fn execute(
     }
     // In `build`, a data test gates what is built on the node it tests.
     let gate = types.contains(&ResourceType::Seed) && types.contains(&ResourceType::Test);
-    let types: Vec<ResourceType> = types
-        .iter()
-        .copied()
-        .filter(|t| args.resource_type.is_empty() || args.resource_type.iter().any(|a| a.matches(*t)))
-        .filter(|t| !args.exclude_resource_type.iter().any(|a| a.matches(*t)))
-        .collect();
+    let types = ResourceTypeArg::narrow(types, &args.resource_type, &args.exclude_resource_type);
     let types = &types[..];
     let session = Session::load(&args.project)?;
     let mut plan = session.plan(&args.select, types, gate, connect)?;
@@ -507,20 +482,21 @@ fn execute(
     // Writing manifest.json on a thread of its own while the nodes run was measured slower
     // at 30,000 nodes (3.82 s vs 3.65 s median of 6): the workers already fill both cores.
     session.write_manifest(invocation)?;
-    run_plan(&session, &plan, database, &args, started, invocation)
+    run_plan(
+        &session,
+        &plan,
+        database,
+        &args,
+        defer_state.as_ref(),
+        started,
+        invocation,
+    )
 }
 
-/// `--defer`: for each node of the state's manifest that this run does not select (models,
-/// seeds, snapshots; not ephemeral ones), the relation recorded there, when this target has
-/// no relation of its own for the node (or always, with `--favor-state`), as dbt defers.
+/// The manifest `--defer` defers to: `--defer-state`'s, else `--state`'s.
 ///
-/// Errors: `--defer` without `--defer-state` or `--state`; a state folder without a manifest.
-fn deferred_relations(
-    session: &Session,
-    plan: &runner::Plan,
-    args: &RunArgs,
-    adapter: Option<&Adapter>,
-) -> Result<std::collections::BTreeMap<String, templating::Relation>> {
+/// Errors: neither is given; the folder has no readable manifest.
+fn read_defer_state(args: &RunArgs) -> Result<Value> {
     let dir = args
         .defer_state
         .as_deref()
@@ -532,8 +508,20 @@ fn deferred_relations(
     let path = dir.join("manifest.json");
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read `{}` for --defer", path.display()))?;
-    let state: Value =
-        serde_json::from_str(&text).with_context(|| format!("`{}` is not a manifest", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("`{}` is not a manifest", path.display()))
+}
+
+/// `--defer`: for each node of the state's manifest that this run does not select (models,
+/// seeds, snapshots; not ephemeral ones), the relation recorded there, when this target has
+/// no relation of its own for the node (or always, with `favor_state`), as dbt defers.
+/// `state` is the other run's `manifest.json` (see [`read_defer_state`]).
+fn deferred_relations(
+    session: &Session,
+    plan: &runner::Plan,
+    state: &Value,
+    favor_state: bool,
+    adapter: Option<&Adapter>,
+) -> std::collections::BTreeMap<String, templating::Relation> {
     let selected: BTreeSet<&String> = plan.order.iter().collect();
     let mut out = std::collections::BTreeMap::new();
     for (id, node) in &session.manifest.nodes {
@@ -564,11 +552,11 @@ fn deferred_relations(
                     .flatten()
             })
         });
-        if args.favor_state || own.is_none() {
+        if favor_state || own.is_none() {
             out.insert(id.clone(), templating::Relation::new(&database, &schema, &alias));
         }
     }
-    Ok(out)
+    out
 }
 
 /// Runs (or, without `database`, compiles) `plan`: project hooks, the nodes, the summary,
@@ -578,6 +566,7 @@ fn run_plan(
     plan: &runner::Plan,
     database: Option<Database>,
     args: &RunArgs,
+    defer_state: Option<&Value>,
     started: Instant,
     invocation: &Invocation,
 ) -> Result<ExitCode> {
@@ -606,8 +595,8 @@ fn run_plan(
         _ => None,
     };
     let adapter = database.as_ref().map(Database::adapter).or(read_only.as_ref());
-    if args.defer {
-        let deferred = deferred_relations(session, plan, args, adapter)?;
+    if let Some(state) = defer_state {
+        let deferred = deferred_relations(session, plan, state, args.favor_state, adapter);
         compiler.resolver = Arc::new(ManifestResolver::with_deferred(&session.manifest, &deferred));
     }
     let project_hooks = |when: hooks::When, templates: &[String], extra: minijinja::Value| {

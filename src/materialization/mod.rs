@@ -267,39 +267,7 @@ impl SeedLoad<'_> {
     /// tables of the 223 CSV files of the corpus identical). When the dialect cannot be
     /// sniffed, the `COPY` sniffs as before and reports what it finds.
     fn reader_options(&self, adapter: &Adapter) -> String {
-        let delimiter = (self.delimiter_byte() as char).to_string();
-        let delimiter = sql_string(Path::new(&delimiter));
-        let sniffed = adapter.query_rows(&format!(
-            "select Quote, Escape, SkipRows, Comment from sniff_csv({}, header = true, delim = {delimiter}, \
-             auto_type_candidates = ['VARCHAR'])",
-            sql_string(&self.csv)
-        ));
-        let text = |v: &duckdb::types::Value| {
-            let t = crate::adapter::display_value(v);
-            if t == "(empty)" {
-                String::new()
-            } else {
-                t
-            }
-        };
-        match sniffed {
-            Ok((_, rows)) if rows.len() == 1 && rows[0].len() == 4 => {
-                let row = &rows[0];
-                let comment = text(&row[3]);
-                format!(
-                    "format csv, header true, delimiter {delimiter}, quote {}, escape {}, skip {}{}, auto_detect false",
-                    sql_string(Path::new(&text(&row[0]))),
-                    sql_string(Path::new(&text(&row[1]))),
-                    text(&row[2]).parse::<u64>().unwrap_or(0),
-                    if comment.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", comment {}", sql_string(Path::new(&comment)))
-                    }
-                )
-            }
-            _ => format!("format csv, header true, delimiter {delimiter}"),
-        }
+        adapter.csv_copy_options(&self.csv, self.delimiter_byte() as char)
     }
 
     /// DuckDB's error on loading the CSV, cut to its first paragraph (the rest restates the

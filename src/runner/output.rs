@@ -73,7 +73,12 @@ pub fn progress_line(index: usize, total: usize, node: &Node, r: &NodeResult) ->
             format!("ERROR in {secs}"),
         ),
     };
-    let head = format!("{index} of {total} {text} ");
+    dotted(&format!("{index} of {total} {text} "), &status)
+}
+
+/// `head` filled with dots to [`LINE_WIDTH`] (at least three), then `[status]`: the shape of
+/// every per-node line, as dbt's.
+fn dotted(head: &str, status: &str) -> String {
     let dots = ".".repeat(LINE_WIDTH.saturating_sub(head.chars().count()).max(3));
     format!("{head}{dots} [{status}]")
 }
@@ -81,9 +86,10 @@ pub fn progress_line(index: usize, total: usize, node: &Node, r: &NodeResult) ->
 /// `1 of 3 WARN freshness of raw.events ........ [WARN in 0.04s]`: `word` is dbt's
 /// (`PASS`, `WARN`, `ERROR STALE`, `ERROR`), `secs` the check's seconds.
 pub fn freshness_line(index: usize, total: usize, source: &str, word: &str, secs: f64) -> String {
-    let head = format!("{index} of {total} {word} freshness of {source} ");
-    let dots = ".".repeat(LINE_WIDTH.saturating_sub(head.chars().count()).max(3));
-    format!("{head}{dots} [{word} in {secs:.2}s]")
+    dotted(
+        &format!("{index} of {total} {word} freshness of {source} "),
+        &format!("{word} in {secs:.2}s"),
+    )
 }
 
 /// `1 of 1 OK hook: retention.on-run-start.0 ........ [OK in 0.01s]`, and for a failed hook
@@ -104,9 +110,7 @@ pub fn hook_line(index: usize, total: usize, r: &NodeResult) -> String {
     } else {
         ("OK", format!("OK in {secs}"))
     };
-    let head = format!("{index} of {total} {word} hook: {shown} ");
-    let dots = ".".repeat(LINE_WIDTH.saturating_sub(head.chars().count()).max(3));
-    let mut line = format!("{head}{dots} [{status}]");
+    let mut line = dotted(&format!("{index} of {total} {word} hook: {shown} "), &status);
     if r.status == Status::Error {
         line.push_str(&format!("\n\n{}\n", r.message.as_deref().unwrap_or("")));
     }

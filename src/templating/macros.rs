@@ -28,6 +28,7 @@ pub(super) fn macro_function(package: &str, file: &str, name: &str) -> Value {
     Value::from_object(MacroFunction {
         id: format!("macro.{package}.{name}"),
         file: file.to_string(),
+        template: block_template(file, name),
         name: name.to_string(),
     })
 }
@@ -37,6 +38,8 @@ pub(super) fn macro_function(package: &str, file: &str, name: &str) -> Value {
 pub(super) struct MacroFunction {
     id: String,
     file: String,
+    /// The template holding the macro's block (see [`block_template`]).
+    template: String,
     name: String,
 }
 
@@ -57,7 +60,7 @@ impl Object for MacroFunction {
                 }
             }
         }
-        call_macro(state, &self.file, &self.name, args)
+        call_macro(state, &self.file, &self.template, &self.name, args)
     }
 
     fn custom_cmp(self: &Arc<Self>, other: &minijinja::value::DynObject) -> Option<std::cmp::Ordering> {
@@ -620,7 +623,13 @@ impl Drop for MacroDepth {
 ///
 /// Errors: beyond [`MAX_MACRO_DEPTH`] nested macro calls on this thread, "maximum recursion
 /// depth exceeded" with the chain of macros, as dbt reports Python's recursion limit.
-pub(super) fn call_macro(state: &State, file: &str, name: &str, args: &[Value]) -> Result<Value, Error> {
+pub(super) fn call_macro(
+    state: &State,
+    file: &str,
+    template: &str,
+    name: &str,
+    args: &[Value],
+) -> Result<Value, Error> {
     // A unit test's `overrides: macros:` (named bare or with its package).
     if let Ok(node) = super::node_context(state) {
         let overridden = node
@@ -639,7 +648,7 @@ pub(super) fn call_macro(state: &State, file: &str, name: &str, args: &[Value]) 
             .iter()
             .filter_map(|k| state.lookup(k).map(|v| (Value::from(*k), v))),
     );
-    let tmpl = state.env().get_template(&block_template(file, name))?;
+    let tmpl = state.env().get_template(template)?;
     let captured = tmpl.render_captured(ctx)?;
     let macro_state = captured.state();
     let value = macro_state
