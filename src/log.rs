@@ -67,24 +67,48 @@ static LOGGER: OnceLock<Logger> = OnceLock::new();
 
 /// The live progress display while one is shown (see [`start_progress`]): text events are
 /// printed above it.
-static PROGRESS: Mutex<Option<indicatif::ProgressBar>> = Mutex::new(None);
+static PROGRESS: Mutex<Option<Progress>> = Mutex::new(None);
+
+/// The display and what it names: the nodes running now, in the order they started, and the
+/// last one that finished.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    running: Vec<String>,
+    last: Option<String>,
+}
+
+impl Progress {
+    fn show(&self) {
+        let mut msg = String::new();
+        if !self.running.is_empty() {
+            msg = format!("running: {}", self.running.join(", "));
+        }
+        if let Some(last) = &self.last {
+            if !msg.is_empty() {
+                msg.push_str("; ");
+            }
+            msg.push_str(&format!("last done: {last}"));
+        }
+        self.bar.set_message(msg);
+    }
+}
 
 /// Clears the progress display when dropped (see [`start_progress`]).
 pub struct ProgressGuard;
 
 impl Drop for ProgressGuard {
     fn drop(&mut self) {
-        if let Some(bar) = PROGRESS.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            bar.finish_and_clear();
+        if let Some(progress) = PROGRESS.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            progress.bar.finish_and_clear();
         }
     }
 }
 
 /// Shows a live progress display of a run of `total` nodes at the bottom of the terminal
-/// (nodes done / total, elapsed time, the last node that finished), with the per-node lines
-/// printed above it; drawn with indicatif. Only when stdout is a terminal and events are
-/// printed as text at `info` or below: with `--log-format json`, `-q` or output into a file or
-/// pipe, `None`, and the output is plain lines.
+/// (nodes done / total, elapsed time, the nodes running now and the last that finished), with
+/// the per-node lines printed above it; drawn with indicatif. Only when stdout is a terminal
+/// and events are printed as text at `info` or below: with `--log-format json`, `-q` or output
+/// into a file or pipe, `None`, and the output is plain lines.
 pub fn start_progress(total: usize) -> Option<ProgressGuard> {
     use std::io::IsTerminal;
     let logger = LOGGER.get()?;
@@ -100,15 +124,33 @@ pub fn start_progress(total: usize) -> Option<ProgressGuard> {
         bar.set_style(style);
     }
     bar.enable_steady_tick(std::time::Duration::from_millis(100));
-    *PROGRESS.lock().unwrap_or_else(|p| p.into_inner()) = Some(bar);
+    *PROGRESS.lock().unwrap_or_else(|p| p.into_inner()) = Some(Progress {
+        bar,
+        running: Vec::new(),
+        last: None,
+    });
     Some(ProgressGuard)
 }
 
-/// Advances the progress display by one finished node, `name`; nothing without a display.
+/// Names node `name` among the running ones on the progress display; nothing without a
+/// display.
+pub fn progress_started(name: &str) {
+    if let Some(progress) = PROGRESS.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        progress.running.push(name.to_string());
+        progress.show();
+    }
+}
+
+/// Advances the progress display by one finished node, `name` (no longer running); nothing
+/// without a display.
 pub fn progress_done(name: &str) {
-    if let Some(bar) = PROGRESS.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-        bar.inc(1);
-        bar.set_message(format!("last: {name}"));
+    if let Some(progress) = PROGRESS.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        if let Some(i) = progress.running.iter().position(|r| r == name) {
+            progress.running.remove(i);
+        }
+        progress.bar.inc(1);
+        progress.last = Some(name.to_string());
+        progress.show();
     }
 }
 
@@ -243,8 +285,8 @@ fn write_event(name: &str, level: Level, msg: &str, data: Value, always: bool) {
         }
         Format::Debug => debug_line(msg),
         Format::Text | Format::Default => {
-            if let Some(bar) = PROGRESS.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-                bar.println(msg);
+            if let Some(progress) = PROGRESS.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                progress.bar.println(msg);
                 return;
             }
             format!("{msg}\n")

@@ -438,6 +438,86 @@ fn source_freshness_checks_each_table_against_its_thresholds() {
 }
 
 #[test]
+fn source_status_fresher_selects_sources_with_new_rows_and_what_reads_them() {
+    let p = Project::fixture("chain");
+    p.write(
+        "models/freshness.yml",
+        "sources:\n  - name: shop_raw\n    schema: main\n    loaded_at_field: ordered_on\n    freshness:\n      \
+         warn_after: {count: 100000, period: day}\n    tables:\n      - name: raw_orders\n      - name: also_orders\n        \
+         identifier: raw_orders\n        loaded_at_field: ordered_on - interval 1 day\n",
+    );
+    p.write(
+        "models/from_source.sql",
+        "select * from {{ source('shop_raw', 'raw_orders') }}\n",
+    );
+    assert_eq!(p.run(&["seed"]).code, 0);
+    let select = [
+        "ls",
+        "--select",
+        "source_status:fresher+",
+        "--state",
+        "prod-state",
+    ];
+    // The state folder must hold the earlier freshness results.
+    assert_eq!(p.run(&["source", "freshness"]).code, 0);
+    std::fs::create_dir_all(p.path().join("prod-state")).unwrap();
+    std::fs::copy(
+        p.path().join("target/manifest.json"),
+        p.path().join("prod-state/manifest.json"),
+    )
+    .unwrap();
+    let missing = p.run(&select);
+    assert_eq!(missing.code, 2, "{}", missing.text(&p));
+    assert!(
+        missing.stderr.contains("the --state folder has no sources.json"),
+        "{}",
+        missing.stderr
+    );
+    std::fs::rename(
+        p.path().join("target/sources.json"),
+        p.path().join("prod-state/sources.json"),
+    )
+    .unwrap();
+    // And this target's: dbt compares the two files, it does not query.
+    let no_current = p.run(&select);
+    assert_eq!(no_current.code, 2, "{}", no_current.text(&p));
+    assert!(
+        no_current
+            .stderr
+            .contains("the target folder has no sources.json"),
+        "{}",
+        no_current.stderr
+    );
+    // Nothing loaded since: nothing is fresher.
+    assert_eq!(p.run(&["source", "freshness"]).code, 0);
+    let same = p.run(&select);
+    assert_eq!(same.code, 0, "{}", same.text(&p));
+    assert_eq!(same.stdout.trim(), "", "{}", same.stdout);
+    // A newer row in raw_orders: both source tables over it are fresher, and the model reads one.
+    let db = duckdb::Connection::open(p.path().join("test.duckdb")).unwrap();
+    db.execute_batch(
+        "insert into main.raw_orders (order_id, customer, amount_cents, status, ordered_on) \
+                      select 999, customer, amount_cents, status, current_date from main.raw_orders limit 1",
+    )
+    .unwrap();
+    drop(db);
+    assert_eq!(p.run(&["source", "freshness"]).code, 0);
+    let fresher = p.run(&select);
+    assert_eq!(fresher.code, 0, "{}", fresher.text(&p));
+    let listed: Vec<&str> = fresher.stdout.lines().collect();
+    assert_eq!(
+        listed,
+        [
+            "shop.from_source",
+            "source:shop.shop_raw.also_orders",
+            "source:shop.shop_raw.raw_orders"
+        ],
+        "{}",
+        fresher.stdout
+    );
+}
+
+#[test]
 fn defer_builds_one_changed_model_on_top_of_production() {
     // Slim CI on DuckDB: production and CI are schemas of one database file.
     let p = Project::fixture("chain");
@@ -488,4 +568,173 @@ fn defer_builds_one_changed_model_on_top_of_production() {
         "{}",
         bad.stderr
     );
+}
+
+#[test]
+fn clone_makes_views_over_the_state_relations_and_leaves_existing_ones() {
+    let p = Project::fixture("chain");
+    p.write(
+        "profiles.yml",
+        "fixture:\n  target: prod\n  outputs:\n    prod:\n      type: duckdb\n      path: test.duckdb\n      \
+         schema: main\n    ci:\n      type: duckdb\n      path: test.duckdb\n      schema: ci\n",
+    );
+    // Without a state to clone from: exit code 2, nothing opened.
+    let bad = p.run(&["clone", "--target", "ci"]);
+    assert_eq!(bad.code, 2, "{}", bad.text(&p));
+    assert!(!p.path().join("test.duckdb").exists());
+    assert_eq!(p.run(&["build"]).code, 0);
+    std::fs::rename(p.path().join("target"), p.path().join("prod-state")).unwrap();
+    // A model production never built has nothing to clone.
+    p.write("models/new_model.sql", "select 1 as x\n");
+    let run = p.run(&["clone", "--target", "ci", "--state", "prod-state"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    assert!(
+        run.stdout
+            .contains("No relation found in state manifest for model.shop.new_model"),
+        "{}",
+        run.stdout
+    );
+    let db = p.db("test.duckdb");
+    assert_eq!(
+        rows(&db, "select table_name, table_type from information_schema.tables where table_schema like 'ci%' order by all"),
+        "customer_revenue\tVIEW\nraw_orders\tVIEW\nstg_orders\tVIEW\ntop_customer\tVIEW"
+    );
+    assert_eq!(
+        rows(&db, "select * from ci_marts.customer_revenue order by all"),
+        rows(&db, "select * from main_marts.customer_revenue order by all"),
+    );
+    drop(db);
+    let doc: serde_json::Value = serde_json::from_str(&p.read("target/run_results.json")).unwrap();
+    let messages: Vec<(&str, &str)> = doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["unique_id"].as_str().unwrap(), r["message"].as_str().unwrap()))
+        .filter(|(id, _)| id.ends_with("new_model") || id.ends_with("stg_orders"))
+        .collect();
+    assert_eq!(
+        messages,
+        [("model.shop.new_model", "No-op"), ("model.shop.stg_orders", "OK")]
+    );
+    // Again: every relation exists, so each is left alone; --full-refresh replaces them.
+    let again = p.run(&[
+        "clone",
+        "--target",
+        "ci",
+        "--state",
+        "prod-state",
+        "--select",
+        "stg_orders",
+    ]);
+    assert_eq!(again.code, 0, "{}", again.text(&p));
+    assert!(
+        again
+            .stdout
+            .contains("Relation \"test\".\"ci\".\"stg_orders\" already exists"),
+        "{}",
+        again.stdout
+    );
+    assert!(
+        again
+            .stdout
+            .contains("Done. PASS=1 WARN=0 ERROR=0 SKIP=0 NO-OP=0 TOTAL=1"),
+        "{}",
+        again.stdout
+    );
+}
+
+/// Runs `mallard ARGS` in `dir` with `stdin` as its input and HOME at `home` (so that nothing
+/// is written to the real ~/.dbt); returns the exit code, stdout and stderr.
+fn run_with_input(
+    home: &std::path::Path,
+    dir: &std::path::Path,
+    args: &[&str],
+    stdin: &str,
+) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mallard"))
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", home)
+        .env_remove("DBT_PROFILES_DIR")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn init_asks_for_what_is_missing_and_writes_a_project_that_builds() {
+    let dir = tempfile::tempdir().unwrap();
+    // A name that is not an identifier is asked again; the database choice is read from stdin.
+    let (code, out, err) = run_with_input(dir.path(), dir.path(), &["init", "bad-name"], "shop_dw\n1\n");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("bad-name is not a valid project name."), "{out}");
+    assert!(
+        out.contains("Which database would you like to use?\n[1] duckdb"),
+        "{out}"
+    );
+    let profiles = std::fs::read_to_string(dir.path().join(".dbt/profiles.yml")).unwrap();
+    assert!(profiles.starts_with("shop_dw:\n  target: dev\n"), "{profiles}");
+    let project = std::fs::read_to_string(dir.path().join("shop_dw/dbt_project.yml")).unwrap();
+    assert!(
+        project.contains("name: 'shop_dw'") && project.contains("profile: 'shop_dw'"),
+        "{project}"
+    );
+    // The new project builds with the profile written for it.
+    let project_dir = dir.path().join("shop_dw");
+    let (code, out, err) = run_with_input(dir.path(), &project_dir, &["build"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Done. PASS=6 WARN=0 ERROR=0"), "{out}");
+    // Again: the project exists; dbt says so and exits 0, writing nothing.
+    let (code, out, _) = run_with_input(dir.path(), dir.path(), &["init", "shop_dw", "-s"], "");
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("A project called shop_dw already exists here."),
+        "{out}"
+    );
+    // Inside the project, only the profile; an existing one is kept unless the answer is yes.
+    let (code, out, _) = run_with_input(dir.path(), &project_dir, &["init"], "n\n");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("The profile shop_dw already exists"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(".dbt/profiles.yml")).unwrap(),
+        profiles
+    );
+    // Non-interactive: no answers on stdin is an error with what to pass, exit code 2.
+    let (code, _, err) = run_with_input(dir.path(), dir.path(), &["init"], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("`init` needs a project name"), "{err}");
+    let (code, _, err) = run_with_input(
+        dir.path(),
+        dir.path(),
+        &["init", "other", "--profile", "nope"],
+        "",
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("could not find a profile named `nope`"), "{err}");
+    assert!(!dir.path().join("other").exists());
+    // --skip-profile-setup with a name asks nothing.
+    let (code, out, err) = run_with_input(
+        dir.path(),
+        dir.path(),
+        &["init", "quiet_one", "--skip-profile-setup"],
+        "",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(dir
+        .path()
+        .join("quiet_one/models/example/first_model.sql")
+        .is_file());
+    assert!(!std::fs::read_to_string(dir.path().join(".dbt/profiles.yml"))
+        .unwrap()
+        .contains("quiet_one"));
 }

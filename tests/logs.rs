@@ -218,6 +218,11 @@ fn warn_error_turns_warnings_into_errors_as_dbt_does() {
 #[test]
 fn a_terminal_sees_a_live_progress_display_and_a_pipe_plain_lines() {
     let p = Project::fixture("chain");
+    // A model that runs long enough (half a second or more) for the display to name it.
+    p.write(
+        "models/slow_model.sql",
+        "{{ config(materialized='table') }}\nselect sum(i * i) as total from range(100000000) t(i)\n",
+    );
     // `script` (util-linux) runs the build on a pseudo-terminal and records what it drew.
     let typescript = p.path().join("typescript.txt");
     let command = format!(
@@ -234,6 +239,7 @@ fn a_terminal_sees_a_live_progress_display_and_a_pipe_plain_lines() {
     assert!(status.success());
     let drawn = std::fs::read_to_string(&typescript).unwrap();
     assert!(drawn.contains("nodes done"), "{drawn}");
+    assert!(drawn.contains("running: slow_model"), "{drawn}");
     assert!(
         drawn.contains("OK created sql table model main_marts.customer_revenue"),
         "{drawn}"

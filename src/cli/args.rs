@@ -114,6 +114,10 @@ pub enum Command {
     Build(RunArgs),
     /// Render models and tests to SQL under target/compiled/ without touching the database.
     Compile(RunArgs),
+    /// Make this target's relations of the selected models, seeds and snapshots views over
+    /// those another run built (`--state DIR`, its target folder), as dbt's clone does on
+    /// DuckDB; existing relations are left alone unless `--full-refresh`.
+    Clone(RunArgs),
     /// Run again what errored, failed or was skipped in the last run (from
     /// target/run_results.json), with that run's command, vars, target and threads.
     Retry(RetryArgs),
@@ -134,6 +138,9 @@ pub enum Command {
     /// Commands on sources: `source freshness`.
     #[command(subcommand)]
     Source(SourceCommand),
+    /// Create a new project (and its DuckDB profile in profiles.yml), asking what is not
+    /// given; inside a project, set up its profile.
+    Init(InitArgs),
     /// Call a macro (`name` or `package.name`) with a database connection, e.g. for grants or
     /// maintenance; its statements run, its `log(..., info=True)` lines are printed.
     RunOperation(RunOperationArgs),
@@ -175,6 +182,19 @@ pub struct RunOperationArgs {
     pub lock_timeout: Option<std::time::Duration>,
 }
 
+/// `init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// The new project's name and folder (letters, digits and _) [default: asked].
+    #[arg(value_name = "PROJECT_NAME")]
+    pub project_name: Option<String>,
+    /// Write the project only, no profile.
+    #[arg(long, short = 's')]
+    pub skip_profile_setup: bool,
+}
+
 /// Commands that need only the project and profile.
 #[derive(Debug, Args)]
 pub struct ProjectOnlyArgs {
@@ -191,13 +211,15 @@ impl Command {
             | Command::Test(a)
             | Command::Build(a)
             | Command::Snapshot(a)
-            | Command::Compile(a) => &a.project,
+            | Command::Compile(a)
+            | Command::Clone(a) => &a.project,
             Command::Retry(a) => &a.project,
             Command::Show(a) => &a.project,
             Command::Ls(a) => &a.project,
             Command::Parse(a) | Command::Debug(a) | Command::Clean(a) => &a.project,
             Command::Deps(a) => &a.project,
             Command::RunOperation(a) => &a.project,
+            Command::Init(a) => &a.project,
             Command::Source(SourceCommand::Freshness(a)) => &a.project,
         }
     }
@@ -210,6 +232,7 @@ impl Command {
             Command::Build(_) => "build",
             Command::Snapshot(_) => "snapshot",
             Command::Compile(_) => "compile",
+            Command::Clone(_) => "clone",
             Command::Retry(_) => "retry",
             Command::Show(_) => "show",
             Command::Ls(_) => "ls",
@@ -218,6 +241,7 @@ impl Command {
             Command::Deps(_) => "deps",
             Command::Clean(_) => "clean",
             Command::RunOperation(_) => "run-operation",
+            Command::Init(_) => "init",
             Command::Source(_) => "source freshness",
         }
     }

@@ -2,7 +2,9 @@
 //! a [`Session`] (the loaded project, target, manifest and graph).
 
 pub mod args;
+mod clone;
 mod commands;
+mod init;
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -69,9 +71,12 @@ fn print_error(err: &anyhow::Error) {
 fn run(cli: Cli) -> Result<ExitCode> {
     let name = cli.command.name();
     let invocation = match &cli.command {
-        Command::Seed(a) | Command::Run(a) | Command::Test(a) | Command::Snapshot(a) | Command::Build(a) => {
-            Invocation::new(recorded_args(name, a))
-        }
+        Command::Seed(a)
+        | Command::Run(a)
+        | Command::Test(a)
+        | Command::Snapshot(a)
+        | Command::Build(a)
+        | Command::Clone(a) => Invocation::new(recorded_args(name, a)),
         other => Invocation::new(json!({"command": other.name()})),
     };
     let g = &cli.global;
@@ -94,6 +99,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Retry(a) => retry(a),
         Command::RunOperation(a) => run_operation(a),
+        Command::Clone(a) => clone::clone(a, &invocation),
+        Command::Init(a) => init::init(a),
         Command::Source(args::SourceCommand::Freshness(a)) => source_freshness(a, &invocation),
         Command::Show(a) => show(a),
         Command::Ls(a) => {
@@ -327,7 +334,10 @@ impl Session {
 
     /// The `unique_id`s `args` select, reading `--state` when given.
     fn select(&self, args: &SelectArgs) -> Result<BTreeSet<String>> {
-        let state = args.state.as_deref().map(PreviousState::load).transpose()?;
+        let state = match args.state.as_deref() {
+            Some(dir) => Some(PreviousState::load(dir)?.with_current_sources(&self.project.target_dir())?),
+            None => None,
+        };
         let selectors = selector::Selectors::load(&self.project.root)?;
         Ok(selector::select_with(
             &self.manifest,
@@ -437,7 +447,10 @@ fn execute(
     }
     let command = invocation.args["command"].as_str().unwrap_or_default();
     // `--defer`'s state, read before anything is opened or written.
-    let defer_state = args.defer.then(|| read_defer_state(&args)).transpose()?;
+    let defer_state = args
+        .defer
+        .then(|| read_defer_state(&args, "--defer"))
+        .transpose()?;
     if args.inline.is_some() {
         return Err(crate::error::Diagnostic::new(format!(
             "`--inline` is not an option of `mallard {command}`"
@@ -493,22 +506,38 @@ fn execute(
     )
 }
 
-/// The manifest `--defer` defers to: `--defer-state`'s, else `--state`'s.
+/// The manifest `--defer` (or `clone`, named by `purpose`) reads: `--defer-state`'s, else
+/// `--state`'s.
 ///
-/// Errors: neither is given; the folder has no readable manifest.
-fn read_defer_state(args: &RunArgs) -> Result<Value> {
+/// Errors (exit code 2, before anything is opened): neither is given; the file is missing or
+/// is not JSON.
+fn read_defer_state(args: &RunArgs, purpose: &str) -> Result<Value> {
     let dir = args
         .defer_state
         .as_deref()
         .or(args.select.state.as_deref())
         .ok_or_else(|| {
-            crate::error::Diagnostic::new("`--defer` needs the manifest of another run to defer to")
-                .help("pass `--state DIR` (or `--defer-state DIR`), the target folder of a production run")
+            crate::error::Diagnostic::new(format!(
+                "`{purpose}` needs the manifest of another run to defer to"
+            ))
+            .help("pass `--state DIR` (or `--defer-state DIR`), the target folder of a production run")
         })?;
     let path = dir.join("manifest.json");
     let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read `{}` for --defer", path.display()))?;
+        .with_context(|| format!("cannot read `{}` for {purpose}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("`{}` is not a manifest", path.display()))
+}
+
+/// The relation the state manifest `state` records for node `id`: its `database`, `schema`
+/// and `alias` (or `name`); `None` when it has no such node or the node no relation.
+fn state_relation(state: &Value, id: &str) -> Option<templating::Relation> {
+    let recorded = state["nodes"].get(id)?;
+    let field = |k: &str| recorded.get(k).and_then(Value::as_str);
+    Some(templating::Relation::new(
+        field("database")?,
+        field("schema")?,
+        field("alias").or_else(|| field("name"))?,
+    ))
 }
 
 /// `--defer`: for each node of the state's manifest that this run does not select (models,
@@ -534,15 +563,7 @@ fn deferred_relations(
         {
             continue;
         }
-        let Some(recorded) = state["nodes"].get(id) else {
-            continue;
-        };
-        let field = |k: &str| recorded.get(k).and_then(Value::as_str).map(str::to_string);
-        let (Some(database), Some(schema), Some(alias)) = (
-            field("database"),
-            field("schema"),
-            field("alias").or_else(|| field("name")),
-        ) else {
+        let Some(recorded) = state_relation(state, id) else {
             continue;
         };
         let own = node.relation.as_ref().and_then(|r| {
@@ -553,7 +574,7 @@ fn deferred_relations(
             })
         });
         if favor_state || own.is_none() {
-            out.insert(id.clone(), templating::Relation::new(&database, &schema, &alias));
+            out.insert(id.clone(), recorded);
         }
     }
     out

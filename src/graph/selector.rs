@@ -27,6 +27,7 @@ const METHODS: &[&str] = &[
     "package",
     "state",
     "result",
+    "source_status",
     "unique_id",
     "selector",
 ];
@@ -38,6 +39,39 @@ pub struct PreviousState {
     pub nodes: std::collections::BTreeMap<String, serde_json::Value>,
     /// Each node's status in the earlier run's `run_results.json` (empty if it has none).
     pub results: std::collections::BTreeMap<String, String>,
+    /// The earlier run's `sources.json` (`source freshness`), if it has one.
+    pub sources: Option<SourceFreshness>,
+    /// This target's `sources.json`, the freshness just checked, if there is one.
+    pub sources_current: Option<SourceFreshness>,
+}
+
+/// What a `sources.json` says of each source: `unique_id` to its `max_loaded_at` (an RFC 3339
+/// timestamp), or `None` when its freshness query failed (a `runtime error` result).
+pub type SourceFreshness = std::collections::BTreeMap<String, Option<chrono::DateTime<chrono::FixedOffset>>>;
+
+/// Reads the results of a `sources.json`; `None` if the file is missing.
+///
+/// Errors: the file exists but is not JSON with a `results` list.
+pub fn read_source_freshness(path: &std::path::Path) -> Result<Option<SourceFreshness>, Diagnostic> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(None);
+    };
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Diagnostic::new(format!("`{}` is not a sources.json: {e}", path.display())))?;
+    let results = doc["results"]
+        .as_array()
+        .ok_or_else(|| Diagnostic::new(format!("`{}` has no `results` list", path.display())))?;
+    Ok(Some(
+        results
+            .iter()
+            .filter_map(|r| {
+                let loaded = r["max_loaded_at"]
+                    .as_str()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+                Some((r["unique_id"].as_str()?.to_string(), loaded))
+            })
+            .collect(),
+    ))
 }
 
 impl PreviousState {
@@ -61,7 +95,18 @@ impl PreviousState {
         Ok(PreviousState {
             nodes,
             results: read_statuses(&dir.join("run_results.json")),
+            sources: read_source_freshness(&dir.join("sources.json"))?,
+            sources_current: None,
         })
+    }
+
+    /// Adds this target's `sources.json` (in `target_dir`), which `source_status:` compares
+    /// with the earlier run's, as dbt does.
+    ///
+    /// Errors: the file exists but is not a sources.json.
+    pub fn with_current_sources(mut self, target_dir: &std::path::Path) -> Result<PreviousState, Diagnostic> {
+        self.sources_current = read_source_freshness(&target_dir.join("sources.json"))?;
+        Ok(self)
     }
 }
 
@@ -444,6 +489,7 @@ fn apply(cx: &Context<'_>, atom: &Atom) -> Result<BTreeSet<String>, Diagnostic> 
     match atom.method.as_str() {
         "state" => base = state_matches(cx, &atom.value)?,
         "result" => base = result_matches(cx, &atom.value)?,
+        "source_status" => base = source_status_matches(cx, &atom.value)?,
         "selector" => {
             let selectors = cx.selectors.ok_or_else(|| {
                 Diagnostic::new(format!("`selector:{}` needs a selectors.yml", atom.value))
@@ -517,6 +563,40 @@ fn state_matches(cx: &Context<'_>, value: &str) -> Result<BTreeSet<String>, Diag
         }
     }
     Ok(out)
+}
+
+/// `source_status:fresher`: the sources whose newest row (`max_loaded_at`) in this target's
+/// `sources.json` is newer than in the `--state` run's, or that the earlier run did not check
+/// or could not query (as dbt); a source whose freshness query fails now is left out. As in
+/// dbt, any other value selects nothing.
+fn source_status_matches(cx: &Context<'_>, value: &str) -> Result<BTreeSet<String>, Diagnostic> {
+    let help = "run `mallard source freshness` in production and keep its target folder (with sources.json) \
+                for --state, then run `mallard source freshness` in this target before selecting";
+    let previous = cx.state.and_then(|s| s.sources.as_ref()).ok_or_else(|| {
+        Diagnostic::new(format!(
+            "`source_status:{value}` needs the freshness results of an earlier run: the --state folder has no sources.json"
+        ))
+        .help(help)
+    })?;
+    let current = cx.state.and_then(|s| s.sources_current.as_ref()).ok_or_else(|| {
+        Diagnostic::new(format!(
+            "`source_status:{value}` needs this target's freshness results: the target folder has no sources.json"
+        ))
+        .help(help)
+    })?;
+    if value != "fresher" {
+        return Ok(BTreeSet::new());
+    }
+    Ok(current
+        .iter()
+        .filter(|(id, now)| match (now, previous.get(*id)) {
+            (None, _) => false,
+            (Some(_), None | Some(None)) => true,
+            (Some(now), Some(Some(before))) => now > before,
+        })
+        .filter(|(id, _)| cx.manifest.sources.contains_key(*id))
+        .map(|(id, _)| id.clone())
+        .collect())
 }
 
 /// `result:<status>`: the nodes whose status in the `--state` run's `run_results.json` was

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod profile;
 pub mod properties;
+pub mod starter;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};

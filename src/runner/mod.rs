@@ -6,7 +6,9 @@
 //! order. A model that errors, or a data test that fails with severity `error`, marks every
 //! node downstream of it `skipped`; independent branches go on.
 
+pub mod clone;
 pub mod compile;
+pub mod error_location;
 pub mod freshness;
 pub mod hooks;
 pub mod output;
@@ -189,6 +191,7 @@ pub fn execute(
                         s.running += 1;
                         drop(s);
                         let node = &manifest.nodes[&order[i]];
+                        crate::log::progress_started(&node.name);
                         let mut r = run_node(node, compiler, conn.as_ref(), write, project_root);
                         r.thread_id = thread_id.clone();
                         if let (Some(signal), Status::Error) = (crate::adapter::cancel::requested(), r.status)
@@ -595,19 +598,43 @@ fn run_node(
                 ResourceType::UnitTest => "unit_test",
                 _ => "model",
             };
+            let text = e.to_string();
             let mut msg = format!(
                 "Runtime Error in {what} {} ({})\n  {}",
                 node.name,
                 node.original_file_path,
-                indent(&e.to_string())
+                indent(&text)
             );
             if node.resource_type != ResourceType::Seed {
-                msg.push_str(&format!("\n  {compiled_at}"));
+                msg.push_str(&format!("\n  {}", error_at(node, &text, &sql, &compiled_at)));
             }
             result.message = Some(msg);
         }
     }
     result
+}
+
+/// The last line of a database error's message: the template's `file:line` that the failing
+/// line of the compiled SQL was rendered from (for models and singular tests, whose template is
+/// the file; see [`error_location`]) and the compiled file's line, or `compiled_at` alone
+/// when DuckDB quotes no line of the compiled SQL.
+fn error_at(node: &Node, error: &str, sql: &str, compiled_at: &str) -> String {
+    let Some(line) = error_location::compiled_line(error, sql) else {
+        return compiled_at.to_string();
+    };
+    let compiled = format!("{compiled_at}:{line}");
+    let from_file = node.resource_type == ResourceType::Model
+        || (node.resource_type == ResourceType::Test && node.test_metadata.is_none());
+    match error_location::template_lines(&node.raw_code, sql, line).filter(|_| from_file) {
+        Some((first, last)) if first == last => {
+            format!("error at {}:{first} ({compiled})", node.original_file_path)
+        }
+        Some((first, last)) => format!(
+            "error at {}:{first}-{last}, in what its Jinja rendered ({compiled})",
+            node.original_file_path
+        ),
+        None => compiled,
+    }
 }
 
 enum Outcome {
