@@ -371,7 +371,8 @@ fn source_freshness_checks_each_table_against_its_thresholds() {
          filter: \"status = 'shipped'\"\n      - name: fresh_enough\n        identifier: raw_orders\n        \
          freshness:\n          warn_after: {count: 100000, period: day}\n      - name: broken\n        \
          identifier: raw_orders\n        loaded_at_field: no_such_column\n      - name: unchecked\n        \
-         identifier: raw_orders\n        freshness: null\n",
+         identifier: raw_orders\n        freshness: null\n      - name: wrong_type\n        \
+         identifier: raw_orders\n        loaded_at_field: customer\n",
     );
     let none = p.run(&["source", "freshness"]);
     assert_eq!(none.code, 2, "{}", none.text(&p));
@@ -379,12 +380,15 @@ fn source_freshness_checks_each_table_against_its_thresholds() {
     let run = p.run(&["source", "freshness"]);
     assert_eq!(run.code, 1, "a stale table and a failing query: {}", run.text(&p));
     for line in [
-        "of 4 ERROR freshness of shop_raw.broken",
-        "of 4 PASS freshness of shop_raw.fresh_enough",
-        "of 4 WARN freshness of shop_raw.raw_orders",
-        "of 4 ERROR STALE freshness of shop_raw.stale_orders",
+        "of 5 ERROR freshness of shop_raw.broken",
+        "of 5 PASS freshness of shop_raw.fresh_enough",
+        "of 5 WARN freshness of shop_raw.raw_orders",
+        "of 5 ERROR STALE freshness of shop_raw.stale_orders",
+        "of 5 ERROR freshness of shop_raw.wrong_type",
         "Failure in source stale_orders (models/freshness.yml)",
         "Runtime Error in source broken (models/freshness.yml)",
+        "Runtime Error in source wrong_type (models/freshness.yml)\n  Expected a timestamp value when querying \
+         field `customer` of table \"test\".\"main\".\"raw_orders\", but it is VARCHAR",
     ] {
         assert!(run.stdout.contains(line), "no `{line}` in:\n{}", run.stdout);
     }

@@ -347,6 +347,16 @@ impl Adapter {
         rows.collect()
     }
 
+    /// The type names of the result columns of `sql`, in order, as DuckDB names them
+    /// (`VARCHAR`, `TIMESTAMP WITH TIME ZONE`, ...), without running it.
+    ///
+    /// Errors: DuckDB's, for a query that does not bind.
+    pub fn column_types(&self, sql: &str) -> Result<Vec<String>, duckdb::Error> {
+        let mut stmt = self.conn.prepare(&format!("describe {sql}"))?;
+        let rows = stmt.query_map([], |row| row.get::<_, String>(1))?;
+        rows.collect()
+    }
+
     /// Whether `relation` exists, and as what. The catalog is read once per run, with one
     /// query, and kept up to date by [`Adapter::set_relation_kind`]: one lookup per node cost
     /// a catalog query each, which DuckDB running the same statements does not pay.

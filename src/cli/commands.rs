@@ -433,10 +433,18 @@ pub(super) fn source_freshness(a: FreshnessArgs, invocation: &Invocation) -> Res
         let t0 = chrono::Utc::now();
         let clock = std::time::Instant::now();
         let filter = f.get("filter").and_then(Value::as_str);
-        let sql = freshness::query(&source.relation.to_string(), field, filter);
+        let relation = source.relation.to_string();
+        let sql = freshness::query(&relation, field, filter);
         let outcome = adapter
             .query_numbers(&sql)
-            .map_err(|e| e.to_string())
+            .map_err(|e| {
+                // A field that is not a timestamp fails to bind in `epoch()`: say that instead.
+                adapter
+                    .column_types(&freshness::type_query(&relation, field))
+                    .ok()
+                    .and_then(|types| freshness::not_a_timestamp(field, &relation, types.first()?))
+                    .unwrap_or_else(|| e.to_string())
+            })
             .and_then(|row| {
                 let loaded = row.first().copied().flatten();
                 let loaded = loaded.ok_or(format!("no row of `{shown}` has a `{field}`"))?;

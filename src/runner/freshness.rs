@@ -55,6 +55,26 @@ pub fn query(relation: &str, loaded_at_field: &str, filter: Option<&str>) -> Str
     )
 }
 
+/// The query whose one column has the type of the greatest `loaded_at_field`, for
+/// [`not_a_timestamp`].
+pub fn type_query(relation: &str, loaded_at_field: &str) -> String {
+    format!("select max({loaded_at_field}) from {relation}")
+}
+
+/// The error for a `loaded_at_field` of DuckDB type `type_name` that is not a date or
+/// timestamp (dbt's "Expected a timestamp value" error), or `None` when it is one.
+pub fn not_a_timestamp(loaded_at_field: &str, relation: &str, type_name: &str) -> Option<String> {
+    let upper = type_name.to_ascii_uppercase();
+    if upper == "DATE" || upper.starts_with("TIMESTAMP") {
+        return None;
+    }
+    Some(format!(
+        "Expected a timestamp value when querying field `{loaded_at_field}` of table {relation}, \
+         but it is {type_name}: set `loaded_at_field` to a timestamp column or expression, \
+         e.g. `cast({loaded_at_field} as timestamp)`"
+    ))
+}
+
 /// The status for an age in seconds: `error`, `warn` or `pass`.
 ///
 /// Errors: a threshold whose period is not minute, hour or day.
