@@ -15,6 +15,7 @@ pub mod log;
 pub mod manifest;
 pub mod materialization;
 pub mod project;
+pub mod relation;
 pub mod runner;
 pub mod templating;
 pub mod testing;

@@ -1,17 +1,21 @@
 //! A run's stop request: set when the process is told to stop (SIGINT, SIGTERM), read by the
 //! runner between nodes and by every connection between statements, and carried out at once
-//! on the statements running then through DuckDB's interrupt.
+//! on the statements running then through each engine's interrupt.
 
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Mutex, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
-use duckdb::InterruptHandle;
+/// What an engine's connection offers to stop the statement it runs now (DuckDB's interrupt
+/// handle); the statement then fails and its transaction is rolled back.
+pub trait Interrupt: Send + Sync {
+    fn interrupt(&self);
+}
 
 /// The signal that asked the run to stop; 0 while none did.
 static REQUESTED: AtomicI32 = AtomicI32::new(0);
 
 /// The interrupt handles of the connections opened so far (closed ones fall away).
-static CONNECTIONS: Mutex<Vec<Weak<InterruptHandle>>> = Mutex::new(Vec::new());
+static CONNECTIONS: Mutex<Vec<Weak<dyn Interrupt>>> = Mutex::new(Vec::new());
 
 /// Asks the run to stop because of signal `signal`, and interrupts every statement running
 /// now on any connection: each fails at once, and its transaction is rolled back.
@@ -33,10 +37,10 @@ pub fn requested() -> Option<i32> {
 }
 
 /// Remembers a connection's interrupt handle, for [`request`].
-pub(super) fn register(handle: &std::sync::Arc<InterruptHandle>) {
+pub(super) fn register(handle: &Arc<dyn Interrupt>) {
     let mut connections = CONNECTIONS.lock().unwrap_or_else(|p| p.into_inner());
     connections.retain(|c| c.strong_count() > 0);
-    connections.push(std::sync::Arc::downgrade(handle));
+    connections.push(Arc::downgrade(handle));
 }
 
 /// `SIGINT` or `SIGTERM` (or any signal number) as people name it.

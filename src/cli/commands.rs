@@ -217,9 +217,7 @@ pub(super) fn debug(args: &ProjectArgs) -> Result<ExitCode> {
     };
     // An existing database is opened read-only, so that checking cannot disturb it.
     let check = if path.exists() {
-        duckdb::Config::default()
-            .access_mode(duckdb::AccessMode::ReadOnly)
-            .and_then(|c| duckdb::Connection::open_with_flags(path, c))
+        Adapter::open_read_only(path)
             .map(|_| "OK".to_string())
             .map_err(|e| e.to_string())
     } else if path

@@ -530,10 +530,10 @@ fn read_defer_state(args: &RunArgs, purpose: &str) -> Result<Value> {
 
 /// The relation the state manifest `state` records for node `id`: its `database`, `schema`
 /// and `alias` (or `name`); `None` when it has no such node or the node no relation.
-fn state_relation(state: &Value, id: &str) -> Option<templating::Relation> {
+fn state_relation(state: &Value, id: &str) -> Option<crate::relation::Relation> {
     let recorded = state["nodes"].get(id)?;
     let field = |k: &str| recorded.get(k).and_then(Value::as_str);
-    Some(templating::Relation::new(
+    Some(crate::relation::Relation::new(
         field("database")?,
         field("schema")?,
         field("alias").or_else(|| field("name"))?,
@@ -550,7 +550,7 @@ fn deferred_relations(
     state: &Value,
     favor_state: bool,
     adapter: Option<&Adapter>,
-) -> std::collections::BTreeMap<String, templating::Relation> {
+) -> std::collections::BTreeMap<String, crate::relation::Relation> {
     let selected: BTreeSet<&String> = plan.order.iter().collect();
     let mut out = std::collections::BTreeMap::new();
     for (id, node) in &session.manifest.nodes {

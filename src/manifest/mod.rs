@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 
 use crate::error::Location;
 use crate::project::config::NodeConfig;
-use crate::templating::{RefCall, Relation};
+use crate::relation::Relation;
+use crate::templating::RefCall;
 
 /// The kinds of node in the graph, named as in dbt's `resource_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -17,7 +17,8 @@ use crate::project::config::{project_level_config, NodeConfig};
 use crate::project::profile::Target;
 use crate::project::properties::{NodeProps, Properties};
 use crate::project::{Project, ProjectFile};
-use crate::templating::{self, find_call_line, NodeContext, Recorded, RefCall, Relation, RenderInput};
+use crate::relation::Relation;
+use crate::templating::{self, find_call_line, NodeContext, Recorded, RefCall, RenderInput};
 
 use crate::materialization::BUILT_IN;
 

@@ -9,7 +9,7 @@
 use crate::adapter::{Adapter, Column};
 use crate::error::Diagnostic;
 use crate::manifest::Node;
-use crate::templating::quote;
+use crate::relation::quote;
 
 /// Whether `node` has an enforced contract.
 pub fn enforced(node: &Node) -> bool {

@@ -19,7 +19,7 @@ use anyhow::Result;
 use crate::adapter::{Adapter, Column, RelationKind};
 use crate::error::Diagnostic;
 use crate::project::config::{as_string_list, NodeConfig};
-use crate::templating::{quote, Relation};
+use crate::relation::{quote, Relation};
 
 /// How new rows reach the table (`incremental_strategy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::adapter::{sql_string, Adapter, RelationKind};
 use crate::error::{did_you_mean, Diagnostic, Location};
-use crate::templating::Relation;
+use crate::relation::Relation;
 
 /// The model materializations Mallard builds itself; any other runs a project's or package's
 /// `{% materialization %}` block.
@@ -39,14 +39,14 @@ pub struct Hooks {
 /// Builds a `view` or `table` model from `sql` (a `select`), with its hooks around it. The
 /// schema must exist: [`crate::runner::execute`] creates every schema before the workers start.
 ///
-/// Errors: DuckDB's error; nothing has changed in the database when it is returned.
+/// Errors: the engine's error; nothing has changed in the database when it is returned.
 pub fn model(
     adapter: &Adapter,
     materialized: &str,
     relation: &Relation,
     sql: &str,
     hooks: &Hooks,
-) -> Result<(), duckdb::Error> {
+) -> anyhow::Result<()> {
     let body = strip_trailing_semicolon(sql);
     let existing = adapter.relation_kind(relation)?;
     let mut statements = hooks.pre.clone();
@@ -83,7 +83,7 @@ pub fn contracted_table(
     relation: &Relation,
     sql: &str,
     hooks: &Hooks,
-) -> Result<(), duckdb::Error> {
+) -> anyhow::Result<()> {
     let body = strip_trailing_semicolon(sql);
     let (definition, names) = contract::table_definition(node);
     let mut statements = hooks.pre.clone();
@@ -201,7 +201,7 @@ impl SeedLoad<'_> {
         let cols: Vec<String> = self
             .columns()?
             .iter()
-            .map(|(name, ty)| format!("cast(null as {ty}) as {}", crate::templating::quote(name)))
+            .map(|(name, ty)| format!("cast(null as {ty}) as {}", crate::relation::quote(name)))
             .collect();
         Ok(format!("select {} limit 0", cols.join(", ")))
     }
@@ -223,7 +223,7 @@ impl SeedLoad<'_> {
             .iter()
             .map(|(name, ty)| {
                 let name = if self.quote_columns {
-                    crate::templating::quote(name)
+                    crate::relation::quote(name)
                 } else {
                     name.clone()
                 };

@@ -14,7 +14,7 @@ use anyhow::Result;
 use crate::adapter::Adapter;
 use crate::error::Diagnostic;
 use crate::project::config::{as_string_list, NodeConfig};
-use crate::templating::{quote, Relation};
+use crate::relation::{quote, Relation};
 
 /// How a changed row is recognised (`strategy`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! cannot clone tables without copying (dbt-duckdb): a view `select * from <state relation>`.
 
 use crate::adapter::{Adapter, RelationKind};
-use crate::templating::Relation;
+use crate::relation::Relation;
 
 /// What [`clone_node`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]

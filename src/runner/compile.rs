@@ -8,12 +8,13 @@ use std::sync::{Arc, Mutex};
 use minijinja::Environment;
 use serde_json::json;
 
+use crate::adapter::SharedAdapter;
 use crate::error::Diagnostic;
 use crate::manifest::{FixtureInput, Manifest, Node, ResourceType};
 use crate::materialization::Hooks;
 use crate::project::profile::Target;
-use crate::templating::context::SharedAdapter;
-use crate::templating::{self, NodeContext, Phase, Recorded, RefCall, Relation, RenderInput, Resolver};
+use crate::relation::Relation;
+use crate::templating::{self, NodeContext, Phase, Recorded, RefCall, RenderInput, Resolver};
 use crate::testing;
 
 /// Resolves refs and sources against a manifest.

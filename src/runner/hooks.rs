@@ -103,7 +103,7 @@ pub fn run(
 
 /// `schemas` and `database_schemas` for the hooks' context: the distinct schemas (and
 /// database, schema pairs) of `relations`, sorted.
-pub fn schema_context<'a>(relations: impl Iterator<Item = &'a crate::templating::Relation>) -> Value {
+pub fn schema_context<'a>(relations: impl Iterator<Item = &'a crate::relation::Relation>) -> Value {
     let mut pairs: Vec<(String, String)> = relations
         .map(|r| (r.database.clone(), r.schema.clone()))
         .collect();

@@ -23,12 +23,12 @@ use std::time::Instant;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
+use crate::adapter::SharedAdapter;
 use crate::adapter::{Adapter, RelationKind};
 use crate::manifest::{Manifest, Node, ResourceType};
 use crate::materialization::incremental::IncrementalConfig;
 use crate::materialization::snapshot::SnapshotConfig;
 use crate::materialization::{self, Hooks, SeedLoad};
-use crate::templating::context::SharedAdapter;
 use crate::testing;
 use compile::Compiler;
 

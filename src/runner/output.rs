@@ -233,11 +233,12 @@ fn kind_rank(n: &Node) -> u8 {
 
 /// Rows as a Markdown-style table (`| a | b |`, a rule, then one line per row), as `show`
 /// prints them; NULL as `null`. An empty result gives the header and rule only.
-pub fn table(columns: &[String], rows: &[Vec<duckdb::types::Value>]) -> String {
-    let cell = crate::adapter::display_value;
+pub fn table(columns: &[String], rows: &[Vec<crate::adapter::Cell>]) -> String {
     crate::error::text_table(
         columns,
-        rows.iter().map(|r| r.iter().map(cell).collect()).collect(),
+        rows.iter()
+            .map(|r| r.iter().map(ToString::to_string).collect())
+            .collect(),
     )
 }
 

@@ -84,7 +84,7 @@ impl Object for Column {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         Some(match key.as_str()? {
             "name" | "column" => Value::from(self.name.clone()),
-            "quoted" => Value::from(super::quote(&self.name)),
+            "quoted" => Value::from(crate::relation::quote(&self.name)),
             "dtype" => Value::from(self.dtype.clone()),
             "data_type" => Value::from(self.data_type()),
             "char_size" | "numeric_precision" | "numeric_scale" => Value::from(()),

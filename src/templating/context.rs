@@ -13,10 +13,7 @@ use minijinja::value::{from_args, Enumerator, Kwargs, Object, ObjectRepr, Value}
 use minijinja::{Error, ErrorKind, State};
 
 use super::{node_context, Phase};
-use crate::adapter::Adapter;
-
-/// A worker's connection, shared with the templates it renders.
-pub type SharedAdapter = Arc<Mutex<Adapter>>;
+use crate::adapter::{Cell, SharedAdapter};
 
 /// The value of a `return(...)` call, carried up to the macro call that catches it.
 #[derive(Debug)]
@@ -146,7 +143,7 @@ struct TableColumn {
 struct Columns(Vec<Arc<TableColumn>>);
 
 impl Table {
-    fn new(columns: Vec<String>, rows: Vec<Vec<duckdb::types::Value>>) -> Table {
+    fn new(columns: Vec<String>, rows: Vec<Vec<Cell>>) -> Table {
         let names = Arc::new(columns);
         Table {
             rows: rows
@@ -282,34 +279,20 @@ impl Object for TableColumn {
     }
 }
 
-/// A DuckDB value as Jinja sees it: numbers, booleans and strings as themselves, DECIMAL as a
-/// float, dates and timestamps as ISO text, anything else as DuckDB's debug form.
-fn to_jinja(v: duckdb::types::Value) -> Value {
-    use duckdb::types::Value as D;
+/// A query's value as Jinja sees it: numbers, booleans and strings as themselves, a decimal
+/// as a float, dates and timestamps as ISO text, anything else as the engine's text form.
+fn to_jinja(v: Cell) -> Value {
     match v {
-        D::Null => Value::from(()),
-        D::Boolean(b) => Value::from(b),
-        D::TinyInt(n) => Value::from(n),
-        D::SmallInt(n) => Value::from(n),
-        D::Int(n) => Value::from(n),
-        D::BigInt(n) => Value::from(n),
-        D::HugeInt(n) => Value::from(n),
-        D::UTinyInt(n) => Value::from(n),
-        D::USmallInt(n) => Value::from(n),
-        D::UInt(n) => Value::from(n),
-        D::UBigInt(n) => Value::from(n),
-        D::UHugeInt(n) => Value::from(n),
-        D::Float(f) => Value::from(f as f64),
-        D::Double(f) => Value::from(f),
-        D::Decimal(d) => d
-            .to_string()
-            .parse::<f64>()
+        Cell::Null => Value::from(()),
+        Cell::Bool(b) => Value::from(b),
+        Cell::Int(n) => i64::try_from(n)
             .map(Value::from)
-            .unwrap_or(Value::from(d.to_string())),
-        D::Text(s) | D::Enum(s) => Value::from(s),
-        D::List(items) | D::Array(items) => Value::from(items.into_iter().map(to_jinja).collect::<Vec<_>>()),
-        // Dates and timestamps as ISO text, the rest in their debug form.
-        other => Value::from(crate::adapter::display_value(&other)),
+            .unwrap_or_else(|_| Value::from(n)),
+        Cell::UInt(n) => Value::from(n),
+        Cell::Float(f) => Value::from(f),
+        Cell::Decimal(d) => d.parse::<f64>().map(Value::from).unwrap_or(Value::from(d)),
+        Cell::List(items) => Value::from(items.into_iter().map(to_jinja).collect::<Vec<_>>()),
+        Cell::Text(s) | Cell::Temporal(s) | Cell::Other(s) => Value::from(s),
     }
 }
 
@@ -457,7 +440,7 @@ impl Object for AdapterObject {
                 adapter
                     .execute(&format!(
                         "alter {kind} {from} rename to {}",
-                        super::quote(&to.identifier)
+                        crate::relation::quote(&to.identifier)
                     ))
                     .map_err(sql_error)?;
                 adapter.forget_relation(&from);
@@ -535,7 +518,7 @@ impl Object for AdapterObject {
             }
             "quote" => {
                 let (ident,): (String,) = from_args(args)?;
-                Ok(Value::from(super::quote(&ident)))
+                Ok(Value::from(crate::relation::quote(&ident)))
             }
             "type" => Ok(Value::from("duckdb")),
             _ => Err(Error::new(

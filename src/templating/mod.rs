@@ -23,10 +23,10 @@ use minijinja::value::{Kwargs, Object, Rest, Value};
 use minijinja::{Environment, Error, ErrorKind, State, UndefinedBehavior};
 use serde_json::Map;
 
+use crate::relation::Relation;
 pub use macros::{
     generic_test_macro, materialization_macro, mutable_literals, MAX_MACRO_DEPTH, RENDER_STACK_SIZE,
 };
-pub use relation::{quote, Relation};
 
 use crate::error::{Diagnostic, Location};
 use macros::{
@@ -98,7 +98,7 @@ pub struct NodeContext {
     pub is_incremental: bool,
     /// The worker's connection, for `run_query`, `statement` and `adapter` in the run phase;
     /// `None` when compiling without a database.
-    pub database: Option<context::SharedAdapter>,
+    pub database: Option<crate::adapter::SharedAdapter>,
     /// What `statement` blocks fetched, for `load_result`.
     pub results: context::StatementResults,
     /// A unit test's `overrides: macros:`: macro name (bare or `package.name`) to the value it

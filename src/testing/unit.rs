@@ -16,8 +16,8 @@ use serde_json::{Map, Value};
 use crate::adapter::{Adapter, Column};
 use crate::manifest::{FixtureInput, FixtureRows, Manifest, ResourceType, UnitTestSpec};
 use crate::materialization::{Hooks, SeedLoad};
+use crate::relation::quote;
 use crate::runner::compile::inject_ctes;
-use crate::templating::quote;
 
 /// The result of a unit test: how many rows differ, and a report of (up to 20 of) them.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,13 +101,9 @@ pub fn run(
             .iter()
             .zip(row)
             .skip(1)
-            .map(|(n, v)| format!("{n}={}", crate::adapter::display_value(v)))
+            .map(|(n, v)| format!("{n}={v}"))
             .collect();
-        report.push_str(&format!(
-            "{}: {}\n",
-            crate::adapter::display_value(&row[0]),
-            cells.join(", ")
-        ));
+        report.push_str(&format!("{}: {}\n", row[0], cells.join(", ")));
     }
     if rows.len() > 20 {
         report.push_str(&format!("... and {} more\n", rows.len() - 20));

@@ -9,7 +9,8 @@ use serde_json::{json, Map, Value};
 use super::{folders_of, test_config_base, test_names, Located, Node, Parser, ResourceType, TestMetadata};
 use crate::error::{did_you_mean, Diagnostic};
 use crate::project::properties::{NodeProps, Properties, TestDef};
-use crate::templating::{self, Recorded, Relation, RenderInput};
+use crate::relation::Relation;
+use crate::templating::{self, Recorded, RenderInput};
 
 impl Parser<'_> {
     /// The data tests of property entry `np`, on the node named `key` (see

@@ -7,7 +7,8 @@ use super::{folders_of, Parser};
 use crate::error::{Diagnostic, Location};
 use crate::manifest::Source;
 use crate::project::properties::Properties;
-use crate::templating::{self, Relation};
+use crate::relation::Relation;
+use crate::templating::{self};
 
 impl Parser<'_> {
     /// Renders a source's `database`, `schema` or `identifier` that holds Jinja, as dbt does

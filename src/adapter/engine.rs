@@ -1,0 +1,130 @@
+//! The engine interface: what a database engine gives Mallard, one connection at a time.
+//! DuckDB ([`super::duckdb`]) is the first implementation; a second engine implements
+//! [`Connection`] and is opened where [`super::database::Database`] opens DuckDB. Everything
+//! above `adapter/` reaches the engine through [`super::Adapter`], which adds what is the same
+//! for every engine (transactions, the statement log, the cache of which relations exist), and
+//! sees its values as [`Cell`]s.
+
+use std::fmt;
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::relation::Relation;
+
+/// What kind of relation already exists under a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationKind {
+    Table,
+    View,
+}
+
+/// A column of a relation or query result as the engine describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    /// The engine's type name, e.g. DuckDB's `BIGINT` or `DECIMAL(18,3)`.
+    pub data_type: String,
+}
+
+/// One value of a query result, the same for every engine.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Bool(bool),
+    /// Any signed integer type.
+    Int(i128),
+    /// An unsigned integer too large for `Int` (DuckDB's `UHUGEINT`).
+    UInt(u128),
+    Float(f64),
+    /// A fixed-point number, as the engine writes it (`12.50`).
+    Decimal(String),
+    Text(String),
+    /// A date (`YYYY-MM-DD`) or timestamp (`YYYY-MM-DD HH:MM:SS[.ffffff]`), as text.
+    Temporal(String),
+    List(Vec<Cell>),
+    /// Any other type, in the engine's own text form.
+    Other(String),
+}
+
+impl Cell {
+    /// The value as a whole number: integers, and decimals and floats without a fraction;
+    /// `None` otherwise.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Cell::Int(n) => i64::try_from(*n).ok(),
+            Cell::UInt(n) => i64::try_from(*n).ok(),
+            Cell::Float(f) if f.fract() == 0.0 => Some(*f as i64),
+            Cell::Decimal(d) => d
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.fract() == 0.0)
+                .map(|f| f as i64),
+            _ => None,
+        }
+    }
+
+    /// The value as a number (integers, floats, decimals, numeric text); `None` otherwise.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Cell::Int(n) => Some(*n as f64),
+            Cell::UInt(n) => Some(*n as f64),
+            Cell::Float(f) => Some(*f),
+            Cell::Decimal(t) | Cell::Text(t) => t.parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+/// The value as text for people: numbers and strings as themselves, dates and timestamps as
+/// ISO text, NULL as `null`.
+impl fmt::Display for Cell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cell::Null => f.write_str("null"),
+            Cell::Bool(b) => write!(f, "{b}"),
+            Cell::Int(n) => write!(f, "{n}"),
+            Cell::UInt(n) => write!(f, "{n}"),
+            Cell::Float(x) => write!(f, "{x}"),
+            Cell::Decimal(t) | Cell::Text(t) | Cell::Temporal(t) | Cell::Other(t) => f.write_str(t),
+            Cell::List(items) => write!(f, "{items:?}"),
+        }
+    }
+}
+
+/// A query's column names and its rows.
+pub type Rows = (Vec<String>, Vec<Vec<Cell>>);
+
+/// One connection to an engine's database, used by one worker thread at a time. Errors are
+/// the engine's, with its message.
+pub trait Connection: Send + fmt::Debug {
+    /// The engine's name, as dbt's `adapter.type()` gives it (`duckdb`).
+    fn engine_name(&self) -> &'static str;
+
+    /// A second connection to the same database, for another worker.
+    fn try_clone(&self) -> Result<Box<dyn Connection>>;
+
+    /// Runs `sql`: one statement, or several separated by `;`.
+    fn execute(&self, sql: &str) -> Result<()>;
+
+    /// Runs the query `sql` and returns its column names and all its rows.
+    fn query(&self, sql: &str) -> Result<Rows>;
+
+    /// The result columns of `sql`, a query or a relation's name, with their types, without
+    /// reading its rows.
+    fn describe(&self, sql: &str) -> Result<Vec<Column>>;
+
+    /// Every table and view of every database and schema the connection sees.
+    fn relations(&self) -> Result<Vec<(Relation, RelationKind)>>;
+
+    /// The tables and views of `database.schema` (names compared without case), sorted by name.
+    fn relations_in_schema(&self, database: &str, schema: &str) -> Result<Vec<Relation>>;
+
+    /// The relation `database.schema.identifier` as the catalog spells it (names compared
+    /// without case), or `None`.
+    fn find_relation(&self, database: &str, schema: &str, identifier: &str) -> Result<Option<Relation>>;
+
+    /// The options of the engine's `COPY ... FROM` for CSV file `csv` with a header and
+    /// `delimiter`, as seeds load it.
+    fn csv_copy_options(&self, csv: &Path, delimiter: char) -> String;
+}

@@ -1,0 +1,59 @@
+//! A relation (`database.schema.identifier`): the name of a table or view that every layer
+//! passes around (the manifest records it, templates print it, the adapter builds it). It
+//! sits below them all, so that none of them imports another for it.
+
+use std::fmt;
+
+/// A table or view in DuckDB, named by catalog (`database`), schema and identifier.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Relation {
+    pub database: String,
+    pub schema: String,
+    pub identifier: String,
+}
+
+impl Relation {
+    pub fn new(database: &str, schema: &str, identifier: &str) -> Relation {
+        Relation {
+            database: database.to_string(),
+            schema: schema.to_string(),
+            identifier: identifier.to_string(),
+        }
+    }
+
+    /// The common table expression an ephemeral model becomes, `__dbt__cte__<name>`: a relation
+    /// with no database and no schema, which prints as its bare identifier.
+    pub fn cte(model_name: &str) -> Relation {
+        Relation::new("", "", &format!("__dbt__cte__{model_name}"))
+    }
+
+    /// Whether this is an ephemeral model's CTE (see [`Relation::cte`]).
+    pub fn is_cte(&self) -> bool {
+        self.database.is_empty() && self.schema.is_empty()
+    }
+
+    /// `schema.identifier`, unquoted, as dbt prints relations in its log lines.
+    pub fn short(&self) -> String {
+        format!("{}.{}", self.schema, self.identifier)
+    }
+}
+
+/// Quotes an identifier for DuckDB: wrapped in double quotes, inner quotes doubled.
+pub fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+impl fmt::Display for Relation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_cte() {
+            return write!(f, "{}", self.identifier);
+        }
+        write!(
+            f,
+            "{}.{}.{}",
+            quote(&self.database),
+            quote(&self.schema),
+            quote(&self.identifier)
+        )
+    }
+}
