@@ -8,6 +8,7 @@
 pub mod adapter;
 pub mod artifacts;
 pub mod cli;
+pub mod config;
 pub mod deps;
 pub mod error;
 pub mod graph;
@@ -17,5 +18,6 @@ pub mod materialization;
 pub mod project;
 pub mod relation;
 pub mod runner;
+pub mod sql;
 pub mod templating;
 pub mod testing;

@@ -332,7 +332,7 @@ impl WarnError {
         let Some(text) = options.filter(|t| !t.trim().is_empty()) else {
             return Ok(out);
         };
-        let doc = crate::project::yaml::parse_mapping("--warn-error-options", text).map_err(|d| {
+        let doc = crate::config::yaml::parse_mapping("--warn-error-options", text).map_err(|d| {
             d.help("pass a mapping, e.g. --warn-error-options '{error: all, warn: [NoNodesSelected]}'")
         })?;
         let names = |key: &str, v: &Value| -> Result<Vec<String>, Diagnostic> {

@@ -17,7 +17,6 @@ use anyhow::{Context, Result};
 use super::lock::WriteLock;
 use super::Adapter;
 use crate::error::Diagnostic;
-use crate::project::profile::Target;
 
 /// The folder, beside the published database, where publish mode builds.
 const SHADOW_DIR: &str = ".mallard-publish";
@@ -43,14 +42,20 @@ fn wal_of(db: &Path) -> PathBuf {
 
 impl Database {
     /// Claims and opens the target's database for writing: takes the write lock (waiting up
-    /// to `lock_timeout`), then opens the file itself, or in publish mode a fresh shadow copy.
+    /// to `lock_timeout`), then opens the file `path` itself (`None`: a database in memory),
+    /// or with `publish` a fresh shadow copy; every connection runs `settings` first.
     ///
     /// Errors: another run holds the lock; another (non-Mallard) process holds the DuckDB
     /// file past the timeout; the folder does not exist; the file is not a DuckDB database.
-    pub fn open(target: &Target, lock_timeout: Option<Duration>) -> Result<Database> {
-        let Some(path) = target.path.as_deref() else {
+    pub fn open(
+        path: Option<&Path>,
+        settings: &[String],
+        publish: bool,
+        lock_timeout: Option<Duration>,
+    ) -> Result<Database> {
+        let Some(path) = path else {
             return Ok(Database {
-                adapter: Some(Adapter::open(None)?.with_settings(&target.settings)?),
+                adapter: Some(Adapter::open(None)?.with_settings(settings)?),
                 publish: None,
                 _lock: None,
             });
@@ -65,7 +70,7 @@ impl Database {
             .into());
         }
         let lock = WriteLock::acquire(path, lock_timeout)?;
-        let (open_path, publish) = if target.publish {
+        let (open_path, publish) = if publish {
             let shadow = Self::prepare_shadow(path)?;
             (
                 shadow.clone(),
@@ -93,7 +98,7 @@ impl Database {
             }
         };
         Ok(Database {
-            adapter: Some(adapter.with_settings(&target.settings)?),
+            adapter: Some(adapter.with_settings(settings)?),
             publish,
             _lock: Some(lock),
         })

@@ -10,7 +10,6 @@ use serde_json::json;
 
 use super::args::RunArgs;
 use super::{read_defer_state, state_relation, Session};
-use crate::adapter::database::Database;
 use crate::artifacts::{self, Invocation};
 use crate::log::{self, Level};
 use crate::manifest::ResourceType;
@@ -35,7 +34,7 @@ pub(super) fn clone(args: RunArgs, invocation: &Invocation) -> Result<ExitCode> 
         false,
         true,
     )?;
-    let database = Database::open(&session.target, args.lock_timeout)?;
+    let database = session.open_database(args.lock_timeout)?;
     session.write_manifest(invocation)?;
     session.report_header();
     log::event(

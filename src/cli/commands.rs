@@ -248,7 +248,7 @@ pub(super) fn debug(args: &ProjectArgs) -> Result<ExitCode> {
 ///
 /// Errors: a clean target outside the project folder (nothing is deleted then).
 pub(super) fn clean(args: &ProjectArgs) -> Result<ExitCode> {
-    let project = Project::load(&project_dir(args)?, &crate::project::ConfigContext::default())?;
+    let project = Project::load(&project_dir(args)?, &crate::config::ConfigContext::default())?;
     let mut folders = Vec::new();
     for target in &project.clean_targets {
         let path = project.root.join(target);
@@ -292,7 +292,7 @@ pub(super) fn clean(args: &ProjectArgs) -> Result<ExitCode> {
 pub(super) fn run_operation(a: RunOperationArgs) -> Result<ExitCode> {
     let args = match a.args.as_deref() {
         None => serde_json::Map::new(),
-        Some(text) => crate::project::yaml::parse_mapping("--args", text).map_err(|d| {
+        Some(text) => crate::config::yaml::parse_mapping("--args", text).map_err(|d| {
             d.help("pass the macro's arguments as a YAML mapping, e.g. --args '{role: analyst}'")
         })?,
     };
@@ -321,7 +321,7 @@ pub(super) fn run_operation(a: RunOperationArgs) -> Result<ExitCode> {
         .into());
     }
     session.report_header();
-    let database = crate::adapter::database::Database::open(&session.target, a.lock_timeout)?;
+    let database = session.open_database(a.lock_timeout)?;
     let shared = Arc::new(std::sync::Mutex::new(database.adapter().try_clone()?));
     let call_args: Vec<String> = args
         .keys()

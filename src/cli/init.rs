@@ -46,7 +46,7 @@ pub(super) fn init(args: InitArgs) -> Result<ExitCode> {
         }
         if !args.skip_profile_setup {
             let text = std::fs::read_to_string(project_dir.join("dbt_project.yml"))?;
-            let project = crate::project::yaml::parse_mapping("dbt_project.yml", &text)?;
+            let project = crate::config::yaml::parse_mapping("dbt_project.yml", &text)?;
             let name = project.get("profile").and_then(|v| v.as_str()).ok_or_else(|| {
                 Diagnostic::new("dbt_project.yml names no `profile`").help("add `profile: NAME` to it")
             })?;

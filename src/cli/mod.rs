@@ -20,12 +20,13 @@ use serde_json::{json, Map, Value};
 use crate::adapter::database::Database;
 use crate::adapter::Adapter;
 use crate::artifacts::{self, Invocation};
+use crate::config::ConfigContext;
 use crate::graph::selector::{self, PreviousState};
 use crate::graph::{self, Graph};
 use crate::log::{self, Level};
 use crate::manifest::{self, Manifest, ResourceType};
 use crate::project::profile::{self, Target};
-use crate::project::{ConfigContext, Project};
+use crate::project::Project;
 use crate::runner::compile::{Compiler, ManifestResolver};
 use crate::runner::{self, hooks, output, Plan};
 use crate::templating;
@@ -255,7 +256,10 @@ impl Session {
         if reads_graph {
             env.add_global(
                 "graph",
-                templating::context::mutable_value(&artifacts::graph_json(&manifest, &project.target_path)),
+                templating::context::mutable_value(&crate::manifest::json::graph_json(
+                    &manifest,
+                    &project.target_path,
+                )),
             );
         }
         for w in target.warnings.iter().chain(&manifest.warnings) {
@@ -330,6 +334,12 @@ impl Session {
             empty: false,
             compiled_dirs: Default::default(),
         }
+    }
+
+    /// The target's database, claimed for writing (see [`Database::open`]).
+    fn open_database(&self, lock_timeout: Option<std::time::Duration>) -> Result<Database> {
+        let t = &self.target;
+        Database::open(t.path.as_deref(), &t.settings, t.publish, lock_timeout)
     }
 
     /// The `unique_id`s `args` select, reading `--state` when given.
@@ -413,7 +423,7 @@ fn project_dir(args: &ProjectArgs) -> Result<std::path::PathBuf> {
 /// `--vars '{key: value}'`: a YAML mapping.
 fn parse_cli_vars(text: Option<&str>) -> Result<Map<String, Value>> {
     let Some(text) = text else { return Ok(Map::new()) };
-    let doc = crate::project::yaml::parse_mapping("--vars", text)
+    let doc = crate::config::yaml::parse_mapping("--vars", text)
         .map_err(|d| d.help("pass a YAML mapping, e.g. --vars '{as_of: 2024-01-01, scale: 2}'"))?;
     Ok(doc)
 }
@@ -488,7 +498,7 @@ fn execute(
     // Claim the database before anything is written, so that a run refused the lock changes
     // nothing, not even the artifacts.
     let database = if connect {
-        Some(Database::open(&session.target, args.lock_timeout)?)
+        Some(session.open_database(args.lock_timeout)?)
     } else {
         None
     };

@@ -13,8 +13,8 @@ pub mod fetch;
 pub mod spec;
 pub mod version;
 
+use crate::config::ConfigContext;
 use crate::error::Diagnostic;
-use crate::project::ConfigContext;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 use spec::{PackageSpec, Pinned, PinnedSource, Source};
@@ -120,7 +120,7 @@ impl Root {
             Diagnostic::new(format!("no `dbt_project.yml` in `{}`", root.display()))
                 .help("run mallard in a dbt project folder, or point at one with `--project-dir`")
         })?;
-        let doc = crate::project::yaml::parse_mapping(file, &text)?;
+        let doc = crate::config::yaml::parse_mapping(file, &text)?;
         let get = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
         Ok(Root {
             name: get("name").unwrap_or_default(),
@@ -500,7 +500,7 @@ fn read_metadata(dir: &Path) -> Result<Metadata> {
             dir.display()
         )
     })?;
-    let doc = crate::project::yaml::parse_mapping(file, &text)?;
+    let doc = crate::config::yaml::parse_mapping(file, &text)?;
     let name = doc
         .get("name")
         .and_then(Value::as_str)
@@ -688,7 +688,7 @@ fn add_package(root: &Path, add: &str, source: AddSource) -> Result<()> {
     let mut doc = if text.trim().is_empty() {
         serde_json::Map::new()
     } else {
-        crate::project::yaml::parse_mapping(file, &text)?
+        crate::config::yaml::parse_mapping(file, &text)?
     };
     let mut entries: Vec<Value> = doc
         .get("packages")

@@ -93,7 +93,7 @@ pub fn spec_file(root: &std::path::Path) -> Option<&'static str> {
     let lists_packages = |file: &str| {
         std::fs::read_to_string(root.join(file))
             .ok()
-            .and_then(|text| yaml::parse_mapping(file, &text).ok())
+            .and_then(|text| crate::config::yaml::parse_mapping(file, &text).ok())
             .is_some_and(|doc| doc.contains_key("packages"))
     };
     if lists_packages("dependencies.yml") {
@@ -111,18 +111,18 @@ pub fn spec_file(root: &std::path::Path) -> Option<&'static str> {
 /// Errors: YAML syntax, an entry that is not a mapping, an entry with no source key or two, an
 /// unknown key (with a did-you-mean), a `private:` package, a hub package without `version:`,
 /// a tarball without `name:`; each names the file and line.
-pub fn parse_specs(file: &str, text: &str, ctx: &crate::project::ConfigContext) -> Result<Vec<PackageSpec>> {
+pub fn parse_specs(file: &str, text: &str, ctx: &crate::config::ConfigContext) -> Result<Vec<PackageSpec>> {
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }
-    let raw = yaml::parse_mapping(file, text)?;
+    let raw = crate::config::yaml::parse_mapping(file, text)?;
     let rendered = yaml::render_config_values(file, text, raw.clone(), ctx)?;
     let (Some(raw_list), Some(list)) = (raw.get("packages"), rendered.get("packages")) else {
         return Ok(Vec::new());
     };
     let (Some(raw_list), Some(list)) = (raw_list.as_array(), list.as_array()) else {
         return Err(Diagnostic::new(format!("`packages` in `{file}` must be a list"))
-            .at(yaml::key_location(file, text, "packages"))
+            .at(crate::config::yaml::key_location(file, text, "packages"))
             .into());
     };
     raw_list
@@ -136,12 +136,12 @@ fn parse_spec(file: &str, text: &str, raw: &Value, entry: &Value) -> Result<Pack
     let at = |key: &str| {
         raw.get(key)
             .and_then(Value::as_str)
-            .and_then(|v| yaml::value_location(file, text, v))
-            .unwrap_or_else(|| yaml::key_location(file, text, "packages"))
+            .and_then(|v| crate::config::yaml::value_location(file, text, v))
+            .unwrap_or_else(|| crate::config::yaml::key_location(file, text, "packages"))
     };
     let Some(map) = entry.as_object() else {
         return Err(Diagnostic::new(format!("a package in `{file}` is not a mapping: {entry}"))
-            .at(yaml::key_location(file, text, "packages"))
+            .at(crate::config::yaml::key_location(file, text, "packages"))
             .help("write each package as `- package: org/name` with `version:`, or `- git:`, `- local:`, `- tarball:`")
             .into());
     };
@@ -183,9 +183,10 @@ fn parse_spec(file: &str, text: &str, raw: &Value, entry: &Value) -> Result<Pack
     }
     for key in map.keys() {
         if !allowed.contains(&key.as_str()) {
-            let mut d = Diagnostic::new(format!("unknown key `{key}` in package `{id}` of `{file}`"))
-                .at(yaml::value_location(file, text, &format!("{key}:"))
-                    .unwrap_or_else(|| yaml::key_location(file, text, "packages")));
+            let mut d = Diagnostic::new(format!("unknown key `{key}` in package `{id}` of `{file}`")).at(
+                crate::config::yaml::value_location(file, text, &format!("{key}:"))
+                    .unwrap_or_else(|| crate::config::yaml::key_location(file, text, "packages")),
+            );
             d = match did_you_mean(key, allowed.iter().copied()) {
                 Some(s) => d.help(format!("did you mean `{s}`?")),
                 None => d.help(format!("a `{kind}` package takes {}", allowed.join(", "))),
@@ -377,7 +378,7 @@ pub fn yaml_scalar(s: &str) -> String {
 /// hand: delete it and run `mallard deps` again).
 pub fn read_lock(text: &str) -> Result<(Vec<Pinned>, String)> {
     let file = "package-lock.yml";
-    let doc = yaml::parse_mapping(file, text)?;
+    let doc = crate::config::yaml::parse_mapping(file, text)?;
     let hash = doc
         .get("sha1_hash")
         .and_then(Value::as_str)
@@ -424,7 +425,7 @@ pub fn read_lock(text: &str) -> Result<(Vec<Pinned>, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::project::ConfigContext;
+    use crate::config::ConfigContext;
 
     fn specs(text: &str) -> Vec<PackageSpec> {
         parse_specs("packages.yml", text, &ConfigContext::default()).unwrap()

@@ -90,7 +90,7 @@ impl PreviousState {
             .as_object()
             .ok_or_else(|| Diagnostic::new(format!("`{}` has no `nodes`", path.display())))?
             .iter()
-            .map(|(id, v)| (id.clone(), crate::artifacts::state_fingerprint(v)))
+            .map(|(id, v)| (id.clone(), crate::manifest::json::state_fingerprint(v)))
             .collect();
         Ok(PreviousState {
             nodes,
@@ -336,7 +336,7 @@ impl Selectors {
         let Ok(text) = std::fs::read_to_string(&path) else {
             return Ok(None);
         };
-        let doc = crate::project::yaml::parse_mapping("selectors.yml", &text)?;
+        let doc = crate::config::yaml::parse_mapping("selectors.yml", &text)?;
         let mut defs = std::collections::BTreeMap::new();
         let entries = doc
             .get("selectors")
@@ -554,7 +554,10 @@ fn state_matches(cx: &Context<'_>, value: &str) -> Result<BTreeSet<String>, Diag
         let changed = match state.nodes.get(&node.unique_id) {
             None => true,
             Some(previous) if value == "modified" => {
-                *previous != crate::artifacts::state_fingerprint(&crate::artifacts::node_json(node, "target"))
+                *previous
+                    != crate::manifest::json::state_fingerprint(&crate::manifest::json::node_json(
+                        node, "target",
+                    ))
             }
             Some(_) => false,
         };

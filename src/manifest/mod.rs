@@ -2,6 +2,7 @@
 //! keyed by dbt's `unique_id` (`model.<project>.<name>`), with resolved config, relation and
 //! dependencies. [`parse::parse`] builds it from a [`crate::project::Project`].
 
+pub mod json;
 pub mod parse;
 mod test_names;
 
@@ -9,8 +10,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use crate::config::NodeConfig;
 use crate::error::Location;
-use crate::project::config::NodeConfig;
 use crate::relation::Relation;
 use crate::templating::RefCall;
 

@@ -12,8 +12,8 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::{test_names, Located, Manifest, Node, ResourceType, TestMetadata};
+use crate::config::{project_level_config, NodeConfig};
 use crate::error::{did_you_mean, Diagnostic, Location};
-use crate::project::config::{project_level_config, NodeConfig};
 use crate::project::profile::Target;
 use crate::project::properties::{NodeProps, Properties};
 use crate::project::{Project, ProjectFile};
@@ -793,7 +793,7 @@ impl Parser<'_> {
         if !has_jinja {
             return Ok(config.clone());
         }
-        let ctx = crate::project::ConfigContext {
+        let ctx = crate::config::ConfigContext {
             vars: (*self.vars).clone(),
             target: self.target.jinja_value(),
         };

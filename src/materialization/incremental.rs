@@ -17,8 +17,8 @@
 use anyhow::Result;
 
 use crate::adapter::{Adapter, Column, RelationKind};
+use crate::config::{as_string_list, NodeConfig};
 use crate::error::Diagnostic;
-use crate::project::config::{as_string_list, NodeConfig};
 use crate::relation::{quote, Relation};
 
 /// How new rows reach the table (`incremental_strategy`).

@@ -12,8 +12,8 @@
 use anyhow::Result;
 
 use crate::adapter::Adapter;
+use crate::config::{as_string_list, NodeConfig};
 use crate::error::Diagnostic;
-use crate::project::config::{as_string_list, NodeConfig};
 use crate::relation::{quote, Relation};
 
 /// How a changed row is recognised (`strategy`).

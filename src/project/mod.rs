@@ -5,12 +5,12 @@
 //! and knows nothing of the graph. Every path it keeps is relative to the project directory
 //! (dbt's `original_file_path`), so messages and artifacts read the same on every machine.
 
-pub mod config;
 pub mod profile;
 pub mod properties;
 pub mod starter;
 pub mod yaml;
 
+use crate::config::{self, ConfigContext};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -63,15 +63,6 @@ const PROJECT_KEYS: &[&str] = &[
     "dbt-cloud",
 ];
 
-/// What values in `dbt_project.yml`, `profiles.yml` and property YAML are rendered with, as
-/// in dbt: `var()` over `vars` (for `dbt_project.yml` only the command line's `--vars`) and
-/// `target` (JSON `Null` before the profile is read).
-#[derive(Debug, Clone, Default)]
-pub struct ConfigContext {
-    pub vars: Map<String, Value>,
-    pub target: Value,
-}
-
 /// The profile `dbt_project.yml` in `root` names (`profile:`, else `name:`), read before the
 /// project is rendered, since rendering needs the profile's target.
 ///
@@ -82,7 +73,7 @@ pub fn profile_name(root: &Path) -> Result<String> {
         Diagnostic::new(format!("no `dbt_project.yml` in `{}`", root.display()))
             .help("run mallard in a dbt project folder, or point at one with `--project-dir`")
     })?;
-    let doc = yaml::parse_mapping(file, &text)?;
+    let doc = crate::config::yaml::parse_mapping(file, &text)?;
     Ok(doc
         .get("profile")
         .or_else(|| doc.get("name"))
@@ -180,11 +171,11 @@ impl Project {
             Diagnostic::new(format!("no `dbt_project.yml` in `{}`", root.display()))
                 .help("run mallard in a dbt project folder, or point at one with `--project-dir`")
         })?;
-        let doc = yaml::parse_mapping(file, &text)?;
+        let doc = crate::config::yaml::parse_mapping(file, &text)?;
         for (key, _) in &doc {
             if !PROJECT_KEYS.contains(&key.as_str()) {
                 let mut d = Diagnostic::new(format!("unknown key `{key}` in `{file}`"))
-                    .at(yaml::key_location(file, &text, key));
+                    .at(crate::config::yaml::key_location(file, &text, key));
                 if let Some(s) = did_you_mean(key, PROJECT_KEYS.iter().copied()) {
                     d = d.help(format!("did you mean `{s}`?"));
                 }
@@ -388,7 +379,7 @@ impl Project {
             let Ok(text) = std::fs::read_to_string(self.root.join(file)) else {
                 continue;
             };
-            let doc = yaml::parse_mapping(file, &text)?;
+            let doc = crate::config::yaml::parse_mapping(file, &text)?;
             for entry in doc
                 .get("packages")
                 .and_then(Value::as_array)
@@ -401,7 +392,7 @@ impl Project {
                         Diagnostic::new(format!(
                             "local package `{local}` of `{file}` cannot be loaded: {e}"
                         ))
-                        .at(yaml::key_location(file, &text, "local"))
+                        .at(crate::config::yaml::key_location(file, &text, "local"))
                     })?;
                     if !found.iter().any(|p| p.name == pkg.name) {
                         found.push(pkg);

@@ -88,7 +88,7 @@ pub fn load_target(
     threads_override: Option<usize>,
     cli_vars: &Map<String, Value>,
 ) -> Result<Target> {
-    let ctx = super::ConfigContext {
+    let ctx = crate::config::ConfigContext {
         vars: cli_vars.clone(),
         target: Value::Null,
     };
@@ -103,7 +103,7 @@ pub fn load_target(
     let shown = crate::error::display_path(&file_path, project_root);
     let text = std::fs::read_to_string(&file_path)
         .map_err(|e| Diagnostic::new(format!("cannot read `{shown}`: {e}")))?;
-    let doc = yaml::parse_mapping(&shown, &text)?;
+    let doc = crate::config::yaml::parse_mapping(&shown, &text)?;
     let Some(profile) = doc.get(profile_name) else {
         let mut d = Diagnostic::new(format!("profile `{profile_name}` not found in `{shown}`"));
         let names: Vec<&str> = doc
@@ -123,7 +123,7 @@ pub fn load_target(
         }
         return Err(d.into());
     };
-    let profile_loc = yaml::key_location(&shown, &text, profile_name);
+    let profile_loc = crate::config::yaml::key_location(&shown, &text, profile_name);
     let outputs = profile.get("outputs").and_then(Value::as_object).ok_or_else(|| {
         Diagnostic::new(format!("profile `{profile_name}` has no `outputs:`"))
             .at(profile_loc.clone())
@@ -150,7 +150,7 @@ pub fn load_target(
         return Err(d.into());
     };
     let output = yaml::render_config_values(&shown, &text, output.clone(), &ctx)?;
-    let target_loc = yaml::key_location(&shown, &text, &target_name);
+    let target_loc = crate::config::yaml::key_location(&shown, &text, &target_name);
     let kind = output.get("type").and_then(Value::as_str).unwrap_or("");
     if kind != "duckdb" {
         return Err(Diagnostic::new(format!(
@@ -191,7 +191,7 @@ pub fn load_target(
             return Err(Diagnostic::new(format!(
                 "target `{target_name}`: `settings` must be a mapping of DuckDB settings to values"
             ))
-            .at(yaml::key_location(&shown, &text, "settings"))
+            .at(crate::config::yaml::key_location(&shown, &text, "settings"))
             .into());
         };
         for (key, value) in map {
@@ -199,7 +199,7 @@ pub fn load_target(
                 return Err(Diagnostic::new(format!(
                     "target `{target_name}`: `{key}` is not a DuckDB setting name"
                 ))
-                .at(yaml::key_location(&shown, &text, key))
+                .at(crate::config::yaml::key_location(&shown, &text, key))
                 .into());
             }
             let literal = match value {
@@ -209,7 +209,7 @@ pub fn load_target(
                     return Err(Diagnostic::new(format!(
                         "target `{target_name}`: setting `{key}` must be a string, number or boolean, not `{other}`"
                     ))
-                    .at(yaml::key_location(&shown, &text, key))
+                    .at(crate::config::yaml::key_location(&shown, &text, key))
                     .into())
                 }
             };
@@ -223,7 +223,7 @@ pub fn load_target(
         .keys()
         .filter(|k| !KNOWN.contains(&k.as_str()))
         .map(|k| {
-            let loc = yaml::key_location(&shown, &text, k);
+            let loc = crate::config::yaml::key_location(&shown, &text, k);
             format!(
                 "profile key `{k}` of target `{target_name}` ({}:{}) is not implemented by Mallard yet: ignored",
                 loc.file, loc.line

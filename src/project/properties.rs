@@ -7,9 +7,8 @@
 
 use serde_json::{Map, Value};
 
-use super::config::{normalize_key, KNOWN_CONFIG_KEYS};
-use super::yaml;
 use super::ProjectFile;
+use crate::config::{normalize_key, KNOWN_CONFIG_KEYS};
 use crate::error::{did_you_mean, Diagnostic, Location};
 
 const TOP_KEYS: &[&str] = &[
@@ -323,7 +322,7 @@ impl<'a> PropertyFile<'a> {
         }
     }
     fn read(&self, props: &mut Properties) -> Result<(), Diagnostic> {
-        let doc = yaml::parse_mapping(self.file, self.text)?;
+        let doc = crate::config::yaml::parse_mapping(self.file, self.text)?;
         self.check_keys(&doc, TOP_KEYS, "a property file")?;
         for entry in self.list(&doc, "models")? {
             props.models.push(self.node(entry)?);
@@ -354,7 +353,7 @@ impl<'a> PropertyFile<'a> {
             }
         }
         if doc.get("saved_queries").is_some_and(|v| !v.is_null()) {
-            let loc = yaml::key_location(self.file, self.text, "saved_queries");
+            let loc = crate::config::yaml::key_location(self.file, self.text, "saved_queries");
             self.warnings.borrow_mut().push(format!(
                 "`saved_queries` at {}:{} are not recorded: Mallard has no semantic layer to run them",
                 loc.file, loc.line
@@ -377,13 +376,13 @@ impl<'a> PropertyFile<'a> {
                         Diagnostic::new(format!(
                             "each entry under `{key}:` must be a mapping with a `name:`"
                         ))
-                        .at(yaml::key_location(self.file, self.text, key))
+                        .at(crate::config::yaml::key_location(self.file, self.text, key))
                     })
                 })
                 .collect(),
             Some(_) => Err(
                 Diagnostic::new(format!("`{key}:` must be a list of entries (`- name: ...`)"))
-                    .at(yaml::key_location(self.file, self.text, key)),
+                    .at(crate::config::yaml::key_location(self.file, self.text, key)),
             ),
         }
     }
@@ -423,7 +422,7 @@ impl<'a> PropertyFile<'a> {
     fn check_keys(&self, map: &Map<String, Value>, allowed: &[&str], what: &str) -> Result<(), Diagnostic> {
         for key in map.keys() {
             if !allowed.contains(&key.as_str()) {
-                let loc = yaml::key_location(self.file, self.text, key);
+                let loc = crate::config::yaml::key_location(self.file, self.text, key);
                 let hint = did_you_mean(key, allowed.iter().copied())
                     .map(|s| format!("; did you mean `{s}`?"))
                     .unwrap_or_default();
@@ -651,7 +650,7 @@ impl<'a> PropertyFile<'a> {
             Some(Value::Array(items)) => items,
             Some(_) => {
                 return Err(Diagnostic::new(format!("`{key}:` of `{owner}` must be a list"))
-                    .at(yaml::key_location(self.file, self.text, key)))
+                    .at(crate::config::yaml::key_location(self.file, self.text, key)))
             }
         };
         items.iter().map(|item| self.test(item, owner)).collect()

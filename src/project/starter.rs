@@ -103,7 +103,7 @@ pub fn profile_names(path: &Path) -> Result<Vec<String>> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Ok(Vec::new());
     };
-    let doc = super::yaml::parse_mapping(&path.display().to_string(), &text)?;
+    let doc = crate::config::yaml::parse_mapping(&path.display().to_string(), &text)?;
     Ok(doc.keys().filter(|k| *k != "config").cloned().collect())
 }
 

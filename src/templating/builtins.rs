@@ -195,7 +195,7 @@ pub fn add_to(env: &mut Environment<'static>) {
     // dbt's filters that turn rendered text back into values.
     let native = |v: Value| -> Value {
         match v.as_str() {
-            Some(s) => Value::from_serialize(crate::project::yaml::native_value(s)),
+            Some(s) => Value::from_serialize(crate::config::yaml::native_value(s)),
             None => v,
         }
     };

@@ -235,8 +235,9 @@ pub fn environment_with_packages(
     // dbt's `should_store_failures()`: whether the test keeps its failing rows
     // (`store_failures`, `store_failures_as`; see `testing::store_failures_as`).
     env.add_function("should_store_failures", |state: &State| -> Result<bool, Error> {
-        let config = crate::project::config::NodeConfig(node_context(state)?.config.clone());
-        crate::testing::store_failures_as(&config)
+        let config = crate::config::NodeConfig(node_context(state)?.config.clone());
+        config
+            .stores_failures_as()
             .map(|kind| kind.is_some())
             .map_err(|d| Error::new(ErrorKind::InvalidOperation, d.message))
     });
@@ -425,7 +426,7 @@ fn python_methods(state: &State, value: &Value, method: &str, args: &[Value]) ->
 /// `env_var(name, default)`, `target`, and `var(name, default)` over `ctx.vars` (for
 /// `dbt_project.yml` and `profiles.yml`, as in dbt, only the command line's `--vars`, not the
 /// project's `vars:`; checked with dbt 1.11).
-pub fn config_environment(ctx: &crate::project::ConfigContext) -> Environment<'static> {
+pub fn config_environment(ctx: &crate::config::ConfigContext) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.add_function("env_var", env_var_fn);

@@ -9,33 +9,18 @@ pub mod unit;
 use serde_json::{Map, Value};
 
 use crate::adapter::RelationKind;
+use crate::config::{FailuresKept, NodeConfig};
 use crate::error::Diagnostic;
-use crate::project::config::NodeConfig;
 
-/// Whether and how a data test keeps its failing rows, as dbt decides it: `store_failures_as`
-/// (`table`, `view`, or `ephemeral` for not at all) wins over `store_failures: true`, which
-/// means a table. `None` when the test keeps nothing.
+/// The kind of relation a data test keeps its failing rows in (see
+/// [`NodeConfig::stores_failures_as`]), or `None` when it keeps none.
 ///
-/// Errors: a `store_failures_as` other than those three, naming the value.
+/// Errors: a `store_failures_as` other than `table`, `view` or `ephemeral`.
 pub fn store_failures_as(config: &NodeConfig) -> Result<Option<RelationKind>, Diagnostic> {
-    match config
-        .get_str("store_failures_as")
-        .map(str::to_lowercase)
-        .as_deref()
-    {
-        Some("table") => Ok(Some(RelationKind::Table)),
-        Some("view") => Ok(Some(RelationKind::View)),
-        Some("ephemeral") => Ok(None),
-        Some(other) => Err(Diagnostic::new(format!(
-            "`store_failures_as: {other}` is not one of `table`, `view` or `ephemeral`"
-        ))),
-        None => Ok(config
-            .0
-            .get("store_failures")
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-            .then_some(RelationKind::Table)),
-    }
+    Ok(config.stores_failures_as()?.map(|kept| match kept {
+        FailuresKept::InTable => RelationKind::Table,
+        FailuresKept::InView => RelationKind::View,
+    }))
 }
 
 /// The SQL of generic test `name` that returns the failing rows of `model` (a relation, or

@@ -17,7 +17,7 @@ use crate::adapter::{Adapter, Column};
 use crate::manifest::{FixtureInput, FixtureRows, Manifest, ResourceType, UnitTestSpec};
 use crate::materialization::{Hooks, SeedLoad};
 use crate::relation::quote;
-use crate::runner::compile::inject_ctes;
+use crate::sql::inject_ctes;
 
 /// The result of a unit test: how many rows differ, and a report of (up to 20 of) them.
 #[derive(Debug, Clone, PartialEq)]

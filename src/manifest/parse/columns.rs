@@ -48,7 +48,7 @@ fn column_properties(raw: &Map<String, Value>) -> Map<String, Value> {
     };
     let meta = from_config("meta").unwrap_or_else(|| json!({}));
     let tags = from_config("tags")
-        .map(|t| json!(crate::project::config::as_string_list(&t)))
+        .map(|t| json!(crate::config::as_string_list(&t)))
         .unwrap_or_else(|| json!([]));
     let constraints: Vec<Value> = raw
         .get("constraints")

@@ -217,7 +217,7 @@ impl Parser<'_> {
             }
             if p.kind == SemanticKind::Exposure {
                 // `build` lists an exposure as a no-op after the nodes it depends on.
-                let mut config = crate::project::config::NodeConfig::default();
+                let mut config = crate::config::NodeConfig::default();
                 config.merge(&Map::from_iter([("materialized".to_string(), json!("exposure"))]));
                 let text = |k: &str| {
                     p.json
@@ -281,7 +281,7 @@ fn tags(entry: &Map<String, Value>) -> Value {
         .into_iter()
         .flatten()
     {
-        for t in crate::project::config::as_string_list(v) {
+        for t in crate::config::as_string_list(v) {
             if !out.contains(&t) {
                 out.push(t);
             }

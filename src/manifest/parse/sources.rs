@@ -19,7 +19,7 @@ impl Parser<'_> {
         if !text.contains("{{") && !text.contains("{%") {
             return Ok(text.to_string());
         }
-        let ctx = crate::project::ConfigContext {
+        let ctx = crate::config::ConfigContext {
             vars: (*self.vars).clone(),
             target: self.target.jinja_value(),
         };
@@ -117,7 +117,7 @@ fn source_properties(source: &Map<String, Value>, table: &Map<String, Value>) ->
     let mut tags: Vec<Value> = Vec::new();
     for entry in [source, table] {
         for tag in setting(entry, "tags")
-            .map(crate::project::config::as_string_list)
+            .map(crate::config::as_string_list)
             .unwrap_or_default()
         {
             if !tags.contains(&Value::String(tag.clone())) {

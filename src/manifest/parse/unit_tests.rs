@@ -5,9 +5,9 @@ use anyhow::Result;
 use serde_json::{json, Map, Value};
 
 use super::{sha256_hex, Parser};
+use crate::config::NodeConfig;
 use crate::error::{did_you_mean, Diagnostic};
 use crate::manifest::{Fixture, FixtureInput, FixtureRows, Node, ResourceType, UnitTestSpec};
-use crate::project::config::NodeConfig;
 use crate::project::properties::UnitTestDef;
 
 impl Parser<'_> {

@@ -6,7 +6,18 @@
 //! the hooks (`pre_hook`, `post_hook`: the project's run first) accumulate across layers; every
 //! other key is replaced by the more specific layer.
 
+pub mod yaml;
+
 use serde_json::{Map, Value};
+
+/// What config values are rendered with (`dbt_project.yml`, `profiles.yml`, property YAML),
+/// as in dbt: `var()` over `vars` (for `dbt_project.yml` only the command line's `--vars`) and
+/// `target` (JSON `Null` before the profile is read).
+#[derive(Debug, Clone, Default)]
+pub struct ConfigContext {
+    pub vars: Map<String, Value>,
+    pub target: Value,
+}
 
 /// A node's resolved configuration, kept as JSON so that keys Mallard does not interpret
 /// (dbt allows any) still reach `manifest.json`. Keys are stored without a leading `+` and
@@ -54,7 +65,40 @@ pub fn normalize_key(key: &str) -> String {
     key.trim_start_matches('+').replace('-', "_")
 }
 
+/// Where a data test keeps its failing rows (`store_failures_as`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailuresKept {
+    InTable,
+    InView,
+}
+
 impl NodeConfig {
+    /// Whether and how a data test keeps its failing rows, as dbt decides it:
+    /// `store_failures_as` (`table`, `view`, or `ephemeral` for not at all) wins over
+    /// `store_failures: true`, which means a table. `None` when the test keeps nothing.
+    ///
+    /// Errors: a `store_failures_as` other than those three, naming the value.
+    pub fn stores_failures_as(&self) -> Result<Option<FailuresKept>, crate::error::Diagnostic> {
+        match self
+            .get_str("store_failures_as")
+            .map(str::to_lowercase)
+            .as_deref()
+        {
+            Some("table") => Ok(Some(FailuresKept::InTable)),
+            Some("view") => Ok(Some(FailuresKept::InView)),
+            Some("ephemeral") => Ok(None),
+            Some(other) => Err(crate::error::Diagnostic::new(format!(
+                "`store_failures_as: {other}` is not one of `table`, `view` or `ephemeral`"
+            ))),
+            None => Ok(self
+                .0
+                .get("store_failures")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+                .then_some(FailuresKept::InTable)),
+        }
+    }
+
     /// Lays `layer` over `self`: tags and hooks accumulate, `meta`, `column_types`,
     /// `persist_docs`, `docs`, `quoting` and `contract` are updated key by key (dbt's merge
     /// behaviours), other keys are replaced.
