@@ -160,7 +160,7 @@ pub(super) fn show(a: ShowArgs) -> Result<ExitCode> {
         for id in &plan.order {
             let node = &session.manifest.nodes[id];
             let sql = match node.resource_type {
-                ResourceType::Model if node.materialized() != "ephemeral" => format!(
+                ResourceType::Model if !node.materialization.is_ephemeral() => format!(
                     "select * from {}",
                     node.relation.as_ref().expect("models have relations")
                 ),

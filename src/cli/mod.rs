@@ -375,7 +375,7 @@ impl Session {
             .into_iter()
             .filter(|id| {
                 self.manifest.nodes.get(id).is_some_and(|n| {
-                    types.contains(&n.resource_type) && !(executing && n.materialized() == "ephemeral")
+                    types.contains(&n.resource_type) && !(executing && n.materialization.is_ephemeral())
                 })
             })
             .collect();
@@ -402,7 +402,7 @@ impl Session {
     /// `id` itself, or for an ephemeral model the nearest non-ephemeral nodes it reads from.
     fn through_ephemerals(&self, id: &str) -> Vec<String> {
         match self.manifest.nodes.get(id) {
-            Some(n) if n.resource_type == ResourceType::Model && n.materialized() == "ephemeral" => n
+            Some(n) if n.resource_type == ResourceType::Model && n.materialization.is_ephemeral() => n
                 .depends_on
                 .iter()
                 .flat_map(|d| self.through_ephemerals(d))
@@ -569,7 +569,7 @@ fn deferred_relations(
                 node.resource_type,
                 ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
             )
-            || node.materialized() == "ephemeral"
+            || node.materialization.is_ephemeral()
         {
             continue;
         }

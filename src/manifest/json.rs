@@ -236,7 +236,7 @@ impl<'a> NodeJson<'a> {
             relation_name: n
                 .relation
                 .as_ref()
-                .filter(|_| n.materialized() != "ephemeral")
+                .filter(|_| !n.materialization.is_ephemeral())
                 .map(|r| r.to_string()),
             // dbt strips the file's text at both ends (Mallard renders it with its leading
             // lines, so that line numbers in messages are the file's).

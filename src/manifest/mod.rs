@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use crate::config::materialized::Materialization;
 use crate::config::NodeConfig;
 use crate::error::Location;
 use crate::relation::Relation;
@@ -99,6 +100,8 @@ pub struct Node {
     pub fqn: Vec<String>,
     pub raw_code: String,
     pub config: NodeConfig,
+    /// How the node is built, typed from `config` once parsing is done.
+    pub materialization: Materialization,
     pub description: String,
     pub columns: Vec<Column>,
     pub refs: Vec<Located<RefCall>>,
@@ -148,6 +151,7 @@ impl Node {
             fqn: Vec::new(),
             raw_code: String::new(),
             config: NodeConfig::default(),
+            materialization: Materialization::Other(String::new()),
             description: String::new(),
             columns: Vec::new(),
             refs: Vec::new(),
@@ -232,9 +236,19 @@ pub enum FixtureRows {
 }
 
 impl Node {
-    /// The materialization, e.g. `view`, `table`, `seed`, `test`.
+    /// Types the materialization from the node's final config (see
+    /// [`Materialization::from_config`]); the parser calls it once a node's config is complete.
+    ///
+    /// Errors: a snapshot whose settings are missing or unsupported.
+    pub fn type_materialization(&mut self) -> Result<(), crate::error::Diagnostic> {
+        self.materialization =
+            Materialization::from_config(&self.config, self.resource_type == ResourceType::Snapshot)?;
+        Ok(())
+    }
+
+    /// The materialization's name, e.g. `view`, `table`, `seed`, `test`.
     pub fn materialized(&self) -> &str {
-        self.config.materialized()
+        self.materialization.name()
     }
 
     /// The path of the node's compiled SQL under the target folder:

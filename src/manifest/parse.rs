@@ -20,7 +20,7 @@ use crate::project::{Project, ProjectFile};
 use crate::relation::Relation;
 use crate::templating::{self, find_call_line, NodeContext, Recorded, RefCall, RenderInput};
 
-use crate::materialization::BUILT_IN;
+use crate::config::materialized::BUILT_IN;
 
 /// Builds the manifest of `project` for `target`, rendering with `env`.
 ///
@@ -90,8 +90,10 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
             np.file
         ));
     }
+    type_materializations(&mut p.manifest)?;
     p.resolve()?;
     p.resolve_semantic()?;
+    type_materializations(&mut p.manifest)?;
     infer_primary_keys(&mut p.manifest);
     p.render_descriptions()?;
     p.manifest.macros = project
@@ -112,6 +114,15 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
         })
         .collect();
     Ok(p.manifest)
+}
+
+/// Types every node's materialization from its final config (nodes added since the last call
+/// too; the others get the same answer again).
+fn type_materializations(manifest: &mut Manifest) -> Result<()> {
+    for node in manifest.nodes.values_mut() {
+        node.type_materialization()?;
+    }
+    Ok(())
 }
 
 fn index_props<'a>(all: &'a [NodeProps], what: &str) -> Result<BTreeMap<&'a str, &'a NodeProps>> {

@@ -17,96 +17,11 @@
 use anyhow::Result;
 
 use crate::adapter::{Adapter, Column, RelationKind};
-use crate::config::{as_string_list, NodeConfig};
+pub use crate::config::materialized::{
+    IncrementalConfig, IncrementalStrategy as Strategy, OnSchemaChange, STRATEGIES,
+};
 use crate::error::Diagnostic;
 use crate::relation::{quote, Relation};
-
-/// How new rows reach the table (`incremental_strategy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Strategy {
-    /// Insert every new row.
-    Append,
-    /// Delete the rows whose unique key comes again, then insert (dbt-duckdb's default).
-    DeleteInsert,
-    /// `MERGE INTO`: update rows whose key matches, insert the others.
-    Merge,
-}
-
-/// What to do when the model's columns differ from the table's (`on_schema_change`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnSchemaChange {
-    /// Insert into the table's columns as they are.
-    Ignore,
-    /// Stop with an error naming the differences.
-    Fail,
-    /// Add the model's new columns to the table; keep the ones it dropped.
-    AppendNewColumns,
-    /// Add new columns, drop removed ones, change changed types.
-    SyncAllColumns,
-}
-
-/// An incremental model's settings, read from its config.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IncrementalConfig {
-    pub strategy: Strategy,
-    /// An `incremental_strategy` Mallard does not know, as written: like dbt, the error comes
-    /// only when the model builds incrementally (a first build or a full refresh is a table).
-    pub unknown_strategy: Option<String>,
-    /// `unique_key`: no column, one, or several.
-    pub unique_key: Vec<String>,
-    pub on_schema_change: OnSchemaChange,
-}
-
-/// The strategies Mallard knows, as written in `incremental_strategy`.
-pub const STRATEGIES: &[&str] = &["append", "delete+insert", "merge"];
-
-impl IncrementalConfig {
-    /// Reads `incremental_strategy` (default `delete+insert`, as dbt-duckdb), `unique_key` (a
-    /// string or a list of strings) and `on_schema_change` (default `ignore`).
-    ///
-    /// Errors: an unknown strategy. An unknown `on_schema_change` is warned about on stderr and
-    /// taken as `ignore`, as dbt does.
-    /// An unknown `incremental_strategy` is kept in `unknown_strategy`, not refused here.
-    pub fn from_config(config: &NodeConfig) -> Result<IncrementalConfig, Diagnostic> {
-        let mut unknown_strategy = None;
-        let strategy = match config.get_str("incremental_strategy") {
-            None | Some("default") | Some("delete+insert") => Strategy::DeleteInsert,
-            Some("append") => Strategy::Append,
-            Some("merge") => Strategy::Merge,
-            Some(other) => {
-                unknown_strategy = Some(other.to_string());
-                Strategy::DeleteInsert
-            }
-        };
-        let on_schema_change = match config.get_str("on_schema_change") {
-            None | Some("ignore") => OnSchemaChange::Ignore,
-            Some("fail") => OnSchemaChange::Fail,
-            Some("append_new_columns") => OnSchemaChange::AppendNewColumns,
-            Some("sync_all_columns") => OnSchemaChange::SyncAllColumns,
-            Some(other) => {
-                eprintln!(
-                    "warning: invalid value for on_schema_change ({other}) specified; using `ignore` \
-                     (valid: ignore, fail, append_new_columns, sync_all_columns)"
-                );
-                OnSchemaChange::Ignore
-            }
-        };
-        let unique_key = config
-            .0
-            .get("unique_key")
-            .map(as_string_list)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|k| !k.trim().is_empty())
-            .collect();
-        Ok(IncrementalConfig {
-            strategy,
-            unknown_strategy,
-            unique_key,
-            on_schema_change,
-        })
-    }
-}
 
 /// Whether the model's `select` is rendered as an increment: `is_incremental()` in dbt. True
 /// when the relation exists as a table and this is not a full refresh.
@@ -128,6 +43,12 @@ pub fn build(
     full_refresh: bool,
     hooks: &super::Hooks,
 ) -> Result<()> {
+    if let Some(other) = &config.invalid_on_schema_change {
+        eprintln!(
+            "warning: invalid value for on_schema_change ({other}) specified; using `ignore` \
+             (valid: ignore, fail, append_new_columns, sync_all_columns)"
+        );
+    }
     let existing = adapter.relation_kind(relation)?;
     if !is_incremental(existing, full_refresh) {
         super::model(adapter, "table", relation, sql, hooks)?;
@@ -342,29 +263,6 @@ impl SchemaChanges {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn config(value: serde_json::Value) -> NodeConfig {
-        NodeConfig(value.as_object().unwrap().clone())
-    }
-
-    #[test]
-    fn reads_dbt_duckdb_defaults_and_key_lists() {
-        let c = IncrementalConfig::from_config(&config(json!({}))).unwrap();
-        assert_eq!(c.strategy, Strategy::DeleteInsert);
-        assert_eq!(c.on_schema_change, OnSchemaChange::Ignore);
-        assert!(c.unique_key.is_empty());
-        let c = IncrementalConfig::from_config(&config(
-            json!({"incremental_strategy": "merge", "unique_key": ["a", "b"], "on_schema_change": "fail"}),
-        ))
-        .unwrap();
-        assert_eq!(c.strategy, Strategy::Merge);
-        assert_eq!(c.unique_key, vec!["a", "b"]);
-        assert_eq!(c.on_schema_change, OnSchemaChange::Fail);
-        // Kept for the incremental branch to refuse (see `build`), not refused here.
-        let odd = IncrementalConfig::from_config(&config(json!({"incremental_strategy": "upsert"}))).unwrap();
-        assert_eq!(odd.unknown_strategy.as_deref(), Some("upsert"));
-    }
 
     #[test]
     fn schema_changes_by_name_and_type() {

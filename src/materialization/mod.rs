@@ -19,10 +19,6 @@ use crate::adapter::{sql_string, Adapter, RelationKind};
 use crate::error::{did_you_mean, Diagnostic, Location};
 use crate::relation::Relation;
 
-/// The model materializations Mallard builds itself; any other runs a project's or package's
-/// `{% materialization %}` block.
-pub const BUILT_IN: &[&str] = &["view", "table", "ephemeral", "incremental"];
-
 /// A node's rendered `pre_hook` and `post_hook` statements, which run in the same transaction
 /// as the node's own, before and after it (dbt's default, `transaction: true`).
 #[derive(Debug, Clone, Default)]

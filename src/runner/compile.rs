@@ -43,7 +43,7 @@ impl ManifestResolver {
             .values()
             .filter(|n| n.unit_test.is_none())
             .flat_map(|n| {
-                let relation = if n.materialized() == "ephemeral" {
+                let relation = if n.materialization.is_ephemeral() {
                     Some(Relation::cte(&n.name))
                 } else {
                     deferred.get(&n.unique_id).cloned().or_else(|| n.relation.clone())
@@ -218,7 +218,7 @@ impl Compiler<'_> {
         incremental: bool,
         database: Option<&SharedAdapter>,
     ) -> Result<Hooks, Diagnostic> {
-        if node.resource_type == ResourceType::Test || node.materialized() == "ephemeral" {
+        if node.resource_type == ResourceType::Test || node.materialization.is_ephemeral() {
             return Ok(Hooks::default());
         }
         let render_all = |key: &str| -> Result<Vec<String>, Diagnostic> {
@@ -391,7 +391,7 @@ impl Compiler<'_> {
             let Some(parent) = self.manifest.nodes.get(dep) else {
                 continue;
             };
-            if parent.resource_type != ResourceType::Model || parent.materialized() != "ephemeral" {
+            if parent.resource_type != ResourceType::Model || !parent.materialization.is_ephemeral() {
                 continue;
             }
             let name = Relation::cte(&parent.name).identifier;
@@ -487,7 +487,7 @@ impl Compiler<'_> {
         // A test of an ephemeral model reads the model's CTE (injected in `compile`).
         let cte;
         let relation = match self.manifest.nodes.get(attached) {
-            Some(n) if n.resource_type == ResourceType::Model && n.materialized() == "ephemeral" => {
+            Some(n) if n.resource_type == ResourceType::Model && n.materialization.is_ephemeral() => {
                 cte = Relation::cte(&n.name);
                 &cte
             }

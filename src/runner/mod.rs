@@ -25,9 +25,8 @@ use chrono::{DateTime, Utc};
 
 use crate::adapter::SharedAdapter;
 use crate::adapter::{Adapter, RelationKind};
+use crate::config::materialized::Materialization;
 use crate::manifest::{Manifest, Node, ResourceType};
-use crate::materialization::incremental::IncrementalConfig;
-use crate::materialization::snapshot::SnapshotConfig;
 use crate::materialization::{self, Hooks, SeedLoad};
 use crate::testing;
 use compile::Compiler;
@@ -417,7 +416,7 @@ fn run_node(
     }
     // `is_incremental()` asks the database whether the model's table exists.
     let incremental = match (database, &node.relation) {
-        (Some(db), Some(relation)) if node.materialized() == "incremental" => {
+        (Some(db), Some(relation)) if matches!(node.materialization, Materialization::Incremental(_)) => {
             let a = db.lock().unwrap_or_else(|p| p.into_inner());
             match a.relation_kind(relation) {
                 Ok(kind) => materialization::incremental::is_incremental(kind, compiler.full_refresh(node)),
@@ -482,8 +481,7 @@ fn run_node(
             return result;
         }
     };
-    let custom = node.resource_type == ResourceType::Model
-        && !materialization::BUILT_IN.contains(&node.materialized());
+    let custom = node.resource_type == ResourceType::Model && !node.materialization.is_built_in();
     if custom {
         // Its statements take the connection themselves.
         let exec_start = Utc::now();
@@ -668,15 +666,16 @@ fn execute_node(
         }
         ResourceType::Model => {
             let relation = node.relation.as_ref().expect("models have relations");
-            if node.materialized() == "incremental" {
-                let config = IncrementalConfig::from_config(&node.config)?;
-                materialization::incremental::build(adapter, relation, sql, &config, full_refresh, hooks)?;
-            } else if node.materialized() == "table" && materialization::contract::enforced(node) {
-                materialization::contracted_table(adapter, node, relation, sql, hooks)?;
-            } else {
-                materialization::model(adapter, node.materialized(), relation, sql, hooks)?;
+            match &node.materialization {
+                Materialization::Incremental(config) => {
+                    materialization::incremental::build(adapter, relation, sql, config, full_refresh, hooks)?
+                }
+                Materialization::Table if materialization::contract::enforced(node) => {
+                    materialization::contracted_table(adapter, node, relation, sql, hooks)?
+                }
+                other => materialization::model(adapter, other.name(), relation, sql, hooks)?,
             }
-            let kind = if node.materialized() == "view" {
+            let kind = if node.materialization == Materialization::View {
                 RelationKind::View
             } else {
                 RelationKind::Table
@@ -722,8 +721,10 @@ fn execute_node(
         }
         ResourceType::Snapshot => {
             let relation = node.relation.as_ref().expect("snapshots have relations");
-            let config = SnapshotConfig::from_config(&node.config)?;
-            materialization::snapshot::build(adapter, relation, sql, &config, hooks)?;
+            let Materialization::Snapshot(config) = &node.materialization else {
+                anyhow::bail!("snapshot `{}` has no snapshot settings", node.name);
+            };
+            materialization::snapshot::build(adapter, relation, sql, config, hooks)?;
             Ok(Outcome::Built)
         }
         ResourceType::UnitTest => {

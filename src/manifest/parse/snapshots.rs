@@ -4,10 +4,10 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::{located_calls, Parser};
+use crate::config::materialized::SnapshotConfig;
 use crate::config::NodeConfig;
 use crate::error::{Diagnostic, Location};
 use crate::manifest::{Node, ResourceType};
-use crate::materialization::snapshot::SnapshotConfig;
 use crate::project::ProjectFile;
 use crate::templating::{self, find_call_line, RenderInput};
 
