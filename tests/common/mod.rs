@@ -47,26 +47,21 @@ impl Project {
     }
 
     /// The example warehouse at the repository root (project files, models, seeds, macros,
-    /// tests), copied so that the test writes neither database nor `target/` into the clone.
+    /// and its singular tests, `tests/singular`, the project's `test-paths`), copied so that
+    /// the test writes neither database nor `target/` into the clone.
     pub fn warehouse() -> Project {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let dir = tempfile::tempdir().expect("temp dir");
         for f in ["dbt_project.yml", "profiles.yml"] {
             std::fs::copy(root.join(f), dir.path().join(f)).expect("copy project file");
         }
-        for d in ["models", "seeds", "macros", "tests"] {
+        for d in ["models", "seeds", "macros", "tests/singular"] {
             let from = root.join(d);
             let to = dir.path().join(d);
             std::fs::create_dir_all(&to).expect("mkdir");
             for entry in std::fs::read_dir(&from).expect("read dir") {
                 let entry = entry.expect("entry");
                 let name = entry.file_name();
-                // Only the project's own files: not the Rust tests or fixtures in tests/.
-                if d == "tests"
-                    && (entry.path().is_dir() || entry.path().extension().is_none_or(|e| e != "sql"))
-                {
-                    continue;
-                }
                 if entry.path().is_dir() {
                     copy_dir(&entry.path(), &to.join(&name));
                 } else {
