@@ -8,6 +8,7 @@
 pub mod adapter;
 pub mod artifacts;
 pub mod cli;
+pub mod compile;
 pub mod config;
 pub mod deps;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod materialization;
 pub mod project;
 pub mod relation;
 pub mod runner;
+pub mod session;
 pub mod sql;
 pub mod templating;
 pub mod testing;

@@ -140,25 +140,39 @@ fn every_parity_fixture_builds_what_dbt_built() {
     // What public projects showed dbt doing (dbt_semantics: seeds typed by agate's rules, var()
     // and target in dbt_project.yml, a generate_schema_name override, model versions, a test on
     // an ephemeral model, a custom generic test) is among them, recorded with dbt 1.11.
-    for must in ["dbt_semantics", "incremental", "snapshots", "unit_tests", "packages", "contracts"] {
-        assert!(names.iter().any(|n| n == must), "fixture {must} has no parity.yml: {names:?}");
+    for must in [
+        "dbt_semantics",
+        "incremental",
+        "snapshots",
+        "unit_tests",
+        "packages",
+        "contracts",
+    ] {
+        assert!(
+            names.iter().any(|n| n == must),
+            "fixture {must} has no parity.yml: {names:?}"
+        );
     }
     let failed: Vec<String> = names
         .iter()
         .filter_map(|name| {
-            std::panic::catch_unwind(|| check_parity(name))
-                .err()
-                .map(|e| {
-                    let why = e
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default();
-                    format!("{name}: {why}")
-                })
+            std::panic::catch_unwind(|| check_parity(name)).err().map(|e| {
+                let why = e
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                format!("{name}: {why}")
+            })
         })
         .collect();
-    assert!(failed.is_empty(), "{} of {} fixtures differ from dbt:\n{}", failed.len(), names.len(), failed.join("\n\n"));
+    assert!(
+        failed.is_empty(),
+        "{} of {} fixtures differ from dbt:\n{}",
+        failed.len(),
+        names.len(),
+        failed.join("\n\n")
+    );
 }
 
 /// dbt built these with 1 or 2 threads; 8 workers, each on its own connection with its own

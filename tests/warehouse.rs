@@ -92,15 +92,27 @@ fn every_mart_matches_its_snapshot() {
         .filter(|r| r["status"] == "pass")
         .filter_map(|r| r["unique_id"].as_str())
         .collect();
-    let singular = std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/singular")).unwrap();
+    let singular =
+        std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/singular")).unwrap();
     let mut count = 0;
     for entry in singular {
-        let name = entry.unwrap().file_name().to_string_lossy().trim_end_matches(".sql").to_string();
+        let name = entry
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .trim_end_matches(".sql")
+            .to_string();
         let id = format!("test.retention.{name}");
-        assert!(passed.contains(&id.as_str()), "singular test {id} did not run and pass: {passed:?}");
+        assert!(
+            passed.contains(&id.as_str()),
+            "singular test {id} did not run and pass: {passed:?}"
+        );
         count += 1;
     }
-    assert!(count >= 2, "tests/singular holds the warehouse's checks of published facts");
+    assert!(
+        count >= 2,
+        "tests/singular holds the warehouse's checks of published facts"
+    );
     assert!(
         run.stdout.contains(" WARN=0 ERROR=0 SKIP=0 "),
         "warnings or errors:\n{}",

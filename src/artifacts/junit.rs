@@ -14,8 +14,8 @@ use std::time::Duration;
 use anyhow::Result;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
+use super::results::{NodeResult, Status};
 use crate::manifest::{Manifest, ResourceType};
-use crate::runner::{NodeResult, Status};
 
 /// Writes the report of `results` (tests only; other nodes and hooks are left out) to `path`,
 /// atomically. `elapsed` is the run's wall time in seconds. An empty suite when no test ran.

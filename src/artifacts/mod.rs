@@ -2,6 +2,7 @@
 //! `run_results.json` (schema v6), with dbt's field names, so that tools reading dbt's
 //! artifacts (docs sites, observability, CI bots) read Mallard's.
 
+pub mod results;
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -16,7 +17,7 @@ use serde_json::{json, Map, Value};
 
 use crate::manifest::json::{source_json, unit_test_json, NodeJson, PARSED_AT};
 use crate::manifest::{Manifest, Node, ResourceType};
-use crate::runner::NodeResult;
+use results::NodeResult;
 
 /// Identifies one invocation in both artifacts, and when it started.
 #[derive(Debug, Clone)]

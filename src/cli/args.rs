@@ -483,3 +483,37 @@ pub enum LsOutput {
     Path,
     Json,
 }
+
+impl ProjectArgs {
+    /// These arguments as the session loads a project with them.
+    pub fn load_options(&self) -> crate::session::LoadOptions {
+        crate::session::LoadOptions {
+            project_dir: self.project_dir.clone(),
+            profiles_dir: self.profiles_dir.clone(),
+            target: self.target.clone(),
+            vars: self.vars.clone(),
+            profile: self.profile.clone(),
+            target_path: self.target_path.clone(),
+            threads: self.threads.map(usize::from),
+        }
+    }
+}
+
+impl SelectArgs {
+    /// These arguments as the session selects with them.
+    pub fn selection(&self) -> crate::session::Selection<'_> {
+        crate::session::Selection {
+            select: &self.select,
+            exclude: &self.exclude,
+            selector: self.selector.as_deref(),
+            state: self.state.as_deref(),
+        }
+    }
+}
+
+impl RunArgs {
+    /// The folder of the manifest `--defer` (and `clone`) read: `--defer-state`, else `--state`.
+    pub fn defer_state_dir(&self) -> Option<&std::path::Path> {
+        self.defer_state.as_deref().or(self.select.state.as_deref())
+    }
+}

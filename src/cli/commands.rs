@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
 use super::args::{FreshnessArgs, ProjectArgs, RetryArgs, RunArgs, RunOperationArgs, SelectArgs, ShowArgs};
-use super::{execute, project_dir, Session};
+use super::execute;
 use crate::adapter::Adapter;
 use crate::artifacts::Invocation;
 use crate::error::Diagnostic;
@@ -16,6 +16,7 @@ use crate::graph::selector;
 use crate::manifest::ResourceType;
 use crate::project::Project;
 use crate::runner::output;
+use crate::session::Session;
 
 /// The arguments a run is recorded with in `run_results.json` (`args`), enough for `retry` to
 /// run it again: the command and the flags that change what it does.
@@ -58,8 +59,8 @@ pub(super) fn command_types(command: &str) -> Option<&'static [ResourceType]> {
 ///
 /// Errors: no `run_results.json`, or one written by a command that builds nothing.
 pub(super) fn retry(a: RetryArgs) -> Result<ExitCode> {
-    let root = project_dir(&a.project)?;
-    let session = Session::load(&a.project)?;
+    let root = a.project.load_options().project_dir()?;
+    let session = Session::load(&a.project.load_options())?;
     let path = session.project.target_dir().join("run_results.json");
     let text = std::fs::read_to_string(&path).map_err(|e| {
         Diagnostic::new(format!("cannot read `{}`: {e}", path.display()))
@@ -137,7 +138,7 @@ pub(super) fn retry(a: RetryArgs) -> Result<ExitCode> {
 ///
 /// Errors: the database does not exist yet; nothing selected; a query that fails.
 pub(super) fn show(a: ShowArgs) -> Result<ExitCode> {
-    let session = Session::load(&a.project)?;
+    let session = Session::load(&a.project.load_options())?;
     let adapter = session.open_existing_read_only("show", "build the project first (`mallard build`)")?;
     let shared = Arc::new(std::sync::Mutex::new(adapter.try_clone()?));
     let compiler = session.compiler(false);
@@ -147,7 +148,7 @@ pub(super) fn show(a: ShowArgs) -> Result<ExitCode> {
         previews.push(("inline query".to_string(), sql));
     } else {
         let plan = session.plan(
-            &a.select,
+            &a.select.selection(),
             &[ResourceType::Model, ResourceType::Seed, ResourceType::Snapshot],
             false,
             false,
@@ -195,7 +196,7 @@ pub(super) fn show(a: ShowArgs) -> Result<ExitCode> {
 /// as for any command (exit 2).
 pub(super) fn debug(args: &ProjectArgs) -> Result<ExitCode> {
     println!("mallard {}", env!("CARGO_PKG_VERSION"));
-    let session = Session::load(args)?;
+    let session = Session::load(&args.load_options())?;
     let t = &session.target;
     println!(
         "project: {} ({})",
@@ -248,7 +249,10 @@ pub(super) fn debug(args: &ProjectArgs) -> Result<ExitCode> {
 ///
 /// Errors: a clean target outside the project folder (nothing is deleted then).
 pub(super) fn clean(args: &ProjectArgs) -> Result<ExitCode> {
-    let project = Project::load(&project_dir(args)?, &crate::config::ConfigContext::default())?;
+    let project = Project::load(
+        &args.load_options().project_dir()?,
+        &crate::config::ConfigContext::default(),
+    )?;
     let mut folders = Vec::new();
     for target in &project.clean_targets {
         let path = project.root.join(target);
@@ -303,7 +307,7 @@ pub(super) fn run_operation(a: RunOperationArgs) -> Result<ExitCode> {
             return Err(Diagnostic::new(format!("--args: `{key}` is not a macro argument name")).into());
         }
     }
-    let session = Session::load(&a.project)?;
+    let session = Session::load(&a.project.load_options())?;
     let exists = match a.macro_name.split_once('.') {
         Some((package, name)) => session
             .env
@@ -354,7 +358,7 @@ pub(super) fn run_operation(a: RunOperationArgs) -> Result<ExitCode> {
 ///
 /// Errors (exit code 2, as dbt's): a Jinja error, a `ref` to no node.
 pub(super) fn compile_inline(a: &RunArgs, inline: &str) -> Result<ExitCode> {
-    let session = Session::load(&a.project)?;
+    let session = Session::load(&a.project.load_options())?;
     let adapter = match session.target.path.as_deref() {
         Some(path) if path.exists() => Some(Adapter::open_read_only(path)?),
         _ => None,
@@ -390,8 +394,8 @@ pub(super) fn source_freshness(a: FreshnessArgs, invocation: &Invocation) -> Res
     use crate::log::{self, Level};
     use crate::runner::freshness;
     let started = std::time::Instant::now();
-    let session = Session::load(&a.project)?;
-    let chosen = session.select(&a.select)?;
+    let session = Session::load(&a.project.load_options())?;
+    let chosen = session.select(&a.select.selection())?;
     let mut checked = Vec::new();
     for s in session
         .manifest

@@ -262,6 +262,27 @@ fn cycle_diagnostic(manifest: &Manifest, cycle: &[String]) -> Diagnostic {
     d
 }
 
+/// `id` itself, or for an ephemeral model the nearest non-ephemeral nodes it reads from.
+pub fn through_ephemerals(manifest: &Manifest, id: &str) -> Vec<String> {
+    match manifest.nodes.get(id) {
+        Some(n) if n.resource_type == ResourceType::Model && n.materialization.is_ephemeral() => n
+            .depends_on
+            .iter()
+            .flat_map(|d| through_ephemerals(manifest, d))
+            .collect(),
+        _ => vec![id.to_string()],
+    }
+}
+
+/// What a run executes: the nodes in schedule order and the edges that gate them.
+pub struct Plan {
+    pub order: Vec<String>,
+    pub edges: Vec<(String, String)>,
+    /// `--fail-fast`: after the first failure, start nothing more (running nodes finish) and
+    /// record every node not started as skipped.
+    pub fail_fast: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,8 +2,20 @@
 //! `--state` manifest) built for it, as dbt's `clone` materialization does on an adapter that
 //! cannot clone tables without copying (dbt-duckdb): a view `select * from <state relation>`.
 
+use std::process::ExitCode;
+use std::time::Instant;
+
+use chrono::Utc;
+use serde_json::json;
+
+use super::run::state_relation;
+use super::{output, NodeResult, Plan, Status, Timing};
+use crate::adapter::database::Database;
 use crate::adapter::{Adapter, RelationKind};
+use crate::artifacts::{self, Invocation};
+use crate::log::{self, Level};
 use crate::relation::Relation;
+use crate::session::Session;
 
 /// What [`clone_node`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,4 +69,96 @@ pub fn clone_node(
     adapter.in_transaction(&statements)?;
     adapter.set_relation_kind(this, RelationKind::View);
     Ok(Cloned::Created)
+}
+
+/// Runs `clone` over `plan` as dbt 1.11 does with dbt-duckdb: no line per node, but a log line
+/// for each node left alone (`Relation ... already exists`, `No relation found in state
+/// manifest for ...`), the summary, and `run_results.json` (`OK` for a created view, `No-op`
+/// otherwise). `state` is the other run's `manifest.json`. The nodes are cloned one after
+/// another: each is one `create view`.
+///
+/// Returns exit code 1 when a node could not be cloned, else 0.
+pub fn run(
+    session: &Session,
+    plan: &Plan,
+    database: Database,
+    state: &serde_json::Value,
+    full_refresh: bool,
+    started: Instant,
+    invocation: &Invocation,
+) -> anyhow::Result<ExitCode> {
+    session.write_manifest(invocation)?;
+    session.report_header();
+    log::event(
+        "ConcurrencyLine",
+        Level::Info,
+        &format!(
+            "Concurrency: {} threads (target='{}')",
+            session.target.threads, session.target.name
+        ),
+        json!({"num_threads": session.target.threads, "target_name": session.target.name,
+               "node_count": plan.order.len()}),
+    );
+    log::blank();
+    let adapter = database.adapter();
+    let mut results = Vec::new();
+    for id in &plan.order {
+        let node = &session.manifest.nodes[id];
+        let Some(this) = node.relation.as_ref() else {
+            continue;
+        };
+        let began = Instant::now();
+        let started_at = Utc::now();
+        let outcome = clone_node(adapter, this, state_relation(state, id).as_ref(), full_refresh);
+        let (status, message) = match &outcome {
+            Ok(Cloned::Exists) => {
+                log::info("JinjaLogInfo", &format!("Relation {this} already exists"));
+                (Status::Success, Cloned::Exists.message().to_string())
+            }
+            Ok(Cloned::NoState) => {
+                log::info(
+                    "JinjaLogInfo",
+                    &format!("No relation found in state manifest for {id}"),
+                );
+                (Status::Success, Cloned::NoState.message().to_string())
+            }
+            Ok(created) => (Status::Success, created.message().to_string()),
+            Err(e) => (Status::Error, format!("{e:#}")),
+        };
+        results.push(NodeResult {
+            unique_id: id.clone(),
+            status,
+            message: Some(message),
+            failures: None,
+            execution_time: began.elapsed().as_secs_f64(),
+            timing: vec![Timing {
+                name: "execute",
+                started_at,
+                completed_at: Utc::now(),
+            }],
+            thread_id: "Thread-1".to_string(),
+            compiled_code: None,
+            rows_affected: None,
+        });
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    // dbt's clone ends without the "Finished running ..." line and the blank before it.
+    let summary = output::summary(&session.manifest, &results, elapsed);
+    for (name, level, msg) in summary.into_iter().skip(2) {
+        log::event(name, level, &msg, json!({}));
+    }
+    let failed = results.iter().any(|r| r.status.is_failure());
+    database.finish(!failed)?;
+    artifacts::write_run_results(
+        &session.project.target_dir(),
+        &session.manifest,
+        &results,
+        elapsed,
+        invocation,
+    )?;
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

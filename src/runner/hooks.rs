@@ -8,9 +8,9 @@ use std::time::Instant;
 use chrono::Utc;
 use minijinja::Value;
 
-use super::compile::Compiler;
 use super::{indent, NodeResult, Status, Timing};
 use crate::adapter::Adapter;
+use crate::compile::Compiler;
 
 /// Which of the two project hooks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,11 +7,11 @@
 //! node downstream of it `skipped`; independent branches go on.
 
 pub mod clone;
-pub mod compile;
 pub mod error_location;
 pub mod freshness;
 pub mod hooks;
 pub mod output;
+pub mod run;
 pub mod signals;
 
 use std::cmp::Reverse;
@@ -21,104 +21,19 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use anyhow::Result;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
 use crate::adapter::SharedAdapter;
 use crate::adapter::{Adapter, RelationKind};
+use crate::compile::Compiler;
 use crate::config::materialized::Materialization;
 use crate::manifest::{Manifest, Node, ResourceType};
 use crate::materialization::{self, Hooks, SeedLoad};
 use crate::testing;
-use compile::Compiler;
 
-/// A node's outcome, with dbt's names (`run_results.json` `status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// A model or seed was built.
-    Success,
-    /// A model or seed failed, or a test could not run.
-    Error,
-    /// Not run because something upstream failed.
-    Skipped,
-    /// A data test found no failing rows.
-    Pass,
-    /// A data test failed with severity `error`.
-    Fail,
-    /// A data test failed with severity `warn`.
-    Warn,
-    /// Nothing to do: an exposure in `build`, as dbt 1.10+ reports it.
-    NoOp,
-}
+pub use crate::artifacts::results::{NodeResult, Status, Timing};
 
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Success => "success",
-            Status::Error => "error",
-            Status::Skipped => "skipped",
-            Status::Pass => "pass",
-            Status::Fail => "fail",
-            Status::Warn => "warn",
-            Status::NoOp => "no-op",
-        }
-    }
-
-    /// Whether this outcome stops the node's descendants and makes the exit code 1.
-    pub fn is_failure(self) -> bool {
-        matches!(self, Status::Error | Status::Fail)
-    }
-}
-
-/// A phase of a node's run (`compile` or `execute`) with wall-clock start and end.
-#[derive(Debug, Clone)]
-pub struct Timing {
-    pub name: &'static str,
-    pub started_at: DateTime<Utc>,
-    pub completed_at: DateTime<Utc>,
-}
-
-/// The result of one node.
-#[derive(Debug, Clone)]
-pub struct NodeResult {
-    pub unique_id: String,
-    pub status: Status,
-    /// Short outcome (`OK`, `INSERT 100`) or the error text.
-    pub message: Option<String>,
-    /// Failing rows of a data test.
-    pub failures: Option<i64>,
-    /// Seconds from the start of compiling to the end of executing.
-    pub execution_time: f64,
-    pub timing: Vec<Timing>,
-    pub thread_id: String,
-    pub compiled_code: Option<String>,
-    /// Rows loaded into a seed.
-    pub rows_affected: Option<i64>,
-}
-
-impl NodeResult {
-    fn skipped(unique_id: &str) -> NodeResult {
-        NodeResult {
-            unique_id: unique_id.to_string(),
-            status: Status::Skipped,
-            message: None,
-            failures: None,
-            execution_time: 0.0,
-            timing: Vec::new(),
-            thread_id: "main".to_string(),
-            compiled_code: None,
-            rows_affected: None,
-        }
-    }
-}
-
-/// What a run executes: the nodes in schedule order and the edges that gate them.
-pub struct Plan {
-    pub order: Vec<String>,
-    pub edges: Vec<(String, String)>,
-    /// `--fail-fast`: after the first failure, start nothing more (running nodes finish) and
-    /// record every node not started as skipped.
-    pub fail_fast: bool,
-}
+pub use crate::graph::Plan;
 
 /// Runs `plan` with `threads` workers, each on its own connection cloned from `adapter`.
 /// Without `write`, nodes are only rendered and their compiled SQL written; `adapter`, if

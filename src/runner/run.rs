@@ -1,0 +1,317 @@
+//! A run from start to end: the header, `on-run-start` hooks, the nodes (see
+//! [`super::execute`]), `on-run-end` hooks, the summary, publishing and `run_results.json`; and
+//! `--defer`, which points refs at another run's relations.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+
+use super::{hooks, output, Plan};
+use crate::adapter::database::Database;
+use crate::adapter::Adapter;
+use crate::artifacts::{self, Invocation};
+use crate::compile::ManifestResolver;
+use crate::log::{self, Level};
+use crate::manifest::ResourceType;
+use crate::session::Session;
+
+/// What the command line says about a run beyond its selection: `--full-refresh`, `--empty`,
+/// `--favor-state` and `--junit-xml PATH`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub full_refresh: bool,
+    pub empty: bool,
+    pub favor_state: bool,
+    pub junit_xml: Option<PathBuf>,
+}
+
+/// The manifest `--defer` (or `clone`, named by `purpose`) reads, in `dir`: `--defer-state`,
+/// else `--state`.
+///
+/// Errors (exit code 2, before anything is opened): neither is given; the file is missing or
+/// is not JSON.
+pub fn read_defer_state(dir: Option<&Path>, purpose: &str) -> Result<Value> {
+    let dir = dir.ok_or_else(|| {
+        crate::error::Diagnostic::new(format!(
+            "`{purpose}` needs the manifest of another run to defer to"
+        ))
+        .help("pass `--state DIR` (or `--defer-state DIR`), the target folder of a production run")
+    })?;
+    let path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read `{}` for {purpose}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("`{}` is not a manifest", path.display()))
+}
+
+/// The relation the state manifest `state` records for node `id`: its `database`, `schema`
+/// and `alias` (or `name`); `None` when it has no such node or the node no relation.
+pub fn state_relation(state: &Value, id: &str) -> Option<crate::relation::Relation> {
+    let recorded = state["nodes"].get(id)?;
+    let field = |k: &str| recorded.get(k).and_then(Value::as_str);
+    Some(crate::relation::Relation::new(
+        field("database")?,
+        field("schema")?,
+        field("alias").or_else(|| field("name"))?,
+    ))
+}
+
+/// `--defer`: for each node of the state's manifest that this run does not select (models,
+/// seeds, snapshots; not ephemeral ones), the relation recorded there, when this target has
+/// no relation of its own for the node (or always, with `favor_state`), as dbt defers.
+/// `state` is the other run's `manifest.json` (see [`read_defer_state`]).
+fn deferred_relations(
+    session: &Session,
+    plan: &super::Plan,
+    state: &Value,
+    favor_state: bool,
+    adapter: Option<&Adapter>,
+) -> std::collections::BTreeMap<String, crate::relation::Relation> {
+    let selected: BTreeSet<&String> = plan.order.iter().collect();
+    let mut out = std::collections::BTreeMap::new();
+    for (id, node) in &session.manifest.nodes {
+        if selected.contains(id)
+            || !matches!(
+                node.resource_type,
+                ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+            )
+            || node.materialization.is_ephemeral()
+        {
+            continue;
+        }
+        let Some(recorded) = state_relation(state, id) else {
+            continue;
+        };
+        let own = node.relation.as_ref().and_then(|r| {
+            adapter.and_then(|a| {
+                a.find_relation(&r.database, &r.schema, &r.identifier)
+                    .ok()
+                    .flatten()
+            })
+        });
+        if favor_state || own.is_none() {
+            out.insert(id.clone(), recorded);
+        }
+    }
+    out
+}
+
+/// Runs (or, without `database`, compiles) `plan`: project hooks, the nodes, the summary,
+/// and `run_results.json`. Returns exit code 1 when a node or hook failed.
+pub fn run_plan(
+    session: &Session,
+    plan: &Plan,
+    database: Option<Database>,
+    args: &RunOptions,
+    defer_state: Option<&Value>,
+    started: Instant,
+    invocation: &Invocation,
+) -> Result<ExitCode> {
+    if database.is_some() {
+        super::signals::executing();
+    }
+    session.report_header();
+    let threads = session.target.threads;
+    log::event(
+        "ConcurrencyLine",
+        Level::Info,
+        &format!(
+            "Concurrency: {threads} threads (target='{}')",
+            session.target.name
+        ),
+        json!({"num_threads": threads, "target_name": session.target.name, "node_count": plan.order.len()}),
+    );
+    log::blank();
+    let mut compiler = session.compiler(args.full_refresh);
+    compiler.empty = args.empty;
+    let total = plan.order.len();
+    let compiling = database.is_none();
+    // Compiling opens an existing database read-only, for `run_query` and `adapter` calls.
+    let read_only = match (&database, session.target.path.as_deref()) {
+        (None, Some(path)) if path.exists() => Adapter::open_read_only(path).ok(),
+        _ => None,
+    };
+    let adapter = database.as_ref().map(Database::adapter).or(read_only.as_ref());
+    if let Some(state) = defer_state {
+        let deferred = deferred_relations(session, plan, state, args.favor_state, adapter);
+        compiler.resolver = Arc::new(ManifestResolver::with_deferred(&session.manifest, &deferred));
+    }
+    let project_hooks = |when: hooks::When, templates: &[String], extra: minijinja::Value| {
+        let Some(write) = database
+            .as_ref()
+            .map(Database::adapter)
+            .filter(|_| !templates.is_empty())
+        else {
+            return Ok(Vec::new());
+        };
+        let s = if templates.len() == 1 { "" } else { "s" };
+        log::event(
+            "HooksRunning",
+            Level::Info,
+            &format!("Running {} {} hook{s}", templates.len(), when.key()),
+            json!({"num_hooks": templates.len(), "hook_type": when.key()}),
+        );
+        let results = hooks::run(
+            when,
+            templates,
+            &session.project.name,
+            &compiler,
+            write,
+            extra,
+            |i, r| {
+                let level = if r.status.is_failure() {
+                    Level::Error
+                } else {
+                    Level::Info
+                };
+                log::event(
+                    "LogHookEndLine",
+                    level,
+                    &output::hook_line(i, templates.len(), r),
+                    json!({"index": i, "total": templates.len(), "status": r.status.as_str(),
+                               "execution_time": r.execution_time, "node_info": {"unique_id": r.unique_id,
+                               "node_status": r.status.as_str(), "resource_type": "operation"}}),
+                );
+            },
+        )?;
+        log::blank();
+        anyhow::Ok(results)
+    };
+    let schemas = hooks::schema_context(
+        plan.order
+            .iter()
+            .filter_map(|id| session.manifest.nodes[id].relation.as_ref()),
+    );
+    let start = project_hooks(hooks::When::Start, &session.project.on_run_start, schemas.clone())?;
+    if start.iter().any(|r| r.status.is_failure()) {
+        log::event(
+            "Note",
+            Level::Error,
+            "on-run-start failed: no node was run.",
+            json!({}),
+        );
+        if let Some(database) = database {
+            database.finish(false)?;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        artifacts::write_run_results(
+            &session.project.target_dir(),
+            &session.manifest,
+            &start,
+            elapsed,
+            invocation,
+        )?;
+        return Ok(ExitCode::from(1));
+    }
+    let progress = if compiling {
+        None
+    } else {
+        log::start_progress(total)
+    };
+    let results = super::execute(
+        plan,
+        &compiler,
+        adapter,
+        database.is_some(),
+        threads,
+        &session.project.root,
+        |index, r| {
+            // `compile` names only the nodes that failed to compile, as dbt prints no line
+            // per node there.
+            if compiling && r.status != super::Status::Error {
+                return;
+            }
+            let node = &session.manifest.nodes[&r.unique_id];
+            log::progress_done(&node.name);
+            let level = match r.status {
+                super::Status::Error | super::Status::Fail => Level::Error,
+                super::Status::Warn => Level::Warn,
+                _ => Level::Info,
+            };
+            let info = output::node_info(node, r);
+            log::event(
+                output::result_event(node, r),
+                level,
+                &output::progress_line(index, total, node, r),
+                json!({"index": index, "total": total, "status": r.status.as_str(),
+                       "execution_time": r.execution_time, "node_info": info.clone()}),
+            );
+            log::event(
+                "NodeFinished",
+                Level::Debug,
+                &format!("Finished running node {}", r.unique_id),
+                json!({"node_info": info}),
+            );
+        },
+    )?;
+    drop(progress);
+    let interrupted = crate::adapter::cancel::requested();
+    let end = if session.project.on_run_end.is_empty() || interrupted.is_some() {
+        Vec::new()
+    } else {
+        let extra =
+            minijinja::value::merge_maps([schemas, hooks::results_context(&session.manifest, &results)]);
+        project_hooks(hooks::When::End, &session.project.on_run_end, extra)?
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    for (name, level, msg) in output::summary(&session.manifest, &results, elapsed) {
+        let data = if name == "Formatting" {
+            json!({"msg": ""})
+        } else {
+            json!({})
+        };
+        log::event(name, level, &msg, data);
+    }
+    let failed = results.iter().chain(&end).any(|r| r.status.is_failure());
+    if let Some(database) = database {
+        match database.finish(!failed)? {
+            Some(published) => log::info("Note", &format!("Published {}", published.display())),
+            None if session.target.publish => log::event(
+                "Note",
+                Level::Warn,
+                "Not published: the run failed; the published database is unchanged.",
+                json!({}),
+            ),
+            None => {}
+        }
+        if let Some(path) = &args.junit_xml {
+            artifacts::write_junit(path, &session.manifest, &results, elapsed)
+                .with_context(|| format!("cannot write the JUnit report `{}`", path.display()))?;
+        }
+        // The project hooks are in run_results.json, as in dbt (`operation.<project>...`).
+        let all: Vec<super::NodeResult> = start.iter().chain(&results).chain(&end).cloned().collect();
+        artifacts::write_run_results(
+            &session.project.target_dir(),
+            &session.manifest,
+            &all,
+            elapsed,
+            invocation,
+        )
+        .context(
+            "the run's database work stands (each node committed or rolled back as reported above), \
+             but run_results.json is missing",
+        )?;
+    }
+    if let Some(signal) = interrupted {
+        log::event(
+            "Note",
+            Level::Warn,
+            &format!(
+                "Interrupted by {}: what ran is in {}/run_results.json; `mallard retry` runs the rest.",
+                crate::adapter::cancel::signal_name(signal),
+                session.project.target_path
+            ),
+            json!({}),
+        );
+        return Ok(ExitCode::from((128 + signal) as u8));
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

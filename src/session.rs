@@ -1,0 +1,309 @@
+//! A session: a project loaded for one command, from the files to the graph (the project and
+//! its packages, the profile's target, vars merged by precedence, the Jinja environment with
+//! every macro, the manifest and the graph), and what commands ask of it: a selection, a plan
+//! to run, the compiler, the database.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use minijinja::Environment;
+use serde_json::{json, Map, Value};
+
+use crate::adapter::database::Database;
+use crate::adapter::Adapter;
+use crate::artifacts::{self, Invocation};
+use crate::compile::{Compiler, ManifestResolver};
+use crate::config::ConfigContext;
+use crate::graph::selector::{self, PreviousState};
+use crate::graph::{self, Graph, Plan};
+use crate::log::{self, Level};
+use crate::manifest::{self, Manifest, ResourceType};
+use crate::project::profile::{self, Target};
+use crate::project::Project;
+use crate::templating;
+
+/// Where the project and profile are, and what to override in them: the command line's
+/// `--project-dir`, `--profiles-dir`, `--target`, `--vars` (YAML text), `--profile`,
+/// `--target-path` and `--threads`.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    pub project_dir: Option<PathBuf>,
+    pub profiles_dir: Option<PathBuf>,
+    pub target: Option<String>,
+    pub vars: Option<String>,
+    pub profile: Option<String>,
+    pub target_path: Option<PathBuf>,
+    pub threads: Option<usize>,
+}
+
+impl LoadOptions {
+    /// The project folder: `--project-dir`, or the current folder.
+    ///
+    /// Errors: the current folder cannot be read.
+    pub fn project_dir(&self) -> Result<PathBuf> {
+        match &self.project_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => std::env::current_dir().context("cannot read the current directory"),
+        }
+    }
+}
+
+/// What to select: `--select`, `--exclude`, `--selector` and `--state` (an earlier run's
+/// target folder).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Selection<'a> {
+    pub select: &'a [String],
+    pub exclude: &'a [String],
+    pub selector: Option<&'a str>,
+    pub state: Option<&'a std::path::Path>,
+}
+
+/// A loaded project, ready to select and run.
+pub struct Session {
+    pub project: Project,
+    pub target: Target,
+    pub env: Environment<'static>,
+    pub manifest: Manifest,
+    pub graph: Graph,
+}
+
+impl Session {
+    /// Loads the project, profile and property files, parses every node and builds the graph.
+    ///
+    /// Errors: anything that stops a run from starting, with its file and line.
+    pub fn load(args: &LoadOptions) -> Result<Session> {
+        let project_dir = args.project_dir()?;
+        let cli_vars = parse_vars(args.vars.as_deref())?;
+        let dirs = profile::profile_dirs(args.profiles_dir.as_deref(), &project_dir);
+        let target = profile::load_target(
+            &dirs,
+            &match &args.profile {
+                Some(name) => name.clone(),
+                None => crate::project::profile_name(&project_dir)?,
+            },
+            args.target.as_deref(),
+            &project_dir.canonicalize().unwrap_or_else(|_| project_dir.clone()),
+            args.threads,
+            &cli_vars,
+        )?;
+        let ctx = ConfigContext {
+            vars: cli_vars.clone(),
+            target: target.jinja_value(),
+        };
+        let mut project = Project::load(&project_dir, &ctx)?;
+        if let Some(dir) = &args.target_path {
+            project.target_path = dir.to_string_lossy().into_owned();
+        }
+        project.packages = project.load_packages(&ctx)?;
+        // Packages' own vars are defaults under the root project's; root vars scoped to a
+        // package (`vars: {pkg: {...}}`) apply as well.
+        let mut vars = Map::new();
+        for package in &project.packages {
+            vars.extend(package.vars.clone());
+            if let Some(Value::Object(scoped)) = project.vars.get(&package.name) {
+                vars.extend(scoped.clone());
+            }
+        }
+        vars.extend(project.vars.clone());
+        vars.extend(cli_vars.clone());
+        project.vars = vars;
+        // Macro templates are named by their path from the root project, unique across packages.
+        let macro_files: Vec<(String, String, &str)> = project
+            .packages
+            .iter()
+            .chain([&project])
+            .flat_map(|pkg| {
+                let prefix = pkg
+                    .root
+                    .strip_prefix(&project.root)
+                    .map(|p| p.to_string_lossy().replace('\\', "/"))
+                    .unwrap_or_else(|_| pkg.root.to_string_lossy().into_owned());
+                pkg.macros.iter().map(move |f| {
+                    let file = if prefix.is_empty() {
+                        f.original_file_path.clone()
+                    } else {
+                        format!("{prefix}/{}", f.original_file_path)
+                    };
+                    (pkg.name.clone(), file, f.contents.as_str())
+                })
+            })
+            .collect();
+        let macros: Vec<templating::MacroFile> = macro_files
+            .iter()
+            .map(|(package, file, text)| templating::MacroFile { package, file, text })
+            .collect();
+        let env = templating::environment_with_packages(
+            &macros,
+            &project.name,
+            &project.dispatch,
+            target.jinja_value(),
+        )?;
+        let manifest = manifest::parse::parse(&project, &target, &env)?;
+        let mut env = env;
+        // dbt's `graph` (the parsed project), built only for projects whose templates read it:
+        // at 10,000 models it is a sizeable copy of the manifest.
+        let reads_graph = project
+            .packages
+            .iter()
+            .chain([&project])
+            .flat_map(|p| p.macros.iter().chain(&p.models).chain(&p.singular_tests))
+            .any(|f| f.contents.contains("graph"));
+        if reads_graph {
+            env.add_global(
+                "graph",
+                templating::context::mutable_value(&crate::manifest::json::graph_json(
+                    &manifest,
+                    &project.target_path,
+                )),
+            );
+        }
+        for w in target.warnings.iter().chain(&manifest.warnings) {
+            if log::warning_is_error("Note") {
+                return Err(crate::error::Diagnostic::new(w.to_string())
+                    .help("a warning is an error under `--warn-error`; fix it, or leave the flag out")
+                    .into());
+            }
+            log::event("Note", Level::Warn, &format!("warning: {w}"), json!({}));
+        }
+        let graph = Graph::build(&manifest)?;
+        Ok(Session {
+            project,
+            target,
+            env,
+            manifest,
+            graph,
+        })
+    }
+
+    /// The first lines of a run, as dbt's `MainReportVersion` and `FoundStats` events:
+    /// "Running with mallard X" and "Found 3 models, 1 seed, ...".
+    pub fn report_header(&self) {
+        log::event(
+            "MainReportVersion",
+            Level::Info,
+            &format!("Running with mallard {}", env!("CARGO_PKG_VERSION")),
+            json!({"version": env!("CARGO_PKG_VERSION"), "log_version": 3}),
+        );
+        log::event(
+            "FoundStats",
+            Level::Info,
+            &format!("Found {}", self.manifest.summary()),
+            json!({"stat_line": self.manifest.summary()}),
+        );
+    }
+
+    /// The target's database opened read-only, for a command (`command`) that reads but never
+    /// writes it.
+    ///
+    /// Errors: the database does not exist yet (with `help`); DuckDB cannot open it.
+    pub fn open_existing_read_only(&self, command: &str, help: &str) -> Result<Adapter> {
+        let path = self.target.path.clone().filter(|p| p.exists()).ok_or_else(|| {
+            crate::error::Diagnostic::new(format!(
+                "`{command}` reads the database, which does not exist yet"
+            ))
+            .help(help.to_string())
+        })?;
+        Adapter::open_read_only(&path)
+    }
+
+    /// Writes `manifest.json` into the target folder.
+    pub fn write_manifest(&self, invocation: &Invocation) -> Result<()> {
+        artifacts::write_manifest(
+            &self.project.target_dir(),
+            &self.project.target_path,
+            &self.manifest,
+            invocation,
+        )
+    }
+
+    /// What compiling needs for this session; `full_refresh` is `--full-refresh`.
+    pub fn compiler(&self, full_refresh: bool) -> Compiler<'_> {
+        Compiler {
+            env: &self.env,
+            manifest: &self.manifest,
+            target: &self.target,
+            resolver: Arc::new(ManifestResolver::new(&self.manifest)),
+            vars: Arc::new(self.project.vars.clone()),
+            target_dir: self.project.target_dir(),
+            target_path: self.project.target_path.clone(),
+            full_refresh,
+            empty: false,
+            compiled_dirs: Default::default(),
+        }
+    }
+
+    /// The target's database, claimed for writing (see [`Database::open`]).
+    pub fn open_database(&self, lock_timeout: Option<std::time::Duration>) -> Result<Database> {
+        let t = &self.target;
+        Database::open(t.path.as_deref(), &t.settings, t.publish, lock_timeout)
+    }
+
+    /// The `unique_id`s `args` select, reading `--state` when given.
+    pub fn select(&self, args: &Selection) -> Result<BTreeSet<String>> {
+        let state = match args.state {
+            Some(dir) => Some(PreviousState::load(dir)?.with_current_sources(&self.project.target_dir())?),
+            None => None,
+        };
+        let selectors = selector::Selectors::load(&self.project.root)?;
+        Ok(selector::select_with(
+            &self.manifest,
+            &self.graph,
+            args.select,
+            args.exclude,
+            state.as_ref(),
+            selectors.as_ref(),
+            args.selector,
+        )?)
+    }
+
+    /// The selected nodes of the given kinds, in schedule order, with the edges that gate them.
+    /// Ephemeral models are left out when `executing`: they build nothing, and live on as CTEs
+    /// in the nodes that read them.
+    pub fn plan(
+        &self,
+        args: &Selection,
+        types: &[ResourceType],
+        tests_gate: bool,
+        executing: bool,
+    ) -> Result<Plan> {
+        let chosen = self.select(args)?;
+        let ids: BTreeSet<String> = chosen
+            .into_iter()
+            .filter(|id| {
+                self.manifest.nodes.get(id).is_some_and(|n| {
+                    types.contains(&n.resource_type) && !(executing && n.materialization.is_ephemeral())
+                })
+            })
+            .collect();
+        let mut edges = graph::run_edges(&self.manifest, &self.graph, tests_gate);
+        if executing {
+            // A node still waits for what its ephemeral parents read.
+            edges = edges
+                .into_iter()
+                .flat_map(|(from, to)| {
+                    graph::through_ephemerals(&self.manifest, &from)
+                        .into_iter()
+                        .map(move |f| (f, to.clone()))
+                })
+                .collect();
+        }
+        let order = graph::schedule_order(&ids, &edges);
+        Ok(Plan {
+            order,
+            edges,
+            fail_fast: false,
+        })
+    }
+}
+
+/// `--vars '{key: value}'`: a YAML mapping; empty for `None`.
+///
+/// Errors: the text is not a YAML mapping.
+pub fn parse_vars(text: Option<&str>) -> Result<Map<String, Value>> {
+    let Some(text) = text else { return Ok(Map::new()) };
+    let doc = crate::config::yaml::parse_mapping("--vars", text)
+        .map_err(|d| d.help("pass a YAML mapping, e.g. --vars '{as_of: 2024-01-01, scale: 2}'"))?;
+    Ok(doc)
+}
