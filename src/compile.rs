@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use minijinja::Environment;
-use serde_json::json;
 
 use crate::adapter::SharedAdapter;
 use crate::error::Diagnostic;
@@ -311,8 +310,7 @@ impl Compiler<'_> {
             } else {
                 model.relation.clone()
             },
-            model: json!({"name": model.name, "unique_id": model.unique_id, "resource_type": "model",
-                          "original_file_path": model.original_file_path, "config": model.config.0}),
+            model: model.model_context(),
             extra: None,
         };
         let mut vars = self.vars.as_ref().clone();
@@ -350,16 +348,7 @@ impl Compiler<'_> {
             file: &node.original_file_path,
             source,
             this: node.relation.clone(),
-            model: json!({
-                "name": node.name, "unique_id": node.unique_id,
-                "resource_type": node.resource_type.as_str(),
-                "original_file_path": node.original_file_path,
-                "package_name": node.package_name,
-                "schema": node.relation.as_ref().map(|r| r.schema.clone()),
-                "alias": node.relation.as_ref().map(|r| r.identifier.clone()),
-                "config": node.config.0,
-                "fqn": node.fqn,
-            }),
+            model: node.model_context(),
             extra: None,
         };
         let mut context = self.context(node);
@@ -561,7 +550,7 @@ impl Compiler<'_> {
             file: &node.original_file_path,
             source: "{{ __mallard_test(**__mallard_test_args) }}",
             this: None,
-            model: json!({"name": node.name, "unique_id": node.unique_id, "resource_type": "test"}),
+            model: node.model_context(),
             extra: Some(minijinja::context! {
                 __mallard_test => test_macro,
                 __mallard_test_args => minijinja::Value::from_iter(args),
@@ -647,7 +636,7 @@ impl Compiler<'_> {
                         file: &node.original_file_path,
                         source: text,
                         this: None,
-                        model: json!({"name": node.name, "unique_id": node.unique_id, "resource_type": "test"}),
+                        model: node.model_context(),
                         extra: None,
                     };
                     let rendered = templating::render(self.env, &input, self.context_on(node, database))

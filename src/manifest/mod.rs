@@ -246,6 +246,24 @@ impl Node {
         Ok(())
     }
 
+    /// The `model` object templates see when the node is compiled: what they see while it is
+    /// parsed ([`parse_model_context`]) and its `schema`, `alias`, `config` and `fqn`. (A custom
+    /// materialization sees the node's whole manifest entry, [`json::node_json`].)
+    pub fn model_context(&self) -> serde_json::Value {
+        let mut model = parse_model_context(
+            &self.name,
+            &self.unique_id,
+            self.resource_type.as_str(),
+            &self.original_file_path,
+            &self.package_name,
+        );
+        model["schema"] = serde_json::json!(self.relation.as_ref().map(|r| r.schema.clone()));
+        model["alias"] = serde_json::json!(self.relation.as_ref().map(|r| r.identifier.clone()));
+        model["config"] = serde_json::Value::Object(self.config.0.clone());
+        model["fqn"] = serde_json::json!(self.fqn);
+        model
+    }
+
     /// The materialization's name, e.g. `view`, `table`, `seed`, `test`.
     pub fn materialized(&self) -> &str {
         self.materialization.name()
@@ -369,4 +387,19 @@ pub fn plural(n: usize, what: &str) -> String {
     } else {
         format!("{n} {what}s")
     }
+}
+
+/// The `model` object templates see while a node is parsed, before the node exists: its
+/// `name`, `unique_id`, `resource_type`, `original_file_path` and `package_name`.
+pub fn parse_model_context(
+    name: &str,
+    unique_id: &str,
+    resource_type: &str,
+    original_file_path: &str,
+    package_name: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "name": name, "unique_id": unique_id, "resource_type": resource_type,
+        "original_file_path": original_file_path, "package_name": package_name,
+    })
 }

@@ -649,8 +649,13 @@ impl Parser<'_> {
             file: &f.original_file_path,
             source: &f.contents,
             this: Some(placeholder),
-            model: json!({"name": name, "unique_id": unique_id, "resource_type": "model",
-                          "original_file_path": f.original_file_path, "package_name": self.project.name}),
+            model: super::parse_model_context(
+                name,
+                &unique_id,
+                "model",
+                &f.original_file_path,
+                &self.project.name,
+            ),
             extra: None,
         };
         let (_, mut recorded) = templating::render(self.env, &input, self.parse_context())?;
@@ -821,8 +826,13 @@ impl Parser<'_> {
             file: &f.original_file_path,
             source: &f.contents,
             this: None,
-            model: json!({"name": name, "unique_id": unique_id, "resource_type": "test",
-                          "original_file_path": f.original_file_path, "package_name": self.project.name}),
+            model: super::parse_model_context(
+                &name,
+                &unique_id,
+                "test",
+                &f.original_file_path,
+                &self.project.name,
+            ),
             extra: None,
         };
         let (_, recorded) = templating::render(self.env, &input, self.parse_context())?;

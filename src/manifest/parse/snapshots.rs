@@ -32,8 +32,13 @@ impl Parser<'_> {
             this: Some(self.relation(&config, &name, || {
                 self.node_for_macros("snapshot", &name, &fqn, Some(f), &config)
             })?),
-            model: json!({"name": name, "unique_id": unique_id, "resource_type": "snapshot",
-                          "original_file_path": f.original_file_path, "package_name": self.project.name}),
+            model: crate::manifest::parse_model_context(
+                &name,
+                &unique_id,
+                "snapshot",
+                &f.original_file_path,
+                &self.project.name,
+            ),
             extra: None,
         };
         let (_, recorded) = templating::render(self.env, &input, self.parse_context())?;
