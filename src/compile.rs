@@ -145,7 +145,7 @@ impl Compiler<'_> {
     /// The node's SQL with all Jinja rendered: for a model, its `select`; for a test, the
     /// query returning its failing rows. Also written to `target/compiled/...`.
     /// `incremental` is what the model's `is_incremental()` returns (see
-    /// [`crate::materialization::incremental::is_incremental`]); `database` is the worker's
+    /// [`crate::materialization::incremental::is_incremental`]); `connection` is the worker's
     /// connection for `run_query` and `adapter` (`None` when compiling without a database).
     ///
     /// Errors: a Jinja error at its file and line; the compiled file cannot be written.
@@ -153,19 +153,19 @@ impl Compiler<'_> {
         &self,
         node: &Node,
         incremental: bool,
-        database: Option<&SharedAdapter>,
+        connection: Option<&SharedAdapter>,
     ) -> Result<String, Diagnostic> {
         let sql = match (&node.resource_type, &node.test_metadata) {
             (ResourceType::Seed, _) => return Ok(String::new()),
             (ResourceType::Test, Some(meta)) => {
                 // A test of an ephemeral model reads its CTE, injected as into models.
-                let sql = self.generic_test(node, meta, database)?;
-                crate::sql::inject_ctes(&sql, &self.ephemeral_ctes(node, database)?)
+                let sql = self.generic_test(node, meta, connection)?;
+                crate::sql::inject_ctes(&sql, &self.ephemeral_ctes(node, connection)?)
             }
-            (ResourceType::UnitTest, _) => self.unit_test(node, database)?,
+            (ResourceType::UnitTest, _) => self.unit_test(node, connection)?,
             _ => {
-                let sql = self.render(node, incremental, database)?;
-                let ctes = self.ephemeral_ctes(node, database)?;
+                let sql = self.render(node, incremental, connection)?;
+                let ctes = self.ephemeral_ctes(node, connection)?;
                 crate::sql::inject_ctes(&sql, &ctes)
             }
         };
@@ -215,7 +215,7 @@ impl Compiler<'_> {
         &self,
         node: &Node,
         incremental: bool,
-        database: Option<&SharedAdapter>,
+        connection: Option<&SharedAdapter>,
     ) -> Result<Hooks, Diagnostic> {
         if node.resource_type == ResourceType::Test || node.materialization.is_ephemeral() {
             return Ok(Hooks::default());
@@ -226,7 +226,7 @@ impl Compiler<'_> {
                 .iter()
                 .enumerate()
                 .map(|(i, hook)| {
-                    self.render_text(node, hook, incremental, database)
+                    self.render_text(node, hook, incremental, connection)
                         .map_err(|d| Diagnostic {
                             message: format!("in {key} #{} of `{}`: {}", i + 1, node.name, d.message),
                             ..d
@@ -269,19 +269,19 @@ impl Compiler<'_> {
         node: &Node,
         hooks: &Hooks,
         incremental: bool,
-        database: &SharedAdapter,
+        connection: &SharedAdapter,
     ) -> Result<(), Diagnostic> {
         for (i, hook) in &hooks.deferred_post {
             let fail =
                 |message: String| Diagnostic::new(format!("in post_hook #{i} of `{}`: {message}", node.name));
             let sql = self
-                .render_text(node, hook, incremental, Some(database))
+                .render_text(node, hook, incremental, Some(connection))
                 .map_err(|d| Diagnostic {
                     message: fail(d.message.clone()).message,
                     ..d
                 })?;
             if !sql.trim().is_empty() {
-                let adapter = database.lock().unwrap_or_else(|p| p.into_inner());
+                let adapter = connection.lock().unwrap_or_else(|p| p.into_inner());
                 adapter.in_transaction(&[sql]).map_err(|e| fail(e.to_string()))?;
             }
         }
@@ -291,7 +291,7 @@ impl Compiler<'_> {
     /// A unit test's SQL: the tested model's code rendered with each input (`ref`, `source`,
     /// `this`) read from the CTE that [`crate::testing::unit`] fills with the given rows, and
     /// with the test's `overrides`.
-    fn unit_test(&self, node: &Node, database: Option<&SharedAdapter>) -> Result<String, Diagnostic> {
+    fn unit_test(&self, node: &Node, connection: Option<&SharedAdapter>) -> Result<String, Diagnostic> {
         let spec = node.unit_test.as_ref().expect("unit tests have a spec");
         let model = &self.manifest.nodes[&spec.model];
         let resolver = UnitTestResolver {
@@ -322,7 +322,7 @@ impl Compiler<'_> {
         context.macro_overrides = Arc::new(spec.macros.clone());
         // A unit test's inputs are its given rows, `--empty` or not.
         context.empty_refs = false;
-        context.database = database.cloned();
+        context.database = connection.cloned();
         Ok(templating::render(self.env, &input, context)?.0)
     }
 
@@ -331,9 +331,9 @@ impl Compiler<'_> {
         &self,
         node: &Node,
         incremental: bool,
-        database: Option<&SharedAdapter>,
+        connection: Option<&SharedAdapter>,
     ) -> Result<String, Diagnostic> {
-        self.render_text(node, &node.raw_code, incremental, database)
+        self.render_text(node, &node.raw_code, incremental, connection)
     }
 
     /// Renders `source` (the node's code, or one of its hooks) in the node's run-phase context.
@@ -342,7 +342,7 @@ impl Compiler<'_> {
         node: &Node,
         source: &str,
         incremental: bool,
-        database: Option<&SharedAdapter>,
+        connection: Option<&SharedAdapter>,
     ) -> Result<String, Diagnostic> {
         let input = RenderInput {
             file: &node.original_file_path,
@@ -353,7 +353,7 @@ impl Compiler<'_> {
         };
         let mut context = self.context(node);
         context.is_incremental = incremental;
-        context.database = database.cloned();
+        context.database = connection.cloned();
         Ok(templating::render(self.env, &input, context)?.0)
     }
 
@@ -363,17 +363,17 @@ impl Compiler<'_> {
     fn ephemeral_ctes(
         &self,
         node: &Node,
-        database: Option<&SharedAdapter>,
+        connection: Option<&SharedAdapter>,
     ) -> Result<Vec<(String, String)>, Diagnostic> {
         let mut ctes: Vec<(String, String)> = Vec::new();
-        self.collect_ctes(node, database, &mut ctes)?;
+        self.collect_ctes(node, connection, &mut ctes)?;
         Ok(ctes)
     }
 
     fn collect_ctes(
         &self,
         node: &Node,
-        database: Option<&SharedAdapter>,
+        connection: Option<&SharedAdapter>,
         ctes: &mut Vec<(String, String)>,
     ) -> Result<(), Diagnostic> {
         for dep in &node.depends_on {
@@ -387,8 +387,8 @@ impl Compiler<'_> {
             if ctes.iter().any(|(n, _)| *n == name) {
                 continue;
             }
-            self.collect_ctes(parent, database, ctes)?;
-            let sql = self.render(parent, false, database)?;
+            self.collect_ctes(parent, connection, ctes)?;
+            let sql = self.render(parent, false, connection)?;
             ctes.push((name, sql.trim().trim_end_matches(';').to_string()));
         }
         Ok(())
@@ -401,7 +401,7 @@ impl Compiler<'_> {
     pub fn render_project_hook(
         &self,
         template: &str,
-        database: Option<&SharedAdapter>,
+        connection: Option<&SharedAdapter>,
         extra: minijinja::Value,
     ) -> Result<String, Diagnostic> {
         let input = RenderInput {
@@ -415,7 +415,7 @@ impl Compiler<'_> {
             config: Default::default(),
             ..self.context_without_node()
         };
-        context.database = database.cloned();
+        context.database = connection.cloned();
         Ok(templating::render(self.env, &input, context)?.0)
     }
 
@@ -454,9 +454,9 @@ impl Compiler<'_> {
     }
 
     /// [`Compiler::context`] with the worker's connection, for `run_query` and `adapter`.
-    fn context_on(&self, node: &Node, database: Option<&SharedAdapter>) -> NodeContext {
+    fn context_on(&self, node: &Node, connection: Option<&SharedAdapter>) -> NodeContext {
         let mut context = self.context(node);
-        context.database = database.cloned();
+        context.database = connection.cloned();
         context
     }
 
@@ -464,7 +464,7 @@ impl Compiler<'_> {
         &self,
         node: &Node,
         meta: &crate::manifest::TestMetadata,
-        database: Option<&SharedAdapter>,
+        connection: Option<&SharedAdapter>,
     ) -> Result<String, Diagnostic> {
         let attached = node.attached_node.as_deref().unwrap_or_default();
         let relation = self.manifest.relation_of(attached).ok_or_else(|| {
@@ -491,7 +491,7 @@ impl Compiler<'_> {
             } else {
                 minijinja::Value::from(model)
             };
-            return self.custom_generic_test(node, meta, model, test_macro, database);
+            return self.custom_generic_test(node, meta, model, test_macro, connection);
         }
         let to = match meta.kwargs.get("to").and_then(|v| v.as_str()) {
             Some(expr) => {
@@ -510,7 +510,7 @@ impl Compiler<'_> {
         let mut kwargs = meta.kwargs.clone();
         for (key, value) in kwargs.iter_mut() {
             if key != "column_name" && key != "to" && value_has_template(value) {
-                let rendered = self.test_argument(node, key, value, database)?;
+                let rendered = self.test_argument(node, key, value, connection)?;
                 if let Ok(v) = serde_json::to_value(&rendered) {
                     *value = v;
                 }
@@ -534,7 +534,7 @@ impl Compiler<'_> {
         meta: &crate::manifest::TestMetadata,
         model: minijinja::Value,
         test_macro: minijinja::Value,
-        database: Option<&SharedAdapter>,
+        connection: Option<&SharedAdapter>,
     ) -> Result<String, Diagnostic> {
         let mut args = BTreeMap::new();
         args.insert("model".to_string(), model);
@@ -542,7 +542,7 @@ impl Compiler<'_> {
             let v = if key == "column_name" {
                 minijinja::Value::from_serialize(value)
             } else {
-                self.test_argument(node, key, value, database)?
+                self.test_argument(node, key, value, connection)?
             };
             args.insert(key.clone(), v);
         }
@@ -556,7 +556,7 @@ impl Compiler<'_> {
                 __mallard_test_args => minijinja::Value::from_iter(args),
             }),
         };
-        Ok(templating::render(self.env, &input, self.context_on(node, database))?.0)
+        Ok(templating::render(self.env, &input, self.context_on(node, connection))?.0)
     }
 }
 
@@ -572,7 +572,7 @@ impl Compiler<'_> {
         &self,
         node: &Node,
         sql: &str,
-        database: &SharedAdapter,
+        connection: &SharedAdapter,
     ) -> Result<(), Diagnostic> {
         let name = node.materialized();
         let mat = templating::materialization_macro(self.env, name)
@@ -591,7 +591,7 @@ impl Compiler<'_> {
                 post_hooks => Vec::<String>::new(),
             }),
         };
-        templating::render(self.env, &input, self.context_on(node, Some(database)))?;
+        templating::render(self.env, &input, self.context_on(node, Some(connection)))?;
         Ok(())
     }
 
@@ -607,7 +607,7 @@ impl Compiler<'_> {
         node: &Node,
         key: &str,
         value: &serde_json::Value,
-        database: Option<&SharedAdapter>,
+        connection: Option<&SharedAdapter>,
     ) -> Result<minijinja::Value, Diagnostic> {
         use crate::templating::context::{MutableDict, MutableList};
         let fail = |e: &dyn std::fmt::Display| {
@@ -628,7 +628,7 @@ impl Compiler<'_> {
                     .and_then(|r| r.strip_suffix("}}"))
                     .filter(|inner| !inner.contains("{{") && !inner.contains("}}"));
                 if let Some(expr) = single.or(call.then_some(t)) {
-                    templating::eval_expression(self.env, expr, self.context_on(node, database))
+                    templating::eval_expression(self.env, expr, self.context_on(node, connection))
                         .map_err(|e| fail(&e))?
                         .0
                 } else {
@@ -639,7 +639,7 @@ impl Compiler<'_> {
                         model: node.model_context(),
                         extra: None,
                     };
-                    let rendered = templating::render(self.env, &input, self.context_on(node, database))
+                    let rendered = templating::render(self.env, &input, self.context_on(node, connection))
                         .map_err(|e| fail(&e.message))?
                         .0;
                     minijinja::Value::from_serialize(crate::config::yaml::native_value(&rendered))
@@ -648,14 +648,14 @@ impl Compiler<'_> {
             serde_json::Value::Array(items) => {
                 let items = items
                     .iter()
-                    .map(|v| self.test_argument(node, key, v, database))
+                    .map(|v| self.test_argument(node, key, v, connection))
                     .collect::<Result<Vec<_>, _>>()?;
                 minijinja::Value::from_object(MutableList::from_items(items))
             }
             serde_json::Value::Object(map) => {
                 let mut out = BTreeMap::new();
                 for (k, v) in map {
-                    out.insert(k.clone(), self.test_argument(node, key, v, database)?);
+                    out.insert(k.clone(), self.test_argument(node, key, v, connection)?);
                 }
                 let map = minijinja::Value::from_iter(out);
                 minijinja::Value::from_object(MutableDict::from_map(Some(&map)).map_err(|e| fail(&e))?)

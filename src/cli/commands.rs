@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
 use super::args::{FreshnessArgs, ProjectArgs, RetryArgs, RunArgs, RunOperationArgs, SelectArgs, ShowArgs};
-use super::execute;
+use super::run_selected;
 use crate::adapter::Adapter;
 use crate::artifacts::Invocation;
 use crate::error::Diagnostic;
@@ -130,7 +130,7 @@ pub(super) fn retry(a: RetryArgs) -> Result<ExitCode> {
         fail_fast: false,
     };
     let invocation = Invocation::new(recorded_args(&command, &args));
-    execute(args, types, true, &invocation)
+    run_selected(args, types, true, &invocation)
 }
 
 /// `show`: the first `--limit` rows of each selected model, seed or snapshot (or of `--inline`

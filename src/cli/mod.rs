@@ -106,7 +106,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let inline = a.inline.clone().unwrap_or_default();
             compile_inline(&a, &inline)
         }
-        Command::Compile(a) => execute(
+        Command::Compile(a) => run_selected(
             a,
             &[
                 ResourceType::Model,
@@ -119,7 +119,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         ),
         Command::Seed(a) | Command::Run(a) | Command::Test(a) | Command::Snapshot(a) | Command::Build(a) => {
             let types = command_types(name).expect("every building command has its node kinds");
-            execute(a, types, true, &invocation)
+            run_selected(a, types, true, &invocation)
         }
         Command::Parse(a) => {
             let session = Session::load(&a.project.load_options())?;
@@ -155,7 +155,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// `seed`, `run`, `test`, `build` (with `connect`) and `compile` (without).
-fn execute(
+fn run_selected(
     args: RunArgs,
     types: &[ResourceType],
     connect: bool,

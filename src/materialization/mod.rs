@@ -33,7 +33,7 @@ pub struct Hooks {
 }
 
 /// Builds a `view` or `table` model from `sql` (a `select`), with its hooks around it. The
-/// schema must exist: [`crate::runner::execute`] creates every schema before the workers start.
+/// schema must exist: [`crate::runner::run_nodes`] creates every schema before the workers start.
 ///
 /// Errors: the engine's error; nothing has changed in the database when it is returned.
 pub fn model(

@@ -40,7 +40,7 @@ pub use crate::graph::Plan;
 /// any (a read-only connection), then serves `run_query` and `adapter` in templates.
 /// `on_done` sees each result as it finishes, in the order they finish, with the node's
 /// 1-based index in `plan.order`. Returns the results in that same finishing order.
-pub fn execute(
+pub fn run_nodes(
     plan: &Plan,
     compiler: &Compiler<'_>,
     adapter: Option<&Adapter>,
@@ -298,7 +298,7 @@ impl Queue {
 fn run_node(
     node: &Node,
     compiler: &Compiler<'_>,
-    database: Option<&SharedAdapter>,
+    connection: Option<&SharedAdapter>,
     write: bool,
     project_root: &Path,
 ) -> NodeResult {
@@ -330,7 +330,7 @@ fn run_node(
         };
     }
     // `is_incremental()` asks the database whether the model's table exists.
-    let incremental = match (database, &node.relation) {
+    let incremental = match (connection, &node.relation) {
         (Some(db), Some(relation)) if matches!(node.materialization, Materialization::Incremental(_)) => {
             let a = db.lock().unwrap_or_else(|p| p.into_inner());
             match a.relation_kind(relation) {
@@ -340,7 +340,7 @@ fn run_node(
         }
         _ => false,
     };
-    let compiled = compiler.compile(node, incremental, database);
+    let compiled = compiler.compile(node, incremental, connection);
     let compile_end = Utc::now();
     let mut result = NodeResult {
         unique_id: node.unique_id.clone(),
@@ -369,7 +369,7 @@ fn run_node(
     if node.resource_type != ResourceType::Seed {
         result.compiled_code = Some(sql.clone());
     }
-    let Some(database) = database.filter(|_| write) else {
+    let Some(connection) = connection.filter(|_| write) else {
         result.execution_time = started.elapsed().as_secs_f64();
         return result;
     };
@@ -377,7 +377,7 @@ fn run_node(
     // compilation error of the model.
     if node.resource_type == ResourceType::Model && materialization::contract::enforced(node) {
         let checked = {
-            let a = database.lock().unwrap_or_else(|p| p.into_inner());
+            let a = connection.lock().unwrap_or_else(|p| p.into_inner());
             materialization::contract::check(&a, node, &sql)
         };
         if let Err(d) = checked {
@@ -387,7 +387,7 @@ fn run_node(
             return result;
         }
     }
-    let hooks = match compiler.hooks(node, incremental, Some(database)) {
+    let hooks = match compiler.hooks(node, incremental, Some(connection)) {
         Ok(hooks) => hooks,
         Err(d) => {
             result.status = Status::Error;
@@ -400,7 +400,7 @@ fn run_node(
     if custom {
         // Its statements take the connection themselves.
         let exec_start = Utc::now();
-        if let Err(d) = compiler.custom_materialization(node, &sql, database) {
+        if let Err(d) = compiler.custom_materialization(node, &sql, connection) {
             result.status = Status::Error;
             result.message = Some(compilation_error(node, &d));
         } else {
@@ -414,7 +414,7 @@ fn run_node(
         result.execution_time = started.elapsed().as_secs_f64();
         return result;
     }
-    let guard = database.lock().unwrap_or_else(|p| p.into_inner());
+    let guard = connection.lock().unwrap_or_else(|p| p.into_inner());
     let adapter = &*guard;
     let compiled_at = format!(
         "compiled code at {}/{}",
@@ -422,7 +422,7 @@ fn run_node(
         node.compiled_path()
     );
     let exec_start = Utc::now();
-    let outcome = execute_node(
+    let outcome = run_in_database(
         compiler.manifest,
         node,
         &sql,
@@ -435,7 +435,7 @@ fn run_node(
     // Post-hooks that use the database while rendering run once the node has committed.
     let outcome = match outcome {
         Ok(o) if !hooks.deferred_post.is_empty() => compiler
-            .run_deferred_post_hooks(node, &hooks, incremental, database)
+            .run_deferred_post_hooks(node, &hooks, incremental, connection)
             .map(|()| o)
             .map_err(anyhow::Error::from),
         other => other,
@@ -561,7 +561,7 @@ enum Outcome {
     },
 }
 
-fn execute_node(
+fn run_in_database(
     manifest: &Manifest,
     node: &Node,
     sql: &str,

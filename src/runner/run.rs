@@ -1,5 +1,5 @@
 //! A run from start to end: the header, `on-run-start` hooks, the nodes (see
-//! [`super::execute`]), `on-run-end` hooks, the summary, publishing and `run_results.json`; and
+//! [`super::run_nodes`]), `on-run-end` hooks, the summary, publishing and `run_results.json`; and
 //! `--defer`, which points refs at another run's relations.
 
 use std::collections::BTreeSet;
@@ -212,7 +212,7 @@ pub fn run_plan(
     } else {
         log::start_progress(total)
     };
-    let results = super::execute(
+    let results = super::run_nodes(
         plan,
         &compiler,
         adapter,
@@ -258,7 +258,17 @@ pub fn run_plan(
         project_hooks(hooks::When::End, &session.project.on_run_end, extra)?
     };
     let elapsed = started.elapsed().as_secs_f64();
-    for (name, level, msg) in output::summary(&session.manifest, &results, elapsed) {
+    // The summary counts kinds in plan order: with several workers, results arrive in no fixed
+    // order, and the line "Finished running 2 view models, 1 table model" must not vary.
+    let position: std::collections::HashMap<&str, usize> = plan
+        .order
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    let mut in_plan_order = results.clone();
+    in_plan_order.sort_by_key(|r| position.get(r.unique_id.as_str()).copied().unwrap_or(usize::MAX));
+    for (name, level, msg) in output::summary(&session.manifest, &in_plan_order, elapsed) {
         let data = if name == "Formatting" {
             json!({"msg": ""})
         } else {
