@@ -609,7 +609,7 @@ impl Compiler<'_> {
         value: &serde_json::Value,
         connection: Option<&SharedAdapter>,
     ) -> Result<minijinja::Value, Diagnostic> {
-        use crate::templating::context::{MutableDict, MutableList};
+        use crate::templating::mutable::{MutableDict, MutableList};
         let fail = |e: &dyn std::fmt::Display| {
             Diagnostic::new(format!(
                 "cannot render argument `{key}` of test `{}`: {e}",

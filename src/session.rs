@@ -153,7 +153,7 @@ impl Session {
         if reads_graph {
             env.add_global(
                 "graph",
-                templating::context::mutable_value(&crate::manifest::json::graph_json(
+                templating::mutable::mutable_value(&crate::manifest::json::graph_json(
                     &manifest,
                     &project.target_path,
                 )),

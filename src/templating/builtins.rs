@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use minijinja::value::{Kwargs, Object, Rest, Value};
 use minijinja::{Environment, Error, ErrorKind, State};
 
-use super::context::MutableList;
+use super::mutable::MutableList;
 
 /// What `flags` reports about this invocation.
 #[derive(Debug, Clone, Default)]
@@ -92,7 +92,7 @@ pub fn add_to(env: &mut Environment<'static>) {
     env.add_global("invocation_id", Value::from(invocation_id()));
     env.add_global("api", Value::from_object(super::api::Api));
     env.add_function("load_relation", |state: &State, relation: Value| {
-        super::context::load_relation(state, &relation)
+        super::adapter_object::load_relation(state, &relation)
     });
     env.add_function("zip", |lists: Rest<Value>| -> Result<Value, Error> {
         let columns: Vec<Vec<Value>> = lists

@@ -720,7 +720,7 @@ fn catch_all_arguments(value: &Value, args: &[Value]) -> Result<Option<Vec<Value
     let extra_map = Value::from_iter(extra);
     keep.push((
         "kwargs".to_string(),
-        Value::from_object(context::MutableDict::from_map(Some(&extra_map))?),
+        Value::from_object(super::mutable::MutableDict::from_map(Some(&extra_map))?),
     ));
     keep.push(("varargs".to_string(), Value::from(varargs)));
     out.push(Value::from(minijinja::value::Kwargs::from_iter(keep)));

@@ -8,10 +8,13 @@
 //! [`Environment`] per invocation, shared by all nodes; what differs per node travels in the
 //! render context as a [`NodeContext`] object under the key `__mallard`.
 
+pub mod adapter_object;
+pub mod agate;
 mod api;
 pub mod builtins;
 pub mod context;
 mod macros;
+pub mod mutable;
 mod pydatetime;
 mod pyre;
 mod relation;
@@ -243,7 +246,7 @@ pub fn environment_with_packages(
     });
     env.add_function("return", context::return_fn);
     env.add_function("mallard_list", |items: Option<Value>| -> Result<Value, Error> {
-        Ok(Value::from_object(context::MutableList::from_items(
+        Ok(Value::from_object(mutable::MutableList::from_items(
             match items {
                 Some(v) => v.try_iter()?.collect(),
                 None => Vec::new(),
@@ -251,23 +254,23 @@ pub fn environment_with_packages(
         )))
     });
     env.add_function("mallard_dict", |map: Option<Value>| -> Result<Value, Error> {
-        Ok(Value::from_object(context::MutableDict::from_map(map.as_ref())?))
+        Ok(Value::from_object(mutable::MutableDict::from_map(map.as_ref())?))
     });
     // `dict(a=1)` and `dict(mapping)` give a dict that `.update()` can change, as Python's.
     env.add_function("dict", |args: Rest<Value>| -> Result<Value, Error> {
         let (positional, kwargs): (&[Value], Kwargs) = minijinja::value::from_args(&args)?;
-        let dict = context::MutableDict::from_map(positional.first())?;
+        let dict = mutable::MutableDict::from_map(positional.first())?;
         let extra: Vec<(Value, Value)> = kwargs
             .args()
             .map(|k| Ok((Value::from(k), kwargs.get::<Value>(k)?)))
             .collect::<Result<_, Error>>()?;
         let extra = Value::from_iter(extra);
-        let merged = context::MutableDict::from_map(Some(&extra))?;
+        let merged = mutable::MutableDict::from_map(Some(&extra))?;
         Ok(Value::from_object(dict.merged(merged)))
     });
     // `x | list` gives a list that `.append()` can change, as Python's does.
     env.add_filter("list", |v: Value| -> Result<Value, Error> {
-        Ok(Value::from_object(context::MutableList::from_items(
+        Ok(Value::from_object(mutable::MutableList::from_items(
             v.try_iter()?.collect(),
         )))
     });
@@ -285,7 +288,7 @@ pub fn environment_with_packages(
     env.add_function("run_query", context::run_query);
     env.add_function("statement", context::statement);
     env.add_function("load_result", context::load_result);
-    env.add_global("adapter", Value::from_object(context::AdapterObject));
+    env.add_global("adapter", Value::from_object(adapter_object::AdapterObject));
     env.add_global("modules", Value::from_object(context::Modules));
     env.add_global(
         "run_started_at",
@@ -710,7 +713,7 @@ fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, 
     let node = node_context(state)?;
     match node.vars.get(&name) {
         // Lists and dicts as Python's: `.update()` and `.append()` change them.
-        Some(v) => Ok(context::mutable_value(v)),
+        Some(v) => Ok(mutable::mutable_value(v)),
         None => default.ok_or_else(|| {
             Error::new(
                 ErrorKind::InvalidOperation,

@@ -1,0 +1,80 @@
+//! Descriptions: `{{ doc('name') }}` blocks resolved in the descriptions of nodes, columns
+//! and sources.
+
+use super::*;
+
+impl Parser<'_> {
+    /// Renders the descriptions that use `{{ doc('name') }}` (or `doc('package', 'name')`) with
+    /// the text of that `{% docs %}` block, as dbt does at parse time.
+    ///
+    /// Errors: a description naming a doc block that does not exist, or with a Jinja error.
+    pub(super) fn render_descriptions(&mut self) -> Result<()> {
+        let mut env = Environment::new();
+        let docs = Arc::new(self.manifest.docs.clone());
+        let root = self.root.name.clone();
+        env.add_function(
+            "doc",
+            move |a: String, b: Option<String>| -> Result<String, minijinja::Error> {
+                let (package, name) = match b {
+                    Some(name) => (Some(a), name),
+                    None => (None, a),
+                };
+                let found = docs.iter().find(|(id, _)| {
+                    let mut parts = id.splitn(3, '.').skip(1);
+                    let (pkg, n) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+                    n == name && package.as_deref().is_none_or(|p| p == pkg)
+                });
+                let preferred = docs
+                    .get(&format!("doc.{root}.{name}"))
+                    .filter(|_| package.is_none());
+                match preferred.or(found.map(|(_, v)| v)) {
+                    Some((_, text)) => Ok(text.clone()),
+                    None => Err(minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        format!(
+                            "no `{{% docs {name} %}}` block: write one in a .md file under the models folder"
+                        ),
+                    )),
+                }
+            },
+        );
+        // `what` names the description in an error; it is only built for one that fails.
+        let render = |text: &mut String, what: &dyn Fn() -> String| -> Result<(), Diagnostic> {
+            if text.contains("{{") || text.contains("{%") {
+                *text = env.render_str(text, ()).map_err(|e| {
+                    Diagnostic::new(format!(
+                        "cannot render the description of {}: {}",
+                        what(),
+                        e.detail().unwrap_or(&e.to_string())
+                    ))
+                })?;
+            }
+            Ok(())
+        };
+        for node in self.manifest.nodes.values_mut() {
+            let file = node.patch_path.as_deref().unwrap_or(&node.original_file_path);
+            let what = || format!("`{}` ({file})", node.name);
+            render(&mut node.description, &what)?;
+            for c in &mut node.columns {
+                render(&mut c.description, &|| {
+                    format!("column `{}` of {}", c.name, what())
+                })?;
+            }
+        }
+        for source in self.manifest.sources.values_mut() {
+            let what = || {
+                format!(
+                    "source `{}.{}` ({})",
+                    source.source_name, source.name, source.original_file_path
+                )
+            };
+            render(&mut source.description, &what)?;
+            for c in &mut source.columns {
+                render(&mut c.description, &|| {
+                    format!("column `{}` of {}", c.name, what())
+                })?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,280 @@
+//! The `adapter` object: `get_relation`, `get_columns_in_relation`, `dispatch`, `quote`,
+//! `type`, ... as dbt-duckdb offers them, and `load_relation`.
+
+use std::sync::Arc;
+
+use minijinja::value::{from_args, Kwargs, Object, Value};
+use minijinja::{Error, ErrorKind, State};
+
+use super::context::{database, sql_error};
+use super::mutable::MutableList;
+use super::node_context;
+
+/// The `adapter` object: `get_relation`, `get_columns_in_relation`, `dispatch`, `quote`,
+/// `type`, as dbt-duckdb offers them.
+#[derive(Debug)]
+pub struct AdapterObject;
+
+impl Object for AdapterObject {
+    /// Truthy, as every Python object of its kind is.
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
+    fn call_method(self: &Arc<Self>, state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
+        match method {
+            "get_relation" => {
+                let (positional, kwargs): (&[Value], Kwargs) = from_args(args)?;
+                let arg = |i: usize, name: &str| -> Result<String, Error> {
+                    match positional.get(i) {
+                        Some(v) => Ok(v.to_string()),
+                        None => kwargs.get::<String>(name),
+                    }
+                };
+                let (catalog, schema, identifier) =
+                    (arg(0, "database")?, arg(1, "schema")?, arg(2, "identifier")?);
+                let Some(db) = database(state)? else {
+                    return Ok(Value::from(()));
+                };
+                let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+                let found = adapter
+                    .find_relation(&catalog, &schema, &identifier)
+                    .map_err(sql_error)?;
+                Ok(found.map(Value::from_object).unwrap_or(Value::from(())))
+            }
+            "get_columns_in_relation" => {
+                let (relation,): (Value,) = from_args(args)?;
+                let Some(db) = database(state)? else {
+                    return Ok(Value::from_object(MutableList::default()));
+                };
+                let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+                // As dbt-duckdb: a relation that does not exist has no columns.
+                let columns = match adapter.columns(&relation.to_string()) {
+                    Ok(columns) => columns,
+                    Err(e) if e.to_string().contains("does not exist") => Vec::new(),
+                    Err(e) => return Err(sql_error(e)),
+                };
+                Ok(Value::from_object(MutableList::from_items(
+                    columns
+                        .into_iter()
+                        .map(|c| {
+                            Value::from_object(super::api::Column {
+                                name: c.name,
+                                dtype: c.data_type,
+                            })
+                        })
+                        .collect(),
+                )))
+            }
+            "get_missing_columns" => {
+                // The columns of the first relation that the second lacks (by name, any case).
+                let (from, to): (Value, Value) = from_args(args)?;
+                let Some(db) = database(state)? else {
+                    return Ok(Value::from_object(MutableList::default()));
+                };
+                let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+                let have: Vec<String> = adapter
+                    .columns(&to.to_string())
+                    .map_err(sql_error)?
+                    .into_iter()
+                    .map(|c| c.name.to_lowercase())
+                    .collect();
+                let missing = adapter
+                    .columns(&from.to_string())
+                    .map_err(sql_error)?
+                    .into_iter()
+                    .filter(|c| !have.contains(&c.name.to_lowercase()))
+                    .map(|c| {
+                        Value::from_object(super::api::Column {
+                            name: c.name,
+                            dtype: c.data_type,
+                        })
+                    })
+                    .collect();
+                Ok(Value::from_object(MutableList::from_items(missing)))
+            }
+            "load_relation" => {
+                let (relation,): (Value,) = from_args(args)?;
+                load_relation(state, &relation)
+            }
+            "already_exists" => {
+                let (schema, identifier): (String, String) = from_args(args)?;
+                let Some(db) = database(state)? else {
+                    return Ok(Value::from(false));
+                };
+                let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+                let catalog = node_context(state)?.target_database.clone();
+                Ok(Value::from(
+                    adapter
+                        .find_relation(&catalog, &schema, &identifier)
+                        .map_err(sql_error)?
+                        .is_some(),
+                ))
+            }
+            "drop_relation" | "truncate_relation" => {
+                let (relation,): (Value,) = from_args(args)?;
+                let Some(db) = database(state)? else {
+                    return Ok(Value::from(""));
+                };
+                let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+                let Some(found) = relation_of(&relation)
+                    .map(|r| adapter.find_relation(&r.database, &r.schema, &r.identifier))
+                    .transpose()
+                    .map_err(sql_error)?
+                    .flatten()
+                else {
+                    return Ok(Value::from(""));
+                };
+                let kind = adapter.relation_kind(&found).map_err(sql_error)?;
+                let sql = match (method, kind) {
+                    ("truncate_relation", _) => format!("delete from {found}"),
+                    (_, Some(crate::adapter::RelationKind::View)) => format!("drop view if exists {found}"),
+                    _ => format!("drop table if exists {found}"),
+                };
+                adapter.execute(&sql).map_err(sql_error)?;
+                adapter.forget_relation(&found);
+                Ok(Value::from(""))
+            }
+            "rename_relation" => {
+                let (from, to): (Value, Value) = from_args(args)?;
+                let Some(db) = database(state)? else {
+                    return Ok(Value::from(""));
+                };
+                let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+                let (Some(from), Some(to)) = (relation_of(&from), relation_of(&to)) else {
+                    return Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        "rename_relation needs two relations",
+                    ));
+                };
+                let kind = match adapter.relation_kind(&from).map_err(sql_error)? {
+                    Some(crate::adapter::RelationKind::View) => "view",
+                    _ => "table",
+                };
+                adapter
+                    .execute(&format!(
+                        "alter {kind} {from} rename to {}",
+                        crate::relation::quote(&to.identifier)
+                    ))
+                    .map_err(sql_error)?;
+                adapter.forget_relation(&from);
+                adapter.forget_relation(&to);
+                Ok(Value::from(""))
+            }
+            "list_relations_without_caching" => {
+                let (schema_relation,): (Value,) = from_args(args)?;
+                let Some(db) = database(state)? else {
+                    return Ok(Value::from_object(MutableList::default()));
+                };
+                let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+                let schema = schema_relation.get_attr("schema")?.to_string();
+                let catalog = schema_relation.get_attr("database")?.to_string();
+                let found = adapter
+                    .relations_in_schema(&catalog, &schema)
+                    .map_err(sql_error)?;
+                Ok(Value::from_object(MutableList::from_items(
+                    found.into_iter().map(Value::from_object).collect(),
+                )))
+            }
+            "expand_target_column_types" | "cache_added" | "cache_dropped" | "cache_renamed" | "commit" => {
+                Ok(Value::from(""))
+            }
+            "dispatch" => {
+                let (name, positional_namespace, kwargs): (String, Option<String>, Kwargs) = from_args(args)?;
+                let namespace: Option<String> = match positional_namespace {
+                    Some(ns) => Some(ns),
+                    None => kwargs.get("macro_namespace")?,
+                };
+                kwargs.assert_all_used()?;
+                let bare = name.rsplit('.').next().unwrap_or(&name).to_string();
+                let candidates = [format!("duckdb__{bare}"), format!("default__{bare}")];
+                // dbt searches the namespace's packages (`dispatch:` in dbt_project.yml can
+                // put others, such as the root project, before it), each for the adapter's
+                // implementation, then the default one.
+                let search_order: Vec<String> = match &namespace {
+                    Some(ns) => state
+                        .lookup("__mallard_dispatch")
+                        .and_then(|d| d.get_attr(ns).ok())
+                        .filter(|v| !v.is_undefined())
+                        .and_then(|v| v.try_iter().ok().map(|it| it.map(|p| p.to_string()).collect()))
+                        // Unconfigured, dbt looks in the root project first, then the
+                        // namespace's package (dbt's own namespace only in itself).
+                        .unwrap_or_else(|| match state.lookup("__mallard_root") {
+                            Some(root) if ns != "dbt" && !root.to_string().is_empty() => {
+                                vec![root.to_string(), ns.clone()]
+                            }
+                            _ => vec![ns.clone()],
+                        }),
+                    None => Vec::new(),
+                };
+                for package in &search_order {
+                    let Some(ns) = state.lookup(package) else { continue };
+                    for candidate in &candidates {
+                        if let Ok(f) = ns.get_attr(candidate) {
+                            if !f.is_undefined() {
+                                return Ok(f);
+                            }
+                        }
+                    }
+                }
+                for candidate in &candidates {
+                    if let Some(f) = state.lookup(candidate) {
+                        return Ok(f);
+                    }
+                }
+                Err(Error::new(
+                    ErrorKind::UnknownFunction,
+                    format!(
+                        "adapter.dispatch found no macro for `{name}`{}: define `duckdb__{bare}` or `default__{bare}`",
+                        namespace.map(|n| format!(" in `{n}`")).unwrap_or_default()
+                    ),
+                ))
+            }
+            "quote" => {
+                let (ident,): (String,) = from_args(args)?;
+                Ok(Value::from(crate::relation::quote(&ident)))
+            }
+            "type" => Ok(Value::from("duckdb")),
+            _ => Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!("adapter.{method} is not available in Mallard"),
+            )),
+        }
+    }
+}
+
+/// A relation value (one of Mallard's, or any mapping with `database`, `schema` and
+/// `identifier`) as a [`Relation`].
+fn relation_of(value: &Value) -> Option<super::Relation> {
+    if let Some(r) = value.downcast_object_ref::<super::Relation>() {
+        return Some(r.clone());
+    }
+    let part = |k: &str| {
+        value
+            .get_attr(k)
+            .ok()
+            .filter(|v| !v.is_undefined() && !v.is_none())
+            .map(|v| v.to_string())
+    };
+    Some(super::Relation::new(
+        &part("database").unwrap_or_default(),
+        &part("schema")?,
+        &part("identifier").or_else(|| part("name"))?,
+    ))
+}
+
+/// `load_relation(relation)` (also `adapter.load_relation`): the relation as the database has
+/// it, or none when it does not exist (or at parse time).
+pub fn load_relation(state: &State, relation: &Value) -> Result<Value, Error> {
+    let Some(db) = database(state)? else {
+        return Ok(Value::from(()));
+    };
+    let Some(r) = relation_of(relation) else {
+        return Ok(Value::from(()));
+    };
+    let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+    let found = adapter
+        .find_relation(&r.database, &r.schema, &r.identifier)
+        .map_err(sql_error)?;
+    Ok(found.map(Value::from_object).unwrap_or(Value::from(())))
+}

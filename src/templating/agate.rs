@@ -1,0 +1,186 @@
+//! The agate table `run_query` and `load_result` return, as dbt's macros read it: `rows`,
+//! `columns`, `column_names`, `print_table()`, rows by index or by name.
+
+use std::sync::Arc;
+
+use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
+use minijinja::{Error, ErrorKind, State};
+
+use crate::adapter::Cell;
+
+/// A query result in the shape of dbt's agate table: iterable over rows, `rows`, `columns`
+/// (each with `name` and `values()`), `column_names`; a row is indexed by position or name.
+#[derive(Debug)]
+pub struct Table {
+    column_names: Arc<Vec<String>>,
+    pub(super) rows: Vec<Arc<Row>>,
+}
+
+#[derive(Debug)]
+pub(super) struct Row {
+    names: Arc<Vec<String>>,
+    pub(super) values: Vec<Value>,
+}
+
+#[derive(Debug)]
+struct TableColumn {
+    name: String,
+    values: Vec<Value>,
+}
+
+#[derive(Debug)]
+struct Columns(Vec<Arc<TableColumn>>);
+
+impl Table {
+    pub(super) fn new(columns: Vec<String>, rows: Vec<Vec<Cell>>) -> Table {
+        let names = Arc::new(columns);
+        Table {
+            rows: rows
+                .into_iter()
+                .map(|r| {
+                    Arc::new(Row {
+                        names: names.clone(),
+                        values: r.into_iter().map(to_jinja).collect(),
+                    })
+                })
+                .collect(),
+            column_names: names,
+        }
+    }
+
+    fn columns(&self) -> Columns {
+        Columns(
+            self.column_names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    Arc::new(TableColumn {
+                        name: name.clone(),
+                        values: self.rows.iter().map(|r| r.values[i].clone()).collect(),
+                    })
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Object for Table {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if let Some(i) = key.as_usize() {
+            return self.rows.get(i).map(|r| Value::from_dyn_object(r.clone()));
+        }
+        match key.as_str()? {
+            "rows" => Some(Value::from(
+                self.rows
+                    .iter()
+                    .map(|r| Value::from_dyn_object(r.clone()))
+                    .collect::<Vec<_>>(),
+            )),
+            "columns" => Some(Value::from_object(self.columns())),
+            "column_names" => Some(Value::from(self.column_names.as_ref().clone())),
+            _ => None,
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.rows.len())
+    }
+}
+
+impl Object for Row {
+    /// Truthy, as every Python object of its kind is.
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if let Some(i) = key.as_usize() {
+            return self.values.get(i).cloned();
+        }
+        let name = key.as_str()?;
+        let i = self.names.iter().position(|n| n == name)?;
+        self.values.get(i).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.values.len())
+    }
+}
+
+impl Object for Columns {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    /// agate's mapped sequence: also `keys()` (names), `values()` (columns) and `items()`
+    /// (name, column pairs), as dbt_utils' `get_query_results_as_dict` uses them.
+    fn call_method(self: &Arc<Self>, _state: &State, method: &str, _args: &[Value]) -> Result<Value, Error> {
+        let column = |c: &Arc<TableColumn>| Value::from_dyn_object(c.clone());
+        match method {
+            "keys" => Ok(Value::from(
+                self.0.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+            )),
+            "values" => Ok(Value::from(self.0.iter().map(column).collect::<Vec<_>>())),
+            "items" => Ok(Value::from(
+                self.0
+                    .iter()
+                    .map(|c| Value::from(vec![Value::from(c.name.clone()), column(c)]))
+                    .collect::<Vec<_>>(),
+            )),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let column = match key.as_usize() {
+            Some(i) => self.0.get(i)?,
+            None => self.0.iter().find(|c| Some(c.name.as_str()) == key.as_str())?,
+        };
+        Some(Value::from_dyn_object(column.clone()))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.0.len())
+    }
+}
+
+impl Object for TableColumn {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "name" => Some(Value::from(self.name.clone())),
+            _ => None,
+        }
+    }
+
+    fn call_method(self: &Arc<Self>, _state: &State, method: &str, _args: &[Value]) -> Result<Value, Error> {
+        match method {
+            "values" => Ok(Value::from(self.values.clone())),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// A query's value as Jinja sees it: numbers, booleans and strings as themselves, a decimal
+/// as a float, dates and timestamps as ISO text, anything else as the engine's text form.
+fn to_jinja(v: Cell) -> Value {
+    match v {
+        Cell::Null => Value::from(()),
+        Cell::Bool(b) => Value::from(b),
+        Cell::Int(n) => i64::try_from(n)
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::from(n)),
+        Cell::UInt(n) => Value::from(n),
+        Cell::Float(f) => Value::from(f),
+        Cell::Decimal(d) => d.parse::<f64>().map(Value::from).unwrap_or(Value::from(d)),
+        Cell::List(items) => Value::from(items.into_iter().map(to_jinja).collect::<Vec<_>>()),
+        Cell::Text(s) | Cell::Temporal(s) | Cell::Other(s) => Value::from(s),
+    }
+}
