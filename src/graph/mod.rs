@@ -3,6 +3,8 @@
 //! and answers ancestor and descendant queries for selection and skipping.
 
 pub mod selector;
+mod selectors_yml;
+mod state;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};

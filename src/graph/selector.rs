@@ -10,9 +10,12 @@
 
 use std::collections::BTreeSet;
 
-use crate::error::{did_you_mean, Diagnostic};
+use crate::error::Diagnostic;
 use crate::manifest::{Manifest, Node, ResourceType};
 
+pub use super::selectors_yml::Selectors;
+pub use super::state::{read_source_freshness, read_statuses, PreviousState, SourceFreshness};
+use super::state::{result_matches, source_status_matches, state_matches};
 use super::Graph;
 
 const METHODS: &[&str] = &[
@@ -31,106 +34,6 @@ const METHODS: &[&str] = &[
     "unique_id",
     "selector",
 ];
-
-/// The previous run's nodes, for `state:` selection: `unique_id` to the node's state
-/// fingerprint ([`crate::artifacts::state_fingerprint`]).
-#[derive(Debug, Clone, Default)]
-pub struct PreviousState {
-    pub nodes: std::collections::BTreeMap<String, serde_json::Value>,
-    /// Each node's status in the earlier run's `run_results.json` (empty if it has none).
-    pub results: std::collections::BTreeMap<String, String>,
-    /// The earlier run's `sources.json` (`source freshness`), if it has one.
-    pub sources: Option<SourceFreshness>,
-    /// This target's `sources.json`, the freshness just checked, if there is one.
-    pub sources_current: Option<SourceFreshness>,
-}
-
-/// What a `sources.json` says of each source: `unique_id` to its `max_loaded_at` (an RFC 3339
-/// timestamp), or `None` when its freshness query failed (a `runtime error` result).
-pub type SourceFreshness = std::collections::BTreeMap<String, Option<chrono::DateTime<chrono::FixedOffset>>>;
-
-/// Reads the results of a `sources.json`; `None` if the file is missing.
-///
-/// Errors: the file exists but is not JSON with a `results` list.
-pub fn read_source_freshness(path: &std::path::Path) -> Result<Option<SourceFreshness>, Diagnostic> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(None);
-    };
-    let doc: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Diagnostic::new(format!("`{}` is not a sources.json: {e}", path.display())))?;
-    let results = doc["results"]
-        .as_array()
-        .ok_or_else(|| Diagnostic::new(format!("`{}` has no `results` list", path.display())))?;
-    Ok(Some(
-        results
-            .iter()
-            .filter_map(|r| {
-                let loaded = r["max_loaded_at"]
-                    .as_str()
-                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
-                Some((r["unique_id"].as_str()?.to_string(), loaded))
-            })
-            .collect(),
-    ))
-}
-
-impl PreviousState {
-    /// Reads `dir/manifest.json` of an earlier run.
-    ///
-    /// Errors: the file is missing or is not a manifest.
-    pub fn load(dir: &std::path::Path) -> Result<PreviousState, Diagnostic> {
-        let path = dir.join("manifest.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            Diagnostic::new(format!("cannot read `{}` for --state: {e}", path.display()))
-                .help("point --state at the target folder of an earlier run (it holds manifest.json)")
-        })?;
-        let doc: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| Diagnostic::new(format!("`{}` is not a manifest: {e}", path.display())))?;
-        let nodes = doc["nodes"]
-            .as_object()
-            .ok_or_else(|| Diagnostic::new(format!("`{}` has no `nodes`", path.display())))?
-            .iter()
-            .map(|(id, v)| (id.clone(), crate::manifest::json::state_fingerprint(v)))
-            .collect();
-        Ok(PreviousState {
-            nodes,
-            results: read_statuses(&dir.join("run_results.json")),
-            sources: read_source_freshness(&dir.join("sources.json"))?,
-            sources_current: None,
-        })
-    }
-
-    /// Adds this target's `sources.json` (in `target_dir`), which `source_status:` compares
-    /// with the earlier run's, as dbt does.
-    ///
-    /// Errors: the file exists but is not a sources.json.
-    pub fn with_current_sources(mut self, target_dir: &std::path::Path) -> Result<PreviousState, Diagnostic> {
-        self.sources_current = read_source_freshness(&target_dir.join("sources.json"))?;
-        Ok(self)
-    }
-}
-
-/// `unique_id` to `status` of every result in a `run_results.json`; empty if the file is
-/// missing or unreadable.
-pub fn read_statuses(path: &std::path::Path) -> std::collections::BTreeMap<String, String> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Default::default();
-    };
-    let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    doc["results"]
-        .as_array()
-        .map(|rs| {
-            rs.iter()
-                .filter_map(|r| {
-                    Some((
-                        r["unique_id"].as_str()?.to_string(),
-                        r["status"].as_str()?.to_string(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 /// One parsed atom of a selector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -311,163 +214,14 @@ pub fn select_with(
 }
 
 /// What selection reads: the manifest, its graph, and the previous state if given.
-struct Context<'a> {
-    manifest: &'a Manifest,
-    graph: &'a Graph,
-    state: Option<&'a PreviousState>,
-    selectors: Option<&'a Selectors>,
+pub(super) struct Context<'a> {
+    pub(super) manifest: &'a Manifest,
+    pub(super) graph: &'a Graph,
+    pub(super) state: Option<&'a PreviousState>,
+    pub(super) selectors: Option<&'a Selectors>,
 }
 
-/// The named selectors of `selectors.yml` (dbt's YAML selectors): each a definition made of
-/// CLI-style strings, `{method, value, parents, children, ...}` mappings, `{method: value}`
-/// shorthands, and `union` / `intersection` lists that may hold `exclude` entries.
-#[derive(Debug, Clone, Default)]
-pub struct Selectors {
-    /// Name to (definition, default).
-    defs: std::collections::BTreeMap<String, (serde_json::Value, bool)>,
-}
-
-impl Selectors {
-    /// Reads `selectors.yml` in `root`; `None` if there is none.
-    ///
-    /// Errors: YAML errors; an entry without `name` or `definition`; two defaults.
-    pub fn load(root: &std::path::Path) -> Result<Option<Selectors>, Diagnostic> {
-        let path = root.join("selectors.yml");
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            return Ok(None);
-        };
-        let doc = crate::config::yaml::parse_mapping("selectors.yml", &text)?;
-        let mut defs = std::collections::BTreeMap::new();
-        let entries = doc
-            .get("selectors")
-            .and_then(serde_json::Value::as_array)
-            .ok_or_else(|| {
-                Diagnostic::new("selectors.yml has no `selectors:` list")
-                    .help("write `selectors:` and under it `- name: ...` with a `definition:`")
-            })?;
-        for entry in entries {
-            let name = entry["name"]
-                .as_str()
-                .ok_or_else(|| Diagnostic::new("a selector in selectors.yml has no `name`"))?;
-            let definition = entry.get("definition").cloned().ok_or_else(|| {
-                Diagnostic::new(format!("selector `{name}` in selectors.yml has no `definition`"))
-            })?;
-            let default = entry["default"].as_bool().unwrap_or(false);
-            defs.insert(name.to_string(), (definition, default));
-        }
-        if defs.values().filter(|(_, d)| *d).count() > 1 {
-            return Err(Diagnostic::new(
-                "selectors.yml marks more than one selector `default: true`",
-            ));
-        }
-        Ok(Some(Selectors { defs }))
-    }
-
-    fn default_name(&self) -> Option<String> {
-        self.defs.iter().find(|(_, (_, d))| *d).map(|(n, _)| n.clone())
-    }
-
-    fn evaluate(&self, cx: &Context<'_>, name: &str, depth: usize) -> Result<BTreeSet<String>, Diagnostic> {
-        let Some((def, _)) = self.defs.get(name) else {
-            let mut d = Diagnostic::new(format!("no selector named `{name}` in selectors.yml"));
-            if let Some(s) = did_you_mean(name, self.defs.keys().map(String::as_str)) {
-                d = d.help(format!("did you mean `{s}`?"));
-            }
-            return Err(d);
-        };
-        if depth > 20 {
-            return Err(Diagnostic::new(format!(
-                "selector `{name}` refers to itself through `selector:`"
-            )));
-        }
-        self.definition(cx, name, def, depth + 1)
-    }
-
-    fn definition(
-        &self,
-        cx: &Context<'_>,
-        name: &str,
-        def: &serde_json::Value,
-        depth: usize,
-    ) -> Result<BTreeSet<String>, Diagnostic> {
-        use serde_json::Value;
-        let bad = |why: String| Diagnostic::new(format!("selector `{name}` in selectors.yml: {why}"));
-        let text = |v: &Value| match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        match def {
-            Value::String(s) => union(cx, std::slice::from_ref(s)),
-            Value::Object(m) if m.contains_key("union") || m.contains_key("intersection") => {
-                let is_union = m.contains_key("union");
-                let items = m
-                    .get(if is_union { "union" } else { "intersection" })
-                    .and_then(Value::as_array)
-                    .ok_or_else(|| bad("`union` and `intersection` take a list".into()))?;
-                let mut acc: Option<BTreeSet<String>> = None;
-                let mut excluded = BTreeSet::new();
-                for item in items {
-                    if let Some(ex) = item.get("exclude") {
-                        let ex_items = ex.as_array().cloned().unwrap_or_else(|| vec![ex.clone()]);
-                        for e in &ex_items {
-                            excluded.extend(self.definition(cx, name, e, depth)?);
-                        }
-                        continue;
-                    }
-                    let set = self.definition(cx, name, item, depth)?;
-                    acc = Some(match acc {
-                        None => set,
-                        Some(prev) if is_union => prev.union(&set).cloned().collect(),
-                        Some(prev) => prev.intersection(&set).cloned().collect(),
-                    });
-                }
-                Ok(acc.unwrap_or_default().difference(&excluded).cloned().collect())
-            }
-            Value::Object(m) if m.contains_key("method") => {
-                let method = text(&m["method"]);
-                let value = m.get("value").map(text).unwrap_or_default();
-                if method == "selector" {
-                    return self.evaluate(cx, &value, depth);
-                }
-                let flag = |k: &str| m.get(k).and_then(Value::as_bool).unwrap_or(false);
-                let depth_of = |k: &str| {
-                    m.get(k)
-                        .and_then(Value::as_u64)
-                        .map(|d| d.to_string())
-                        .unwrap_or_default()
-                };
-                let mut atom = String::new();
-                if flag("childrens_parents") {
-                    atom.push('@');
-                } else if flag("parents") {
-                    atom.push_str(&depth_of("parents_depth"));
-                    atom.push('+');
-                }
-                atom.push_str(&format!("{method}:{value}"));
-                if flag("children") {
-                    atom.push('+');
-                    atom.push_str(&depth_of("children_depth"));
-                }
-                union(cx, &[atom])
-            }
-            Value::Object(m) if m.len() == 1 => {
-                let (method, value) = m.iter().next().expect("one entry");
-                if method == "exclude" {
-                    return Err(bad(
-                        "`exclude` belongs inside a `union` or `intersection` list".into()
-                    ));
-                }
-                if method == "selector" {
-                    return self.evaluate(cx, &text(value), depth);
-                }
-                union(cx, &[format!("{method}:{}", text(value))])
-            }
-            other => Err(bad(format!("cannot read `{other}` as a selection"))),
-        }
-    }
-}
-
-fn union(cx: &Context<'_>, criteria: &[String]) -> Result<BTreeSet<String>, Diagnostic> {
+pub(super) fn union(cx: &Context<'_>, criteria: &[String]) -> Result<BTreeSet<String>, Diagnostic> {
     let mut out = BTreeSet::new();
     for criterion in criteria.iter().flat_map(|c| c.split_whitespace()) {
         let mut acc: Option<BTreeSet<String>> = None;
@@ -536,98 +290,6 @@ fn apply(cx: &Context<'_>, atom: &Atom) -> Result<BTreeSet<String>, Diagnostic> 
         }
     }
     Ok(out)
-}
-
-/// `state:new`: nodes the previous manifest lacks; `state:modified`: those, and nodes whose
-/// file, config, relation or test arguments changed.
-fn state_matches(cx: &Context<'_>, value: &str) -> Result<BTreeSet<String>, Diagnostic> {
-    let Some(state) = cx.state else {
-        return Err(Diagnostic::new(format!("`state:{value}` needs a previous run to compare with"))
-            .help("pass `--state DIR`, where DIR is the target folder of an earlier run (it holds manifest.json)"));
-    };
-    if value != "modified" && value != "new" {
-        return Err(Diagnostic::new(format!("unknown state selector `state:{value}`"))
-            .help("use `state:modified` or `state:new`"));
-    }
-    let mut out = BTreeSet::new();
-    for node in cx.manifest.nodes.values() {
-        let changed = match state.nodes.get(&node.unique_id) {
-            None => true,
-            Some(previous) if value == "modified" => {
-                *previous
-                    != crate::manifest::json::state_fingerprint(&crate::manifest::json::node_json(
-                        node, "target",
-                    ))
-            }
-            Some(_) => false,
-        };
-        if changed {
-            out.insert(node.unique_id.clone());
-        }
-    }
-    Ok(out)
-}
-
-/// `source_status:fresher`: the sources whose newest row (`max_loaded_at`) in this target's
-/// `sources.json` is newer than in the `--state` run's, or that the earlier run did not check
-/// or could not query (as dbt); a source whose freshness query fails now is left out. As in
-/// dbt, any other value selects nothing.
-fn source_status_matches(cx: &Context<'_>, value: &str) -> Result<BTreeSet<String>, Diagnostic> {
-    let help = "run `mallard source freshness` in production and keep its target folder (with sources.json) \
-                for --state, then run `mallard source freshness` in this target before selecting";
-    let previous = cx.state.and_then(|s| s.sources.as_ref()).ok_or_else(|| {
-        Diagnostic::new(format!(
-            "`source_status:{value}` needs the freshness results of an earlier run: the --state folder has no sources.json"
-        ))
-        .help(help)
-    })?;
-    let current = cx.state.and_then(|s| s.sources_current.as_ref()).ok_or_else(|| {
-        Diagnostic::new(format!(
-            "`source_status:{value}` needs this target's freshness results: the target folder has no sources.json"
-        ))
-        .help(help)
-    })?;
-    if value != "fresher" {
-        return Ok(BTreeSet::new());
-    }
-    Ok(current
-        .iter()
-        .filter(|(id, now)| match (now, previous.get(*id)) {
-            (None, _) => false,
-            (Some(_), None | Some(None)) => true,
-            (Some(now), Some(Some(before))) => now > before,
-        })
-        .filter(|(id, _)| cx.manifest.sources.contains_key(*id))
-        .map(|(id, _)| id.clone())
-        .collect())
-}
-
-/// `result:<status>`: the nodes whose status in the `--state` run's `run_results.json` was
-/// `status` (`error`, `fail`, `warn`, `skipped`, `success`, `pass`).
-fn result_matches(cx: &Context<'_>, value: &str) -> Result<BTreeSet<String>, Diagnostic> {
-    const STATUSES: &[&str] = &["error", "fail", "warn", "skipped", "success", "pass"];
-    let state = cx.state.filter(|s| !s.results.is_empty()).ok_or_else(|| {
-        Diagnostic::new(format!("`result:{value}` needs the results of an earlier run"))
-            .help("pass `--state DIR`, where DIR is the target folder of an earlier run (it holds run_results.json)")
-    })?;
-    if !STATUSES.contains(&value) {
-        return Err(
-            Diagnostic::new(format!("unknown result selector `result:{value}`")).help(format!(
-                "use one of: {}",
-                STATUSES
-                    .iter()
-                    .map(|s| format!("result:{s}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-        );
-    }
-    Ok(state
-        .results
-        .iter()
-        .filter(|(id, status)| *status == value && cx.manifest.nodes.contains_key(*id))
-        .map(|(id, _)| id.clone())
-        .collect())
 }
 
 fn node_matches(node: &Node, atom: &Atom) -> bool {
