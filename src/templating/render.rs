@@ -1,0 +1,184 @@
+//! Rendering a node's template with its context, recording the `ref`, `source` and `config`
+//! calls it makes, and turning minijinja's errors into `file:line` diagnostics.
+
+use super::*;
+
+/// Renders a node. In the parse phase the returned [`Recorded`] holds its calls.
+///
+/// Errors: Jinja syntax and runtime errors (an undefined variable printed, a missing
+/// `var`, a failing macro), as a diagnostic at the file and line where they happened.
+pub fn render(
+    env: &Environment<'static>,
+    input: &RenderInput<'_>,
+    node: NodeContext,
+) -> Result<(String, Recorded), Diagnostic> {
+    let node = Arc::new(node);
+    let ctx = render_context(input, &node);
+    let source = mutable_literals(input.source);
+    let out = env.render_named_str(input.file, &source, ctx).map_err(|e| {
+        let d = rewritten_diagnostic(&e, input.file, input.source, &source);
+        match d
+            .message
+            .strip_prefix("unknown function or macro `")
+            .and_then(|m| m.strip_suffix('`'))
+        {
+            Some(unknown) => {
+                let known: Vec<&str> = env.globals().map(|(name, _)| name).collect();
+                match crate::error::did_you_mean(unknown, known) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => {
+                        d.help("macros are defined with `{% macro name(...) %}` in a file under `macros/`")
+                    }
+                }
+            }
+            None => match d
+                .message
+                .split('`')
+                .nth(1)
+                .filter(|_| d.message.starts_with("maximum recursion"))
+            {
+                // Say where the node's own template entered the recursion.
+                Some(first) => match find_call_line(input.source, first, "") {
+                    Some((line, _)) => d.help(format!("called from `{}:{line}`", input.file)),
+                    None => d,
+                },
+                None => d,
+            },
+        }
+    })?;
+    let recorded = std::mem::take(&mut *node.recorded.lock().unwrap_or_else(|p| p.into_inner()));
+    Ok((out, recorded))
+}
+
+/// The variables a render of `input` for `node` sees.
+pub(super) fn render_context(input: &RenderInput<'_>, node: &Arc<NodeContext>) -> Value {
+    let base = minijinja::context! {
+        __mallard => Value::from_dyn_object(node.clone()),
+        this => input.this.clone().map(Value::from_object).unwrap_or(Value::UNDEFINED),
+        model => Value::from_serialize(&input.model),
+        execute => node.phase == Phase::Run,
+        config => Value::from_object(ConfigObject { node: node.clone() }),
+    };
+    match &input.extra {
+        Some(extra) => minijinja::value::merge_maps([base, extra.clone()]),
+        None => base,
+    }
+}
+
+/// What rendering `input` records (refs, sources, configs, macros called), also when the
+/// render fails part-way: the calls made before the error. For templates dbt renders at
+/// parse time only to learn what they call, such as hooks.
+pub fn record_calls(env: &Environment<'static>, input: &RenderInput<'_>, node: NodeContext) -> Recorded {
+    let node = Arc::new(node);
+    let ctx = render_context(input, &node);
+    let _ = env.render_named_str(input.file, &mutable_literals(input.source), ctx);
+    let recorded = std::mem::take(&mut *node.recorded.lock().unwrap_or_else(|p| p.into_inner()));
+    recorded
+}
+
+/// Evaluates a single Jinja expression, such as the `to: ref('customers')` argument of a
+/// relationships test, with `node` as its context.
+pub fn eval_expression(
+    env: &Environment<'static>,
+    expr: &str,
+    node: NodeContext,
+) -> Result<(Value, Recorded), Error> {
+    let node = Arc::new(node);
+    let expr = macros::rewrite_expression(expr);
+    let compiled = env.compile_expression(&expr)?;
+    let value = compiled.eval(minijinja::context! {
+        __mallard => Value::from_dyn_object(node.clone()),
+        execute => node.phase == Phase::Run,
+    })?;
+    let recorded = std::mem::take(&mut *node.recorded.lock().unwrap_or_else(|p| p.into_inner()));
+    Ok((value, recorded))
+}
+
+/// Turns a minijinja error into a diagnostic: the innermost template and line it names,
+/// with the excerpt from `source` when that template is the node itself.
+pub fn jinja_diagnostic(err: &Error, file: &str, source: &str) -> Diagnostic {
+    // Errors raised inside a macro or an included template carry that template's name;
+    // the chain's innermost error with a line is the one to show.
+    let mut innermost: &Error = err;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
+    while let Some(e) = cur {
+        if let Some(je) = e.downcast_ref::<Error>() {
+            if je.line().is_some() {
+                innermost = je;
+            }
+        }
+        cur = e.source();
+    }
+    let detail = innermost
+        .detail()
+        .map(str::to_string)
+        .unwrap_or_else(|| innermost.kind().to_string());
+    let name = innermost.name().map_or(file, macros::template_file);
+    // The source text the error points at, when it is in this file: minijinja's messages for
+    // undefined names do not repeat the name.
+    let spanned = innermost
+        .range()
+        .filter(|_| name == file)
+        .and_then(|r| source.get(r))
+        .map(|t| t.trim().to_string());
+    let message = match (innermost.kind(), &spanned) {
+        (ErrorKind::SyntaxError, _) => format!("Jinja syntax error: {detail}"),
+        (ErrorKind::UndefinedError, Some(text)) => format!("undefined variable `{text}`"),
+        (ErrorKind::UndefinedError, None) => format!("undefined variable: {detail}"),
+        (ErrorKind::UnknownFunction, Some(text)) => {
+            format!(
+                "unknown function or macro `{}`",
+                text.split('(').next().unwrap_or(text).trim()
+            )
+        }
+        (ErrorKind::UnknownFunction, None) => format!("unknown function or macro: {detail}"),
+        _ => detail,
+    };
+    let mut d = Diagnostic::new(message);
+    if let Some(line) = innermost.line() {
+        let text = if name == file { source } else { "" };
+        // The span's start, as a 1-based character column on its line.
+        let column = innermost.range().filter(|_| name == file).and_then(|r| {
+            let line_start = source.get(..r.start)?.rfind('\n').map_or(0, |i| i + 1);
+            Some(source.get(line_start..r.start)?.chars().count() + 1)
+        });
+        let mut loc = Location::in_source(name, text, line, column);
+        if name != file {
+            loc.source_line = None;
+        }
+        d = d.at(loc);
+    } else {
+        d = d.at(Location::in_source(file, source, 1, None));
+        d.location.as_mut().unwrap().source_line = None;
+    }
+    if innermost.kind() == ErrorKind::UndefinedError {
+        d = d.help("define it with `{% set %}`, pass it with `var()`, or check its spelling");
+    }
+    d
+}
+
+/// The 1-based line of the first call `func(` in `source` whose first quoted argument
+/// is one of `args`, or of the first `func(` at all; `None` if `func(` never occurs.
+/// minijinja gives a native function no span, so the parse phase finds its calls by text.
+pub fn find_call_line(source: &str, func: &str, arg: &str) -> Option<(usize, usize)> {
+    let pattern = format!("{func}(");
+    let mut first = None;
+    for (i, line) in source.lines().enumerate() {
+        let mut from = 0;
+        while let Some(pos) = line[from..].find(&pattern) {
+            let at = from + pos;
+            // A call, not the tail of a longer name (`my_ref(`).
+            let standalone = at == 0
+                || !line.as_bytes()[at - 1].is_ascii_alphanumeric() && line.as_bytes()[at - 1] != b'_';
+            if standalone {
+                first.get_or_insert((i + 1, at + 1));
+                let rest = &line[at + pattern.len()..];
+                if rest.contains(&format!("'{arg}'")) || rest.contains(&format!("\"{arg}\"")) {
+                    return Some((i + 1, at + 1));
+                }
+            }
+            from = at + pattern.len();
+        }
+    }
+    first
+}

@@ -1,0 +1,167 @@
+//! Unit tests of the templating layer: rendering, `ref`/`source`/`config` recording, error
+//! locations.
+
+use super::*;
+
+fn parse_ctx() -> NodeContext {
+    NodeContext::parse_phase(Arc::new(Map::new()), "main", "db")
+}
+
+fn input<'a>(src: &'a str) -> RenderInput<'a> {
+    RenderInput {
+        file: "models/m.sql",
+        source: src,
+        this: None,
+        model: serde_json::json!({}),
+        extra: None,
+    }
+}
+
+#[test]
+fn parse_phase_records_calls_in_order() {
+    let env = environment(&[], serde_json::json!({})).unwrap();
+    let src = "{{ config(materialized='table', tags=['a']) }}select * from {{ ref('b') }} join {{ source('raw', 't') }} join {{ ref('pkg', 'c') }}";
+    let (out, rec) = render(&env, &input(src), parse_ctx()).unwrap();
+    assert_eq!(
+        out,
+        "select * from \"db\".\"main\".\"b\" join \"db\".\"raw\".\"t\" join \"db\".\"main\".\"c\""
+    );
+    assert_eq!(
+        rec.refs,
+        vec![
+            RefCall {
+                package: None,
+                name: "b".into(),
+                version: None,
+            },
+            RefCall {
+                package: Some("pkg".into()),
+                name: "c".into(),
+                version: None,
+            },
+        ]
+    );
+    assert_eq!(rec.sources, vec![("raw".to_string(), "t".to_string())]);
+    assert_eq!(rec.configs[0]["materialized"], serde_json::json!("table"));
+}
+
+#[test]
+fn macros_see_the_calling_nodes_context() {
+    let macros = vec![(
+        "macros/m.sql".to_string(),
+        "{% macro cents(col) %}({{ col }} * 100){% endmacro %}{% macro from_b() %}{{ ref('b') }}{% endmacro %}".to_string(),
+    )];
+    let env = environment(&macros, serde_json::json!({})).unwrap();
+    let (out, rec) = render(
+        &env,
+        &input("select {{ cents('x') }} from {{ from_b() }}"),
+        parse_ctx(),
+    )
+    .unwrap();
+    assert_eq!(out, "select (x * 100) from \"db\".\"main\".\"b\"");
+    assert_eq!(rec.refs.len(), 1, "a ref inside a macro is recorded for the node");
+}
+
+#[test]
+fn each_top_level_macro_block_is_found_with_its_range() {
+    let text =
+        "{# {% macro commented() %} #}{% set x = 1 %}\n{%- macro a(y) -%}{% macro inner() %}{% endmacro %}\
+                {% raw %}{% endmacro %}{% endraw %}{%- endmacro %}\n{% macro b() %}unclosed";
+    let blocks = toplevel_macro_blocks(text);
+    let names: Vec<&str> = blocks.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    assert!(text[blocks[0].1.clone()].starts_with("{%- macro a(y)"));
+    assert!(text[blocks[0].1.clone()].ends_with("{%- endmacro %}"));
+    assert_eq!(blocks[1].1.end, text.len(), "an unclosed block runs to the end");
+    assert!(toplevel_macro_blocks("select 1").is_empty());
+}
+
+#[test]
+fn macros_do_not_see_the_text_between_blocks() {
+    // dbt compiles each macro block of a file on its own: a top-level `set` is seen by no
+    // macro (checked with dbt 1.11: `''` and `False`).
+    let macros = vec![(
+        "macros/m.sql".to_string(),
+        "{% set x = 41 %}\n{% macro m() %}'{{ x }}'{% endmacro %}\n{% macro n() %}{{ x is defined }}{% endmacro %}".to_string(),
+    )];
+    let env = environment(&macros, serde_json::json!({})).unwrap();
+    let (out, _) = render(&env, &input("select {{ m() }} as a, {{ n() }} as b"), parse_ctx()).unwrap();
+    assert_eq!(out, "select '' as a, False as b");
+}
+
+#[test]
+fn an_error_in_a_macro_names_its_file_and_line() {
+    let macros = vec![(
+        "macros/m.sql".to_string(),
+        "{% macro a() %}1{% endmacro %}\n\n{% macro b() %}\n{{ missing_fn() }}{% endmacro %}".to_string(),
+    )];
+    let env = environment(&macros, serde_json::json!({})).unwrap();
+    let err = render(&env, &input("select {{ b() }}"), parse_ctx()).unwrap_err();
+    let loc = err.location.expect("a location");
+    assert_eq!((loc.file.as_str(), loc.line), ("macros/m.sql", 4));
+}
+
+#[test]
+fn missing_var_is_an_error_at_its_line() {
+    let env = environment(&[], serde_json::json!({})).unwrap();
+    let err = render(
+        &env,
+        &input("select 1\nwhere d = '{{ var(\"as_of\") }}'"),
+        parse_ctx(),
+    )
+    .unwrap_err();
+    assert!(
+        err.message.contains("required var `as_of` not found"),
+        "{}",
+        err.message
+    );
+    assert_eq!(err.location.unwrap().line, 2);
+}
+
+#[test]
+fn macros_are_renamed_and_empty_literals_made_mutable() {
+    assert_eq!(
+        rename_macros("{% macro a() %}x{% endmacro %}{%- macro  b(x) -%}"),
+        "{% macro mallard_macro__a() %}x{% endmacro %}{%- macro  mallard_macro__b(x) -%}"
+    );
+    assert_eq!(
+        rename_macros("{%- test positive(model, column_name) -%}x{%- endtest %}"),
+        "{%- macro mallard_macro__test_positive(model, column_name) -%}x{%- endmacro %}"
+    );
+    assert_eq!(
+        mutable_literals("{% set a = [] %}{%- set b={} -%}{% set c = [1] %}{{ [] }}"),
+        "{% set a = mallard_list([]) %}{%- set b=mallard_dict({}) -%}{% set c = mallard_list([1]) %}{{ mallard_list([]) }}"
+    );
+    // Subscripts, slices, strings, comments and raw blocks stay as they are.
+    assert_eq!(
+        mutable_literals("{{ a[0] ~ b['[x]'][1:] }}{# [c] #}{% raw %}{{ [d] }}{% endraw %}{% do x.update({'k': [1, f(2)[0]]}) %}"),
+        "{{ a[0] ~ b['[x]'][1:] }}{# [c] #}{% raw %}{{ [d] }}{% endraw %}{% do x.update(mallard_dict({'k': mallard_list([1, f(2)[0]])})) %}"
+    );
+    assert_eq!(mutable_literals("select a[1] from t"), "select a[1] from t");
+    assert_eq!(
+        macros::timedelta_arithmetic("set d = (x.today() - modules.datetime.timedelta(days=10)) "),
+        "set d = (mallard_datetime_arith(x.today(), '-', modules.datetime.timedelta(days=10))) "
+    );
+}
+
+#[test]
+fn return_ends_the_macro_even_from_a_sibling() {
+    let macros = vec![(
+        "macros/m.sql".to_string(),
+        "{% macro inner() %}{{ return(1) }}never{% endmacro %}{% macro outer() %}{% set x = inner() %}{{ return(x + 1) }}{% endmacro %}"
+            .to_string(),
+    )];
+    let env = environment(&macros, serde_json::json!({})).unwrap();
+    let (out, _) = render(&env, &input("{{ outer() }}"), parse_ctx()).unwrap();
+    assert_eq!(out, "2");
+    let err = render(&env, &input("{{ return(3) }}"), parse_ctx()).unwrap_err();
+    assert!(err.message.contains("outside a macro"), "{}", err.message);
+}
+
+#[test]
+fn finds_the_line_of_a_call() {
+    let src = "select 1\nfrom {{ my_ref('a') }}\njoin {{ ref('a') }}";
+    assert_eq!(find_call_line(src, "ref", "a"), Some((3, 9)));
+    assert_eq!(find_call_line(src, "ref", "zzz"), Some((3, 9)));
+    assert_eq!(find_call_line("select 1", "ref", "a"), None);
+}
