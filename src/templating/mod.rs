@@ -21,6 +21,7 @@ pub mod mutable;
 mod pydatetime;
 mod pyre;
 mod relation;
+mod rewrite;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -31,14 +32,14 @@ use serde_json::Map;
 
 use crate::relation::Relation;
 use functions::{env_var_fn, ref_fn, source_fn, var_fn, ConfigObject, Exceptions};
-pub use macros::{
-    generic_test_macro, materialization_macro, mutable_literals, MAX_MACRO_DEPTH, RENDER_STACK_SIZE,
-};
+pub use macros::{generic_test_macro, materialization_macro, MAX_MACRO_DEPTH, RENDER_STACK_SIZE};
+pub use rewrite::mutable_literals;
+use rewrite::{catch_all_parameters, rename_macros};
 
 use crate::error::{Diagnostic, Location};
 use macros::{
-    block_template, catch_all_parameters, macro_function, rename_macros, rewritten_diagnostic,
-    toplevel_macro_blocks, MacroNamespace, DBT_MACROS, MACRO_PREFIX,
+    block_template, macro_function, rewritten_diagnostic, toplevel_macro_blocks, MacroNamespace, DBT_MACROS,
+    MACRO_PREFIX,
 };
 
 /// Which of the two renders of a node this is.
@@ -320,7 +321,7 @@ pub fn environment_with_packages(
         file: "<mallard>/dbt_macros.sql",
         text: DBT_MACROS,
     };
-    // Files with a macro that takes `kwargs`/`varargs` (see `macros::catch_all_parameters`):
+    // Files with a macro that takes `kwargs`/`varargs` (see `rewrite::catch_all_parameters`):
     // only their macros need the arguments sorted on each call.
     let mut catch_all_files: Vec<Value> = Vec::new();
     for MacroFile { package, file, text } in std::iter::once(builtin).chain(macros.iter().copied()) {

@@ -12,7 +12,7 @@
 //! - `pytz.timezone(name)` with `localize(dt)` and `zone`; `pytz.utc` / `pytz.UTC`.
 //! - `a - b` and `a + b` where `b` is written `...timedelta(...)`: minijinja has no operators
 //!   on objects, so the template text is rewritten to `mallard_datetime_arith(a, '-', b)`
-//!   (see `macros::timedelta_arithmetic`).
+//!   (see `rewrite::timedelta_arithmetic`).
 //!
 //! Printed as Python prints them: `2024-01-02`, `2024-01-02 03:04:05[.ffffff][+HH:MM]`,
 //! `1 day, 2:03:04`.

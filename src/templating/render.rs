@@ -84,7 +84,7 @@ pub fn eval_expression(
     node: NodeContext,
 ) -> Result<(Value, Recorded), Error> {
     let node = Arc::new(node);
-    let expr = macros::rewrite_expression(expr);
+    let expr = rewrite::rewrite_expression(expr);
     let compiled = env.compile_expression(&expr)?;
     let value = compiled.eval(minijinja::context! {
         __mallard => Value::from_dyn_object(node.clone()),

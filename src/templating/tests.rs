@@ -139,7 +139,7 @@ fn macros_are_renamed_and_empty_literals_made_mutable() {
     );
     assert_eq!(mutable_literals("select a[1] from t"), "select a[1] from t");
     assert_eq!(
-        macros::timedelta_arithmetic("set d = (x.today() - modules.datetime.timedelta(days=10)) "),
+        rewrite::timedelta_arithmetic("set d = (x.today() - modules.datetime.timedelta(days=10)) "),
         "set d = (mallard_datetime_arith(x.today(), '-', modules.datetime.timedelta(days=10))) "
     );
 }
