@@ -10,6 +10,7 @@ pub mod clone;
 pub mod error_location;
 pub mod freshness;
 pub mod hooks;
+pub mod operation;
 pub mod output;
 pub mod run;
 mod schedule;

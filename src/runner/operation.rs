@@ -1,0 +1,67 @@
+//! `run-operation`: one macro called with a database connection, as dbt calls it: its
+//! statements run and stay committed, its `log(..., info=True)` lines are printed.
+
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Result;
+use serde_json::{json, Map, Value};
+
+use crate::error::Diagnostic;
+use crate::session::Session;
+
+/// Calls macro `macro_name` (`name` or `package.name`) with `args` as keyword arguments, on
+/// the target's database claimed for writing (waiting up to `lock_timeout` for another run).
+///
+/// Returns exit code 1 when the macro raises (dbt's `RunningOperationCaughtError`), else 0.
+/// Errors (exit code 2): there is no such macro; the database cannot be opened.
+pub fn run(
+    session: &Session,
+    macro_name: &str,
+    args: &Map<String, Value>,
+    lock_timeout: Option<Duration>,
+) -> Result<ExitCode> {
+    let exists = match macro_name.split_once('.') {
+        Some((package, name)) => session
+            .env
+            .globals()
+            .find(|(g, _)| *g == package)
+            .is_some_and(|(_, v)| v.get_attr(name).is_ok_and(|m| !m.is_undefined())),
+        None => session.env.globals().any(|(g, _)| g == macro_name),
+    };
+    if !exists {
+        return Err(Diagnostic::new(format!(
+            "could not find a macro with the name `{}` in any package",
+            macro_name
+        ))
+        .help("check its spelling, or install the package that defines it with `mallard deps`")
+        .into());
+    }
+    session.report_header();
+    let database = session.open_database(lock_timeout)?;
+    let shared = Arc::new(Mutex::new(database.adapter().try_clone()?));
+    let call_args: Vec<String> = args
+        .keys()
+        .map(|k| format!("{k}=__mallard_operation_args[{}]", json!(k)))
+        .collect();
+    let template = format!("{{{{ {}({}) }}}}", macro_name, call_args.join(", "));
+    let extra = minijinja::context! { __mallard_operation_args => minijinja::Value::from_serialize(args) };
+    let outcome = session
+        .compiler(false)
+        .render_project_hook(&template, Some(&shared), extra);
+    drop(shared);
+    database.finish(outcome.is_ok())?;
+    match outcome {
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        Err(d) => {
+            crate::log::event(
+                "RunningOperationCaughtError",
+                crate::log::Level::Error,
+                &format!("Encountered an error while running operation: {d}"),
+                json!({"exc": d.to_string()}),
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}
