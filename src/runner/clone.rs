@@ -143,7 +143,7 @@ pub fn run(
     }
     let elapsed = started.elapsed().as_secs_f64();
     // dbt's clone ends without the "Finished running ..." line and the blank before it.
-    let summary = output::summary(&session.manifest, &results, elapsed);
+    let summary = output::summary(&session.manifest, &results.iter().collect::<Vec<_>>(), elapsed);
     for (name, level, msg) in summary.into_iter().skip(2) {
         log::event(name, level, &msg, json!({}));
     }

@@ -123,7 +123,7 @@ pub fn hook_line(index: usize, total: usize, r: &NodeResult) -> String {
 /// in full, and the counts (`StatsLine`). `elapsed` is the run's wall time in seconds.
 pub fn summary(
     manifest: &Manifest,
-    results: &[NodeResult],
+    results: &[&NodeResult],
     elapsed: f64,
 ) -> Vec<(&'static str, Level, String)> {
     let mut out: Vec<(&'static str, Level, String)> = Vec::new();
@@ -133,7 +133,7 @@ pub fn summary(
         Some(e) => e.1 += 1,
         None => kinds.push((k, 1)),
     };
-    let mut sorted: Vec<&NodeResult> = results.iter().collect();
+    let mut sorted: Vec<&NodeResult> = results.to_vec();
     sorted.sort_by_key(|r| kind_rank(&manifest.nodes[&r.unique_id]));
     for r in &sorted {
         let n = &manifest.nodes[&r.unique_id];

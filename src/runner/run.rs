@@ -266,7 +266,7 @@ pub fn run_plan(
         .enumerate()
         .map(|(i, id)| (id.as_str(), i))
         .collect();
-    let mut in_plan_order = results.clone();
+    let mut in_plan_order: Vec<&super::NodeResult> = results.iter().collect();
     in_plan_order.sort_by_key(|r| position.get(r.unique_id.as_str()).copied().unwrap_or(usize::MAX));
     for (name, level, msg) in output::summary(&session.manifest, &in_plan_order, elapsed) {
         let data = if name == "Formatting" {
