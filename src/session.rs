@@ -194,6 +194,19 @@ impl Session {
         );
     }
 
+    /// dbt's `ConcurrencyLine` ("Concurrency: 4 threads (target='dev')") and the blank line
+    /// after it, for a run of `node_count` nodes.
+    pub fn report_concurrency(&self, node_count: usize) {
+        let t = &self.target;
+        log::event(
+            "ConcurrencyLine",
+            Level::Info,
+            &format!("Concurrency: {} threads (target='{}')", t.threads, t.name),
+            json!({"num_threads": t.threads, "target_name": t.name, "node_count": node_count}),
+        );
+        log::blank();
+    }
+
     /// The target's database opened read-only, for a command (`command`) that reads but never
     /// writes it.
     ///

@@ -69,10 +69,6 @@ impl DuckDbConnection {
 }
 
 impl Connection for DuckDbConnection {
-    fn engine_name(&self) -> &'static str {
-        "duckdb"
-    }
-
     fn try_clone(&self) -> Result<Box<dyn Connection>> {
         Ok(Box::new(DuckDbConnection::registered(self.0.try_clone()?)))
     }

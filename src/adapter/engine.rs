@@ -98,9 +98,6 @@ pub type Rows = (Vec<String>, Vec<Vec<Cell>>);
 /// One connection to an engine's database, used by one worker thread at a time. Errors are
 /// the engine's, with its message.
 pub trait Connection: Send + fmt::Debug {
-    /// The engine's name, as dbt's `adapter.type()` gives it (`duckdb`).
-    fn engine_name(&self) -> &'static str;
-
     /// A second connection to the same database, for another worker.
     fn try_clone(&self) -> Result<Box<dyn Connection>>;
 

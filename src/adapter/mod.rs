@@ -97,11 +97,6 @@ impl Adapter {
         ))
     }
 
-    /// The engine's name, as dbt's `adapter.type()` gives it (`duckdb`).
-    pub fn engine_name(&self) -> &'static str {
-        self.conn.engine_name()
-    }
-
     /// This connection with `settings` (`SET` statements) run, and run again on every clone.
     ///
     /// Errors: the engine's, for an unknown setting or a bad value (naming the statement).
@@ -183,10 +178,11 @@ impl Adapter {
         }
     }
 
-    /// The columns of `relation` (any relation SQL, such as `temp.main."t"`), in order, with
-    /// the engine's type names (`INTEGER`, `DECIMAL(18,3)`, `VARCHAR`).
+    /// The columns of `relation` (any relation SQL, such as `temp.main."t"`, or a query), in
+    /// order, with the engine's type names (`INTEGER`, `DECIMAL(18,3)`, `VARCHAR`), without
+    /// reading rows.
     ///
-    /// Errors: the relation does not exist.
+    /// Errors: the relation does not exist; the query does not bind.
     pub fn columns(&self, relation: &str) -> Result<Vec<Column>> {
         self.conn.describe(relation)
     }
@@ -240,33 +236,18 @@ impl Adapter {
     /// Errors: the engine's; a row not of that shape.
     pub fn query_test(&self, sql: &str) -> Result<(i64, bool, bool)> {
         let (_, rows) = self.query_rows(sql)?;
-        match rows.first().map(Vec::as_slice) {
-            Some([failures, Cell::Bool(warn), Cell::Bool(error), ..]) => {
-                let failures = failures.as_i64().unwrap_or(0);
-                Ok((failures, *warn, *error))
-            }
+        let row = rows.first().map(Vec::as_slice);
+        match row {
+            Some([failures, Cell::Bool(warn), Cell::Bool(error), ..]) => match failures.as_i64() {
+                Some(failures) => Ok((failures, *warn, *error)),
+                None => {
+                    anyhow::bail!("a data test's query counted {failures:?} failures, not a whole number")
+                }
+            },
             other => anyhow::bail!(
                 "a data test's query returned {other:?}, not (failures, should_warn, should_error)"
             ),
         }
-    }
-
-    /// Column names of the result of `sql`, in order.
-    pub fn describe(&self, sql: &str) -> Result<Vec<String>> {
-        Ok(self.conn.describe(sql)?.into_iter().map(|c| c.name).collect())
-    }
-
-    /// The type names of the result columns of `sql`, in order, as the engine names them
-    /// (`VARCHAR`, `TIMESTAMP WITH TIME ZONE`, ...), without running it.
-    ///
-    /// Errors: the engine's, for a query that does not bind.
-    pub fn column_types(&self, sql: &str) -> Result<Vec<String>> {
-        Ok(self
-            .conn
-            .describe(sql)?
-            .into_iter()
-            .map(|c| c.data_type)
-            .collect())
     }
 
     /// Whether `relation` exists, and as what. The catalog is read once per run, with one

@@ -97,6 +97,17 @@ fn find_line(text: &str, pred: impl Fn(&str) -> bool) -> Option<(usize, usize)> 
     })
 }
 
+/// Writes `text` to `path` (a YAML file: packages.yml, profiles.yml) through a temporary file
+/// beside it renamed over it, so that a reader never sees half a file.
+///
+/// Errors: the temporary file cannot be written or renamed (naming the file).
+pub fn write_file(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let tmp = path.with_extension(format!("yml.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, text).with_context(|| format!("cannot write `{}`", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write `{}`", path.display()))
+}
+
 /// What dbt's native Jinja rendering makes of a rendered string: Python's `True`, `False`,
 /// `None`, an integer or float literal, or a list or dict literal become that value; anything
 /// else (including a quoted string, which dbt keeps with its quotes) stays the string.

@@ -60,7 +60,7 @@ pub(super) fn add_package(root: &Path, add: &str, source: AddSource) -> Result<(
     }
     entries.push(Value::Object(entry));
     doc.insert("packages".into(), Value::Array(entries));
-    write_atomically(&path, &dump_packages(&doc))?;
+    crate::config::yaml::write_file(&path, &dump_packages(&doc))?;
     println!(
         "Added new package {name}{} to {}",
         version.map(|v| format!("@{v}")).unwrap_or_default(),

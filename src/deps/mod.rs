@@ -99,7 +99,7 @@ pub fn deps(root: &Path, opts: &DepsOptions) -> Result<()> {
         install(&project, &pinned, &lock_text, &mut downloads)?;
     }
     if stale {
-        write_atomically(&lock_path, &lock_text)?;
+        crate::config::yaml::write_file(&lock_path, &lock_text)?;
         println!("Updated lock file in file path: {}", lock_path.display());
     }
     Ok(())
@@ -383,14 +383,6 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
             std::fs::copy(entry.path(), &dest)?;
         }
     }
-    Ok(())
-}
-
-/// Writes `path` through a temporary file renamed over it, so it is old or new, never half.
-fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let tmp = path.with_extension(format!("yml.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write `{}`", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write `{}`", path.display()))?;
     Ok(())
 }
 

@@ -90,9 +90,9 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
             np.file
         ));
     }
-    type_materializations(&mut p.manifest)?;
     p.resolve()?;
     p.resolve_semantic()?;
+    // Once every node is in (exposures come from resolve_semantic) with its final config.
     type_materializations(&mut p.manifest)?;
     infer_primary_keys(&mut p.manifest);
     p.render_descriptions()?;
@@ -116,8 +116,7 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
     Ok(p.manifest)
 }
 
-/// Types every node's materialization from its final config (nodes added since the last call
-/// too; the others get the same answer again).
+/// Types every node's materialization from its final config.
 fn type_materializations(manifest: &mut Manifest) -> Result<()> {
     for node in manifest.nodes.values_mut() {
         node.type_materialization()?;

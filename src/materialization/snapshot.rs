@@ -213,7 +213,11 @@ fn update(a: &Adapter, relation: &Relation, body: &str, config: &SnapshotConfig)
             columns: CheckCols::All,
             ..
         } => {
-            let query_columns = a.describe(&format!("select * from (\n{body}\n) subq"))?;
+            let query_columns: Vec<String> = a
+                .columns(&format!("select * from (\n{body}\n) subq"))?
+                .into_iter()
+                .map(|c| c.name)
+                .collect();
             let added = query_columns.iter().any(|c| !existing.contains(c));
             let common = query_columns
                 .into_iter()

@@ -128,9 +128,7 @@ pub fn write_duckdb_profile(path: &Path, name: &str) -> Result<()> {
             serde_yaml::to_string(&doc)?
         }
     };
-    let tmp = path.with_extension("yml.tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write `{}`", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write `{}`", path.display()))
+    crate::config::yaml::write_file(path, &text)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use super::{output, NodeResult, Plan, Status, Timing};
 use crate::adapter::database::Database;
 use crate::adapter::{Adapter, RelationKind};
 use crate::artifacts::{self, Invocation};
-use crate::log::{self, Level};
+use crate::log;
 use crate::relation::Relation;
 use crate::session::Session;
 
@@ -89,17 +89,7 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     session.write_manifest(invocation)?;
     session.report_header();
-    log::event(
-        "ConcurrencyLine",
-        Level::Info,
-        &format!(
-            "Concurrency: {} threads (target='{}')",
-            session.target.threads, session.target.name
-        ),
-        json!({"num_threads": session.target.threads, "target_name": session.target.name,
-               "node_count": plan.order.len()}),
-    );
-    log::blank();
+    session.report_concurrency(plan.order.len());
     let adapter = database.adapter();
     let mut results = Vec::new();
     for id in &plan.order {
@@ -142,9 +132,13 @@ pub fn run(
         });
     }
     let elapsed = started.elapsed().as_secs_f64();
-    // dbt's clone ends without the "Finished running ..." line and the blank before it.
+    // dbt's clone ends without the "Finished running ..." line (and the blank before it).
     let summary = output::summary(&session.manifest, &results.iter().collect::<Vec<_>>(), elapsed);
-    for (name, level, msg) in summary.into_iter().skip(2) {
+    let after_stats = summary
+        .into_iter()
+        .skip_while(|(name, _, _)| *name != "FinishedRunningStats")
+        .skip(1);
+    for (name, level, msg) in after_stats {
         log::event(name, level, &msg, json!({}));
     }
     let failed = results.iter().any(|r| r.status.is_failure());

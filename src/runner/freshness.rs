@@ -184,9 +184,9 @@ pub fn run(
             .map_err(|e| {
                 // A field that is not a timestamp fails to bind in `epoch()`: say that instead.
                 adapter
-                    .column_types(&type_query(&relation, field))
+                    .columns(&type_query(&relation, field))
                     .ok()
-                    .and_then(|types| not_a_timestamp(field, &relation, types.first()?))
+                    .and_then(|columns| not_a_timestamp(field, &relation, &columns.first()?.data_type))
                     .unwrap_or_else(|| e.to_string())
             })
             .and_then(|row| {

@@ -116,16 +116,7 @@ pub fn run_plan(
     }
     session.report_header();
     let threads = session.target.threads;
-    log::event(
-        "ConcurrencyLine",
-        Level::Info,
-        &format!(
-            "Concurrency: {threads} threads (target='{}')",
-            session.target.name
-        ),
-        json!({"num_threads": threads, "target_name": session.target.name, "node_count": plan.order.len()}),
-    );
-    log::blank();
+    session.report_concurrency(plan.order.len());
     let mut compiler = session.compiler(args.full_refresh);
     compiler.empty = args.empty;
     let total = plan.order.len();
