@@ -1,5 +1,5 @@
-//! The commands around a run: `retry`, `show`, `debug` and `clean`, and what `retry` needs of a
-//! run (the arguments it is recorded with, the node kinds each command runs).
+//! The commands around a run: `retry`, `show`, `debug`, `clean`, `run-operation`, inline
+//! `compile` and `source freshness`, and the arguments a run is recorded with for `retry`.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -12,10 +12,8 @@ use super::run_selected;
 use crate::adapter::Adapter;
 use crate::artifacts::Invocation;
 use crate::error::Diagnostic;
-use crate::graph::selector;
-use crate::manifest::ResourceType;
 use crate::project::Project;
-use crate::runner::output;
+use crate::runner::{self, output, show::Preview};
 use crate::session::Session;
 
 /// The arguments a run is recorded with in `run_results.json` (`args`), enough for `retry` to
@@ -34,25 +32,6 @@ pub(super) fn recorded_args(command: &str, a: &RunArgs) -> Value {
     })
 }
 
-/// The resource types each executing command runs.
-pub(super) fn command_types(command: &str) -> Option<&'static [ResourceType]> {
-    Some(match command {
-        "seed" => &[ResourceType::Seed],
-        "run" => &[ResourceType::Model],
-        "test" => &[ResourceType::UnitTest, ResourceType::Test],
-        "snapshot" => &[ResourceType::Snapshot],
-        "build" => &[
-            ResourceType::Seed,
-            ResourceType::Model,
-            ResourceType::Snapshot,
-            ResourceType::UnitTest,
-            ResourceType::Test,
-            ResourceType::Exposure,
-        ],
-        _ => return None,
-    })
-}
-
 /// `retry`: reads the last run's `run_results.json` and runs its command again on the nodes
 /// that errored, failed or were skipped, with its vars, target, threads and `--full-refresh`.
 /// Exit 0 with a note when there is nothing to retry.
@@ -61,28 +40,11 @@ pub(super) fn command_types(command: &str) -> Option<&'static [ResourceType]> {
 pub(super) fn retry(a: RetryArgs) -> Result<ExitCode> {
     let root = a.project.load_options().project_dir()?;
     let session = Session::load(&a.project.load_options())?;
-    let path = session.project.target_dir().join("run_results.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        Diagnostic::new(format!("cannot read `{}`: {e}", path.display()))
-            .help("`retry` repeats the last `seed`, `run`, `test`, `snapshot` or `build`; run one first")
-    })?;
-    let previous: Value = serde_json::from_str(&text).context("run_results.json is not JSON")?;
-    let prev_args = &previous["args"];
-    let command = prev_args["command"].as_str().unwrap_or_default().to_string();
-    let Some(types) = command_types(&command) else {
-        return Err(Diagnostic::new(format!(
-            "the last run was `{command}`, which `retry` cannot repeat"
-        ))
-        .help("`retry` repeats the last `seed`, `run`, `test`, `snapshot` or `build`")
-        .into());
-    };
-    let again: Vec<String> = selector::read_statuses(&path)
-        .into_iter()
-        .filter(|(id, status)| {
-            matches!(status.as_str(), "error" | "fail" | "skipped") && session.manifest.nodes.contains_key(id)
-        })
-        .map(|(id, _)| format!("unique_id:{id}"))
-        .collect();
+    let retry = runner::retry::plan(
+        &session.project.target_dir().join("run_results.json"),
+        &session.manifest,
+    )?;
+    let (command, again, prev_args) = (retry.command, retry.select, &retry.args);
     if again.is_empty() {
         println!("Nothing to retry: the last `{command}` had no errors, failures or skipped nodes.");
         return Ok(ExitCode::SUCCESS);
@@ -130,7 +92,7 @@ pub(super) fn retry(a: RetryArgs) -> Result<ExitCode> {
         fail_fast: false,
     };
     let invocation = Invocation::new(recorded_args(&command, &args));
-    run_selected(args, types, true, &invocation)
+    run_selected(args, retry.types, true, &invocation)
 }
 
 /// `show`: the first `--limit` rows of each selected model, seed or snapshot (or of `--inline`
@@ -139,52 +101,12 @@ pub(super) fn retry(a: RetryArgs) -> Result<ExitCode> {
 /// Errors: the database does not exist yet; nothing selected; a query that fails.
 pub(super) fn show(a: ShowArgs) -> Result<ExitCode> {
     let session = Session::load(&a.project.load_options())?;
-    let adapter = session.open_existing_read_only("show", "build the project first (`mallard build`)")?;
-    let shared = Arc::new(std::sync::Mutex::new(adapter.try_clone()?));
-    let compiler = session.compiler(false);
-    let mut previews: Vec<(String, String)> = Vec::new();
-    if let Some(inline) = &a.inline {
-        let sql = compiler.render_project_hook(inline, Some(&shared), minijinja::Value::from(()))?;
-        previews.push(("inline query".to_string(), sql));
-    } else {
-        let plan = session.plan(
-            &a.select.selection(),
-            &[ResourceType::Model, ResourceType::Seed, ResourceType::Snapshot],
-            false,
-            false,
-        )?;
-        if plan.order.is_empty() {
-            return Err(Diagnostic::new("`show` needs a model: nothing was selected")
-                .help("pass `--select my_model` or `--inline \"select ...\"`")
-                .into());
-        }
-        for id in &plan.order {
-            let node = &session.manifest.nodes[id];
-            let sql = match node.resource_type {
-                ResourceType::Model if !node.materialization.is_ephemeral() => format!(
-                    "select * from {}",
-                    node.relation.as_ref().expect("models have relations")
-                ),
-                ResourceType::Model => compiler.compile(node, false, Some(&shared))?,
-                _ => format!(
-                    "select * from {}",
-                    node.relation.as_ref().expect("has a relation")
-                ),
-            };
-            previews.push((format!("node '{}'", node.name), sql));
-        }
-    }
-    for (what, sql) in previews {
-        let limited = format!(
-            "select * from (
-{}
-) as preview limit {}",
-            sql.trim().trim_end_matches(';'),
-            a.limit
-        );
-        let (columns, rows) = adapter
-            .query_rows(&limited)
-            .map_err(|e| Diagnostic::new(format!("cannot preview {what}: {e}")))?;
+    let selection = a.select.selection();
+    let preview = match &a.inline {
+        Some(inline) => Preview::Inline(inline),
+        None => Preview::Nodes(&selection),
+    };
+    for (what, (columns, rows)) in runner::show::previews(&session, preview, a.limit)? {
         println!("Previewing {what}:");
         println!("{}", output::table(&columns, &rows));
     }

@@ -22,9 +22,7 @@ use crate::runner::{self};
 use crate::session::Session;
 use crate::templating;
 use args::{Cli, Command, DepsSource, LsOutput, ResourceTypeArg, RunArgs, SelectArgs};
-use commands::{
-    clean, command_types, compile_inline, debug, recorded_args, retry, run_operation, show, source_freshness,
-};
+use commands::{clean, compile_inline, debug, recorded_args, retry, run_operation, show, source_freshness};
 
 /// Exit code when the run could not start (bad project, profile, arguments, database).
 const EXIT_CANNOT_START: u8 = 2;
@@ -118,7 +116,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             &invocation,
         ),
         Command::Seed(a) | Command::Run(a) | Command::Test(a) | Command::Snapshot(a) | Command::Build(a) => {
-            let types = command_types(name).expect("every building command has its node kinds");
+            let types =
+                crate::runner::retry::command_types(name).expect("every building command has its node kinds");
             run_selected(a, types, true, &invocation)
         }
         Command::Parse(a) => {

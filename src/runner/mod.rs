@@ -12,8 +12,10 @@ pub mod freshness;
 pub mod hooks;
 pub mod operation;
 pub mod output;
+pub mod retry;
 pub mod run;
 mod schedule;
+pub mod show;
 use schedule::{Queue, Schedule};
 pub mod signals;
 
