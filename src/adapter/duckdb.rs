@@ -155,9 +155,27 @@ impl Connection for DuckDbConnection {
             .next())
     }
 
-    /// The quote, escape, rows to skip and comment character DuckDB's sniffer finds, asked for
-    /// the dialect only (`auto_type_candidates = ['VARCHAR']`), and `auto_detect false`, so
-    /// that the `COPY` into a table with declared types skips the sniffer's type detection.
+    fn dialect(&self) -> &'static dyn super::dialect::Dialect {
+        &super::dialect::DuckDb
+    }
+
+    fn load_csv(&self, relation: &Relation, csv: &Path, delimiter: char) -> String {
+        format!(
+            "copy {relation} from {} ({})",
+            super::sql_string(csv),
+            self.csv_copy_options(csv, delimiter)
+        )
+    }
+}
+
+impl DuckDbConnection {
+    /// The options of DuckDB's `COPY ... FROM` for CSV file `csv` with a header and
+    /// `delimiter`: the quote, escape, rows to skip and comment character DuckDB's sniffer
+    /// finds, asked for the dialect only (`auto_type_candidates = ['VARCHAR']`), and
+    /// `auto_detect false`, so that the `COPY` into a table with declared types skips the
+    /// sniffer's type detection, which tried date formats on every column (on adventureworks'
+    /// 15 seeds, 0.50 s of COPY became 0.19 s; the loaded tables of the corpus's 223 CSV
+    /// files identical). A seed quoted with `'` is read as dbt-duckdb reads it.
     /// When the dialect cannot be sniffed, options that let the `COPY` sniff and report what
     /// it finds.
     fn csv_copy_options(&self, csv: &Path, delimiter: char) -> String {

@@ -121,7 +121,10 @@ pub trait Connection: Send + fmt::Debug {
     /// without case), or `None`.
     fn find_relation(&self, database: &str, schema: &str, identifier: &str) -> Result<Option<Relation>>;
 
-    /// The options of the engine's `COPY ... FROM` for CSV file `csv` with a header and
-    /// `delimiter`, as seeds load it.
-    fn csv_copy_options(&self, csv: &Path, delimiter: char) -> String;
+    /// The statement that appends the rows of CSV file `csv` (with a header, fields separated
+    /// by `delimiter`) to table `relation`, as seeds load it.
+    fn load_csv(&self, relation: &Relation, csv: &Path, delimiter: char) -> String;
+
+    /// The engine's SQL for what materializations issue.
+    fn dialect(&self) -> &'static dyn super::dialect::Dialect;
 }

@@ -5,6 +5,7 @@
 
 pub mod cancel;
 pub mod database;
+pub mod dialect;
 pub mod duckdb;
 pub mod engine;
 pub mod lock;
@@ -201,10 +202,15 @@ impl Adapter {
         self.conn.find_relation(database, schema, identifier)
     }
 
-    /// The options of a `COPY ... FROM` of CSV file `csv` with a header and `delimiter`, as
-    /// the engine reads it (see [`Connection::csv_copy_options`]).
-    pub fn csv_copy_options(&self, csv: &Path, delimiter: char) -> String {
-        self.conn.csv_copy_options(csv, delimiter)
+    /// The statement that appends CSV file `csv` (a header, `delimiter`) to table `relation`
+    /// (see [`Connection::load_csv`]).
+    pub fn load_csv(&self, relation: &Relation, csv: &Path, delimiter: char) -> String {
+        self.conn.load_csv(relation, csv, delimiter)
+    }
+
+    /// The engine's SQL for what materializations issue.
+    pub fn dialect(&self) -> &'static dyn dialect::Dialect {
+        self.conn.dialect()
     }
 
     /// The first row of `sql` as numbers: `None` for a NULL or a value that is not a number.

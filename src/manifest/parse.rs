@@ -46,8 +46,8 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
             let mut m = BTreeMap::new();
             for pkg in [project].into_iter().chain(&project.packages) {
                 for f in &pkg.macros {
-                    for name in macro_names(&f.contents) {
-                        m.entry(name).or_insert_with(|| pkg.name.clone());
+                    for block in macro_blocks(&f.contents).into_iter().filter(|b| !b.is_test) {
+                        m.entry(block.name).or_insert_with(|| pkg.name.clone());
                     }
                 }
             }
@@ -60,7 +60,9 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
             .flat_map(|pkg| {
                 pkg.macros
                     .iter()
-                    .flat_map(|f| macro_names(&f.contents))
+                    .flat_map(|f| macro_blocks(&f.contents))
+                    .filter(|b| !b.is_test)
+                    .map(|b| b.name)
                     .filter(|m| m.starts_with("generate_") && m.ends_with("_name"))
                     .map(|m| (pkg.name.clone(), m))
             })
@@ -102,15 +104,13 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
         .chain([project])
         .flat_map(|pkg| pkg.macros.iter().map(move |f| (pkg, f)))
         .flat_map(|(pkg, f)| {
-            macro_blocks(&f.contents)
-                .into_iter()
-                .map(|(name, sql, arguments)| super::MacroEntry {
-                    name,
-                    package_name: pkg.name.clone(),
-                    original_file_path: f.original_file_path.clone(),
-                    macro_sql: sql,
-                    arguments,
-                })
+            macro_blocks(&f.contents).into_iter().map(|b| super::MacroEntry {
+                macro_sql: f.contents[b.range].to_string(),
+                name: b.name,
+                package_name: pkg.name.clone(),
+                original_file_path: f.original_file_path.clone(),
+                arguments: b.arguments,
+            })
         })
         .collect();
     Ok(p.manifest)
@@ -143,7 +143,6 @@ fn index_props<'a>(all: &'a [NodeProps], what: &str) -> Result<BTreeMap<&'a str,
 mod columns;
 mod data_tests;
 mod docs;
-mod macro_blocks;
 mod models;
 mod naming;
 mod resolve;
@@ -153,8 +152,8 @@ mod sources;
 mod unit_tests;
 mod versions;
 
+use crate::templating::macro_blocks;
 use columns::infer_primary_keys;
-use macro_blocks::{macro_blocks, macro_names};
 use snapshots::{find_tag, snapshot_blocks};
 use versions::{model_versions, ModelId};
 

@@ -16,6 +16,7 @@
 
 use anyhow::Result;
 
+use crate::adapter::dialect::Dialect;
 use crate::adapter::{Adapter, Column, RelationKind};
 pub use crate::config::materialized::{
     IncrementalConfig, IncrementalStrategy as Strategy, OnSchemaChange, STRATEGIES,
@@ -65,16 +66,14 @@ pub fn build(
         .into());
     }
     let body = super::strip_trailing_semicolon(sql);
-    let temp = format!(
-        "temp.main.{}",
-        quote(&format!("{}__dbt_tmp", relation.identifier))
-    );
+    let dialect = adapter.dialect();
+    let temp = dialect.temp_table(relation);
     let target = relation.to_string();
     adapter.transaction(|a| {
         for hook in &hooks.pre {
             a.execute(hook)?;
         }
-        a.execute(&format!("create or replace temp table {temp} as (\n{body}\n)"))?;
+        a.execute(&dialect.create_temp_table(&temp, body))?;
         let source_columns = a.columns(&temp)?;
         let target_columns = a.columns(&target)?;
         let dest_columns = match config.on_schema_change {
@@ -85,7 +84,7 @@ pub fn build(
                     if mode == OnSchemaChange::Fail {
                         return Err(changes.out_of_sync_error().into());
                     }
-                    for statement in changes.statements(&target, &target_columns, mode) {
+                    for statement in changes.statements(dialect, &target, &target_columns, mode) {
                         a.execute(&statement)?;
                     }
                 }
@@ -93,20 +92,26 @@ pub fn build(
             }
         };
         let columns: Vec<String> = dest_columns.iter().map(|c| quote(&c.name)).collect();
-        for statement in strategy_sql(config, &target, &temp, &columns) {
+        for statement in strategy_sql(dialect, config, &target, &temp, &columns) {
             a.execute(&statement)?;
         }
         for hook in &hooks.post {
             a.execute(hook)?;
         }
-        a.execute(&format!("drop table {temp}"))?;
+        a.execute(&dialect.drop_temp_table(&temp))?;
         Ok(())
     })
 }
 
 /// The statements of `config.strategy`, moving the rows of `temp` into `target`, both in
 /// `columns` (quoted names).
-fn strategy_sql(config: &IncrementalConfig, target: &str, temp: &str, columns: &[String]) -> Vec<String> {
+fn strategy_sql(
+    dialect: &dyn Dialect,
+    config: &IncrementalConfig,
+    target: &str,
+    temp: &str,
+    columns: &[String],
+) -> Vec<String> {
     let cols = columns.join(", ");
     let insert = format!("insert into {target} ({cols})\n(\n    select {cols}\n    from {temp}\n)");
     let keys = &config.unique_key;
@@ -120,14 +125,16 @@ fn strategy_sql(config: &IncrementalConfig, target: &str, temp: &str, columns: &
                 [key] => format!(
                     "delete from {target}\nwhere ({key}) in (select ({key}) from {temp})\n   or (({key}) is null and exists (select 1 from {temp} where ({key}) is null))"
                 ),
-                keys => format!(
-                    "delete from {target} as DBT_INCREMENTAL_TARGET\nusing {temp} as DBT_INCREMENTAL_SOURCE\nwhere {}",
-                    keys.iter()
+                keys => dialect.delete_matching(
+                    target,
+                    temp,
+                    &keys
+                        .iter()
                         .map(|k| format!(
                             "DBT_INCREMENTAL_SOURCE.{k} is not distinct from DBT_INCREMENTAL_TARGET.{k}"
                         ))
                         .collect::<Vec<_>>()
-                        .join("\n  and ")
+                        .join("\n  and "),
                 ),
             };
             vec![delete, insert]
@@ -141,9 +148,7 @@ fn strategy_sql(config: &IncrementalConfig, target: &str, temp: &str, columns: &
                     .collect::<Vec<_>>()
                     .join(" and ")
             };
-            vec![format!(
-                "merge into {target} as DBT_INTERNAL_DEST\nusing {temp} as DBT_INTERNAL_SOURCE\non ({on})\nwhen matched then update by name\nwhen not matched then insert by name"
-            )]
+            vec![dialect.merge_by_name(target, temp, &on)]
         }
     }
 }
@@ -194,19 +199,19 @@ impl SchemaChanges {
     /// end, filled from the old one, which is dropped). DuckDB 1.5 refuses to commit a
     /// transaction that updates a table between two `alter`s of it, so when types change the
     /// table is rebuilt in that final column order with one `create or replace table`.
-    fn statements(&self, target: &str, target_columns: &[Column], mode: OnSchemaChange) -> Vec<String> {
-        let add = |c: &Column| {
-            format!(
-                "alter table {target} add column {} {}",
-                quote(&c.name),
-                c.data_type
-            )
-        };
+    fn statements(
+        &self,
+        dialect: &dyn Dialect,
+        target: &str,
+        target_columns: &[Column],
+        mode: OnSchemaChange,
+    ) -> Vec<String> {
+        let add = |c: &Column| dialect.add_column(target, &quote(&c.name), &c.data_type);
         if mode != OnSchemaChange::SyncAllColumns {
             return self.source_not_in_target.iter().map(add).collect();
         }
         if self.new_types.is_empty() {
-            let drop = |c: &Column| format!("alter table {target} drop column {}", quote(&c.name));
+            let drop = |c: &Column| dialect.drop_column(target, &quote(&c.name));
             let adds = self.source_not_in_target.iter().map(add);
             return adds.chain(self.target_not_in_source.iter().map(drop)).collect();
         }
@@ -224,10 +229,7 @@ impl SchemaChanges {
             .iter()
             .map(|(n, t)| format!("cast({} as {t}) as {}", quote(n), quote(n)));
         let select: Vec<String> = kept.chain(added).chain(retyped).collect();
-        vec![format!(
-            "create or replace table {target} as select {} from {target}",
-            select.join(", ")
-        )]
+        vec![dialect.rebuild_table(target, &select.join(", "))]
     }
 
     /// dbt's message for `on_schema_change: fail`.
@@ -263,6 +265,7 @@ impl SchemaChanges {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapter::dialect::DuckDb;
 
     #[test]
     fn schema_changes_by_name_and_type() {
@@ -281,11 +284,11 @@ mod tests {
         assert_eq!(ch.target_not_in_source, vec![col("old", "DATE")]);
         assert_eq!(ch.new_types, vec![("id".to_string(), "BIGINT".to_string())]);
         assert_eq!(
-            ch.statements("t", &target, OnSchemaChange::AppendNewColumns),
+            ch.statements(&DuckDb, "t", &target, OnSchemaChange::AppendNewColumns),
             vec!["alter table t add column \"new\" VARCHAR"]
         );
         assert_eq!(
-            ch.statements("t", &target, OnSchemaChange::SyncAllColumns),
+            ch.statements(&DuckDb, "t", &target, OnSchemaChange::SyncAllColumns),
             vec![
                 "create or replace table t as select \"amount\", cast(null as VARCHAR) as \"new\", \
                  cast(\"id\" as BIGINT) as \"id\" from t"
@@ -293,7 +296,7 @@ mod tests {
         );
         let no_retype = SchemaChanges::between(&source[1..], &target[1..]);
         assert_eq!(
-            no_retype.statements("t", &target[1..], OnSchemaChange::SyncAllColumns),
+            no_retype.statements(&DuckDb, "t", &target[1..], OnSchemaChange::SyncAllColumns),
             vec![
                 "alter table t add column \"new\" VARCHAR",
                 "alter table t drop column \"old\""

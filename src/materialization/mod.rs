@@ -15,7 +15,7 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::Value;
 
-use crate::adapter::{sql_string, Adapter, RelationKind};
+use crate::adapter::{Adapter, RelationKind};
 use crate::error::{did_you_mean, Diagnostic, Location};
 use crate::relation::Relation;
 
@@ -46,25 +46,24 @@ pub fn model(
     let body = strip_trailing_semicolon(sql);
     let existing = adapter.relation_kind(relation)?;
     let mut statements = hooks.pre.clone();
-    let (kind, drop_other) = match materialized {
-        "table" => ("table", existing == Some(RelationKind::View)),
-        _ => ("view", existing == Some(RelationKind::Table)),
+    let kind = match materialized {
+        "table" => RelationKind::Table,
+        _ => RelationKind::View,
     };
-    if drop_other {
-        let other = if kind == "table" { "view" } else { "table" };
-        statements.push(format!("drop {other} if exists {relation}"));
+    let dialect = adapter.dialect();
+    match existing {
+        Some(RelationKind::View) if kind == RelationKind::Table => {
+            statements.push(dialect.drop_if_exists(RelationKind::View, relation))
+        }
+        Some(RelationKind::Table) if kind == RelationKind::View => {
+            statements.push(dialect.drop_if_exists(RelationKind::Table, relation))
+        }
+        _ => {}
     }
-    statements.push(format!("create or replace {kind} {relation} as (\n{body}\n)"));
+    statements.push(dialect.create_or_replace(kind, relation, body));
     statements.extend(hooks.post.iter().cloned());
     adapter.in_transaction(&statements)?;
-    adapter.set_relation_kind(
-        relation,
-        if kind == "table" {
-            RelationKind::Table
-        } else {
-            RelationKind::View
-        },
-    );
+    adapter.set_relation_kind(relation, kind);
     Ok(())
 }
 
@@ -83,13 +82,12 @@ pub fn contracted_table(
     let body = strip_trailing_semicolon(sql);
     let (definition, names) = contract::table_definition(node);
     let mut statements = hooks.pre.clone();
+    let dialect = adapter.dialect();
     if adapter.relation_kind(relation)? == Some(RelationKind::View) {
-        statements.push(format!("drop view if exists {relation}"));
+        statements.push(dialect.drop_if_exists(RelationKind::View, relation));
     }
     let names = names.join(", ");
-    statements.push(format!(
-        "create or replace table {relation} (\n    {definition}\n)"
-    ));
+    statements.push(dialect.create_table_with_columns(relation, &format!("\n    {definition}\n")));
     statements.push(format!(
         "insert into {relation} ({names})\nselect {names} from (\n{body}\n) as model_subq"
     ));
@@ -208,7 +206,7 @@ impl SeedLoad<'_> {
     /// must exist.
     ///
     /// The CSV dialect is the one DuckDB's sniffer finds, as under dbt-duckdb, whose `COPY`
-    /// sniffs (see [`SeedLoad::reader_options`]).
+    /// sniffs (see [`crate::adapter::Connection::load_csv`]).
     ///
     /// Errors: as [`SeedLoad::columns`], before the database is touched; DuckDB's reader
     /// rejecting a value (one that does not fit its column's type), with DuckDB's line number.
@@ -227,20 +225,12 @@ impl SeedLoad<'_> {
             })
             .collect();
         let mut statements = self.hooks.pre.clone();
+        let dialect = adapter.dialect();
         if adapter.relation_kind(self.relation)? == Some(RelationKind::View) {
-            statements.push(format!("drop view if exists {}", self.relation));
+            statements.push(dialect.drop_if_exists(RelationKind::View, self.relation));
         }
-        statements.push(format!(
-            "create or replace table {} ({})",
-            self.relation,
-            defs.join(", ")
-        ));
-        statements.push(format!(
-            "copy {} from {} ({})",
-            self.relation,
-            sql_string(&self.csv),
-            self.reader_options(adapter)
-        ));
+        statements.push(dialect.create_table_with_columns(self.relation, &defs.join(", ")));
+        statements.push(adapter.load_csv(self.relation, &self.csv, self.delimiter_byte() as char));
         statements.extend(self.hooks.post.iter().cloned());
         adapter
             .in_transaction(&statements)
@@ -254,18 +244,6 @@ impl SeedLoad<'_> {
 }
 
 impl SeedLoad<'_> {
-    /// The options of the `COPY` that loads the CSV: a header, the configured delimiter, and
-    /// the quote, escape, rows to skip and comment character DuckDB's sniffer finds (a seed
-    /// quoted with `'` is read as dbt-duckdb reads it). The sniffer is asked for the dialect
-    /// only (`auto_type_candidates = ['VARCHAR']`) and the `COPY` then runs without it: its
-    /// type detection, which the table's declared types make useless, tried date formats on
-    /// every column (on adventureworks' 15 seeds, 0.50 s of COPY became 0.19 s; the loaded
-    /// tables of the 223 CSV files of the corpus identical). When the dialect cannot be
-    /// sniffed, the `COPY` sniffs as before and reports what it finds.
-    fn reader_options(&self, adapter: &Adapter) -> String {
-        adapter.csv_copy_options(&self.csv, self.delimiter_byte() as char)
-    }
-
     /// DuckDB's error on loading the CSV, cut to its first paragraph (the rest restates the
     /// reader's settings) and placed at the CSV line it names.
     fn load_error(&self, duckdb_message: &str) -> Diagnostic {
@@ -328,15 +306,11 @@ pub fn persist_docs(adapter: &Adapter, node: &crate::manifest::Node, kind: Relat
     };
     let mut statements = Vec::new();
     if flag("relation") && !node.description.is_empty() {
-        let kind = if kind == RelationKind::View {
-            "view"
-        } else {
-            "table"
-        };
-        statements.push(format!(
-            "comment on {kind} {relation} is {}",
-            literal(&node.description)?
-        ));
+        statements.push(
+            adapter
+                .dialect()
+                .comment_on_relation(kind, relation, &literal(&node.description)?),
+        );
     }
     if flag("columns") && !node.columns.is_empty() {
         let existing: Vec<String> = adapter
@@ -345,10 +319,10 @@ pub fn persist_docs(adapter: &Adapter, node: &crate::manifest::Node, kind: Relat
             .map(|c| c.name)
             .collect();
         for c in node.columns.iter().filter(|c| existing.contains(&c.name)) {
-            statements.push(format!(
-                "comment on column {relation}.{} is {}",
-                c.name,
-                literal(&c.description)?
+            statements.push(adapter.dialect().comment_on_column(
+                relation,
+                &c.name,
+                &literal(&c.description)?,
             ));
         }
     }

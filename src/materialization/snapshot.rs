@@ -11,7 +11,8 @@
 
 use anyhow::Result;
 
-use crate::adapter::Adapter;
+use crate::adapter::dialect::Dialect;
+use crate::adapter::{Adapter, RelationKind};
 pub use crate::config::materialized::{CheckCols, SnapshotConfig, SnapshotStrategy as Strategy};
 use crate::relation::{quote, Relation};
 
@@ -35,7 +36,6 @@ pub fn build(
 ) -> Result<()> {
     let body = super::strip_trailing_semicolon(sql);
     let exists = adapter.relation_kind(relation)?.is_some();
-    let target = relation.to_string();
     adapter.transaction(|a| {
         for hook in &hooks.pre {
             a.execute(hook)?;
@@ -43,20 +43,21 @@ pub fn build(
         if exists {
             update(a, relation, body, config)?;
         } else {
-            let plan = Plan::new(config, None);
-            a.execute(&format!(
-                "create table {target} as (\nselect *,\n    {} as dbt_scd_id,\n    {u} as dbt_updated_at,\n    {u} as dbt_valid_from,\n    {}\nfrom (\n{body}\n) sbq\n)",
+            let plan = Plan::new(a.dialect(), config, None);
+            let select = format!(
+                "select *,\n    {} as dbt_scd_id,\n    {u} as dbt_updated_at,\n    {u} as dbt_valid_from,\n    {}\nfrom (\n{body}\n) sbq",
                 plan.scd_id,
                 plan.valid_to_current(),
                 u = plan.updated_at,
-            ))?;
+            );
+            a.execute(&a.dialect().create_or_replace(RelationKind::Table, relation, &select))?;
         }
         for hook in &hooks.post {
             a.execute(hook)?;
         }
         Ok(())
     })?;
-    adapter.set_relation_kind(relation, crate::adapter::RelationKind::Table);
+    adapter.set_relation_kind(relation, RelationKind::Table);
     Ok(())
 }
 
@@ -71,7 +72,11 @@ struct Plan<'a> {
 impl<'a> Plan<'a> {
     /// `check_columns` are, for `check_cols: all`, the snapshot's columns also in the table
     /// (`None` on the first run), and whether the query has a column the table lacks.
-    fn new(config: &'a SnapshotConfig, check_columns: Option<(Vec<String>, bool)>) -> Plan<'a> {
+    fn new(
+        dialect: &dyn Dialect,
+        config: &'a SnapshotConfig,
+        check_columns: Option<(Vec<String>, bool)>,
+    ) -> Plan<'a> {
         let (updated_at, row_changed) = match &config.strategy {
             Strategy::Timestamp { updated_at } => (
                 updated_at.clone(),
@@ -108,7 +113,7 @@ impl<'a> Plan<'a> {
             "md5({})",
             scd_args
                 .iter()
-                .map(|a| format!("coalesce(cast({a} as varchar), '')"))
+                .map(|a| format!("coalesce(cast({a} as {}), '')", dialect.string_type()))
                 .collect::<Vec<_>>()
                 .join(" || '|' || ")
         );
@@ -227,15 +232,10 @@ fn update(a: &Adapter, relation: &Relation, body: &str, config: &SnapshotConfig)
         }
         _ => None,
     };
-    let plan = Plan::new(config, check_columns);
-    let staging = format!(
-        "temp.main.{}",
-        quote(&format!("{}__dbt_tmp", relation.identifier))
-    );
-    a.execute(&format!(
-        "create or replace temp table {staging} as (\n{}\n)",
-        plan.staging_sql(body, &target)
-    ))?;
+    let dialect = a.dialect();
+    let plan = Plan::new(dialect, config, check_columns);
+    let staging = dialect.temp_table(relation);
+    a.execute(&dialect.create_temp_table(&staging, &plan.staging_sql(body, &target)))?;
     let is_helper = |name: &str| STAGING_ONLY.contains(&name) || name.starts_with("dbt_unique_key_");
     let staging_columns: Vec<crate::adapter::Column> = a
         .columns(&staging)?
@@ -243,11 +243,7 @@ fn update(a: &Adapter, relation: &Relation, body: &str, config: &SnapshotConfig)
         .filter(|c| !is_helper(&c.name))
         .collect();
     for c in staging_columns.iter().filter(|c| !existing.contains(&c.name)) {
-        a.execute(&format!(
-            "alter table {target} add column {} {}",
-            quote(&c.name),
-            c.data_type
-        ))?;
+        a.execute(&dialect.add_column(&target, &quote(&c.name), &c.data_type))?;
     }
     let current = match &config.valid_to_current {
         Some(v) => {
@@ -255,15 +251,13 @@ fn update(a: &Adapter, relation: &Relation, body: &str, config: &SnapshotConfig)
         }
         None => "DBT_INTERNAL_TARGET.dbt_valid_to is null".to_string(),
     };
-    a.execute(&format!(
-        "update {target} as DBT_INTERNAL_TARGET\nset dbt_valid_to = DBT_INTERNAL_SOURCE.dbt_valid_to\nfrom {staging} as DBT_INTERNAL_SOURCE\nwhere DBT_INTERNAL_SOURCE.dbt_scd_id::text = DBT_INTERNAL_TARGET.dbt_scd_id::text\n  and DBT_INTERNAL_SOURCE.dbt_change_type::text in ('update', 'delete')\n  and {current}"
-    ))?;
+    a.execute(&dialect.close_snapshot_versions(&target, &staging, &current))?;
     let cols: Vec<String> = staging_columns.iter().map(|c| quote(&c.name)).collect();
     a.execute(&format!(
         "insert into {target} ({})\nselect {}\nfrom {staging} as DBT_INTERNAL_SOURCE\nwhere DBT_INTERNAL_SOURCE.dbt_change_type::text = 'insert'",
         cols.join(", "),
         cols.iter().map(|c| format!("DBT_INTERNAL_SOURCE.{c}")).collect::<Vec<_>>().join(", ")
     ))?;
-    a.execute(&format!("drop table {staging}"))?;
+    a.execute(&dialect.drop_temp_table(&staging))?;
     Ok(())
 }

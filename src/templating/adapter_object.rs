@@ -10,6 +10,15 @@ use super::context::{database, sql_error};
 use super::mutable::MutableList;
 use super::node_context;
 
+/// The target's adapter type (`target.type`, e.g. `duckdb`), from the Jinja global
+/// `target`; `duckdb` where there is none.
+pub fn adapter_type(target: Option<Value>) -> String {
+    target
+        .and_then(|t| t.get_attr("type").ok())
+        .filter(|t| !t.is_undefined() && !t.is_none())
+        .map_or_else(|| "duckdb".to_string(), |t| t.to_string())
+}
+
 /// The `adapter` object: `get_relation`, `get_columns_in_relation`, `dispatch`, `quote`,
 /// `type`, as dbt-duckdb offers them.
 #[derive(Debug)]
@@ -187,7 +196,8 @@ impl Object for AdapterObject {
                 };
                 kwargs.assert_all_used()?;
                 let bare = name.rsplit('.').next().unwrap_or(&name).to_string();
-                let candidates = [format!("duckdb__{bare}"), format!("default__{bare}")];
+                let engine = adapter_type(state.lookup("target"));
+                let candidates = [format!("{engine}__{bare}"), format!("default__{bare}")];
                 // dbt searches the namespace's packages (`dispatch:` in dbt_project.yml can
                 // put others, such as the root project, before it), each for the adapter's
                 // implementation, then the default one.
@@ -225,7 +235,7 @@ impl Object for AdapterObject {
                 Err(Error::new(
                     ErrorKind::UnknownFunction,
                     format!(
-                        "adapter.dispatch found no macro for `{name}`{}: define `duckdb__{bare}` or `default__{bare}`",
+                        "adapter.dispatch found no macro for `{name}`{}: define `{engine}__{bare}` or `default__{bare}`",
                         namespace.map(|n| format!(" in `{n}`")).unwrap_or_default()
                     ),
                 ))
@@ -234,7 +244,7 @@ impl Object for AdapterObject {
                 let (ident,): (String,) = from_args(args)?;
                 Ok(Value::from(crate::relation::quote(&ident)))
             }
-            "type" => Ok(Value::from("duckdb")),
+            "type" => Ok(Value::from(adapter_type(state.lookup("target")))),
             _ => Err(Error::new(
                 ErrorKind::UnknownMethod,
                 format!("adapter.{method} is not available in Mallard"),

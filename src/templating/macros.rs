@@ -140,19 +140,36 @@ pub(super) fn template_file(template: &str) -> &str {
     }
 }
 
-/// The top-level `{% macro name(...) %} ... {% endmacro %}` blocks of `text` (a macro file
-/// after [`rename_macros`], so tests and materializations are macros too), in order: each
-/// macro's name as written after `macro` and the block's byte range. A macro defined inside
-/// another stays in its block; `{# #}` comments and `{% raw %}` sections are skipped. An
-/// unclosed block runs to the end of `text`, where compiling it reports the missing
-/// `endmacro`. Empty when `text` has no macro.
+/// A top-level `{% macro %}` or `{% test %}` block of a macro file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MacroBlock {
+    /// The macro's name as written after `macro`; a `{% test name %}` block is macro
+    /// `test_<name>`, as dbt names it.
+    pub name: String,
+    /// Whether the block is a `{% test %}` block.
+    pub is_test: bool,
+    /// The block's byte range in the text, from `{%` of its opening tag to `%}` of its end tag.
+    pub range: std::ops::Range<usize>,
+    /// Its parameter names, in order, without defaults.
+    pub arguments: Vec<String>,
+}
+
+/// The top-level `{% macro name(...) %} ... {% endmacro %}` and `{% test name(...) %} ...
+/// {% endtest %}` blocks of macro file `text`, in order. A macro defined inside another stays
+/// in its block; `{# #}` comments and `{% raw %}` sections are skipped. An unclosed block runs
+/// to the end of `text`, where compiling it reports the missing end tag. Empty when `text` has
+/// no macro.
 ///
-/// dbt compiles each block of a macro file on its own (`extract_toplevel_blocks`), so text
-/// between the blocks is seen by no macro, and calling one macro costs one block, not the file.
-pub(super) fn toplevel_macro_blocks(text: &str) -> Vec<(String, std::ops::Range<usize>)> {
+/// This is the one reading of a macro file's blocks: the manifest lists them, and the Jinja
+/// environment compiles each on its own (after [`rename_macros`], tests and materializations
+/// are macros too), as dbt compiles each block of a macro file (`extract_toplevel_blocks`), so
+/// text between the blocks is seen by no macro, and calling one macro costs one block, not the
+/// file.
+pub fn macro_blocks(text: &str) -> Vec<MacroBlock> {
     let mut out = Vec::new();
     let mut depth = 0usize;
-    let mut open: Option<(String, usize)> = None;
+    // The open block: its name, whether a test, its start and its arguments.
+    let mut open: Option<(String, bool, usize, Vec<String>)> = None;
     let mut at = 0;
     while let Some(found) = text[at..].find('{').map(|i| at + i) {
         let rest = &text[found..];
@@ -170,6 +187,8 @@ pub(super) fn toplevel_macro_blocks(text: &str) -> Vec<(String, std::ops::Range<
             .split(|c: char| !(c.is_alphanumeric() || c == '_'))
             .next()
             .unwrap_or("");
+        // Which kind of block is open decides which end tag closes it.
+        let open_is_test = open.as_ref().is_some_and(|o| o.1);
         match keyword {
             "raw" => {
                 // Up to the end of the `{% endraw %}` tag.
@@ -187,22 +206,39 @@ pub(super) fn toplevel_macro_blocks(text: &str) -> Vec<(String, std::ops::Range<
                 at = end;
                 continue;
             }
-            "macro" => {
-                if depth == 0 {
-                    let name: String = inner["macro".len()..]
-                        .trim_start()
-                        .chars()
-                        .take_while(|c| c.is_alphanumeric() || *c == '_')
-                        .collect();
-                    open = Some((name, found));
-                }
-                depth += 1;
+            "macro" | "test" if depth == 0 => {
+                let is_test = keyword == "test";
+                let tag = rest[2..].find("%}").map_or(&rest[2..], |e| &rest[2..2 + e]);
+                let signature = tag.trim_start_matches(['-', '+']).trim_start()[keyword.len()..]
+                    .trim_end_matches(['-', '+'])
+                    .trim();
+                let name: String = signature
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                let arguments = signature
+                    .split_once('(')
+                    .and_then(|(_, p)| p.rsplit_once(')'))
+                    .map_or("", |(p, _)| p)
+                    .split(',')
+                    .map(|p| p.split('=').next().unwrap_or("").trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                let name = if is_test { format!("test_{name}") } else { name };
+                open = Some((name, is_test, found, arguments));
+                depth = 1;
             }
-            "endmacro" if depth > 0 => {
+            "macro" if !open_is_test => depth += 1,
+            "endmacro" | "endtest" if depth > 0 && (keyword == "endtest") == open_is_test => {
                 depth -= 1;
                 if depth == 0 {
-                    if let Some((name, start)) = open.take() {
-                        out.push((name, start..tag_end));
+                    if let Some((name, is_test, start, arguments)) = open.take() {
+                        out.push(MacroBlock {
+                            name,
+                            is_test,
+                            range: start..tag_end,
+                            arguments,
+                        });
                     }
                 }
             }
@@ -210,16 +246,26 @@ pub(super) fn toplevel_macro_blocks(text: &str) -> Vec<(String, std::ops::Range<
         }
         at = tag_end;
     }
-    if let Some((name, start)) = open {
-        out.push((name, start..text.len()));
+    if let Some((name, is_test, start, arguments)) = open {
+        out.push(MacroBlock {
+            name,
+            is_test,
+            range: start..text.len(),
+            arguments,
+        });
     }
-    out
+    out.into_iter()
+        .filter(|b| !b.name.is_empty() && b.name != "test_")
+        .collect()
 }
 
-/// The macro of custom materialization `name` (`{% materialization name, duckdb %}`, else
-/// `..., default %}`), if a macro file defines it.
+/// The macro of custom materialization `name` for the target's adapter type
+/// (`{% materialization name, duckdb %}`), else for every adapter (`..., default %}`), if a
+/// macro file defines it.
 pub fn materialization_macro(env: &Environment<'static>, name: &str) -> Option<Value> {
-    ["duckdb", "default"].iter().find_map(|adapter| {
+    let target = env.globals().find(|(g, _)| *g == "target").map(|(_, t)| t);
+    let engine = super::adapter_object::adapter_type(target);
+    [engine.as_str(), "default"].iter().find_map(|adapter| {
         let wanted = format!("materialization_{name}_{adapter}");
         env.globals()
             .find(|(g, _)| *g == wanted)

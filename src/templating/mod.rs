@@ -32,14 +32,15 @@ use serde_json::Map;
 
 use crate::relation::Relation;
 use functions::{env_var_fn, ref_fn, source_fn, var_fn, ConfigObject, Exceptions};
-pub use macros::{generic_test_macro, materialization_macro, MAX_MACRO_DEPTH, RENDER_STACK_SIZE};
+pub use macros::{
+    generic_test_macro, macro_blocks, materialization_macro, MacroBlock, MAX_MACRO_DEPTH, RENDER_STACK_SIZE,
+};
 pub use rewrite::mutable_literals;
 use rewrite::{catch_all_parameters, rename_macros};
 
 use crate::error::{Diagnostic, Location};
 use macros::{
-    block_template, macro_function, rewritten_diagnostic, toplevel_macro_blocks, MacroNamespace, DBT_MACROS,
-    MACRO_PREFIX,
+    block_template, macro_function, rewritten_diagnostic, MacroNamespace, DBT_MACROS, MACRO_PREFIX,
 };
 
 /// Which of the two renders of a node this is.
@@ -335,7 +336,7 @@ pub fn environment_with_packages(
         // Each macro is its own template, as dbt compiles each block of a macro file: a call
         // then evaluates that block only (the text before it is kept as blank space, so that
         // lines, columns and offsets stay the file's).
-        for (name, range) in toplevel_macro_blocks(&renamed) {
+        for MacroBlock { name, range, .. } in macro_blocks(&renamed) {
             let Some(name) = name.strip_prefix(MACRO_PREFIX) else {
                 continue;
             };

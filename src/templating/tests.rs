@@ -67,13 +67,30 @@ fn each_top_level_macro_block_is_found_with_its_range() {
     let text =
         "{# {% macro commented() %} #}{% set x = 1 %}\n{%- macro a(y) -%}{% macro inner() %}{% endmacro %}\
                 {% raw %}{% endmacro %}{% endraw %}{%- endmacro %}\n{% macro b() %}unclosed";
-    let blocks = toplevel_macro_blocks(text);
-    let names: Vec<&str> = blocks.iter().map(|(n, _)| n.as_str()).collect();
+    let blocks = macro_blocks(text);
+    let names: Vec<&str> = blocks.iter().map(|b| b.name.as_str()).collect();
     assert_eq!(names, ["a", "b"]);
-    assert!(text[blocks[0].1.clone()].starts_with("{%- macro a(y)"));
-    assert!(text[blocks[0].1.clone()].ends_with("{%- endmacro %}"));
-    assert_eq!(blocks[1].1.end, text.len(), "an unclosed block runs to the end");
-    assert!(toplevel_macro_blocks("select 1").is_empty());
+    assert_eq!(blocks[0].arguments, ["y"]);
+    assert!(text[blocks[0].range.clone()].starts_with("{%- macro a(y)"));
+    assert!(text[blocks[0].range.clone()].ends_with("{%- endmacro %}"));
+    assert_eq!(
+        blocks[1].range.end,
+        text.len(),
+        "an unclosed block runs to the end"
+    );
+    assert!(macro_blocks("select 1").is_empty());
+}
+
+#[test]
+fn a_test_block_is_macro_test_name_with_its_arguments() {
+    let text =
+        "{% test positive(model, column_name, min=0) %}select 1{% endtest %}\n{% macro m() %}{% endmacro %}";
+    let blocks = macro_blocks(text);
+    assert_eq!(blocks[0].name, "test_positive");
+    assert!(blocks[0].is_test);
+    assert_eq!(blocks[0].arguments, ["model", "column_name", "min"]);
+    assert!(text[blocks[0].range.clone()].ends_with("{% endtest %}"));
+    assert_eq!((blocks[1].name.as_str(), blocks[1].is_test), ("m", false));
 }
 
 #[test]
