@@ -1,68 +1,17 @@
 //! dbt parity without Python: each fixture with a `parity.yml` is run through its steps (several
 //! `mallard` commands in a row), and after each step every relation, and every node's status in
-//! `run_results.json`, must equal what dbt-core 1.10 with dbt-duckdb gave, as recorded in the fixture's `expected/step-N.txt` by
+//! `run_results.json`, must equal what dbt-core with dbt-duckdb gave, as recorded in the fixture's `expected/step-N.txt` by
 //! `bash scripts/dbt_parity/run tests/fixtures/<name>` (which also regenerates those files).
 
 mod common;
 
+use common::relations::{self, Floats};
 use common::Project;
 
-/// Every table and view of `db`, in the form of `scripts/dbt_parity/dump.py`: a header per
-/// relation, its columns with types, then its rows as JSON, sorted. Tables named
-/// `*__dbt_backup` are left out there, as dbt-duckdb leaves them behind.
+/// Every table and view of `db` in the parity form (`common::relations::dump`, exact values),
+/// as `scripts/dbt_parity/run` records dbt's.
 fn dump(db: &std::path::Path) -> String {
-    let conn = duckdb::Connection::open(db).expect("open database");
-    let mut out = String::new();
-    let relations: Vec<(String, String, String)> = {
-        let mut stmt = conn
-            .prepare(
-                "select table_schema, table_name, table_type from information_schema.tables \
-                 where table_catalog = current_database() and table_name not like '%\\_\\_dbt\\_backup' escape '\\' \
-                 order by table_schema, table_name",
-            )
-            .unwrap();
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap();
-        rows.map(Result::unwrap).collect()
-    };
-    for (schema, name, kind) in relations {
-        let columns: Vec<String> = {
-            let mut stmt = conn
-                .prepare(
-                    "select column_name || ' ' || data_type from information_schema.columns \
-                     where table_catalog = current_database() and table_schema = ? and table_name = ? \
-                     order by ordinal_position",
-                )
-                .unwrap();
-            let rows = stmt.query_map([&schema, &name], |r| r.get(0)).unwrap();
-            rows.map(Result::unwrap).collect()
-        };
-        let quoted = format!(
-            "\"{}\".\"{}\"",
-            schema.replace('"', "\"\""),
-            name.replace('"', "\"\"")
-        );
-        let mut stmt = conn
-            .prepare(&format!(
-                "select to_json(t)::varchar as j from {quoted} as t order by j"
-            ))
-            .unwrap();
-        let rows: Vec<String> = stmt
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        out.push_str(&format!(
-            "# {schema}.{name} ({kind})\n# columns: {}\n",
-            columns.join(", ")
-        ));
-        for row in rows {
-            out.push_str(&row);
-            out.push('\n');
-        }
-    }
-    out
+    relations::dump(&relations::open_read_only(db), Floats::Exact)
 }
 
 /// Each node's status in a `run_results.json`, as `scripts/dbt_parity/statuses.py` prints them.

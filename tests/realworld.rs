@@ -3,8 +3,8 @@
 //! and after each step every relation (columns, types, a digest of its rows) and every node's
 //! status is compared with what dbt-core 1.11 with dbt-duckdb 1.11 (on Mallard's DuckDB) did,
 //! as recorded in `tests/realworld/<name>/expected/` by `bash scripts/dbt_parity/realworld
-//! --record` (see `scripts/dbt_parity/realworld.py`, whose `digest.py` writes the same form as
-//! [`digest`] here).
+//! --record` (see `scripts/dbt_parity/realworld.py`, which prints dbt's databases with
+//! `examples/relations.rs`, the same code as [`digest`] here: `common::relations::digest`).
 //!
 //! Where Mallard still differs from dbt, the difference is listed in the project's
 //! `known_differences.txt`, one per line (`step-N relation <schema.name>`, `step-N status
@@ -44,83 +44,14 @@ fn specs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/realworld")
 }
 
-/// Every relation of `db`, one line each, as `scripts/dbt_parity/digest.py` prints them.
+/// Every relation of `db`, one line each, in `common::relations::digest`'s form.
 fn digest(db: &Path, spec: &Spec) -> Vec<String> {
-    let cfg = duckdb::Config::default()
-        .access_mode(duckdb::AccessMode::ReadOnly)
-        .unwrap();
-    let conn = duckdb::Connection::open_with_flags(db, cfg).expect("open database");
-    let relations: Vec<(String, String, String, Option<String>)> = {
-        let mut stmt = conn
-            .prepare(
-                "select schema_name, table_name, 'table', comment from duckdb_tables() where database_name = current_database() \
-                 and table_name not like '%\\_\\_dbt\\_backup' escape '\\' \
-                 union all select schema_name, view_name, 'view', comment from duckdb_views() \
-                 where database_name = current_database() and not internal \
-                 order by 1, 2",
-            )
-            .unwrap();
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .unwrap();
-        rows.map(Result::unwrap).collect()
-    };
-    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-    let mut out = Vec::new();
-    for (schema, name, kind, comment) in relations {
-        let mut cols: Vec<(String, String, Option<String>)> = {
-            let mut stmt = conn
-                .prepare(
-                    "select column_name, data_type, comment from duckdb_columns() where database_name = current_database() \
-                     and schema_name = ? and table_name = ? order by column_index",
-                )
-                .unwrap();
-            let rows = stmt
-                .query_map([&schema, &name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .unwrap();
-            rows.map(Result::unwrap).collect()
-        };
-        let mut by_name = cols.clone();
-        by_name.sort();
-        if spec.column_order_free.contains(&name) {
-            cols = by_name.clone();
-        }
-        let col_text: Vec<String> = cols
-            .iter()
-            .map(|(c, t, m)| match m.as_deref().filter(|m| !m.is_empty()) {
-                Some(m) => format!("{c} {t} -- {m}"),
-                None => format!("{c} {t}"),
-            })
-            .collect();
-        let rows = if spec.columns_only.contains_key(&name) {
-            "rows=*".to_string()
-        } else {
-            let fields: Vec<String> = by_name
-                .iter()
-                .map(|(c, _, _)| format!("'{}': {}", c.replace('\'', "''"), quote(c)))
-                .collect();
-            let sql = format!(
-                "select count(*), md5(coalesce(string_agg(j, chr(10) order by j), '')) from \
-                 (select to_json({{{}}})::varchar as j from {}.{})",
-                fields.join(", "),
-                quote(&schema),
-                quote(&name)
-            );
-            let (n, h): (i64, String) = conn
-                .query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?)))
-                .unwrap_or_else(|e| panic!("digest of {schema}.{name}: {e}"));
-            format!("rows={n} md5={h}")
-        };
-        let extra = comment
-            .filter(|c| !c.is_empty())
-            .map(|c| format!(" comment={c}"))
-            .unwrap_or_default();
-        out.push(format!(
-            "{schema}.{name} {kind} | {} | {rows}{extra}",
-            col_text.join(", ")
-        ));
-    }
-    out
+    let columns_only: Vec<String> = spec.columns_only.keys().cloned().collect();
+    common::relations::digest(
+        &common::relations::open_read_only(db),
+        &columns_only,
+        &spec.column_order_free,
+    )
 }
 
 /// `<kind> <name> <status>` per node of a run_results.json, sorted (as `statuses.py`), without

@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::relations::{self, value_sql, Floats};
 use common::{rows, rows_with_header, Project};
 
 /// Every column of `table` as `(name, expression printing it as text)`, in table order,
@@ -20,11 +21,10 @@ fn printable_columns(db: &duckdb::Connection, table: &str) -> Vec<(String, Strin
         .lines()
         .map(|l| {
             let (col, ty) = l.split_once('\t').expect("two fields");
-            let expr = if ty == "DOUBLE" || ty == "FLOAT" {
-                format!("printf('%.6g', t.\"{col}\")")
-            } else {
-                format!("t.\"{col}\"::varchar")
-            };
+            let expr = format!(
+                "({})::varchar",
+                value_sql(&format!("t.\"{col}\""), ty, Floats::Rounded)
+            );
             (col.to_string(), expr)
         })
         .collect()
@@ -249,16 +249,13 @@ fn marts_are_the_same_bytes_at_any_thread_count() {
         let run = p.run(&["build", "--threads", threads]);
         assert_eq!(run.code, 0, "{}", run.text(&p));
         let db = p.db("retention.duckdb");
-        let tables = rows(
-            &db,
-            "select schema_name || '.' || table_name from duckdb_tables() order by 1",
-        );
-        tables
-            .lines()
-            .map(|t| {
-                // Exact values: JSON prints each DOUBLE with every digit it needs.
-                let sql = format!("select to_json(x)::varchar as j from {t} as x order by j");
-                (t.to_string(), rows(&db, &sql))
+        // Exact values: JSON prints each DOUBLE with every digit it needs.
+        relations::list(&db)
+            .into_iter()
+            .filter(|r| r.kind == "table")
+            .map(|r| {
+                let rows = relations::json_rows(&db, &r.schema, &r.name, Floats::Exact);
+                (format!("{}.{}", r.schema, r.name), rows.join("\n"))
             })
             .collect()
     };

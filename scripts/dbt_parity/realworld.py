@@ -7,7 +7,7 @@ commands of each tests/realworld/<name>/parity.yml, and compares them.
 Each project is copied to a temporary folder (the whole corpus folder, since packages.yml may
 say `local: ../`), a profile (`type: duckdb`, `path: <database>`, `threads: 4`) is written to a
 folder of its own and passed with `--profiles-dir`, then the steps run in the project folder.
-After each step: every relation in digest form (digest.py) and every node's status
+After each step: every relation in digest form (examples/relations.rs, the code tests/realworld.rs uses) and every node's status
 (statuses.py) go to expected/step-N.txt and step-N.status.txt.
 """
 import argparse, os, shutil, subprocess, sys, tempfile
@@ -40,7 +40,7 @@ def run_project(name, tool, work):
         open(log, "w").write(r.stdout + r.stderr)
         db = os.path.join(project, spec["database"])
         digest = subprocess.run(
-            [sys.executable, os.path.join(here, "digest.py"), db,
+            [RELATIONS[0], "digest", db,
              "--columns-only", *spec.get("columns_only", {}).keys(),
              "--column-order-free", *spec.get("column_order_free", [])],
             capture_output=True, text=True, check=True).stdout if os.path.exists(db) else ""
@@ -53,14 +53,20 @@ def run_project(name, tool, work):
     return out
 
 
+# The relations binary (set by main from --relations).
+RELATIONS = [None]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--record", action="store_true")
     ap.add_argument("--compare", action="store_true")
     ap.add_argument("--dbt", default=shutil.which("dbt"))
     ap.add_argument("--mallard")
+    ap.add_argument("--relations", help="the examples/relations binary that prints a database's digest")
     ap.add_argument("names", nargs="*")
     a = ap.parse_args()
+    RELATIONS[0] = a.relations
     names = a.names or sorted(d for d in os.listdir(specs_dir) if os.path.isdir(os.path.join(specs_dir, d)))
     for name in names:
         work = tempfile.mkdtemp(prefix=f"rw-{name}-")

@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod relations;
+
 /// A fixture project copied into its own temporary folder, so tests can write to it.
 pub struct Project {
     pub dir: tempfile::TempDir,
@@ -164,31 +166,35 @@ pub fn rows_with_header(conn: &duckdb::Connection, sql: &str) -> String {
 /// Every relation of the DuckDB file at `db` with its row count and an order-independent hash
 /// of all its rows. Opening read-write replays a write-ahead log, as the next run would.
 ///
-/// Floats are rounded to 8 decimals before hashing: DuckDB's parallel aggregation adds
-/// partial sums in varying order, so averages of DOUBLE columns (repeat_purchases) differ in
-/// their last bits between two runs on the same data.
+/// Floats are hashed in [`relations::Floats::Rounded`] form: DuckDB's parallel aggregation
+/// adds partial sums in varying order, so averages of DOUBLE columns (repeat_purchases) differ
+/// in their last bits between two runs on the same data.
 pub fn versions(db: &std::path::Path) -> std::collections::BTreeMap<String, String> {
     let conn =
         duckdb::Connection::open(db).unwrap_or_else(|e| panic!("the database must open after a kill: {e}"));
-    let relations = rows(
-        &conn,
-        "select table_schema || '.' || table_name from information_schema.tables order by 1",
-    );
-    relations
-        .lines()
-        .map(|rel| {
-            let (schema, name) = rel.split_once('.').unwrap();
-            let columns = rows(
+    relations::list(&conn)
+        .into_iter()
+        .map(|r| {
+            let columns: Vec<String> = relations::columns(&conn, &r.schema, &r.name)
+                .iter()
+                .map(|c| {
+                    relations::value_sql(
+                        &relations::quote(&c.name),
+                        &c.data_type,
+                        relations::Floats::Rounded,
+                    )
+                })
+                .collect();
+            let sum = rows(
                 &conn,
                 &format!(
-                    "select case when data_type in ('DOUBLE', 'FLOAT') then 'round(\"' || column_name || '\", 8)' \
-                     else '\"' || column_name || '\"' end from information_schema.columns \
-                     where table_schema = '{schema}' and table_name = '{name}' order by ordinal_position"
+                    "select count(*), sum(hash({})) from {}.{}",
+                    columns.join(", "),
+                    relations::quote(&r.schema),
+                    relations::quote(&r.name)
                 ),
             );
-            let columns = columns.lines().collect::<Vec<_>>().join(", ");
-            let sum = rows(&conn, &format!("select count(*), sum(hash({columns})) from \"{schema}\".\"{name}\""));
-            (rel.to_string(), sum)
+            (format!("{}.{}", r.schema, r.name), sum)
         })
         .collect()
 }
