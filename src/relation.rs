@@ -10,6 +10,10 @@ pub struct Relation {
     pub database: String,
     pub schema: String,
     pub identifier: String,
+    /// For a source read from files (dbt-duckdb's `external_location`): the expression that
+    /// reads them (`'data/orders.csv'`, `read_parquet('x/*.parquet')`), which the relation
+    /// prints as instead of its name.
+    pub external: Option<String>,
 }
 
 impl Relation {
@@ -18,7 +22,14 @@ impl Relation {
             database: database.to_string(),
             schema: schema.to_string(),
             identifier: identifier.to_string(),
+            external: None,
         }
+    }
+
+    /// This relation read through `expression` (see [`Relation::external`]).
+    pub fn reading(mut self, expression: String) -> Relation {
+        self.external = Some(expression);
+        self
     }
 
     /// The common table expression an ephemeral model becomes, `__dbt__cte__<name>`: a relation
@@ -47,6 +58,9 @@ impl fmt::Display for Relation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_cte() {
             return write!(f, "{}", self.identifier);
+        }
+        if let Some(expression) = &self.external {
+            return f.write_str(expression);
         }
         write!(
             f,

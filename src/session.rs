@@ -218,7 +218,7 @@ impl Session {
             ))
             .help(help.to_string())
         })?;
-        Adapter::open_read_only(&path)
+        Adapter::open_read_only(&path)?.with_setup(&self.target.setup)
     }
 
     /// Writes `manifest.json` into the target folder.
@@ -250,7 +250,13 @@ impl Session {
     /// The target's database, claimed for writing (see [`Database::open`]).
     pub fn open_database(&self, lock_timeout: Option<std::time::Duration>) -> Result<Database> {
         let t = &self.target;
-        Database::open(t.path.as_deref(), &t.settings, t.publish, lock_timeout)
+        Database::open(
+            t.path.as_deref(),
+            &t.setup,
+            &t.attached_files,
+            t.publish,
+            lock_timeout,
+        )
     }
 
     /// The `unique_id`s `args` select, reading `--state` when given.

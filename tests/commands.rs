@@ -256,11 +256,11 @@ fn unit_test_inputs_not_built_yet_are_typed_from_their_yaml_data_types() {
 #[test]
 fn what_mallard_does_not_implement_is_named_not_ignored() {
     let project = Project::fixture("chain");
-    // A profile key of dbt-duckdb that Mallard does not implement: a warning naming it.
+    // A profile key of dbt-duckdb that has no effect in Mallard: a warning naming it.
     let profiles = project.read("profiles.yml");
     project.write(
         "profiles.yml",
-        &profiles.replace("type: duckdb", "type: duckdb\n      extensions: [httpfs]"),
+        &profiles.replace("type: duckdb", "type: duckdb\n      disable_transactions: true"),
     );
     // Constraints on a view: the contract is checked, the constraints cannot be applied, and
     // a warning says so.
@@ -273,7 +273,7 @@ fn what_mallard_does_not_implement_is_named_not_ignored() {
     assert_eq!(r.code, 0, "{}", r.text(&project));
     let text = r.text(&project);
     assert!(
-        text.contains("profile key `extensions` of target `dev` (profiles.yml:"),
+        text.contains("profile key `disable_transactions` of target `dev` (profiles.yml:"),
         "{text}"
     );
     assert!(
@@ -741,4 +741,53 @@ fn init_asks_for_what_is_missing_and_writes_a_project_that_builds() {
     assert!(!std::fs::read_to_string(dir.path().join(".dbt/profiles.yml"))
         .unwrap()
         .contains("quiet_one"));
+}
+
+/// A secret's values appear nowhere: not in the output of a failing `CREATE SECRET` (DuckDB's
+/// message quoting it), not in `target/` or `logs/`.
+#[test]
+fn secret_values_are_never_shown() {
+    let project = Project::fixture("chain");
+    let profiles = project.read("profiles.yml");
+    project.write(
+        "profiles.yml",
+        &profiles.replace(
+            "type: duckdb",
+            "type: duckdb\n      secrets:\n        - type: s3\n          key_id: AKIA-VISIBLE-NOWHERE\n          \
+             secret: s3cr3t-visible-nowhere\n          region: 'not a region: s3cr3t-visible-nowhere'\n          bogus_key: s3cr3t-visible-nowhere",
+        ),
+    );
+    let r = project.run(&["build"]);
+    let text = r.text(&project);
+    assert_eq!(r.code, 2, "{text}");
+    assert!(text.contains("secret `_dbt_secret_1` (type s3) failed"), "{text}");
+    assert!(!text.contains("visible-nowhere"), "{text}");
+    for dir in ["target", "logs"] {
+        for entry in walk(&project.path().join(dir)) {
+            let content = std::fs::read_to_string(&entry).unwrap_or_default();
+            assert!(
+                !content.contains("visible-nowhere"),
+                "{} holds a secret value",
+                entry.display()
+            );
+        }
+    }
+}
+
+/// Every file under `dir` (none when it does not exist).
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .flat_map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p)
+            } else {
+                vec![p]
+            }
+        })
+        .collect()
 }

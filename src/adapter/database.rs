@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use super::lock::WriteLock;
+use super::setup::ConnectionSetup;
 use super::Adapter;
 use crate::error::Diagnostic;
 
@@ -25,7 +26,8 @@ const SHADOW_DIR: &str = ".mallard-publish";
 pub struct Database {
     adapter: Option<Adapter>,
     publish: Option<Publish>,
-    _lock: Option<WriteLock>,
+    /// The write locks of the target's file and of the attached files the run writes.
+    _locks: Vec<WriteLock>,
 }
 
 struct Publish {
@@ -43,21 +45,28 @@ fn wal_of(db: &Path) -> PathBuf {
 impl Database {
     /// Claims and opens the target's database for writing: takes the write lock (waiting up
     /// to `lock_timeout`), then opens the file `path` itself (`None`: a database in memory),
-    /// or with `publish` a fresh shadow copy; every connection runs `settings` first.
+    /// or with `publish` a fresh shadow copy; every connection runs `setup` first. The files
+    /// of `attached` (DuckDB databases the profile attaches for writing) are locked too, so a
+    /// second run cannot write them at the same time.
     ///
     /// Errors: another run holds the lock; another (non-Mallard) process holds the DuckDB
     /// file past the timeout; the folder does not exist; the file is not a DuckDB database.
     pub fn open(
         path: Option<&Path>,
-        settings: &[String],
+        setup: &ConnectionSetup,
+        attached: &[PathBuf],
         publish: bool,
         lock_timeout: Option<Duration>,
     ) -> Result<Database> {
+        let mut locks = attached
+            .iter()
+            .map(|a| WriteLock::acquire(a, lock_timeout))
+            .collect::<Result<Vec<_>>>()?;
         let Some(path) = path else {
             return Ok(Database {
-                adapter: Some(Adapter::open(None)?.with_settings(settings)?),
+                adapter: Some(Adapter::open(None)?.with_setup(setup)?),
                 publish: None,
-                _lock: None,
+                _locks: locks,
             });
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.is_dir()) {
@@ -69,7 +78,7 @@ impl Database {
             .help("create the folder, or change `path:` of the target in profiles.yml")
             .into());
         }
-        let lock = WriteLock::acquire(path, lock_timeout)?;
+        locks.push(WriteLock::acquire(path, lock_timeout)?);
         let (open_path, publish) = if publish {
             let shadow = Self::prepare_shadow(path)?;
             (
@@ -98,9 +107,9 @@ impl Database {
             }
         };
         Ok(Database {
-            adapter: Some(adapter.with_settings(settings)?),
+            adapter: Some(adapter.with_setup(setup)?),
             publish,
-            _lock: Some(lock),
+            _locks: locks,
         })
     }
 

@@ -9,13 +9,13 @@ pub mod dialect;
 pub mod duckdb;
 pub mod engine;
 pub mod lock;
+pub mod setup;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 
-use crate::error::Diagnostic;
 use crate::relation::{quote, Relation};
 pub use engine::{Cell, Column, Connection, RelationKind, Rows};
 
@@ -26,9 +26,9 @@ pub type SharedAdapter = Arc<Mutex<Adapter>>;
 #[derive(Debug)]
 pub struct Adapter {
     conn: Box<dyn Connection>,
-    /// `SET` statements every connection of this database runs first (the profile's
-    /// `settings:`); a clone runs them too.
-    settings: Arc<Vec<String>>,
+    /// What every connection of this database runs first (the profile's `extensions`,
+    /// `secrets`, `attach`, `settings`); a clone runs it too.
+    setup: Arc<setup::ConnectionSetup>,
     log: Option<Arc<StatementLog>>,
     /// The relations that exist, shared by the run's connections; read on first use.
     catalog: Arc<Mutex<Option<std::collections::HashMap<Relation, RelationKind>>>>,
@@ -72,7 +72,7 @@ impl Adapter {
             conn,
             log,
             catalog: Default::default(),
-            settings: Default::default(),
+            setup: Default::default(),
         }
     }
 
@@ -98,29 +98,22 @@ impl Adapter {
         ))
     }
 
-    /// This connection with `settings` (`SET` statements) run, and run again on every clone.
+    /// This connection with `setup` run, and run again on every clone.
     ///
-    /// Errors: the engine's, for an unknown setting or a bad value (naming the statement).
-    pub fn with_settings(mut self, settings: &[String]) -> Result<Adapter> {
-        for statement in settings {
-            self.conn.execute(statement).map_err(|e| {
-                Diagnostic::new(format!(
-                    "`{statement}` (from the profile's `settings`) failed: {e}"
-                ))
-            })?;
-        }
-        self.settings = Arc::new(settings.to_vec());
+    /// Errors: as [`setup::ConnectionSetup::run`]: the step that failed, at its line of
+    /// profiles.yml.
+    pub fn with_setup(mut self, setup: &setup::ConnectionSetup) -> Result<Adapter> {
+        setup.run(self.conn.as_ref())?;
+        self.setup = Arc::new(setup.clone());
         Ok(self)
     }
 
     /// A second connection to the same database, for another worker thread.
     pub fn try_clone(&self) -> Result<Adapter> {
         let conn = self.conn.try_clone()?;
-        for statement in self.settings.iter() {
-            conn.execute(statement)?;
-        }
+        self.setup.run(conn.as_ref())?;
         Ok(Adapter {
-            settings: self.settings.clone(),
+            setup: self.setup.clone(),
             conn,
             log: self.log.clone(),
             catalog: self.catalog.clone(),

@@ -5,6 +5,7 @@
 //! and knows nothing of the graph. Every path it keeps is relative to the project directory
 //! (dbt's `original_file_path`), so messages and artifacts read the same on every machine.
 
+pub mod duckdb_profile;
 pub mod profile;
 pub mod properties;
 pub mod starter;

@@ -31,11 +31,16 @@ pub struct Target {
     /// Publish mode (`publish: true`): build into a shadow copy and replace the file only when
     /// the whole run succeeds (see `crate::adapter::database`).
     pub publish: bool,
-    /// dbt-duckdb's `settings:`: each a DuckDB `SET name = value` statement, run on every
-    /// connection of the run (`memory_limit`, `threads`, `max_temp_directory_size`, ...).
-    pub settings: Vec<String>,
-    /// Keys of the target Mallard does not implement (dbt-duckdb's `extensions`, `attach`,
-    /// ...), as messages naming each with `file:line`: ignored, but never silently.
+    /// What every connection of the run runs first: dbt-duckdb's `config_options`,
+    /// `extensions`, `secrets`, `attach` and `settings` (see [`super::duckdb_profile`]).
+    pub setup: crate::adapter::setup::ConnectionSetup,
+    /// The DuckDB files the profile attaches for writing (absolute), locked like `path`.
+    pub attached_files: Vec<PathBuf>,
+    /// `external_root` as written (default `.`): where `external` models write, relative to
+    /// the project folder.
+    pub external_root: String,
+    /// Keys of the target that have no effect in Mallard (`disable_transactions`, ...), as
+    /// messages naming each with `file:line`: accepted, but never silently.
     pub warnings: Vec<String>,
 }
 
@@ -151,6 +156,11 @@ pub fn load_target(
     };
     let output = yaml::render_config_values(&shown, &text, output.clone(), &ctx)?;
     let target_loc = crate::config::yaml::key_location(&shown, &text, &target_name);
+    let locator = super::duckdb_profile::Locator {
+        file: &shown,
+        text: &text,
+        from_line: target_loc.line,
+    };
     let kind = output.get("type").and_then(Value::as_str).unwrap_or("");
     if kind != "duckdb" {
         return Err(Diagnostic::new(format!(
@@ -160,16 +170,28 @@ pub fn load_target(
         .help("set `type: duckdb`")
         .into());
     }
+    let keys = super::duckdb_profile::read(&output, &target_name, &locator, project_root)?;
     let path = match output.get("path").and_then(Value::as_str) {
         None | Some(":memory:") | Some("") => None,
         Some(p) => Some(project_root.join(p)),
     };
-    let database = match &path {
+    let path_database = match &path {
         None => "memory".to_string(),
-        Some(p) => p
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_else(|| "main".to_string()),
+        Some(p) => catalog_name(p),
+    };
+    // dbt-duckdb: `database` must be the path's catalog, or an attached database's alias (the
+    // run then writes there by default).
+    let database = match output.get("database").and_then(Value::as_str) {
+        None => path_database,
+        Some(d) if d == path_database || keys.attach_aliases.iter().any(|a| a == d) => d.to_string(),
+        Some(d) => {
+            return Err(Diagnostic::new(format!(
+                "target `{target_name}`: `database: {d}` is neither the catalog of `path` (`{path_database}`) nor an attached database's alias"
+            ))
+            .at(locator.at("database"))
+            .help(format!("set `database: {path_database}` (or remove it), or attach a database with `alias: {d}`"))
+            .into());
+        }
     };
     let threads = match threads_override {
         Some(t) => t,
@@ -185,53 +207,11 @@ pub fn load_target(
         .at(target_loc)
         .into());
     }
-    let mut settings = Vec::new();
-    if let Some(map) = output.get("settings") {
-        let Some(map) = map.as_object() else {
-            return Err(Diagnostic::new(format!(
-                "target `{target_name}`: `settings` must be a mapping of DuckDB settings to values"
-            ))
-            .at(crate::config::yaml::key_location(&shown, &text, "settings"))
-            .into());
-        };
-        for (key, value) in map {
-            if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(Diagnostic::new(format!(
-                    "target `{target_name}`: `{key}` is not a DuckDB setting name"
-                ))
-                .at(crate::config::yaml::key_location(&shown, &text, key))
-                .into());
-            }
-            let literal = match value {
-                Value::String(s) => format!("'{}'", s.replace('\'', "''")),
-                Value::Bool(_) | Value::Number(_) => value.to_string(),
-                other => {
-                    return Err(Diagnostic::new(format!(
-                        "target `{target_name}`: setting `{key}` must be a string, number or boolean, not `{other}`"
-                    ))
-                    .at(crate::config::yaml::key_location(&shown, &text, key))
-                    .into())
-                }
-            };
-            settings.push(format!("set {key} = {literal}"));
-        }
-    }
-    const KNOWN: &[&str] = &[
-        "type", "path", "schema", "database", "threads", "settings", "publish",
-    ];
-    let warnings = output
-        .keys()
-        .filter(|k| !KNOWN.contains(&k.as_str()))
-        .map(|k| {
-            let loc = crate::config::yaml::key_location(&shown, &text, k);
-            format!(
-                "profile key `{k}` of target `{target_name}` ({}:{}) is not implemented by Mallard yet: ignored",
-                loc.file, loc.line
-            )
-        })
-        .collect();
     Ok(Target {
-        warnings,
+        warnings: keys.warnings,
+        setup: keys.setup,
+        attached_files: keys.attached_files,
+        external_root: keys.external_root,
         profile_name: profile_name.to_string(),
         name: target_name,
         path,
@@ -244,8 +224,18 @@ pub fn load_target(
         threads,
         profiles_file: file_path,
         publish: output.get("publish").and_then(Value::as_bool).unwrap_or(false),
-        settings,
     })
+}
+
+/// The catalog name DuckDB gives the database file `path`: the first non-empty dot-separated
+/// part of its file name (`my.db.duckdb` and `.my.duckdb` are `my`), as dbt-duckdb derives
+/// it; `main` when there is none.
+pub fn catalog_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .and_then(|n| n.trim_start_matches('.').split('.').next().map(str::to_string))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "main".to_string())
 }
 
 fn list_or_none(names: &[&str]) -> String {

@@ -9,9 +9,27 @@ use super::{NodeResult, Status};
 /// Width of the text before the `[STATUS]` box; dots fill the gap, as in dbt's log.
 const LINE_WIDTH: usize = 80;
 
-/// `3 of 17 OK created sql table model main.ltv ........ [OK in 0.12s]`
-pub fn progress_line(index: usize, total: usize, node: &Node, r: &NodeResult) -> String {
-    let relation = node.relation.as_ref().map(|r| r.short()).unwrap_or_default();
+/// `3 of 17 OK created sql table model main.ltv ........ [OK in 0.12s]`; a relation in
+/// another database than the target's (`target_database`) is shown with its database, as dbt
+/// shows it (`other.main.ltv`).
+pub fn progress_line(
+    index: usize,
+    total: usize,
+    node: &Node,
+    r: &NodeResult,
+    target_database: &str,
+) -> String {
+    let relation = node
+        .relation
+        .as_ref()
+        .map(|r| {
+            if r.database == target_database {
+                r.short()
+            } else {
+                format!("{}.{}", r.database, r.short())
+            }
+        })
+        .unwrap_or_default();
     let kind = match node.resource_type {
         ResourceType::Seed => "seed file".to_string(),
         ResourceType::Snapshot => "snapshot".to_string(),

@@ -227,7 +227,7 @@ pub fn run_plan(
             log::event(
                 output::result_event(node, r),
                 level,
-                &output::progress_line(index, total, node, r),
+                &output::progress_line(index, total, node, r, &session.target.database),
                 json!({"index": index, "total": total, "status": r.status.as_str(),
                        "execution_time": r.execution_time, "node_info": info.clone()}),
             );

@@ -1,0 +1,651 @@
+//! dbt-duckdb's profile keys beyond `type`, `path`, `schema` and `threads`: what every
+//! connection runs first (`config_options`, `extensions`, `secrets`, `attach`, `settings`), the
+//! databases a run attaches, `external_root`, and a clear word on every other key. The SQL is
+//! dbt-duckdb 1.11's (`credentials.py`: `Attachment.to_sql`; `secrets.py`: `Secret.to_sql`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde_json::{Map, Value};
+
+use crate::adapter::setup::{ConnectionSetup, SetupStep};
+use crate::error::{did_you_mean, Diagnostic, Location};
+
+/// Every key a dbt-duckdb target may have (dbt-duckdb 1.11's `DuckDBCredentials`, dbt's
+/// `type` and `threads`), and Mallard's `publish`.
+pub const KNOWN_KEYS: &[&str] = &[
+    "type",
+    "path",
+    "schema",
+    "database",
+    "threads",
+    "publish",
+    "settings",
+    "extensions",
+    "secrets",
+    "attach",
+    "external_root",
+    "disable_transactions",
+    "keep_open",
+    "retries",
+    "config_options",
+    "use_credential_provider",
+    "motherduck_token",
+    "module_paths",
+    "plugins",
+    "filesystems",
+    "remote",
+    "flights",
+    "is_ducklake",
+];
+
+/// Keys that need dbt-duckdb's Python side (plugins, Python modules, fsspec, a Buena Vista
+/// server, MotherDuck Flights): an error naming the key.
+const PYTHON_ONLY: &[(&str, &str)] = &[
+    ("module_paths", "loads Python modules into dbt's Python process"),
+    ("plugins", "runs dbt-duckdb's Python plugins"),
+    ("filesystems", "registers Python fsspec filesystems"),
+    ("remote", "connects to a Buena Vista server"),
+    ("flights", "runs Python models on MotherDuck Flights"),
+];
+
+/// What a DuckDB target's profile keys give the run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DuckDbKeys {
+    /// What every connection runs first.
+    pub setup: ConnectionSetup,
+    /// The DuckDB files attached for writing (absolute), locked like the target's own.
+    pub attached_files: Vec<PathBuf>,
+    /// The aliases of the attached databases (for `database:`).
+    pub attach_aliases: Vec<String>,
+    /// `external_root` (default `.`), where `external` models write.
+    pub external_root: String,
+    /// Keys accepted with no effect, each a message with `file:line`.
+    pub warnings: Vec<String>,
+}
+
+/// Finds a key's line within one target's block of profiles.yml.
+pub struct Locator<'a> {
+    pub file: &'a str,
+    pub text: &'a str,
+    /// The line (1-based) of the target's own key; keys are looked for after it.
+    pub from_line: usize,
+}
+
+impl Locator<'_> {
+    /// The first line after the target's key whose key is `key`, else the target's line.
+    pub fn at(&self, key: &str) -> Location {
+        let found = self.text.lines().enumerate().skip(self.from_line).find(|(_, l)| {
+            let t = l.trim_start().trim_start_matches("- ");
+            t.strip_prefix(key)
+                .or_else(|| t.strip_prefix(&format!("\"{key}\"")))
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        });
+        match found {
+            Some((i, l)) => {
+                let col = l.len() - l.trim_start().len() + 1;
+                Location::in_source(self.file, self.text, i + 1, Some(col))
+            }
+            None => Location::in_source(self.file, self.text, self.from_line.max(1), None),
+        }
+    }
+}
+
+/// `'text'` as a SQL string literal.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A YAML scalar as text (`true`, `8`, `abc`); `None` for lists and maps.
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(_) | Value::Number(_) => Some(v.to_string()),
+        _ => None,
+    }
+}
+
+/// Reads the dbt-duckdb keys of target `target_name` (its mapping `output`, already rendered,
+/// `env_var()` included). Relative attach paths are taken relative to `project_root`, as the
+/// target's `path` is.
+///
+/// Errors (each at its line of profiles.yml, with what to do): an unknown key (with a
+/// did-you-mean); a key that needs dbt-duckdb's Python side; a malformed `extensions`,
+/// `settings`, `secrets` (a secret without its `type`) or `attach` (no `path`, or a file in a
+/// folder that does not exist); `use_credential_provider` other than `aws`; MotherDuck.
+pub fn read(
+    output: &Map<String, Value>,
+    target_name: &str,
+    at: &Locator,
+    project_root: &Path,
+) -> Result<DuckDbKeys> {
+    let err = |key: &str, message: String, help: &str| -> anyhow::Error {
+        Diagnostic::new(format!("target `{target_name}`: {message}"))
+            .at(at.at(key))
+            .help(help.to_string())
+            .into()
+    };
+    for key in output.keys() {
+        if !KNOWN_KEYS.contains(&key.as_str()) {
+            let help = match did_you_mean(key, KNOWN_KEYS.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "see dbt-duckdb's profile keys: path, schema, threads, extensions, settings, secrets, attach, external_root, ..."
+                    .to_string(),
+            };
+            return Err(err(key, format!("unknown profile key `{key}`"), &help));
+        }
+        if let Some((_, what)) = PYTHON_ONLY.iter().find(|(k, _)| k == key) {
+            return Err(err(
+                key,
+                format!("`{key}` is not supported by Mallard: in dbt-duckdb it {what}, which needs Python"),
+                "remove the key; Mallard runs SQL models only",
+            ));
+        }
+    }
+    let path = output.get("path").and_then(Value::as_str).unwrap_or("");
+    if let Some(key) = ["motherduck_token"].into_iter().find(|k| output.contains_key(*k)) {
+        return Err(err(
+            key,
+            format!("`{key}` is for MotherDuck, which Mallard does not support"),
+            "use a local `path`",
+        ));
+    }
+    if is_motherduck(path) {
+        return Err(motherduck_error(path).at(at.at("path")).into());
+    }
+    let mut keys = DuckDbKeys {
+        external_root: match output.get("external_root") {
+            None => ".".to_string(),
+            Some(v) => scalar(v).ok_or_else(|| {
+                err(
+                    "external_root",
+                    "`external_root` must be a path".into(),
+                    "e.g. `external_root: output`",
+                )
+            })?,
+        },
+        ..DuckDbKeys::default()
+    };
+    let mut steps = Vec::new();
+    // `config_options` go to DuckDB when dbt-duckdb connects; here each is a `SET` before
+    // anything else.
+    for (key, value) in object(output, "config_options", target_name, at)? {
+        steps.push(setting(key, value, "config_options", target_name, at)?);
+    }
+    for (i, ext) in array(output, "extensions", target_name, at)?.iter().enumerate() {
+        let (name, repo) = match ext {
+            Value::String(name) => (name.clone(), None),
+            Value::Object(m) => match (
+                m.get("name").and_then(Value::as_str),
+                m.get("repo").and_then(Value::as_str),
+            ) {
+                (Some(n), Some(r)) => (n.to_string(), Some(r.to_string())),
+                _ => {
+                    return Err(err(
+                        "extensions",
+                        format!("extension #{} needs both `name` and `repo`", i + 1),
+                        "write `- httpfs` or `- {name: h3, repo: community}`",
+                    ))
+                }
+            },
+            _ => {
+                return Err(err(
+                    "extensions",
+                    format!("extension #{} must be a name or `{{name, repo}}`", i + 1),
+                    "write `- httpfs` or `- {name: h3, repo: community}`",
+                ))
+            }
+        };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(err(
+                "extensions",
+                format!("`{name}` is not a DuckDB extension name"),
+                "use the extension's name, e.g. `httpfs`",
+            ));
+        }
+        steps.push(SetupStep::Extension {
+            name,
+            repo,
+            at: at.at("extensions"),
+        });
+    }
+    let mut secrets: Vec<Map<String, Value>> = Vec::new();
+    for (i, s) in array(output, "secrets", target_name, at)?.iter().enumerate() {
+        let Some(m) = s.as_object() else {
+            return Err(err(
+                "secrets",
+                format!("secret #{} must be a mapping", i + 1),
+                "e.g. `- {type: s3, key_id: ..., secret: ...}`",
+            ));
+        };
+        secrets.push(m.clone());
+    }
+    match output
+        .get("use_credential_provider")
+        .map(|v| scalar(v).unwrap_or_default())
+    {
+        None => {}
+        Some(p) if p == "aws" => {
+            let mut m = Map::new();
+            m.insert("type".into(), "s3".into());
+            m.insert("provider".into(), "credential_chain".into());
+            secrets.push(m);
+        }
+        Some(p) => {
+            return Err(err(
+                "use_credential_provider",
+                format!("unsupported `use_credential_provider: {p}`"),
+                "the one value dbt-duckdb knows is `aws`",
+            ))
+        }
+    }
+    for (i, m) in secrets.iter().enumerate() {
+        steps.push(secret(m, i, target_name, at)?);
+    }
+    for (i, a) in array(output, "attach", target_name, at)?.iter().enumerate() {
+        let Some(m) = a.as_object() else {
+            return Err(err(
+                "attach",
+                format!("attachment #{} must be a mapping with a `path`", i + 1),
+                "e.g. `- {path: other.duckdb, alias: other}`",
+            ));
+        };
+        let (sql, file) = attachment(m, i, target_name, at, project_root)?;
+        if let Some(alias) = m.get("alias").and_then(scalar) {
+            keys.attach_aliases.push(alias);
+        } else if let Some(f) = &file {
+            keys.attach_aliases.push(crate::project::profile::catalog_name(f));
+        }
+        if let Some(f) = file.filter(|_| !m.get("read_only").and_then(Value::as_bool).unwrap_or(false)) {
+            keys.attached_files.push(f);
+        }
+        steps.push(SetupStep::Statement {
+            sql,
+            what: format!("attachment #{}", i + 1),
+            at: at.at("attach"),
+            hidden: Vec::new(),
+        });
+    }
+    for (key, value) in object(output, "settings", target_name, at)? {
+        steps.push(setting(key, value, "settings", target_name, at)?);
+    }
+    keys.setup = ConnectionSetup { steps };
+    for (key, effect) in [
+        ("disable_transactions", "Mallard runs each node in one transaction, so that a failed model leaves the previous data whole"),
+        ("keep_open", "Mallard holds one connection per worker for the whole run"),
+        ("retries", "Mallard waits for a busy database with `--lock-timeout`"),
+        ("is_ducklake", "Mallard has no DuckLake-specific SQL"),
+    ] {
+        if output.contains_key(key) {
+            let loc = at.at(key);
+            keys.warnings.push(format!(
+                "profile key `{key}` of target `{target_name}` ({}:{}) has no effect in Mallard: {effect}",
+                loc.file, loc.line
+            ));
+        }
+    }
+    Ok(keys)
+}
+
+/// Whether `path` names a MotherDuck database (`md:` or `motherduck:`).
+pub fn is_motherduck(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    lower.starts_with("md:") || lower.starts_with("motherduck:")
+}
+
+/// The error for a MotherDuck path: Mallard cannot lock, publish or snapshot a database that
+/// lives on a server, and the `motherduck` extension is not available offline.
+fn motherduck_error(path: &str) -> Diagnostic {
+    Diagnostic::new(format!(
+        "`path: {path}` is a MotherDuck database, which Mallard does not support: it needs DuckDB's `motherduck` extension and a MotherDuck account"
+    ))
+    .help("use a local DuckDB file as `path` (MotherDuck databases may be attached only where the extension can load)")
+}
+
+/// `key`'s value as a list (none: empty). Errors when it is not a list.
+fn array<'a>(
+    output: &'a Map<String, Value>,
+    key: &str,
+    target_name: &str,
+    at: &Locator,
+) -> Result<&'a [Value]> {
+    match output.get(key) {
+        None | Some(Value::Null) => Ok(&[]),
+        Some(Value::Array(a)) => Ok(a),
+        Some(_) => Err(
+            Diagnostic::new(format!("target `{target_name}`: `{key}` must be a list"))
+                .at(at.at(key))
+                .into(),
+        ),
+    }
+}
+
+/// `key`'s value as a mapping (none: empty). Errors when it is not a mapping.
+fn object<'a>(
+    output: &'a Map<String, Value>,
+    key: &str,
+    target_name: &str,
+    at: &Locator,
+) -> Result<Vec<(&'a String, &'a Value)>> {
+    match output.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Object(m)) => Ok(m.iter().collect()),
+        Some(_) => Err(Diagnostic::new(format!(
+            "target `{target_name}`: `{key}` must be a mapping of DuckDB settings to values"
+        ))
+        .at(at.at(key))
+        .into()),
+    }
+}
+
+/// `SET key = value` for an entry of `settings` or `config_options`.
+fn setting(key: &str, value: &Value, section: &str, target_name: &str, at: &Locator) -> Result<SetupStep> {
+    if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(Diagnostic::new(format!(
+            "target `{target_name}`: `{key}` is not a DuckDB setting name"
+        ))
+        .at(at.at(key))
+        .into());
+    }
+    let value = match value {
+        Value::String(s) => literal(s),
+        Value::Bool(_) | Value::Number(_) => value.to_string(),
+        other => {
+            return Err(Diagnostic::new(format!(
+                "target `{target_name}`: setting `{key}` must be a string, number or boolean, not `{other}`"
+            ))
+            .at(at.at(key))
+            .into())
+        }
+    };
+    Ok(SetupStep::Statement {
+        sql: format!("set {key} = {value}"),
+        what: format!("`{section}: {key}`"),
+        at: at.at(key),
+        hidden: Vec::new(),
+    })
+}
+
+/// dbt-duckdb's `CREATE SECRET` for secret #`index` (0-based): named `_dbt_secret_<n>` unless
+/// it has a `name`, `OR REPLACE` always, `PERSISTENT` when asked; `type` and `provider`
+/// unquoted, maps and lists as DuckDB's `map {...}` and `array [...]`, every other value a
+/// string. The values are hidden from messages.
+fn secret(m: &Map<String, Value>, index: usize, target_name: &str, at: &Locator) -> Result<SetupStep> {
+    let Some(kind) = m.get("type").and_then(scalar) else {
+        return Err(Diagnostic::new(format!("target `{target_name}`: secret #{} has no `type`", index + 1))
+            .at(at.at("secrets"))
+            .help("add the secret's type, e.g. `type: s3` (DuckDB's secret types: s3, gcs, r2, azure, huggingface, http, ...)")
+            .into());
+    };
+    let name = m
+        .get("name")
+        .and_then(scalar)
+        .unwrap_or_else(|| format!("_dbt_secret_{}", index + 1));
+    let persistent = m.get("persistent").and_then(Value::as_bool) == Some(true);
+    let mut params = vec![format!("type {kind}")];
+    let mut hidden = Vec::new();
+    let mut scopes = Vec::new();
+    for (key, value) in m {
+        match key.as_str() {
+            "type" | "name" | "persistent" => {}
+            "scope" => match value {
+                Value::Array(items) => scopes.extend(items.iter().filter_map(scalar)),
+                v => scopes.extend(scalar(v)),
+            },
+            _ => {
+                let text = match value {
+                    Value::Object(map) => {
+                        let items: Vec<String> = map
+                            .iter()
+                            .map(|(k, v)| {
+                                let v = scalar(v).unwrap_or_default();
+                                hidden.push(v.clone());
+                                format!("{}: {}", literal(k), literal(&v))
+                            })
+                            .collect();
+                        format!("{key} map {{{}}}", items.join(", "))
+                    }
+                    Value::Array(items) => {
+                        let items: Vec<String> = items
+                            .iter()
+                            .map(|v| {
+                                let v = scalar(v).unwrap_or_default();
+                                hidden.push(v.clone());
+                                literal(&v)
+                            })
+                            .collect();
+                        format!("{key} array [{}]", items.join(", "))
+                    }
+                    v if key == "provider" => format!("{key} {}", scalar(v).unwrap_or_default()),
+                    v => {
+                        let v = scalar(v).unwrap_or_default();
+                        hidden.push(v.clone());
+                        format!("{key} {}", literal(&v))
+                    }
+                };
+                params.push(text);
+            }
+        }
+    }
+    params.extend(scopes.iter().map(|s| format!("scope {}", literal(s))));
+    Ok(SetupStep::Statement {
+        sql: format!(
+            "CREATE OR REPLACE{} SECRET {name} (\n    {}\n)",
+            if persistent { " PERSISTENT" } else { "" },
+            params.join(",\n    ")
+        ),
+        what: format!("secret `{name}` (type {kind})"),
+        at: at.at("secrets"),
+        hidden,
+    })
+}
+
+/// dbt-duckdb's `ATTACH IF NOT EXISTS` for attachment #`index`, and the local DuckDB file it
+/// attaches (absolute), if it is one. A relative local path is taken relative to
+/// `project_root`.
+fn attachment(
+    m: &Map<String, Value>,
+    index: usize,
+    target_name: &str,
+    at: &Locator,
+    project_root: &Path,
+) -> Result<(String, Option<PathBuf>)> {
+    let fail = |message: String, help: &str| -> anyhow::Error {
+        Diagnostic::new(format!(
+            "target `{target_name}`: attachment #{}: {message}",
+            index + 1
+        ))
+        .at(at.at("attach"))
+        .help(help.to_string())
+        .into()
+    };
+    let Some(path) = m.get("path").and_then(scalar) else {
+        return Err(fail(
+            "no `path`".into(),
+            "give the database to attach, e.g. `path: other.duckdb`",
+        ));
+    };
+    for key in m.keys() {
+        if ![
+            "path",
+            "type",
+            "alias",
+            "secret",
+            "read_only",
+            "options",
+            "is_ducklake",
+        ]
+        .contains(&key.as_str())
+        {
+            let help = did_you_mean(key, ["path", "type", "alias", "secret", "read_only", "options"])
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| {
+                    "an attachment has path, type, alias, secret, read_only and options".into()
+                });
+            return Err(fail(format!("unknown key `{key}`"), &help));
+        }
+    }
+    if is_motherduck(&path) {
+        return Err(motherduck_error(&path).at(at.at("attach")).into());
+    }
+    let kind = m.get("type").and_then(scalar);
+    let options = m.get("options").and_then(Value::as_object);
+    let is_file_type = matches!(kind.as_deref(), None | Some("duckdb") | Some("sqlite"))
+        && !options.is_some_and(|o| o.contains_key("type"));
+    let is_local = !path.contains("://") && path != ":memory:";
+    let file = (is_file_type && is_local).then(|| project_root.join(&path));
+    if let Some(f) = &file {
+        if let Some(dir) = f.parent().filter(|d| !d.is_dir()) {
+            return Err(fail(
+                format!("`{path}` is in folder `{}`, which does not exist", dir.display()),
+                "create the folder, or correct the attachment's `path`",
+            ));
+        }
+    }
+    let shown_path = file
+        .as_ref()
+        .map(|f| f.to_string_lossy().to_string())
+        .unwrap_or_else(|| path.clone());
+    let mut sql = format!("ATTACH IF NOT EXISTS {}", literal(&shown_path));
+    if let Some(alias) = m.get("alias").and_then(scalar) {
+        sql.push_str(&format!(" AS {alias}"));
+    }
+    let mut opts = Vec::new();
+    for key in ["type", "secret", "read_only"] {
+        if m.contains_key(key) && options.is_some_and(|o| o.contains_key(key)) {
+            return Err(fail(
+                format!("`{key}` is given both directly and in `options`"),
+                "give each option in one place",
+            ));
+        }
+    }
+    let get = |key: &str| m.get(key).or_else(|| options.and_then(|o| o.get(key)));
+    if let Some(t) = get("type").and_then(scalar) {
+        opts.push(format!("TYPE {t}"));
+    }
+    if let Some(s) = get("secret").and_then(scalar) {
+        opts.push(format!("SECRET {s}"));
+    }
+    if get("read_only").and_then(Value::as_bool) == Some(true) {
+        opts.push("READ_ONLY".to_string());
+    }
+    for (key, value) in options.into_iter().flatten() {
+        if ["type", "secret", "read_only"].contains(&key.as_str()) {
+            continue;
+        }
+        match value {
+            Value::Bool(true) => opts.push(key.to_uppercase()),
+            Value::Bool(false) | Value::Null => {}
+            Value::String(s) => {
+                let t = s.trim();
+                let quoted = t.len() >= 2
+                    && ((t.starts_with('\'') && t.ends_with('\''))
+                        || (t.starts_with('"') && t.ends_with('"')));
+                opts.push(if quoted {
+                    format!("{} {s}", key.to_uppercase())
+                } else {
+                    format!("{} {}", key.to_uppercase(), literal(s))
+                });
+            }
+            v => opts.push(format!("{} {v}", key.to_uppercase())),
+        }
+    }
+    if !opts.is_empty() {
+        sql.push_str(&format!(" ({})", opts.join(", ")));
+    }
+    // A read-only attachment is not written, so it is not locked.
+    let file = file.filter(|_| matches!(kind.as_deref(), None | Some("duckdb")));
+    Ok((sql, file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(yaml: &str) -> Result<DuckDbKeys> {
+        let text = format!("p:\n  outputs:\n    dev:\n{yaml}");
+        let output: Map<String, Value> = serde_yaml::from_str::<Value>(yaml)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .clone();
+        let at = Locator {
+            file: "profiles.yml",
+            text: &text,
+            from_line: 3,
+        };
+        read(&output, "dev", &at, Path::new("/tmp"))
+    }
+
+    fn statements(k: &DuckDbKeys) -> Vec<String> {
+        k.setup
+            .steps
+            .iter()
+            .map(|s| match s {
+                SetupStep::Extension { name, repo, .. } => format!("extension {name} {repo:?}"),
+                SetupStep::Statement { sql, .. } => sql.clone(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn steps_come_in_dbt_duckdbs_order_with_its_sql() {
+        let k = keys(
+            "      type: duckdb\n      settings: {memory_limit: 1GB}\n      extensions: [httpfs, {name: h3, repo: community}]\n      \
+             secrets: [{type: s3, key_id: AKIA, secret: shh, scope: [s3://a, s3://b]}]\n      \
+             attach: [{path: other.duckdb, alias: other, read_only: true}, {path: 'postgres:x', type: postgres}]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            statements(&k),
+            [
+                "extension httpfs None",
+                "extension h3 Some(\"community\")",
+                "CREATE OR REPLACE SECRET _dbt_secret_1 (\n    type s3,\n    key_id 'AKIA',\n    secret 'shh',\n    scope 's3://a',\n    scope 's3://b'\n)",
+                "ATTACH IF NOT EXISTS '/tmp/other.duckdb' AS other (READ_ONLY)",
+                "ATTACH IF NOT EXISTS 'postgres:x' (TYPE postgres)",
+                "set memory_limit = '1GB'",
+            ]
+        );
+        assert!(
+            k.attached_files.is_empty(),
+            "read-only and non-DuckDB attachments are not locked"
+        );
+        assert_eq!(k.attach_aliases, ["other"]);
+        let SetupStep::Statement { hidden, .. } = &k.setup.steps[2] else {
+            panic!()
+        };
+        assert!(hidden.contains(&"shh".to_string()) && hidden.contains(&"AKIA".to_string()));
+    }
+
+    #[test]
+    fn bad_keys_are_errors_at_their_line() {
+        let e = keys("      type: duckdb\n      extentions: [httpfs]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown profile key `extentions`") && e.contains("did you mean `extensions`"),
+            "{e}"
+        );
+        assert!(e.contains("profiles.yml:5"), "{e}");
+        let e = keys("      type: duckdb\n      secrets: [{key_id: x}]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("secret #1 has no `type`"), "{e}");
+        let e = keys("      type: duckdb\n      plugins: [{module: excel}]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`plugins` is not supported") && e.contains("needs Python"),
+            "{e}"
+        );
+        let e = keys("      type: duckdb\n      attach: [{path: nowhere/x.duckdb}]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("which does not exist"), "{e}");
+        let e = keys("      type: duckdb\n      path: 'md:my_db'\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("MotherDuck"), "{e}");
+    }
+}

@@ -1,0 +1,101 @@
+//! dbt-duckdb's own surface: profile keys (`extensions`, `settings`, `attach`, ...), external
+//! sources and the `external` materialization, each checked against what dbt-duckdb 1.11
+//! (dbt-core 1.11, Python `duckdb` 1.5.6) built from the same project.
+
+mod common;
+
+use common::{rows, Project};
+use mallard::adapter::lock::WriteLock;
+
+/// The `attach` fixture's two extra databases: `other.duckdb` with `raw.events` (5 rows), and
+/// `ro.duckdb` with `lookup`, attached read-only.
+fn attach_fixture() -> Project {
+    let p = Project::fixture("attach");
+    let other = duckdb::Connection::open(p.path().join("other.duckdb")).unwrap();
+    other
+        .execute_batch("create schema raw; create table raw.events as select range as id, range * 2 as amount from range(5)")
+        .unwrap();
+    drop(other);
+    let ro = duckdb::Connection::open(p.path().join("ro.duckdb")).unwrap();
+    ro.execute_batch("create table lookup as select 1 as id, 'one' as name")
+        .unwrap();
+    drop(ro);
+    p
+}
+
+/// dbt-duckdb built `other.main_marts.doubled` (a table in the attached database, from a source
+/// there and one in a read-only attachment) and `wh.main.local_view`, with these rows; Mallard
+/// builds the same, with `extensions` of built-in extensions (which dbt-duckdb 1.11 tries to
+/// download again, failing offline) and `settings`.
+#[test]
+fn attached_databases_serve_as_sources_and_as_a_models_database() {
+    let p = attach_fixture();
+    let run = p.run(&["build"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    // dbt names the database of a relation outside the target's.
+    assert!(
+        run.stdout
+            .contains("1 of 2 OK created sql table model other.main_marts.doubled ..."),
+        "{}",
+        run.stdout
+    );
+    let other = p.db("other.duckdb");
+    assert_eq!(
+        rows(&other, "select table_schema, table_name, table_type from information_schema.tables where table_catalog = current_database() order by all"),
+        "main_marts\tdoubled\tBASE TABLE\nraw\tevents\tBASE TABLE"
+    );
+    assert_eq!(
+        rows(&other, "select * from main_marts.doubled order by id"),
+        "0\t0\tNULL\n1\t4\tone\n2\t8\tNULL\n3\t12\tNULL\n4\t16\tNULL"
+    );
+    drop(other);
+    let wh = p.db("wh.duckdb");
+    assert_eq!(
+        rows(&wh, "select table_schema, table_name, table_type from information_schema.tables where table_catalog = current_database() order by all"),
+        "main\tlocal_view\tVIEW"
+    );
+}
+
+/// An attached database a run writes is locked like the target's own file: while another
+/// run holds it, a build is refused at once and writes nothing.
+#[test]
+fn an_attached_database_being_written_is_locked() {
+    let p = attach_fixture();
+    let held = WriteLock::acquire(&p.path().join("other.duckdb"), None).unwrap();
+    let run = p.run(&["build"]);
+    assert_eq!(run.code, 2, "{}", run.text(&p));
+    assert!(run.text(&p).contains("other.duckdb"), "{}", run.text(&p));
+    assert!(!p.path().join("wh.duckdb").exists(), "nothing was written");
+    drop(held);
+    assert_eq!(p.run(&["build"]).code, 0);
+}
+
+/// `database:` in the profile may name an attached database (dbt-duckdb's rule): models
+/// without their own `database` are built there. Any other name is an error at its line.
+#[test]
+fn the_profiles_database_may_be_an_attached_alias() {
+    let p = attach_fixture();
+    let profiles = p.read("profiles.yml");
+    p.write(
+        "profiles.yml",
+        &profiles.replace("path: wh.duckdb", "path: wh.duckdb\n      database: other"),
+    );
+    let run = p.run(&["build"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    let other = p.db("other.duckdb");
+    assert_eq!(rows(&other, "select n, db from main.local_view"), "5\tother");
+    drop(other);
+    p.write(
+        "profiles.yml",
+        &profiles.replace("path: wh.duckdb", "path: wh.duckdb\n      database: elsewhere"),
+    );
+    let run = p.run(&["build"]);
+    assert_eq!(run.code, 2, "{}", run.text(&p));
+    assert!(
+        run.text(&p).contains(
+            "`database: elsewhere` is neither the catalog of `path` (`wh`) nor an attached database's alias"
+        ),
+        "{}",
+        run.text(&p)
+    );
+}
