@@ -99,3 +99,65 @@ fn the_profiles_database_may_be_an_attached_alias() {
         run.text(&p)
     );
 }
+
+/// The bytes of every file under `dir`, by path relative to it.
+fn files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().to_string();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// External models build again over their own files (dbt-duckdb 1.11 fails the second build
+/// of a partitioned one: "Directory ... is not empty"), and a build that fails leaves the
+/// files of the previous one, byte for byte, with the views reading them.
+#[test]
+fn external_models_rebuild_and_a_failed_build_keeps_their_files() {
+    let p = Project::fixture("external_models");
+    let run = p.run(&["build"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    let out = p.path().join("out");
+    let first = files(&out);
+    assert_eq!(
+        first.keys().cloned().collect::<Vec<_>>(),
+        [
+            ".gitkeep",
+            "nothing.parquet",
+            "orders.parquet",
+            "orders_by_year/year=2024/data_0.parquet",
+            "orders_by_year/year=2025/data_0.parquet",
+            "orders_json.json",
+            "orders_pipe.csv"
+        ]
+    );
+    let run = p.run(&["build"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    assert_eq!(files(&out), first, "a second build writes the same files");
+
+    // Every external model now fails while computing its rows (a cast error upstream of all
+    // of them). Nothing of the first build may change.
+    let orders = p.read("models/orders.sql");
+    p.write(
+        "models/orders.sql",
+        &format!("{orders}\nunion all select 99, 2026, 1.0, cast('x' as integer)::varchar"),
+    );
+    let run = p.run(&["build"]);
+    assert_eq!(run.code, 1, "{}", run.text(&p));
+    assert_eq!(files(&out), first, "the failed build left the files as they were");
+    let db = p.db("test.duckdb");
+    assert_eq!(
+        rows(&db, "select count(*), sum(amount) from orders_by_year"),
+        "6\t22.5"
+    );
+    assert_eq!(rows(&db, "select n from read_back where source = 'csv'"), "6");
+}

@@ -13,6 +13,8 @@ pub enum Materialization {
     Ephemeral,
     Incremental(IncrementalConfig),
     Snapshot(SnapshotConfig),
+    /// dbt-duckdb's `external`: the rows written to files, a view over them.
+    External(ExternalConfig),
     /// A model whose `materialized` names a project's or package's `{% materialization %}`.
     Custom(String),
     /// What seeds, data tests, unit tests and the other resources have (`seed`, `test`, ...).
@@ -21,7 +23,7 @@ pub enum Materialization {
 
 /// The model materializations Mallard builds itself; any other runs a project's or package's
 /// `{% materialization %}` block.
-pub const BUILT_IN: &[&str] = &["view", "table", "ephemeral", "incremental"];
+pub const BUILT_IN: &[&str] = &["view", "table", "ephemeral", "incremental", "external"];
 
 impl Materialization {
     /// Reads `materialized` from `config` (the node's final config); for a snapshot, its
@@ -38,6 +40,7 @@ impl Materialization {
             "table" => Materialization::Table,
             "ephemeral" => Materialization::Ephemeral,
             "incremental" => Materialization::Incremental(IncrementalConfig::from_config(config)),
+            "external" => Materialization::External(ExternalConfig::from_config(config)),
             "seed" | "test" | "unit" | "snapshot" => {
                 Materialization::Other(config.materialized().to_string())
             }
@@ -53,6 +56,7 @@ impl Materialization {
             Materialization::Ephemeral => "ephemeral",
             Materialization::Incremental(_) => "incremental",
             Materialization::Snapshot(_) => "snapshot",
+            Materialization::External(_) => "external",
             Materialization::Custom(name) | Materialization::Other(name) => name,
         }
     }
@@ -65,11 +69,55 @@ impl Materialization {
                 | Materialization::Table
                 | Materialization::Ephemeral
                 | Materialization::Incremental(_)
+                | Materialization::External(_)
         )
     }
 
     pub fn is_ephemeral(&self) -> bool {
         *self == Materialization::Ephemeral
+    }
+}
+
+/// An `external` model's settings (dbt-duckdb's): where and how its files are written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExternalConfig {
+    /// `location`: the file or folder written; default `<external_root>/<alias>.<format>`.
+    pub location: Option<String>,
+    /// `format`: parquet, csv or json; default from the location's extension, else parquet.
+    pub format: Option<String>,
+    /// `delimiter` (CSV).
+    pub delimiter: Option<String>,
+    /// `partition_by` (Mallard also takes it beside `options`, where dbt-duckdb reads it).
+    pub partition_by: Option<String>,
+    /// `options`: passed to DuckDB's `COPY ... TO` (`partition_by`, `compression`, ...), as
+    /// written (checked to be a mapping when the model builds, as dbt-duckdb does).
+    pub options: Option<serde_json::Value>,
+}
+
+impl ExternalConfig {
+    /// Reads `location`, `format`, `delimiter`, `partition_by` and `options`.
+    pub fn from_config(config: &NodeConfig) -> ExternalConfig {
+        let text = |key: &str| {
+            config.0.get(key).and_then(|v| match v {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Null => None,
+                serde_json::Value::Array(items) => Some(
+                    items
+                        .iter()
+                        .map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string()))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+                other => Some(other.to_string()),
+            })
+        };
+        ExternalConfig {
+            location: text("location"),
+            format: text("format"),
+            delimiter: text("delimiter"),
+            partition_by: text("partition_by"),
+            options: config.0.get("options").cloned(),
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! kind under the same name is dropped in that same transaction.
 
 pub mod contract;
+pub mod external;
 pub mod incremental;
 pub mod seed_types;
 pub mod snapshot;

@@ -32,7 +32,7 @@ use crate::adapter::SharedAdapter;
 use crate::adapter::{Adapter, RelationKind};
 use crate::compile::Compiler;
 use crate::config::materialized::Materialization;
-use crate::manifest::{Manifest, Node, ResourceType};
+use crate::manifest::{Node, ResourceType};
 use crate::materialization::{self, Hooks, SeedLoad};
 use crate::testing;
 
@@ -282,15 +282,7 @@ fn run_node(
         node.compiled_path()
     );
     let exec_start = Utc::now();
-    let outcome = run_in_database(
-        compiler.manifest,
-        node,
-        &sql,
-        &hooks,
-        adapter,
-        project_root,
-        compiler.full_refresh(node),
-    );
+    let outcome = run_in_database(compiler, node, &sql, &hooks, adapter, project_root);
     drop(guard);
     // Post-hooks that use the database while rendering run once the node has committed.
     let outcome = match outcome {
@@ -421,15 +413,18 @@ enum Outcome {
     },
 }
 
+/// Builds, loads or tests `node` (its compiled `sql`, `hooks` around it) in the database.
 fn run_in_database(
-    manifest: &Manifest,
+    compiler: &Compiler,
     node: &Node,
     sql: &str,
     hooks: &Hooks,
     adapter: &Adapter,
     project_root: &Path,
-    full_refresh: bool,
 ) -> Result<Outcome> {
+    let manifest = compiler.manifest;
+    let full_refresh = compiler.full_refresh(node);
+    let external_root = compiler.target.external_root.as_str();
     match node.resource_type {
         ResourceType::Seed => {
             let load = SeedLoad::for_node(manifest, node, project_root, hooks);
@@ -445,12 +440,24 @@ fn run_in_database(
                 Materialization::Incremental(config) => {
                     materialization::incremental::build(adapter, relation, sql, config, full_refresh, hooks)?
                 }
+                Materialization::External(config) => {
+                    let plan = materialization::external::ExternalPlan::new(
+                        config,
+                        relation,
+                        external_root,
+                        project_root,
+                    )?;
+                    materialization::external::build(adapter, relation, sql, &plan, hooks)?
+                }
                 Materialization::Table if materialization::contract::enforced(node) => {
                     materialization::contracted_table(adapter, node, relation, sql, hooks)?
                 }
                 other => materialization::model(adapter, other.name(), relation, sql, hooks)?,
             }
-            let kind = if node.materialization == Materialization::View {
+            let kind = if matches!(
+                node.materialization,
+                Materialization::View | Materialization::External(_)
+            ) {
                 RelationKind::View
             } else {
                 RelationKind::Table

@@ -117,6 +117,30 @@ pub fn run_plan(
     session.report_header();
     let threads = session.target.threads;
     session.report_concurrency(plan.order.len());
+    let external: Vec<&str> = plan
+        .order
+        .iter()
+        .map(|id| &session.manifest.nodes[id])
+        .filter(|n| {
+            matches!(
+                n.materialization,
+                crate::config::materialized::Materialization::External(_)
+            )
+        })
+        .map(|n| n.name.as_str())
+        .collect();
+    if session.target.publish && database.is_some() && !external.is_empty() {
+        log::event(
+            "Note",
+            Level::Warn,
+            &format!(
+                "Publish mode builds the database in a copy, but external models write their files in place: \
+                 the files of {} are replaced (each whole) as each model succeeds, and the published database reads them at once",
+                external.join(", ")
+            ),
+            json!({}),
+        );
+    }
     let mut compiler = session.compiler(args.full_refresh);
     compiler.empty = args.empty;
     let total = plan.order.len();

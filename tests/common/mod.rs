@@ -57,6 +57,8 @@ impl Project {
         for f in ["dbt_project.yml", "profiles.yml"] {
             std::fs::copy(root.join(f), dir.path().join(f)).expect("copy project file");
         }
+        // The folder `external` models write into (the profile's `external_root`).
+        std::fs::create_dir(dir.path().join("exports")).expect("mkdir exports");
         for d in ["models", "seeds", "macros", "tests/singular"] {
             let from = root.join(d);
             let to = dir.path().join(d);
