@@ -40,7 +40,7 @@ MALLARD = os.path.join(TARGET, "release", "mallard")
 SEEDGEN = os.path.join(TARGET, "release", "seedgen")
 REPLAY = os.path.join(TARGET, "release", "examples", "replay_sql")
 RELATIONS = os.path.join(TARGET, "release", "examples", "relations")
-PROJECT_FILES = ["dbt_project.yml", "profiles.yml", "models", "macros"]
+PROJECT_FILES = ["dbt_project.yml", "profiles.yml", "models", "macros", "exports"]
 
 
 def run(cmd, cwd, env=None, check=True):
@@ -251,6 +251,49 @@ def data_at_scale(work, scales, runs, results):
     results.append(("Data at scale (the example warehouse, generated seeds; CDNOW stays real)", rows))
 
 
+def export_cost(work, scale, runs, results):
+    """Every mart written to Parquet by an `external` model, against DuckDB's own COPY of the
+    same tables. Both sides write the same files (one per mart), one statement at a time: Mallard's figure
+    is the sum of the export nodes' execution times in run_results.json (`--threads 1`; the
+    project's parse and compile are not part of writing files), DuckDB's the time replay_sql
+    takes for the `COPY <mart> TO '...' (format parquet)` statements. Alternated run by run."""
+    import json
+    project = os.path.join(work, f"export{scale}")
+    make_project(project, seeds_at(scale, work))
+    marts = sorted(f[:-4] for f in os.listdir(os.path.join(project, "models", "marts")) if f.endswith(".sql"))
+    os.makedirs(os.path.join(project, "models", "all_exports"))
+    os.makedirs(os.path.join(project, "all_exports"), exist_ok=True)
+    for m in marts:
+        with open(os.path.join(project, "models", "all_exports", f"all_{m}.sql"), "w") as f:
+            f.write("{{ config(materialized='external', location='all_exports/" + m + ".parquet') }}\n"
+                    "select * from {{ ref('" + m + "') }}\n")
+    clean(project)
+    run([MALLARD, "build", "--exclude", "path:models/all_exports"], project)
+    db = os.path.join(project, "retention.duckdb")
+    copies = os.path.join(work, f"copies{scale}")
+    log = os.path.join(work, f"copy{scale}.sql")
+    with open(log, "w") as f:
+        for m in marts:
+            f.write(f"copy main.{m} to '{copies}/{m}.parquet' (format parquet)\n-- mallard: end of statement\n")
+    mallard_secs, duckdb_secs = [], []
+    for i in range(runs):
+        for side in (["mallard", "duckdb"] if i % 2 == 0 else ["duckdb", "mallard"]):
+            if side == "mallard":
+                run([MALLARD, "run", "--select", "path:models/all_exports", "--threads", "1"], project)
+                res = json.load(open(os.path.join(project, "target", "run_results.json")))
+                mallard_secs.append(sum(r["execution_time"] for r in res["results"]))
+            else:
+                shutil.rmtree(copies, ignore_errors=True)
+                os.makedirs(copies)
+                duckdb_secs.append(run([REPLAY, db, log], ROOT)[0])
+    m, d = summary(mallard_secs), summary(duckdb_secs)
+    results.append((f"Writing every mart to Parquet, scale {scale} ({len(marts)} marts, alternating)", [
+        ("DuckDB's own COPY of the mart tables (replay_sql, one connection)", fmt(d, "s", 3)),
+        ("mallard's external models writing them (sum of node times, --threads 1)",
+         fmt(m, "s", 3) + f" = {m['median'] / d['median']:.2f}x DuckDB"),
+    ]))
+
+
 def nothing_to_do(work, runs, results):
     project = os.path.join(work, "state")
     make_project(project, seeds_at(1, work))
@@ -346,11 +389,14 @@ def main():
     ap.add_argument("--only-corpus", action="store_true", help="only the public projects against dbt")
     ap.add_argument("--only-logs", action="store_true", help="only the JSON log's cost")
     ap.add_argument("--only-floor", action="store_true", help="only the engine's floor on the public projects")
+    ap.add_argument("--only-export", action="store_true", help="only writing the marts to Parquet")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     args = ap.parse_args()
     results = []
-    if args.only_corpus or args.only_logs or args.only_floor:
+    if args.only_corpus or args.only_logs or args.only_floor or args.only_export:
         with tempfile.TemporaryDirectory(prefix="mallard-bench-") as work:
+            if args.only_export:
+                export_cost(work, 10, max(5, args.runs), results)
             if args.only_floor:
                 engine_floor(work, args.runs, results)
             if args.only_logs:
@@ -373,6 +419,7 @@ def main():
         engine_floor(work, max(3, args.runs // 2), results)
         big = max(10, args.max_scale)
         data_at_scale(work, [10, big] if big > 10 else [10], max(1, args.runs // 2) if big >= 100 else args.runs, results)
+        export_cost(work, 10, max(5, args.runs), results)
         nothing_to_do(work, max(10, args.runs), results)
         json_log_cost(work, max(10, args.runs), results)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
