@@ -588,6 +588,8 @@ mod tests {
             .collect()
     }
 
+    /// The SQL is the text dbt-duckdb 1.11's `Secret.to_sql` and `Attachment.to_sql` give for
+    /// the same entries (checked in its Python on 2026-12-01).
     #[test]
     fn steps_come_in_dbt_duckdbs_order_with_its_sql() {
         let k = keys(
