@@ -100,10 +100,10 @@ impl Adapter {
 
     /// This connection with `setup` run, and run again on every clone.
     ///
-    /// Errors: as [`setup::ConnectionSetup::run`]: the step that failed, at its line of
+    /// Errors: as [`setup::run`]: the step that failed, at its line of
     /// profiles.yml.
     pub fn with_setup(mut self, setup: &setup::ConnectionSetup) -> Result<Adapter> {
-        setup.run(self.conn.as_ref())?;
+        setup::run(setup, self.conn.as_ref())?;
         self.setup = Arc::new(setup.clone());
         Ok(self)
     }
@@ -111,7 +111,7 @@ impl Adapter {
     /// A second connection to the same database, for another worker thread.
     pub fn try_clone(&self) -> Result<Adapter> {
         let conn = self.conn.try_clone()?;
-        self.setup.run(conn.as_ref())?;
+        setup::run(&self.setup, conn.as_ref())?;
         Ok(Adapter {
             setup: self.setup.clone(),
             conn,

@@ -1,7 +1,7 @@
-//! What every connection of a target's database runs before its first statement: dbt-duckdb's
-//! `extensions`, `secrets`, `attach` and `settings` from the profile, in dbt-duckdb's order
-//! (`initialize_db`, then `initialize_cursor`). Each worker's connection runs them too (see
-//! [`super::Adapter::try_clone`]), so all see the same extensions, secrets and databases.
+//! Runs a target's [`ConnectionSetup`] (dbt-duckdb's `extensions`, `secrets`, `attach`,
+//! `settings`; see [`crate::config::connection`]) on a connection, before its first
+//! statement. Each worker's connection runs it too (see [`super::Adapter::try_clone`]), so all
+//! see the same extensions, secrets and databases.
 //!
 //! Secret values are never shown: the statements are not written to the statement log, and an
 //! error quoting one has it replaced by `***`.
@@ -9,45 +9,18 @@
 use anyhow::Result;
 
 use super::Connection;
-use crate::error::{Diagnostic, Location};
+pub use crate::config::connection::{ConnectionSetup, SetupStep};
+use crate::error::Diagnostic;
 
-/// One step of a connection's setup.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SetupStep {
-    /// An extension: `INSTALL` it (from `repo`, when given) unless DuckDB has it installed,
-    /// then `LOAD` it unless loaded.
-    Extension {
-        name: String,
-        repo: Option<String>,
-        at: Location,
-    },
-    /// A statement (`SET`, `CREATE SECRET`, `ATTACH`), described for messages as `what`
-    /// (`secret #1`, `attach of data/other.duckdb`, `setting memory_limit`).
-    Statement {
-        sql: String,
-        what: String,
-        at: Location,
-        /// Values that must not appear in any message (a secret's fields).
-        hidden: Vec<String>,
-    },
-}
-
-/// The steps every connection runs, in order.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ConnectionSetup {
-    pub steps: Vec<SetupStep>,
-}
-
-impl ConnectionSetup {
-    /// Runs every step on `conn`.
-    ///
-    /// Errors: the first step that fails, named with its place in `profiles.yml`, DuckDB's
-    /// message (secret values replaced by `***`) and what to do.
-    pub fn run(&self, conn: &dyn Connection) -> Result<()> {
-        for step in &self.steps {
-            match step {
-                SetupStep::Extension { name, repo, at } => {
-                    extension(conn, name, repo.as_deref()).map_err(|e| {
+/// Runs every step of `setup` on `conn`.
+///
+/// Errors: the first step that fails, named with its place in `profiles.yml`, DuckDB's message
+/// (secret values replaced by `***`) and what to do.
+pub fn run(setup: &ConnectionSetup, conn: &dyn Connection) -> Result<()> {
+    for step in &setup.steps {
+        match step {
+            SetupStep::Extension { name, repo, at } => {
+                extension(conn, name, repo.as_deref()).map_err(|e| {
                         Diagnostic::new(format!("cannot install or load DuckDB extension `{name}`: {e}"))
                             .at(at.clone())
                             .help(
@@ -56,27 +29,26 @@ impl ConnectionSetup {
                                  or remove it from `extensions:`",
                             )
                     })?;
-                }
-                SetupStep::Statement {
-                    sql,
-                    what,
-                    at,
-                    hidden,
-                } => {
-                    conn.execute(sql).map_err(|e| {
-                        let mut message = e.to_string();
-                        for value in hidden.iter().filter(|v| !v.is_empty()) {
-                            message = message.replace(value.as_str(), "***");
-                        }
-                        Diagnostic::new(format!("cannot set up the connection: {what} failed: {message}"))
-                            .at(at.clone())
-                            .help("fix the target's entry in profiles.yml")
-                    })?;
-                }
+            }
+            SetupStep::Statement {
+                sql,
+                what,
+                at,
+                hidden,
+            } => {
+                conn.execute(sql).map_err(|e| {
+                    let mut message = e.to_string();
+                    for value in hidden.iter().filter(|v| !v.is_empty()) {
+                        message = message.replace(value.as_str(), "***");
+                    }
+                    Diagnostic::new(format!("cannot set up the connection: {what} failed: {message}"))
+                        .at(at.clone())
+                        .help("fix the target's entry in profiles.yml")
+                })?;
             }
         }
-        Ok(())
     }
+    Ok(())
 }
 
 /// Installs (unless installed) and loads (unless loaded) extension `name`.

@@ -6,6 +6,7 @@
 //! the hooks (`pre_hook`, `post_hook`: the project's run first) accumulate across layers; every
 //! other key is replaced by the more specific layer.
 
+pub mod connection;
 pub mod materialized;
 pub mod yaml;
 

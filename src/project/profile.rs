@@ -33,7 +33,7 @@ pub struct Target {
     pub publish: bool,
     /// What every connection of the run runs first: dbt-duckdb's `config_options`,
     /// `extensions`, `secrets`, `attach` and `settings` (see [`super::duckdb_profile`]).
-    pub setup: crate::adapter::setup::ConnectionSetup,
+    pub setup: crate::config::connection::ConnectionSetup,
     /// The DuckDB files the profile attaches for writing (absolute), locked like `path`.
     pub attached_files: Vec<PathBuf>,
     /// `external_root` as written (default `.`): where `external` models write, relative to
