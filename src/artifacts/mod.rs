@@ -2,6 +2,9 @@
 //! `run_results.json` (schema v6), with dbt's field names, so that tools reading dbt's
 //! artifacts (docs sites, observability, CI bots) read Mallard's.
 
+pub mod catalog;
+pub mod docs_site;
+pub mod lineage;
 pub mod results;
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -138,6 +138,9 @@ pub enum Command {
     /// Commands on sources: `source freshness`.
     #[command(subcommand)]
     Source(SourceCommand),
+    /// The project's documentation site: `docs generate`, `docs serve`.
+    #[command(subcommand)]
+    Docs(DocsCommand),
     /// Create a new project (and its DuckDB profile in profiles.yml), asking what is not
     /// given; inside a project, set up its profile.
     Init(InitArgs),
@@ -152,6 +155,53 @@ pub enum SourceCommand {
     /// Check how long ago each selected source table was loaded (`loaded_at_field`) against
     /// its `freshness` (`warn_after`, `error_after`, `filter`); writes target/sources.json.
     Freshness(FreshnessArgs),
+}
+
+/// `docs ...`.
+#[derive(Debug, Subcommand)]
+pub enum DocsCommand {
+    /// Compile the project, read the database's catalog into target/catalog.json, and write
+    /// the documentation site (target/index.html) with its data.
+    Generate(DocsGenerateArgs),
+    /// Serve the target folder's documentation site over HTTP.
+    Serve(DocsServeArgs),
+}
+
+/// `docs generate`.
+#[derive(Debug, Args)]
+pub struct DocsGenerateArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Write one self-contained file, target/static_index.html, instead of index.html and
+    /// its data file.
+    #[arg(long = "static")]
+    pub single_file: bool,
+    /// Do not compile the project first (the site then shows no compiled SQL but what an
+    /// earlier compile left).
+    #[arg(long)]
+    pub no_compile: bool,
+    /// Write an empty catalog, without reading the database (dbt's `--empty-catalog`).
+    #[arg(long)]
+    pub empty_catalog: bool,
+}
+
+/// `docs serve`.
+#[derive(Debug, Args)]
+pub struct DocsServeArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// The port to listen on.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Open the site in a browser (dbt's default).
+    #[arg(long, overrides_with = "no_browser")]
+    pub browser: bool,
+    /// Do not open a browser.
+    #[arg(long)]
+    pub no_browser: bool,
 }
 
 /// `source freshness`.
@@ -221,6 +271,8 @@ impl Command {
             Command::RunOperation(a) => &a.project,
             Command::Init(a) => &a.project,
             Command::Source(SourceCommand::Freshness(a)) => &a.project,
+            Command::Docs(DocsCommand::Generate(a)) => &a.project,
+            Command::Docs(DocsCommand::Serve(a)) => &a.project,
         }
     }
 
@@ -243,6 +295,8 @@ impl Command {
             Command::RunOperation(_) => "run-operation",
             Command::Init(_) => "init",
             Command::Source(_) => "source freshness",
+            Command::Docs(DocsCommand::Generate(_)) => "docs generate",
+            Command::Docs(DocsCommand::Serve(_)) => "docs serve",
         }
     }
 }

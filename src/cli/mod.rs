@@ -93,6 +93,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Init(a) => init::init(a),
         Command::Source(args::SourceCommand::Freshness(a)) => source_freshness(a, &invocation),
         Command::Show(a) => show(a),
+        Command::Docs(args::DocsCommand::Generate(a)) => {
+            let session = Session::load(&a.project.load_options())?;
+            let options = runner::docs::GenerateOptions {
+                compile: !a.no_compile,
+                single_file: a.single_file,
+                empty_catalog: a.empty_catalog,
+            };
+            runner::docs::generate(&session, options, &invocation)
+        }
+        Command::Docs(args::DocsCommand::Serve(a)) => {
+            let root = a.project.load_options().project_dir()?;
+            let project = crate::project::Project::load(&root, &crate::config::ConfigContext::default())?;
+            runner::docs::serve(&project.target_dir(), &a.host, a.port, !a.no_browser)
+        }
         Command::Ls(a) => {
             let session = Session::load(&a.project.load_options())?;
             let types =

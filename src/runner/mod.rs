@@ -7,6 +7,7 @@
 //! node downstream of it `skipped`; independent branches go on.
 
 pub mod clone;
+pub mod docs;
 pub mod error_location;
 pub mod freshness;
 pub mod hooks;

@@ -1,0 +1,205 @@
+//! `mallard docs generate` and `mallard docs serve`: the project's documentation site, as
+//! dbt's `docs` commands make it (`target/catalog.json`, `target/manifest.json`,
+//! `target/index.html`), and the column lineage beyond dbt Core (`target/lineage.json`, see
+//! [`artifacts::lineage`]), served from the target folder.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use serde_json::{Map, Value};
+
+use crate::artifacts::{self, Invocation};
+use crate::error::Diagnostic;
+use crate::log;
+use crate::manifest::ResourceType;
+use crate::session::{Selection, Session};
+
+/// What `docs generate` does besides the catalog.
+#[derive(Debug, Clone, Copy)]
+pub struct GenerateOptions {
+    /// Compile every model, test and snapshot first (dbt's default; `--no-compile` skips it).
+    pub compile: bool,
+    /// `--static`: one self-contained `static_index.html`.
+    pub single_file: bool,
+    /// `--empty-catalog`: do not read the database; the catalog has no entries.
+    pub empty_catalog: bool,
+}
+
+/// Writes `manifest.json`, compiles the project (unless told not to; writing its
+/// `run_results.json`, as dbt does), reads the database's catalog into `catalog.json` and
+/// writes the site (see [`artifacts::docs_site`]). The site shows the statuses of the last
+/// run that built something, read before compiling replaces `run_results.json`.
+///
+/// Returns exit code 1 when a node failed to compile. A database that does not exist yet
+/// gives an empty catalog, as dbt's does.
+///
+/// Errors: the catalog cannot be read (the database is held by a writer); a file cannot be
+/// written.
+pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invocation) -> Result<ExitCode> {
+    let started = Instant::now();
+    let target_dir = session.project.target_dir();
+    let last_run = std::fs::read_to_string(target_dir.join("run_results.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .filter(|r| {
+            !matches!(
+                r["args"]["command"].as_str(),
+                Some("compile" | "docs generate" | "parse")
+            )
+        });
+    let mut code = ExitCode::SUCCESS;
+    session.write_manifest(invocation)?;
+    if options.compile {
+        let plan = session.plan(
+            &Selection::default(),
+            &[ResourceType::Model, ResourceType::Snapshot, ResourceType::Test],
+            false,
+            false,
+        )?;
+        let run_options = super::run::RunOptions {
+            full_refresh: false,
+            empty: false,
+            favor_state: false,
+            junit_xml: None,
+        };
+        code = super::run::run_plan(session, &plan, None, &run_options, None, started, invocation)?;
+    } else {
+        session.report_header();
+    }
+    log::blank();
+    log::info("Note", "Building catalog");
+    let adapter = match session.target.path.as_deref() {
+        Some(p) if p.exists() && !options.empty_catalog => {
+            Some(session.open_existing_read_only("docs generate", "build the project first")?)
+        }
+        _ => None,
+    };
+    let catalog = artifacts::catalog::catalog(&session.manifest, adapter.as_ref(), invocation)?;
+    artifacts::catalog::write(&target_dir, &catalog)?;
+    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(target_dir.join("manifest.json"))?)?;
+    let mut compiled = Map::new();
+    for n in session.manifest.nodes.values() {
+        if let Ok(sql) = std::fs::read_to_string(target_dir.join(n.compiled_path())) {
+            compiled.insert(n.unique_id.clone(), Value::String(sql));
+        }
+    }
+    // Column lineage from DuckDB's parse of each model's compiled SQL: parsing needs no
+    // database, so an in-memory one does it.
+    let parser = crate::adapter::Adapter::open(None)?;
+    let lineage = artifacts::lineage::lineage(&session.manifest, &compiled, &catalog, &parser, invocation)?;
+    let path = target_dir.join("lineage.json");
+    std::fs::write(&path, serde_json::to_vec(&lineage)?)
+        .map_err(|e| Diagnostic::new(format!("cannot write `{}`: {e}", path.display())))?;
+    let data = artifacts::docs_site::data(
+        manifest,
+        catalog,
+        last_run,
+        Value::Object(compiled),
+        lineage["nodes"].clone(),
+    );
+    let page = artifacts::docs_site::write(&target_dir, &data, options.single_file)?;
+    log::info(
+        "Note",
+        &format!("Catalog written to {}", target_dir.join("catalog.json").display()),
+    );
+    log::info(
+        "Note",
+        &format!("Documentation site written to {}", page.display()),
+    );
+    Ok(code)
+}
+
+/// The content type of a file the site serves, by its extension.
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("json") => "application/json",
+        Some("css") => "text/css",
+        Some("png") => "image/png",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The file of `target_dir` that URL path `url` names (`/` is `index.html`), or `None` for a
+/// path that leaves the folder or names no file.
+fn file_for(target_dir: &Path, url: &str) -> Option<PathBuf> {
+    let path = url.split(['?', '#']).next().unwrap_or("/");
+    let rel = path.trim_start_matches('/');
+    let rel = if rel.is_empty() { "index.html" } else { rel };
+    if rel.split('/').any(|part| part == ".." || part.starts_with('.')) {
+        return None;
+    }
+    let file = target_dir.join(rel);
+    file.is_file().then_some(file)
+}
+
+/// Serves `target_dir` on `host:port` until the process is stopped; with `open_browser`,
+/// opens the site with `xdg-open` (saying so when there is none).
+///
+/// Errors: the address is in use or cannot be bound (with what to do); the site has not been
+/// generated.
+pub fn serve(target_dir: &Path, host: &str, port: u16, open_browser: bool) -> Result<ExitCode> {
+    if !target_dir.join("index.html").is_file() {
+        return Err(Diagnostic::new(format!(
+            "there is no documentation site in `{}`",
+            target_dir.display()
+        ))
+        .help("run `mallard docs generate` first")
+        .into());
+    }
+    let server = tiny_http::Server::http((host, port)).map_err(|e| {
+        Diagnostic::new(format!("cannot serve the documentation on {host}:{port}: {e}"))
+            .help("another program may use the port: pass another with `--port`")
+    })?;
+    let url = format!("http://{host}:{port}/");
+    log::info("Note", &format!("Serving docs at {url}"));
+    log::info("Note", "Press Ctrl+C to exit.");
+    if open_browser {
+        let opened = std::process::Command::new("xdg-open")
+            .arg(&url)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .is_ok();
+        if !opened {
+            log::info(
+                "Note",
+                &format!("No browser could be opened here: open {url} in one"),
+            );
+        }
+    }
+    for request in server.incoming_requests() {
+        let response = match file_for(target_dir, request.url())
+            .and_then(|f| std::fs::read(&f).ok().map(|b| (f, b)))
+        {
+            Some((file, bytes)) => tiny_http::Response::from_data(bytes).with_header(
+                tiny_http::Header::from_bytes("Content-Type", content_type(&file)).expect("a valid header"),
+            ),
+            None => tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404),
+        };
+        let _ = request.respond(response);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_files_inside_the_target_folder_are_served() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("index.html"), "x").unwrap();
+        assert_eq!(file_for(dir.path(), "/"), Some(dir.path().join("index.html")));
+        assert_eq!(
+            file_for(dir.path(), "/index.html?x=1"),
+            Some(dir.path().join("index.html"))
+        );
+        assert_eq!(file_for(dir.path(), "/../secret"), None);
+        assert_eq!(file_for(dir.path(), "/.hidden"), None);
+        assert_eq!(file_for(dir.path(), "/missing.js"), None);
+    }
+}
