@@ -294,6 +294,43 @@ def export_cost(work, scale, runs, results):
     ]))
 
 
+def docs_cost(work, runs, results):
+    """`docs generate` against `compile` on the warehouse (alternating), and on the synthetic
+    10,000-model project: its time, and the time headless Chromium takes to load the site and
+    run its script (`--dump-dom` of a model's page, the browser's start included)."""
+    project = os.path.join(work, "docs")
+    make_project(project, seeds_at(1, work))
+    run([MALLARD, "build"], project)
+    compile_secs, docs_secs = [], []
+    for i in range(runs):
+        for side in (["compile", "docs"] if i % 2 == 0 else ["docs", "compile"]):
+            if side == "compile":
+                compile_secs.append(run([MALLARD, "compile"], project)[0])
+            else:
+                docs_secs.append(run([MALLARD, "docs", "generate"], project)[0])
+    c, d = summary(compile_secs), summary(docs_secs)
+    rows = [
+        ("mallard compile, the warehouse", fmt(c)),
+        ("mallard docs generate, the warehouse", fmt(d) + f" = {d['median'] / c['median']:.2f}x compile"),
+    ]
+    synthetic = os.path.join(work, "docs10000")
+    run([sys.executable, os.path.join(ROOT, "bench", "gen_project.py"), "10000", synthetic], ROOT)
+    gen = summary([run([MALLARD, "docs", "generate"], synthetic)[0] for _ in range(max(3, runs // 2))])
+    rows.append(("mallard docs generate, 10,000 models (no database: empty catalog)", fmt(gen)))
+    chromium = shutil.which("chromium")
+    if chromium:
+        page = "file://" + os.path.join(synthetic, "target", "index.html") + "#!/model.synthetic.m9999"
+        opened = []
+        for _ in range(max(3, runs // 2)):
+            profile = tempfile.mkdtemp(prefix="chromium-")
+            opened.append(run([chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
+                               "--dump-dom", page], ROOT)[0])
+            shutil.rmtree(profile, ignore_errors=True)
+        size = os.path.getsize(os.path.join(synthetic, "target", "mallard_docs_data.js")) / 2**20
+        rows.append((f"headless Chromium loading that site ({size:.0f} MiB of data), start to DOM", fmt(summary(opened))))
+    results.append(("The documentation site", rows))
+
+
 def nothing_to_do(work, runs, results):
     project = os.path.join(work, "state")
     make_project(project, seeds_at(1, work))
@@ -390,11 +427,14 @@ def main():
     ap.add_argument("--only-logs", action="store_true", help="only the JSON log's cost")
     ap.add_argument("--only-floor", action="store_true", help="only the engine's floor on the public projects")
     ap.add_argument("--only-export", action="store_true", help="only writing the marts to Parquet")
+    ap.add_argument("--only-docs", action="store_true", help="only the documentation site")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     args = ap.parse_args()
     results = []
-    if args.only_corpus or args.only_logs or args.only_floor or args.only_export:
+    if args.only_corpus or args.only_logs or args.only_floor or args.only_export or args.only_docs:
         with tempfile.TemporaryDirectory(prefix="mallard-bench-") as work:
+            if args.only_docs:
+                docs_cost(work, max(5, args.runs), results)
             if args.only_export:
                 export_cost(work, 10, max(5, args.runs), results)
             if args.only_floor:
@@ -420,6 +460,7 @@ def main():
         big = max(10, args.max_scale)
         data_at_scale(work, [10, big] if big > 10 else [10], max(1, args.runs // 2) if big >= 100 else args.runs, results)
         export_cost(work, 10, max(5, args.runs), results)
+        docs_cost(work, max(5, args.runs), results)
         nothing_to_do(work, max(10, args.runs), results)
         json_log_cost(work, max(10, args.runs), results)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()

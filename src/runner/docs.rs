@@ -78,27 +78,40 @@ pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invoca
     };
     let catalog = artifacts::catalog::catalog(&session.manifest, adapter.as_ref(), invocation)?;
     artifacts::catalog::write(&target_dir, &catalog)?;
-    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(target_dir.join("manifest.json"))?)?;
+    // manifest.json goes into the site as written, without parsing it again.
+    let manifest = std::fs::read_to_string(target_dir.join("manifest.json"))?;
+    // The compiled SQL of models and snapshots (data tests' is left out: at 10,000 models
+    // reading 20,000 more files was most of the time).
     let mut compiled = Map::new();
     for n in session.manifest.nodes.values() {
+        if !matches!(n.resource_type, ResourceType::Model | ResourceType::Snapshot) {
+            continue;
+        }
         if let Ok(sql) = std::fs::read_to_string(target_dir.join(n.compiled_path())) {
             compiled.insert(n.unique_id.clone(), Value::String(sql));
         }
     }
     // Column lineage from DuckDB's parse of each model's compiled SQL: parsing needs no
-    // database, so an in-memory one does it.
-    let parser = crate::adapter::Adapter::open(None)?;
-    let lineage = artifacts::lineage::lineage(&session.manifest, &compiled, &catalog, &parser, invocation)?;
+    // database, so without one an in-memory one does it.
+    let in_memory;
+    let parser = match &adapter {
+        Some(a) => a,
+        None => {
+            in_memory = crate::adapter::Adapter::open(None)?;
+            &in_memory
+        }
+    };
+    let lineage = artifacts::lineage::lineage(&session.manifest, &compiled, &catalog, parser, invocation)?;
     let path = target_dir.join("lineage.json");
     std::fs::write(&path, serde_json::to_vec(&lineage)?)
         .map_err(|e| Diagnostic::new(format!("cannot write `{}`: {e}", path.display())))?;
-    let data = artifacts::docs_site::data(
-        manifest,
-        catalog,
-        last_run,
-        Value::Object(compiled),
-        lineage["nodes"].clone(),
-    );
+    let data = artifacts::docs_site::SiteData {
+        manifest_json: &manifest,
+        catalog: &catalog,
+        run_results: last_run.as_ref(),
+        compiled: &Value::Object(compiled),
+        lineage: &lineage["nodes"],
+    };
     let page = artifacts::docs_site::write(&target_dir, &data, options.single_file)?;
     log::info(
         "Note",
