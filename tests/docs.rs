@@ -89,6 +89,10 @@ fn the_site_shows_a_models_columns_lineage_and_search_in_chromium() {
 
     // Column lineage, from DuckDB's parse of the compiled SQL: on the page and in lineage.json.
     assert!(dom.contains("id=\"column-lineage\""), "{dom}");
+    assert!(
+        dom.contains("class=\"column-source\" data-id=\"model.retention.stg_crm__campaign_logs\""),
+        "the column graph draws the upstream columns: {dom}"
+    );
     let lineage: serde_json::Value = serde_json::from_str(&p.read("target/lineage.json")).unwrap();
     let ab = &lineage["nodes"]["model.retention.ab_test_performance"]["columns"];
     assert_eq!(
