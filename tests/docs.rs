@@ -218,3 +218,32 @@ fn docs_serve_serves_the_site_and_names_a_port_in_use() {
         .contains("mallard_docs_data.js"));
     assert!(missing.is_err(), "a file outside the target folder was served");
 }
+
+/// A project too large for one drawing (450 models in a chain): the project graph asks for a
+/// selection instead of drawing a wall of boxes, and a selection draws.
+#[test]
+fn a_large_projects_graph_asks_for_a_selection() {
+    let p = Project::fixture("chain");
+    for i in 0..450 {
+        let sql = if i == 0 {
+            "select 1 as id".to_string()
+        } else {
+            format!("select id from {{{{ ref('big_{}') }}}}", i - 1)
+        };
+        p.write(&format!("models/big/big_{i}.sql"), &sql);
+    }
+    let run = p.run(&["docs", "generate", "--empty-catalog"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    let (dom, log) = load(&page_url(p.path(), "index.html", "lineage"));
+    assert!(console_lines(&log).is_empty(), "{log}");
+    assert!(
+        dom.contains("nodes are more than one drawing shows readably (400)"),
+        "{dom}"
+    );
+    let (dom, _) = load(&page_url(p.path(), "index.html", "model.shop.big_200"));
+    assert_eq!(
+        dom.matches("class=\"graph-node\" data-id=\"model.shop.big_").count(),
+        5,
+        "two up, itself, two down"
+    );
+}

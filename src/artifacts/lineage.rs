@@ -368,43 +368,46 @@ pub fn lineage(
                 .map(|r| r.first().map(|c| c.to_string()).unwrap_or_default()),
         );
     }
-    let nodes: BTreeMap<String, Value> = models
-        .par_iter()
-        .zip(asts.par_iter())
-        .map(|((id, _), ast)| {
-            let names: Vec<String> = catalog["nodes"][*id]["columns"]
-                .as_object()
-                .map(|c| c.keys().cloned().collect())
-                .unwrap_or_default();
-            let parsed: Value = serde_json::from_str(ast).unwrap_or(Value::Null);
-            let columns: Columns = if parsed["error"] == Value::Bool(true) || parsed.is_null() {
-                let why = format!(
-                    "DuckDB cannot parse the compiled SQL: {}",
-                    parsed["error_message"].as_str().unwrap_or("no message")
-                );
-                names
-                    .iter()
-                    .map(|c| (c.clone(), Traced::untraced(why.clone())))
-                    .collect()
+    let trace = |((id, _), ast): (&(&str, &str), &String)| -> (String, Value) {
+        let names: Vec<String> = catalog["nodes"][*id]["columns"]
+            .as_object()
+            .map(|c| c.keys().cloned().collect())
+            .unwrap_or_default();
+        let parsed: Value = serde_json::from_str(ast).unwrap_or(Value::Null);
+        let columns: Columns = if parsed["error"] == Value::Bool(true) || parsed.is_null() {
+            let why = format!(
+                "DuckDB cannot parse the compiled SQL: {}",
+                parsed["error_message"].as_str().unwrap_or("no message")
+            );
+            names
+                .iter()
+                .map(|c| (c.clone(), Traced::untraced(why.clone())))
+                .collect()
+        } else {
+            tracer.query(&parsed["statements"][0]["node"], &HashMap::new())
+        };
+        // The catalog's names win where the parse gives none (an expression without alias).
+        let mut out = Map::new();
+        for (i, (name, t)) in columns.iter().enumerate() {
+            let name = if name.is_empty() || name == "*" {
+                match names.get(i) {
+                    Some(n) => n.clone(),
+                    None => continue,
+                }
             } else {
-                tracer.query(&parsed["statements"][0]["node"], &HashMap::new())
+                name.clone()
             };
-            // The catalog's names win where the parse gives none (an expression without alias).
-            let mut out = Map::new();
-            for (i, (name, t)) in columns.iter().enumerate() {
-                let name = if name.is_empty() || name == "*" {
-                    match names.get(i) {
-                        Some(n) => n.clone(),
-                        None => continue,
-                    }
-                } else {
-                    name.clone()
-                };
-                out.insert(name.clone(), column_json(&name, t));
-            }
-            (id.to_string(), json!({"columns": out}))
-        })
-        .collect();
+            out.insert(name.clone(), column_json(&name, t));
+        }
+        (id.to_string(), json!({"columns": out}))
+    };
+    // On every core for a large project; a few dozen models are traced faster than the
+    // threads start.
+    let nodes: BTreeMap<String, Value> = if models.len() > 200 {
+        models.par_iter().zip(asts.par_iter()).map(trace).collect()
+    } else {
+        models.iter().zip(asts.iter()).map(trace).collect()
+    };
     Ok(json!({"metadata": inv.metadata("mallard/lineage/v1.json"), "nodes": nodes}))
 }
 

@@ -249,6 +249,7 @@ fn run_selected(
         empty: args.empty,
         favor_state: args.favor_state,
         junit_xml: args.junit_xml.clone(),
+        read_only: None,
     };
     runner::run::run_plan(
         &session,

@@ -51,6 +51,13 @@ pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invoca
         });
     let mut code = ExitCode::SUCCESS;
     session.write_manifest(invocation)?;
+    // One read-only connection serves the compile's `run_query` calls and the catalog.
+    let adapter = match session.target.path.as_deref() {
+        Some(p) if p.exists() => {
+            Some(session.open_existing_read_only("docs generate", "build the project first")?)
+        }
+        _ => None,
+    };
     if options.compile {
         let plan = session.plan(
             &Selection::default(),
@@ -59,10 +66,8 @@ pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invoca
             false,
         )?;
         let run_options = super::run::RunOptions {
-            full_refresh: false,
-            empty: false,
-            favor_state: false,
-            junit_xml: None,
+            read_only: adapter.as_ref(),
+            ..Default::default()
         };
         code = super::run::run_plan(session, &plan, None, &run_options, None, started, invocation)?;
     } else {
@@ -70,12 +75,7 @@ pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invoca
     }
     log::blank();
     log::info("Note", "Building catalog");
-    let adapter = match session.target.path.as_deref() {
-        Some(p) if p.exists() && !options.empty_catalog => {
-            Some(session.open_existing_read_only("docs generate", "build the project first")?)
-        }
-        _ => None,
-    };
+    let adapter = adapter.filter(|_| !options.empty_catalog);
     let catalog = artifacts::catalog::catalog(&session.manifest, adapter.as_ref(), invocation)?;
     artifacts::catalog::write(&target_dir, &catalog)?;
     // manifest.json goes into the site as written, without parsing it again.

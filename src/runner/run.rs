@@ -21,13 +21,15 @@ use crate::manifest::ResourceType;
 use crate::session::Session;
 
 /// What the command line says about a run beyond its selection: `--full-refresh`, `--empty`,
-/// `--favor-state` and `--junit-xml PATH`.
+/// `--favor-state` and `--junit-xml PATH`; and for compiling, a read-only connection the
+/// caller already holds (else compiling opens one itself).
 #[derive(Debug, Clone, Default)]
-pub struct RunOptions {
+pub struct RunOptions<'a> {
     pub full_refresh: bool,
     pub empty: bool,
     pub favor_state: bool,
     pub junit_xml: Option<PathBuf>,
+    pub read_only: Option<&'a Adapter>,
 }
 
 /// The manifest `--defer` (or `clone`, named by `purpose`) reads, in `dir`: `--defer-state`,
@@ -145,12 +147,20 @@ pub fn run_plan(
     compiler.empty = args.empty;
     let total = plan.order.len();
     let compiling = database.is_none();
-    // Compiling opens an existing database read-only, for `run_query` and `adapter` calls.
-    let read_only = match (&database, session.target.path.as_deref()) {
-        (None, Some(path)) if path.exists() => Adapter::open_read_only(path).ok(),
+    // Compiling opens an existing database read-only (with the profile's setup: attached
+    // databases, settings), for `run_query` and `adapter` calls, unless the caller has one.
+    let opened;
+    let read_only = match (args.read_only, &database, session.target.path.as_deref()) {
+        (Some(a), None, _) => Some(a),
+        (None, None, Some(path)) if path.exists() => {
+            opened = Adapter::open_read_only(path)
+                .and_then(|a| a.with_setup(&session.target.setup))
+                .ok();
+            opened.as_ref()
+        }
         _ => None,
     };
-    let adapter = database.as_ref().map(Database::adapter).or(read_only.as_ref());
+    let adapter = database.as_ref().map(Database::adapter).or(read_only);
     if let Some(state) = defer_state {
         let deferred = deferred_relations(session, plan, state, args.favor_state, adapter);
         compiler.resolver = Arc::new(ManifestResolver::with_deferred(&session.manifest, &deferred));
