@@ -242,7 +242,8 @@ fn a_large_projects_graph_asks_for_a_selection() {
     );
     let (dom, _) = load(&page_url(p.path(), "index.html", "model.shop.big_200"));
     assert_eq!(
-        dom.matches("class=\"graph-node\" data-id=\"model.shop.big_").count(),
+        dom.matches("class=\"graph-node\" data-id=\"model.shop.big_")
+            .count(),
         5,
         "two up, itself, two down"
     );

@@ -78,8 +78,10 @@ pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invoca
     let adapter = adapter.filter(|_| !options.empty_catalog);
     let catalog = artifacts::catalog::catalog(&session.manifest, adapter.as_ref(), invocation)?;
     artifacts::catalog::write(&target_dir, &catalog)?;
-    // manifest.json goes into the site as written, without parsing it again.
-    let manifest = std::fs::read_to_string(target_dir.join("manifest.json"))?;
+    let manifest = serde_json::to_string(&artifacts::docs_site::site_manifest(
+        &session.manifest,
+        &artifacts::timestamp(chrono::Utc::now()),
+    ))?;
     // The compiled SQL of models and snapshots (data tests' is left out: at 10,000 models
     // reading 20,000 more files was most of the time).
     let mut compiled = Map::new();
