@@ -1,7 +1,7 @@
 //! The documentation site `mallard docs generate` writes into the target folder: `index.html`
 //! (the page, its styles and script, no other file it needs) and `mallard_docs_data.js` (the
-//! project: the fields of `manifest.json` the pages show, `catalog.json`, the last `run_results.json`, each node's compiled
-//! SQL and column lineage). A script file rather than `fetch()`, so that the site works opened
+//! fields of `manifest.json` the pages show, `catalog.json`, the last `run_results.json`, each
+//! node's compiled SQL and column lineage). A script file rather than `fetch()`, so that the site works opened
 //! from disk (`file://`, where browsers refuse `fetch`) as well as served. `--static` writes
 //! `static_index.html`, one file with the data inline, as dbt's `--static` does.
 //!
