@@ -302,19 +302,55 @@ fn column_json(name: &str, t: &Traced) -> Value {
     json!({"kind": kind, "from": from})
 }
 
-/// The column lineage of every model of `manifest` that has compiled SQL (`compiled`, by
-/// unique_id), with the catalog's columns (`catalog`, as written to catalog.json) to expand
-/// `select *` and to name the models' columns. Returns the `lineage.json` value; models
-/// whose SQL DuckDB cannot parse get every column `untraced` with DuckDB's message.
+/// DuckDB's parse (`json_serialize_sql`, an AST as JSON text) of the compiled SQL of every
+/// model of `manifest` in `compiled` (by unique_id): `(unique_id, AST)` pairs. The parse
+/// needs no database, so any connection does it, beside other work.
 ///
-/// Errors: the engine's, other than a parse error.
-pub fn lineage(
+/// Errors: the engine's (a statement DuckDB cannot parse is not one: its AST says so).
+pub fn parse(
     manifest: &Manifest,
     compiled: &Map<String, Value>,
-    catalog: &Value,
     adapter: &Adapter,
-    inv: &Invocation,
-) -> Result<Value> {
+) -> Result<Vec<(String, String)>> {
+    let models: Vec<(&str, &str)> = manifest
+        .nodes
+        .values()
+        .filter(|n| n.resource_type == ResourceType::Model)
+        .filter_map(|n| Some((n.unique_id.as_str(), compiled.get(&n.unique_id)?.as_str()?)))
+        .collect();
+    // DuckDB parses the models 500 to a query (one query each cost a second at 10,000
+    // models).
+    let mut out: Vec<(String, String)> = Vec::with_capacity(models.len());
+    for chunk in models.chunks(500) {
+        let values: Vec<String> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, (_, sql))| {
+                format!(
+                    "({i}, '{}')",
+                    sql.trim().trim_end_matches(';').replace('\'', "''")
+                )
+            })
+            .collect();
+        let (_, rows) = adapter.query_rows(&format!(
+            "select json_serialize_sql(s) from (values {}) as t(i, s) order by i",
+            values.join(", ")
+        ))?;
+        out.extend(chunk.iter().zip(&rows).map(|((id, _), r)| {
+            (
+                id.to_string(),
+                r.first().map(|c| c.to_string()).unwrap_or_default(),
+            )
+        }));
+    }
+    Ok(out)
+}
+
+/// The column lineage of the models whose ASTs `parsed` holds (from [`parse`]), with the
+/// catalog's columns (`catalog`, as written to catalog.json) to expand `select *` and to name
+/// the models' columns. Returns the `lineage.json` value; a model whose SQL DuckDB cannot
+/// parse gets every column `untraced` with DuckDB's message. Empty `parsed`: no nodes.
+pub fn lineage(parsed: &[(String, String)], catalog: &Value, inv: &Invocation) -> Value {
     let mut relations: HashMap<String, (String, Vec<String>)> = HashMap::new();
     let entries = catalog["nodes"]
         .as_object()
@@ -339,37 +375,8 @@ pub fn lineage(
     let tracer = Tracer {
         relations: &relations,
     };
-    let models: Vec<(&str, &str)> = manifest
-        .nodes
-        .values()
-        .filter(|n| n.resource_type == ResourceType::Model)
-        .filter_map(|n| Some((n.unique_id.as_str(), compiled.get(&n.unique_id)?.as_str()?)))
-        .collect();
-    // DuckDB parses the models 500 to a query (one query each cost a second at 10,000
-    // models); the ASTs are then read and traced on every core.
-    let mut asts: Vec<String> = Vec::with_capacity(models.len());
-    for chunk in models.chunks(500) {
-        let values: Vec<String> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, (_, sql))| {
-                format!(
-                    "({i}, '{}')",
-                    sql.trim().trim_end_matches(';').replace('\'', "''")
-                )
-            })
-            .collect();
-        let (_, rows) = adapter.query_rows(&format!(
-            "select json_serialize_sql(s) from (values {}) as t(i, s) order by i",
-            values.join(", ")
-        ))?;
-        asts.extend(
-            rows.iter()
-                .map(|r| r.first().map(|c| c.to_string()).unwrap_or_default()),
-        );
-    }
-    let trace = |((id, _), ast): (&(&str, &str), &String)| -> (String, Value) {
-        let names: Vec<String> = catalog["nodes"][*id]["columns"]
+    let trace = |(id, ast): &(String, String)| -> (String, Value) {
+        let names: Vec<String> = catalog["nodes"][id.as_str()]["columns"]
             .as_object()
             .map(|c| c.keys().cloned().collect())
             .unwrap_or_default();
@@ -403,12 +410,12 @@ pub fn lineage(
     };
     // On every core for a large project; a few dozen models are traced faster than the
     // threads start.
-    let nodes: BTreeMap<String, Value> = if models.len() > 200 {
-        models.par_iter().zip(asts.par_iter()).map(trace).collect()
+    let nodes: BTreeMap<String, Value> = if parsed.len() > 200 {
+        parsed.par_iter().map(trace).collect()
     } else {
-        models.iter().zip(asts.iter()).map(trace).collect()
+        parsed.iter().map(trace).collect()
     };
-    Ok(json!({"metadata": inv.metadata("mallard/lineage/v1.json"), "nodes": nodes}))
+    json!({"metadata": inv.metadata("mallard/lineage/v1.json"), "nodes": nodes})
 }
 
 #[cfg(test)]

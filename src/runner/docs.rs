@@ -75,13 +75,7 @@ pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invoca
     }
     log::blank();
     log::info("Note", "Building catalog");
-    let adapter = adapter.filter(|_| !options.empty_catalog);
-    let catalog = artifacts::catalog::catalog(&session.manifest, adapter.as_ref(), invocation)?;
-    artifacts::catalog::write(&target_dir, &catalog)?;
-    let manifest = serde_json::to_string(&artifacts::docs_site::site_manifest(
-        &session.manifest,
-        &artifacts::timestamp(chrono::Utc::now()),
-    ))?;
+    let catalog_from = adapter.as_ref().filter(|_| !options.empty_catalog);
     // The compiled SQL of models and snapshots (data tests' is left out: at 10,000 models
     // reading 20,000 more files was most of the time).
     let mut compiled = Map::new();
@@ -93,17 +87,27 @@ pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invoca
             compiled.insert(n.unique_id.clone(), Value::String(sql));
         }
     }
-    // Column lineage from DuckDB's parse of each model's compiled SQL: parsing needs no
-    // database, so without one an in-memory one does it.
-    let in_memory;
+    // Column lineage starts from DuckDB's parse of each model's compiled SQL, which needs no
+    // database: it runs on a second connection (to an in-memory database when there is no
+    // database yet), beside the catalog's queries.
     let parser = match &adapter {
-        Some(a) => a,
-        None => {
-            in_memory = crate::adapter::Adapter::open(None)?;
-            &in_memory
-        }
+        Some(a) => a.try_clone()?,
+        None => crate::adapter::Adapter::open(None)?,
     };
-    let lineage = artifacts::lineage::lineage(&session.manifest, &compiled, &catalog, parser, invocation)?;
+    let (catalog, parsed) = std::thread::scope(|scope| {
+        let (manifest, compiled) = (&session.manifest, &compiled);
+        let parsing = scope.spawn(move || artifacts::lineage::parse(manifest, compiled, &parser));
+        let catalog = artifacts::catalog::catalog(&session.manifest, catalog_from, invocation);
+        (catalog, parsing.join())
+    });
+    let catalog = catalog?;
+    let parsed = parsed.map_err(|_| anyhow::anyhow!("the lineage parse stopped unexpectedly"))??;
+    artifacts::catalog::write(&target_dir, &catalog)?;
+    let manifest = serde_json::to_string(&artifacts::docs_site::site_manifest(
+        &session.manifest,
+        &artifacts::timestamp(chrono::Utc::now()),
+    ))?;
+    let lineage = artifacts::lineage::lineage(&parsed, &catalog, invocation);
     let path = target_dir.join("lineage.json");
     std::fs::write(&path, serde_json::to_vec(&lineage)?)
         .map_err(|e| Diagnostic::new(format!("cannot write `{}`: {e}", path.display())))?;
