@@ -107,6 +107,26 @@ fn the_site_shows_a_models_columns_lineage_and_search_in_chromium() {
         "select * from a ref"
     );
 
+    // The project graph filtered by a selector: `+guardrail_metrics` is it and its ancestors;
+    // `+guardrail_metrics,tag:marts` only the marts among them.
+    let (dom, log) = load(&page_url(p.path(), "index.html", "lineage/%2Bguardrail_metrics"));
+    assert!(console_lines(&log).is_empty(), "{log}");
+    for (id, present) in [
+        ("stg_crm__users", true),
+        ("ab_test_performance", true),
+        ("ltv", false),
+    ] {
+        let drawn = dom.contains(&format!("class=\"graph-node\" data-id=\"model.retention.{id}\""));
+        assert_eq!(drawn, present, "{id} in the graph of +guardrail_metrics");
+    }
+    let (dom, _) = load(&page_url(
+        p.path(),
+        "index.html",
+        "lineage/%2Bguardrail_metrics%2Ctag%3Amarts",
+    ));
+    assert!(dom.contains("class=\"graph-node\" data-id=\"model.retention.ab_test_performance\""));
+    assert!(!dom.contains("class=\"graph-node\" data-id=\"model.retention.stg_crm__users\""));
+
     // Search finds a column by words of its description.
     let (dom, log) = load(&page_url(
         p.path(),
