@@ -148,8 +148,10 @@ def against_dbt(work, runs, results):
     mallard, _ = timed_builds(project, runs)
     # Both printed by the code tests/parity.rs uses; floats to 6 significant digits, as one
     # build's parallel sums may differ from the other's in the last bits.
-    _, mine, _ = run([RELATIONS, "dump", os.path.join(project, "retention.duckdb"), "--rounded"], ROOT)
-    _, theirs, _ = run([RELATIONS, "dump", os.path.join(work, "dbt_db", "retention.duckdb"), "--rounded"], ROOT)
+    # From the project folder: dbt-duckdb's views over the exported files name them relative
+    # to it (they read the files of the last build there, Mallard's).
+    _, mine, _ = run([RELATIONS, "dump", os.path.join(project, "retention.duckdb"), "--rounded"], project)
+    _, theirs, _ = run([RELATIONS, "dump", os.path.join(work, "dbt_db", "retention.duckdb"), "--rounded"], project)
     if mine != theirs:
         diff = difflib.unified_diff(theirs.splitlines(), mine.splitlines(), "dbt", "mallard", lineterm="")
         sys.exit("dbt and mallard built different relations:\n" + "\n".join(list(diff)[:60]))
