@@ -80,3 +80,42 @@ fn run_results_are_valid_for_passing_failing_and_skipped_nodes() {
         );
     }
 }
+
+#[test]
+fn the_catalog_is_valid_for_tables_views_seeds_and_sources() {
+    let Some(schema) = artifact_schema("catalog/v1.json") else {
+        eprintln!("skipped: ../shared/schemas is not beside the repository");
+        return;
+    };
+    for name in ["chain", "attach", "snapshots"] {
+        let project = Project::fixture(name);
+        if name == "attach" {
+            // The attached databases the fixture's profile names.
+            for file in ["other.duckdb", "ro.duckdb"] {
+                let conn = duckdb::Connection::open(project.path().join(file)).unwrap();
+                conn.execute_batch(if file == "other.duckdb" {
+                    "create schema raw; create table raw.events as select range as id, range * 2 as amount from range(5)"
+                } else {
+                    "create table lookup as select 1 as id, 'one' as name"
+                })
+                .unwrap();
+            }
+        }
+        let run = project.run(&["build"]);
+        assert_eq!(run.code, 0, "{name}: {}", run.text(&project));
+        let run = project.run(&["docs", "generate"]);
+        assert_eq!(run.code, 0, "{name}: {}", run.text(&project));
+        let catalog = project.path().join("target/catalog.json");
+        let violations = schema_violations(&schema, &catalog);
+        assert!(
+            violations.is_empty(),
+            "{name}: catalog.json breaks dbt's schema:\n  {}",
+            violations.join("\n  ")
+        );
+        let value: serde_json::Value = serde_json::from_str(&project.read("target/catalog.json")).unwrap();
+        assert!(
+            !value["nodes"].as_object().unwrap().is_empty(),
+            "{name}: an empty catalog"
+        );
+    }
+}
