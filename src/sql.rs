@@ -1,5 +1,11 @@
 //! SQL text that more than one layer composes: ephemeral models injected as CTEs (compiled
-//! models, data tests and unit tests all take them).
+//! models, data tests and unit tests all take them), and string literals.
+
+/// `text` as a SQL string literal: in single quotes, each quote inside doubled
+/// (`it's` -> `'it''s'`).
+pub fn string_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
 
 /// `sql` with `ctes` (name, SQL) in front, as dbt injects ephemeral models: after the `with` of
 /// a statement that starts with one (`with a as (...)` becomes `with __dbt__cte__x as (...), a

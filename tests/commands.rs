@@ -763,7 +763,7 @@ fn secret_values_are_never_shown() {
     assert!(text.contains("secret `_dbt_secret_1` (type s3) failed"), "{text}");
     assert!(!text.contains("visible-nowhere"), "{text}");
     for dir in ["target", "logs"] {
-        for entry in walk(&project.path().join(dir)) {
+        for entry in common::files_under(&project.path().join(dir)) {
             let content = std::fs::read_to_string(&entry).unwrap_or_default();
             assert!(
                 !content.contains("visible-nowhere"),
@@ -772,22 +772,4 @@ fn secret_values_are_never_shown() {
             );
         }
     }
-}
-
-/// Every file under `dir` (none when it does not exist).
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .flat_map(|e| {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p)
-            } else {
-                vec![p]
-            }
-        })
-        .collect()
 }

@@ -298,5 +298,5 @@ impl Adapter {
 
 /// The absolute form of `path` for SQL string literals (`read_csv('...')`), quotes doubled.
 pub fn sql_string(path: &Path) -> String {
-    format!("'{}'", path.to_string_lossy().replace('\'', "''"))
+    crate::sql::string_literal(&path.to_string_lossy())
 }

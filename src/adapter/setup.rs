@@ -53,7 +53,7 @@ pub fn run(setup: &ConnectionSetup, conn: &dyn Connection) -> Result<()> {
 
 /// Installs (unless installed) and loads (unless loaded) extension `name`.
 fn extension(conn: &dyn Connection, name: &str, repo: Option<&str>) -> Result<()> {
-    let literal = format!("'{}'", name.replace('\'', "''"));
+    let literal = crate::sql::string_literal(name);
     let (_, rows) = conn.query(&format!(
         "select installed, loaded from duckdb_extensions() where extension_name = lower({literal})"
     ))?;

@@ -45,7 +45,7 @@ fn text(c: &Cell) -> Option<String> {
 fn read(adapter: &Adapter, databases: &[String]) -> Result<BTreeMap<(String, String, String), Entry>> {
     let list = databases
         .iter()
-        .map(|d| format!("'{}'", d.to_lowercase().replace('\'', "''")))
+        .map(|d| crate::sql::string_literal(&d.to_lowercase()))
         .collect::<Vec<_>>()
         .join(", ");
     let mut out: BTreeMap<(String, String, String), Entry> = BTreeMap::new();

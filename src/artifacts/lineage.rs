@@ -327,8 +327,8 @@ pub fn parse(
             .enumerate()
             .map(|(i, (_, sql))| {
                 format!(
-                    "({i}, '{}')",
-                    sql.trim().trim_end_matches(';').replace('\'', "''")
+                    "({i}, {})",
+                    crate::sql::string_literal(sql.trim().trim_end_matches(';'))
                 )
             })
             .collect();

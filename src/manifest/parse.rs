@@ -330,6 +330,41 @@ impl Parser<'_> {
         config.0
     }
 
+    /// A node's config before its properties and its own `config()` calls: dbt's `defaults`
+    /// for its kind (a JSON object), then what `dbt_project.yml` gives it (see
+    /// [`Parser::tree_config`]).
+    fn base_config(&self, defaults: Value, tree: fn(&Project) -> &Value, fqn: &[String]) -> NodeConfig {
+        let mut config = NodeConfig::default();
+        config.merge(defaults.as_object().expect("defaults are an object"));
+        config.merge(&self.tree_config(tree, fqn));
+        config
+    }
+
+    /// What the parse-phase render of file `f` as node `name` (`unique_id`, a
+    /// `resource_type`) reads: its text, `this` and the `model` context.
+    fn parse_input<'f>(
+        &self,
+        f: &'f ProjectFile,
+        name: &str,
+        unique_id: &str,
+        resource_type: &str,
+        this: Option<Relation>,
+    ) -> RenderInput<'f> {
+        RenderInput {
+            file: &f.original_file_path,
+            source: &f.contents,
+            this,
+            model: crate::manifest::parse_model_context(
+                name,
+                unique_id,
+                resource_type,
+                &f.original_file_path,
+                &self.project.name,
+            ),
+            extra: None,
+        }
+    }
+
     /// Puts `node` into the manifest under its `unique_id`.
     fn add(&mut self, node: Node) {
         self.manifest.nodes.insert(node.unique_id.clone(), node);
@@ -436,14 +471,9 @@ fn located_calls(f: &ProjectFile, recorded: &Recorded) -> LocatedCalls {
     (refs, sources)
 }
 
-fn test_config_base() -> NodeConfig {
-    let mut c = NodeConfig::default();
-    c.merge(
-        json!({"materialized": "test", "severity": "ERROR", "schema": "dbt_test__audit"})
-            .as_object()
-            .expect("object"),
-    );
-    c
+/// dbt's config defaults of a data test.
+fn test_defaults() -> Value {
+    json!({"materialized": "test", "severity": "ERROR", "schema": "dbt_test__audit"})
 }
 
 /// The folders of a project file below its resource folder: `models/marts/x.yml` -> `["marts"]`.

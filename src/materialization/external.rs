@@ -20,6 +20,7 @@ use crate::adapter::{Adapter, RelationKind};
 pub use crate::config::materialized::ExternalConfig;
 use crate::error::Diagnostic;
 use crate::relation::{quote, Relation};
+use crate::sql::string_literal as literal;
 
 /// The formats DuckDB writes and reads back.
 const FORMATS: &[&str] = &["csv", "parquet", "json"];
@@ -40,11 +41,6 @@ pub struct ExternalPlan {
     pub read_location: String,
     /// Whether the output is a folder (partitioned, or one file per thread).
     pub is_folder: bool,
-}
-
-/// `text` as a SQL string literal.
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// A config value as dbt renders it into SQL: strings as themselves, booleans as Python

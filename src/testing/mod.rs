@@ -74,7 +74,7 @@ fn literal(v: &Value, quote: bool) -> String {
         other => other.to_string(),
     };
     if quote {
-        format!("'{}'", text.replace('\'', "''"))
+        crate::sql::string_literal(&text)
     } else {
         text
     }

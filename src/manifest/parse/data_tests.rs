@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use serde_json::{json, Map, Value};
 
-use super::{folders_of, test_config_base, test_names, Located, Node, Parser, ResourceType, TestMetadata};
+use super::{folders_of, test_defaults, test_names, Located, Node, Parser, ResourceType, TestMetadata};
 use crate::error::{did_you_mean, Diagnostic};
 use crate::project::properties::{NodeProps, Properties, TestDef};
 use crate::relation::Relation;
@@ -134,8 +134,7 @@ impl Parser<'_> {
         let mut fqn = vec![self.project.name.clone()];
         fqn.extend(folders_of(yml_file));
         fqn.push(name.clone());
-        let mut config = test_config_base();
-        config.merge(&self.tree_config(|p| &p.tests_tree, &fqn));
+        let mut config = self.base_config(test_defaults(), |p| &p.tests_tree, &fqn);
         let mut refs = Vec::new();
         let mut sources = Vec::new();
         if custom {

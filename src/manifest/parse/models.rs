@@ -8,13 +8,11 @@ impl Parser<'_> {
         let name = f.stem().to_string();
         let unique_id = format!("seed.{}.{}", self.project.name, name);
         let fqn = self.fqn(f, &name);
-        let mut config = NodeConfig::default();
-        config.merge(
-            json!({"materialized": "seed", "on_schema_change": "ignore"})
-                .as_object()
-                .expect("object"),
+        let mut config = self.base_config(
+            json!({"materialized": "seed", "on_schema_change": "ignore"}),
+            |p| &p.seeds_tree,
+            &fqn,
         );
-        config.merge(&self.tree_config(|p| &p.seeds_tree, &fqn));
         if let Some(np) = props {
             config.merge(&self.rendered_config(&np.config, &np.file)?);
         }
@@ -55,13 +53,11 @@ impl Parser<'_> {
     ) -> Result<(NodeConfig, Recorded), Diagnostic> {
         let name = id.name.as_str();
         let fqn = id.fqn(self.fqn(f, name));
-        let mut config = NodeConfig::default();
-        config.merge(
-            json!({"materialized": "view", "on_schema_change": "ignore"})
-                .as_object()
-                .expect("object"),
+        let mut config = self.base_config(
+            json!({"materialized": "view", "on_schema_change": "ignore"}),
+            |p| &p.models_tree,
+            &fqn,
         );
-        config.merge(&self.tree_config(|p| &p.models_tree, &fqn));
         if let Some(np) = props {
             config.merge(&self.rendered_config(&np.config, &np.file)?);
         }
@@ -69,19 +65,7 @@ impl Parser<'_> {
             id.with_version(self.node_for_macros("model", name, &fqn, Some(f), &config))
         })?;
         let unique_id = id.unique_id(&self.project.name);
-        let input = RenderInput {
-            file: &f.original_file_path,
-            source: &f.contents,
-            this: Some(placeholder),
-            model: crate::manifest::parse_model_context(
-                name,
-                &unique_id,
-                "model",
-                &f.original_file_path,
-                &self.project.name,
-            ),
-            extra: None,
-        };
+        let input = self.parse_input(f, name, &unique_id, "model", Some(placeholder));
         let (_, mut recorded) = templating::render(self.env, &input, self.parse_context())?;
         for layer in &recorded.configs {
             config.merge(layer);
@@ -244,21 +228,8 @@ impl Parser<'_> {
         let name = f.stem().to_string();
         let unique_id = format!("test.{}.{}", self.project.name, name);
         let fqn = self.fqn(f, &name);
-        let mut config = test_config_base();
-        config.merge(&self.tree_config(|p| &p.tests_tree, &fqn));
-        let input = RenderInput {
-            file: &f.original_file_path,
-            source: &f.contents,
-            this: None,
-            model: crate::manifest::parse_model_context(
-                &name,
-                &unique_id,
-                "test",
-                &f.original_file_path,
-                &self.project.name,
-            ),
-            extra: None,
-        };
+        let mut config = self.base_config(test_defaults(), |p| &p.tests_tree, &fqn);
+        let input = self.parse_input(f, &name, &unique_id, "test", None);
         let (_, recorded) = templating::render(self.env, &input, self.parse_context())?;
         for layer in &recorded.configs {
             config.merge(layer);

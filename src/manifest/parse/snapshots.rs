@@ -5,11 +5,10 @@ use serde_json::json;
 
 use super::{located_calls, Parser};
 use crate::config::materialized::SnapshotConfig;
-use crate::config::NodeConfig;
 use crate::error::{Diagnostic, Location};
 use crate::manifest::{Node, ResourceType};
 use crate::project::ProjectFile;
-use crate::templating::{self, find_call_line, RenderInput};
+use crate::templating::{self, find_call_line};
 
 impl Parser<'_> {
     /// Adds one `{% snapshot %}` block (see [`snapshot_blocks`]): rendered in the parse phase
@@ -23,24 +22,11 @@ impl Parser<'_> {
         let name = f.stem().to_string();
         let unique_id = format!("snapshot.{}.{}", self.project.name, name);
         let fqn = self.fqn(f, &name);
-        let mut config = NodeConfig::default();
-        config.merge(json!({"materialized": "snapshot"}).as_object().expect("object"));
-        config.merge(&self.tree_config(|p| &p.snapshots_tree, &fqn));
-        let input = RenderInput {
-            file: &f.original_file_path,
-            source: &f.contents,
-            this: Some(self.relation(&config, &name, || {
-                self.node_for_macros("snapshot", &name, &fqn, Some(f), &config)
-            })?),
-            model: crate::manifest::parse_model_context(
-                &name,
-                &unique_id,
-                "snapshot",
-                &f.original_file_path,
-                &self.project.name,
-            ),
-            extra: None,
-        };
+        let mut config = self.base_config(json!({"materialized": "snapshot"}), |p| &p.snapshots_tree, &fqn);
+        let this = self.relation(&config, &name, || {
+            self.node_for_macros("snapshot", &name, &fqn, Some(f), &config)
+        })?;
+        let input = self.parse_input(f, &name, &unique_id, "snapshot", Some(this));
         let (_, recorded) = templating::render(self.env, &input, self.parse_context())?;
         for layer in &recorded.configs {
             config.merge(layer);

@@ -183,7 +183,7 @@ fn external_location(
     Ok(Some(if location.contains('(') || location.starts_with('\'') {
         location
     } else {
-        format!("'{}'", location.replace('\'', "''"))
+        crate::sql::string_literal(&location)
     }))
 }
 

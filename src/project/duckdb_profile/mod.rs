@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::config::connection::{ConnectionSetup, SetupStep};
 use crate::error::{did_you_mean, Diagnostic, Location};
+use crate::sql::string_literal as literal;
 
 mod statements;
 use statements::{attachment, secret, setting};
@@ -92,11 +93,6 @@ impl Locator<'_> {
             None => Location::in_source(self.file, self.text, self.from_line.max(1), None),
         }
     }
-}
-
-/// `'text'` as a SQL string literal.
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// A YAML scalar as text (`true`, `8`, `abc`); `None` for lists and maps.
