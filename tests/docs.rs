@@ -127,6 +127,33 @@ fn the_site_shows_a_models_columns_lineage_and_search_in_chromium() {
     assert!(dom.contains("class=\"graph-node\" data-id=\"model.retention.ab_test_performance\""));
     assert!(!dom.contains("class=\"graph-node\" data-id=\"model.retention.stg_crm__users\""));
 
+    // `fqn:` by the project's folders, `result:` by the last run (the build passed every node),
+    // and a method the site cannot answer is said beside the selector, not read as a name.
+    let (dom, log) = load(&page_url(
+        p.path(),
+        "index.html",
+        "lineage/fqn%3Aretention.marts%2Cresult%3Asuccess",
+    ));
+    assert!(console_lines(&log).is_empty(), "{log}");
+    assert!(dom.contains("class=\"graph-node\" data-id=\"model.retention.ltv\""));
+    assert!(!dom.contains("class=\"graph-node\" data-id=\"model.retention.stg_crm__users\""));
+    let (dom, _) = load(&page_url(p.path(), "index.html", "lineage/state%3Amodified"));
+    assert!(
+        dom.contains("`state:` compares with a previous manifest"),
+        "{dom}"
+    );
+    assert!(!dom.contains("class=\"graph-node\" data-id=\"model."));
+
+    // A data test's page shows its compiled SQL.
+    let test_id = p
+        .read("target/manifest.json")
+        .split('"')
+        .find(|s| s.starts_with("test.retention.not_null_ab_test_performance_"))
+        .unwrap()
+        .to_string();
+    let (dom, _) = load(&page_url(p.path(), "index.html", &test_id));
+    assert!(dom.contains("<h2>Compiled</h2>"), "{dom}");
+
     // Search finds a column by words of its description.
     let (dom, log) = load(&page_url(
         p.path(),
@@ -195,6 +222,62 @@ fn the_catalog_matches_the_database_and_descriptions_cannot_inject_html() {
         "{dom}"
     );
     assert!(!dom.contains("<img"), "the description's HTML was not escaped");
+}
+
+/// A second `docs generate` keeps the lineage of models whose SQL and catalog did not change,
+/// and traces again a model whose SQL changed and, when a relation's columns changed, every
+/// model: the file is what a first generate would write.
+#[test]
+fn lineage_is_traced_again_only_where_sql_or_catalog_changed() {
+    let p = Project::fixture("chain");
+    p.write(
+        "models/marts/everything.sql",
+        "select * from {{ ref('customer_revenue') }}",
+    );
+    assert_eq!(p.run(&["build"]).code, 0);
+    assert_eq!(p.run(&["docs", "generate"]).code, 0);
+    let read = |p: &Project| -> serde_json::Value {
+        let mut v: serde_json::Value = serde_json::from_str(&p.read("target/lineage.json")).unwrap();
+        v["metadata"] = serde_json::Value::Null;
+        v
+    };
+    let columns = |v: &serde_json::Value, model: &str| -> Vec<String> {
+        v["nodes"][format!("model.shop.{model}")]["columns"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let first = read(&p);
+    assert_eq!(columns(&first, "everything"), ["customer", "orders", "revenue"]);
+    assert_eq!(p.run(&["docs", "generate"]).code, 0);
+    assert_eq!(read(&p), first, "nothing changed");
+
+    // customer_revenue gains a column: its SQL changed, and `everything`'s did not but the
+    // catalog's columns of what it reads did.
+    let sql = p.read("models/marts/customer_revenue.sql");
+    p.write(
+        "models/marts/customer_revenue.sql",
+        &sql.replace(
+            "sum(amount) as revenue",
+            "sum(amount) as revenue,\n    max(amount) as largest",
+        ),
+    );
+    assert_eq!(p.run(&["build"]).code, 0);
+    assert_eq!(p.run(&["docs", "generate"]).code, 0);
+    let second = read(&p);
+    assert_eq!(
+        columns(&second, "customer_revenue"),
+        ["customer", "orders", "revenue", "largest"]
+    );
+    assert_eq!(
+        columns(&second, "everything"),
+        ["customer", "orders", "revenue", "largest"]
+    );
+    std::fs::remove_file(p.path().join("target/lineage.json")).unwrap();
+    assert_eq!(p.run(&["docs", "generate"]).code, 0);
+    assert_eq!(read(&p), second, "the same as traced from nothing");
 }
 
 /// `docs serve` serves the target folder on 127.0.0.1 and refuses a port in use clearly.

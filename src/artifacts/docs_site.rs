@@ -41,7 +41,7 @@ pub fn site_manifest(manifest: &Manifest, generated_at: &str) -> Value {
         let mut v = json!({
             "unique_id": n.unique_id, "name": n.name, "resource_type": n.resource_type.as_str(),
             "package_name": n.package_name, "path": n.path, "original_file_path": n.original_file_path,
-            "description": n.description, "columns": columns,
+            "fqn": n.fqn, "description": n.description, "columns": columns,
             "depends_on": {"nodes": n.depends_on}, "tags": n.config.tags(),
             "relation_name": n.relation.as_ref().filter(|r| !r.is_cte()).map(|r| r.to_string()),
             "database": n.relation.as_ref().map(|r| r.database.clone()),

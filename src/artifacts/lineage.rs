@@ -7,8 +7,13 @@
 //!  "nodes": {"model.p.m": {"columns": {"c": {
 //!     "kind": "passed through" | "renamed" | "transformed" | "untraced",
 //!     "from": [{"node": "model.p.up", "column": "x"}],
-//!     "note": "why a column is untraced (absent otherwise)"}}}}}
+//!     "note": "why a column is untraced (absent otherwise)"}},
+//!     "compiled_sql_md5": "md5 of the compiled SQL the entry was traced from"}},
+//!  "catalog_columns_md5": "md5 of the catalog's relations and column names it was traced with"}
 //! ```
+//!
+//! The two digests let the next `docs generate` reuse an entry whose SQL and catalog did not
+//! change (see [`reusable`]) instead of asking DuckDB to parse that SQL again.
 //!
 //! A column is traced through CTEs, subqueries, joins, `union`s and `select *` (expanded with
 //! the catalog's columns of the relation it reads). Where the parse does not say where a
@@ -416,6 +421,79 @@ pub fn lineage(parsed: &[(String, String)], catalog: &Value, inv: &Invocation) -
         parsed.iter().map(trace).collect()
     };
     json!({"metadata": inv.metadata("mallard/lineage/v1.json"), "nodes": nodes})
+}
+
+/// The md5 of what `catalog` says the lineage depends on: every relation's id, database,
+/// schema, name and column names, in order (row counts and comments left out).
+pub fn catalog_columns_md5(catalog: &Value) -> String {
+    let mut text = String::new();
+    for part in ["nodes", "sources"] {
+        for (id, e) in catalog[part].as_object().into_iter().flatten() {
+            let m = &e["metadata"];
+            text.push_str(&format!("{id}|{}|{}|{}|", m["database"], m["schema"], m["name"]));
+            for c in e["columns"].as_object().into_iter().flatten().map(|(c, _)| c) {
+                text.push_str(c);
+                text.push(',');
+            }
+            text.push('\n');
+        }
+    }
+    crate::manifest::md5_hex(&text)
+}
+
+/// Splits `compiled` (SQL by unique_id) into the entries of `previous` (the last
+/// `lineage.json`, or `Null`) that still hold, because both the model's SQL and the catalog
+/// (`catalog_md5`, from [`catalog_columns_md5`]) are unchanged, and the SQL that must be
+/// parsed again. Returns (reused entries by unique_id, SQL to parse by unique_id); with no
+/// previous lineage nothing is reused.
+pub fn reusable(
+    previous: &Value,
+    catalog_md5: &str,
+    compiled: &Map<String, Value>,
+) -> (Map<String, Value>, Map<String, Value>) {
+    let same_catalog = previous["catalog_columns_md5"].as_str() == Some(catalog_md5);
+    let mut reused = Map::new();
+    let mut fresh = Map::new();
+    for (id, sql) in compiled {
+        let old = &previous["nodes"][id.as_str()];
+        match sql.as_str() {
+            Some(text)
+                if same_catalog
+                    && old["compiled_sql_md5"].as_str() == Some(&crate::manifest::md5_hex(text)) =>
+            {
+                reused.insert(id.clone(), old.clone());
+            }
+            _ => {
+                fresh.insert(id.clone(), sql.clone());
+            }
+        }
+    }
+    (reused, fresh)
+}
+
+/// `traced` (from [`lineage`]) with the `reused` entries (from [`reusable`]) added, each
+/// entry stamped with the md5 of its compiled SQL (`compiled`) and the whole with
+/// `catalog_md5`; the nodes in unique_id order, so the file is the same whether or not
+/// entries were reused.
+pub fn with_reused(
+    mut traced: Value,
+    reused: Map<String, Value>,
+    compiled: &Map<String, Value>,
+    catalog_md5: &str,
+) -> Value {
+    let mut nodes: BTreeMap<String, Value> = match traced["nodes"].take() {
+        Value::Object(m) => m.into_iter().collect(),
+        _ => BTreeMap::new(),
+    };
+    nodes.extend(reused);
+    for (id, node) in nodes.iter_mut() {
+        if let Some(sql) = compiled.get(id).and_then(|s| s.as_str()) {
+            node["compiled_sql_md5"] = Value::String(crate::manifest::md5_hex(sql));
+        }
+    }
+    traced["nodes"] = json!(nodes);
+    traced["catalog_columns_md5"] = Value::String(catalog_md5.to_string());
+    traced
 }
 
 #[cfg(test)]

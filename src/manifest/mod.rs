@@ -5,6 +5,7 @@
 pub mod json;
 pub mod parse;
 mod test_names;
+pub(crate) use test_names::md5_hex;
 
 use std::collections::BTreeMap;
 

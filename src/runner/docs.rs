@@ -49,7 +49,6 @@ pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invoca
                 Some("compile" | "docs generate" | "parse")
             )
         });
-    let mut code = ExitCode::SUCCESS;
     session.write_manifest(invocation)?;
     // One read-only connection serves the compile's `run_query` calls and the catalog.
     let adapter = match session.target.path.as_deref() {
@@ -58,29 +57,51 @@ pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invoca
         }
         _ => None,
     };
-    if options.compile {
-        let plan = session.plan(
-            &Selection::default(),
-            &[ResourceType::Model, ResourceType::Snapshot, ResourceType::Test],
-            false,
-            false,
-        )?;
-        let run_options = super::run::RunOptions {
-            read_only: adapter.as_ref(),
-            ..Default::default()
+    // The catalog is read on a connection of its own while the project compiles: it reads
+    // only what the last build left, which compiling (read-only) does not change.
+    let catalog_conn = match adapter.as_ref().filter(|_| !options.empty_catalog) {
+        Some(a) => Some(a.try_clone()?),
+        None => None,
+    };
+    let (compiled_code, catalog) = std::thread::scope(|scope| {
+        let manifest = &session.manifest;
+        let reading =
+            scope.spawn(move || artifacts::catalog::catalog(manifest, catalog_conn.as_ref(), invocation));
+        let code = if options.compile {
+            session
+                .plan(
+                    &Selection::default(),
+                    &[ResourceType::Model, ResourceType::Snapshot, ResourceType::Test],
+                    false,
+                    false,
+                )
+                .and_then(|plan| {
+                    let run_options = super::run::RunOptions {
+                        read_only: adapter.as_ref(),
+                        ..Default::default()
+                    };
+                    super::run::run_plan(session, &plan, None, &run_options, None, started, invocation)
+                })
+        } else {
+            session.report_header();
+            Ok(ExitCode::SUCCESS)
         };
-        code = super::run::run_plan(session, &plan, None, &run_options, None, started, invocation)?;
-    } else {
-        session.report_header();
-    }
+        let catalog = reading
+            .join()
+            .map_err(|_| anyhow::anyhow!("the catalog read stopped unexpectedly"));
+        (code, catalog)
+    });
+    let code = compiled_code?;
+    let catalog = catalog??;
     log::blank();
     log::info("Note", "Building catalog");
-    let catalog_from = adapter.as_ref().filter(|_| !options.empty_catalog);
-    // The compiled SQL of models and snapshots (data tests' is left out: at 10,000 models
-    // reading 20,000 more files was most of the time).
+    // The compiled SQL of models, snapshots and data tests, as the compile left it.
     let mut compiled = Map::new();
     for n in session.manifest.nodes.values() {
-        if !matches!(n.resource_type, ResourceType::Model | ResourceType::Snapshot) {
+        if !matches!(
+            n.resource_type,
+            ResourceType::Model | ResourceType::Snapshot | ResourceType::Test
+        ) {
             continue;
         }
         if let Ok(sql) = std::fs::read_to_string(target_dir.join(n.compiled_path())) {
@@ -88,26 +109,42 @@ pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invoca
         }
     }
     // Column lineage starts from DuckDB's parse of each model's compiled SQL, which needs no
-    // database: it runs on a second connection (to an in-memory database when there is no
-    // database yet), beside the catalog's queries.
+    // database (an in-memory one serves when there is no database yet); the site's manifest
+    // is serialized beside it.
+    // An entry of the last lineage.json whose SQL and catalog are unchanged is kept as it is.
+    let catalog_md5 = artifacts::lineage::catalog_columns_md5(&catalog);
+    let previous = std::fs::read_to_string(target_dir.join("lineage.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .unwrap_or(Value::Null);
+    let (reused, to_parse) = artifacts::lineage::reusable(&previous, &catalog_md5, &compiled);
+    let in_memory;
     let parser = match &adapter {
-        Some(a) => a.try_clone()?,
-        None => crate::adapter::Adapter::open(None)?,
+        Some(a) => a,
+        None => {
+            in_memory = crate::adapter::Adapter::open(None)?;
+            &in_memory
+        }
     };
-    let (catalog, parsed) = std::thread::scope(|scope| {
-        let (manifest, compiled) = (&session.manifest, &compiled);
-        let parsing = scope.spawn(move || artifacts::lineage::parse(manifest, compiled, &parser));
-        let catalog = artifacts::catalog::catalog(&session.manifest, catalog_from, invocation);
-        (catalog, parsing.join())
+    let (parsed, manifest) = std::thread::scope(|scope| {
+        let serializing = scope.spawn(|| {
+            serde_json::to_string(&artifacts::docs_site::site_manifest(
+                &session.manifest,
+                &artifacts::timestamp(chrono::Utc::now()),
+            ))
+        });
+        let parsed = artifacts::lineage::parse(&session.manifest, &to_parse, parser);
+        (parsed, serializing.join())
     });
-    let catalog = catalog?;
-    let parsed = parsed.map_err(|_| anyhow::anyhow!("the lineage parse stopped unexpectedly"))??;
+    let parsed = parsed?;
+    let manifest = manifest.map_err(|_| anyhow::anyhow!("the site's manifest stopped unexpectedly"))??;
     artifacts::catalog::write(&target_dir, &catalog)?;
-    let manifest = serde_json::to_string(&artifacts::docs_site::site_manifest(
-        &session.manifest,
-        &artifacts::timestamp(chrono::Utc::now()),
-    ))?;
-    let lineage = artifacts::lineage::lineage(&parsed, &catalog, invocation);
+    let lineage = artifacts::lineage::with_reused(
+        artifacts::lineage::lineage(&parsed, &catalog, invocation),
+        reused,
+        &compiled,
+        &catalog_md5,
+    );
     let path = target_dir.join("lineage.json");
     std::fs::write(&path, serde_json::to_vec(&lineage)?)
         .map_err(|e| Diagnostic::new(format!("cannot write `{}`: {e}", path.display())))?;
