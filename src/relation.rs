@@ -49,9 +49,25 @@ impl Relation {
     }
 }
 
-/// Quotes an identifier for DuckDB: wrapped in double quotes, inner quotes doubled.
+/// Whether identifiers are quoted with backticks (Spark) rather than double quotes (DuckDB).
+/// A process runs one target, so the choice is made once, when the target is loaded.
+static BACKTICKS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes [`quote`] quote with backticks, Spark SQL's identifier quotes (`on`), or with double
+/// quotes (DuckDB, the default), for the rest of the process.
+pub fn quote_with_backticks(on: bool) {
+    BACKTICKS.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Quotes an identifier for the target's engine: wrapped in double quotes with inner quotes
+/// doubled (DuckDB), or in backticks with inner backticks doubled (Spark; see
+/// [`quote_with_backticks`]).
 pub fn quote(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
+    if BACKTICKS.load(std::sync::atomic::Ordering::Relaxed) {
+        format!("`{}`", ident.replace('`', "``"))
+    } else {
+        format!("\"{}\"", ident.replace('"', "\"\""))
+    }
 }
 
 impl fmt::Display for Relation {

@@ -88,6 +88,7 @@ impl Session {
             args.threads,
             &cli_vars,
         )?;
+        crate::relation::quote_with_backticks(target.spark.is_some());
         let ctx = ConfigContext {
             vars: cli_vars.clone(),
             target: target.jinja_value(),
@@ -212,6 +213,9 @@ impl Session {
     ///
     /// Errors: the database does not exist yet (with `help`); DuckDB cannot open it.
     pub fn open_existing_read_only(&self, command: &str, help: &str) -> Result<Adapter> {
+        if let Some(spark) = &self.target.spark {
+            return Adapter::open_spark(spark);
+        }
         let path = self.target.path.clone().filter(|p| p.exists()).ok_or_else(|| {
             crate::error::Diagnostic::new(format!(
                 "`{command}` reads the database, which does not exist yet"
@@ -250,6 +254,9 @@ impl Session {
     /// The target's database, claimed for writing (see [`Database::open`]).
     pub fn open_database(&self, lock_timeout: Option<std::time::Duration>) -> Result<Database> {
         let t = &self.target;
+        if let Some(spark) = &t.spark {
+            return Database::open_spark(spark);
+        }
         Database::open(
             t.path.as_deref(),
             &t.setup,

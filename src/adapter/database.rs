@@ -113,6 +113,19 @@ impl Database {
         })
     }
 
+    /// The Spark Connect server of a `type: spark` target, for writing. No lock is taken: a
+    /// cluster is shared, and Spark has no lock a client can hold (one writer at a time is the
+    /// scheduler's job there, see docs/scale-out.md).
+    ///
+    /// Errors: as [`Adapter::open_spark`].
+    pub fn open_spark(target: &crate::config::connection::SparkConnect) -> Result<Database> {
+        Ok(Database {
+            adapter: Some(Adapter::open_spark(target)?),
+            publish: None,
+            _locks: Vec::new(),
+        })
+    }
+
     /// Copies the published database (and its write-ahead log, if any) into the shadow
     /// folder, replacing what a failed or killed run left there.
     fn prepare_shadow(published: &Path) -> Result<PathBuf> {

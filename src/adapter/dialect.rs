@@ -66,6 +66,45 @@ pub trait Dialect: Send + Sync {
 
     /// The engine's type of text values (`cast(x as <this>)`).
     fn string_type(&self) -> &'static str;
+
+    /// Whether [`Dialect::create_or_replace`] replaces a table atomically (in a transaction,
+    /// DuckDB). Where it cannot (Spark's file tables), materializations build the table under
+    /// a staging name and swap it in with [`Dialect::rename_table`].
+    fn replaces_tables_in_place(&self) -> bool {
+        true
+    }
+
+    /// Renames table `from` to `to` (same schema).
+    fn rename_table(&self, from: &Relation, to: &Relation) -> String {
+        format!(
+            "alter table {from} rename to {}",
+            crate::relation::quote(&to.identifier)
+        )
+    }
+
+    /// The engine's name for a seed column's type `ty` (inferred as DuckDB names types, or
+    /// configured by `column_types`): as it is, except where the engine lacks the name.
+    fn column_type(&self, ty: &str) -> String {
+        ty.to_string()
+    }
+
+    /// The `incremental_strategy` of a model that names none, as the adapter's dbt plugin
+    /// defaults it.
+    fn default_incremental_strategy(&self) -> crate::config::materialized::IncrementalStrategy {
+        crate::config::materialized::IncrementalStrategy::DeleteInsert
+    }
+
+    /// `insert overwrite table <target> select <cols> from <source>`, where the engine has it
+    /// (Spark); `None` where it has not (DuckDB, whose dbt plugin refuses the strategy).
+    fn insert_overwrite(&self, _target: &str, _source: &str, _columns: &str) -> Option<String> {
+        None
+    }
+
+    /// `None` where tables take `merge`, `update` and `delete`; otherwise why they do not
+    /// (Spark's parquet tables), for the error of a materialization that needs them.
+    fn row_changes(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// DuckDB's SQL, as dbt-duckdb issues it.

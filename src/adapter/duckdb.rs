@@ -159,12 +159,22 @@ impl Connection for DuckDbConnection {
         &super::dialect::DuckDb
     }
 
-    fn load_csv(&self, relation: &Relation, csv: &Path, delimiter: char) -> String {
-        format!(
+    fn adapter_type(&self) -> &'static str {
+        "duckdb"
+    }
+
+    fn load_csv(
+        &self,
+        relation: &Relation,
+        csv: &Path,
+        delimiter: char,
+        _columns: &[(String, String)],
+    ) -> Result<String> {
+        Ok(format!(
             "copy {relation} from {} ({})",
             super::sql_string(csv),
             self.csv_copy_options(csv, delimiter)
-        )
+        ))
     }
 }
 

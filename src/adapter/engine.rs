@@ -122,8 +122,28 @@ pub trait Connection: Send + fmt::Debug {
     fn find_relation(&self, database: &str, schema: &str, identifier: &str) -> Result<Option<Relation>>;
 
     /// The statement that appends the rows of CSV file `csv` (with a header, fields separated
-    /// by `delimiter`) to table `relation`, as seeds load it.
-    fn load_csv(&self, relation: &Relation, csv: &Path, delimiter: char) -> String;
+    /// by `delimiter`) to table `relation`, as seeds load it. An engine that reads the file
+    /// itself (DuckDB) only names it; one whose server cannot see the client's files (Spark)
+    /// sends the rows to the session first.
+    ///
+    /// Errors: the file cannot be read or sent.
+    /// `columns` are the table's (name, type), in the file's order.
+    fn load_csv(
+        &self,
+        relation: &Relation,
+        csv: &Path,
+        delimiter: char,
+        columns: &[(String, String)],
+    ) -> Result<String>;
+
+    /// The adapter type, as `target.type` names it (`duckdb`, `spark`).
+    fn adapter_type(&self) -> &'static str;
+
+    /// Whether the engine has transactions (DuckDB does; Spark does not: each statement takes
+    /// effect alone).
+    fn transactional(&self) -> bool {
+        true
+    }
 
     /// The engine's SQL for what materializations issue.
     fn dialect(&self) -> &'static dyn super::dialect::Dialect;

@@ -10,6 +10,8 @@ pub mod duckdb;
 pub mod engine;
 pub mod lock;
 pub mod setup;
+#[cfg(feature = "spark")]
+pub mod spark;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -87,6 +89,29 @@ impl Adapter {
         Ok(Adapter::over(Box::new(conn), StatementLog::from_env()))
     }
 
+    /// Connects to the Spark Connect server of a `type: spark` target.
+    ///
+    /// Errors: as [`spark::SparkConnection::open`]; without the `spark` feature, that this
+    /// build has no Spark support.
+    pub fn open_spark(target: &crate::config::connection::SparkConnect) -> Result<Adapter> {
+        #[cfg(feature = "spark")]
+        {
+            Ok(Adapter::over(
+                Box::new(spark::SparkConnection::open(target)?),
+                StatementLog::from_env(),
+            ))
+        }
+        #[cfg(not(feature = "spark"))]
+        {
+            Err(crate::error::Diagnostic::new(
+                "this mallard was built without Spark support, and the target has `type: spark`",
+            )
+            .at(target.at.clone())
+            .help("build it with `cargo build --release --features spark` (needs protoc: `apt-get install protobuf-compiler libprotobuf-dev`)")
+            .into())
+        }
+    }
+
     /// Opens an existing DuckDB database read-only (no lock is taken; DuckDB refuses while
     /// another process writes it), for compiling.
     ///
@@ -134,7 +159,20 @@ impl Adapter {
 
     /// Runs `statements` in one transaction: all take effect, or (on the first error, which
     /// is returned) none does.
+    ///
+    /// On an engine without transactions (Spark) the statements run one after another and
+    /// stop at the first error; what ran before it stays (materializations order their
+    /// statements so that this leaves the previous relation readable).
     pub fn in_transaction(&self, statements: &[String]) -> Result<()> {
+        if !self.conn.transactional() {
+            for stmt in statements {
+                if let Some(signal) = cancel::requested() {
+                    return Err(interrupted(signal));
+                }
+                self.execute(stmt)?;
+            }
+            return Ok(());
+        }
         self.execute("begin transaction")?;
         for stmt in statements {
             // A run told to stop starts no further statement, and commits nothing.
@@ -158,7 +196,11 @@ impl Adapter {
 
     /// Runs `work` inside one transaction: commits when it returns `Ok`, rolls back (and
     /// returns its error) otherwise, so that either all of its statements take effect or none.
+    /// On an engine without transactions, `work` runs as it is.
     pub fn transaction<T>(&self, work: impl FnOnce(&Adapter) -> Result<T>) -> Result<T> {
+        if !self.conn.transactional() {
+            return work(self);
+        }
         self.execute("begin transaction")?;
         match work(self) {
             Ok(value) => {
@@ -197,8 +239,19 @@ impl Adapter {
 
     /// The statement that appends CSV file `csv` (a header, `delimiter`) to table `relation`
     /// (see [`Connection::load_csv`]).
-    pub fn load_csv(&self, relation: &Relation, csv: &Path, delimiter: char) -> String {
-        self.conn.load_csv(relation, csv, delimiter)
+    pub fn load_csv(
+        &self,
+        relation: &Relation,
+        csv: &Path,
+        delimiter: char,
+        columns: &[(String, String)],
+    ) -> Result<String> {
+        self.conn.load_csv(relation, csv, delimiter, columns)
+    }
+
+    /// The adapter type of the engine (`duckdb`, `spark`).
+    pub fn adapter_type(&self) -> &'static str {
+        self.conn.adapter_type()
     }
 
     /// The engine's SQL for what materializations issue.

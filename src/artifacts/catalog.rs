@@ -80,6 +80,49 @@ fn read(adapter: &Adapter, databases: &[String]) -> Result<BTreeMap<(String, Str
     Ok(out)
 }
 
+/// The project's relations as an engine without DuckDB's catalog functions (Spark) gives them:
+/// which exist and as what ([`Adapter::relation_kind`]), and each one's columns and types
+/// (`describe`), one query per relation. No comments or row counts.
+fn described(adapter: &Adapter, manifest: &Manifest) -> Result<BTreeMap<(String, String, String), Entry>> {
+    let relations = manifest
+        .nodes
+        .values()
+        .filter(|n| {
+            matches!(
+                n.resource_type,
+                ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+            )
+        })
+        .filter_map(|n| n.relation.as_ref())
+        .chain(manifest.sources.values().map(|s| &s.relation))
+        .filter(|r| !r.is_cte() && r.external.is_none());
+    let mut out = BTreeMap::new();
+    for r in relations {
+        let Some(kind) = adapter.relation_kind(r)? else {
+            continue;
+        };
+        let columns = adapter
+            .columns(&r.to_string())?
+            .into_iter()
+            .map(|c| (c.name, c.data_type, None))
+            .collect();
+        let kind = match kind {
+            crate::adapter::RelationKind::Table => "table",
+            crate::adapter::RelationKind::View => "view",
+        };
+        out.insert(
+            key(&r.database, &r.schema, &r.identifier),
+            Entry {
+                kind: kind.into(),
+                comment: None,
+                rows: None,
+                columns,
+            },
+        );
+    }
+    Ok(out)
+}
+
 /// The catalog entry of node `unique_id` at `relation`, in dbt's shape. A table's row count
 /// is given as a `row_count` stat (DuckDB's estimate, exact for a table at rest); dbt-duckdb
 /// gives none, only `has_stats: false`.
@@ -136,8 +179,10 @@ pub fn catalog(manifest: &Manifest, adapter: Option<&Adapter>, inv: &Invocation)
     databases.sort();
     databases.dedup();
     let entries = match adapter {
-        Some(a) if !databases.is_empty() => read(a, &databases)?,
-        _ => BTreeMap::new(),
+        Some(_) if databases.is_empty() => BTreeMap::new(),
+        Some(a) if a.adapter_type() == "duckdb" => read(a, &databases)?,
+        Some(a) => described(a, manifest)?,
+        None => BTreeMap::new(),
     };
     let mut nodes = Map::new();
     for n in manifest.nodes.values() {

@@ -74,7 +74,7 @@ pub fn write_manifest(
 ) -> Result<()> {
     let mut metadata = inv.metadata("manifest/v12.json");
     metadata["project_name"] = json!(manifest.project_name);
-    metadata["adapter_type"] = json!("duckdb");
+    metadata["adapter_type"] = json!(manifest.adapter_type);
     let macros: Map<String, Value> = manifest
         .macros
         .iter()

@@ -31,3 +31,38 @@ pub enum SetupStep {
 pub struct ConnectionSetup {
     pub steps: Vec<SetupStep>,
 }
+
+/// The Spark Connect server a `type: spark` target runs on: dbt-spark's keys for
+/// `method: connect` (read by `project::spark_profile`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SparkConnect {
+    pub host: String,
+    /// Spark Connect's gRPC port (15002 unless the profile says otherwise).
+    pub port: u16,
+    /// A bearer token for a secured cluster; never shown in any message.
+    pub token: Option<String>,
+    pub use_ssl: bool,
+    /// Spark confs set on every session before its first statement (`server_side_parameters`).
+    pub server_side_parameters: Vec<(String, String)>,
+    /// The default `file_format` of tables (`parquet`; `delta` or `iceberg` allow `merge`).
+    pub file_format: String,
+    /// How long to wait for the server to accept a connection (`connect_timeout`, seconds;
+    /// dbt-spark's default is 10).
+    pub connect_timeout: std::time::Duration,
+    /// The target's place in profiles.yml, for messages.
+    pub at: Location,
+}
+
+impl SparkConnect {
+    /// The Spark Connect URL: `sc://host:port/;use_ssl=true;token=...`.
+    pub fn url(&self) -> String {
+        let mut url = format!("sc://{}:{}/", self.host, self.port);
+        if self.use_ssl {
+            url.push_str(";use_ssl=true");
+        }
+        if let Some(token) = &self.token {
+            url.push_str(&format!(";token={token}"));
+        }
+        url
+    }
+}

@@ -130,6 +130,9 @@ pub enum IncrementalStrategy {
     DeleteInsert,
     /// `MERGE INTO`: update rows whose key matches, insert the others.
     Merge,
+    /// `INSERT OVERWRITE`: replace the partitions the new rows fall in, or the whole table
+    /// when it has none (dbt-spark's; not dbt-duckdb's).
+    InsertOverwrite,
 }
 
 /// What to do when the model's columns differ from the table's (`on_schema_change`).
@@ -149,6 +152,9 @@ pub enum OnSchemaChange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IncrementalConfig {
     pub strategy: IncrementalStrategy,
+    /// Whether `incremental_strategy` names one (not absent or `default`): the adapter's
+    /// default applies otherwise (`delete+insert` on DuckDB, `append` on Spark).
+    pub strategy_named: bool,
     /// An `incremental_strategy` Mallard does not know, as written: like dbt, the error comes
     /// only when the model builds incrementally (a first build or a full refresh is a table).
     pub unknown_strategy: Option<String>,
@@ -173,10 +179,13 @@ impl IncrementalConfig {
     pub fn from_config(config: &NodeConfig) -> IncrementalConfig {
         let mut unknown_strategy = None;
         let mut invalid_on_schema_change = None;
-        let strategy = match config.get_str("incremental_strategy") {
+        let named = config.get_str("incremental_strategy");
+        let strategy_named = !matches!(named, None | Some("default"));
+        let strategy = match named {
             None | Some("default") | Some("delete+insert") => IncrementalStrategy::DeleteInsert,
             Some("append") => IncrementalStrategy::Append,
             Some("merge") => IncrementalStrategy::Merge,
+            Some("insert_overwrite") => IncrementalStrategy::InsertOverwrite,
             Some(other) => {
                 unknown_strategy = Some(other.to_string());
                 IncrementalStrategy::DeleteInsert
@@ -202,6 +211,7 @@ impl IncrementalConfig {
             .collect();
         IncrementalConfig {
             strategy,
+            strategy_named,
             unknown_strategy,
             unique_key,
             on_schema_change,

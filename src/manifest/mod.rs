@@ -321,6 +321,8 @@ pub struct MacroEntry {
 #[derive(Debug, Clone, Default)]
 pub struct Manifest {
     pub project_name: String,
+    /// The target's adapter type (`duckdb`, `spark`), as `manifest.json`'s metadata gives it.
+    pub adapter_type: String,
     /// Models, seeds and tests by `unique_id`.
     pub nodes: BTreeMap<String, Node>,
     pub sources: BTreeMap<String, Source>,

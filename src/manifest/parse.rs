@@ -36,6 +36,7 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
         vars: Arc::new(project.vars.clone()),
         manifest: Manifest {
             project_name: project.name.clone(),
+            adapter_type: target.adapter_type().to_string(),
             ..Manifest::default()
         },
         names: BTreeMap::new(),

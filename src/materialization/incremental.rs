@@ -67,6 +67,31 @@ pub fn build(
     }
     let body = super::strip_trailing_semicolon(sql);
     let dialect = adapter.dialect();
+    let mut config = config.clone();
+    if !config.strategy_named {
+        config.strategy = dialect.default_incremental_strategy();
+    }
+    let config = &config;
+    let changes_rows = match config.strategy {
+        Strategy::Merge => true,
+        Strategy::DeleteInsert => !config.unique_key.is_empty(),
+        Strategy::Append | Strategy::InsertOverwrite => false,
+    };
+    if let (true, Some(why)) = (changes_rows, dialect.row_changes()) {
+        return Err(Diagnostic::new(format!(
+            "incremental_strategy `{}` {why}; nothing was changed",
+            strategy_name(config.strategy)
+        ))
+        .help("use `append` or `insert_overwrite` (with `partition_by`), or set `file_format: delta` (or `iceberg`) on a cluster that has its jars")
+        .into());
+    }
+    if config.strategy == Strategy::InsertOverwrite && dialect.insert_overwrite("", "", "").is_none() {
+        return Err(Diagnostic::new(
+            "incremental_strategy `insert_overwrite` is not valid on DuckDB (dbt-duckdb refuses it too); nothing was changed",
+        )
+        .help(format!("use one of: {}", STRATEGIES.join(", ")))
+        .into());
+    }
     let temp = dialect.temp_table(relation);
     let target = relation.to_string();
     adapter.transaction(|a| {
@@ -117,6 +142,10 @@ fn strategy_sql(
     let keys = &config.unique_key;
     match config.strategy {
         Strategy::Append => vec![insert],
+        Strategy::InsertOverwrite => dialect
+            .insert_overwrite(target, temp, &cols)
+            .into_iter()
+            .collect(),
         Strategy::DeleteInsert if keys.is_empty() => vec![insert],
         Strategy::DeleteInsert => {
             let delete = match keys.as_slice() {
@@ -150,6 +179,16 @@ fn strategy_sql(
             };
             vec![dialect.merge_by_name(target, temp, &on)]
         }
+    }
+}
+
+/// `strategy` as `incremental_strategy` writes it.
+fn strategy_name(strategy: Strategy) -> &'static str {
+    match strategy {
+        Strategy::Append => "append",
+        Strategy::DeleteInsert => "delete+insert",
+        Strategy::Merge => "merge",
+        Strategy::InsertOverwrite => "insert_overwrite",
     }
 }
 

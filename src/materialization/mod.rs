@@ -52,20 +52,73 @@ pub fn model(
         _ => RelationKind::View,
     };
     let dialect = adapter.dialect();
-    match existing {
-        Some(RelationKind::View) if kind == RelationKind::Table => {
-            statements.push(dialect.drop_if_exists(RelationKind::View, relation))
+    if kind == RelationKind::Table && !dialect.replaces_tables_in_place() {
+        let build = |staging: &Relation| Ok(vec![dialect.create_or_replace(kind, staging, body)]);
+        statements.extend(staged_table(adapter, relation, existing, build)?);
+    } else {
+        match existing {
+            Some(RelationKind::View) if kind == RelationKind::Table => {
+                statements.push(dialect.drop_if_exists(RelationKind::View, relation))
+            }
+            Some(RelationKind::Table) if kind == RelationKind::View => {
+                statements.push(dialect.drop_if_exists(RelationKind::Table, relation))
+            }
+            _ => {}
         }
-        Some(RelationKind::Table) if kind == RelationKind::View => {
-            statements.push(dialect.drop_if_exists(RelationKind::Table, relation))
-        }
-        _ => {}
+        statements.push(dialect.create_or_replace(kind, relation, body));
     }
-    statements.push(dialect.create_or_replace(kind, relation, body));
     statements.extend(hooks.post.iter().cloned());
     adapter.in_transaction(&statements)?;
     adapter.set_relation_kind(relation, kind);
     Ok(())
+}
+
+/// The statements that make table `relation` anew on an engine that cannot replace a table
+/// in place (Spark): `build` gives the statements that create and fill the staging table `<name>__mallard_new` (given to it), which
+/// then takes the name by two renames, the previous table becoming `<name>__mallard_old` in
+/// between and being dropped after. A failure before the renames leaves the previous table as
+/// it was; a run killed between the two renames leaves it as `<name>__mallard_old` with no
+/// table under the name, and the next build renames it back before anything else. `existing`
+/// is what the name holds now; a view there is dropped just before the renames.
+///
+/// Errors: the engine's, reading its catalog.
+fn staged_table(
+    adapter: &Adapter,
+    relation: &Relation,
+    mut existing: Option<RelationKind>,
+    build: impl Fn(&Relation) -> Result<Vec<String>>,
+) -> Result<Vec<String>> {
+    let dialect = adapter.dialect();
+    let named = |suffix: &str| {
+        Relation::new(
+            &relation.database,
+            &relation.schema,
+            &format!("{}__mallard_{suffix}", relation.identifier),
+        )
+    };
+    let (new, old) = (named("new"), named("old"));
+    let mut statements = Vec::new();
+    if existing.is_none() && adapter.relation_kind(&old)? == Some(RelationKind::Table) {
+        statements.push(dialect.rename_table(&old, relation));
+        existing = Some(RelationKind::Table);
+    }
+    statements.push(dialect.drop_if_exists(RelationKind::Table, &new));
+    statements.extend(build(&new)?);
+    match existing {
+        Some(RelationKind::View) => {
+            statements.push(dialect.drop_if_exists(RelationKind::View, relation));
+            statements.push(dialect.rename_table(&new, relation));
+        }
+        Some(RelationKind::Table) => {
+            statements.push(dialect.drop_if_exists(RelationKind::Table, &old));
+            statements.push(dialect.rename_table(relation, &old));
+            statements.push(dialect.rename_table(&new, relation));
+            statements.push(dialect.drop_if_exists(RelationKind::Table, &old));
+        }
+        None => statements.push(dialect.rename_table(&new, relation)),
+    }
+    adapter.forget_relation(&old);
+    Ok(statements)
 }
 
 /// Builds table model `node` under its enforced contract, as dbt does: the table is created
@@ -213,7 +266,15 @@ impl SeedLoad<'_> {
     /// rejecting a value (one that does not fit its column's type), with DuckDB's line number.
     /// Either way the previous table stays as it was.
     pub fn load(&self, adapter: &Adapter) -> Result<i64> {
-        let columns = self.columns()?;
+        let dialect = adapter.dialect();
+        let columns: Vec<(String, String)> = self
+            .columns()?
+            .into_iter()
+            .map(|(name, ty)| {
+                let ty = dialect.column_type(&ty);
+                (name, ty)
+            })
+            .collect();
         let defs: Vec<String> = columns
             .iter()
             .map(|(name, ty)| {
@@ -227,11 +288,25 @@ impl SeedLoad<'_> {
             .collect();
         let mut statements = self.hooks.pre.clone();
         let dialect = adapter.dialect();
-        if adapter.relation_kind(self.relation)? == Some(RelationKind::View) {
-            statements.push(dialect.drop_if_exists(RelationKind::View, self.relation));
+        let delimiter = self.delimiter_byte() as char;
+        let existing = adapter.relation_kind(self.relation)?;
+        if dialect.replaces_tables_in_place() {
+            if existing == Some(RelationKind::View) {
+                statements.push(dialect.drop_if_exists(RelationKind::View, self.relation));
+            }
+            statements.push(dialect.create_table_with_columns(self.relation, &defs.join(", ")));
+            statements.push(adapter.load_csv(self.relation, &self.csv, delimiter, &columns)?);
+        } else {
+            let build = |staging: &Relation| -> Result<Vec<String>> {
+                Ok(vec![
+                    dialect.create_table_with_columns(staging, &defs.join(", ")),
+                    adapter
+                        .load_csv(staging, &self.csv, delimiter, &columns)
+                        .map_err(|e| self.load_error(&e.to_string()))?,
+                ])
+            };
+            statements.extend(staged_table(adapter, self.relation, existing, build)?);
         }
-        statements.push(dialect.create_table_with_columns(self.relation, &defs.join(", ")));
-        statements.push(adapter.load_csv(self.relation, &self.csv, self.delimiter_byte() as char));
         statements.extend(self.hooks.post.iter().cloned());
         adapter
             .in_transaction(&statements)

@@ -34,6 +34,20 @@ pub fn build(
     config: &SnapshotConfig,
     hooks: &super::Hooks,
 ) -> Result<()> {
+    // Spark: dbt-spark's snapshots need `merge` (Delta or Iceberg tables); Mallard's are not
+    // built there yet, and say so rather than send DuckDB's statements.
+    if !adapter.dialect().replaces_tables_in_place() {
+        let why = adapter
+            .dialect()
+            .row_changes()
+            .map(|why| format!(" (and a snapshot {why})"))
+            .unwrap_or_default();
+        return Err(crate::error::Diagnostic::new(format!(
+            "snapshots are not supported on this engine by Mallard yet{why}; nothing was changed"
+        ))
+        .help("build snapshots on a DuckDB target; on Spark they will need `file_format: delta` (or `iceberg`) on a cluster that has its jars, as under dbt-spark")
+        .into());
+    }
     let body = super::strip_trailing_semicolon(sql);
     let exists = adapter.relation_kind(relation)?.is_some();
     adapter.transaction(|a| {

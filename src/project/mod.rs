@@ -8,6 +8,7 @@
 pub mod duckdb_profile;
 pub mod profile;
 pub mod properties;
+pub mod spark_profile;
 pub mod starter;
 pub mod yaml;
 

@@ -39,19 +39,30 @@ pub struct Target {
     /// `external_root` as written (default `.`): where `external` models write, relative to
     /// the project folder.
     pub external_root: String,
+    /// The Spark Connect server of a `type: spark` target; `None` for DuckDB.
+    pub spark: Option<crate::config::connection::SparkConnect>,
     /// Keys of the target that have no effect in Mallard (`disable_transactions`, ...), as
     /// messages naming each with `file:line`: accepted, but never silently.
     pub warnings: Vec<String>,
 }
 
 impl Target {
+    /// The adapter type (`target.type`): `duckdb` or `spark`.
+    pub fn adapter_type(&self) -> &'static str {
+        if self.spark.is_some() {
+            "spark"
+        } else {
+            "duckdb"
+        }
+    }
+
     /// The value of `target` in Jinja: dbt's fields for a DuckDB target.
     pub fn jinja_value(&self) -> Value {
         serde_json::json!({
             "name": self.name,
             "target_name": self.name,
             "profile_name": self.profile_name,
-            "type": "duckdb",
+            "type": self.adapter_type(),
             "schema": self.schema,
             "database": self.database,
             "threads": self.threads,
@@ -162,13 +173,49 @@ pub fn load_target(
         from_line: target_loc.line,
     };
     let kind = output.get("type").and_then(Value::as_str).unwrap_or("");
-    if kind != "duckdb" {
+    let threads = match threads_override {
+        Some(t) => t,
+        None => match output.get("threads") {
+            None => 1,
+            Some(v) => v.as_u64().map(|t| t as usize).unwrap_or(0),
+        },
+    };
+    if threads == 0 {
         return Err(Diagnostic::new(format!(
-            "target `{target_name}` has type `{kind}`; mallard runs on DuckDB only"
+            "target `{target_name}`: `threads` must be a whole number of at least 1"
         ))
         .at(target_loc)
-        .help("set `type: duckdb`")
         .into());
+    }
+    match kind {
+        "duckdb" => {}
+        "spark" => {
+            let keys = super::spark_profile::read(&output, &target_name, &locator)?;
+            return Ok(Target {
+                warnings: keys.warnings,
+                setup: Default::default(),
+                attached_files: Vec::new(),
+                external_root: ".".into(),
+                profile_name: profile_name.to_string(),
+                name: target_name,
+                path: None,
+                // Spark's session catalog: relations are `spark_catalog`.`schema`.`name`.
+                database: "spark_catalog".into(),
+                schema: keys.schema,
+                threads,
+                profiles_file: file_path,
+                publish: false,
+                spark: Some(keys.connect),
+            });
+        }
+        _ => {
+            return Err(Diagnostic::new(format!(
+                "target `{target_name}` has type `{kind}`; mallard runs on DuckDB (`type: duckdb`) and on Spark over Spark Connect (`type: spark`)"
+            ))
+            .at(target_loc)
+            .help("set `type: duckdb` or `type: spark`")
+            .into());
+        }
     }
     let keys = super::duckdb_profile::read(&output, &target_name, &locator, project_root)?;
     let path = match output.get("path").and_then(Value::as_str) {
@@ -193,21 +240,8 @@ pub fn load_target(
             .into());
         }
     };
-    let threads = match threads_override {
-        Some(t) => t,
-        None => match output.get("threads") {
-            None => 1,
-            Some(v) => v.as_u64().map(|t| t as usize).unwrap_or(0),
-        },
-    };
-    if threads == 0 {
-        return Err(Diagnostic::new(format!(
-            "target `{target_name}`: `threads` must be a whole number of at least 1"
-        ))
-        .at(target_loc)
-        .into());
-    }
     Ok(Target {
+        spark: None,
         warnings: keys.warnings,
         setup: keys.setup,
         attached_files: keys.attached_files,

@@ -52,6 +52,9 @@ pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invoca
     session.write_manifest(invocation)?;
     // One read-only connection serves the compile's `run_query` calls and the catalog.
     let adapter = match session.target.path.as_deref() {
+        _ if session.target.spark.is_some() => {
+            Some(session.open_existing_read_only("docs generate", "build the project first")?)
+        }
         Some(p) if p.exists() => {
             Some(session.open_existing_read_only("docs generate", "build the project first")?)
         }
@@ -120,8 +123,9 @@ pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invoca
     let (reused, to_parse) = artifacts::lineage::reusable(&previous, &catalog_md5, &compiled);
     let in_memory;
     let parser = match &adapter {
-        Some(a) => a,
-        None => {
+        Some(a) if a.adapter_type() == "duckdb" => a,
+        // DuckDB parses another engine's SQL where it can: what it cannot is `untraced`.
+        _ => {
             in_memory = crate::adapter::Adapter::open(None)?;
             &in_memory
         }

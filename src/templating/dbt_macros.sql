@@ -39,9 +39,11 @@
 
 {% macro split_part(string_text, delimiter_text, part_number) %}{{ return(adapter.dispatch('split_part', 'dbt')(string_text, delimiter_text, part_number)) }}{% endmacro %}
 {% macro duckdb__split_part(string_text, delimiter_text, part_number) %}string_split({{ string_text }}, {{ delimiter_text }})[{{ part_number }}]{% endmacro %}
+{% macro spark__split_part(string_text, delimiter_text, part_number) %}split_part({{ string_text }}, {{ delimiter_text }}, {{ part_number }}){% endmacro %}
 
 {% macro any_value(expression) %}{{ return(adapter.dispatch('any_value', 'dbt')(expression)) }}{% endmacro %}
 {% macro duckdb__any_value(expression) %}arbitrary({{ expression }}){% endmacro %}
+{% macro spark__any_value(expression) %}any_value({{ expression }}){% endmacro %}
 
 {% macro bool_or(expression) %}{{ return(adapter.dispatch('bool_or', 'dbt')(expression)) }}{% endmacro %}
 {% macro default__bool_or(expression) %}bool_or({{ expression }}){% endmacro %}
@@ -52,6 +54,13 @@
 list_aggr((array_agg({{ measure }} {{ order_by_clause or '' }}))[1:{{ limit_num }}], 'string_agg', {{ delimiter_text }})
 {%- else -%}
 string_agg({{ measure }}, {{ delimiter_text }} {{ order_by_clause or '' }})
+{%- endif -%}
+{%- endmacro %}
+{% macro spark__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
+{%- if order_by_clause or limit_num -%}
+{{ exceptions.raise_compiler_error("listagg with order_by_clause or limit_num is not implemented on Spark by Mallard") }}
+{%- else -%}
+array_join(collect_list({{ measure }}), {{ delimiter_text }})
 {%- endif -%}
 {%- endmacro %}
 
@@ -77,9 +86,11 @@ string_agg({{ measure }}, {{ delimiter_text }} {{ order_by_clause or '' }})
 
 {% macro current_timestamp() %}{{ return(adapter.dispatch('current_timestamp', 'dbt')()) }}{% endmacro %}
 {% macro duckdb__current_timestamp() %}now(){% endmacro %}
+{% macro spark__current_timestamp() %}current_timestamp(){% endmacro %}
 
 {% macro date(year, month, day) %}{{ return(adapter.dispatch('date', 'dbt')(year, month, day)) }}{% endmacro %}
 {% macro duckdb__date(year, month, day) %}make_date({{ year }}, {{ month }}, {{ day }}){% endmacro %}
+{% macro spark__date(year, month, day) %}make_date({{ year }}, {{ month }}, {{ day }}){% endmacro %}
 
 {% macro date_trunc(datepart, date) %}{{ return(adapter.dispatch('date_trunc', 'dbt')(datepart, date)) }}{% endmacro %}
 {% macro default__date_trunc(datepart, date) %}date_trunc('{{ datepart }}', {{ date }}){% endmacro %}
@@ -95,6 +106,10 @@ string_agg({{ measure }}, {{ delimiter_text }} {{ order_by_clause or '' }})
 ({{ from_date_or_timestamp }} + cast({{ interval }} as bigint) * interval 1 {{ unit }})
 {%- endif -%}
 {%- endmacro %}
+{#- Spark: timestampadd gives a timestamp, as DuckDB's date + interval does. -#}
+{% macro spark__dateadd(datepart, interval, from_date_or_timestamp) -%}
+timestampadd({{ datepart | upper }}, cast({{ interval }} as bigint), cast({{ from_date_or_timestamp }} as timestamp))
+{%- endmacro %}
 
 {% macro datediff(first_date, second_date, datepart) %}{{ return(adapter.dispatch('datediff', 'dbt')(first_date, second_date, datepart)) }}{% endmacro %}
 {% macro duckdb__datediff(first_date, second_date, datepart) -%}
@@ -108,10 +123,36 @@ end)
 (date_diff('{{ datepart }}', {{ first_date }}::timestamp, {{ second_date }}::timestamp))
 {%- endif -%}
 {%- endmacro %}
+{#- Spark: the number of `datepart` boundaries crossed from the first date to the second, as
+    DuckDB's date_diff counts them (months: 2024-01-31 to 2024-02-01 is 1). -#}
+{% macro spark__datediff(first_date, second_date, datepart) -%}
+{%- set unit = datepart | lower -%}
+{%- if unit == 'day' -%}
+datediff(cast({{ second_date }} as date), cast({{ first_date }} as date))
+{%- elif unit == 'month' -%}
+((year({{ second_date }}) * 12 + month({{ second_date }})) - (year({{ first_date }}) * 12 + month({{ first_date }})))
+{%- elif unit == 'quarter' -%}
+((year({{ second_date }}) * 4 + quarter({{ second_date }})) - (year({{ first_date }}) * 4 + quarter({{ first_date }})))
+{%- elif unit == 'year' -%}
+(year({{ second_date }}) - year({{ first_date }}))
+{%- elif unit in ['hour', 'minute', 'second'] -%}
+{%- set seconds = {'hour': 3600, 'minute': 60, 'second': 1}[unit] -%}
+((unix_timestamp(date_trunc('{{ unit }}', {{ second_date }})) - unix_timestamp(date_trunc('{{ unit }}', {{ first_date }}))) div {{ seconds }})
+{%- else -%}
+{{ exceptions.raise_compiler_error("datediff by '" ~ datepart ~ "' is not implemented on Spark by Mallard: use day, month, quarter, year, hour, minute or second") }}
+{%- endif -%}
+{%- endmacro %}
 
 {% macro last_day(date, datepart) %}{{ return(adapter.dispatch('last_day', 'dbt')(date, datepart)) }}{% endmacro %}
 {% macro default_last_day(date, datepart) -%}
 cast({{ dbt.dateadd('day', '-1', dbt.dateadd(datepart, '1', dbt.date_trunc(datepart, date))) }} as date)
+{%- endmacro %}
+{% macro spark__last_day(date, datepart) -%}
+{%- if datepart == 'month' -%}
+last_day({{ date }})
+{%- else -%}
+{{ dbt.duckdb__last_day(date, datepart) }}
+{%- endif -%}
 {%- endmacro %}
 {% macro duckdb__last_day(date, datepart) -%}
 {%- if datepart == 'quarter' -%}
@@ -124,6 +165,9 @@ cast({{ dbt.dateadd('day', '-1', dbt.dateadd('month', '3', dbt.date_trunc(datepa
 {% macro generate_series(upper_bound) %}{{ return(adapter.dispatch('generate_series', 'dbt')(upper_bound)) }}{% endmacro %}
 {% macro duckdb__generate_series(upper_bound) %}
     select generate_series as generated_number from generate_series(1, {{ upper_bound }})
+{% endmacro %}
+{% macro spark__generate_series(upper_bound) %}
+    select id as generated_number from range(1, {{ upper_bound }} + 1)
 {% endmacro %}
 
 {% macro get_powers_of_two(upper_bound) %}{{ return(adapter.dispatch('get_powers_of_two', 'dbt')(upper_bound)) }}{% endmacro %}
@@ -156,6 +200,7 @@ cast({{ dbt.dateadd('day', '-1', dbt.dateadd('month', '3', dbt.date_trunc(datepa
 
 {% macro type_string() %}{{ return(adapter.dispatch('type_string', 'dbt')()) }}{% endmacro %}
 {% macro default__type_string() %}TEXT{% endmacro %}
+{% macro spark__type_string() %}string{% endmacro %}
 {% macro type_timestamp() %}{{ return(adapter.dispatch('type_timestamp', 'dbt')()) }}{% endmacro %}
 {% macro default__type_timestamp() %}timestamp{% endmacro %}
 {% macro type_int() %}{{ return(adapter.dispatch('type_int', 'dbt')()) }}{% endmacro %}
