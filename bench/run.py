@@ -17,6 +17,11 @@
 8. dbt against Mallard on each public project of ../shared/realworld (tests/realworld/*/
    parity.yml: the same commands in a fresh copy each run, cold), alternating the two tools;
    total wall time of the commands and the peak memory of the largest one.
+9. Spark (`--only-spark`; a build with `--features spark` and a server started by
+   `bash scripts/spark-server start`): the warehouse's CDNOW marts run by Mallard against
+   dbt-spark 1.11 (`method: session`, the same pyspark), alternating, one thread each; and
+   Mallard's overhead per node: its run against the same statements (MALLARD_SQL_LOG) sent by
+   a raw Spark Connect client (examples/spark_replay.rs), alternating.
 
 Run it with `bash bench/run` (which builds the release binaries first). Results go to
 BENCHMARKS.md. Wall time is from before spawning to after reaping each process; peak memory is
@@ -39,6 +44,7 @@ TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 MALLARD = os.path.join(TARGET, "release", "mallard")
 SEEDGEN = os.path.join(TARGET, "release", "seedgen")
 REPLAY = os.path.join(TARGET, "release", "examples", "replay_sql")
+SPARK_REPLAY = os.path.join(TARGET, "release", "examples", "spark_replay")
 RELATIONS = os.path.join(TARGET, "release", "examples", "relations")
 PROJECT_FILES = ["dbt_project.yml", "profiles.yml", "models", "macros", "exports"]
 
@@ -406,6 +412,69 @@ def engine_floor(work, runs, results):
     results.append(("The engine's floor on public projects (their statements replayed by DuckDB alone)", rows))
 
 
+CDNOW_MODELS = ["stg_cdnow__transactions", "stg_tickets__orders", "order_cohorts", "ltv", "rfm_segments"]
+CDNOW_SEEDS = ["cdnow_transactions", "ticket_orders", "fx_rates"]
+
+
+def spark_cost(work, runs, results):
+    """The CDNOW marts on a local Spark: Mallard against dbt-spark (session), and Mallard's
+    time against the raw client's for the same statements."""
+    spark_root = os.environ.get("MALLARD_SPARK_HOME", os.path.expanduser("~/.cache/mallard/spark"))
+    dbt = os.path.join(spark_root, "venv", "bin", "dbt")
+    if not os.path.exists(dbt):
+        sys.exit("the Spark benchmark needs dbt-spark: bash scripts/spark_parity/record spark_chain installs it")
+    project = os.path.join(work, "spark")
+    make_project(project, os.path.join(ROOT, "seeds"))
+    env = dict(os.environ, MALLARD_SPARK_SCHEMA="bench_mallard")
+    select = ["-s"] + CDNOW_MODELS
+    run([MALLARD, "seed", "--target", "spark", "-s"] + CDNOW_SEEDS, project, env)
+    # dbt-spark's own copy, with its session profile and its own Hive metastore in the folder.
+    dbt_project = os.path.join(work, "spark_dbt")
+    make_project(dbt_project, os.path.join(ROOT, "seeds"))
+    with open(os.path.join(dbt_project, "profiles.yml"), "w") as f:
+        f.write(
+            "retention:\n  target: spark\n  outputs:\n    spark:\n      type: spark\n      method: session\n"
+            "      host: NA\n      schema: bench_dbt\n      threads: 1\n      server_side_parameters:\n"
+            '        spark.ui.enabled: "false"\n'
+        )
+    for j in ["/usr/lib/jvm/java-17-openjdk-amd64", "/usr/lib/jvm/java-17-openjdk-arm64"]:
+        if os.path.exists(j):
+            dbt_env = dict(os.environ, JAVA_HOME=j, DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    run([dbt, "seed", "--profiles-dir", ".", "-s"] + CDNOW_SEEDS, dbt_project, dbt_env)
+    mallard_secs, dbt_secs = [], []
+    for i in range(runs):
+        for side in (["mallard", "dbt"] if i % 2 == 0 else ["dbt", "mallard"]):
+            if side == "mallard":
+                mallard_secs.append(run([MALLARD, "run", "--target", "spark", "--threads", "1"] + select, project, env)[0])
+            else:
+                dbt_secs.append(run([dbt, "run", "--profiles-dir", "."] + select, dbt_project, dbt_env)[0])
+    m, d = summary(mallard_secs), summary(dbt_secs)
+    # Overhead per node: the same statements through a raw client.
+    log = os.path.join(work, "spark.sql.log")
+    own, raw = [], []
+    for i in range(runs):
+        for side in (["mallard", "raw"] if i % 2 == 0 else ["raw", "mallard"]):
+            if side == "mallard":
+                if os.path.exists(log):
+                    os.remove(log)
+                own.append(run([MALLARD, "run", "--target", "spark", "--threads", "1"] + select, project,
+                               dict(env, MALLARD_SQL_LOG=log))[0])
+            elif os.path.exists(log):
+                raw.append(run([SPARK_REPLAY, "sc://127.0.0.1:15002", log], project)[0])
+    o, r = summary(own), summary(raw)
+    per_node = (o["median"] - r["median"]) / len(CDNOW_MODELS)
+    results.append((
+        "Spark: the warehouse's CDNOW marts on a local Spark 4.3 (local[2]), 5 models, one thread",
+        [
+            ("dbt-spark 1.11 run (method: session: starts its own Spark in the process)", fmt(d)),
+            ("mallard run (Spark Connect)", fmt(m) + f"; dbt-spark / mallard = {d['median'] / m['median']:.1f}x"),
+            ("the same statements from a raw Spark Connect client", fmt(r)),
+            ("mallard run, its statements logged", fmt(o) + f"; {o['median'] / r['median']:.2f}x the raw client, "
+             f"{per_node:.2f} s per node"),
+        ],
+    ))
+
+
 def machine():
     cpu = "unknown CPU"
     try:
@@ -430,11 +499,14 @@ def main():
     ap.add_argument("--only-floor", action="store_true", help="only the engine's floor on the public projects")
     ap.add_argument("--only-export", action="store_true", help="only writing the marts to Parquet")
     ap.add_argument("--only-docs", action="store_true", help="only the documentation site")
+    ap.add_argument("--only-spark", action="store_true", help="only the Spark engine (needs --features spark and a server)")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     args = ap.parse_args()
     results = []
-    if args.only_corpus or args.only_logs or args.only_floor or args.only_export or args.only_docs:
+    if args.only_corpus or args.only_logs or args.only_floor or args.only_export or args.only_docs or args.only_spark:
         with tempfile.TemporaryDirectory(prefix="mallard-bench-") as work:
+            if args.only_spark:
+                spark_cost(work, max(3, args.runs), results)
             if args.only_docs:
                 docs_cost(work, max(5, args.runs), results)
             if args.only_export:

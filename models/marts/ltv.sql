@@ -6,6 +6,8 @@
 --   monthly_churn = 1 - (buyers_K / buyers_1)^(1 / (K - 1)) geometric monthly loss of buyers
 --                   from month 1 to K (month 0 is acquisition, not retention); NULL for K < 2
 --   expected_lifetime_months = 1 / monthly_churn, and ltv = arpu * expected_lifetime_months.
+-- Revenue is divided as a double: DuckDB turns a decimal quotient into a double by itself,
+-- Spark keeps it a decimal of 6 places, so the cast gives both engines the same numbers.
 with cohorts as (
     select * from {{ ref('order_cohorts') }}
 ),
@@ -13,10 +15,10 @@ with cohorts as (
 curve as (
     select
         *,
-        sum(revenue) over (
+        cast(sum(revenue) over (
             partition by store, cohort_month order by month_number
             rows between unbounded preceding and current row
-        ) / cohort_size as cumulative_revenue_per_customer
+        ) as double) / cohort_size as cumulative_revenue_per_customer
     from cohorts
 ),
 
@@ -25,10 +27,10 @@ per_cohort as (
         store,
         cohort_month,
         max(month_number) as observed_months,
-        sum(revenue) / any_value(cohort_size) / (max(month_number) + 1) as arpu,
-        sum(revenue) / nullif(sum(buyers), 0) as arppu,
+        cast(sum(revenue) as double) / any_value(cohort_size) / (max(month_number) + 1) as arpu,
+        cast(sum(revenue) as double) / nullif(sum(buyers), 0) as arppu,
         max(buyers) filter (where month_number = 1) as buyers_first_month,
-        arg_max(buyers, month_number) as buyers_last_month
+        max_by(buyers, month_number) as buyers_last_month
     from cohorts
     group by store, cohort_month
 ),

@@ -5,14 +5,14 @@
 with orders as (
     select
         'cdnow' as store,
-        cast(customer_id as varchar) as customer_id,
+        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
         order_month,
         revenue_usd as revenue
     from {{ ref('stg_cdnow__transactions') }}
     union all
     select
         'tickets',
-        cast(user_id as varchar),
+        cast(user_id as {{ dbt.type_string() }}),
         cast(date_trunc('month', order_date) as date),
         revenue_rub
     from {{ ref('stg_tickets__orders') }}
@@ -41,14 +41,14 @@ grid as (
     from cohorts as c
     join last_months as l on l.store = c.store
     cross join range(0, 240) as m(month_number)
-    where m.month_number <= date_diff('month', c.cohort_month, l.last_month)
+    where m.month_number <= {{ dbt.datediff('c.cohort_month', 'l.last_month', 'month') }}
 ),
 
 activity as (
     select
         o.store,
         f.cohort_month,
-        date_diff('month', f.cohort_month, o.order_month) as month_number,
+        {{ dbt.datediff('f.cohort_month', 'o.order_month', 'month') }} as month_number,
         count(distinct o.customer_id) as buyers,
         count(*) as orders,
         sum(o.revenue) as revenue
@@ -58,7 +58,7 @@ activity as (
 )
 
 select
-    g.store || ':' || strftime(g.cohort_month, '%Y-%m') || ':' || cast(g.month_number as varchar) as cohort_month_key,
+    g.store || ':' || {{ year_month('g.cohort_month') }} || ':' || cast(g.month_number as {{ dbt.type_string() }}) as cohort_month_key,
     g.store,
     g.cohort_month,
     cast(g.month_number as integer) as month_number,

@@ -18,7 +18,7 @@ scored as (
     select
         customer_id,
         last_order_date,
-        date '{{ as_of }}' - last_order_date as recency_days,
+        {{ dbt.datediff('last_order_date', "date '" ~ as_of ~ "'", 'day') }} as recency_days,
         frequency,
         monetary_usd,
         ntile(5) over (order by last_order_date, customer_id) as r_score,
@@ -36,7 +36,7 @@ select
     r_score,
     f_score,
     m_score,
-    cast(r_score as varchar) || cast(f_score as varchar) || cast(m_score as varchar) as rfm_cell,
+    cast(r_score as {{ dbt.type_string() }}) || cast(f_score as {{ dbt.type_string() }}) || cast(m_score as {{ dbt.type_string() }}) as rfm_cell,
     case
         when r_score >= 4 and (f_score + m_score) / 2 >= 4 then 'champions'
         when r_score >= 3 and (f_score + m_score) / 2 >= 3 then 'loyal'

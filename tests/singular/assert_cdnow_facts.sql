@@ -8,8 +8,8 @@ with facts as (
     select 'purchases', count(*), 69659
     from {{ ref('stg_cdnow__transactions') }}
     union all
-    select 'cohort ' || strftime(cohort_month, '%Y-%m'), cohort_size,
-        case strftime(cohort_month, '%Y-%m')
+    select 'cohort ' || {{ year_month('cohort_month') }}, cohort_size,
+        case {{ year_month('cohort_month') }}
             when '1997-01' then 7846
             when '1997-02' then 8476
             when '1997-03' then 7248
