@@ -431,6 +431,13 @@ def spark_cost(work, runs, results):
     # dbt-spark's own copy, with its session profile and its own Hive metastore in the folder.
     dbt_project = os.path.join(work, "spark_dbt")
     make_project(dbt_project, os.path.join(ROOT, "seeds"))
+    # dbt-spark takes `column_types` as written, and Spark's `varchar` needs a length; Mallard
+    # reads the warehouse's DuckDB `VARCHAR` as Spark's `string` itself.
+    yml = os.path.join(dbt_project, "dbt_project.yml")
+    with open(yml) as f:
+        text = f.read()
+    with open(yml, "w") as f:
+        f.write(text.replace("VARCHAR", "STRING"))
     with open(os.path.join(dbt_project, "profiles.yml"), "w") as f:
         f.write(
             "retention:\n  target: spark\n  outputs:\n    spark:\n      type: spark\n      method: session\n"

@@ -37,3 +37,10 @@ else
     rm -rf "$_mallard_tmp"
   fi
 fi
+
+# MALLARD_SPARK=1 builds the Spark engine too (cargo feature `spark`; needs protoc). scripts/test
+# sets it; `MALLARD_SPARK=1 ./mallard ...` runs the same binary the tests built, where a plain
+# `./mallard` (no Spark, no protoc needed) would rebuild Mallard's own crate without it.
+if [ "${MALLARD_SPARK:-0}" = 1 ]; then
+  MALLARD_CARGO_FEATURES+=(--features spark)
+fi

@@ -205,7 +205,8 @@ fn drop_schemas(spark: &SparkSession, schema: &str) {
 #[test]
 fn the_chain_builds_on_spark_as_dbt_spark_builds_it_with_the_numbers_it_has_on_duckdb() {
     // tests/fixtures/spark_chain: a seed with `column_types`, views, tables, an ephemeral
-    // model, an incremental model, a model with hooks and `run_query`, data tests.
+    // model, an incremental model, a model with hooks and `run_query`, one that asks
+    // `adapter.get_relation` and `get_columns_in_relation`, data tests and a unit test.
     let on_duckdb = Project::fixture("spark_chain");
     let run = on_duckdb.run(&["build"]);
     assert_eq!(run.code, 0, "{}", run.text(&on_duckdb));
@@ -216,7 +217,7 @@ fn the_chain_builds_on_spark_as_dbt_spark_builds_it_with_the_numbers_it_has_on_d
     let spark = spark();
     let run = p.run(&["build"]);
     assert_eq!(run.code, 0, "{}", run.text(&p));
-    assert!(run.stdout.contains("PASS=12"), "{}", run.text(&p));
+    assert!(run.stdout.contains("PASS=14"), "{}", run.text(&p));
 
     // What dbt-spark builds from the same project on the same Spark (recorded by
     // scripts/spark_parity/record): the same relations, column types and rows.
@@ -239,6 +240,10 @@ fn the_chain_builds_on_spark_as_dbt_spark_builds_it_with_the_numbers_it_has_on_d
         ("main_marts.shipped", format!("{schema}_marts.shipped")),
         ("main_marts.orders_log", format!("{schema}_marts.orders_log")),
         ("main_marts.hook_log", format!("{schema}_marts.hook_log")),
+        (
+            "main_marts.relation_facts",
+            format!("{schema}_marts.relation_facts"),
+        ),
         (
             "main_reports.top_customer",
             format!("{schema}_reports.top_customer"),
@@ -439,8 +444,14 @@ fn incremental_append_adds_only_new_rows_and_insert_overwrite_replaces_them_on_s
         "models/latest_placed.sql",
         "{{ config(materialized='incremental', incremental_strategy='insert_overwrite') }}\nselect order_id, customer from {{ ref('stg_orders') }} where status = 'placed'\n",
     );
+    // With partition_by, only the partitions the increment falls in are replaced.
+    p.write(
+        "models/by_customer.sql",
+        "{{ config(materialized='incremental', incremental_strategy='insert_overwrite', partition_by='customer') }}\nselect order_id, customer from {{ ref('stg_orders') }}\n{% if is_incremental() %}where customer = 'dee'{% endif %}\n",
+    );
     assert_eq!(p.run(&["seed"]).code, 0);
-    assert_eq!(p.run(&["run", "-s", "+orders_log", "latest_placed"]).code, 0);
+    let run = p.run(&["run", "-s", "+orders_log", "latest_placed", "by_customer"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
     assert_eq!(spark_rows(&spark, &format!("{schema}.latest_placed")), ["4|cid"]);
     let first = spark_rows(&spark, &format!("{schema}.orders_log"));
     let csv = p.read("seeds/raw_orders.csv");
@@ -459,6 +470,23 @@ fn incremental_append_adds_only_new_rows_and_insert_overwrite_replaces_them_on_s
     assert_eq!(
         spark_rows(&spark, &format!("{schema}.latest_placed")),
         ["4|cid", "99|dee"]
+    );
+    let run = p.run(&["run", "-s", "by_customer"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    assert_eq!(
+        spark_rows(&spark, &format!("{schema}.by_customer")),
+        ["1|ann", "2|bob", "3|ann", "4|cid", "99|dee"]
+    );
+    let partitions: Vec<String> = spark
+        .sql(&format!("show partitions {schema}.by_customer"))
+        .and_then(|df| df.collect())
+        .unwrap()
+        .iter()
+        .map(|r| spark_text(&r.values()[0]))
+        .collect();
+    assert_eq!(
+        partitions,
+        ["customer=ann", "customer=bob", "customer=cid", "customer=dee"]
     );
     drop_schemas(&spark, &schema);
 }

@@ -94,10 +94,25 @@ pub trait Dialect: Send + Sync {
         crate::config::materialized::IncrementalStrategy::DeleteInsert
     }
 
-    /// `insert overwrite table <target> select <cols> from <source>`, where the engine has it
-    /// (Spark); `None` where it has not (DuckDB, whose dbt plugin refuses the strategy).
-    fn insert_overwrite(&self, _target: &str, _source: &str, _columns: &str) -> Option<String> {
+    /// The statements of `insert overwrite table <target> select <columns> from <source>`,
+    /// where the engine has it (Spark; of a `partitioned` table only the partitions the rows
+    /// fall in are replaced); `None` where it has not (DuckDB, whose dbt plugin refuses the
+    /// strategy).
+    fn insert_overwrite(
+        &self,
+        _target: &str,
+        _source: &str,
+        _columns: &str,
+        _partitioned: bool,
+    ) -> Option<Vec<String>> {
         None
+    }
+
+    /// Creates table `relation` (which does not exist) over `select`, partitioned by the
+    /// columns `partition_by` where the engine partitions tables (Spark); DuckDB's tables have
+    /// no partitions, and it replaces the table as [`Dialect::create_or_replace`] does.
+    fn create_table_as(&self, relation: &Relation, select: &str, _partition_by: &[String]) -> String {
+        self.create_or_replace(RelationKind::Table, relation, select)
     }
 
     /// `None` where tables take `merge`, `update` and `delete`; otherwise why they do not

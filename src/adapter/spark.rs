@@ -521,11 +521,33 @@ impl Dialect for SparkDialect {
         crate::config::materialized::IncrementalStrategy::Append
     }
 
-    fn insert_overwrite(&self, target: &str, source: &str, columns: &str) -> Option<String> {
-        Some(format!(
-            "insert overwrite table {target}
-select {columns} from {source}"
-        ))
+    fn insert_overwrite(
+        &self,
+        target: &str,
+        source: &str,
+        columns: &str,
+        partitioned: bool,
+    ) -> Option<Vec<String>> {
+        let insert = format!("insert overwrite table {target}\nselect {columns} from {source}");
+        // Only the partitions the new rows fall in, as dbt-spark sets it.
+        let dynamic = "set spark.sql.sources.partitionOverwriteMode = dynamic".to_string();
+        Some(if partitioned {
+            vec![dynamic, insert]
+        } else {
+            vec![insert]
+        })
+    }
+
+    fn create_table_as(&self, relation: &Relation, select: &str, partition_by: &[String]) -> String {
+        if partition_by.is_empty() {
+            return self.create_or_replace(RelationKind::Table, relation, select);
+        }
+        let columns: Vec<String> = partition_by.iter().map(|c| quote(c)).collect();
+        format!(
+            "create table {relation}\nusing {}\npartitioned by ({})\nas\n{select}",
+            self.file_format,
+            columns.join(", ")
+        )
     }
 
     fn replaces_tables_in_place(&self) -> bool {

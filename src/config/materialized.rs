@@ -164,6 +164,22 @@ pub struct IncrementalConfig {
     /// An `on_schema_change` that is not one of the four, as written: taken as `ignore`, with
     /// dbt's warning when the model builds incrementally.
     pub invalid_on_schema_change: Option<String>,
+    /// `partition_by` (see [`partition_by`]).
+    pub partition_by: Vec<String>,
+}
+
+/// A model's `partition_by`: the columns its table is partitioned by on Spark (a column or a
+/// list, as dbt-spark reads it); empty when not set. DuckDB tables have no partitions
+/// (dbt-duckdb reads `partition_by` only for `external` models' files).
+pub fn partition_by(config: &NodeConfig) -> Vec<String> {
+    config
+        .0
+        .get("partition_by")
+        .map(as_string_list)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| !c.trim().is_empty())
+        .collect()
 }
 
 /// The strategies Mallard knows, as written in `incremental_strategy`.
@@ -210,6 +226,7 @@ impl IncrementalConfig {
             .filter(|k| !k.trim().is_empty())
             .collect();
         IncrementalConfig {
+            partition_by: partition_by(config),
             strategy,
             strategy_named,
             unknown_strategy,

@@ -52,7 +52,7 @@ pub fn build(
     }
     let existing = adapter.relation_kind(relation)?;
     if !is_incremental(existing, full_refresh) {
-        super::model(adapter, "table", relation, sql, hooks)?;
+        super::model(adapter, "table", relation, sql, hooks, &config.partition_by)?;
         return Ok(());
     }
     if let Some(unknown) = &config.unknown_strategy {
@@ -85,7 +85,7 @@ pub fn build(
         .help("use `append` or `insert_overwrite` (with `partition_by`), or set `file_format: delta` (or `iceberg`) on a cluster that has its jars")
         .into());
     }
-    if config.strategy == Strategy::InsertOverwrite && dialect.insert_overwrite("", "", "").is_none() {
+    if config.strategy == Strategy::InsertOverwrite && dialect.insert_overwrite("", "", "", false).is_none() {
         return Err(Diagnostic::new(
             "incremental_strategy `insert_overwrite` is not valid on DuckDB (dbt-duckdb refuses it too); nothing was changed",
         )
@@ -143,9 +143,8 @@ fn strategy_sql(
     match config.strategy {
         Strategy::Append => vec![insert],
         Strategy::InsertOverwrite => dialect
-            .insert_overwrite(target, temp, &cols)
-            .into_iter()
-            .collect(),
+            .insert_overwrite(target, temp, &cols, !config.partition_by.is_empty())
+            .unwrap_or_default(),
         Strategy::DeleteInsert if keys.is_empty() => vec![insert],
         Strategy::DeleteInsert => {
             let delete = match keys.as_slice() {

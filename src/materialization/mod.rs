@@ -33,8 +33,9 @@ pub struct Hooks {
     pub deferred_post: Vec<(usize, String)>,
 }
 
-/// Builds a `view` or `table` model from `sql` (a `select`), with its hooks around it. The
-/// schema must exist: [`crate::runner::run_nodes`] creates every schema before the workers start.
+/// Builds a `view` or `table` model from `sql` (a `select`), with its hooks around it; a table
+/// is partitioned by `partition_by` where the engine partitions tables (Spark). The schema
+/// must exist: [`crate::runner::run_nodes`] creates every schema before the workers start.
 ///
 /// Errors: the engine's error; nothing has changed in the database when it is returned.
 pub fn model(
@@ -43,6 +44,7 @@ pub fn model(
     relation: &Relation,
     sql: &str,
     hooks: &Hooks,
+    partition_by: &[String],
 ) -> anyhow::Result<()> {
     let body = strip_trailing_semicolon(sql);
     let existing = adapter.relation_kind(relation)?;
@@ -52,8 +54,16 @@ pub fn model(
         _ => RelationKind::View,
     };
     let dialect = adapter.dialect();
-    if kind == RelationKind::Table && !dialect.replaces_tables_in_place() {
-        let build = |staging: &Relation| Ok(vec![dialect.create_or_replace(kind, staging, body)]);
+    if kind == RelationKind::Table && !dialect.replaces_tables_in_place() && !partition_by.is_empty() {
+        statements.extend(copied_partitioned_table(
+            adapter,
+            relation,
+            existing,
+            body,
+            partition_by,
+        ));
+    } else if kind == RelationKind::Table && !dialect.replaces_tables_in_place() {
+        let build = |staging: &Relation| Ok(vec![dialect.create_table_as(staging, body, partition_by)]);
         statements.extend(staged_table(adapter, relation, existing, build)?);
     } else {
         match existing {
@@ -119,6 +129,40 @@ fn staged_table(
     }
     adapter.forget_relation(&old);
     Ok(statements)
+}
+
+/// The statements that make partitioned table `relation` anew on an engine that cannot replace
+/// a table in place (Spark). Renaming would not do: Spark's session catalog renames a
+/// partitioned table's folder but leaves its partitions' locations at the old name (measured
+/// on Spark 4.3: the renamed table read no rows). So the model's rows are built into
+/// `<name>__mallard_new` first, which a failing `select` stops before the previous table is
+/// touched; then the previous relation is dropped and the table created again from the
+/// staging copy, and the copy dropped. A run killed between that drop and the end of the
+/// copy leaves no table under the name (dbt-spark, which drops first, leaves none for the
+/// whole build); the next build makes it.
+fn copied_partitioned_table(
+    adapter: &Adapter,
+    relation: &Relation,
+    existing: Option<RelationKind>,
+    body: &str,
+    partition_by: &[String],
+) -> Vec<String> {
+    let dialect = adapter.dialect();
+    let new = Relation::new(
+        &relation.database,
+        &relation.schema,
+        &format!("{}__mallard_new", relation.identifier),
+    );
+    let mut statements = vec![
+        dialect.drop_if_exists(RelationKind::Table, &new),
+        dialect.create_table_as(&new, body, partition_by),
+    ];
+    if let Some(kind) = existing {
+        statements.push(dialect.drop_if_exists(kind, relation));
+    }
+    statements.push(dialect.create_table_as(relation, &format!("select * from {new}"), partition_by));
+    statements.push(dialect.drop_if_exists(RelationKind::Table, &new));
+    statements
 }
 
 /// Builds table model `node` under its enforced contract, as dbt does: the table is created

@@ -453,7 +453,14 @@ fn run_in_database(
                 Materialization::Table if materialization::contract::enforced(node) => {
                     materialization::contracted_table(adapter, node, relation, sql, hooks)?
                 }
-                other => materialization::model(adapter, other.name(), relation, sql, hooks)?,
+                other => materialization::model(
+                    adapter,
+                    other.name(),
+                    relation,
+                    sql,
+                    hooks,
+                    &crate::config::materialized::partition_by(&node.config),
+                )?,
             }
             let kind = if matches!(
                 node.materialization,
