@@ -206,3 +206,73 @@ pub fn read(output: &Map<String, Value>, target: &str, locator: &Locator) -> Res
         warnings,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(yaml: &str) -> Result<SparkKeys> {
+        let text = format!("p:\n  outputs:\n    dev:\n{yaml}");
+        let output: Map<String, Value> = serde_yaml::from_str::<Value>(yaml)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .clone();
+        let at = Locator {
+            file: "profiles.yml",
+            text: &text,
+            from_line: 3,
+        };
+        read(&output, "dev", &at)
+    }
+
+    const BASE: &str = "      type: spark\n      method: connect\n      host: h\n      schema: s\n";
+
+    #[test]
+    fn the_connect_keys_make_the_url_and_the_token_stays_out_of_messages() {
+        let k = keys(&format!(
+            "{BASE}      port: '15010'\n      use_ssl: true\n      token: sekret\n      server_side_parameters: {{spark.sql.shuffle.partitions: 8}}\n      connect_retries: 3\n"
+        ))
+        .unwrap();
+        assert_eq!(k.connect.url(), "sc://h:15010/;use_ssl=true;token=sekret");
+        assert_eq!(k.connect.file_format, "parquet");
+        assert_eq!(
+            k.connect.server_side_parameters,
+            [("spark.sql.shuffle.partitions".to_string(), "8".to_string())]
+        );
+        assert_eq!(k.schema, "s");
+        assert_eq!(k.warnings.len(), 1);
+        assert!(k.warnings[0].contains("`connect_retries`"), "{:?}", k.warnings);
+        assert!(!k.warnings[0].contains("sekret"));
+    }
+
+    #[test]
+    fn keys_of_other_methods_unknown_keys_and_a_second_database_are_errors_at_their_line() {
+        let err = |extra: &str| keys(&format!("{BASE}{extra}")).unwrap_err().to_string();
+        let e = err("      cluster: c1\n");
+        assert!(
+            e.contains("`cluster` is a key of dbt-spark's `method: http/odbc`"),
+            "{e}"
+        );
+        assert!(e.contains("profiles.yml:8"), "{e}");
+        let e = err("      schemma: x\n");
+        assert!(
+            e.contains("unknown key `schemma`") && e.contains("did you mean `schema`?"),
+            "{e}"
+        );
+        let e = err("      database: other\n");
+        assert!(e.contains("differs from `schema: s`"), "{e}");
+        let e = err("      port: 99999\n");
+        assert!(e.contains("is not a port number"), "{e}");
+        let e = keys("      type: spark\n      method: session\n      host: h\n      schema: s\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`method: session` is not supported"), "{e}");
+        assert!(
+            keys("      type: spark\n      method: connect\n      schema: s\n")
+                .unwrap_err()
+                .to_string()
+                .contains("needs `host`")
+        );
+    }
+}
