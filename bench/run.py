@@ -444,9 +444,10 @@ def spark_cost(work, runs, results):
             "      host: NA\n      schema: bench_dbt\n      threads: 1\n      server_side_parameters:\n"
             '        spark.ui.enabled: "false"\n'
         )
+    dbt_env = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false")
     for j in ["/usr/lib/jvm/java-17-openjdk-amd64", "/usr/lib/jvm/java-17-openjdk-arm64"]:
         if os.path.exists(j):
-            dbt_env = dict(os.environ, JAVA_HOME=j, DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+            dbt_env["JAVA_HOME"] = j
     run([dbt, "seed", "--profiles-dir", ".", "-s"] + CDNOW_SEEDS, dbt_project, dbt_env)
     mallard_secs, dbt_secs = [], []
     for i in range(runs):

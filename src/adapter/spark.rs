@@ -121,9 +121,17 @@ impl SparkConnection {
         }
     }
 
-    /// `(schema, name)` of every table or view of `schema` (`show tables`), and which are
-    /// views (`show views`).
+    /// The name of every table or view of `schema` (`show tables`), and which are views
+    /// (`show views`). A schema that does not exist (or that another session drops meanwhile)
+    /// has none.
     fn tables_in(&self, schema: &str) -> Result<Vec<(String, RelationKind)>> {
+        match self.tables_or_views_in(schema) {
+            Err(e) if e.to_string().contains("SCHEMA_NOT_FOUND") => Ok(Vec::new()),
+            other => other,
+        }
+    }
+
+    fn tables_or_views_in(&self, schema: &str) -> Result<Vec<(String, RelationKind)>> {
         let text = |row: &spark_connect::row::Row, i: usize| match row.get(i) {
             Some(SparkValue::String(s)) => s.clone(),
             _ => String::new(),
@@ -291,12 +299,7 @@ impl Connection for SparkConnection {
             let Some(SparkValue::String(schema)) = row.get(0) else {
                 continue;
             };
-            // A schema another session drops between the two calls has no relations.
-            let tables = match self.tables_in(schema) {
-                Err(e) if e.to_string().contains("SCHEMA_NOT_FOUND") => Vec::new(),
-                other => other?,
-            };
-            for (name, kind) in tables {
+            for (name, kind) in self.tables_in(schema)? {
                 out.push((Relation::new("spark_catalog", schema, &name), kind));
             }
         }
@@ -304,18 +307,7 @@ impl Connection for SparkConnection {
     }
 
     fn relations_in_schema(&self, _database: &str, schema: &str) -> Result<Vec<Relation>> {
-        let exists = self
-            .rows("show schemas")?
-            .iter()
-            .any(|r| matches!(r.get(0), Some(SparkValue::String(s)) if s.eq_ignore_ascii_case(schema)));
-        if !exists {
-            return Ok(Vec::new());
-        }
-        let tables = match self.tables_in(schema) {
-            Err(e) if e.to_string().contains("SCHEMA_NOT_FOUND") => Vec::new(),
-            other => other?,
-        };
-        let mut names: Vec<String> = tables.into_iter().map(|(n, _)| n).collect();
+        let mut names: Vec<String> = self.tables_in(schema)?.into_iter().map(|(n, _)| n).collect();
         names.sort();
         Ok(names
             .iter()

@@ -441,54 +441,60 @@ pub fn catalog_columns_md5(catalog: &Value) -> String {
     crate::manifest::md5_hex(&text)
 }
 
-/// Splits `compiled` (SQL by unique_id) into the entries of `previous` (the last
-/// `lineage.json`, or `Null`) that still hold, because both the model's SQL and the catalog
-/// (`catalog_md5`, from [`catalog_columns_md5`]) are unchanged, and the SQL that must be
-/// parsed again. Returns (reused entries by unique_id, SQL to parse by unique_id); with no
-/// previous lineage nothing is reused.
+/// What [`reusable`] finds: the entries of the last `lineage.json` that still hold, the
+/// models' SQL that must be parsed again, and the md5 of every model's compiled SQL.
+pub struct Reuse {
+    pub reused: Map<String, Value>,
+    /// Compiled SQL by unique_id, for [`parse`].
+    pub to_parse: Map<String, Value>,
+    pub sql_md5: HashMap<String, String>,
+}
+
+/// Splits the models of `manifest` with SQL in `compiled` (SQL by unique_id) into the entries
+/// of `previous` (the last `lineage.json`, or `Null`) that still hold, because both the
+/// model's SQL and the catalog (`catalog_md5`, from [`catalog_columns_md5`]) are unchanged,
+/// and the SQL that must be parsed again. With no previous lineage nothing is reused.
 pub fn reusable(
+    manifest: &Manifest,
     previous: &Value,
     catalog_md5: &str,
     compiled: &Map<String, Value>,
-) -> (Map<String, Value>, Map<String, Value>) {
+) -> Reuse {
     let same_catalog = previous["catalog_columns_md5"].as_str() == Some(catalog_md5);
-    let mut reused = Map::new();
-    let mut fresh = Map::new();
-    for (id, sql) in compiled {
+    let mut reuse = Reuse {
+        reused: Map::new(),
+        to_parse: Map::new(),
+        sql_md5: HashMap::new(),
+    };
+    let models = manifest
+        .nodes
+        .values()
+        .filter(|n| n.resource_type == ResourceType::Model);
+    for (id, sql) in models.filter_map(|n| Some((&n.unique_id, compiled.get(&n.unique_id)?))) {
+        let md5 = crate::manifest::md5_hex(sql.as_str().unwrap_or_default());
         let old = &previous["nodes"][id.as_str()];
-        match sql.as_str() {
-            Some(text)
-                if same_catalog
-                    && old["compiled_sql_md5"].as_str() == Some(&crate::manifest::md5_hex(text)) =>
-            {
-                reused.insert(id.clone(), old.clone());
-            }
-            _ => {
-                fresh.insert(id.clone(), sql.clone());
-            }
+        if same_catalog && old["compiled_sql_md5"].as_str() == Some(md5.as_str()) {
+            reuse.reused.insert(id.clone(), old.clone());
+        } else {
+            reuse.to_parse.insert(id.clone(), sql.clone());
         }
+        reuse.sql_md5.insert(id.clone(), md5);
     }
-    (reused, fresh)
+    reuse
 }
 
-/// `traced` (from [`lineage`]) with the `reused` entries (from [`reusable`]) added, each
-/// entry stamped with the md5 of its compiled SQL (`compiled`) and the whole with
-/// `catalog_md5`; the nodes in unique_id order, so the file is the same whether or not
-/// entries were reused.
-pub fn with_reused(
-    mut traced: Value,
-    reused: Map<String, Value>,
-    compiled: &Map<String, Value>,
-    catalog_md5: &str,
-) -> Value {
+/// `traced` (from [`lineage`]) with the entries `reuse` kept added, each entry stamped with
+/// the md5 of its compiled SQL and the whole with `catalog_md5`; the nodes in unique_id
+/// order, so the file is the same whether or not entries were reused.
+pub fn with_reused(mut traced: Value, reuse: Reuse, catalog_md5: &str) -> Value {
     let mut nodes: BTreeMap<String, Value> = match traced["nodes"].take() {
         Value::Object(m) => m.into_iter().collect(),
         _ => BTreeMap::new(),
     };
-    nodes.extend(reused);
+    nodes.extend(reuse.reused);
     for (id, node) in nodes.iter_mut() {
-        if let Some(sql) = compiled.get(id).and_then(|s| s.as_str()) {
-            node["compiled_sql_md5"] = Value::String(crate::manifest::md5_hex(sql));
+        if let Some(md5) = reuse.sql_md5.get(id) {
+            node["compiled_sql_md5"] = Value::String(md5.clone());
         }
     }
     traced["nodes"] = json!(nodes);

@@ -83,11 +83,21 @@ pub fn model(
     Ok(())
 }
 
+/// `relation` with `__mallard_<suffix>` after its name: where a table is staged (`new`) or the
+/// previous one waits during a swap (`old`).
+fn swap_partner(relation: &Relation, suffix: &str) -> Relation {
+    Relation::new(
+        &relation.database,
+        &relation.schema,
+        &format!("{}__mallard_{suffix}", relation.identifier),
+    )
+}
+
 /// The statements that make table `relation` anew on an engine that cannot replace a table
-/// in place (Spark): `build` gives the statements that create and fill the staging table `<name>__mallard_new` (given to it), which
-/// then takes the name by two renames, the previous table becoming `<name>__mallard_old` in
-/// between and being dropped after. A failure before the renames leaves the previous table as
-/// it was; a run killed between the two renames leaves it as `<name>__mallard_old` with no
+/// in place (Spark): `build` gives the statements that create and fill the staging table
+/// `<name>__mallard_new` (given to it), which then takes the name by two renames, the
+/// previous table becoming `<name>__mallard_old` in between and being dropped after. A failure
+/// before the renames leaves the previous table as it was; a run killed between the two renames leaves it as `<name>__mallard_old` with no
 /// table under the name, and the next build renames it back before anything else. `existing`
 /// is what the name holds now; a view there is dropped just before the renames.
 ///
@@ -99,14 +109,7 @@ fn staged_table(
     build: impl Fn(&Relation) -> Result<Vec<String>>,
 ) -> Result<Vec<String>> {
     let dialect = adapter.dialect();
-    let named = |suffix: &str| {
-        Relation::new(
-            &relation.database,
-            &relation.schema,
-            &format!("{}__mallard_{suffix}", relation.identifier),
-        )
-    };
-    let (new, old) = (named("new"), named("old"));
+    let (new, old) = (swap_partner(relation, "new"), swap_partner(relation, "old"));
     let mut statements = Vec::new();
     if existing.is_none() && adapter.relation_kind(&old)? == Some(RelationKind::Table) {
         statements.push(dialect.rename_table(&old, relation));
@@ -148,11 +151,7 @@ fn copied_partitioned_table(
     partition_by: &[String],
 ) -> Vec<String> {
     let dialect = adapter.dialect();
-    let new = Relation::new(
-        &relation.database,
-        &relation.schema,
-        &format!("{}__mallard_new", relation.identifier),
-    );
+    let new = swap_partner(relation, "new");
     let mut statements = vec![
         dialect.drop_if_exists(RelationKind::Table, &new),
         dialect.create_table_as(&new, body, partition_by),

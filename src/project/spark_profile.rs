@@ -212,12 +212,7 @@ mod tests {
     use super::*;
 
     fn keys(yaml: &str) -> Result<SparkKeys> {
-        let text = format!("p:\n  outputs:\n    dev:\n{yaml}");
-        let output: Map<String, Value> = serde_yaml::from_str::<Value>(yaml)
-            .unwrap()
-            .as_object()
-            .unwrap()
-            .clone();
+        let (text, output) = super::super::duckdb_profile::test_target(yaml);
         let at = Locator {
             file: "profiles.yml",
             text: &text,

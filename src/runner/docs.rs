@@ -51,14 +51,12 @@ pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invoca
         });
     session.write_manifest(invocation)?;
     // One read-only connection serves the compile's `run_query` calls and the catalog.
-    let adapter = match session.target.path.as_deref() {
-        _ if session.target.spark.is_some() => {
-            Some(session.open_existing_read_only("docs generate", "build the project first")?)
-        }
-        Some(p) if p.exists() => {
-            Some(session.open_existing_read_only("docs generate", "build the project first")?)
-        }
-        _ => None,
+    // A DuckDB file that does not exist yet gives an empty catalog; a Spark target is a server.
+    let database_exists =
+        session.target.spark.is_some() || session.target.path.as_deref().is_some_and(|p| p.exists());
+    let adapter = match database_exists {
+        true => Some(session.open_existing_read_only("docs generate", "build the project first")?),
+        false => None,
     };
     // The catalog is read on a connection of its own while the project compiles: it reads
     // only what the last build left, which compiling (read-only) does not change.
@@ -111,16 +109,16 @@ pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invoca
             compiled.insert(n.unique_id.clone(), Value::String(sql));
         }
     }
-    // Column lineage starts from DuckDB's parse of each model's compiled SQL, which needs no
-    // database (an in-memory one serves when there is no database yet); the site's manifest
-    // is serialized beside it.
     // An entry of the last lineage.json whose SQL and catalog are unchanged is kept as it is.
     let catalog_md5 = artifacts::lineage::catalog_columns_md5(&catalog);
     let previous = std::fs::read_to_string(target_dir.join("lineage.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<Value>(&t).ok())
         .unwrap_or(Value::Null);
-    let (reused, to_parse) = artifacts::lineage::reusable(&previous, &catalog_md5, &compiled);
+    let reuse = artifacts::lineage::reusable(&session.manifest, &previous, &catalog_md5, &compiled);
+    // Column lineage starts from DuckDB's parse of the other models' compiled SQL, which needs
+    // no database (an in-memory one serves when there is none, or it is not DuckDB); the site's
+    // manifest is serialized beside it.
     let in_memory;
     let parser = match &adapter {
         Some(a) if a.adapter_type() == "duckdb" => a,
@@ -137,7 +135,7 @@ pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invoca
                 &artifacts::timestamp(chrono::Utc::now()),
             ))
         });
-        let parsed = artifacts::lineage::parse(&session.manifest, &to_parse, parser);
+        let parsed = artifacts::lineage::parse(&session.manifest, &reuse.to_parse, parser);
         (parsed, serializing.join())
     });
     let parsed = parsed?;
@@ -145,8 +143,7 @@ pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invoca
     artifacts::catalog::write(&target_dir, &catalog)?;
     let lineage = artifacts::lineage::with_reused(
         artifacts::lineage::lineage(&parsed, &catalog, invocation),
-        reused,
-        &compiled,
+        reuse,
         &catalog_md5,
     );
     let path = target_dir.join("lineage.json");

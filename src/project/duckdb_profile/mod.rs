@@ -337,17 +337,25 @@ fn object<'a>(
     }
 }
 
+/// For the profile readers' tests: target `dev`'s keys `yaml` (indented 6 spaces) as the
+/// text of a profiles.yml (its key on line 3, the keys from line 4) and as a mapping.
+#[cfg(test)]
+pub(crate) fn test_target(yaml: &str) -> (String, Map<String, Value>) {
+    let text = format!("p:\n  outputs:\n    dev:\n{yaml}");
+    let output = serde_yaml::from_str::<Value>(yaml)
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .clone();
+    (text, output)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn keys(yaml: &str) -> Result<DuckDbKeys> {
-        let text = format!("p:\n  outputs:\n    dev:\n{yaml}");
-        let output: Map<String, Value> = serde_yaml::from_str::<Value>(yaml)
-            .unwrap()
-            .as_object()
-            .unwrap()
-            .clone();
+        let (text, output) = test_target(yaml);
         let at = Locator {
             file: "profiles.yml",
             text: &text,
