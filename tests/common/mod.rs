@@ -391,3 +391,27 @@ pub fn schema_violations(schema: &serde_json::Value, artifact: &Path) -> Vec<Str
     }
     out
 }
+
+/// Where Debian's `libfaketime` package puts the library that `faketime` preloads.
+const LIBFAKETIME: [&str; 3] = [
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/faketime/libfaketime.so.1",
+];
+
+/// Makes `cmd` start with its clock (and its DuckDB's) at `instant` (`YYYY-MM-DD HH:MM:SS`, UTC),
+/// running on from there, as `scripts/dbt_parity/realworld.py` runs dbt when it records: libfaketime
+/// preloaded with `FAKETIME=@<instant>` and `TZ=UTC`. File times are left real (`NO_FAKE_STAT`).
+///
+/// Panics, naming the package to install, when libfaketime is missing (`scripts/test-deps`
+/// installs it).
+pub fn at_clock<'a>(cmd: &'a mut Command, instant: &str) -> &'a mut Command {
+    let lib = LIBFAKETIME
+        .iter()
+        .find(|l| Path::new(l).is_file())
+        .expect("libfaketime is needed to replay a recording's clock: apt-get install faketime (scripts/test-deps does)");
+    cmd.env("LD_PRELOAD", lib)
+        .env("FAKETIME", format!("@{instant}"))
+        .env("TZ", "UTC")
+        .env("NO_FAKE_STAT", "1")
+}

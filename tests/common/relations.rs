@@ -168,7 +168,8 @@ pub fn dump(conn: &duckdb::Connection, floats: Floats) -> String {
 ///
 /// Columns in table order, or by name for relations in `column_order_free`; the md5 is of the
 /// exact rows as JSON objects with keys sorted by column name, one per line, sorted.
-/// Relations in `columns_only` get `rows=*`.
+/// Relations in `columns_only` get `rows=*`. A newline in a comment is written `\n`, so that
+/// each relation is one line.
 pub fn digest(
     conn: &duckdb::Connection,
     columns_only: &[String],
@@ -185,7 +186,7 @@ pub fn digest(
         let col_text: Vec<String> = cols
             .iter()
             .map(|c| match &c.comment {
-                Some(m) => format!("{} {} -- {m}", c.name, c.data_type),
+                Some(m) => format!("{} {} -- {}", c.name, c.data_type, m.replace('\n', "\\n")),
                 None => format!("{} {}", c.name, c.data_type),
             })
             .collect();
@@ -211,7 +212,7 @@ pub fn digest(
         let extra = r
             .comment
             .as_ref()
-            .map(|c| format!(" comment={c}"))
+            .map(|c| format!(" comment={}", c.replace('\n', "\\n")))
             .unwrap_or_default();
         out.push(format!(
             "{}.{} {} | {} | {rows}{extra}",
