@@ -132,7 +132,10 @@ pub fn native_value(rendered: &str) -> Value {
             }
         }
     }
-    if (t.starts_with('[') && t.ends_with(']')) || (t.starts_with('{') && t.ends_with('}')) {
+    let bracketed = (t.starts_with('[') && t.ends_with(']')) || (t.starts_with('{') && t.ends_with('}'));
+    // Python's `ast.literal_eval`, which dbt uses, reads only literals: `[A-Z]` (a regular
+    // expression) or `[a, b]` stays text, where YAML would read a list of words.
+    if bracketed && only_literal_names(t) {
         let json_like = t
             .replace(": True", ": true")
             .replace(": False", ": false")
@@ -142,6 +145,50 @@ pub fn native_value(rendered: &str) -> Value {
         }
     }
     Value::String(rendered.to_string())
+}
+
+/// Whether `text` could be a Python literal: every name outside quotes is `True`, `False` or
+/// `None`, and no `+` or `-` stands between two operands (`[0-9]` is no literal).
+fn only_literal_names(text: &str) -> bool {
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut name = String::new();
+    // Whether the last token ended an operand (a `-` after it would subtract).
+    let mut after_operand = false;
+    for c in text.chars().chain(std::iter::once(' ')) {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+                after_operand = true;
+            }
+            continue;
+        }
+        let is_number = name.starts_with(|d: char| d.is_ascii_digit());
+        let exponent_sign = is_number && name.ends_with(['e', 'E']) && matches!(c, '+' | '-');
+        if c.is_alphanumeric() || c == '_' || (is_number && c == '.') || exponent_sign {
+            name.push(c);
+            continue;
+        }
+        if !name.is_empty() {
+            if !is_number && !matches!(name.as_str(), "True" | "False" | "None") {
+                return false;
+            }
+            after_operand = true;
+        }
+        name.clear();
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '+' | '-' if after_operand => return false,
+            ']' | '}' | ')' => after_operand = true,
+            c if c.is_whitespace() => {}
+            _ => after_operand = false,
+        }
+    }
+    true
 }
 
 #[cfg(test)]
@@ -162,5 +209,10 @@ mod native_tests {
         assert_eq!(native_value("007"), json!("007"));
         assert_eq!(native_value("table"), json!("table"));
         assert_eq!(native_value("2024-01-01"), json!("2024-01-01"));
+        assert_eq!(native_value("[A-Z]"), json!("[A-Z]"));
+        assert_eq!(native_value("[0-9]"), json!("[0-9]"));
+        assert_eq!(native_value("[1, -2, 1e-3]"), json!([1, -2, 0.001]));
+        assert_eq!(native_value("[a, b]"), json!("[a, b]"));
+        assert_eq!(native_value("{k: v}"), json!("{k: v}"));
     }
 }

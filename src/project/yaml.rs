@@ -8,7 +8,8 @@ use crate::error::{Diagnostic, Location};
 
 /// Renders every string value of `doc` that contains `{{` or `{%` with a Jinja environment
 /// that knows `env_var(name, default)`, `var(name, default)` (over `ctx.vars`) and `target`,
-/// as dbt does for `dbt_project.yml` and `profiles.yml`. Like dbt's native
+/// as dbt does for `dbt_project.yml` and `profiles.yml` (but `vars:`, rendered when `var()` is
+/// called). Like dbt's native
 /// rendering, a result that reads as a Python literal becomes that value (`False` a boolean,
 /// `3` a number, `['a', 'b']` a list; see [`native_value`]). Keys holding hooks (`pre-hook`,
 /// `post-hook`, `on-run-start`, `on-run-end`) are left alone: they are rendered when they run.
@@ -43,6 +44,9 @@ fn render_value(
         "post_hook",
         "on-run-start",
         "on-run-end",
+        // Project vars: dbt renders a var's Jinja when `var()` is called, in the calling
+        // node's context (see `templating::functions::var_fn`).
+        "vars",
     ];
     if RUNTIME_KEYS.contains(&key.trim_start_matches('+')) {
         return Ok(value);

@@ -175,7 +175,15 @@ pub fn add_to(env: &mut Environment<'static>) {
     // (minijinja's takes no method); the result is a float, as Jinja2's.
     env.add_filter(
         "round",
-        |value: f64, precision: Option<i32>, method: Option<String>| -> Result<Value, Error> {
+        |value: Value, precision: Option<i32>, method: Option<String>| -> Result<Value, Error> {
+            // Python's round() of an integer (or a boolean) is that integer.
+            if value.kind() == minijinja::value::ValueKind::Bool {
+                return Ok(Value::from(i64::from(value.is_true())));
+            }
+            if value.is_integer() {
+                return Ok(value);
+            }
+            let value = f64::try_from(value)?;
             let scale = 10f64.powi(precision.unwrap_or(0));
             let x = value * scale;
             let rounded = match method.as_deref().unwrap_or("common") {
@@ -200,24 +208,20 @@ pub fn add_to(env: &mut Environment<'static>) {
         }
     };
     env.add_filter("as_native", native);
-    env.add_filter("as_bool", move |v: Value| -> Result<Value, Error> {
+    // Text that reads as a boolean (a number) becomes one; anything else passes through, as
+    // dbt's text filters pass every value (its native environment raises only at the end).
+    env.add_filter("as_bool", move |v: Value| -> Value {
         let n = native(v.clone());
         match n.kind() {
-            minijinja::value::ValueKind::Bool | minijinja::value::ValueKind::None => Ok(n),
-            _ => Err(Error::new(
-                ErrorKind::InvalidOperation,
-                format!("as_bool: `{v}` is not a boolean"),
-            )),
+            minijinja::value::ValueKind::Bool | minijinja::value::ValueKind::None => n,
+            _ => v,
         }
     });
-    env.add_filter("as_number", move |v: Value| -> Result<Value, Error> {
+    env.add_filter("as_number", move |v: Value| -> Value {
         let n = native(v.clone());
         match n.kind() {
-            minijinja::value::ValueKind::Number => Ok(n),
-            _ => Err(Error::new(
-                ErrorKind::InvalidOperation,
-                format!("as_number: `{v}` is not a number"),
-            )),
+            minijinja::value::ValueKind::Number => n,
+            _ => v,
         }
     });
     env.add_filter("as_text", |v: Value| -> Value {

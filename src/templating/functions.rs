@@ -89,9 +89,27 @@ pub(super) fn resolver(node: &NodeContext) -> Result<&Arc<dyn Resolver>, Error> 
 
 /// `var(name, default)`: project vars with `--vars` over them. Without a default, a missing
 /// var is an error, as in dbt.
-pub(super) fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, Error> {
+pub(super) fn var_fn(state: &State, name: String, default: Rest<Value>) -> Result<Value, Error> {
     let node = node_context(state)?;
+    // `var('x', None)`: an explicit `None` is a default too.
+    let default = default.0.into_iter().next();
     match node.vars.get(&name) {
+        // Jinja in a var is rendered when var() is called, in the calling node's context, as
+        // dbt renders it (`'{{ source("jira", "issue") }}'` records the source for this node).
+        Some(serde_json::Value::String(text)) if text.contains("{{") || text.contains("{%") => {
+            let ctx = minijinja::context! {
+                __mallard => Value::from_dyn_object(node.clone()),
+                this => state.lookup("this").unwrap_or_default(),
+                model => state.lookup("model").unwrap_or_default(),
+                execute => state.lookup("execute").unwrap_or_default(),
+                config => state.lookup("config").unwrap_or_default(),
+            };
+            let rendered = state
+                .env()
+                .render_str(&super::mutable_literals(text), ctx)
+                .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("var `{name}`: {e}")))?;
+            Ok(Value::from(rendered))
+        }
         // Lists and dicts as Python's: `.update()` and `.append()` change them.
         Some(v) => Ok(mutable::mutable_value(v)),
         None => default.ok_or_else(|| {

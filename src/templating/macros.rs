@@ -109,7 +109,8 @@ pub(super) fn rewritten_diagnostic(err: &Error, file: &str, original: &str, rena
             let before: String = renamed_line.chars().take(col.saturating_sub(1)).collect();
             let inserted = before.matches(MACRO_PREFIX).count() * MACRO_PREFIX.len()
                 + before.matches("mallard_list(").count() * "mallard_list(".len()
-                + before.matches("mallard_dict(").count() * "mallard_dict(".len();
+                + before.matches("mallard_dict(").count() * "mallard_dict(".len()
+                + before.matches("mallard_tuple(").count() * "mallard_tuple(".len();
             loc.column = Some(col.saturating_sub(inserted).max(1));
         }
         if loc.source_line.is_some() {

@@ -19,7 +19,9 @@ pub mod context;
 mod macros;
 pub mod mutable;
 mod pydatetime;
+mod pyfilters;
 mod pyre;
+mod pyrepr;
 mod relation;
 mod rewrite;
 
@@ -207,6 +209,8 @@ pub fn environment_with_packages(
     // print undefined values at parse time (when queries return nothing) and rely on this.
     env.set_undefined_behavior(UndefinedBehavior::Lenient);
     env.set_keep_trailing_newline(true);
+    // Values print as Python prints them (`None`, `True`, `['a', 1]`, `('a', 'b')`), as in dbt.
+    env.set_formatter(pyrepr::print);
     // SQL is never escaped (minijinja would JSON-escape templates named `*.yml`, such as hooks
     // from dbt_project.yml).
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
@@ -215,32 +219,49 @@ pub fn environment_with_packages(
     env.add_function("source", source_fn);
     env.add_function("var", var_fn);
     env.add_function("env_var", env_var_fn);
+    // dbt's `builtins`: the original `ref` and `source`, for projects that override them with
+    // macros of the same names and call through (`builtins.ref('m')`).
+    env.add_global(
+        "builtins",
+        minijinja::context! {
+            ref => Value::from_function(ref_fn),
+            source => Value::from_function(source_fn),
+        },
+    );
     env.add_function("is_incremental", |state: &State| -> Result<bool, Error> {
         Ok(node_context(state)?.is_incremental)
     });
-    env.add_function("log", |msg: Value, kwargs: Kwargs| -> Result<String, Error> {
-        let info: Option<bool> = kwargs.get("info")?;
-        kwargs.assert_all_used()?;
-        // dbt's events: `info=True` is shown (`JinjaLogInfo`), else only in dbt.log.
-        if info.unwrap_or(false) {
-            crate::log::event(
-                "JinjaLogInfo",
-                crate::log::Level::Info,
-                &msg.to_string(),
-                serde_json::json!({"msg": msg.to_string()}),
-            );
-        } else {
-            crate::log::event(
-                "JinjaLogDebug",
-                crate::log::Level::Debug,
-                &msg.to_string(),
-                serde_json::json!({"msg": msg.to_string()}),
-            );
-        }
-        Ok(String::new())
-    });
+    // dbt's `log(msg, info=False)`; `info` may be passed by position too.
+    env.add_function(
+        "log",
+        |msg: Value, info: Option<bool>, kwargs: Kwargs| -> Result<String, Error> {
+            let info = match info {
+                Some(info) => Some(info),
+                None => kwargs.get("info")?,
+            };
+            kwargs.assert_all_used()?;
+            // dbt's events: `info=True` is shown (`JinjaLogInfo`), else only in dbt.log.
+            if info.unwrap_or(false) {
+                crate::log::event(
+                    "JinjaLogInfo",
+                    crate::log::Level::Info,
+                    &msg.to_string(),
+                    serde_json::json!({"msg": msg.to_string()}),
+                );
+            } else {
+                crate::log::event(
+                    "JinjaLogDebug",
+                    crate::log::Level::Debug,
+                    &msg.to_string(),
+                    serde_json::json!({"msg": msg.to_string()}),
+                );
+            }
+            Ok(String::new())
+        },
+    );
     env.add_global("exceptions", Value::from_object(Exceptions));
     builtins::add_to(&mut env);
+    pyfilters::add_to(&mut env);
     // dbt's `should_store_failures()`: whether the test keeps its failing rows
     // (`store_failures`, `store_failures_as`; see `testing::store_failures_as`).
     env.add_function("should_store_failures", |state: &State| -> Result<bool, Error> {
@@ -258,6 +279,9 @@ pub fn environment_with_packages(
                 None => Vec::new(),
             },
         )))
+    });
+    env.add_function("mallard_tuple", |items: Value| -> Result<Value, Error> {
+        Ok(Value::from_object(mutable::Tuple(items.try_iter()?.collect())))
     });
     env.add_function("mallard_dict", |map: Option<Value>| -> Result<Value, Error> {
         Ok(Value::from_object(mutable::MutableDict::from_map(map.as_ref())?))
@@ -439,6 +463,12 @@ pub fn config_environment(ctx: &crate::config::ConfigContext) -> Environment<'st
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.add_function("env_var", env_var_fn);
+    // dbt's filters for native rendering: the rendered text becomes the value afterwards
+    // (`native_value`), so here they pass the value through, as dbt's text filters do.
+    for name in ["as_bool", "as_number", "as_native", "as_text"] {
+        env.add_filter(name, |v: Value| v);
+    }
+    env.add_filter("is_list", |v: Value| v.kind() == minijinja::value::ValueKind::Seq);
     if !ctx.target.is_null() {
         env.add_global("target", Value::from_serialize(&ctx.target));
     }

@@ -93,6 +93,32 @@ impl Object for MutableList {
                 out.dedup();
                 return Ok(Value::from_object(MutableList::from_items(out)));
             }
+            // Python's `sort(reverse=False)` (no `key`: a function cannot be passed in Jinja).
+            "sort" => {
+                let reverse = match args {
+                    [] => false,
+                    _ => {
+                        let (kwargs,): (minijinja::value::Kwargs,) = from_args(args)?;
+                        let reverse: Option<bool> = kwargs.get("reverse")?;
+                        kwargs.assert_all_used()?;
+                        reverse.unwrap_or(false)
+                    }
+                };
+                items.sort();
+                if reverse {
+                    items.reverse();
+                }
+            }
+            "reverse" => items.reverse(),
+            "clear" => items.clear(),
+            "copy" => return Ok(Value::from_object(MutableList::from_items(items.clone()))),
+            "remove" => {
+                let (v,): (Value,) = from_args(args)?;
+                let at = items.iter().position(|x| *x == v).ok_or_else(|| {
+                    Error::new(ErrorKind::InvalidOperation, "list.remove(x): x not in list")
+                })?;
+                items.remove(at);
+            }
             "pop" => {
                 let (i,): (Option<i64>,) = from_args(args)?;
                 let len = items.len() as i64;
@@ -199,6 +225,42 @@ impl Object for MutableDict {
                         .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("key {k} not found"))),
                 }
             }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// A tuple, `('a', 'b')` in a template: a list that prints as Python prints a tuple (see
+/// [`super::pyrepr`]). Tuple literals are rendered as `mallard_tuple((...))` (see
+/// [`super::mutable_literals`]); like Python's, it cannot be changed.
+#[derive(Debug, Default)]
+pub struct Tuple(pub Vec<Value>);
+
+impl Object for Tuple {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let i = key.as_i64()?;
+        let i = if i < 0 { self.0.len() as i64 + i } else { i };
+        self.0.get(usize::try_from(i).ok()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.0.clone())
+    }
+
+    fn call_method(self: &Arc<Self>, _state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
+        let (needle,): (Value,) = from_args(args)?;
+        match method {
+            "count" => Ok(Value::from(self.0.iter().filter(|v| **v == needle).count())),
+            "index" => self
+                .0
+                .iter()
+                .position(|v| *v == needle)
+                .map(Value::from)
+                .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "tuple.index(x): x not in tuple")),
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
     }

@@ -187,7 +187,16 @@ pub fn mutable_literals(text: &str) -> std::borrow::Cow<'_, str> {
         };
         let body = &tag[body_start..body_start + end];
         out.push_str(&tag[..body_start]);
-        out.push_str(&wrap_literals(&timedelta_arithmetic(body)));
+        match conditional_do(body).filter(|_| close == "%}") {
+            // `{% do x.append(1) if c %}`, Jinja2's conditional expression without `else`
+            // as a statement, is `{% if c %}{% do x.append(1) %}{% endif %}`.
+            Some((lead, call, condition, trail)) => out.push_str(&format!(
+                "{lead} if {} %}}{{% do {} %}}{{% endif {trail}",
+                wrap_literals(&timedelta_arithmetic(condition)),
+                wrap_literals(&timedelta_arithmetic(call)),
+            )),
+            None => out.push_str(&wrap_literals(&timedelta_arithmetic(body))),
+        }
         out.push_str(close);
         rest = &tag[body_start + end + close.len()..];
         // `{% raw %}` ... `{% endraw %}` is copied as it is.
@@ -216,6 +225,9 @@ pub(super) fn expression_end(body: &str, close: &str) -> Option<usize> {
     let bytes = body.as_bytes();
     let mut i = 0;
     let mut quote: Option<u8> = None;
+    // Brackets open inside the expression: as in Jinja2's lexer, `}}` closes the tag only
+    // outside them (`{{ {'a': {'b': 2}}.a }}`).
+    let mut depth = 0usize;
     while i < bytes.len() {
         let b = bytes[i];
         match quote {
@@ -229,8 +241,12 @@ pub(super) fn expression_end(body: &str, close: &str) -> Option<usize> {
             None => {
                 if b == b'\'' || b == b'"' {
                     quote = Some(b);
-                } else if bytes[i..].starts_with(close.as_bytes()) {
+                } else if depth == 0 && bytes[i..].starts_with(close.as_bytes()) {
                     return Some(i);
+                } else if matches!(b, b'(' | b'[' | b'{') {
+                    depth += 1;
+                } else if matches!(b, b')' | b']' | b'}') {
+                    depth = depth.saturating_sub(1);
                 }
             }
         }
@@ -264,19 +280,43 @@ pub(super) fn wrap_literals(body: &str) -> String {
     // Whether the last significant token ends an operand (so `[` is a subscript).
     let mut after_operand = false;
     let mut word = String::new();
+    // Where in `out` the last operand began, when it is a string literal (for `'%s' % x`).
+    let mut string_operand: Option<usize> = None;
     let mut chars = body.char_indices().peekable();
-    while let Some((_, c)) = chars.next() {
+    while let Some((at, c)) = chars.next() {
         if c.is_alphanumeric() || c == '_' {
             word.push(c);
             out.push(c);
+            string_operand = None;
             continue;
         }
         if !word.is_empty() {
             after_operand = !OPERATOR_WORDS.contains(&word.as_str());
             word.clear();
         }
+        if c == '%' {
+            if let Some(start) = string_operand.take() {
+                // Python's `'fmt' % args`, which minijinja lacks, as a call.
+                let end = at + 1 + operand_end(&body[at + 1..]);
+                let format = out[start..].trim_end().to_string();
+                out.truncate(start);
+                out.push_str(&format!(
+                    "mallard_percent({format}, {})",
+                    wrap_literals(body[at + 1..end].trim())
+                ));
+                while chars.peek().is_some_and(|&(i, _)| i < end) {
+                    chars.next();
+                }
+                after_operand = true;
+                continue;
+            }
+        }
+        if !c.is_whitespace() {
+            string_operand = None;
+        }
         match c {
             '\'' | '"' => {
+                string_operand = Some(out.len());
                 out.push(c);
                 while let Some((_, d)) = chars.next() {
                     out.push(d);
@@ -293,6 +333,10 @@ pub(super) fn wrap_literals(body: &str) -> String {
             '[' | '{' => {
                 let literal = !after_operand || c == '{';
                 if literal {
+                    // `x in['a']`: the call must not join the word before it.
+                    if out.ends_with(|p: char| p.is_alphanumeric() || p == '_') {
+                        out.push(' ');
+                    }
                     out.push_str(if c == '[' {
                         "mallard_list("
                     } else {
@@ -310,11 +354,30 @@ pub(super) fn wrap_literals(body: &str) -> String {
                 }
                 after_operand = true;
             }
+            '(' => {
+                // `(a, b)`, `(a,)` and `()` where an operand starts are tuples.
+                let tuple = !after_operand && is_tuple(&body[at + 1..]);
+                if tuple {
+                    if out.ends_with(|p: char| p.is_alphanumeric() || p == '_') {
+                        out.push(' ');
+                    }
+                    out.push_str("mallard_tuple(");
+                }
+                out.push(c);
+                stack.push(tuple);
+                after_operand = false;
+            }
             ')' => {
                 out.push(c);
+                if stack.pop() == Some(true) {
+                    out.push(')');
+                }
                 after_operand = true;
             }
             c if c.is_whitespace() => out.push(c),
+            // Unary `+` (`{{ +1 }}`), which minijinja does not parse, is the operand itself;
+            // `+` first in the tag is `{%+`'s whitespace control.
+            '+' if !after_operand && at > 0 => out.push(' '),
             _ => {
                 out.push(c);
                 after_operand = false;
@@ -322,6 +385,165 @@ pub(super) fn wrap_literals(body: &str) -> String {
         }
     }
     out
+}
+
+/// A `do` tag's body `X if C` without `else`, split into its whitespace-control marker before
+/// (`-`, `+` or nothing), `X`, `C` and its marker after; `None` for any other body.
+fn conditional_do(body: &str) -> Option<(&str, &str, &str, &str)> {
+    let lead_len = body.len() - body.trim_start_matches(['-', '+']).len();
+    let trail_len = body.len() - body.trim_end_matches('-').len();
+    let (lead, inner) = body.split_at(lead_len);
+    let (inner, trail) = inner.split_at(inner.len() - trail_len);
+    let expr = inner.trim_start().strip_prefix("do")?;
+    if !expr.starts_with(char::is_whitespace) {
+        return None;
+    }
+    let words = top_level_words(expr);
+    let at_if = words.iter().find(|(_, w)| *w == "if")?.0;
+    if words.iter().any(|(_, w)| *w == "else") {
+        return None;
+    }
+    Some((lead, expr[..at_if].trim(), expr[at_if + 2..].trim(), trail))
+}
+
+/// The words of `expr` outside strings and brackets, with their byte offsets.
+fn top_level_words(expr: &str) -> Vec<(usize, &str)> {
+    let mut words = Vec::new();
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut start: Option<usize> = None;
+    for (i, c) in expr.char_indices().chain(std::iter::once((expr.len(), ' '))) {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        let word_char = c.is_alphanumeric() || c == '_' || c == '.';
+        match (start, word_char) {
+            (None, true) => start = Some(i),
+            (Some(s), false) => {
+                if depth == 0 {
+                    words.push((s, &expr[s..i]));
+                }
+                start = None;
+            }
+            _ => {}
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    words
+}
+
+/// The length of the operand `rest` begins with (after white space): a bracketed group, a
+/// string, or a name or number, with its trailers (`.attr`, `[key]`, `(args)`) and filters
+/// (`| f(args)`), which bind tighter than `%`.
+fn operand_end(rest: &str) -> usize {
+    let bytes = rest.as_bytes();
+    let mut i = rest.len() - rest.trim_start().len();
+    // The end of the bracketed group or string starting at `i`.
+    let group_end = |i: usize| -> usize {
+        let mut depth = 0usize;
+        let mut quote: Option<u8> = None;
+        let mut j = i;
+        while j < bytes.len() {
+            let b = bytes[j];
+            match quote {
+                Some(_) if b == b'\\' => j += 1,
+                Some(q) if b == q => {
+                    quote = None;
+                    if depth == 0 {
+                        return j + 1;
+                    }
+                }
+                Some(_) => {}
+                None => match b {
+                    b'\'' | b'"' => quote = Some(b),
+                    b'(' | b'[' | b'{' => depth += 1,
+                    b')' | b']' | b'}' => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            return j + 1;
+                        }
+                    }
+                    _ => {}
+                },
+            }
+            j += 1;
+        }
+        bytes.len()
+    };
+    let name_end = |mut i: usize| {
+        while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] >= 0x80) {
+            i += 1;
+        }
+        i
+    };
+    i = match bytes.get(i) {
+        Some(b'(' | b'[' | b'{' | b'\'' | b'"') => group_end(i),
+        Some(b'-') => name_end(i + 1),
+        Some(_) => name_end(i),
+        None => i,
+    };
+    loop {
+        match bytes.get(i) {
+            Some(b'.') => i = name_end(i + 1),
+            Some(b'[' | b'(') => i = group_end(i),
+            _ => {
+                let after = rest[i..].trim_start();
+                match after.strip_prefix('|') {
+                    Some(filter) if !filter.starts_with('|') => {
+                        let name_at = rest.len() - filter.trim_start().len();
+                        i = name_end(name_at);
+                    }
+                    _ => return i,
+                }
+            }
+        }
+    }
+}
+
+/// Whether the parenthesis that `rest` follows holds a tuple: nothing, or a comma outside any
+/// inner bracket and string before its closing `)`.
+fn is_tuple(rest: &str) -> bool {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut empty = true;
+    for c in rest.chars() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' if depth == 0 => return empty,
+            ')' | ']' | '}' => depth -= 1,
+            ',' if depth == 0 => return true,
+            _ => {}
+        }
+        if !c.is_whitespace() {
+            empty = false;
+        }
+    }
+    false
 }
 
 /// `body` (one tag's expression) with each `a - <...>timedelta(...)` and `a + ...` rewritten

@@ -1,0 +1,99 @@
+//! Jinja2 as dbt configures it, differentially: every case of `tests/jinja/cases.jsonl` (a
+//! template and what dbt-core 1.11's own Jinja2 environment renders for it, recorded by
+//! `scripts/jinja_parity/record.py`: printing of every value type, every filter and test dbt
+//! users use on each value, operators between pairs of values, whitespace control, loops, `do`,
+//! `set` blocks, namespaces, macros with defaults, varargs, kwargs and `caller`) is rendered with
+//! Mallard's environment and compared. A case that raises is `!error` on either side (which
+//! error is not compared).
+//!
+//! The differences still open are listed in `tests/jinja/known_differences.jsonl` (one template
+//! per line, as JSON). The test fails when a case differs that is not listed (a regression) and
+//! when a listed one no longer differs (progress: shorten the list); `MALLARD_JINJA_BLESS=1`
+//! rewrites the list from this run. It prints the count: `jinja: N of M cases differ from dbt`.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use mallard::templating::{environment, render, NodeContext, RenderInput};
+
+#[derive(serde::Deserialize)]
+struct Case {
+    template: String,
+    output: String,
+}
+
+fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display())))
+        .collect()
+}
+
+/// What Mallard renders for `template`, `!error` when it raises (with the error's message when
+/// `MALLARD_JINJA_ERRORS` is set, to see why).
+fn mallard_render(env: &minijinja::Environment<'static>, template: &str) -> String {
+    let input = RenderInput {
+        file: "models/case.sql",
+        source: template,
+        this: None,
+        model: serde_json::json!({}),
+        extra: None,
+    };
+    let node = NodeContext::parse_phase(Arc::new(serde_json::Map::new()), "main", "db");
+    match render(env, &input, node) {
+        Ok((out, _)) => out,
+        Err(e) if std::env::var_os("MALLARD_JINJA_ERRORS").is_some() => format!("!error {}", e.message),
+        Err(_) => "!error".to_string(),
+    }
+}
+
+#[test]
+fn jinja2_as_dbt_configures_it() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/jinja");
+    let cases: Vec<Case> = read_jsonl(&dir.join("cases.jsonl"));
+    assert!(
+        cases.len() > 1000,
+        "tests/jinja/cases.jsonl holds the recorded cases"
+    );
+    let env = environment(&[], serde_json::json!({})).expect("environment");
+    let mut differing = Vec::new();
+    for case in &cases {
+        let got = mallard_render(&env, &case.template);
+        let both_raise = got.starts_with("!error") && case.output == "!error";
+        if got != case.output && !both_raise {
+            differing.push((case.template.clone(), got, case.output.clone()));
+        }
+    }
+    eprintln!(
+        "jinja: {} of {} cases differ from dbt",
+        differing.len(),
+        cases.len()
+    );
+    let list = dir.join("known_differences.jsonl");
+    if std::env::var_os("MALLARD_JINJA_BLESS").is_some() {
+        let text: String = differing
+            .iter()
+            .map(|(t, _, _)| serde_json::to_string(t).unwrap() + "\n")
+            .collect();
+        std::fs::write(&list, text).unwrap();
+        return;
+    }
+    let known: BTreeSet<String> = read_jsonl::<String>(&list).into_iter().collect();
+    let found: BTreeSet<&String> = differing.iter().map(|(t, _, _)| t).collect();
+    let new: Vec<String> = differing
+        .iter()
+        .filter(|(t, _, _)| !known.contains(t))
+        .map(|(t, got, want)| format!("{t:?}: Mallard {got:?}, dbt {want:?}"))
+        .collect();
+    let gone: Vec<&String> = known.iter().filter(|k| !found.contains(k)).collect();
+    assert!(
+        new.is_empty() && gone.is_empty(),
+        "Jinja differences from dbt changed.\nnew ({}):\n  {}\ngone (remove from known_differences.jsonl): {gone:#?}\n\
+         (MALLARD_JINJA_BLESS=1 rewrites the list)",
+        new.len(),
+        new.join("\n  ")
+    );
+}
