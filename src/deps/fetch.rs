@@ -159,9 +159,15 @@ pub fn untar(archive: &Path, into: &Path, package: &str, url: &str) -> Result<Pa
 /// Clones `url` into `dest` and checks out `revision` (a tag, branch or commit; `None` is the
 /// default branch), returning the commit SHA checked out.
 ///
-/// Errors: `git` missing, the repository not clonable, the revision not in it; each names the
-/// package and what `git` said.
+/// Errors: a URL or revision that begins with `-` (git would read it as an option, such as
+/// `--upload-pack=...`), refused before git runs; `git` missing, the repository not clonable,
+/// the revision not in it; each names the package and what `git` said.
 pub fn git_checkout(url: &str, revision: Option<&str>, dest: &Path) -> Result<String> {
+    for (what, value) in [("git URL", Some(url)), ("revision", revision)] {
+        if let Some(v) = value.filter(|v| v.trim_start().starts_with('-')) {
+            bail!("the {what} `{v}` begins with `-`, which git would read as an option: write the repository's URL or a tag, branch or commit");
+        }
+    }
     let run = |args: &[&str], dir: Option<&Path>| -> Result<String> {
         let mut cmd = Command::new("git");
         cmd.args(args).env("GIT_TERMINAL_PROMPT", "0");
@@ -177,12 +183,29 @@ pub fn git_checkout(url: &str, revision: Option<&str>, dest: &Path) -> Result<St
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     };
     let target = dest.to_string_lossy().to_string();
-    run(&["clone", "--quiet", url, &target], None)
+    // `--` ends git's options: what follows is only ever the URL and the folder.
+    run(&["clone", "--quiet", "--", url, &target], None)
         .map_err(|e| anyhow!("cannot clone package `{url}`: {e}"))?;
     if let Some(rev) = revision {
-        run(&["checkout", "--quiet", rev], Some(dest)).map_err(|_| {
+        // `<rev> --`: the revision, and no path after it.
+        run(&["checkout", "--quiet", rev, "--"], Some(dest)).map_err(|_| {
             anyhow!("revision `{rev}` of package `{url}` is not a tag, branch or commit of that repository")
         })?;
     }
     run(&["rev-parse", "HEAD"], Some(dest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_or_revision_that_git_would_read_as_an_option_is_refused() {
+        let dest = std::env::temp_dir().join("mallard-never-cloned");
+        let url = git_checkout("--upload-pack=touch /tmp/pwned", None, &dest).unwrap_err();
+        assert!(url.to_string().contains("begins with `-`"), "{url}");
+        let rev = git_checkout("https://example.invalid/x.git", Some("--output=/tmp/x"), &dest).unwrap_err();
+        assert!(rev.to_string().contains("revision `--output=/tmp/x`"), "{rev}");
+        assert!(!dest.exists());
+    }
 }

@@ -97,6 +97,7 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
     p.resolve_semantic()?;
     // Once every node is in (exposures come from resolve_semantic) with its final config.
     type_materializations(&mut p.manifest)?;
+    refuse_shared_relations(&p.manifest)?;
     infer_primary_keys(&mut p.manifest);
     p.render_descriptions()?;
     p.manifest.macros = project
@@ -115,6 +116,40 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
         })
         .collect();
     Ok(p.manifest)
+}
+
+/// Refuses two models, seeds or snapshots that build the same relation (by `alias` or
+/// `schema`), as dbt refuses nodes with the same database representation: the second would
+/// overwrite the first. Ephemeral models build no relation. Names compare as DuckDB compares
+/// identifiers, without case.
+///
+/// Errors: both files named, at the second's file.
+fn refuse_shared_relations(manifest: &Manifest) -> Result<()> {
+    let mut seen: BTreeMap<(String, String, String), &Node> = BTreeMap::new();
+    for node in manifest.nodes.values() {
+        if node.materialization.is_ephemeral() {
+            continue;
+        }
+        let Some(relation) = &node.relation else { continue };
+        let key = (
+            relation.database.to_lowercase(),
+            relation.schema.to_lowercase(),
+            relation.identifier.to_lowercase(),
+        );
+        if let Some(first) = seen.insert(key, node) {
+            return Err(Diagnostic::new(format!(
+                "`{}` and `{}` both build the relation {relation}: the second would overwrite the first",
+                first.unique_id, node.unique_id
+            ))
+            .at(Location::in_source(&node.original_file_path, "", 1, None))
+            .help(format!(
+                "give one of them another `alias` or `schema` (the other is defined in `{}`)",
+                first.original_file_path
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// Types every node's materialization from its final config.
