@@ -88,8 +88,13 @@ impl Object for MacroNamespace {
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let name = key.as_str()?;
-        let file = self.macros.get(name)?;
-        Some(macro_function(&self.package, file, name))
+        match self.macros.get(name) {
+            Some(file) => Some(macro_function(&self.package, file, name)),
+            // dbt's own `is_incremental`, `ref` and `source` are macros of the `dbt` namespace
+            // too (`dbt.is_incremental()`), also where the project overrides the global.
+            None if self.package == "dbt" => super::Builtins::function(name),
+            None => None,
+        }
     }
 
     fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {

@@ -219,15 +219,9 @@ pub fn environment_with_packages(
     env.add_function("source", source_fn);
     env.add_function("var", var_fn);
     env.add_function("env_var", env_var_fn);
-    // dbt's `builtins`: the original `ref` and `source`, for projects that override them with
-    // macros of the same names and call through (`builtins.ref('m')`).
-    env.add_global(
-        "builtins",
-        minijinja::context! {
-            ref => Value::from_function(ref_fn),
-            source => Value::from_function(source_fn),
-        },
-    );
+    // dbt's `builtins`: the original `ref`, `source` and `is_incremental`, for projects that
+    // override them with macros of the same names and call through (`builtins.ref('m')`).
+    env.add_global("builtins", Value::from_object(Builtins));
     env.add_function("is_incremental", |state: &State| -> Result<bool, Error> {
         Ok(node_context(state)?.is_incremental)
     });
@@ -399,6 +393,45 @@ pub fn environment_with_packages(
         }
     }
     Ok(env)
+}
+
+/// dbt's `builtins`: `ref`, `source` and `is_incremental` as dbt defines them, callable as
+/// `builtins.ref('m')` where a project's macro of the same name overrides the global.
+#[derive(Debug)]
+pub(crate) struct Builtins;
+
+impl Builtins {
+    pub(crate) fn function(name: &str) -> Option<Value> {
+        Some(match name {
+            "ref" => Value::from_function(ref_fn),
+            "source" => Value::from_function(source_fn),
+            "is_incremental" => Value::from_function(|state: &State| -> Result<bool, Error> {
+                Ok(node_context(state)?.is_incremental)
+            }),
+            _ => return None,
+        })
+    }
+}
+
+impl Object for Builtins {
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        Builtins::function(key.as_str()?)
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Str(&["ref", "source", "is_incremental"])
+    }
+
+    fn call_method(self: &Arc<Self>, state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
+        match Builtins::function(method) {
+            Some(f) => f.call(state, args),
+            None => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
 }
 
 /// Python's methods on Jinja values that minijinja lacks: minijinja-contrib's `pycompat`
