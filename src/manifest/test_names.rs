@@ -67,31 +67,10 @@ fn hashable_repr(v: &Value) -> String {
     }
 }
 
-/// Python's `repr()` of a string: single quotes unless the text has a `'` and no `"`,
-/// backslashes, the quote and control characters escaped.
+/// Python's `repr()` of a string (see [`crate::templating::pyrepr::string_repr`]).
 fn python_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
     let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
+    crate::templating::pyrepr::string_repr(s, &mut out);
     out
 }
 

@@ -21,7 +21,7 @@ pub mod mutable;
 mod pydatetime;
 mod pyfilters;
 mod pyre;
-mod pyrepr;
+pub mod pyrepr;
 mod relation;
 mod rewrite;
 

@@ -117,9 +117,9 @@ pub fn py_float(f: f64) -> String {
     }
 }
 
-/// Python's `repr()` of a string: single quotes unless the text has a `'` and no `"`;
-/// backslashes, the quote, and control characters escaped.
-fn string_repr(s: &str, out: &mut String) {
+/// Appends Python's `repr()` of a string to `out`: single quotes unless the text has a `'` and
+/// no `"`; backslashes, the quote, and control characters escaped (`''` for an empty string).
+pub fn string_repr(s: &str, out: &mut String) {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {

@@ -410,21 +410,11 @@ fn conditional_do(body: &str) -> Option<(&str, &str, &str, &str)> {
 fn top_level_words(expr: &str) -> Vec<(usize, &str)> {
     let mut words = Vec::new();
     let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
+    let mut strings = Strings::default();
     let mut start: Option<usize> = None;
     for (i, c) in expr.char_indices().chain(std::iter::once((expr.len(), ' '))) {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
-            continue;
-        }
-        let word_char = c.is_alphanumeric() || c == '_' || c == '.';
+        let in_string = strings.step(c);
+        let word_char = !in_string && (c.is_alphanumeric() || c == '_' || c == '.');
         match (start, word_char) {
             (None, true) => start = Some(i),
             (Some(s), false) => {
@@ -436,13 +426,44 @@ fn top_level_words(expr: &str) -> Vec<(usize, &str)> {
             _ => {}
         }
         match c {
-            '\'' | '"' => quote = Some(c),
+            _ if in_string => {}
             '(' | '[' | '{' => depth += 1,
             ')' | ']' | '}' => depth = depth.saturating_sub(1),
             _ => {}
         }
     }
     words
+}
+
+/// Follows string literals (`'...'`, `"..."`, with `\` escapes) through an expression, one
+/// character at a time.
+#[derive(Default)]
+struct Strings {
+    quote: Option<char>,
+    escaped: bool,
+}
+
+impl Strings {
+    /// Whether `c`, the next character, belongs to a string literal (its quotes included).
+    fn step(&mut self, c: char) -> bool {
+        match self.quote {
+            Some(q) => {
+                if self.escaped {
+                    self.escaped = false;
+                } else if c == '\\' {
+                    self.escaped = true;
+                } else if c == q {
+                    self.quote = None;
+                }
+                true
+            }
+            None if c == '\'' || c == '"' => {
+                self.quote = Some(c);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// The length of the operand `rest` begins with (after white space): a bracketed group, a
@@ -517,22 +538,14 @@ fn operand_end(rest: &str) -> usize {
 /// inner bracket and string before its closing `)`.
 fn is_tuple(rest: &str) -> bool {
     let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
+    let mut strings = Strings::default();
     let mut empty = true;
     for c in rest.chars() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
+        if strings.step(c) {
+            empty = false;
             continue;
         }
         match c {
-            '\'' | '"' => quote = Some(c),
             '(' | '[' | '{' => depth += 1,
             ')' | ']' | '}' if depth == 0 => return empty,
             ')' | ']' | '}' => depth -= 1,
