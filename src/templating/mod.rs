@@ -24,6 +24,7 @@ mod pyre;
 pub mod pyrepr;
 mod relation;
 mod rewrite;
+mod scan;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
