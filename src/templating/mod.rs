@@ -223,9 +223,7 @@ pub fn environment_with_packages(
     // dbt's `builtins`: the original `ref`, `source` and `is_incremental`, for projects that
     // override them with macros of the same names and call through (`builtins.ref('m')`).
     env.add_global("builtins", Value::from_object(Builtins));
-    env.add_function("is_incremental", |state: &State| -> Result<bool, Error> {
-        Ok(node_context(state)?.is_incremental)
-    });
+    env.add_function("is_incremental", is_incremental_fn);
     // dbt's `log(msg, info=False)`; `info` may be passed by position too.
     env.add_function(
         "log",
@@ -396,6 +394,12 @@ pub fn environment_with_packages(
     Ok(env)
 }
 
+/// `is_incremental()`: true only in the run phase of an incremental model whose table exists,
+/// outside a full refresh (see [`NodeContext::is_incremental`]).
+fn is_incremental_fn(state: &State) -> Result<bool, Error> {
+    Ok(node_context(state)?.is_incremental)
+}
+
 /// dbt's `builtins`: `ref`, `source` and `is_incremental` as dbt defines them, callable as
 /// `builtins.ref('m')` where a project's macro of the same name overrides the global.
 #[derive(Debug)]
@@ -406,9 +410,7 @@ impl Builtins {
         Some(match name {
             "ref" => Value::from_function(ref_fn),
             "source" => Value::from_function(source_fn),
-            "is_incremental" => Value::from_function(|state: &State| -> Result<bool, Error> {
-                Ok(node_context(state)?.is_incremental)
-            }),
+            "is_incremental" => Value::from_function(is_incremental_fn),
             _ => return None,
         })
     }

@@ -244,10 +244,9 @@ fn float(v: Value, default: Option<Value>) -> Value {
 
 /// Jinja2's `join(d='', attribute=None)`: the `str()` of each item (or of its `attribute`),
 /// joined by `d`. Errors: a value that cannot be iterated.
-fn join(state: &State, v: Value, separator: Option<String>, kwargs: Kwargs) -> Result<String, Error> {
+fn join(v: Value, separator: Option<String>, kwargs: Kwargs) -> Result<String, Error> {
     let attribute: Option<String> = kwargs.get("attribute")?;
     kwargs.assert_all_used()?;
-    let _ = state;
     if v.is_undefined() || v.is_none() {
         return Ok(String::new());
     }

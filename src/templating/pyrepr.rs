@@ -81,7 +81,8 @@ pub fn py_repr(value: &Value, out: &mut String) {
 }
 
 /// Whether a list- or dict-like value has a rendering of its own (a relation renders as its
-/// quoted name): minijinja's default rendering of a container begins with its bracket.
+/// quoted name, a `modules.datetime` value as Python prints it): minijinja's default rendering
+/// of a container begins with its bracket.
 fn renders_itself(value: &Value) -> bool {
     if value.downcast_object_ref::<Tuple>().is_some() {
         return false;
