@@ -195,6 +195,32 @@ fn deps_replaces_the_install_folder_and_build_names_a_package_that_is_not_instal
     assert!(text.contains("run `mallard deps`"), "{text}");
 }
 
+/// As dbt: what is in `dbt_packages/` is what a build reads, whatever the folder's or the
+/// repository's name; `packages.yml` only counts what must be there.
+#[test]
+fn installed_packages_are_read_from_dbt_packages_whatever_their_source() {
+    let project = Project::fixture("packages");
+    let root = project.path();
+    // `deps` installed the local package (its source folder is gone) and a git package whose
+    // repository is not named like the project it holds (`fake_utils`).
+    std::fs::rename(root.join("local_pkg"), root.join("dbt_packages/local_pkg")).unwrap();
+    project.write(
+        "packages.yml",
+        "packages:\n  - local: ../elsewhere/local_pkg\n  - git: \"https://example.com/org/fake-repo.git\"\n    revision: v1\n",
+    );
+    let r = project.run(&["build"]);
+    assert_eq!(r.code, 0, "{}", r.text(&project));
+    std::fs::remove_dir_all(root.join("dbt_packages/fake_utils")).unwrap();
+    project.write("models/report.sql", "select 1 as x\n");
+    let r = project.run(&["build"]);
+    let text = r.text(&project);
+    assert_eq!(r.code, 2, "{text}");
+    assert!(
+        text.contains("package `https://example.com/org/fake-repo.git` of packages.yml is not installed"),
+        "{text}"
+    );
+}
+
 #[test]
 fn a_ref_to_an_unknown_package_names_the_known_ones() {
     let project = Project::fixture("packages");

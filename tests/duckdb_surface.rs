@@ -115,6 +115,25 @@ fn files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 /// of a partitioned one: "Directory ... is not empty"), and a build that fails leaves the
 /// files of the previous one, byte for byte, with the views reading them.
 #[test]
+fn an_external_models_partition_by_outside_options_writes_one_file_with_a_warning() {
+    // dbt-duckdb partitions files by `options: {partition_by: ...}` only.
+    let p = Project::fixture("external_models");
+    p.write(
+        "models/orders_by_year.sql",
+        "{{ config(partition_by='year') }}\nselect * from {{ ref('orders') }}\n",
+    );
+    let run = p.run(&["build"]);
+    let text = run.text(&p);
+    assert_eq!(run.code, 0, "{text}");
+    assert!(
+        text.contains("model `orders_by_year` (models/orders_by_year.sql) is `external` with `partition_by` outside `options`"),
+        "{text}"
+    );
+    assert!(p.path().join("out/orders_by_year.parquet").is_file(), "{text}");
+    assert!(!p.path().join("out/orders_by_year").exists(), "{text}");
+}
+
+#[test]
 fn external_models_rebuild_and_a_failed_build_keeps_their_files() {
     let p = Project::fixture("external_models");
     let run = p.run(&["build"]);

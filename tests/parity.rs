@@ -91,6 +91,7 @@ fn every_parity_fixture_builds_what_dbt_built() {
     // an ephemeral model, a custom generic test) is among them, recorded with dbt 1.11.
     for must in [
         "dbt_semantics",
+        "dbt_namespace",
         "incremental",
         "snapshots",
         "unit_tests",

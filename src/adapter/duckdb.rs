@@ -143,6 +143,15 @@ impl Connection for DuckDbConnection {
         )
     }
 
+    fn schema_exists(&self, database: &str, schema: &str) -> Result<bool> {
+        let mut stmt = self.0.prepare(
+            "select count(*) from information_schema.schemata \
+             where lower(catalog_name) = lower(?) and lower(schema_name) = lower(?)",
+        )?;
+        let n: i64 = stmt.query_row([database, schema], |row| row.get(0))?;
+        Ok(n > 0)
+    }
+
     fn find_relation(&self, database: &str, schema: &str, identifier: &str) -> Result<Option<Relation>> {
         Ok(self
             .relation_rows(

@@ -117,6 +117,9 @@ pub trait Connection: Send + fmt::Debug {
     /// The tables and views of `database.schema` (names compared without case), sorted by name.
     fn relations_in_schema(&self, database: &str, schema: &str) -> Result<Vec<Relation>>;
 
+    /// Whether schema `database.schema` exists (names compared without case).
+    fn schema_exists(&self, database: &str, schema: &str) -> Result<bool>;
+
     /// The relation `database.schema.identifier` as the catalog spells it (names compared
     /// without case), or `None`.
     fn find_relation(&self, database: &str, schema: &str, identifier: &str) -> Result<Option<Relation>>;

@@ -337,6 +337,30 @@ impl Adapter {
         self.conn.relations_in_schema(database, schema)
     }
 
+    /// Whether schema `database.schema` exists (names compared without case).
+    ///
+    /// Errors: the engine's.
+    pub fn schema_exists(&self, database: &str, schema: &str) -> Result<bool> {
+        self.conn.schema_exists(database, schema)
+    }
+
+    /// Drops schema `database.schema` and everything in it, if it exists, and forgets the
+    /// relations it held.
+    ///
+    /// Errors: the engine's.
+    pub fn drop_schema(&self, database: &str, schema: &str) -> Result<()> {
+        let held = self.relations_in_schema(database, schema)?;
+        self.execute(&format!(
+            "drop schema if exists {}.{} cascade",
+            quote(database),
+            quote(schema)
+        ))?;
+        for relation in &held {
+            self.forget_relation(relation);
+        }
+        Ok(())
+    }
+
     /// Creates `database.schema` if it does not exist. Two connections creating the
     /// same schema at once conflict in DuckDB's catalog, so call this from one connection
     /// before work is spread over several.

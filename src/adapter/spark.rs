@@ -315,6 +315,11 @@ impl Connection for SparkConnection {
             .collect())
     }
 
+    fn schema_exists(&self, _database: &str, schema: &str) -> Result<bool> {
+        let pattern = schema.replace('\'', "");
+        Ok(!self.rows(&format!("show schemas like '{pattern}'"))?.is_empty())
+    }
+
     fn find_relation(&self, database: &str, schema: &str, identifier: &str) -> Result<Option<Relation>> {
         Ok(self
             .relations_in_schema(database, schema)?
@@ -505,6 +510,8 @@ impl Dialect for SparkDialect {
         match ty.to_ascii_uppercase().as_str() {
             "VARCHAR" | "TEXT" => "string".into(),
             "HUGEINT" => "decimal(38,0)".into(),
+            // A seed column of numbers with decimals: Spark has no `float8` (dbt-spark: `double`).
+            "FLOAT8" => "double".into(),
             _ => ty.to_string(),
         }
     }
@@ -576,6 +583,17 @@ mod tests {
         );
         assert_eq!(quoting_line("no line here", sql), "no line here");
         assert_eq!(quoting_line("x; line 9 pos 1", sql), "x; line 9 pos 1");
+    }
+
+    #[test]
+    fn seed_types_are_named_as_spark_names_them() {
+        // A column of numbers with decimals is inferred as `float8`, which Spark refuses.
+        let dialect = SparkDialect {
+            file_format: "parquet".into(),
+        };
+        assert_eq!(dialect.column_type("float8"), "double");
+        assert_eq!(dialect.column_type("VARCHAR"), "string");
+        assert_eq!(dialect.column_type("integer"), "integer");
     }
 
     #[test]

@@ -293,7 +293,8 @@ impl Compiler<'_> {
         let input = RenderInput {
             file: &node.original_file_path,
             source,
-            this: node.relation.clone(),
+            // A data test's `this` is the relation of its failures, as in dbt.
+            this: node.relation.clone().or_else(|| node.audit_relation.clone()),
             model: node.model_context(),
             extra: None,
         };
@@ -428,7 +429,8 @@ impl Compiler<'_> {
         let input = RenderInput {
             file: &node.original_file_path,
             source: "{{ __mallard_materialization() }}",
-            this: node.relation.clone(),
+            // A data test's `this` is the relation of its failures, as in dbt.
+            this: node.relation.clone().or_else(|| node.audit_relation.clone()),
             model: model.clone(),
             extra: Some(minijinja::context! {
                 __mallard_materialization => mat,

@@ -87,15 +87,14 @@ pub struct ExternalConfig {
     pub format: Option<String>,
     /// `delimiter` (CSV).
     pub delimiter: Option<String>,
-    /// `partition_by` (Mallard also takes it beside `options`, where dbt-duckdb reads it).
-    pub partition_by: Option<String>,
     /// `options`: passed to DuckDB's `COPY ... TO` (`partition_by`, `compression`, ...), as
     /// written (checked to be a mapping when the model builds, as dbt-duckdb does).
     pub options: Option<serde_json::Value>,
 }
 
 impl ExternalConfig {
-    /// Reads `location`, `format`, `delimiter`, `partition_by` and `options`.
+    /// Reads `location`, `format`, `delimiter` and `options` (a `partition_by` beside
+    /// `options` is not read, as dbt-duckdb does not: the parse warns of it).
     pub fn from_config(config: &NodeConfig) -> ExternalConfig {
         let text = |key: &str| {
             config.0.get(key).and_then(|v| match v {
@@ -115,7 +114,6 @@ impl ExternalConfig {
             location: text("location"),
             format: text("format"),
             delimiter: text("delimiter"),
-            partition_by: text("partition_by"),
             options: config.0.get("options").cloned(),
         }
     }

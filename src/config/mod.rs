@@ -12,6 +12,10 @@ pub mod yaml;
 
 use serde_json::{Map, Value};
 
+/// The dbt-core version Mallard stands for: `dbt_version` in templates, and the version whose
+/// `require-dbt-version` it satisfies when it picks hub versions.
+pub const DBT_VERSION: &str = "1.11.0";
+
 /// What config values are rendered with (`dbt_project.yml`, `profiles.yml`, property YAML),
 /// as in dbt: `var()` over `vars` (for `dbt_project.yml` only the command line's `--vars`) and
 /// `target` (JSON `Null` before the profile is read).

@@ -25,8 +25,7 @@ use spec::{PackageSpec, Pinned, PinnedSource, Source};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// The dbt-core version whose `require-dbt-version` Mallard satisfies when it picks hub versions.
-pub const DBT_VERSION: &str = "1.11.0";
+pub use crate::config::DBT_VERSION;
 
 /// The copy of the lock file a finished install leaves in the install folder, to tell a later
 /// `deps` that nothing changed.

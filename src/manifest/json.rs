@@ -165,9 +165,9 @@ pub struct NodeJson<'a> {
     attached_node: Option<Option<&'a str>>,
     /// Models only: `version` and `latest_version` (null for an unversioned model).
     #[serde(skip_serializing_if = "Option::is_none")]
-    version: Option<Option<&'a str>>,
+    version: Option<Option<Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    latest_version: Option<Option<&'a str>>,
+    latest_version: Option<Option<Value>>,
     /// Models only: `access` (`protected` unless configured), `contract` and `constraints`,
     /// as dbt lifts them from the config; `group` for every kind.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -278,8 +278,9 @@ impl<'a> NodeJson<'a> {
             }),
             column_name: test.map(|m| m.kwargs.get("column_name")),
             attached_node: test.map(|_| n.attached_node.as_deref()),
-            version: (n.resource_type == ResourceType::Model).then_some(n.version.as_deref()),
-            latest_version: (n.resource_type == ResourceType::Model).then_some(n.latest_version.as_deref()),
+            version: (n.resource_type == ResourceType::Model).then(|| n.version.as_deref().map(version_value)),
+            latest_version: (n.resource_type == ResourceType::Model)
+                .then(|| n.latest_version.as_deref().map(version_value)),
             access: model.then(|| n.config.get_str("access").unwrap_or("protected")),
             group: (n.resource_type != ResourceType::UnitTest)
                 .then_some(n.config.0.get("group").unwrap_or(&Value::Null)),
@@ -589,4 +590,13 @@ pub fn source_json(s: &Source) -> Value {
         map.extend(s.properties.clone());
     }
     out
+}
+
+/// A model version as YAML most likely gave it (Mallard keeps versions as text): `1` a
+/// number, `1.5` a number, `prod` text, as dbt writes it into the manifest and `graph`.
+fn version_value(v: &str) -> Value {
+    v.parse::<i64>()
+        .map(Value::from)
+        .or_else(|_| v.parse::<f64>().map(Value::from))
+        .unwrap_or_else(|_| Value::from(v))
 }

@@ -64,7 +64,7 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
                     .flat_map(|f| macro_blocks(&f.contents))
                     .filter(|b| !b.is_test)
                     .map(|b| b.name)
-                    .filter(|m| m.starts_with("generate_") && m.ends_with("_name"))
+                    .filter(|m| m.contains("generate_") && m.ends_with("_name"))
                     .map(|m| (pkg.name.clone(), m))
             })
             .collect(),

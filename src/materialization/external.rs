@@ -80,9 +80,6 @@ impl ExternalPlan {
             Some(Value::Object(m)) => options.extend(m.iter().map(|(k, v)| (k.clone(), rendered(v)))),
             Some(_) => return Err(Diagnostic::new("The options argument must be a dictionary").into()),
         }
-        if let Some(p) = &config.partition_by {
-            upsert(&mut options, "partition_by", p.clone());
-        }
         if let Some(f) = &config.format {
             upsert(&mut options, "format", f.clone());
         }

@@ -366,17 +366,21 @@ impl Project {
         })
     }
 
-    /// Loads the packages the project uses, as dbt finds them after `dbt deps`: each `local:`
-    /// entry of `packages.yml` (or `dependencies.yml`), relative to the project, and each folder
-    /// of the packages install path (`dbt_packages/`) that holds a `dbt_project.yml`. A package
-    /// found both ways is loaded once. A hub, git or tarball package must already be installed
-    /// (by `mallard deps`, see [`crate::deps`]).
+    /// Loads the packages the project uses, as dbt finds them after `dbt deps`: each folder
+    /// of the packages install path (`dbt_packages/`) that holds a `dbt_project.yml`, whatever
+    /// its name and whichever repository it came from, and each `local:` entry of
+    /// `packages.yml` (or `dependencies.yml`) whose folder exists, relative to the project
+    /// (dbt needs `dbt deps` for those; Mallard reads them where they are). A package found
+    /// both ways is loaded once. As dbt, a hub, git or tarball package must already be
+    /// installed (by `mallard deps`, see [`crate::deps`]): fewer packages found than
+    /// `packages.yml` lists is an error.
     ///
-    /// Errors: a `local:` folder or an installed package that is not a dbt project; a hub or
-    /// git package of `packages.yml` that is not installed (with what to do).
+    /// Errors: a `local:` folder or an installed package that is not a dbt project; fewer
+    /// packages installed than listed (naming those whose name matches none installed).
     pub fn load_packages(&self, ctx: &ConfigContext) -> Result<Vec<Project>> {
         let mut found: Vec<Project> = Vec::new();
-        let mut wanted: Vec<String> = Vec::new();
+        // Every entry of packages.yml, by what names it (for the error of one not installed).
+        let mut listed: Vec<String> = Vec::new();
         for file in ["packages.yml", "dependencies.yml"] {
             let Ok(text) = std::fs::read_to_string(self.root.join(file)) else {
                 continue;
@@ -388,25 +392,26 @@ impl Project {
                 .into_iter()
                 .flatten()
             {
-                if let Some(local) = entry.get("local").and_then(Value::as_str) {
-                    let dir = self.root.join(local);
-                    let pkg = Project::load(&dir, ctx).map_err(|e| {
-                        Diagnostic::new(format!(
-                            "local package `{local}` of `{file}` cannot be loaded: {e}"
-                        ))
-                        .at(crate::config::yaml::key_location(file, &text, "local"))
-                    })?;
-                    if !found.iter().any(|p| p.name == pkg.name) {
-                        found.push(pkg);
-                    }
-                } else if let Some(name) = entry
-                    .get("name")
-                    .or_else(|| entry.get("package"))
-                    .or_else(|| entry.get("git"))
-                    .or_else(|| entry.get("tarball"))
-                    .and_then(Value::as_str)
-                {
-                    wanted.push(name.to_string());
+                let names = ["local", "name", "package", "git", "tarball"]
+                    .iter()
+                    .find_map(|k| entry.get(*k).and_then(Value::as_str));
+                listed.push(names.unwrap_or("?").to_string());
+                let Some(local) = entry.get("local").and_then(Value::as_str) else {
+                    continue;
+                };
+                let dir = self.root.join(local);
+                if !dir.exists() {
+                    // Installed under dbt_packages/ by `deps`, or missing: counted below.
+                    continue;
+                }
+                let pkg = Project::load(&dir, ctx).map_err(|e| {
+                    Diagnostic::new(format!(
+                        "local package `{local}` of `{file}` cannot be loaded: {e}"
+                    ))
+                    .at(crate::config::yaml::key_location(file, &text, "local"))
+                })?;
+                if !found.iter().any(|p| p.name == pkg.name) {
+                    found.push(pkg);
                 }
             }
         }
@@ -421,22 +426,33 @@ impl Project {
                 }
             }
         }
-        for name in wanted {
-            // `dbt-labs/dbt_utils` or `https://github.com/org/repo.git` installs as the project
-            // it contains, usually named like the last part.
-            let last = name.trim_end_matches('/').trim_end_matches(".git");
-            let last = last.rsplit('/').next().unwrap_or(last);
-            let stem = last.trim_start_matches("dbt-").replace('-', "_");
-            if !found.iter().any(|p| p.name == last || p.name == stem) {
-                return Err(
-                    Diagnostic::new(format!("package `{name}` of packages.yml is not installed"))
-                        .help(format!(
-                            "run `mallard deps` to install the packages into `{}/`",
-                            self.packages_install_path
-                        ))
-                        .into(),
-                );
-            }
+        if found.len() < listed.len() {
+            // `dbt-labs/dbt_utils` or `https://github.com/org/repo.git` usually installs as
+            // the project named like its last part: those matching none are named.
+            let missing: Vec<&String> = listed
+                .iter()
+                .filter(|name| {
+                    let last = name.trim_end_matches('/').trim_end_matches(".git");
+                    let last = last.rsplit('/').next().unwrap_or(last);
+                    let stem = last.trim_start_matches("dbt-").replace('-', "_");
+                    !found.iter().any(|p| p.name == last || p.name == stem)
+                })
+                .collect();
+            let what = match missing.as_slice() {
+                [one] => format!("package `{one}` of packages.yml is not installed"),
+                _ => format!(
+                    "packages.yml lists {} packages, but only {} are installed in `{}/`",
+                    listed.len(),
+                    found.len(),
+                    self.packages_install_path
+                ),
+            };
+            return Err(Diagnostic::new(what)
+                .help(format!(
+                    "run `mallard deps` to install the packages into `{}/`",
+                    self.packages_install_path
+                ))
+                .into());
         }
         Ok(found)
     }

@@ -22,22 +22,37 @@ pub fn run(
     args: &Map<String, Value>,
     lock_timeout: Option<Duration>,
 ) -> Result<ExitCode> {
-    let exists = match macro_name.split_once('.') {
+    let found = match macro_name.split_once('.') {
         Some((package, name)) => session
             .env
             .globals()
             .find(|(g, _)| *g == package)
-            .is_some_and(|(_, v)| v.get_attr(name).is_ok_and(|m| !m.is_undefined())),
-        None => session.env.globals().any(|(g, _)| g == macro_name),
+            .and_then(|(_, v)| v.get_attr(name).ok().filter(|m| !m.is_undefined())),
+        None => session
+            .env
+            .globals()
+            .find(|(g, _)| *g == macro_name)
+            .map(|(_, v)| v),
     };
-    if !exists {
+    let Some(found) = found else {
         return Err(Diagnostic::new(format!(
             "could not find a macro with the name `{}` in any package",
             macro_name
         ))
         .help("check its spelling, or install the package that defines it with `mallard deps`")
         .into());
-    }
+    };
+    // A macro prints as `<macro macro.<package>.<name>>`: its unique_id, for run_results.json.
+    let unique_id = found
+        .to_string()
+        .strip_prefix("<macro ")
+        .and_then(|s| s.strip_suffix('>'))
+        .map_or_else(
+            || format!("macro.{}.{macro_name}", session.project.name),
+            str::to_string,
+        );
+    let started = std::time::Instant::now();
+    let started_at = chrono::Utc::now();
     session.report_header();
     let database = session.open_database(lock_timeout)?;
     let shared = Arc::new(Mutex::new(database.adapter().try_clone()?));
@@ -52,6 +67,35 @@ pub fn run(
         .render_project_hook(&template, Some(&shared), extra);
     drop(shared);
     database.finish(outcome.is_ok())?;
+    // As dbt: one result, the macro's, with the operation's outcome.
+    let elapsed = started.elapsed().as_secs_f64();
+    let result = crate::artifacts::results::NodeResult {
+        unique_id,
+        status: match outcome {
+            Ok(_) => crate::artifacts::results::Status::Success,
+            Err(_) => crate::artifacts::results::Status::Error,
+        },
+        message: outcome.as_ref().err().map(|d| d.to_string()),
+        failures: None,
+        execution_time: elapsed,
+        timing: vec![crate::artifacts::results::Timing {
+            name: "execute",
+            started_at,
+            completed_at: chrono::Utc::now(),
+        }],
+        thread_id: "main".to_string(),
+        compiled_code: None,
+        rows_affected: None,
+    };
+    let invocation =
+        crate::artifacts::Invocation::new(json!({"which": "run-operation", "macro": macro_name}));
+    crate::artifacts::write_run_results(
+        &session.project.target_dir(),
+        &session.manifest,
+        &[result],
+        elapsed,
+        &invocation,
+    )?;
     match outcome {
         Ok(_) => Ok(ExitCode::SUCCESS),
         Err(d) => {

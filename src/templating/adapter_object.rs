@@ -208,9 +208,10 @@ impl Object for AdapterObject {
                         .filter(|v| !v.is_undefined())
                         .and_then(|v| v.try_iter().ok().map(|it| it.map(|p| p.to_string()).collect()))
                         // Unconfigured, dbt looks in the root project first, then the
-                        // namespace's package (dbt's own namespace only in itself).
+                        // namespace's package (for dbt's own namespace: a global name, so
+                        // the root project's `default__<name>` before dbt's).
                         .unwrap_or_else(|| match state.lookup("__mallard_root") {
-                            Some(root) if ns != "dbt" && !root.to_string().is_empty() => {
+                            Some(root) if !root.to_string().is_empty() => {
                                 vec![root.to_string(), ns.clone()]
                             }
                             _ => vec![ns.clone()],
@@ -245,11 +246,119 @@ impl Object for AdapterObject {
                 Ok(Value::from(crate::relation::quote(&ident)))
             }
             "type" => Ok(Value::from(adapter_type(state.lookup("target")))),
-            _ => Err(Error::new(
-                ErrorKind::UnknownMethod,
-                format!("adapter.{method} is not available in Mallard"),
-            )),
+            _ => other_method(state, method, args),
         }
+    }
+}
+
+/// The adapter's methods for schemas, columns, quoting and dbt-duckdb's settings (see
+/// [`AdapterObject`]); an error naming any other method.
+fn other_method(state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
+    let columns = |found: Vec<crate::adapter::Column>| {
+        Value::from_object(MutableList::from_items(
+            found
+                .into_iter()
+                .map(|c| {
+                    Value::from_object(super::api::Column {
+                        name: c.name,
+                        dtype: c.data_type,
+                    })
+                })
+                .collect(),
+        ))
+    };
+    match method {
+        // At parse time there is no database: schemas are made and dropped only when run.
+        "create_schema" | "drop_schema" => {
+            let (relation,): (Value,) = from_args(args)?;
+            let part = |k: &str| -> Result<String, Error> {
+                let v = relation.get_attr(k)?;
+                Ok(if v.is_undefined() || v.is_none() {
+                    String::new()
+                } else {
+                    v.to_string()
+                })
+            };
+            let (catalog, schema) = (part("database")?, part("schema")?);
+            let Some(db) = database(state)? else {
+                return Ok(Value::from(""));
+            };
+            let catalog = if catalog.is_empty() {
+                node_context(state)?.target_database.clone()
+            } else {
+                catalog
+            };
+            let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+            match method {
+                "create_schema" => adapter.ensure_schema(&catalog, &schema),
+                _ => adapter.drop_schema(&catalog, &schema),
+            }
+            .map_err(sql_error)?;
+            Ok(Value::from(""))
+        }
+        "check_schema_exists" => {
+            let (catalog, schema): (String, String) = from_args(args)?;
+            let Some(db) = database(state)? else {
+                return Ok(Value::from(false));
+            };
+            let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+            Ok(Value::from(
+                adapter.schema_exists(&catalog, &schema).map_err(sql_error)?,
+            ))
+        }
+        "get_columns_in_table" | "get_column_schema_from_query" => {
+            let sql = match method {
+                "get_columns_in_table" => {
+                    let (schema, identifier): (String, String) = from_args(args)?;
+                    let catalog = node_context(state)?.target_database.clone();
+                    crate::relation::Relation::new(&catalog, &schema, &identifier).to_string()
+                }
+                _ => from_args::<(String,)>(args)?.0,
+            };
+            let Some(db) = database(state)? else {
+                return Ok(columns(Vec::new()));
+            };
+            let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+            Ok(columns(adapter.columns(&sql).map_err(sql_error)?))
+        }
+        "quote_as_configured" => {
+            let (ident, _quote_key): (String, String) = from_args(args)?;
+            Ok(Value::from(crate::relation::quote(&ident)))
+        }
+        "quote_seed_column" => {
+            let (column, quote_config): (String, Option<bool>) = from_args(args)?;
+            Ok(Value::from(if quote_config.unwrap_or(true) {
+                crate::relation::quote(&column)
+            } else {
+                column
+            }))
+        }
+        "escape_sql_string" => {
+            let (text,): (String,) = from_args(args)?;
+            Ok(Value::from(text.replace('\'', "''")))
+        }
+        "get_binding_char" => Ok(Value::from("?")),
+        "is_motherduck" | "is_ducklake" | "disable_transactions" => Ok(Value::from(false)),
+        "valid_incremental_strategies" => Ok(Value::from(vec![
+            "append",
+            "delete+insert",
+            "merge",
+            "microbatch",
+        ])),
+        "get_hard_deletes_behavior" => {
+            let (config,): (Value,) = from_args(args)?;
+            let set = config.get_item(&Value::from("hard_deletes")).unwrap_or_default();
+            Ok(if set.is_undefined() || set.is_none() {
+                Value::from("ignore")
+            } else {
+                set
+            })
+        }
+        "warn_once" => Ok(Value::from("")),
+        _ => Err(Error::new(
+            ErrorKind::UnknownMethod,
+            format!("adapter.{method} is not available in Mallard"),
+        )),
     }
 }
 

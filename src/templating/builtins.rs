@@ -147,8 +147,9 @@ pub fn add_to(env: &mut Environment<'static>) {
     env.add_function(
         "fromjson",
         |text: String, default: Option<Value>| -> Result<Value, Error> {
+            // Python's json.loads gives dicts and lists that `.update()` and `.append()` change.
             match serde_json::from_str::<serde_json::Value>(&text) {
-                Ok(v) => Ok(Value::from_serialize(v)),
+                Ok(v) => Ok(super::mutable::mutable_value(&v)),
                 Err(e) => {
                     default.ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("fromjson: {e}")))
                 }
@@ -164,7 +165,7 @@ pub fn add_to(env: &mut Environment<'static>) {
         "fromyaml",
         |text: String, default: Option<Value>| -> Result<Value, Error> {
             match serde_yaml::from_str::<serde_json::Value>(&text) {
-                Ok(v) => Ok(Value::from_serialize(v)),
+                Ok(v) => Ok(super::mutable::mutable_value(&v)),
                 Err(e) => {
                     default.ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("fromyaml: {e}")))
                 }

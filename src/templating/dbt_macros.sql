@@ -227,3 +227,96 @@ cast({{ dbt.dateadd('day', '-1', dbt.dateadd('month', '3', dbt.date_trunc(datepa
 {% macro default__generate_database_name(custom_database_name=none, node=none) -%}
 {%- if custom_database_name is none -%}{{ target.database }}{%- else -%}{{ custom_database_name | trim }}{%- endif -%}
 {%- endmacro %}
+
+{#- The public naming macros dispatch, as dbt's do: a root project's `generate_schema_name` replaces
+    one, and its `default__generate_schema_name` (or `duckdb__...`) is what the built-in calls. -#}
+{% macro generate_schema_name(custom_schema_name=none, node=none) -%}
+{{ return(adapter.dispatch('generate_schema_name', 'dbt')(custom_schema_name, node)) }}
+{%- endmacro %}
+{% macro generate_alias_name(custom_alias_name=none, node=none) -%}
+{{ return(adapter.dispatch('generate_alias_name', 'dbt')(custom_alias_name, node)) }}
+{%- endmacro %}
+{% macro generate_database_name(custom_database_name=none, node=none) -%}
+{{ return(adapter.dispatch('generate_database_name', 'dbt')(custom_database_name, node)) }}
+{%- endmacro %}
+
+{#- Schemas and relations, over the adapter's methods. -#}
+{% macro create_schema(relation) %}{{ return(adapter.dispatch('create_schema', 'dbt')(relation)) }}{% endmacro %}
+{% macro default__create_schema(relation) %}{% do adapter.create_schema(relation) %}{% endmacro %}
+{% macro drop_schema(relation) %}{{ return(adapter.dispatch('drop_schema', 'dbt')(relation)) }}{% endmacro %}
+{% macro default__drop_schema(relation) %}{% do adapter.drop_schema(relation) %}{% endmacro %}
+{% macro drop_relation(relation) %}{{ return(adapter.dispatch('drop_relation', 'dbt')(relation)) }}{% endmacro %}
+{% macro default__drop_relation(relation) %}{% do adapter.drop_relation(relation) %}{% endmacro %}
+{% macro drop_relation_if_exists(relation) %}{% if relation is not none %}{% do adapter.drop_relation(relation) %}{% endif %}{% endmacro %}
+{% macro truncate_relation(relation) %}{{ return(adapter.dispatch('truncate_relation', 'dbt')(relation)) }}{% endmacro %}
+{% macro default__truncate_relation(relation) %}{% do adapter.truncate_relation(relation) %}{% endmacro %}
+{% macro rename_relation(from_relation, to_relation) %}{{ return(adapter.dispatch('rename_relation', 'dbt')(from_relation, to_relation)) }}{% endmacro %}
+{% macro default__rename_relation(from_relation, to_relation) %}{% do adapter.rename_relation(from_relation, to_relation) %}{% endmacro %}
+{% macro get_columns_in_relation(relation) %}{{ return(adapter.dispatch('get_columns_in_relation', 'dbt')(relation)) }}{% endmacro %}
+{% macro default__get_columns_in_relation(relation) %}{{ return(adapter.get_columns_in_relation(relation)) }}{% endmacro %}
+{% macro list_relations_without_caching(schema_relation) %}{{ return(adapter.dispatch('list_relations_without_caching', 'dbt')(schema_relation)) }}{% endmacro %}
+{% macro default__list_relations_without_caching(schema_relation) %}{{ return(adapter.list_relations_without_caching(schema_relation)) }}{% endmacro %}
+{% macro load_cached_relation(relation) %}{{ return(adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier)) }}{% endmacro %}
+{% macro get_or_create_relation(database, schema, identifier, type) -%}
+{%- set found = adapter.get_relation(database=database, schema=schema, identifier=identifier) -%}
+{%- if found is not none -%}{{ return((true, found)) }}{%- endif -%}
+{{ return((false, api.Relation.create(database=database, schema=schema, identifier=identifier, type=type))) }}
+{%- endmacro %}
+{% macro make_temp_relation(base_relation, suffix='__dbt_tmp') %}{{ return(adapter.dispatch('make_temp_relation', 'dbt')(base_relation, suffix)) }}{% endmacro %}
+{% macro default__make_temp_relation(base_relation, suffix) %}{{ return(base_relation.incorporate(path={"identifier": base_relation.identifier ~ suffix})) }}{% endmacro %}
+{% macro duckdb__make_temp_relation(base_relation, suffix) %}{{ return(base_relation.incorporate(path={"identifier": base_relation.identifier ~ suffix ~ py_current_timestring(), "schema": none, "database": none})) }}{% endmacro %}
+{% macro make_intermediate_relation(base_relation, suffix='__dbt_tmp') %}{{ return(base_relation.incorporate(path={"identifier": base_relation.identifier ~ suffix})) }}{% endmacro %}
+{% macro make_backup_relation(base_relation, backup_relation_type, suffix='__dbt_backup') %}{{ return(base_relation.incorporate(path={"identifier": base_relation.identifier ~ suffix})) }}{% endmacro %}
+{% macro should_full_refresh() -%}
+{%- set from_config = config.get('full_refresh') -%}
+{{ return(flags.FULL_REFRESH if from_config is none else from_config) }}
+{%- endmacro %}
+
+{#- SQL text dbt's materializations are made of, as dbt-duckdb writes it. -#}
+{% macro get_empty_subquery_sql(select_sql, select_sql_header=none) %}{{ return(adapter.dispatch('get_empty_subquery_sql', 'dbt')(select_sql, select_sql_header)) }}{% endmacro %}
+{% macro default__get_empty_subquery_sql(select_sql, select_sql_header=none) -%}
+{%- if select_sql_header is not none -%}{{ select_sql_header }}{%- endif %}
+select * from (
+{{ select_sql }}
+) as __dbt_sbq
+where false
+limit 0
+{%- endmacro %}
+{% macro get_columns_in_query(select_sql) %}{{ return(adapter.dispatch('get_columns_in_query', 'dbt')(select_sql)) }}{% endmacro %}
+{% macro default__get_columns_in_query(select_sql) -%}
+{%- set result = run_query(get_empty_subquery_sql(select_sql)) -%}
+{{ return([] if result is none else result.columns | map(attribute='name') | list) }}
+{%- endmacro %}
+{% macro get_quoted_csv(column_names) -%}
+{%- set quoted = [] -%}{%- for name in column_names -%}{%- do quoted.append(adapter.quote(name)) -%}{%- endfor -%}
+{{ return(quoted | join(', ')) }}
+{%- endmacro %}
+{% macro get_create_table_as_sql(temporary, relation, sql) %}{{ return(adapter.dispatch('get_create_table_as_sql', 'dbt')(temporary, relation, sql)) }}{% endmacro %}
+{% macro default__get_create_table_as_sql(temporary, relation, sql) %}{{ return(create_table_as(temporary, relation, sql)) }}{% endmacro %}
+{% macro create_table_as(temporary, relation, compiled_code, language='sql') %}{{ return(adapter.dispatch('create_table_as', 'dbt')(temporary, relation, compiled_code, language)) }}{% endmacro %}
+{% macro default__create_table_as(temporary, relation, compiled_code, language='sql') -%}
+create {% if temporary %}temporary {% endif %}table {{ relation.include(database=(not temporary), schema=(not temporary)) }} as (
+{{ compiled_code }}
+);
+{%- endmacro %}
+{% macro get_create_view_as_sql(relation, sql) %}{{ return(adapter.dispatch('get_create_view_as_sql', 'dbt')(relation, sql)) }}{% endmacro %}
+{% macro default__get_create_view_as_sql(relation, sql) %}{{ return(create_view_as(relation, sql)) }}{% endmacro %}
+{% macro create_view_as(relation, sql) %}{{ return(adapter.dispatch('create_view_as', 'dbt')(relation, sql)) }}{% endmacro %}
+{% macro default__create_view_as(relation, sql) -%}
+create view {{ relation }} as (
+{{ sql }}
+);
+{%- endmacro %}
+{% macro get_insert_into_sql(target_relation, temp_relation, dest_columns) -%}
+{%- set columns = get_quoted_csv(dest_columns | map(attribute='name')) -%}
+insert into {{ target_relation }} ({{ columns }})
+(
+select {{ columns }}
+from {{ temp_relation }}
+)
+{%- endmacro %}
+{% macro current_timestamp_backcompat() %}{{ return(adapter.dispatch('current_timestamp_backcompat', 'dbt')()) }}{% endmacro %}
+{% macro default__current_timestamp_backcompat() %}current_timestamp::timestamp{% endmacro %}
+{% macro current_timestamp_in_utc_backcompat() %}{{ return(adapter.dispatch('current_timestamp_in_utc_backcompat', 'dbt')()) }}{% endmacro %}
+{% macro default__current_timestamp_in_utc_backcompat() %}current_timestamp::timestamp{% endmacro %}
+{% macro py_current_timestring() %}{{ return(modules.datetime.datetime.now().strftime("%Y%m%d%H%M%S%f")) }}{% endmacro %}

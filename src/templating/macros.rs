@@ -12,7 +12,7 @@ use super::{context, jinja_diagnostic};
 use crate::error::Diagnostic;
 
 /// The context keys a macro sees from the node that calls it.
-pub(super) const NODE_CONTEXT_KEYS: &[&str] = &["__mallard", "this", "model", "execute", "config"];
+pub(super) const NODE_CONTEXT_KEYS: &[&str] = &["__mallard", "this", "model", "execute", "config", "context"];
 
 /// dbt's cross-database macros (`dbt.concat`, `dbt.dateadd`, `dbt.type_string`, ...), as
 /// dbt-duckdb renders them.
@@ -26,6 +26,7 @@ pub(super) const DBT_MACROS: &str = include_str!("dbt_macros.sql");
 pub(super) fn macro_function(package: &str, file: &str, name: &str) -> Value {
     Value::from_object(MacroFunction {
         id: format!("macro.{package}.{name}"),
+        package: package.to_string(),
         file: file.to_string(),
         template: block_template(file, name),
         name: name.to_string(),
@@ -36,6 +37,7 @@ pub(super) fn macro_function(package: &str, file: &str, name: &str) -> Value {
 #[derive(Debug)]
 pub(super) struct MacroFunction {
     id: String,
+    package: String,
     file: String,
     /// The template holding the macro's block (see [`block_template`]).
     template: String,
@@ -59,7 +61,17 @@ impl Object for MacroFunction {
                 }
             }
         }
-        call_macro(state, &self.file, &self.template, &self.name, args)
+        // A `caller` (or another macro the calling template defines) stays callable inside.
+        let called = Called {
+            package: &self.package,
+            file: &self.file,
+            template: &self.template,
+            name: &self.name,
+        };
+        match super::callers::hand_over(state, args) {
+            Some((_handed, args)) => call_macro(state, &called, &args),
+            None => call_macro(state, &called, args),
+        }
     }
 
     fn custom_cmp(self: &Arc<Self>, other: &minijinja::value::DynObject) -> Option<std::cmp::Ordering> {
@@ -69,6 +81,41 @@ impl Object for MacroFunction {
 
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "<macro {}>", self.id)
+    }
+}
+
+/// Which macro [`call_macro`] calls: macro `name` of package `package`, in block template
+/// `template` of macro file `file`.
+#[derive(Clone, Copy)]
+pub(super) struct Called<'a> {
+    pub(super) package: &'a str,
+    pub(super) file: &'a str,
+    pub(super) template: &'a str,
+    pub(super) name: &'a str,
+}
+
+/// The context a macro runs in: the calling node's values (see [`NODE_CONTEXT_KEYS`]), then
+/// the macros of the macro's own package by their bare names (dbt's local namespace); other
+/// names are the environment's globals.
+#[derive(Debug)]
+struct MacroScope {
+    node_values: Vec<(&'static str, Value)>,
+    local: Option<Arc<MacroNamespace>>,
+}
+
+impl Object for MacroScope {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let name = key.as_str()?;
+        if let Some((_, v)) = self.node_values.iter().find(|(k, _)| *k == name) {
+            return Some(v.clone());
+        }
+        let local = self.local.as_ref()?;
+        let file = local.macros.get(name)?;
+        Some(macro_function(&local.package, file, name))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Values(self.node_values.iter().map(|(k, _)| Value::from(*k)).collect())
     }
 }
 
@@ -92,7 +139,14 @@ impl Object for MacroNamespace {
             Some(file) => Some(macro_function(&self.package, file, name)),
             // dbt's own `is_incremental`, `ref` and `source` are macros of the `dbt` namespace
             // too (`dbt.is_incremental()`), also where the project overrides the global.
-            None if self.package == "dbt" => super::Builtins::function(name),
+            None if self.package == "dbt" => super::Builtins::function(name).or_else(|| match name {
+                // dbt's macros that Mallard implements as functions.
+                "run_query" => Some(Value::from_function(context::run_query)),
+                "statement" => Some(Value::from_function(context::statement)),
+                "load_result" => Some(Value::from_function(context::load_result)),
+                "render" => Some(Value::from_function(render_string)),
+                _ => None,
+            }),
             None => None,
         }
     }
@@ -355,13 +409,13 @@ impl Drop for MacroDepth {
 ///
 /// Errors: beyond [`MAX_MACRO_DEPTH`] nested macro calls on this thread, "maximum recursion
 /// depth exceeded" with the chain of macros, as dbt reports Python's recursion limit.
-pub(super) fn call_macro(
-    state: &State,
-    file: &str,
-    template: &str,
-    name: &str,
-    args: &[Value],
-) -> Result<Value, Error> {
+pub(super) fn call_macro(state: &State, called: &Called<'_>, args: &[Value]) -> Result<Value, Error> {
+    let Called {
+        package,
+        file,
+        template,
+        name,
+    } = *called;
     // A unit test's `overrides: macros:` (named bare or with its package).
     if let Ok(node) = super::node_context(state) {
         let overridden = node
@@ -375,11 +429,22 @@ pub(super) fn call_macro(
     let _depth = MacroDepth::enter(name)?;
     // A map value, not a Rust map: minijinja takes a `Value` over as it is, where a map
     // would be serialised key by key on every call.
-    let ctx = Value::from_iter(
-        NODE_CONTEXT_KEYS
-            .iter()
-            .filter_map(|k| state.lookup(k).map(|v| (Value::from(*k), v))),
-    );
+    let node_values: Vec<(&'static str, Value)> = NODE_CONTEXT_KEYS
+        .iter()
+        .filter_map(|k| state.lookup(k).map(|v| (*k, v)))
+        .collect();
+    // As in dbt, a package's macro sees its own package's macros first by their bare names
+    // (its local namespace), then the globals (the root project's, then dbt's).
+    let local = state
+        .lookup(package)
+        .filter(|_| {
+            state
+                .lookup("__mallard_root")
+                .is_none_or(|r| r.as_str() != Some(package))
+        })
+        .and_then(|ns| ns.downcast_object::<MacroNamespace>())
+        .filter(|ns| ns.package == package);
+    let ctx = Value::from_object(MacroScope { node_values, local });
     let tmpl = state.env().get_template(template)?;
     let captured = tmpl.render_captured(ctx)?;
     let macro_state = captured.state();
@@ -457,4 +522,20 @@ fn catch_all_arguments(value: &Value, args: &[Value]) -> Result<Option<Vec<Value
     keep.push(("varargs".to_string(), Value::from(varargs)));
     out.push(Value::from(minijinja::value::Kwargs::from_iter(keep)));
     Ok(Some(out))
+}
+
+/// dbt's `render(text)`: `text` rendered as a template with the calling node's context (its
+/// `this`, `model`, `config`, ... and every macro), as dbt's `render` context member does.
+///
+/// Errors: Jinja errors in `text`.
+pub(super) fn render_string(state: &State, text: String) -> Result<Value, Error> {
+    let ctx = Value::from_iter(
+        NODE_CONTEXT_KEYS
+            .iter()
+            .filter_map(|k| state.lookup(k).map(|v| (Value::from(*k), v))),
+    );
+    let source = super::mutable_literals(&text);
+    Ok(Value::from(
+        state.env().render_named_str("<render>", &source, ctx)?,
+    ))
 }

@@ -11,6 +11,7 @@
 pub mod adapter_object;
 pub mod agate;
 mod api;
+mod callers;
 mod functions;
 mod render;
 pub use render::{eval_expression, find_call_line, jinja_diagnostic, record_calls, render};
@@ -309,6 +310,7 @@ pub fn environment_with_packages(
         },
     );
     env.add_function("run_query", context::run_query);
+    env.add_function("render", macros::render_string);
     env.add_function("statement", context::statement);
     env.add_function("load_result", context::load_result);
     env.add_global("adapter", Value::from_object(adapter_object::AdapterObject));
@@ -322,6 +324,7 @@ pub fn environment_with_packages(
     env.set_unknown_method_callback(python_methods);
 
     env.add_global("__mallard_root", Value::from(root));
+    env.add_global("dbt_version", Value::from(crate::config::DBT_VERSION));
     env.add_global("project_name", Value::from(root));
     env.add_global(
         "__mallard_dispatch",
@@ -374,7 +377,17 @@ pub fn environment_with_packages(
     }
     env.add_global("__mallard_catch_all", Value::from(catch_all_files));
     let root_macros = namespaces.get(root).cloned().unwrap_or_default();
-    for (package, names) in &namespaces {
+    // A bare name is the root project's macro, else dbt's, as in dbt; else (where dbt would
+    // need the package's name) a package's. A package's own macros see each other first
+    // (see `macros::MacroScope`). Later insertions win: packages, then dbt, then the root.
+    let rank = |p: &str| match p {
+        "dbt" => 1,
+        p if p == root => 2,
+        _ => 0,
+    };
+    let mut ordered: Vec<_> = namespaces.iter().collect();
+    ordered.sort_by_key(|(p, _)| rank(p));
+    for (package, names) in ordered {
         for (name, file) in names {
             if package == root || !root_macros.contains_key(name) {
                 env.add_global(name.clone(), macro_function(package, file, name));

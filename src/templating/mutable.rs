@@ -193,6 +193,13 @@ impl Object for MutableDict {
     }
 
     fn call_method(self: &Arc<Self>, _state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
+        self.change(method, args)
+    }
+}
+
+impl MutableDict {
+    /// `update`, `setdefault` and `pop`, in place; an unknown-method error for others.
+    fn change(&self, method: &str, args: &[Value]) -> Result<Value, Error> {
         let mut entries = self.entries();
         let set =
             |entries: &mut Entries, k: Value, v: Value| match entries.iter_mut().find(|(key, _)| *key == k) {
@@ -262,6 +269,48 @@ impl Object for Tuple {
                 .map(Value::from)
                 .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "tuple.index(x): x not in tuple")),
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// dbt's `context`: the node's template context as a dict. `context.get(name, default)` reads
+/// what `update` stored, else the variable or global `name` (a macro, `target`, ...), else
+/// `default`; `context.update({...})` stores entries that every macro the node calls sees
+/// through `context` (projects keep per-node caches there). A fresh one per render of a node.
+#[derive(Debug, Default)]
+pub struct TemplateContext(MutableDict);
+
+impl Object for TemplateContext {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.0
+            .entries()
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.0.entries().iter().map(|(k, _)| k.clone()).collect())
+    }
+
+    fn call_method(self: &Arc<Self>, state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
+        match method {
+            "get" => {
+                let (key, default): (Value, Option<Value>) = from_args(args)?;
+                if let Some(v) = self.get_value(&key) {
+                    return Ok(v);
+                }
+                Ok(key
+                    .as_str()
+                    .and_then(|name| state.lookup(name))
+                    .filter(|v| !v.is_undefined())
+                    .unwrap_or_else(|| default.unwrap_or(Value::from(()))))
+            }
+            _ => self.0.change(method, args),
         }
     }
 }

@@ -63,6 +63,37 @@ impl Object for EmptyRelation {
     }
 }
 
+/// A relation's schema, as `without_identifier()` gives it: prints `"database"."schema"`;
+/// its `identifier` is none.
+#[derive(Debug)]
+pub struct SchemaRelation(Arc<Relation>);
+
+impl Object for SchemaRelation {
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "identifier" | "name" | "table" => Some(Value::from(())),
+            _ => self.0.get_value(key),
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        self.0.enumerate()
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = [&self.0.database, &self.0.schema]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| quote(p))
+            .collect();
+        f.write_str(&parts.join("."))
+    }
+}
+
 impl Object for Relation {
     /// A mapping, as dbt's relations are (dbt_utils tells relations from strings by
     /// `is mapping` and `metadata.type`).
@@ -72,8 +103,19 @@ impl Object for Relation {
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         match key.as_str()? {
-            "database" => Some(Value::from(self.database.clone())),
-            "schema" => Some(Value::from(self.schema.clone())),
+            // A part a relation lacks (an ephemeral model's, a temporary table's) is none.
+            "database" | "schema" => {
+                let part = if key.as_str()? == "database" {
+                    &self.database
+                } else {
+                    &self.schema
+                };
+                Some(if part.is_empty() {
+                    Value::from(())
+                } else {
+                    Value::from(part.clone())
+                })
+            }
             "identifier" | "name" | "table" => Some(Value::from(self.identifier.clone())),
             "metadata" => Some(minijinja::context! { type => "DuckDBRelation" }),
             _ => None,
@@ -85,7 +127,9 @@ impl Object for Relation {
     }
 
     /// `render()`: the quoted name; `include(database=, schema=, identifier=)`: the name
-    /// without the parts set to false; `quote(...)` and `incorporate(...)`: the relation itself.
+    /// without the parts set to false; `incorporate(path=...)` and `replace_path(...)`: the
+    /// relation with those parts replaced; `without_identifier()`: `"database"."schema"`;
+    /// `quote(...)`: the relation itself.
     fn call_method(
         self: &Arc<Self>,
         _state: &minijinja::State<'_, '_>,
@@ -108,7 +152,41 @@ impl Object for Relation {
                     .collect();
                 Ok(Value::from(parts.join(".")))
             }
-            "quote" | "incorporate" => Ok(Value::from_dyn_object(self.clone())),
+            // dbt's relations: `incorporate(path={...}, type=...)` and `replace_path(...)`
+            // give the relation with the named parts replaced; other keywords (type,
+            // quote policy) change nothing Mallard prints.
+            "incorporate" | "replace_path" => {
+                let (kwargs,): (minijinja::value::Kwargs,) = minijinja::value::from_args(args)?;
+                let path: Value = match method {
+                    "incorporate" => kwargs.get::<Option<Value>>("path")?.unwrap_or_default(),
+                    _ => Value::from_serialize(
+                        kwargs
+                            .args()
+                            .map(|k| Ok((k.to_string(), kwargs.get::<Value>(k)?)))
+                            .collect::<Result<std::collections::BTreeMap<String, Value>, minijinja::Error>>(
+                            )?,
+                    ),
+                };
+                for k in kwargs.args().map(str::to_string).collect::<Vec<_>>() {
+                    let _: Value = kwargs.get(&k)?;
+                }
+                let mut changed = self.as_ref().clone();
+                for (key, part) in [
+                    ("database", &mut changed.database),
+                    ("schema", &mut changed.schema),
+                    ("identifier", &mut changed.identifier),
+                ] {
+                    if let Ok(v) = path.get_item(&Value::from(key)) {
+                        if !v.is_undefined() {
+                            *part = if v.is_none() { String::new() } else { v.to_string() };
+                        }
+                    }
+                }
+                Ok(Value::from_object(changed))
+            }
+            // The schema this relation is in, printed `"database"."schema"`.
+            "without_identifier" => Ok(Value::from_object(SchemaRelation(self.clone()))),
+            "quote" => Ok(Value::from_dyn_object(self.clone())),
             _ => Err(minijinja::Error::from(minijinja::ErrorKind::UnknownMethod)),
         }
     }

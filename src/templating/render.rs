@@ -58,6 +58,7 @@ pub(super) fn render_context(input: &RenderInput<'_>, node: &Arc<NodeContext>) -
         model => Value::from_serialize(&input.model),
         execute => node.phase == Phase::Run,
         config => Value::from_object(ConfigObject { node: node.clone() }),
+        context => Value::from_object(super::mutable::TemplateContext::default()),
     };
     match &input.extra {
         Some(extra) => minijinja::value::merge_maps([base, extra.clone()]),

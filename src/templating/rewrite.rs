@@ -395,10 +395,11 @@ pub(super) fn wrap_literals(body: &str) -> String {
 /// objects, Python's datetimes do. `a` is the operand before the operator: a name with
 /// attributes, calls and subscripts (`x.y(1)[0]`), a parenthesized group or a string.
 pub(super) fn timedelta_arithmetic(body: &str) -> std::borrow::Cow<'_, str> {
+    let body = now_subtraction(body);
     if !body.contains("timedelta(") {
-        return std::borrow::Cow::Borrowed(body);
+        return body;
     }
-    let mut s = body.to_string();
+    let mut s = body.into_owned();
     let mut from = 0;
     while let Some(found) = s[from..].find("timedelta(") {
         let call_start = {
@@ -435,6 +436,40 @@ pub(super) fn timedelta_arithmetic(body: &str) -> std::borrow::Cow<'_, str> {
             &s[call_start..=close]
         );
         s = format!("{}{rewritten}{}", &s[..left_start], &s[close + 1..]);
+        from = left_start + rewritten.len();
+    }
+    std::borrow::Cow::Owned(s)
+}
+
+/// `body` with each `<...>.now() - b` (also `utcnow()`) rewritten as
+/// `mallard_datetime_arith(<...>.now(), '-', b)`: the time since `b`, a timedelta, as Python
+/// gives it (`modules.datetime.datetime.now() - start_time` times a step).
+fn now_subtraction(body: &str) -> std::borrow::Cow<'_, str> {
+    if !body.contains("now()") {
+        return std::borrow::Cow::Borrowed(body);
+    }
+    let mut s = body.to_string();
+    let mut from = 0;
+    while let Some(found) = s[from..].find("now()").map(|i| from + i) {
+        let left_end = found + "now()".len();
+        let after = &s[left_end..];
+        let minus = after.len() - after.trim_start().len();
+        let is_subtraction = after.trim_start().starts_with('-') && !after.trim_start().starts_with("-}");
+        let left_start = operand_start(&s, left_end);
+        if !is_subtraction
+            || !s[left_start..left_end].ends_with(".now()") && !s[left_start..left_end].ends_with(".utcnow()")
+        {
+            from = left_end;
+            continue;
+        }
+        let right_start = left_end + minus + 1;
+        let right_end = right_start + super::scan::operand_end(&s[right_start..]);
+        let rewritten = format!(
+            "mallard_datetime_arith({}, '-', {})",
+            &s[left_start..left_end],
+            s[right_start..right_end].trim()
+        );
+        s = format!("{}{rewritten}{}", &s[..left_start], &s[right_end..]);
         from = left_start + rewritten.len();
     }
     std::borrow::Cow::Owned(s)

@@ -159,6 +159,14 @@ fn macros_are_renamed_and_empty_literals_made_mutable() {
         rewrite::timedelta_arithmetic("set d = (x.today() - modules.datetime.timedelta(days=10)) "),
         "set d = (mallard_datetime_arith(x.today(), '-', modules.datetime.timedelta(days=10))) "
     );
+    assert_eq!(
+        rewrite::timedelta_arithmetic("set took = modules.datetime.datetime.now() - start_time "),
+        "set took = mallard_datetime_arith(modules.datetime.datetime.now(), '-', start_time) "
+    );
+    assert_eq!(
+        rewrite::timedelta_arithmetic("set n = now() - 1"),
+        "set n = now() - 1"
+    );
 }
 
 #[test]
@@ -173,6 +181,22 @@ fn return_ends_the_macro_even_from_a_sibling() {
     assert_eq!(out, "2");
     let err = render(&env, &input("{{ return(3) }}"), parse_ctx()).unwrap_err();
     assert!(err.message.contains("outside a macro"), "{}", err.message);
+}
+
+#[test]
+fn a_macro_called_with_a_block_or_handed_a_macro_calls_it_back() {
+    let macros = vec![(
+        "macros/m.sql".to_string(),
+        "{% macro wrap(tag) %}<{{ tag }}>{{ caller() }}|{{ caller('again') }}</{{ tag }}>{% endmacro %}\
+         {% macro apply(f, x) %}{{ f(x) }}{% endmacro %}"
+            .to_string(),
+    )];
+    let env = environment(&macros, serde_json::json!({})).unwrap();
+    let src = "{% call(word='body') wrap('b') %}{{ word }}{% endcall %} \
+               {% macro shout(s) %}{{ s | upper }}{% endmacro %}{{ apply(shout, 'hi') }} \
+               {{ render('{{ 1 + 1 }}') }} {% do context.update({'k': 'v'}) %}{{ context.get('k') }}";
+    let (out, _) = render(&env, &input(src), parse_ctx()).unwrap();
+    assert_eq!(out, "<b>body|again</b> HI 2 v");
 }
 
 #[test]

@@ -147,6 +147,21 @@ impl Parser<'_> {
         let relation = self.relation(&config, &id.default_alias(), || {
             id.with_version(self.node_for_macros("model", &name, &fqn, Some(f), &config))
         })?;
+        // dbt-duckdb partitions an external model's files by `options: {partition_by: ...}`
+        // only; a `partition_by` beside it is read by DuckLake tables alone: not silently.
+        if config.materialized() == "external"
+            && config.0.get("partition_by").is_some_and(|v| !v.is_null())
+            && config
+                .0
+                .get("options")
+                .and_then(|o| o.get("partition_by"))
+                .is_none()
+        {
+            self.manifest.warnings.push(format!(
+                "model `{name}` ({}) is `external` with `partition_by` outside `options`, which dbt-duckdb does not read for files: it writes one file; put `partition_by` under `options:` to partition them",
+                f.original_file_path
+            ));
+        }
         // Not silently: constraints Mallard does not apply (on a view or an incremental model,
         // or a `foreign_key` or `custom` one) are recorded with a warning.
         let enforced = config
@@ -229,7 +244,14 @@ impl Parser<'_> {
         let unique_id = format!("test.{}.{}", self.project.name, name);
         let fqn = self.fqn(f, &name);
         let mut config = self.base_config(test_defaults(), |p| &p.tests_tree, &fqn);
-        let input = self.parse_input(f, &name, &unique_id, "test", None);
+        // `this` as dbt gives a data test before its config is known: the default relation
+        // of its failures.
+        let audit = Relation::new(
+            &self.target.database,
+            &format!("{}_dbt_test__audit", self.target.schema),
+            &name,
+        );
+        let input = self.parse_input(f, &name, &unique_id, "test", Some(audit));
         let (_, recorded) = templating::render(self.env, &input, self.parse_context())?;
         for layer in &recorded.configs {
             config.merge(layer);

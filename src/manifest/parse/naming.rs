@@ -42,7 +42,8 @@ impl Parser<'_> {
 
     /// How to call the project's override of dbt macro `macro_name` for a node of the
     /// package being parsed: the root project's (a global), else the package's own
-    /// (`package.macro_name`); `None` when neither defines one.
+    /// (`package.macro_name`), else dbt's own when the root project overrides the form it
+    /// dispatches to (`default__macro_name`); `None` when none is overridden.
     pub(super) fn generate_macro(&self, macro_name: &str) -> Option<String> {
         let defines = |pkg: &str| {
             self.generate_overrides
@@ -52,6 +53,14 @@ impl Parser<'_> {
             Some(macro_name.to_string())
         } else if defines(&self.project.name) {
             Some(format!("{}.{macro_name}", self.project.name))
+        } else if self
+            .generate_overrides
+            .iter()
+            .any(|(pkg, name)| *pkg == self.root.name && name.ends_with(&format!("__{macro_name}")))
+        {
+            // dbt's own macro, which dispatches to the root project's `default__` (or
+            // `<adapter>__`) form.
+            Some(macro_name.to_string())
         } else {
             None
         }
