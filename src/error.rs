@@ -150,6 +150,15 @@ pub fn yaml_error(file: &str, source: &str, err: &serde_yaml::Error) -> Diagnost
         None => text,
     };
     let diag = Diagnostic::new(format!("invalid YAML in `{file}`: {text}"));
+    // A repeated key is reported where its mapping starts: the second occurrence is where the
+    // reader has to look.
+    if let Some(line) = text
+        .strip_prefix("duplicate entry with key ")
+        .map(|k| k.trim_matches('"'))
+        .and_then(|key| repeated_key_line(source, key))
+    {
+        return diag.at(Location::in_source(file, source, line, None));
+    }
     match err.location() {
         // At the end of the input (an unclosed bracket, say) the parser reports the line after
         // the last; the last line is where the reader has to look.
@@ -161,6 +170,26 @@ pub fn yaml_error(file: &str, source: &str, err: &serde_yaml::Error) -> Diagnost
         Some(loc) => diag.at(Location::in_source(file, source, loc.line(), Some(loc.column()))),
         None => diag,
     }
+}
+
+/// The 1-based line of the second `key:` at the indentation of the first, in YAML `source`;
+/// `None` when the key is not written twice so.
+fn repeated_key_line(source: &str, key: &str) -> Option<usize> {
+    let mut first_indent: Option<usize> = None;
+    for (i, line) in source.lines().enumerate() {
+        let trimmed = line.trim_start();
+        let written = [format!("{key}:"), format!("\"{key}\":"), format!("'{key}':")];
+        if !written.iter().any(|w| trimmed.starts_with(w.as_str())) {
+            continue;
+        }
+        let indent = line.len() - trimmed.len();
+        match first_indent {
+            None => first_indent = Some(indent),
+            Some(first) if first == indent => return Some(i + 1),
+            Some(_) => {}
+        }
+    }
+    None
 }
 
 /// The path to show for `path`: relative to `base` when it lies inside it, as given otherwise.

@@ -154,6 +154,44 @@ pub fn progress_done(name: &str) {
     }
 }
 
+/// The prefix of the environment variables whose values are secrets, as dbt's
+/// (`DBT_ENV_SECRET_GIT_TOKEN`): allowed only in `profiles.yml` and `packages.yml`, and never
+/// printed, logged or written into an artifact.
+pub const SECRET_ENV_PREFIX: &str = "DBT_ENV_SECRET_";
+
+/// The non-blank values of this process's `DBT_ENV_SECRET_*` variables, longest first (so a
+/// secret that contains another is masked whole), read once.
+fn secret_values() -> &'static [String] {
+    static SECRETS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    SECRETS.get_or_init(|| {
+        let mut values: Vec<String> = std::env::vars()
+            .filter(|(k, v)| k.starts_with(SECRET_ENV_PREFIX) && !v.trim().is_empty())
+            .map(|(_, v)| v)
+            .collect();
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        values
+    })
+}
+
+/// `text` with every secret value (see [`SECRET_ENV_PREFIX`]) replaced by `*****`, as dbt
+/// scrubs them; borrowed unchanged when it holds none (always, when no secret is set).
+pub fn scrub(text: &str) -> std::borrow::Cow<'_, str> {
+    let secrets = secret_values();
+    if !secrets.iter().any(|s| text.contains(s.as_str())) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = text.to_string();
+    for secret in secrets {
+        out = out.replace(secret.as_str(), "*****");
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Whether any secret value is set (then artifacts are scrubbed before they are written).
+pub fn has_secrets() -> bool {
+    !secret_values().is_empty()
+}
+
 /// Sets how this process prints events, once (later calls are ignored). `log_dir` is the
 /// folder of `dbt.log`, created if missing; `None` writes no file.
 ///
@@ -230,6 +268,7 @@ pub fn blank() {
 }
 
 fn write_event(name: &str, level: Level, msg: &str, data: Value, always: bool) {
+    let msg: &str = &scrub(msg);
     let Some(logger) = LOGGER.get() else {
         let _ = writeln!(std::io::stdout().lock(), "{msg}");
         return;
@@ -281,7 +320,7 @@ fn write_event(name: &str, level: Level, msg: &str, data: Value, always: bool) {
                 },
                 "data": data,
             });
-            format!("{line}\n")
+            format!("{}\n", scrub(&line.to_string()))
         }
         Format::Debug => debug_line(msg),
         Format::Text | Format::Default => {

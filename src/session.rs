@@ -264,6 +264,42 @@ impl Session {
             t.publish,
             lock_timeout,
         )
+        .map_err(|e| self.at_target_path(e))
+    }
+
+    /// An error opening the target's database file (a missing folder, a file DuckDB cannot
+    /// read) placed at the target's `path:` line in profiles.yml; other errors unchanged.
+    fn at_target_path(&self, e: anyhow::Error) -> anyhow::Error {
+        let t = &self.target;
+        let (Some(_), Ok(text)) = (t.path.as_ref(), std::fs::read_to_string(&t.profiles_file)) else {
+            return e;
+        };
+        let diagnostic = match e.downcast::<crate::error::Diagnostic>() {
+            Ok(d)
+                if d.location.is_none()
+                    && (d.message.starts_with("cannot open database")
+                        || d.message.ends_with("is not a DuckDB database")) =>
+            {
+                d
+            }
+            Ok(d) => return d.into(),
+            Err(e) => return e,
+        };
+        let shown = crate::error::display_path(&t.profiles_file, &self.project.root);
+        // The first `path:` after the target's own key.
+        let from = crate::config::yaml::key_location(&shown, &text, &t.name).line;
+        let line = text
+            .lines()
+            .enumerate()
+            .skip(from)
+            .find(|(_, l)| l.trim_start().starts_with("path:"))
+            .map(|(i, _)| i + 1);
+        match line {
+            Some(line) => diagnostic
+                .at(crate::error::Location::in_source(&shown, &text, line, None))
+                .into(),
+            None => diagnostic.into(),
+        }
     }
 
     /// The `unique_id`s `args` select, reading `--state` when given.

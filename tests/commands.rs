@@ -771,6 +771,144 @@ fn init_asks_for_what_is_missing_and_writes_a_project_that_builds() {
 
 /// A secret's values appear nowhere: not in the output of a failing `CREATE SECRET` (DuckDB's
 /// message quoting it), not in `target/` or `logs/`.
+/// As dbt: `DBT_ENV_SECRET_*` variables are read only in `profiles.yml` and `packages.yml`,
+/// their values are never printed, logged or written, and the lock file keeps a git URL as
+/// written, not rendered.
+#[test]
+fn secret_env_vars_are_read_only_where_dbt_allows_and_never_shown() {
+    const TOKEN: &str = "tok-visible-nowhere";
+    let project = Project::fixture("chain");
+    let leaks = |project: &Project, text: &str| -> Vec<String> {
+        let mut found: Vec<String> = Vec::new();
+        if text.contains(TOKEN) {
+            found.push("the command's output".into());
+        }
+        for dir in ["target", "logs", "dbt_packages"] {
+            for entry in common::files_under(&project.path().join(dir)) {
+                if std::fs::read_to_string(&entry)
+                    .unwrap_or_default()
+                    .contains(TOKEN)
+                {
+                    found.push(entry.display().to_string());
+                }
+            }
+        }
+        if project.path().join("package-lock.yml").is_file()
+            && project.read("package-lock.yml").contains(TOKEN)
+        {
+            found.push("package-lock.yml".into());
+        }
+        found
+    };
+    // In a model: refused, as dbt refuses it (SecretEnvVarLocationError).
+    project.write(
+        "models/leak.sql",
+        "select '{{ env_var(\"DBT_ENV_SECRET_TOKEN\") }}' as t\n",
+    );
+    let env = [("DBT_ENV_SECRET_TOKEN", TOKEN)];
+    let r = project.run_with_env(&["build"], &env);
+    let text = r.text(&project);
+    assert_eq!(r.code, 2, "{text}");
+    assert!(
+        text.contains("secret environment variables are allowed only in profiles.yml and packages.yml"),
+        "{text}"
+    );
+    assert_eq!(leaks(&project, &text), Vec::<String>::new());
+    std::fs::remove_file(project.path().join("models/leak.sql")).unwrap();
+
+    // In packages.yml, a git URL holding the token: the failing clone's error is scrubbed in
+    // the text output, the JSON log lines and logs/dbt.log.
+    project.write(
+        "packages.yml",
+        "packages:\n  - git: \"http://{{ env_var('DBT_ENV_SECRET_TOKEN') }}@127.0.0.1:9/org/repo.git\"\n    revision: v1\n",
+    );
+    for args in [&["deps"][..], &["--log-format", "json", "deps"][..]] {
+        let r = project.run_with_env(args, &env);
+        let text = r.text(&project);
+        assert_ne!(r.code, 0, "{text}");
+        assert!(text.contains("*****"), "{text}");
+        assert_eq!(leaks(&project, &text), Vec::<String>::new(), "{text}");
+    }
+
+    // A repository reached through the secret: installed, and the lock keeps `git:` as written.
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::write(
+        repo.path().join("dbt_project.yml"),
+        "name: secret_pkg\nversion: '1.0'\n",
+    )
+    .unwrap();
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["add", "."][..],
+        &[
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "user.name=t",
+            "commit",
+            "-qm",
+            "one",
+        ][..],
+    ] {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(repo.path())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+    let secret_dir = repo.path().display().to_string();
+    project.write(
+        "packages.yml",
+        "packages:\n  - git: \"file://{{ env_var('DBT_ENV_SECRET_REPO') }}\"\n    revision: main\n",
+    );
+    let env = [("DBT_ENV_SECRET_REPO", secret_dir.as_str())];
+    let r = project.run_with_env(&["deps"], &env);
+    let text = r.text(&project);
+    assert_eq!(r.code, 0, "{text}");
+    assert!(
+        project
+            .path()
+            .join("dbt_packages/secret_pkg/dbt_project.yml")
+            .is_file(),
+        "{text}"
+    );
+    let lock = project.read("package-lock.yml");
+    assert!(lock.contains("DBT_ENV_SECRET_REPO"), "{lock}");
+    assert!(!lock.contains(&secret_dir), "{lock}");
+    assert!(!text.contains(&secret_dir), "{text}");
+    // A later deps installs from the lock, rendering the URL again.
+    std::fs::remove_dir_all(project.path().join("dbt_packages")).unwrap();
+    let r = project.run_with_env(&["deps"], &env);
+    assert_eq!(r.code, 0, "{}", r.text(&project));
+    assert!(project
+        .path()
+        .join("dbt_packages/secret_pkg/dbt_project.yml")
+        .is_file());
+}
+
+/// A runaway loop ends in an error at its line once a render takes more steps than the bound
+/// (`MALLARD_MAX_RENDER_STEPS`; the default is far above what real projects take).
+#[test]
+fn a_render_that_runs_away_stops_at_its_line() {
+    let project = Project::fixture("chain");
+    project.write(
+        "models/loops.sql",
+        "select 1 as x\n{% for i in range(3000) %}{% set y = i * 2 %}{% endfor %}\n",
+    );
+    let r = project.run_with_env(&["compile"], &[("MALLARD_MAX_RENDER_STEPS", "2000")]);
+    let text = r.text(&project);
+    assert_eq!(r.code, 2, "{text}");
+    assert!(text.contains("models/loops.sql:2"), "{text}");
+    assert!(
+        text.contains("set MALLARD_MAX_RENDER_STEPS=<steps> to allow more"),
+        "{text}"
+    );
+    let r = project.run(&["compile"]);
+    assert_eq!(r.code, 0, "{}", r.text(&project));
+}
+
 #[test]
 fn secret_values_are_never_shown() {
     let project = Project::fixture("chain");

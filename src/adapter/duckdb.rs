@@ -37,6 +37,16 @@ impl DuckDbConnection {
         let Some(path) = path else {
             return Ok(DuckDbConnection::registered(duckdb::Connection::open_in_memory()?));
         };
+        // DuckDB opens some other files (a CSV, say) as a database that keeps nothing: a
+        // file that is there must carry DuckDB's header (`DUCK` at byte 8).
+        if let Ok(mut file) = std::fs::File::open(path) {
+            use std::io::Read;
+            let mut head = Vec::with_capacity(12);
+            file.by_ref().take(12).read_to_end(&mut head)?;
+            if !head.is_empty() && head.get(8..12) != Some(b"DUCK".as_slice()) {
+                return Err(open_error(path, "not a valid DuckDB database file").into());
+            }
+        }
         duckdb::Connection::open(path)
             .map(DuckDbConnection::registered)
             .map_err(|e| open_error(path, &e.to_string()).into())

@@ -314,7 +314,17 @@ fn write_file_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> Resu
     let tmp = path.with_extension("json.tmp");
     let file = std::fs::File::create(&tmp).with_context(|| format!("cannot write `{}`", tmp.display()))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-    write(&mut w).with_context(|| format!("cannot write `{}`", tmp.display()))?;
+    if crate::log::has_secrets() {
+        // No secret value reaches an artifact (a profile's or a package's error text can
+        // hold one): written whole in memory, scrubbed, then to the file.
+        let mut buffer: Vec<u8> = Vec::new();
+        write(&mut buffer).with_context(|| format!("cannot write `{}`", tmp.display()))?;
+        let text = String::from_utf8_lossy(&buffer);
+        w.write_all(crate::log::scrub(&text).as_bytes())
+            .with_context(|| format!("cannot write `{}`", tmp.display()))?;
+    } else {
+        write(&mut w).with_context(|| format!("cannot write `{}`", tmp.display()))?;
+    }
     w.flush()
         .with_context(|| format!("cannot write `{}`", tmp.display()))?;
     drop(w);

@@ -51,6 +51,7 @@ fn print_error(err: &anyhow::Error) {
     for cause in err.chain().skip(1) {
         text.push_str(&format!("\n  caused by: {cause}"));
     }
+    let text = log::scrub(&text).into_owned();
     if log::is_json() {
         log::event("MainEncounteredError", Level::Error, &text, json!({"exc": text}));
     } else {

@@ -279,7 +279,7 @@ fn install(project: &Root, pinned: &[Pinned], lock_text: &str, dl: &mut Download
                 revision,
                 subdirectory,
             } => {
-                let (dir, _) = dl.git(url, Some(revision), subdirectory.as_deref())?;
+                let (dir, _) = dl.git(&spec::rendered_url(url)?, Some(revision), subdirectory.as_deref())?;
                 copy_tree(&dir, &dest)?;
                 println!("Installed from revision {revision}");
             }

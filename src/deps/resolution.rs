@@ -150,7 +150,10 @@ pub(super) fn pin(project: &Root, pkg: &Unpinned, dl: &mut Downloads) -> Result<
             Ok((pinned(&meta, source), meta))
         }
         Source::Git {
-            url, subdirectory, ..
+            url,
+            unrendered,
+            subdirectory,
+            ..
         } => {
             let revision = match pkg.revisions.as_slice() {
                 [] => None,
@@ -160,15 +163,16 @@ pub(super) fn pin(project: &Root, pkg: &Unpinned, dl: &mut Downloads) -> Result<
                 ),
             };
             if pkg.warn_unpinned && revision.is_none_or(|r| ["HEAD", "main", "master"].contains(&r)) {
-                eprintln!(
+                let warning = format!(
                     "Warning: the git package `{url}` is not pinned, using {} (the default branch). Pin a tag or commit with `revision:`, or set `warn-unpinned: false`.",
                     revision.unwrap_or("HEAD")
                 );
+                eprintln!("{}", crate::log::scrub(&warning));
             }
             let (dir, sha) = dl.git(url, revision, subdirectory.as_deref())?;
             let meta = read_metadata(&dir).map_err(|e| anyhow!("git package `{url}`: {e}"))?;
             let source = PinnedSource::Git {
-                url: url.clone(),
+                url: unrendered.clone(),
                 revision: sha,
                 subdirectory: subdirectory.clone(),
             };
@@ -224,7 +228,13 @@ pub(super) fn project_name(project: &Root, p: &Pinned, dl: &mut Downloads) -> Re
             url,
             revision,
             subdirectory,
-        } => read_metadata(&dl.git(url, Some(revision), subdirectory.as_deref())?.0)?.name,
+        } => {
+            read_metadata(
+                &dl.git(&spec::rendered_url(url)?, Some(revision), subdirectory.as_deref())?
+                    .0,
+            )?
+            .name
+        }
         PinnedSource::Tarball { url } => read_metadata(&dl.tarball(url, url)?)?.name,
         PinnedSource::Hub { package, version } => dl
             .http()

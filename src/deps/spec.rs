@@ -21,6 +21,10 @@ pub enum Source {
     /// A git repository at a revision (tag, branch or commit; `None` is the default branch).
     Git {
         url: String,
+        /// `git:` as written, before rendering: what the lock file keeps, as dbt's does, so
+        /// that a secret in the URL (`{{ env_var('DBT_ENV_SECRET_GIT_TOKEN') }}`) is not
+        /// written there.
+        unrendered: String,
         revision: Option<String>,
         subdirectory: Option<String>,
         warn_unpinned: bool,
@@ -103,6 +107,25 @@ pub fn spec_file(root: &std::path::Path) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// A pinned git URL (as the lock file keeps it, see [`Source::Git`]) rendered for `git`:
+/// `{{ env_var(...) }}` read, secret variables included.
+///
+/// Errors: a Jinja error or a missing variable, naming the lock file.
+pub fn rendered_url(url: &str) -> Result<String> {
+    if !url.contains("{{") && !url.contains("{%") {
+        return Ok(url.to_string());
+    }
+    let env = crate::templating::secrets_config_environment(&crate::config::ConfigContext::default());
+    env.render_str(url, ()).map_err(|e| {
+        Diagnostic::new(format!(
+            "a git URL of `package-lock.yml` cannot be rendered: {}",
+            e.detail().unwrap_or(&e.to_string())
+        ))
+        .help("set the environment variables it reads, or run `mallard deps --upgrade`")
+        .into()
+    })
 }
 
 /// Reads the `packages:` list of `file` (text `text`), rendering `{{ env_var() }}` and
@@ -204,6 +227,7 @@ fn parse_spec(file: &str, text: &str, raw: &Value, entry: &Value) -> Result<Pack
                 hashed.insert(k.to_string(), map.get(k).cloned().unwrap_or(Value::Null));
             }
             Source::Git {
+                unrendered: raw.get("git").and_then(Value::as_str).unwrap_or(&id).to_string(),
                 url: id,
                 revision: map.get("revision").filter(|v| !v.is_null()).map(scalar_text),
                 subdirectory: str_of(map, "subdirectory"),

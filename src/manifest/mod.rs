@@ -135,6 +135,8 @@ pub struct Node {
     /// A data test's relation for its failures (dbt's `database`, `schema`, `alias` of a
     /// test: `<target schema>_dbt_test__audit.<test name>` unless configured).
     pub audit_relation: Option<Relation>,
+    /// A data test of property YAML: the line that defines it (`file:line`), for errors.
+    pub defined_at: Option<String>,
 }
 
 impl Node {
@@ -170,6 +172,7 @@ impl Node {
             deprecation_date: None,
             audit_relation: None,
             primary_key: Vec::new(),
+            defined_at: None,
         }
     }
 }

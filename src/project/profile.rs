@@ -122,6 +122,17 @@ pub fn load_target(
     let doc = crate::config::yaml::parse_mapping(&shown, &text)?;
     let Some(profile) = doc.get(profile_name) else {
         let mut d = Diagnostic::new(format!("profile `{profile_name}` not found in `{shown}`"));
+        // Named by `profile:` in dbt_project.yml (unless `--profile` named it).
+        if let Ok(project) = std::fs::read_to_string(project_root.join("dbt_project.yml")) {
+            let at = crate::config::yaml::key_location("dbt_project.yml", &project, "profile");
+            if at
+                .source_line
+                .as_deref()
+                .is_some_and(|l| l.contains(profile_name))
+            {
+                d = d.at(at);
+            }
+        }
         let names: Vec<&str> = doc
             .keys()
             .map(String::as_str)
@@ -145,6 +156,11 @@ pub fn load_target(
             .at(profile_loc.clone())
             .help("add `outputs:` with at least one target, e.g. `dev: {type: duckdb, path: dev.duckdb}`")
     })?;
+    // Where a missing target is named: `target:` of the profile, unless `--target` named it.
+    let missing_loc = match target_name {
+        None if profile.get("target").is_some() => crate::config::yaml::key_location(&shown, &text, "target"),
+        _ => profile_loc.clone(),
+    };
     let target_name = match target_name {
         Some(t) => t.to_string(),
         None => profile
@@ -158,7 +174,7 @@ pub fn load_target(
         let mut d = Diagnostic::new(format!(
             "target `{target_name}` not found in profile `{profile_name}`"
         ))
-        .at(profile_loc);
+        .at(missing_loc);
         d = match did_you_mean(&target_name, names.iter().copied()) {
             Some(s) => d.help(format!("did you mean `{s}`?")),
             None => d.help(format!("targets there: {}", list_or_none(&names))),

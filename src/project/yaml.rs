@@ -21,7 +21,16 @@ pub fn render_config_values(
     doc: Map<String, Value>,
     ctx: &crate::config::ConfigContext,
 ) -> Result<Map<String, Value>, Diagnostic> {
-    let env = crate::templating::config_environment(ctx);
+    // dbt reads secret variables only in profiles.yml and packages.yml.
+    let name = std::path::Path::new(file)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(file);
+    let env = if matches!(name, "profiles.yml" | "packages.yml" | "dependencies.yml") {
+        crate::templating::secrets_config_environment(ctx)
+    } else {
+        crate::templating::config_environment(ctx)
+    };
     let mut out = Map::new();
     for (k, v) in doc {
         let v = render_value(&env, file, text, &k, v)?;

@@ -372,7 +372,16 @@ fn run_node(
                 indent(&text)
             );
             if node.resource_type != ResourceType::Seed {
-                msg.push_str(&format!("\n  {}", error_at(node, &text, &sql, &compiled_at)));
+                // A data test of property YAML that cannot run: also the line defining it.
+                let defined_at = node
+                    .defined_at
+                    .as_ref()
+                    .map(|at| format!("defined at {at}, "))
+                    .unwrap_or_default();
+                msg.push_str(&format!(
+                    "\n  {defined_at}{}",
+                    error_at(node, &text, &sql, &compiled_at)
+                ));
             }
             result.message = Some(msg);
         }

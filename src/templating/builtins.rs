@@ -239,7 +239,7 @@ pub fn add_to(env: &mut Environment<'static>) {
     });
     env.add_function("print", |args: Rest<Value>| -> Value {
         let text: Vec<String> = args.iter().map(|v| v.to_string()).collect();
-        println!("{}", text.join(" "));
+        println!("{}", crate::log::scrub(&text.join(" ")));
         Value::from("")
     });
 }

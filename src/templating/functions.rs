@@ -123,6 +123,23 @@ pub(super) fn var_fn(state: &State, name: String, default: Rest<Value>) -> Resul
 
 /// `env_var(name, default)`: the environment variable, else the default, else an error.
 pub(super) fn env_var_fn(name: String, default: Option<Value>) -> Result<Value, Error> {
+    if name.starts_with(crate::log::SECRET_ENV_PREFIX) {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "secret environment variables are allowed only in profiles.yml and packages.yml; \
+                 `{name}` is read here (dbt: SecretEnvVarLocationError)"
+            ),
+        ));
+    }
+    secret_env_var_fn(name, default)
+}
+
+/// `env_var(name, default)` where secret variables may be read (`profiles.yml`,
+/// `packages.yml`): the variable's value, else `default`.
+///
+/// Errors: the variable is not set and there is no default.
+pub(super) fn secret_env_var_fn(name: String, default: Option<Value>) -> Result<Value, Error> {
     match std::env::var(&name) {
         Ok(v) => Ok(Value::from(v)),
         Err(_) => default.ok_or_else(|| {

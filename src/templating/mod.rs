@@ -172,6 +172,26 @@ pub struct MacroFile<'a> {
     pub text: &'a str,
 }
 
+/// How many steps (minijinja instructions) one render of a template or one macro call may take
+/// before it fails: [`DEFAULT_MAX_RENDER_STEPS`], or `MALLARD_MAX_RENDER_STEPS` when set (`0`:
+/// no bound). dbt has no bound; the default is far above what any corpus project takes.
+pub fn max_render_steps() -> Option<u64> {
+    match std::env::var(MAX_RENDER_STEPS_VAR)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        Some(0) => None,
+        Some(n) => Some(n),
+        None => Some(DEFAULT_MAX_RENDER_STEPS),
+    }
+}
+
+/// The environment variable that sets [`max_render_steps`].
+pub const MAX_RENDER_STEPS_VAR: &str = "MALLARD_MAX_RENDER_STEPS";
+
+/// The default of [`max_render_steps`]: 200 million steps, tens of seconds of rendering.
+pub const DEFAULT_MAX_RENDER_STEPS: u64 = 200_000_000;
+
 /// Builds the environment of a project without packages: dbt's functions plus one global per
 /// macro found in `macros` (`(original_file_path, text)` pairs). `target` is the value of
 /// `target` in templates.
@@ -216,6 +236,8 @@ pub fn environment_with_packages(
     // SQL is never escaped (minijinja would JSON-escape templates named `*.yml`, such as hooks
     // from dbt_project.yml).
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    // A runaway loop ends in an error at its line instead of running for hours.
+    env.set_fuel(max_render_steps());
     env.add_global("target", Value::from_serialize(&target));
     env.add_function("ref", ref_fn);
     env.add_function("source", source_fn);
@@ -512,6 +534,21 @@ pub fn config_environment(ctx: &crate::config::ConfigContext) -> Environment<'st
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.add_function("env_var", env_var_fn);
+    add_config_globals(&mut env, ctx);
+    env
+}
+
+/// [`config_environment`] for `profiles.yml` and `packages.yml`, where `env_var()` may also
+/// read `DBT_ENV_SECRET_*` variables, as dbt allows there only.
+pub fn secrets_config_environment(ctx: &crate::config::ConfigContext) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.add_function("env_var", functions::secret_env_var_fn);
+    add_config_globals(&mut env, ctx);
+    env
+}
+
+fn add_config_globals(env: &mut Environment<'static>, ctx: &crate::config::ConfigContext) {
     // dbt's filters for native rendering: the rendered text becomes the value afterwards
     // (`native_value`), so here they pass the value through, as dbt's text filters do.
     for name in ["as_bool", "as_number", "as_native", "as_text"] {
@@ -539,7 +576,6 @@ pub fn config_environment(ctx: &crate::config::ConfigContext) -> Environment<'st
             }
         },
     );
-    env
 }
 
 pub(crate) fn node_context(state: &State) -> Result<Arc<NodeContext>, Error> {

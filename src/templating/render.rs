@@ -17,6 +17,13 @@ pub fn render(
     let source = mutable_literals(input.source);
     let out = env.render_named_str(input.file, &source, ctx).map_err(|e| {
         let d = rewritten_diagnostic(&e, input.file, input.source, &source);
+        if d.message.contains("ran out of fuel") {
+            return d.help(format!(
+                "a template or macro took more than {} rendering steps (a runaway loop?); \
+                 set {MAX_RENDER_STEPS_VAR}=<steps> to allow more (0: no bound)",
+                max_render_steps().unwrap_or(0)
+            ));
+        }
         match d
             .message
             .strip_prefix("unknown function or macro `")

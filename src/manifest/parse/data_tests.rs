@@ -215,6 +215,7 @@ impl Parser<'_> {
                 model,
             }),
             attached_node: Some(target_id.to_string()),
+            defined_at: Some(format!("{}:{}", def.location.file, def.location.line)),
             ..Node::new(ResourceType::Test, unique_id, name, self.project.name.clone())
         }));
         Ok(())
