@@ -141,8 +141,30 @@ impl Session {
             &project.dispatch,
             target.jinja_value(),
         )?;
-        let manifest = manifest::parse::parse(&project, &target, &env)?;
         let mut env = env;
+        // `builtins.ref.config`: the project's name and each package's version.
+        let dependencies: Map<String, Value> = project
+            .packages
+            .iter()
+            .map(|p| {
+                let version = std::fs::read_to_string(p.root.join("dbt_project.yml"))
+                    .ok()
+                    .and_then(|text| crate::config::yaml::parse_mapping("dbt_project.yml", &text).ok())
+                    .and_then(|doc| doc.get("version").cloned())
+                    .unwrap_or(Value::Null);
+                (
+                    p.name.clone(),
+                    json!({"project_name": p.name, "version": version}),
+                )
+            })
+            .collect();
+        env.add_global(
+            "builtins",
+            templating::builtins_with_runtime_config(
+                &json!({"project_name": project.name, "dependencies": dependencies}),
+            ),
+        );
+        let manifest = manifest::parse::parse(&project, &target, &env)?;
         // dbt's `graph` (the parsed project), built only for projects whose templates read it:
         // at 10,000 models it is a sizeable copy of the manifest.
         let reads_graph = project

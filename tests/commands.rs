@@ -306,15 +306,37 @@ fn what_mallard_does_not_implement_is_named_not_ignored() {
         text.contains("model `contracted` (models/contracted.sql) declares constraints Mallard does not apply (`not_null`)"),
         "{text}"
     );
-    // A Python model: skipping it would build another project, so it is an error.
-    project.write("models/scored.py", "def model(dbt, session):\n    return None\n");
-    let r = project.run(&["parse"]);
-    assert_eq!(r.code, 2, "{}", r.text(&project));
-    assert!(
-        r.text(&project).contains("`models/scored.py` is a Python model"),
-        "{}",
-        r.text(&project)
+    // A Python model is a node, as in dbt (its `dbt.ref` is an edge, `language: python` in the
+    // manifest); building it is an error naming it, and what does not need it still builds.
+    project.write(
+        "models/scored.py",
+        "def model(dbt, session):\n    return dbt.ref(\"contracted\").df()\n",
     );
+    let r = project.run(&["parse"]);
+    assert_eq!(r.code, 0, "{}", r.text(&project));
+    let manifest: serde_json::Value = serde_json::from_str(&project.read("target/manifest.json")).unwrap();
+    let scored = manifest["nodes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|n| n["name"] == "scored")
+        .cloned()
+        .unwrap();
+    assert_eq!(scored["language"], "python");
+    assert_eq!(scored["config"]["materialized"], "table");
+    assert_eq!(
+        scored["depends_on"]["nodes"][0].as_str().unwrap_or_default(),
+        "model.shop.contracted"
+    );
+    let r = project.run(&["build", "-s", "+scored"]);
+    let text = r.text(&project);
+    assert_eq!(r.code, 1, "{text}");
+    assert!(
+        text.contains("model `scored` is a Python model, which Mallard cannot run yet"),
+        "{text}"
+    );
+    let r = project.run(&["build", "--exclude", "scored"]);
+    assert_eq!(r.code, 0, "{}", r.text(&project));
 }
 
 #[test]

@@ -139,6 +139,20 @@ impl Compiler<'_> {
         incremental: bool,
         connection: Option<&SharedAdapter>,
     ) -> Result<String, Diagnostic> {
+        if node.python {
+            // Not silently: a Python model is in the graph, but nothing here can run it.
+            return Err(Diagnostic::new(format!(
+                "model `{}` is a Python model, which Mallard cannot run yet (it has no Python runtime)",
+                node.name
+            ))
+            .at(crate::error::Location::in_source(
+                &node.original_file_path,
+                &node.raw_code,
+                1,
+                None,
+            ))
+            .help("leave it out of the selection (`--exclude`), or write the model in SQL"));
+        }
         let sql = match (&node.resource_type, &node.test_metadata) {
             (ResourceType::Seed, _) => return Ok(String::new()),
             (ResourceType::Test, Some(meta)) => {

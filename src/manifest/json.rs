@@ -241,7 +241,7 @@ impl<'a> NodeJson<'a> {
             // dbt strips the file's text at both ends (Mallard renders it with its leading
             // lines, so that line numbers in messages are the file's).
             raw_code: n.raw_code.trim_start(),
-            language: (!seed).then_some("sql"),
+            language: (!seed).then_some(if n.python { "python" } else { "sql" }),
             refs: (!seed).then(|| {
                 n.refs
                     .iter()

@@ -137,6 +137,8 @@ pub struct Node {
     pub audit_relation: Option<Relation>,
     /// A data test of property YAML: the line that defines it (`file:line`), for errors.
     pub defined_at: Option<String>,
+    /// A Python model (`language: python`), which Mallard parses but cannot run.
+    pub python: bool,
 }
 
 impl Node {
@@ -173,6 +175,7 @@ impl Node {
             audit_relation: None,
             primary_key: Vec::new(),
             defined_at: None,
+            python: false,
         }
     }
 }

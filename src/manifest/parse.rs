@@ -181,6 +181,7 @@ mod data_tests;
 mod docs;
 mod models;
 mod naming;
+mod python;
 mod resolve;
 mod semantic;
 mod snapshots;
@@ -285,6 +286,10 @@ impl Parser<'_> {
             let (config, recorded) = rendered?;
             let (id, props) = identity(f);
             self.model(f, &id, props, config, recorded)?;
+        }
+        for f in &project.python_models {
+            let (id, props) = identity(f);
+            self.python_model(f, &id, props)?;
         }
         for f in &project.snapshots {
             for block in snapshot_blocks(f)? {

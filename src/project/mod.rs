@@ -133,6 +133,9 @@ pub struct Project {
     pub snapshots_tree: Value,
     pub tests_tree: Value,
     pub models: Vec<ProjectFile>,
+    /// Python models (`models/**/*.py`): nodes of the graph, as in dbt, which Mallard cannot
+    /// run (selecting one to build is an error when it runs).
+    pub python_models: Vec<ProjectFile>,
     pub seeds: Vec<ProjectFile>,
     pub macros: Vec<ProjectFile>,
     /// Singular data tests (`tests/**/*.sql`, but not under `fixtures/`).
@@ -272,17 +275,7 @@ impl Project {
             Ok(out)
         };
         let models = read(&model_paths, &["sql"], true)?;
-        // Python models run in dbt-duckdb's Python process; Mallard has none. Skipping one
-        // would build a different project, so it is an error.
-        if let Some(py) = read(&model_paths, &["py"], false)?.first() {
-            return Err(Diagnostic::new(format!(
-                "`{}` is a Python model, which Mallard cannot run (it has no Python runtime)",
-                py.original_file_path
-            ))
-            .at(Location::in_source(&py.original_file_path, "", 1, None))
-            .help("write the model in SQL, or move the file out of the model paths")
-            .into());
-        }
+        let python_models = read(&model_paths, &["py"], true)?;
         let seeds = read(&seed_paths, &["csv"], false)?;
         let mut macros = read(&macro_paths, &["sql"], true)?;
         let snapshots = read(&snapshot_paths, &["sql"], true)?;
@@ -351,6 +344,7 @@ impl Project {
                 .cloned()
                 .unwrap_or(Value::Null),
             models,
+            python_models,
             seeds,
             macros,
             singular_tests,

@@ -29,16 +29,51 @@ impl When {
     }
 }
 
-/// Renders and runs `templates` in order on a connection of `adapter`, stopping at the first
+/// One `on-run-start` or `on-run-end` hook: its project (the root project's or a package's),
+/// its index among that project's hooks and its template.
+#[derive(Debug, Clone)]
+pub struct ProjectHook {
+    pub package: String,
+    pub index: usize,
+    pub template: String,
+}
+
+/// The `when` hooks of the root project and its packages in dbt's order: the packages' by
+/// package name, then the root project's, each project's in the order written.
+pub fn project_hooks(project: &crate::project::Project, when: When) -> Vec<ProjectHook> {
+    let of = |p: &crate::project::Project| {
+        let templates = match when {
+            When::Start => &p.on_run_start,
+            When::End => &p.on_run_end,
+        };
+        templates
+            .iter()
+            .enumerate()
+            .map(|(index, template)| ProjectHook {
+                package: p.name.clone(),
+                index,
+                template: template.clone(),
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut packages: Vec<&crate::project::Project> = project
+        .packages
+        .iter()
+        .filter(|p| p.name != project.name)
+        .collect();
+    packages.sort_by(|a, b| a.name.cmp(&b.name));
+    packages.into_iter().chain([project]).flat_map(of).collect()
+}
+
+/// Renders and runs `hooks` in order on a connection of `adapter`, stopping at the first
 /// that fails. `extra` is a map added to the templates' context. Returns one result per hook
-/// run, named `<project>.<key>.<index>` as dbt names them; a failed one has status `Error` and
-/// the error as its message. `on_done` sees each result as it finishes.
+/// run, named `operation.<package>.<package>-<key>-<index>` as dbt names them; a failed one
+/// has status `Error` and the error as its message. `on_done` sees each result as it finishes.
 ///
 /// Errors: only a second connection that cannot be opened; hook failures are results.
 pub fn run(
     when: When,
-    templates: &[String],
-    project: &str,
+    hooks: &[ProjectHook],
     compiler: &Compiler<'_>,
     adapter: &Adapter,
     extra: Value,
@@ -46,7 +81,8 @@ pub fn run(
 ) -> anyhow::Result<Vec<NodeResult>> {
     let shared = Arc::new(Mutex::new(adapter.try_clone()?));
     let mut results = Vec::new();
-    for (i, template) in templates.iter().enumerate() {
+    for (i, hook) in hooks.iter().enumerate() {
+        let template = &hook.template;
         let started = Instant::now();
         let started_at = Utc::now();
         let outcome = compiler
@@ -72,7 +108,12 @@ pub fn run(
             });
         let failed = outcome.is_err();
         let r = NodeResult {
-            unique_id: format!("operation.{project}.{project}-{}-{i}", when.key()),
+            unique_id: format!(
+                "operation.{package}.{package}-{}-{}",
+                when.key(),
+                hook.index,
+                package = hook.package
+            ),
             status: if failed { Status::Error } else { Status::Success },
             message: Some(
                 outcome

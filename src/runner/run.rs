@@ -165,7 +165,8 @@ pub fn run_plan(
         let deferred = deferred_relations(session, plan, state, args.favor_state, adapter);
         compiler.resolver = Arc::new(ManifestResolver::with_deferred(&session.manifest, &deferred));
     }
-    let project_hooks = |when: hooks::When, templates: &[String], extra: minijinja::Value| {
+    let project_hooks = |when: hooks::When, extra: minijinja::Value| {
+        let templates = hooks::project_hooks(&session.project, when);
         let Some(write) = database
             .as_ref()
             .map(Database::adapter)
@@ -180,29 +181,21 @@ pub fn run_plan(
             &format!("Running {} {} hook{s}", templates.len(), when.key()),
             json!({"num_hooks": templates.len(), "hook_type": when.key()}),
         );
-        let results = hooks::run(
-            when,
-            templates,
-            &session.project.name,
-            &compiler,
-            write,
-            extra,
-            |i, r| {
-                let level = if r.status.is_failure() {
-                    Level::Error
-                } else {
-                    Level::Info
-                };
-                log::event(
-                    "LogHookEndLine",
-                    level,
-                    &output::hook_line(i, templates.len(), r),
-                    json!({"index": i, "total": templates.len(), "status": r.status.as_str(),
+        let results = hooks::run(when, &templates, &compiler, write, extra, |i, r| {
+            let level = if r.status.is_failure() {
+                Level::Error
+            } else {
+                Level::Info
+            };
+            log::event(
+                "LogHookEndLine",
+                level,
+                &output::hook_line(i, templates.len(), r),
+                json!({"index": i, "total": templates.len(), "status": r.status.as_str(),
                                "execution_time": r.execution_time, "node_info": {"unique_id": r.unique_id,
                                "node_status": r.status.as_str(), "resource_type": "operation"}}),
-                );
-            },
-        )?;
+            );
+        })?;
         log::blank();
         anyhow::Ok(results)
     };
@@ -211,7 +204,7 @@ pub fn run_plan(
             .iter()
             .filter_map(|id| session.manifest.nodes[id].relation.as_ref()),
     );
-    let start = project_hooks(hooks::When::Start, &session.project.on_run_start, schemas.clone())?;
+    let start = project_hooks(hooks::When::Start, schemas.clone())?;
     if start.iter().any(|r| r.status.is_failure()) {
         log::event(
             "Note",
@@ -275,12 +268,12 @@ pub fn run_plan(
     )?;
     drop(progress);
     let interrupted = crate::adapter::cancel::requested();
-    let end = if session.project.on_run_end.is_empty() || interrupted.is_some() {
+    let end = if interrupted.is_some() {
         Vec::new()
     } else {
         let extra =
             minijinja::value::merge_maps([schemas, hooks::results_context(&session.manifest, &results)]);
-        project_hooks(hooks::When::End, &session.project.on_run_end, extra)?
+        project_hooks(hooks::When::End, extra)?
     };
     let elapsed = started.elapsed().as_secs_f64();
     // The summary counts kinds in plan order: with several workers, results arrive in no fixed

@@ -89,6 +89,50 @@ impl Object for Table {
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         Enumerator::Seq(self.rows.len())
     }
+
+    /// agate's `rename(column_names)`: the table with its columns renamed by a dict (old name
+    /// to new; others kept) or a list of new names, in order.
+    fn call_method(self: &Arc<Self>, _state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
+        if method != "rename" {
+            return Err(Error::from(ErrorKind::UnknownMethod));
+        }
+        let (names,): (Value,) = minijinja::value::from_args(args)?;
+        let renamed: Vec<String> = match names.kind() {
+            minijinja::value::ValueKind::Map => self
+                .column_names
+                .iter()
+                .map(|n| match names.get_item(&Value::from(n.as_str())) {
+                    Ok(v) if !v.is_undefined() && !v.is_none() => v.to_string(),
+                    _ => n.clone(),
+                })
+                .collect(),
+            _ => names.try_iter()?.map(|v| v.to_string()).collect(),
+        };
+        if renamed.len() != self.column_names.len() {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!(
+                    "rename: {} names for a table of {} columns",
+                    renamed.len(),
+                    self.column_names.len()
+                ),
+            ));
+        }
+        let names = Arc::new(renamed);
+        Ok(Value::from_object(Table {
+            rows: self
+                .rows
+                .iter()
+                .map(|r| {
+                    Arc::new(Row {
+                        names: names.clone(),
+                        values: r.values.clone(),
+                    })
+                })
+                .collect(),
+            column_names: names,
+        }))
+    }
 }
 
 impl Object for Row {

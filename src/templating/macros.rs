@@ -12,7 +12,29 @@ use super::{context, jinja_diagnostic};
 use crate::error::Diagnostic;
 
 /// The context keys a macro sees from the node that calls it.
-pub(super) const NODE_CONTEXT_KEYS: &[&str] = &["__mallard", "this", "model", "execute", "config", "context"];
+pub(super) const NODE_CONTEXT_KEYS: &[&str] = &[
+    "__mallard",
+    "this",
+    "model",
+    "execute",
+    "config",
+    "context",
+    "__mallard_this",
+    "__mallard_model",
+];
+
+/// The node's value of context key `key` as a macro called from `state` sees it: the
+/// template's global (`model` and `this` are kept under a second name, so that a macro's
+/// parameter named `model`, as every generic test has, does not hide the node's from the
+/// macros it calls, as in Jinja2), else what `state` has.
+fn node_value(state: &State, key: &'static str) -> Option<Value> {
+    let global = match key {
+        "model" => state.lookup("__mallard_model"),
+        "this" => state.lookup("__mallard_this"),
+        _ => None,
+    };
+    global.or_else(|| state.lookup(key))
+}
 
 /// dbt's cross-database macros (`dbt.concat`, `dbt.dateadd`, `dbt.type_string`, ...), as
 /// dbt-duckdb renders them.
@@ -431,7 +453,7 @@ pub(super) fn call_macro(state: &State, called: &Called<'_>, args: &[Value]) -> 
     // would be serialised key by key on every call.
     let node_values: Vec<(&'static str, Value)> = NODE_CONTEXT_KEYS
         .iter()
-        .filter_map(|k| state.lookup(k).map(|v| (*k, v)))
+        .filter_map(|k| node_value(state, k).map(|v| (*k, v)))
         .collect();
     // As in dbt, a package's macro sees its own package's macros first by their bare names
     // (its local namespace), then the globals (the root project's, then dbt's).
@@ -532,7 +554,7 @@ pub(super) fn render_string(state: &State, text: String) -> Result<Value, Error>
     let ctx = Value::from_iter(
         NODE_CONTEXT_KEYS
             .iter()
-            .filter_map(|k| state.lookup(k).map(|v| (Value::from(*k), v))),
+            .filter_map(|k| node_value(state, k).map(|v| (Value::from(*k), v))),
     );
     let source = super::mutable_literals(&text);
     Ok(Value::from(

@@ -245,7 +245,7 @@ pub fn environment_with_packages(
     env.add_function("env_var", env_var_fn);
     // dbt's `builtins`: the original `ref`, `source` and `is_incremental`, for projects that
     // override them with macros of the same names and call through (`builtins.ref('m')`).
-    env.add_global("builtins", Value::from_object(Builtins));
+    env.add_global("builtins", Value::from_object(Builtins::default()));
     env.add_function("is_incremental", is_incremental_fn);
     // dbt's `log(msg, info=False)`; `info` may be passed by position too.
     env.add_function(
@@ -436,9 +436,35 @@ fn is_incremental_fn(state: &State) -> Result<bool, Error> {
 }
 
 /// dbt's `builtins`: `ref`, `source` and `is_incremental` as dbt defines them, callable as
-/// `builtins.ref('m')` where a project's macro of the same name overrides the global.
+/// `builtins.ref('m')` where a project's macro of the same name overrides the global; and
+/// `builtins.ref.config`, the project's runtime config as dbt exposes it there (packages such
+/// as elementary read `config.dependencies[<package>].version`).
+#[derive(Debug, Default)]
+pub(crate) struct Builtins {
+    runtime_config: Value,
+}
+
+/// The `builtins` global with `builtins.ref.config` set to `runtime_config`
+/// (`{project_name, dependencies: {<package>: {project_name, version}}}`).
+pub fn builtins_with_runtime_config(runtime_config: &serde_json::Value) -> Value {
+    Value::from_object(Builtins {
+        runtime_config: Value::from_serialize(runtime_config),
+    })
+}
+
+/// `builtins.ref`: dbt's `ref`, with the runtime config as its `config` attribute.
 #[derive(Debug)]
-pub(crate) struct Builtins;
+struct RefWithConfig(Value);
+
+impl Object for RefWithConfig {
+    fn call(self: &Arc<Self>, state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        Value::from_function(ref_fn).call(state, args)
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        (key.as_str()? == "config").then(|| self.0.clone())
+    }
+}
 
 impl Builtins {
     pub(crate) fn function(name: &str) -> Option<Value> {
@@ -457,7 +483,10 @@ impl Object for Builtins {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        Builtins::function(key.as_str()?)
+        match key.as_str()? {
+            "ref" => Some(Value::from_object(RefWithConfig(self.runtime_config.clone()))),
+            name => Builtins::function(name),
+        }
     }
 
     fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
@@ -510,6 +539,20 @@ fn python_methods(state: &State, value: &Value, method: &str, args: &[Value]) ->
             }
         }
         return Ok(Value::from(out));
+    }
+    // `d.copy()` and `l.copy()`: a shallow copy that changes on its own, as Python's.
+    if method == "copy" && args.is_empty() {
+        match value.kind() {
+            minijinja::value::ValueKind::Map => {
+                return Ok(Value::from_object(mutable::MutableDict::from_map(Some(value))?));
+            }
+            minijinja::value::ValueKind::Seq => {
+                return Ok(Value::from_object(mutable::MutableList::from_items(
+                    value.try_iter()?.collect(),
+                )));
+            }
+            _ => {}
+        }
     }
     if value.kind() == minijinja::value::ValueKind::Seq && matches!(method, "index" | "count") {
         let (needle,): (Value,) = minijinja::value::from_args(args)?;

@@ -59,10 +59,18 @@ pub fn render(
 
 /// The variables a render of `input` for `node` sees.
 pub(super) fn render_context(input: &RenderInput<'_>, node: &Arc<NodeContext>) -> Value {
+    let this = input
+        .this
+        .clone()
+        .map(Value::from_object)
+        .unwrap_or(Value::UNDEFINED);
+    let model = Value::from_serialize(&input.model);
     let base = minijinja::context! {
         __mallard => Value::from_dyn_object(node.clone()),
-        this => input.this.clone().map(Value::from_object).unwrap_or(Value::UNDEFINED),
-        model => Value::from_serialize(&input.model),
+        __mallard_this => this.clone(),
+        __mallard_model => model.clone(),
+        this => this,
+        model => model,
         execute => node.phase == Phase::Run,
         config => Value::from_object(ConfigObject { node: node.clone() }),
         context => Value::from_object(super::mutable::TemplateContext::default()),

@@ -33,11 +33,15 @@ pub(super) fn rename_macros(text: &str) -> String {
             let inner = spec[..end].trim_end().trim_end_matches('-');
             let mut parts = inner.split(',').map(str::trim);
             let name = parts.next().unwrap_or_default();
+            // `default`, or `adapter = "duckdb"` (spaces allowed; `supported_languages=[...]`
+            // may follow, and is not an adapter).
             let adapter = parts
-                .next()
-                .map(|a| {
-                    a.trim_start_matches("adapter=")
-                        .trim_matches(|c| c == '\'' || c == '"')
+                .find_map(|a| match a.split_once('=') {
+                    Some((key, value)) if key.trim() == "adapter" => {
+                        Some(value.trim().trim_matches(|c| c == '\'' || c == '"'))
+                    }
+                    Some(_) => None,
+                    None => Some(a),
                 })
                 .unwrap_or("default");
             let closing_dash = if spec[..end].trim_end().ends_with('-') {
