@@ -268,6 +268,11 @@ impl Node {
         model["alias"] = serde_json::json!(self.relation.as_ref().map(|r| r.identifier.clone()));
         model["config"] = serde_json::Value::Object(self.config.0.clone());
         model["fqn"] = serde_json::json!(self.fqn);
+        // Its columns from property YAML, as `manifest.json` has them (packages read their
+        // `meta` and `config` there).
+        if !self.columns.is_empty() {
+            model["columns"] = json::columns_json(&self.columns);
+        }
         model
     }
 

@@ -86,9 +86,52 @@ impl Object for FlagsObject {
     }
 }
 
+/// `invocation_args_dict`: dbt's arguments of this invocation as a dict (`which`,
+/// `full_refresh`, `fail_fast`, `empty`, `invocation_command`), read when used.
+#[derive(Debug)]
+struct InvocationArgs;
+
+impl InvocationArgs {
+    const KEYS: &'static [&'static str] = &[
+        "which",
+        "full_refresh",
+        "fail_fast",
+        "empty",
+        "invocation_command",
+    ];
+}
+
+impl Object for InvocationArgs {
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let f = FLAGS.get().cloned().unwrap_or_default();
+        Some(match key.as_str()? {
+            "which" => Value::from(f.which),
+            "full_refresh" => Value::from(f.full_refresh),
+            "fail_fast" => Value::from(f.fail_fast),
+            "empty" => Value::from(f.empty),
+            "invocation_command" => Value::from(format!("dbt {}", f.which)),
+            _ => return None,
+        })
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Str(Self::KEYS)
+    }
+}
+
 /// Adds the functions and globals of this module to `env`.
 pub fn add_to(env: &mut Environment<'static>) {
     env.add_global("flags", Value::from_object(FlagsObject));
+    env.add_global("invocation_args_dict", Value::from_object(InvocationArgs));
+    // dbt's `dbt_metadata_envs`: each `DBT_ENV_CUSTOM_ENV_<NAME>` variable as `NAME: value`.
+    let custom_envs: std::collections::BTreeMap<String, String> = std::env::vars()
+        .filter_map(|(k, v)| Some((k.strip_prefix("DBT_ENV_CUSTOM_ENV_")?.to_string(), v)))
+        .collect();
+    env.add_global("dbt_metadata_envs", Value::from_serialize(custom_envs));
     env.add_global("invocation_id", Value::from(invocation_id()));
     env.add_global("api", Value::from_object(super::api::Api));
     env.add_function("load_relation", |state: &State, relation: Value| {

@@ -64,7 +64,8 @@ pub(super) fn render_context(input: &RenderInput<'_>, node: &Arc<NodeContext>) -
         .clone()
         .map(Value::from_object)
         .unwrap_or(Value::UNDEFINED);
-    let model = Value::from_serialize(&input.model);
+    // A dict a template may change (`model.config.meta.pop(...)`), as dbt's node dict.
+    let model = super::mutable::mutable_value(&input.model);
     let base = minijinja::context! {
         __mallard => Value::from_dyn_object(node.clone()),
         __mallard_this => this.clone(),
