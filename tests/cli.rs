@@ -448,6 +448,25 @@ fn parse_debug_and_clean() {
     let run = p.run(&["debug"]);
     assert_eq!(run.code, 1, "{}", run.text(&p));
     assert!(run.stdout.contains("FAILED"), "{}", run.stdout);
+    // A setting DuckDB refuses fails the check, as it would fail the first run.
+    let profiles = p.read("profiles.yml");
+    p.write(
+        "profiles.yml",
+        &profiles.replacen(
+            "type: duckdb",
+            "type: duckdb\n      settings: {threads: \"many\"}",
+            1,
+        ),
+    );
+    let run = p.run(&["debug"]);
+    assert_eq!(run.code, 1, "{}", run.text(&p));
+    assert!(run.stdout.contains("connection setup: FAILED"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("`settings: threads` failed"),
+        "{}",
+        run.stdout
+    );
+    p.write("profiles.yml", &profiles);
 
     let run = p.run(&["clean"]);
     assert_eq!(run.code, 0, "{}", run.text(&p));

@@ -8,6 +8,30 @@ use std::time::Duration;
 use common::{rows, versions, Project};
 use mallard::adapter::lock::WriteLock;
 
+/// A command that reads the database (`show`, `docs generate`) while a build writes it names
+/// that run, not DuckDB's lock error.
+#[test]
+fn a_reader_is_told_which_run_writes_the_database() {
+    let p = Project::fixture("chain");
+    assert_eq!(p.run(&["build"]).code, 0);
+    let db = p.path().join("test.duckdb");
+    // As a build holds it: Mallard's lock, and DuckDB's own on the file.
+    let _held = WriteLock::acquire(&db, None).unwrap();
+    let _writer = duckdb::Connection::open(&db).unwrap();
+    for args in [&["show", "--select", "stg_orders"][..], &["docs", "generate"][..]] {
+        let run = p.run(args);
+        let text = run.text(&p);
+        assert_eq!(run.code, 2, "{args:?}: {text}");
+        assert!(
+            text.contains(&format!(
+                "is being written by another Mallard run (pid {}",
+                std::process::id()
+            )),
+            "{args:?}: {text}"
+        );
+    }
+}
+
 #[test]
 fn a_second_writer_is_refused_at_once_and_changes_nothing() {
     let p = Project::fixture("chain");

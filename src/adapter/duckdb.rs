@@ -55,12 +55,32 @@ impl DuckDbConnection {
     /// Opens an existing database read-only (no lock is taken; DuckDB refuses while another
     /// process writes it).
     ///
-    /// Errors: DuckDB's, when the file cannot be opened.
+    /// Errors: the file cannot be opened: held by a writer (naming the Mallard run that
+    /// writes it, from its lock file), not a DuckDB database, or DuckDB's reason.
     pub fn open_read_only(path: &Path) -> Result<DuckDbConnection> {
         let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly)?;
-        Ok(DuckDbConnection(duckdb::Connection::open_with_flags(
-            path, config,
-        )?))
+        duckdb::Connection::open_with_flags(path, config)
+            .map(DuckDbConnection)
+            .map_err(|e| {
+                let mut lock = path.as_os_str().to_owned();
+                lock.push(".lock");
+                // A Mallard run holds its lock file while it writes (see `super::lock`).
+                let held = std::fs::File::open(&lock)
+                    .is_ok_and(|f| matches!(f.try_lock_shared(), Err(std::fs::TryLockError::WouldBlock)));
+                let holder = std::fs::read_to_string(&lock).unwrap_or_default();
+                let holder = holder.trim();
+                let message = e.to_string();
+                if held {
+                    Diagnostic::new(format!(
+                        "database `{}` is being written by another Mallard run ({holder})",
+                        path.display()
+                    ))
+                    .help("wait for that run to end, then run this command again")
+                    .into()
+                } else {
+                    open_error(path, &message).into()
+                }
+            })
     }
 
     /// Relations from an `information_schema.tables` query whose first three columns are
@@ -317,4 +337,22 @@ fn open_error(path: &Path, msg: &str) -> Diagnostic {
 
 fn first_line(msg: &str) -> &str {
     msg.lines().next().unwrap_or(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DuckDbConnection;
+
+    #[test]
+    fn a_file_that_is_not_a_duckdb_database_is_refused_not_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("people.csv");
+        std::fs::write(&csv, "id,name\n1,ann\n").unwrap();
+        let err = DuckDbConnection::open(Some(&csv))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("exists but is not a DuckDB database"), "{err}");
+        assert_eq!(std::fs::read_to_string(&csv).unwrap(), "id,name\n1,ann\n");
+    }
 }

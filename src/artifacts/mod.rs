@@ -300,7 +300,12 @@ fn write_json(path: &Path, value: &Value) -> Result<()> {
 /// Writes a file through `write` into a temporary file beside `path` and renames it over
 /// `path`, so that a reader never sees half a file. Creates the folder.
 fn write_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
-    write_file_atomically(path, write).with_context(|| {
+    let written = write_file_atomically(path, write);
+    if written.is_err() {
+        // A full disk leaves no half-written `.tmp` beside the previous artifact.
+        let _ = std::fs::remove_file(path.with_extension("json.tmp"));
+    }
+    written.with_context(|| {
         format!(
             "the artifact `{}` cannot be written: make sure the target folder (`target-path`) can be written",
             path.display()

@@ -134,6 +134,18 @@ pub(super) fn debug(args: &ProjectArgs) -> Result<ExitCode> {
         t.threads,
         if t.publish { ", publish mode" } else { "" }
     );
+    // The profile's `extensions`, `secrets`, `attach` and `settings`, run as a connection runs
+    // them (on a database in memory): a value DuckDB refuses fails here, as it would at once.
+    if t.spark.is_none() && !t.setup.steps.is_empty() {
+        match Adapter::open(None).and_then(|a| a.with_setup(&t.setup)) {
+            Ok(_) => println!("connection setup: OK"),
+            Err(e) => {
+                let e = e.to_string();
+                println!("connection setup: FAILED\n  {}", e.lines().next().unwrap_or(&e));
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
     let Some(path) = t.path.as_deref() else {
         println!("database: in memory: OK\n\nAll checks passed!");
         return Ok(ExitCode::SUCCESS);

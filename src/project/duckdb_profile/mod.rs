@@ -265,9 +265,27 @@ pub fn read(
             hidden: Vec::new(),
         });
     }
-    for (key, value) in object(output, "settings", target_name, at)? {
-        steps.push(setting(key, value, "settings", target_name, at)?);
+    // `settings` last, as dbt-duckdb sets them on each cursor; but those that govern how
+    // extensions are found and loaded first, since the steps above may load one (creating an
+    // s3 secret loads httpfs): `autoinstall_known_extensions: false` must hold by then.
+    let settings = object(output, "settings", target_name, at)?;
+    let governs_extensions = |key: &str| {
+        let key = key.to_ascii_lowercase();
+        key.contains("extension") || key.starts_with("autoinstall") || key.starts_with("autoload")
+    };
+    let first = steps
+        .len()
+        .min(object(output, "config_options", target_name, at)?.len());
+    let mut early = Vec::new();
+    for (key, value) in &settings {
+        let step = setting(key, value, "settings", target_name, at)?;
+        if governs_extensions(key) {
+            early.push(step);
+        } else {
+            steps.push(step);
+        }
     }
+    steps.splice(first..first, early);
     keys.setup = ConnectionSetup { steps };
     for (key, effect) in [
         ("disable_transactions", "Mallard runs each node in one transaction, so that a failed model leaves the previous data whole"),
@@ -405,6 +423,19 @@ mod tests {
             panic!()
         };
         assert!(hidden.contains(&"shh".to_string()) && hidden.contains(&"AKIA".to_string()));
+    }
+
+    #[test]
+    fn settings_that_govern_extensions_come_before_the_steps_that_load_them() {
+        let k = keys(
+            "      type: duckdb\n      settings: {memory_limit: 1GB, autoinstall_known_extensions: false}\n      \
+             secrets: [{type: s3, key_id: AKIA, secret: shh}]\n",
+        )
+        .unwrap();
+        let s = statements(&k);
+        assert_eq!(s[0], "set autoinstall_known_extensions = false");
+        assert!(s[1].starts_with("CREATE OR REPLACE SECRET"), "{s:?}");
+        assert_eq!(s[2], "set memory_limit = '1GB'");
     }
 
     #[test]
