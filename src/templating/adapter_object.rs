@@ -63,17 +63,7 @@ impl Object for AdapterObject {
                     Err(e) if e.to_string().contains("does not exist") => Vec::new(),
                     Err(e) => return Err(sql_error(e)),
                 };
-                Ok(Value::from_object(MutableList::from_items(
-                    columns
-                        .into_iter()
-                        .map(|c| {
-                            Value::from_object(super::api::Column {
-                                name: c.name,
-                                dtype: c.data_type,
-                            })
-                        })
-                        .collect(),
-                )))
+                Ok(column_list(columns))
             }
             "get_missing_columns" => {
                 // The columns of the first relation that the second lacks (by name, any case).
@@ -93,14 +83,8 @@ impl Object for AdapterObject {
                     .map_err(sql_error)?
                     .into_iter()
                     .filter(|c| !have.contains(&c.name.to_lowercase()))
-                    .map(|c| {
-                        Value::from_object(super::api::Column {
-                            name: c.name,
-                            dtype: c.data_type,
-                        })
-                    })
                     .collect();
-                Ok(Value::from_object(MutableList::from_items(missing)))
+                Ok(column_list(missing))
             }
             "load_relation" => {
                 let (relation,): (Value,) = from_args(args)?;
@@ -251,22 +235,26 @@ impl Object for AdapterObject {
     }
 }
 
+/// `columns` as the list of column objects (`name`, `dtype`, `is_string()`, ...) dbt's adapter
+/// methods return; an empty list for none.
+fn column_list(columns: Vec<crate::adapter::Column>) -> Value {
+    Value::from_object(MutableList::from_items(
+        columns
+            .into_iter()
+            .map(|c| {
+                Value::from_object(super::api::Column {
+                    name: c.name,
+                    dtype: c.data_type,
+                })
+            })
+            .collect(),
+    ))
+}
+
 /// The adapter's methods for schemas, columns, quoting and dbt-duckdb's settings (see
 /// [`AdapterObject`]); an error naming any other method.
 fn other_method(state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
-    let columns = |found: Vec<crate::adapter::Column>| {
-        Value::from_object(MutableList::from_items(
-            found
-                .into_iter()
-                .map(|c| {
-                    Value::from_object(super::api::Column {
-                        name: c.name,
-                        dtype: c.data_type,
-                    })
-                })
-                .collect(),
-        ))
-    };
+    let columns = column_list;
     match method {
         // At parse time there is no database: schemas are made and dropped only when run.
         "create_schema" | "drop_schema" => {
