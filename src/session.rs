@@ -160,7 +160,7 @@ impl Session {
             .collect();
         env.add_global(
             "builtins",
-            templating::builtins_with_runtime_config(
+            templating::builtins::builtins_with_runtime_config(
                 &json!({"project_name": project.name, "dependencies": dependencies}),
             ),
         );

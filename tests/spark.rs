@@ -429,6 +429,22 @@ fn a_failing_table_model_leaves_the_previous_table_and_a_killed_swap_is_repaired
     drop_schemas(&spark, &schema);
 }
 
+/// A seed column of numbers with decimals is inferred as DuckDB's `float8`, which Spark has
+/// not: it is created as `double`, as dbt-spark creates it.
+#[test]
+fn a_seed_with_decimals_loads_as_double() {
+    let p = Project::fixture("chain");
+    let schema = fresh_schema("decimals");
+    on_spark(&p, &schema);
+    p.write("seeds/rates.csv", "id,rate\n1,1.5\n2,2.25\n");
+    let run = p.run(&["seed", "-s", "rates"]);
+    assert_eq!(run.code, 0, "{}", run.text(&p));
+    let spark = spark();
+    let dump = spark_dump(&spark, &schema);
+    assert!(dump.contains("rate double\n"), "{dump}");
+    drop_schemas(&spark, &schema);
+}
+
 #[test]
 fn incremental_append_adds_only_new_rows_and_insert_overwrite_replaces_them_on_spark() {
     let p = Project::fixture("chain");

@@ -586,17 +586,6 @@ mod tests {
     }
 
     #[test]
-    fn seed_types_are_named_as_spark_names_them() {
-        // A column of numbers with decimals is inferred as `float8`, which Spark refuses.
-        let dialect = SparkDialect {
-            file_format: "parquet".into(),
-        };
-        assert_eq!(dialect.column_type("float8"), "double");
-        assert_eq!(dialect.column_type("VARCHAR"), "string");
-        assert_eq!(dialect.column_type("integer"), "integer");
-    }
-
-    #[test]
     fn statements_split_at_semicolons_outside_quotes_and_comments() {
         assert_eq!(
             statements("select ';' as a; -- x; y\nselect `b;c` /* ; */ from t;\n  ; "),

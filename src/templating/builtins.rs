@@ -1,6 +1,7 @@
 //! dbt's context functions beyond `ref`/`source`/`config`: `flags`, `invocation_id`, `zip`,
 //! `set`, `set_strict`, `tojson`, `fromjson`, `toyaml`, `fromyaml`, `local_md5`, `print`,
-//! `load_relation` and `api` (dbt-core's `context/base.py` and `providers.py` name them).
+//! `load_relation`, `api`, `invocation_args_dict`, `dbt_metadata_envs`, and the `builtins` object
+//! with `is_incremental()` (dbt-core's `context/base.py` and `providers.py` name them).
 
 use std::sync::{Arc, OnceLock};
 
@@ -339,4 +340,76 @@ fn ascii_json_string(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// `is_incremental()`: true only in the run phase of an incremental model whose table exists,
+/// outside a full refresh (see [`NodeContext::is_incremental`]).
+pub(super) fn is_incremental_fn(state: &State) -> Result<bool, Error> {
+    Ok(super::node_context(state)?.is_incremental)
+}
+
+/// dbt's `builtins`: `ref`, `source` and `is_incremental` as dbt defines them, callable as
+/// `builtins.ref('m')` where a project's macro of the same name overrides the global; and
+/// `builtins.ref.config`, the project's runtime config as dbt exposes it there (packages such
+/// as elementary read `config.dependencies[<package>].version`).
+#[derive(Debug, Default)]
+pub(crate) struct Builtins {
+    runtime_config: Value,
+}
+
+/// The `builtins` global with `builtins.ref.config` set to `runtime_config`
+/// (`{project_name, dependencies: {<package>: {project_name, version}}}`).
+pub fn builtins_with_runtime_config(runtime_config: &serde_json::Value) -> Value {
+    Value::from_object(Builtins {
+        runtime_config: Value::from_serialize(runtime_config),
+    })
+}
+
+/// `builtins.ref`: dbt's `ref`, with the runtime config as its `config` attribute.
+#[derive(Debug)]
+struct RefWithConfig(Value);
+
+impl Object for RefWithConfig {
+    fn call(self: &Arc<Self>, state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        Value::from_function(super::functions::ref_fn).call(state, args)
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        (key.as_str()? == "config").then(|| self.0.clone())
+    }
+}
+
+impl Builtins {
+    pub(crate) fn function(name: &str) -> Option<Value> {
+        Some(match name {
+            "ref" => Value::from_function(super::functions::ref_fn),
+            "source" => Value::from_function(super::functions::source_fn),
+            "is_incremental" => Value::from_function(is_incremental_fn),
+            _ => return None,
+        })
+    }
+}
+
+impl Object for Builtins {
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "ref" => Some(Value::from_object(RefWithConfig(self.runtime_config.clone()))),
+            name => Builtins::function(name),
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Str(&["ref", "source", "is_incremental"])
+    }
+
+    fn call_method(self: &Arc<Self>, state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
+        match Builtins::function(method) {
+            Some(f) => f.call(state, args),
+            None => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
 }

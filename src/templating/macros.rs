@@ -161,14 +161,16 @@ impl Object for MacroNamespace {
             Some(file) => Some(macro_function(&self.package, file, name)),
             // dbt's own `is_incremental`, `ref` and `source` are macros of the `dbt` namespace
             // too (`dbt.is_incremental()`), also where the project overrides the global.
-            None if self.package == "dbt" => super::Builtins::function(name).or_else(|| match name {
-                // dbt's macros that Mallard implements as functions.
-                "run_query" => Some(Value::from_function(context::run_query)),
-                "statement" => Some(Value::from_function(context::statement)),
-                "load_result" => Some(Value::from_function(context::load_result)),
-                "render" => Some(Value::from_function(render_string)),
-                _ => None,
-            }),
+            None if self.package == "dbt" => {
+                super::builtins::Builtins::function(name).or_else(|| match name {
+                    // dbt's macros that Mallard implements as functions.
+                    "run_query" => Some(Value::from_function(context::run_query)),
+                    "statement" => Some(Value::from_function(context::statement)),
+                    "load_result" => Some(Value::from_function(context::load_result)),
+                    "render" => Some(Value::from_function(render_string)),
+                    _ => None,
+                })
+            }
             None => None,
         }
     }
