@@ -592,11 +592,8 @@ pub fn source_json(s: &Source) -> Value {
     out
 }
 
-/// A model version as YAML most likely gave it (Mallard keeps versions as text): `1` a
-/// number, `1.5` a number, `prod` text, as dbt writes it into the manifest and `graph`.
+/// A model version as YAML most likely gave it (Mallard keeps it as text): `1` and `1.5`
+/// numbers, `prod` text, as dbt writes it into the manifest and `graph`.
 fn version_value(v: &str) -> Value {
-    v.parse::<i64>()
-        .map(Value::from)
-        .or_else(|_| v.parse::<f64>().map(Value::from))
-        .unwrap_or_else(|_| Value::from(v))
+    serde_json::from_str::<serde_json::Number>(v).map_or_else(|_| Value::from(v), Value::Number)
 }
