@@ -11,6 +11,7 @@
 pub mod adapter_object;
 pub mod agate;
 mod api;
+mod arith;
 mod callers;
 mod functions;
 mod render;

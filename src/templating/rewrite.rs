@@ -163,6 +163,8 @@ pub fn mutable_literals(text: &str) -> std::borrow::Cow<'_, str> {
     }
     let mut out = String::with_capacity(text.len() + 64);
     let mut rest = text;
+    // Where timedeltas are in use, `a + b` of two names may add them (see `arith::name_addition`).
+    let timedeltas = text.contains("timedelta(");
     loop {
         // The next `{{` or `{%` (a `{#` comment is copied whole).
         let Some(at) = rest.find('{') else {
@@ -193,16 +195,23 @@ pub fn mutable_literals(text: &str) -> std::borrow::Cow<'_, str> {
             break;
         };
         let body = &tag[body_start..body_start + end];
+        let added;
+        let body = if timedeltas {
+            added = super::arith::name_addition(body);
+            added.as_ref()
+        } else {
+            body
+        };
         out.push_str(&tag[..body_start]);
         match conditional_do(body).filter(|_| close == "%}") {
             // `{% do x.append(1) if c %}`, Jinja2's conditional expression without `else`
             // as a statement, is `{% if c %}{% do x.append(1) %}{% endif %}`.
             Some((lead, call, condition, trail)) => out.push_str(&format!(
                 "{lead} if {} %}}{{% do {} %}}{{% endif {trail}",
-                wrap_literals(&timedelta_arithmetic(condition)),
-                wrap_literals(&timedelta_arithmetic(call)),
+                wrap_literals(&super::arith::timedelta_arithmetic(condition)),
+                wrap_literals(&super::arith::timedelta_arithmetic(call)),
             )),
-            None => out.push_str(&wrap_literals(&timedelta_arithmetic(body))),
+            None => out.push_str(&wrap_literals(&super::arith::timedelta_arithmetic(body))),
         }
         out.push_str(close);
         rest = &tag[body_start + end + close.len()..];
@@ -224,7 +233,7 @@ pub fn mutable_literals(text: &str) -> std::borrow::Cow<'_, str> {
 /// A Jinja expression rewritten as tags are (see [`mutable_literals`]): datetime arithmetic
 /// and mutable list and dict literals.
 pub(super) fn rewrite_expression(expr: &str) -> String {
-    wrap_literals(&timedelta_arithmetic(expr))
+    wrap_literals(&super::arith::timedelta_arithmetic(expr))
 }
 
 /// Where `close` ends a Jinja tag whose body starts `body`, skipping strings.
@@ -394,91 +403,6 @@ pub(super) fn wrap_literals(body: &str) -> String {
     out
 }
 
-/// `body` (one tag's expression) with each `a - <...>timedelta(...)` and `a + ...` rewritten
-/// as `mallard_datetime_arith(a, '-', <...>timedelta(...))`: minijinja has no operators on
-/// objects, Python's datetimes do. `a` is the operand before the operator: a name with
-/// attributes, calls and subscripts (`x.y(1)[0]`), a parenthesized group or a string.
-pub(super) fn timedelta_arithmetic(body: &str) -> std::borrow::Cow<'_, str> {
-    let body = now_subtraction(body);
-    if !body.contains("timedelta(") {
-        return body;
-    }
-    let mut s = body.into_owned();
-    let mut from = 0;
-    while let Some(found) = s[from..].find("timedelta(") {
-        let call_start = {
-            // Back over `modules.datetime.` or `datetime.` before `timedelta(`.
-            let mut i = from + found;
-            while i > 0
-                && (s.as_bytes()[i - 1].is_ascii_alphanumeric() || matches!(s.as_bytes()[i - 1], b'.' | b'_'))
-            {
-                i -= 1;
-            }
-            i
-        };
-        let open = from + found + "timedelta".len();
-        let Some(close) = matching_close(&s, open) else {
-            break;
-        };
-        let before = s[..call_start].trim_end();
-        let op = before.chars().next_back();
-        if !matches!(op, Some('-' | '+')) {
-            from = close + 1;
-            continue;
-        }
-        let op_at = before.len() - 1;
-        let left_end = s[..op_at].trim_end().len();
-        let left_start = operand_start(&s, left_end);
-        if left_start == left_end {
-            from = close + 1;
-            continue;
-        }
-        let rewritten = format!(
-            "mallard_datetime_arith({}, '{}', {})",
-            &s[left_start..left_end],
-            op.unwrap_or('-'),
-            &s[call_start..=close]
-        );
-        s = format!("{}{rewritten}{}", &s[..left_start], &s[close + 1..]);
-        from = left_start + rewritten.len();
-    }
-    std::borrow::Cow::Owned(s)
-}
-
-/// `body` with each `<...>.now() - b` (also `utcnow()`) rewritten as
-/// `mallard_datetime_arith(<...>.now(), '-', b)`: the time since `b`, a timedelta, as Python
-/// gives it (`modules.datetime.datetime.now() - start_time` times a step).
-fn now_subtraction(body: &str) -> std::borrow::Cow<'_, str> {
-    if !body.contains("now()") {
-        return std::borrow::Cow::Borrowed(body);
-    }
-    let mut s = body.to_string();
-    let mut from = 0;
-    while let Some(found) = s[from..].find("now()").map(|i| from + i) {
-        let left_end = found + "now()".len();
-        let after = &s[left_end..];
-        let minus = after.len() - after.trim_start().len();
-        let is_subtraction = after.trim_start().starts_with('-') && !after.trim_start().starts_with("-}");
-        let left_start = operand_start(&s, left_end);
-        if !is_subtraction
-            || !s[left_start..left_end].ends_with(".now()") && !s[left_start..left_end].ends_with(".utcnow()")
-        {
-            from = left_end;
-            continue;
-        }
-        let right_start = left_end + minus + 1;
-        let right_end = right_start + super::scan::operand_end(&s[right_start..]);
-        let rewritten = format!(
-            "mallard_datetime_arith({}, '-', {})",
-            &s[left_start..left_end],
-            s[right_start..right_end].trim()
-        );
-        s = format!("{}{rewritten}{}", &s[..left_start], &s[right_end..]);
-        from = left_start + rewritten.len();
-    }
-    std::borrow::Cow::Owned(s)
-}
-
 /// The index of the bracket closing the one at `open` (skipping strings).
 pub(super) fn matching_close(s: &str, open: usize) -> Option<usize> {
     let mut depth = 0;
@@ -503,7 +427,7 @@ pub(super) fn matching_close(s: &str, open: usize) -> Option<usize> {
     None
 }
 
-/// Where the operand ending at `end` starts (see [`timedelta_arithmetic`]).
+/// Where the operand ending at `end` starts (see `arith::timedelta_arithmetic`).
 pub(super) fn operand_start(s: &str, end: usize) -> usize {
     let b = s.as_bytes();
     let mut i = end;

@@ -52,14 +52,14 @@ fn top_level_words(expr: &str) -> Vec<(usize, &str)> {
 /// Follows string literals (`'...'`, `"..."`, with `\` escapes) through an expression, one
 /// character at a time.
 #[derive(Default)]
-struct Strings {
+pub(super) struct Strings {
     quote: Option<char>,
     escaped: bool,
 }
 
 impl Strings {
     /// Whether `c`, the next character, belongs to a string literal (its quotes included).
-    fn step(&mut self, c: char) -> bool {
+    pub(super) fn step(&mut self, c: char) -> bool {
         match self.quote {
             Some(q) => {
                 if self.escaped {

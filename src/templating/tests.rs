@@ -156,17 +156,29 @@ fn macros_are_renamed_and_empty_literals_made_mutable() {
     );
     assert_eq!(mutable_literals("select a[1] from t"), "select a[1] from t");
     assert_eq!(
-        rewrite::timedelta_arithmetic("set d = (x.today() - modules.datetime.timedelta(days=10)) "),
+        arith::timedelta_arithmetic("set d = (x.today() - modules.datetime.timedelta(days=10)) "),
         "set d = (mallard_datetime_arith(x.today(), '-', modules.datetime.timedelta(days=10))) "
     );
     assert_eq!(
-        rewrite::timedelta_arithmetic("set took = modules.datetime.datetime.now() - start_time "),
+        arith::timedelta_arithmetic("set took = modules.datetime.datetime.now() - start_time "),
         "set took = mallard_datetime_arith(modules.datetime.datetime.now(), '-', start_time) "
     );
     assert_eq!(
-        rewrite::timedelta_arithmetic("set n = now() - 1"),
+        arith::timedelta_arithmetic("set n = now() - 1"),
         "set n = now() - 1"
     );
+    // In a template that uses timedeltas, two names added may be timedeltas; other sums stay.
+    let src = "{% set d = modules.datetime.timedelta(seconds=1) %}{% set t = d + d %}{{ t.total_seconds() }} \
+               {% set n = 2 %}{{ n + n }} {{ 1 + n * 2 }} {% set s = 'a' %}{{ s + s }} {{ {'k': d + d}['k'].seconds }}";
+    let rewritten = mutable_literals(src);
+    assert!(
+        rewritten.contains("set t = mallard_datetime_arith(d, '+', d)"),
+        "{rewritten}"
+    );
+    assert!(rewritten.contains("{{ 1 + n * 2 }}"), "{rewritten}");
+    let env = environment(&[], serde_json::json!({})).unwrap();
+    let (out, _) = render(&env, &input(src), parse_ctx()).unwrap();
+    assert_eq!(out, "2.0 4 5 aa 2");
 }
 
 #[test]

@@ -310,8 +310,38 @@ pub fn arith(a: Value, op: String, b: Value) -> Result<Value, Error> {
         let micros = (x.instant() - y.instant()).num_microseconds().unwrap_or(0);
         return Ok(Value::from_object(PyTimedelta { micros }));
     }
+    // `a + b` of two names in a template that uses timedeltas (see `rewrite::name_addition`):
+    // for other values, the `+` minijinja has.
+    if op == "+" {
+        return plain_addition(&a, &b);
+    }
     Err(Error::new(
         ErrorKind::InvalidOperation,
         format!("unsupported operand types for {op}: {a} and {b}"),
     ))
+}
+
+/// `a + b` as a template's `+` gives it: numbers added (integers stay integers), strings
+/// joined, lists concatenated.
+///
+/// Errors: any other pair, as Python's TypeError.
+fn plain_addition(a: &Value, b: &Value) -> Result<Value, Error> {
+    use minijinja::value::ValueKind as K;
+    match (a.kind(), b.kind()) {
+        (K::Number, K::Number) => match (i64::try_from(a.clone()), i64::try_from(b.clone())) {
+            (Ok(x), Ok(y)) if a.is_integer() && b.is_integer() => x
+                .checked_add(y)
+                .map(Value::from)
+                .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "integer overflow in +")),
+            _ => Ok(Value::from(f64::try_from(a.clone())? + f64::try_from(b.clone())?)),
+        },
+        (K::String, K::String) => Ok(Value::from(format!("{a}{b}"))),
+        (K::Seq, K::Seq) => Ok(Value::from(
+            a.try_iter()?.chain(b.try_iter()?).collect::<Vec<_>>(),
+        )),
+        _ => Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("unsupported operand types for +: {a} and {b}"),
+        )),
+    }
 }
