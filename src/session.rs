@@ -147,14 +147,9 @@ impl Session {
             .packages
             .iter()
             .map(|p| {
-                let version = std::fs::read_to_string(p.root.join("dbt_project.yml"))
-                    .ok()
-                    .and_then(|text| crate::config::yaml::parse_mapping("dbt_project.yml", &text).ok())
-                    .and_then(|doc| doc.get("version").cloned())
-                    .unwrap_or(Value::Null);
                 (
                     p.name.clone(),
-                    json!({"project_name": p.name, "version": version}),
+                    json!({"project_name": p.name, "version": p.version}),
                 )
             })
             .collect();
@@ -290,37 +285,18 @@ impl Session {
     }
 
     /// An error opening the target's database file (a missing folder, a file DuckDB cannot
-    /// read) placed at the target's `path:` line in profiles.yml; other errors unchanged.
+    /// read) placed at the target's `path:` in profiles.yml; other errors unchanged.
     fn at_target_path(&self, e: anyhow::Error) -> anyhow::Error {
-        let t = &self.target;
-        let (Some(_), Ok(text)) = (t.path.as_ref(), std::fs::read_to_string(&t.profiles_file)) else {
-            return e;
-        };
-        let diagnostic = match e.downcast::<crate::error::Diagnostic>() {
-            Ok(d)
+        match (e.downcast::<crate::error::Diagnostic>(), &self.target.path_at) {
+            (Ok(d), Some(at))
                 if d.location.is_none()
                     && (d.message.starts_with("cannot open database")
                         || d.message.ends_with("is not a DuckDB database")) =>
             {
-                d
+                d.at(at.clone()).into()
             }
-            Ok(d) => return d.into(),
-            Err(e) => return e,
-        };
-        let shown = crate::error::display_path(&t.profiles_file, &self.project.root);
-        // The first `path:` after the target's own key.
-        let from = crate::config::yaml::key_location(&shown, &text, &t.name).line;
-        let line = text
-            .lines()
-            .enumerate()
-            .skip(from)
-            .find(|(_, l)| l.trim_start().starts_with("path:"))
-            .map(|(i, _)| i + 1);
-        match line {
-            Some(line) => diagnostic
-                .at(crate::error::Location::in_source(&shown, &text, line, None))
-                .into(),
-            None => diagnostic.into(),
+            (Ok(d), _) => d.into(),
+            (Err(e), _) => e,
         }
     }
 

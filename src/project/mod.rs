@@ -121,6 +121,9 @@ pub struct Project {
     /// Absolute project directory.
     pub root: PathBuf,
     pub name: String,
+    /// `version:` as written (JSON `Null` when absent): a package's, read by templates through
+    /// `builtins.ref.config.dependencies`.
+    pub version: Value,
     pub profile_name: String,
     pub target_path: String,
     /// Folders `clean` deletes, relative to the project (`clean-targets`; default the target folder).
@@ -331,6 +334,7 @@ impl Project {
         Ok(Project {
             root,
             name,
+            version: doc.get("version").cloned().unwrap_or(Value::Null),
             profile_name,
             target_path,
             clean_targets,

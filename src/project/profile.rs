@@ -10,7 +10,7 @@ use anyhow::Result;
 use serde_json::{Map, Value};
 
 use super::yaml;
-use crate::error::{did_you_mean, Diagnostic};
+use crate::error::{did_you_mean, Diagnostic, Location};
 
 /// The resolved target a run writes to.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +20,8 @@ pub struct Target {
     pub name: String,
     /// The DuckDB database file, absolute; `None` for `:memory:`.
     pub path: Option<PathBuf>,
+    /// Where `path:` is written in profiles.yml, for errors opening the database file.
+    pub path_at: Option<Location>,
     /// The catalog name DuckDB gives the database: the file's stem, or `memory`.
     pub database: String,
     /// The default schema (`main` unless the profile says otherwise).
@@ -215,6 +217,7 @@ pub fn load_target(
                 profile_name: profile_name.to_string(),
                 name: target_name,
                 path: None,
+                path_at: None,
                 // Spark's session catalog: relations are `spark_catalog`.`schema`.`name`.
                 database: "spark_catalog".into(),
                 schema: keys.schema,
@@ -264,6 +267,7 @@ pub fn load_target(
         external_root: keys.external_root,
         profile_name: profile_name.to_string(),
         name: target_name,
+        path_at: path.as_ref().map(|_| locator.at("path")),
         path,
         database,
         schema: output

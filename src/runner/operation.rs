@@ -42,15 +42,8 @@ pub fn run(
         .help("check its spelling, or install the package that defines it with `mallard deps`")
         .into());
     };
-    // A macro prints as `<macro macro.<package>.<name>>`: its unique_id, for run_results.json.
-    let unique_id = found
-        .to_string()
-        .strip_prefix("<macro ")
-        .and_then(|s| s.strip_suffix('>'))
-        .map_or_else(
-            || format!("macro.{}.{macro_name}", session.project.name),
-            str::to_string,
-        );
+    let unique_id = crate::templating::macro_unique_id(&found)
+        .unwrap_or_else(|| format!("macro.{}.{macro_name}", session.project.name));
     let started = std::time::Instant::now();
     let started_at = chrono::Utc::now();
     session.report_header();

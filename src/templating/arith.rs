@@ -42,14 +42,12 @@ pub(super) fn timedelta_arithmetic(body: &str) -> std::borrow::Cow<'_, str> {
             from = close + 1;
             continue;
         }
-        let rewritten = format!(
-            "mallard_datetime_arith({}, '{}', {})",
-            &s[left_start..left_end],
+        from = splice_arith(
+            &mut s,
+            left_start..left_end,
             op.unwrap_or('-'),
-            &s[call_start..=close]
+            call_start..close + 1,
         );
-        s = format!("{}{rewritten}{}", &s[..left_start], &s[close + 1..]);
-        from = left_start + rewritten.len();
     }
     std::borrow::Cow::Owned(s)
 }
@@ -89,13 +87,7 @@ pub(super) fn name_addition(body: &str) -> std::borrow::Cow<'_, str> {
             i += 1;
             continue;
         }
-        let rewritten = format!(
-            "mallard_datetime_arith({}, '+', {})",
-            &s[left_start..left_end],
-            s[right_start..right_end].trim()
-        );
-        s = format!("{}{rewritten}{}", &s[..left_start], &s[right_end..]);
-        from = left_start + rewritten.len();
+        from = splice_arith(&mut s, left_start..left_end, '+', right_start..right_end);
         i = from;
         strings = super::scan::Strings::default();
     }
@@ -125,13 +117,24 @@ fn now_subtraction(body: &str) -> std::borrow::Cow<'_, str> {
         }
         let right_start = left_end + minus + 1;
         let right_end = right_start + super::scan::operand_end(&s[right_start..]);
-        let rewritten = format!(
-            "mallard_datetime_arith({}, '-', {})",
-            &s[left_start..left_end],
-            s[right_start..right_end].trim()
-        );
-        s = format!("{}{rewritten}{}", &s[..left_start], &s[right_end..]);
-        from = left_start + rewritten.len();
+        from = splice_arith(&mut s, left_start..left_end, '-', right_start..right_end);
     }
     std::borrow::Cow::Owned(s)
+}
+
+/// Replaces `left <op> right` in `s` (the operands' ranges, the operator between them) with
+/// `mallard_datetime_arith(left, 'op', right)`; returns where the call ends.
+fn splice_arith(
+    s: &mut String,
+    left: std::ops::Range<usize>,
+    op: char,
+    right: std::ops::Range<usize>,
+) -> usize {
+    let call = format!(
+        "mallard_datetime_arith({}, '{op}', {})",
+        &s[left.clone()],
+        s[right.clone()].trim()
+    );
+    s.replace_range(left.start..right.end, &call);
+    left.start + call.len()
 }

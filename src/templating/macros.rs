@@ -55,6 +55,12 @@ pub(super) fn macro_function(package: &str, file: &str, name: &str) -> Value {
     })
 }
 
+/// The `unique_id` (`macro.<package>.<name>`) of macro value `value`; `None` for a value that
+/// is not one of the project's macros.
+pub fn macro_unique_id(value: &Value) -> Option<String> {
+    value.downcast_object_ref::<MacroFunction>().map(|m| m.id.clone())
+}
+
 /// See [`macro_function`].
 #[derive(Debug)]
 pub(super) struct MacroFunction {

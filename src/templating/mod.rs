@@ -38,7 +38,8 @@ use serde_json::Map;
 use crate::relation::Relation;
 use functions::{env_var_fn, ref_fn, source_fn, var_fn, ConfigObject, Exceptions};
 pub use macros::{
-    generic_test_macro, macro_blocks, materialization_macro, MacroBlock, MAX_MACRO_DEPTH, RENDER_STACK_SIZE,
+    generic_test_macro, macro_blocks, macro_unique_id, materialization_macro, MacroBlock, MAX_MACRO_DEPTH,
+    RENDER_STACK_SIZE,
 };
 pub use rewrite::mutable_literals;
 use rewrite::{catch_all_parameters, rename_macros};

@@ -244,13 +244,11 @@ impl Parser<'_> {
         let unique_id = format!("test.{}.{}", self.project.name, name);
         let fqn = self.fqn(f, &name);
         let mut config = self.base_config(test_defaults(), |p| &p.tests_tree, &fqn);
-        // `this` as dbt gives a data test before its config is known: the default relation
-        // of its failures.
-        let audit = Relation::new(
-            &self.target.database,
-            &format!("{}_dbt_test__audit", self.target.schema),
-            &name,
-        );
+        // `this` as dbt gives a data test before its own `config()` is read: the relation of
+        // its failures under the project's config.
+        let audit = self.relation(&config, &name, || {
+            self.node_for_macros("test", &name, &fqn, Some(f), &config)
+        })?;
         let input = self.parse_input(f, &name, &unique_id, "test", Some(audit));
         let (_, recorded) = templating::render(self.env, &input, self.parse_context())?;
         for layer in &recorded.configs {
