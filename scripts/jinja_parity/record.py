@@ -13,11 +13,19 @@ raises records `!error` (which error is not compared); a case that prints a memo
 (`<generator object ... at 0x...>`, a lazy filter printed without `| list`) is left out. One
 JSON object per line:
 `{"template": ..., "output": ...}`.
+
+A case that defines macros (`{% macro %}` ... `{% endmacro %}` first, then the text that calls
+them) is rendered as dbt renders a node calling the macros of a macro file: the definitions are
+compiled on their own (dbt's parser names them `dbt_macro__<name>`), each is called through a
+wrapper that turns `return(x)` into the call's value (as dbt's `MacroGenerator`), and the rest is
+rendered with them in its context. (A macro defined in a model's own text is not callable in dbt.)
 """
 import json
+import re
 import sys
 
 from dbt_common.clients.jinja import get_environment
+from dbt_common.exceptions.macros import MacroReturn
 
 # Values of every type a dbt template prints or passes on.
 VALUES = [
@@ -146,6 +154,43 @@ def cases():
     yield from STATEMENTS
 
 
+def split_macros(template):
+    """(definitions, rest) of a case that begins with macro definitions, else None."""
+    ends = list(re.finditer(r"\{%-?\s*endmacro\s*-?%\}", template))
+    if not template.startswith("{% macro") or not ends:
+        return None
+    return template[: ends[-1].end()], template[ends[-1].end():]
+
+
+def render(env, template):
+    """What dbt renders for `template` (see the module's doc for cases defining macros)."""
+    split = split_macros(template)
+    if split is None:
+        return env.from_string(template).render({})
+    definitions, rest = split
+    context = {}
+
+    def do_return(value):
+        raise MacroReturn(value)
+
+    context["return"] = do_return
+    module = env.from_string(definitions).make_module(vars=context, shared=False)
+
+    def generator(macro):
+        def call(*args, **kwargs):
+            try:
+                return macro(*args, **kwargs)
+            except MacroReturn as e:
+                return e.value
+
+        return call
+
+    for key, value in module.__dict__.items():
+        if key.startswith("dbt_macro__"):
+            context[key[len("dbt_macro__"):]] = generator(value)
+    return env.from_string(rest).render(context)
+
+
 def main():
     env = get_environment()
     seen = set()
@@ -155,7 +200,7 @@ def main():
                 continue
             seen.add(template)
             try:
-                output = env.from_string(template).render({})
+                output = render(env, template)
             except Exception:
                 output = "!error"
             if " at 0x" in output:

@@ -176,11 +176,12 @@ pub fn add_to(env: &mut Environment<'static>) {
     // separators, then `<`, `>`, `&` and `'` escaped for HTML (minijinja's is compact).
     env.add_filter(
         "tojson",
-        |value: Value, indent: Option<Value>| -> Result<Value, Error> {
-            let _ = indent;
+        |value: Value, indent: Option<usize>, kwargs: Kwargs| -> Result<Value, Error> {
+            let indent = indent.or(kwargs.get("indent")?);
+            kwargs.assert_all_used()?;
             let json: serde_json::Value = serde_json::to_value(&value)
                 .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("tojson: {e}")))?;
-            let text = python_json(&json, true)
+            let text = python_json_indented(&json, true, indent, 0)
                 .replace('<', "\\u003c")
                 .replace('>', "\\u003e")
                 .replace('&', "\\u0026")
@@ -216,23 +217,27 @@ pub fn add_to(env: &mut Environment<'static>) {
             }
         },
     );
-    // Jinja2's `round(value, precision=0, method='common')`, with `ceil` and `floor`
-    // (minijinja's takes no method); the result is a float, as Jinja2's.
+    // Jinja2's `round(value, precision=0, method='common')`: `common` is Python's `round()`
+    // (half to even; an integer or boolean stays an integer), `ceil` and `floor` give a float
+    // (`math.floor(value * 10**precision) / 10**precision`), as Jinja2 computes them.
     env.add_filter(
         "round",
         |value: Value, precision: Option<i32>, method: Option<String>| -> Result<Value, Error> {
-            // Python's round() of an integer (or a boolean) is that integer.
-            if value.kind() == minijinja::value::ValueKind::Bool {
-                return Ok(Value::from(i64::from(value.is_true())));
+            let method = method.as_deref().unwrap_or("common");
+            let integer = value.is_integer() || value.kind() == minijinja::value::ValueKind::Bool;
+            if method == "common" && integer {
+                return Ok(Value::from(
+                    i64::try_from(value.clone()).unwrap_or(i64::from(value.is_true())),
+                ));
             }
-            if value.is_integer() {
-                return Ok(value);
-            }
-            let value = f64::try_from(value)?;
+            let value = match value.kind() {
+                minijinja::value::ValueKind::Bool => f64::from(u8::from(value.is_true())),
+                _ => f64::try_from(value)?,
+            };
             let scale = 10f64.powi(precision.unwrap_or(0));
             let x = value * scale;
-            let rounded = match method.as_deref().unwrap_or("common") {
-                "common" => x.round(),
+            let rounded = match method {
+                "common" => x.round_ties_even(),
                 "ceil" => x.ceil(),
                 "floor" => x.floor(),
                 other => {
@@ -245,37 +250,12 @@ pub fn add_to(env: &mut Environment<'static>) {
             Ok(Value::from(rounded / scale))
         },
     );
-    // dbt's filters that turn rendered text back into values.
-    let native = |v: Value| -> Value {
-        match v.as_str() {
-            Some(s) => Value::from_serialize(crate::config::yaml::native_value(s)),
-            None => v,
-        }
-    };
-    env.add_filter("as_native", native);
-    // Text that reads as a boolean (a number) becomes one; anything else passes through, as
-    // dbt's text filters pass every value (its native environment raises only at the end).
-    env.add_filter("as_bool", move |v: Value| -> Value {
-        let n = native(v.clone());
-        match n.kind() {
-            minijinja::value::ValueKind::Bool | minijinja::value::ValueKind::None => n,
-            _ => v,
-        }
-    });
-    env.add_filter("as_number", move |v: Value| -> Value {
-        let n = native(v.clone());
-        match n.kind() {
-            minijinja::value::ValueKind::Number => n,
-            _ => v,
-        }
-    });
-    env.add_filter("as_text", |v: Value| -> Value {
-        if v.is_none() {
-            Value::from("")
-        } else {
-            Value::from(v.to_string())
-        }
-    });
+    // dbt's filters that turn rendered text into values: in the text environment dbt renders
+    // SQL with, each passes its value through unchanged (`TEXT_FILTERS` of dbt_common); the
+    // text is read as a value afterwards where dbt renders natively (YAML, configs).
+    for name in ["as_native", "as_bool", "as_number", "as_text"] {
+        env.add_filter(name, |v: Value| v);
+    }
     env.add_function("local_md5", |text: String| -> Value {
         use md5::{Digest, Md5};
         let digest = Md5::digest(text.as_bytes());
@@ -291,30 +271,54 @@ pub fn add_to(env: &mut Environment<'static>) {
 /// `value` as Python's `json.dumps` writes it: `", "` and `": "` separators, non-ASCII
 /// escaped; keys sorted with `sort_keys`.
 pub fn python_json(value: &serde_json::Value, sort_keys: bool) -> String {
+    python_json_indented(value, sort_keys, None, 0)
+}
+
+/// [`python_json`] with Python's `indent=n`: each item on a line of its own, `n` spaces deeper
+/// per level, `,` ending the line; `None` writes one line.
+pub fn python_json_indented(
+    value: &serde_json::Value,
+    sort_keys: bool,
+    indent: Option<usize>,
+    level: usize,
+) -> String {
     use serde_json::Value as J;
+    let (open, separator, close) = match indent {
+        Some(n) => (
+            format!("\n{}", " ".repeat(n * (level + 1))),
+            format!(",\n{}", " ".repeat(n * (level + 1))),
+            format!("\n{}", " ".repeat(n * level)),
+        ),
+        None => (String::new(), ", ".to_string(), String::new()),
+    };
     match value {
-        J::Array(items) => format!(
-            "[{}]",
+        J::Array(items) if !items.is_empty() => format!(
+            "[{open}{}{close}]",
             items
                 .iter()
-                .map(|v| python_json(v, sort_keys))
+                .map(|v| python_json_indented(v, sort_keys, indent, level + 1))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(&separator)
         ),
-        J::Object(map) => {
+        J::Object(map) if !map.is_empty() => {
             let mut entries: Vec<(&String, &J)> = map.iter().collect();
             if sort_keys {
                 entries.sort_by(|a, b| a.0.cmp(b.0));
             }
             format!(
-                "{{{}}}",
+                "{{{open}{}{close}}}",
                 entries
                     .iter()
-                    .map(|(k, v)| format!("{}: {}", ascii_json_string(k), python_json(v, sort_keys)))
+                    .map(|(k, v)| {
+                        let v = python_json_indented(v, sort_keys, indent, level + 1);
+                        format!("{}: {v}", ascii_json_string(k))
+                    })
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(&separator)
             )
         }
+        J::Array(_) => "[]".into(),
+        J::Object(_) => "{}".into(),
         J::String(s) => ascii_json_string(s),
         other => other.to_string(),
     }

@@ -511,7 +511,7 @@ pub(super) fn call_macro(state: &State, called: &Called<'_>, args: &[Value]) -> 
 
 /// For a macro declaring `kwargs` and `varargs` (see [`catch_all_parameters`]): `args` with
 /// the keyword arguments it does not declare gathered into `kwargs` (a dict) and the
-/// positional ones beyond its parameters into `varargs` (a list). `None` for other macros.
+/// positional ones beyond its parameters into `varargs` (a tuple, as Python's). `None` for other macros.
 fn catch_all_arguments(value: &Value, args: &[Value]) -> Result<Option<Vec<Value>>, Error> {
     let declared: Vec<String> = match value.get_attr("arguments") {
         Ok(a) if !a.is_undefined() => a.try_iter()?.map(|v| v.to_string()).collect(),
@@ -549,7 +549,10 @@ fn catch_all_arguments(value: &Value, args: &[Value]) -> Result<Option<Vec<Value
         "kwargs".to_string(),
         Value::from_object(super::mutable::MutableDict::from_map(Some(&extra_map))?),
     ));
-    keep.push(("varargs".to_string(), Value::from(varargs)));
+    keep.push((
+        "varargs".to_string(),
+        Value::from_object(super::mutable::Tuple(varargs)),
+    ));
     out.push(Value::from(minijinja::value::Kwargs::from_iter(keep)));
     Ok(Some(out))
 }

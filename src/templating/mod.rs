@@ -13,15 +13,20 @@ pub mod agate;
 mod api;
 mod arith;
 mod callers;
+mod defaults;
 mod functions;
 mod render;
 pub use render::{eval_expression, find_call_line, jinja_diagnostic, record_calls, render};
 pub mod builtins;
 pub mod context;
 mod macros;
+mod markup;
 pub mod mutable;
+mod pycollections;
 mod pydatetime;
 mod pyfilters;
+mod pyformat;
+mod pymethods;
 mod pyre;
 pub mod pyrepr;
 mod relation;
@@ -280,6 +285,9 @@ pub fn environment_with_packages(
     env.add_global("exceptions", Value::from_object(Exceptions));
     builtins::add_to(&mut env);
     pyfilters::add_to(&mut env);
+    pycollections::add_to(&mut env);
+    markup::add_to(&mut env);
+    defaults::add_to(&mut env);
     // dbt's `should_store_failures()`: whether the test keeps its failing rows
     // (`store_failures`, `store_failures_as`; see `testing::store_failures_as`).
     env.add_function("should_store_failures", |state: &State| -> Result<bool, Error> {
@@ -345,7 +353,7 @@ pub fn environment_with_packages(
     );
     env.add_function("mallard_datetime_arith", pydatetime::arith);
     // Python's methods on strings, lists and dicts (`.upper()`, `.items()`, `.get()`, ...).
-    env.set_unknown_method_callback(python_methods);
+    env.set_unknown_method_callback(pymethods::python_methods);
 
     env.add_global("__mallard_root", Value::from(root));
     env.add_global("dbt_version", Value::from(crate::config::DBT_VERSION));
@@ -375,7 +383,8 @@ pub fn environment_with_packages(
         if with_catch_all.len() != renamed.len() {
             catch_all_files.push(Value::from(file.to_string()));
         }
-        let renamed = mutable_literals(&with_catch_all).into_owned();
+        let with_defaults = defaults::dependent_defaults(&with_catch_all);
+        let renamed = mutable_literals(&with_defaults).into_owned();
         let diagnostic = |e: Error| rewritten_diagnostic(&e, file, text, &renamed);
         // Each macro is its own template, as dbt compiles each block of a macro file: a call
         // then evaluates that block only (the text before it is kept as blank space, so that
@@ -429,74 +438,6 @@ pub fn environment_with_packages(
         }
     }
     Ok(env)
-}
-
-/// Python's methods on Jinja values that minijinja lacks: minijinja-contrib's `pycompat`
-/// (`.upper()`, `.items()`, `.get()`, ...), plus `list.index(x)`, `list.count(x)`,
-/// `str.maketrans(x, y, z)` and `str.translate(table)`.
-fn python_methods(state: &State, value: &Value, method: &str, args: &[Value]) -> Result<Value, Error> {
-    if value.as_str().is_some() && method == "maketrans" {
-        let (from, to, delete): (String, Option<String>, Option<String>) = minijinja::value::from_args(args)?;
-        let to = to.unwrap_or_default();
-        if from.chars().count() != to.chars().count() {
-            return Err(Error::new(
-                ErrorKind::InvalidOperation,
-                "maketrans: the first two arguments must have equal length",
-            ));
-        }
-        let mut table: Vec<(Value, Value)> = from
-            .chars()
-            .zip(to.chars())
-            .map(|(a, b)| (Value::from(a as u32), Value::from(b.to_string())))
-            .collect();
-        table.extend(
-            delete
-                .unwrap_or_default()
-                .chars()
-                .map(|c| (Value::from(c as u32), Value::from(()))),
-        );
-        return Ok(Value::from_iter(table));
-    }
-    if let (Some(text), "translate") = (value.as_str(), method) {
-        let (table,): (Value,) = minijinja::value::from_args(args)?;
-        let mut out = String::with_capacity(text.len());
-        for c in text.chars() {
-            match table.get_item(&Value::from(c as u32)) {
-                Ok(v) if v.is_undefined() => out.push(c),
-                Ok(v) if v.is_none() => {}
-                Ok(v) => out.push_str(&v.to_string()),
-                Err(_) => out.push(c),
-            }
-        }
-        return Ok(Value::from(out));
-    }
-    // `d.copy()` and `l.copy()`: a shallow copy that changes on its own, as Python's.
-    if method == "copy" && args.is_empty() {
-        match value.kind() {
-            minijinja::value::ValueKind::Map => {
-                return Ok(Value::from_object(mutable::MutableDict::from_map(Some(value))?));
-            }
-            minijinja::value::ValueKind::Seq => {
-                return Ok(Value::from_object(mutable::MutableList::from_items(
-                    value.try_iter()?.collect(),
-                )));
-            }
-            _ => {}
-        }
-    }
-    if value.kind() == minijinja::value::ValueKind::Seq && matches!(method, "index" | "count") {
-        let (needle,): (Value,) = minijinja::value::from_args(args)?;
-        let mut items = value.try_iter()?;
-        return if method == "count" {
-            Ok(Value::from(items.filter(|v| *v == needle).count()))
-        } else {
-            items
-                .position(|v| v == needle)
-                .map(Value::from)
-                .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("{needle} is not in list")))
-        };
-    }
-    minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
 }
 
 /// A small environment for `dbt_project.yml`, `profiles.yml` and property YAML:

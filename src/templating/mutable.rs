@@ -22,6 +22,14 @@ pub fn mutable_value(value: &serde_json::Value) -> Value {
     }
 }
 
+/// Writes Python's `repr(value)` (see [`super::pyrepr`]): how Jinja2 prints a list, dict or
+/// tuple wherever it becomes text (`~`, `| string`, `| join`), not only in `{{ }}`.
+fn python_repr(value: &Value, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    let mut text = String::new();
+    super::pyrepr::py_repr(value, &mut text);
+    f.write_str(&text)
+}
+
 /// A list that `append`, `extend`, `insert` and `pop` change in place, as Python's does.
 /// minijinja's own lists are immutable, so `{% set x = [] %}` in a template is rendered as
 /// `{% set x = mallard_list() %}` (see [`super::mutable_literals`]).
@@ -42,6 +50,10 @@ impl MutableList {
 impl Object for MutableList {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Seq
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        python_repr(&Value::from_dyn_object(self.clone()), f)
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
@@ -157,6 +169,11 @@ impl MutableDict {
         self
     }
 
+    /// A dict holding `entries`, in their order (keys assumed distinct).
+    pub fn from_entries(entries: Vec<(Value, Value)>) -> MutableDict {
+        MutableDict(Mutex::new(entries))
+    }
+
     /// A dict holding `map`'s entries (none for `None`).
     ///
     /// Errors: `map` is not a mapping.
@@ -179,6 +196,10 @@ impl MutableDict {
 impl Object for MutableDict {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Map
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        python_repr(&Value::from_dyn_object(self.clone()), f)
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
@@ -246,6 +267,10 @@ pub struct Tuple(pub Vec<Value>);
 impl Object for Tuple {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Seq
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        python_repr(&Value::from_dyn_object(self.clone()), f)
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {

@@ -8,7 +8,7 @@
 use minijinja::value::{Value, ValueKind};
 use minijinja::{Error, Output, State};
 
-use super::mutable::Tuple;
+use super::mutable::{MutableDict, MutableList, Tuple};
 
 /// The environment's formatter: writes Python's `str(value)`; an undefined value prints nothing.
 ///
@@ -17,6 +17,13 @@ pub fn print(out: &mut Output, _state: &State, value: &Value) -> Result<(), Erro
     let mut text = String::new();
     py_str(value, &mut text);
     out.write_str(&text).map_err(Error::from)
+}
+
+/// Python's `str(value)` (see [`py_str`]).
+pub fn str_of(value: &Value) -> String {
+    let mut out = String::new();
+    py_str(value, &mut out);
+    out
 }
 
 /// Appends Python's `str(value)` to `out`: a string as it is, anything else as [`py_repr`].
@@ -83,8 +90,11 @@ pub fn py_repr(value: &Value, out: &mut String) {
 /// Whether a list- or dict-like value has a rendering of its own (a relation renders as its
 /// quoted name, a `modules.datetime` value as Python prints it): minijinja's default rendering
 /// of a container begins with its bracket.
-fn renders_itself(value: &Value) -> bool {
-    if value.downcast_object_ref::<Tuple>().is_some() {
+pub(super) fn renders_itself(value: &Value) -> bool {
+    if value.downcast_object_ref::<Tuple>().is_some()
+        || value.downcast_object_ref::<MutableList>().is_some()
+        || value.downcast_object_ref::<MutableDict>().is_some()
+    {
         return false;
     }
     let open = if value.kind() == ValueKind::Seq { '[' } else { '{' };
