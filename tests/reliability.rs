@@ -355,6 +355,43 @@ fn a_build_told_to_stop_stops_cleanly() {
     );
 }
 
+/// Two SIGINTs 20 ms apart mid-build (an impatient Ctrl-C Ctrl-C; sent together, the kernel
+/// merges them into one): the process ends at once with
+/// 130, and still writes this run's run_results.json (what finished, the rest `skipped`), so
+/// that `retry` runs the rest and the database ends as a full build leaves it. Before, the
+/// previous run's file stayed and `retry` had nothing to run.
+#[test]
+fn a_second_signal_still_records_what_finished() {
+    let p = Project::warehouse();
+    let w = OldAndNew::build(&p);
+    copy_database(&w.saved, &w.db);
+    let _ = std::fs::remove_file(p.path().join("target/run_results.json"));
+    let mut child = w.start_new_build(&p);
+    std::thread::sleep(w.duration.mul_f64(0.5));
+    let pid = child.id().to_string();
+    let kill = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -INT {pid}; sleep 0.02; kill -INT {pid}")])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    if status.code() == Some(0) {
+        eprintln!("skipped: the build finished before the signals");
+        return;
+    }
+    assert_eq!(status.code(), Some(130));
+    let results: serde_json::Value =
+        serde_json::from_str(&p.read("target/run_results.json")).expect("run_results.json written");
+    let results = results["results"].as_array().unwrap();
+    assert!(
+        results.iter().any(|r| r["status"] == "skipped"),
+        "the nodes that did not finish are recorded as skipped: {results:?}"
+    );
+    let retry = p.run(&["retry"]);
+    assert_eq!(retry.code, 0, "{}", retry.text(&p));
+    assert_eq!(versions(&w.db), w.new, "retry does not finish the build");
+}
+
 /// A database file that may not be changed (here: immutable, which binds root too): the run
 /// stops before any node with exit code 2 and a message that says so, and the file is as it
 /// was. Needs `chattr` and a filesystem with immutable files; where they are missing the test

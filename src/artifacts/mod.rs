@@ -235,41 +235,53 @@ pub fn write_run_results(
     elapsed: f64,
     inv: &Invocation,
 ) -> Result<()> {
-    let results: Vec<Value> = results
-        .iter()
-        .map(|r| {
-            // `on-run-start` / `on-run-end` hooks are results without a manifest node.
-            // A data test that stores its failures names the relation that holds them.
-            let relation = manifest.nodes.get(&r.unique_id).and_then(|n| {
-                n.relation.as_ref().or_else(|| {
-                    n.audit_relation
-                        .as_ref()
-                        .filter(|_| matches!(crate::testing::store_failures_as(&n.config), Ok(Some(_))))
-                })
-            });
-            json!({
-                "status": r.status.as_str(),
-                "timing": r.timing.iter().map(|t| json!({
-                    "name": t.name,
-                    "started_at": timestamp(t.started_at),
-                    "completed_at": timestamp(t.completed_at),
-                })).collect::<Vec<_>>(),
-                "thread_id": r.thread_id,
-                "execution_time": r.execution_time,
-                "adapter_response": match r.rows_affected {
-                    Some(n) => json!({"_message": format!("INSERT {n}"), "rows_affected": n}),
-                    None => json!({}),
-                },
-                "message": r.message,
-                "failures": r.failures,
-                "unique_id": r.unique_id,
-                "compiled": r.compiled_code.is_some(),
-                "compiled_code": r.compiled_code,
-                "relation_name": relation.map(|rel| rel.to_string()),
-                "batch_results": null,
-            })
+    let results: Vec<Value> = results.iter().map(|r| run_result(manifest, r)).collect();
+    write_run_results_of(target_dir, results, elapsed, inv)
+}
+
+/// One entry of `run_results.json`'s `results` for `r` (its relation looked up in `manifest`).
+pub fn run_result(manifest: &Manifest, r: &NodeResult) -> Value {
+    // `on-run-start` / `on-run-end` hooks are results without a manifest node.
+    // A data test that stores its failures names the relation that holds them.
+    let relation = manifest.nodes.get(&r.unique_id).and_then(|n| {
+        n.relation.as_ref().or_else(|| {
+            n.audit_relation
+                .as_ref()
+                .filter(|_| matches!(crate::testing::store_failures_as(&n.config), Ok(Some(_))))
         })
-        .collect();
+    });
+    json!({
+        "status": r.status.as_str(),
+        "timing": r.timing.iter().map(|t| json!({
+            "name": t.name,
+            "started_at": timestamp(t.started_at),
+            "completed_at": timestamp(t.completed_at),
+        })).collect::<Vec<_>>(),
+        "thread_id": r.thread_id,
+        "execution_time": r.execution_time,
+        "adapter_response": match r.rows_affected {
+            Some(n) => json!({"_message": format!("INSERT {n}"), "rows_affected": n}),
+            None => json!({}),
+        },
+        "message": r.message,
+        "failures": r.failures,
+        "unique_id": r.unique_id,
+        "compiled": r.compiled_code.is_some(),
+        "compiled_code": r.compiled_code,
+        "relation_name": relation.map(|rel| rel.to_string()),
+        "batch_results": null,
+    })
+}
+
+/// Writes `run_results.json` in `target_dir` with `results` as built by [`run_result`].
+///
+/// Errors: the file cannot be written (the previous one stays whole).
+pub fn write_run_results_of(
+    target_dir: &Path,
+    results: Vec<Value>,
+    elapsed: f64,
+    inv: &Invocation,
+) -> Result<()> {
     let doc = json!({
         "metadata": inv.metadata("run-results/v6.json"),
         "results": results,

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -230,6 +230,43 @@ pub fn run_plan(
     } else {
         log::start_progress(total)
     };
+    // The results so far, for a second signal that ends the process at once: it writes them,
+    // with every node that had not finished as skipped, so that `retry` runs the rest.
+    let finished: Arc<Mutex<Vec<Value>>> = Arc::default();
+    if database.is_some() {
+        let unfinished: Vec<(String, Value)> = plan
+            .order
+            .iter()
+            .map(|id| {
+                let mut r = super::NodeResult::skipped(id);
+                r.message = Some("not finished: the run was stopped at once by a second signal".into());
+                (id.clone(), artifacts::run_result(&session.manifest, &r))
+            })
+            .collect();
+        let (finished, target_dir, invocation) =
+            (finished.clone(), session.project.target_dir(), invocation.clone());
+        super::signals::on_hard_stop(move || {
+            let mut results = finished.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let done: std::collections::HashSet<String> = results
+                .iter()
+                .filter_map(|r| r["unique_id"].as_str().map(String::from))
+                .collect();
+            results.extend(
+                unfinished
+                    .into_iter()
+                    .filter(|(id, _)| !done.contains(id))
+                    .map(|(_, r)| r),
+            );
+            if let Err(e) = artifacts::write_run_results_of(
+                &target_dir,
+                results,
+                started.elapsed().as_secs_f64(),
+                &invocation,
+            ) {
+                eprintln!("{e:#}");
+            }
+        });
+    }
     let results = super::run_nodes(
         plan,
         &compiler,
@@ -238,6 +275,10 @@ pub fn run_plan(
         threads,
         &session.project.root,
         |index, r| {
+            if !compiling {
+                let entry = artifacts::run_result(&session.manifest, r);
+                finished.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
+            }
             // `compile` names only the nodes that failed to compile, as dbt prints no line
             // per node there.
             if compiling && r.status != super::Status::Error {
@@ -268,6 +309,7 @@ pub fn run_plan(
     )?;
     drop(progress);
     let interrupted = crate::adapter::cancel::requested();
+
     let end = if interrupted.is_some() {
         Vec::new()
     } else {
@@ -323,6 +365,7 @@ pub fn run_plan(
             "the run's database work stands (each node committed or rolled back as reported above), \
              but run_results.json is missing",
         )?;
+        super::signals::clear_hard_stop();
     }
     if let Some(signal) = interrupted {
         log::event(
