@@ -15,9 +15,11 @@ its clock at one recorded instant, CLOCK below, stored in expected/clock.txt: li
 (Debian's package `faketime`) is preloaded with FAKETIME="@<instant>", so the clock starts there
 and runs on. A relation computed from the date (`current_date`, `dbt_date.today()`, a spine up
 to today) is then the same on any day. What still moves is found by a rule, not a list: dbt runs
-every step twice from the same instant, and a relation whose rows differ between the two runs
-(it reads the time of day, `now()`, `run_started_at`, or `random()`) is recorded with `rows=*`:
-compared by its columns and types only. The databases are read (examples/relations) with the
+every step twice, the second time with its clock started one second later (CLOCK_AGAIN), and a
+relation whose rows differ between the two runs (it reads the time of day, even at one-second
+resolution, `now()`, `run_started_at`, or `random()`) is recorded with `rows=*`: compared by
+its columns and types only. (With both runs from the same instant, a time of day read in an
+on-run-end hook matched between dbt's two runs, which take the same time, and not Mallard's.) The databases are read (examples/relations) with the
 clock started at the same instant: a view over `now()` is evaluated when it is read.
 """
 import argparse, os, re, shutil, subprocess, sys, tempfile
@@ -32,6 +34,8 @@ specs_dir = os.path.join(repo, "tests", "realworld")
 # The instant every step's clock starts at when recording (noon in America/Los_Angeles, so a
 # run crosses no date line in the time zones the corpus uses).
 CLOCK = "2026-12-07 20:00:00"
+# The instant the second recording run's clock starts at (see the module's doc).
+CLOCK_AGAIN = "2026-12-07 20:00:01"
 
 FAKETIME_LIBS = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
                  "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
@@ -117,10 +121,11 @@ def main():
         expected = os.path.join(specs_dir, name, "expected")
         if a.record:
             os.makedirs(expected, exist_ok=True)
-            ENV[0] = clock_env(CLOCK)
             open(os.path.join(expected, "clock.txt"), "w").write(CLOCK + "\n")
             again_work = tempfile.mkdtemp(prefix=f"rw-{name}-again-")
+            ENV[0] = clock_env(CLOCK_AGAIN)
             again = run_project(name, [a.dbt], again_work)
+            ENV[0] = clock_env(CLOCK)
             for n, (code, digest, statuses, log) in enumerate(run_project(name, [a.dbt], work), 1):
                 digest = merge_runs(digest, again[n - 1][1])
                 open(os.path.join(expected, f"step-{n}.txt"), "w").write(digest)

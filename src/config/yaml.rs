@@ -7,11 +7,14 @@ use serde_json::{Map, Value};
 use crate::error::{yaml_error, Diagnostic, Location};
 
 /// Parses `text` (the contents of `file`) as a YAML mapping, converted to JSON values.
-/// An empty file is an empty mapping.
+/// An empty file is an empty mapping. The trailing white space is dropped first, as dbt reads
+/// files (`strip=True`): a block scalar ending the file (`description: >` as its last key)
+/// then has no final newline, as in dbt's manifest.
 ///
 /// Errors: YAML syntax errors at their line and column; a document that is not a mapping;
 /// values JSON cannot hold (non-string keys are turned into strings first, so only tags fail).
 pub fn parse_mapping(file: &str, text: &str) -> Result<Map<String, Value>, Diagnostic> {
+    let text = text.trim_end();
     let doc: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| yaml_error(file, text, &e))?;
     let doc = match doc {
         serde_yaml::Value::Null => return Ok(Map::new()),

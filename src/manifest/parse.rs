@@ -426,7 +426,7 @@ impl Parser<'_> {
             // dbt keeps a file's text without its trailing whitespace (it strips the
             // leading too; Mallard keeps that, so that lines in messages stay the file's).
             raw_code: f.contents.trim_end().to_string(),
-            checksum: sha256_hex(f.contents.as_bytes()),
+            checksum: file_text_checksum(&f.contents),
             ..Node::new(resource_type, unique_id, name, self.project.name.clone())
         }
     }
@@ -531,7 +531,15 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A seed file's checksum: the SHA-256 of its bytes up to 1 MiB; above that, of its size and
+/// dbt's checksum of a file's text: the SHA-256 of the text without its leading and trailing
+/// white space (as Python's `str.strip()` removes it; dbt reads files with `strip=True`), hex.
+/// So a manifest of Mallard's and one of dbt's agree on which files changed.
+pub fn file_text_checksum(text: &str) -> String {
+    let python_space = |c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c);
+    sha256_hex(text.trim_matches(python_space).as_bytes())
+}
+
+/// A seed file's checksum: [`file_text_checksum`] of its text up to 1 MiB; above that, of its size and
 /// modification time, so that every command (even `ls`) does not read every large seed.
 /// (dbt falls back to the path alone above 1 MiB, which never notices an edit.) Empty when
 /// the file cannot be read: the seed load reports that.
@@ -541,7 +549,12 @@ fn file_checksum(path: &std::path::Path) -> String {
         return String::new();
     };
     if meta.len() <= HASHED_UP_TO {
-        return std::fs::read(path).map(|b| sha256_hex(&b)).unwrap_or_default();
+        return std::fs::read(path)
+            .map(|b| match String::from_utf8(b) {
+                Ok(text) => file_text_checksum(&text),
+                Err(e) => sha256_hex(e.as_bytes()),
+            })
+            .unwrap_or_default();
     }
     let modified = meta
         .modified()

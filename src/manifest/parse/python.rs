@@ -29,7 +29,7 @@ impl Parser<'_> {
         self.model(&calls, id, props, config, recorded)?;
         if let Some(node) = self.manifest.nodes.get_mut(&id.unique_id(&self.project.name)) {
             node.raw_code = f.contents.trim_end().to_string();
-            node.checksum = sha256_hex(f.contents.as_bytes());
+            node.checksum = super::file_text_checksum(&f.contents);
             node.python = true;
         }
         Ok(())
