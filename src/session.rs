@@ -88,7 +88,7 @@ impl Session {
             args.threads,
             &cli_vars,
         )?;
-        crate::relation::quote_with_backticks(target.spark.is_some());
+        crate::adapter::target::use_quoting_of(&target.engine);
         let ctx = ConfigContext {
             vars: cli_vars.clone(),
             target: target.jinja_value(),
@@ -230,16 +230,13 @@ impl Session {
     ///
     /// Errors: the database does not exist yet (with `help`); DuckDB cannot open it.
     pub fn open_existing_read_only(&self, command: &str, help: &str) -> Result<Adapter> {
-        if let Some(spark) = &self.target.spark {
-            return Adapter::open_spark(spark);
-        }
-        let path = self.target.path.clone().filter(|p| p.exists()).ok_or_else(|| {
+        crate::adapter::target::open_existing(&self.target.engine, &self.target.setup)?.ok_or_else(|| {
             crate::error::Diagnostic::new(format!(
                 "`{command}` reads the database, which does not exist yet"
             ))
             .help(help.to_string())
-        })?;
-        Adapter::open_read_only(&path)?.with_setup(&self.target.setup)
+            .into()
+        })
     }
 
     /// Writes `manifest.json` into the target folder.
@@ -268,36 +265,10 @@ impl Session {
         }
     }
 
-    /// The target's database, claimed for writing (see [`Database::open`]).
+    /// The target's database, claimed for writing (see
+    /// [`crate::adapter::target::open_for_writing`]).
     pub fn open_database(&self, lock_timeout: Option<std::time::Duration>) -> Result<Database> {
-        let t = &self.target;
-        if let Some(spark) = &t.spark {
-            return Database::open_spark(spark);
-        }
-        Database::open(
-            t.path.as_deref(),
-            &t.setup,
-            &t.attached_files,
-            t.publish,
-            lock_timeout,
-        )
-        .map_err(|e| self.at_target_path(e))
-    }
-
-    /// An error opening the target's database file (a missing folder, a file DuckDB cannot
-    /// read) placed at the target's `path:` in profiles.yml; other errors unchanged.
-    fn at_target_path(&self, e: anyhow::Error) -> anyhow::Error {
-        match (e.downcast::<crate::error::Diagnostic>(), &self.target.path_at) {
-            (Ok(d), Some(at))
-                if d.location.is_none()
-                    && (d.message.starts_with("cannot open database")
-                        || d.message.ends_with("is not a DuckDB database")) =>
-            {
-                d.at(at.clone()).into()
-            }
-            (Ok(d), _) => d.into(),
-            (Err(e), _) => e,
-        }
+        crate::adapter::target::open_for_writing(&self.target.engine, &self.target.setup, lock_timeout)
     }
 
     /// The `unique_id`s `args` select, reading `--state` when given.

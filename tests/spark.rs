@@ -215,6 +215,15 @@ fn the_chain_builds_on_spark_as_dbt_spark_builds_it_with_the_numbers_it_has_on_d
     let schema = fresh_schema("chain");
     on_spark(&p, &schema);
     let spark = spark();
+    let debug = p.run(&["debug"]);
+    assert_eq!(debug.code, 0, "{}", debug.text(&p));
+    assert!(
+        debug
+            .stdout
+            .contains(&format!("spark connect: 127.0.0.1:{}: OK", port())),
+        "{}",
+        debug.text(&p)
+    );
     let run = p.run(&["build"]);
     assert_eq!(run.code, 0, "{}", run.text(&p));
     assert!(run.stdout.contains("PASS=14"), "{}", run.text(&p));
@@ -523,6 +532,16 @@ fn an_unreachable_server_is_a_clear_error_within_the_connect_timeout() {
     let run = p.run(&["run"]);
     assert_eq!(run.code, 2, "{}", run.text(&p));
     assert!(started.elapsed() < Duration::from_secs(10));
+    // `debug` connects to the server (it printed "database: in memory: OK" without trying).
+    let debug = p.run(&["debug"]);
+    assert_eq!(debug.code, 1, "{}", debug.text(&p));
+    assert!(
+        debug
+            .stdout
+            .contains(&format!("spark connect: 127.0.0.1:{port}: FAILED")),
+        "{}",
+        debug.text(&p)
+    );
     let text = run.text(&p);
     assert!(
         text.contains(&format!(

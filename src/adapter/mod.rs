@@ -12,6 +12,7 @@ pub mod lock;
 pub mod setup;
 #[cfg(feature = "spark")]
 pub mod spark;
+pub mod target;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 
 use super::args::{FreshnessArgs, ProjectArgs, RetryArgs, RunArgs, RunOperationArgs, SelectArgs, ShowArgs};
 use super::run_selected;
-use crate::adapter::Adapter;
 use crate::artifacts::Invocation;
 use crate::error::Diagnostic;
 use crate::project::Project;
@@ -128,55 +127,22 @@ pub(super) fn debug(args: &ProjectArgs) -> Result<ExitCode> {
     println!("  {}: OK", session.manifest.summary());
     println!("profile: {} in {}", t.profile_name, t.profiles_file.display());
     println!(
-        "target: {} (duckdb), schema {}, {} threads{}",
+        "target: {} ({}), schema {}, {} threads{}",
         t.name,
+        t.adapter_type(),
         t.schema,
         t.threads,
-        if t.publish { ", publish mode" } else { "" }
+        if t.engine.publish() { ", publish mode" } else { "" }
     );
-    // The profile's `extensions`, `secrets`, `attach` and `settings`, run as a connection runs
-    // them (on a database in memory): a value DuckDB refuses fails here, as it would at once.
-    if t.spark.is_none() && !t.setup.steps.is_empty() {
-        match Adapter::open(None).and_then(|a| a.with_setup(&t.setup)) {
-            Ok(_) => println!("connection setup: OK"),
-            Err(e) => {
-                let e = e.to_string();
-                println!("connection setup: FAILED\n  {}", e.lines().next().unwrap_or(&e));
-                return Ok(ExitCode::from(1));
-            }
-        }
+    let check = crate::adapter::target::check(&t.engine, &t.setup);
+    for line in &check.lines {
+        println!("{line}");
     }
-    let Some(path) = t.path.as_deref() else {
-        println!("database: in memory: OK\n\nAll checks passed!");
-        return Ok(ExitCode::SUCCESS);
-    };
-    // An existing database is opened read-only, so that checking cannot disturb it.
-    let check = if path.exists() {
-        Adapter::open_read_only(path)
-            .map(|_| "OK".to_string())
-            .map_err(|e| e.to_string())
-    } else if path
-        .parent()
-        .is_none_or(|d| d.as_os_str().is_empty() || d.is_dir())
-    {
-        Ok("does not exist yet; the first run creates it".to_string())
-    } else {
-        Err("its folder does not exist".to_string())
-    };
-    match check {
-        Ok(status) => {
-            println!("database: {}: {status}\n\nAll checks passed!", path.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            println!(
-                "database: {}: FAILED\n  {}",
-                path.display(),
-                e.lines().next().unwrap_or(&e)
-            );
-            Ok(ExitCode::from(1))
-        }
+    if !check.ok {
+        return Ok(ExitCode::from(1));
     }
+    println!("\nAll checks passed!");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `clean`: deletes each folder of `clean-targets` (relative to the project) that exists.
@@ -252,10 +218,7 @@ pub(super) fn run_operation(a: RunOperationArgs) -> Result<ExitCode> {
 /// Errors (exit code 2, as dbt's): a Jinja error, a `ref` to no node.
 pub(super) fn compile_inline(a: &RunArgs, inline: &str) -> Result<ExitCode> {
     let session = Session::load(&a.project.load_options())?;
-    let adapter = match session.target.path.as_deref() {
-        Some(path) if path.exists() => Some(Adapter::open_read_only(path)?),
-        _ => None,
-    };
+    let adapter = crate::adapter::target::open_existing(&session.target.engine, &session.target.setup)?;
     let shared = match &adapter {
         Some(adapter) => Some(Arc::new(std::sync::Mutex::new(adapter.try_clone()?))),
         None => None,

@@ -1,9 +1,63 @@
-//! What every connection of a target's database runs before its first statement, as data:
-//! dbt-duckdb's `config_options`, `extensions`, `secrets`, `attach` and `settings` from the
-//! profile (read by `project::duckdb_profile`), in dbt-duckdb's order. `adapter::setup` runs
-//! them on each connection.
+//! A target's engine and connection as data, read from profiles.yml by `project::profile`:
+//! which engine ([`Engine`]: DuckDB's database file, or a Spark Connect server) and what every
+//! connection runs before its first statement (dbt-duckdb's `config_options`, `extensions`,
+//! `secrets`, `attach` and `settings`, in dbt-duckdb's order; `adapter::setup` runs them).
+//! `adapter::target` opens an [`Engine`]; nothing above `adapter/` branches on which it is.
+
+use std::path::PathBuf;
 
 use crate::error::Location;
+
+/// The engine a target runs on, with that engine's own settings (profiles.yml's `type:`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Engine {
+    /// Embedded DuckDB (`type: duckdb`).
+    DuckDb(DuckDbFile),
+    /// Apache Spark over Spark Connect (`type: spark`, `method: connect`).
+    Spark(SparkConnect),
+}
+
+impl Engine {
+    /// The adapter type, `target.type` in Jinja: `duckdb` or `spark`.
+    pub fn adapter_type(&self) -> &'static str {
+        match self {
+            Engine::DuckDb(_) => "duckdb",
+            Engine::Spark(_) => "spark",
+        }
+    }
+
+    /// Where `external` models write, relative to the project folder (dbt-duckdb's
+    /// `external_root`; `.` where the engine has none).
+    pub fn external_root(&self) -> &str {
+        match self {
+            Engine::DuckDb(file) => &file.external_root,
+            Engine::Spark(_) => ".",
+        }
+    }
+
+    /// Whether the run builds in a copy and replaces the database only when it succeeds
+    /// (DuckDB's publish mode).
+    pub fn publish(&self) -> bool {
+        matches!(self, Engine::DuckDb(file) if file.publish)
+    }
+}
+
+/// A DuckDB target's database and the files it writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DuckDbFile {
+    /// The database file (`path:`, relative to the project folder); `None` in memory.
+    pub path: Option<PathBuf>,
+    /// Where `path:` is written in profiles.yml, for errors opening the database file.
+    pub path_at: Option<Location>,
+    /// Publish mode (`publish: true`): build into a shadow copy and replace the file only when
+    /// the run succeeds (see `adapter::database`).
+    pub publish: bool,
+    /// The DuckDB files the profile attaches for writing: a run locks them too.
+    pub attached_files: Vec<PathBuf>,
+    /// `external_root` as written (default `.`): where `external` models write, relative to
+    /// the project folder.
+    pub external_root: String,
+}
 
 /// One step of a connection's setup.
 #[derive(Debug, Clone, PartialEq)]

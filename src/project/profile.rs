@@ -10,7 +10,8 @@ use anyhow::Result;
 use serde_json::{Map, Value};
 
 use super::yaml;
-use crate::error::{did_you_mean, Diagnostic, Location};
+use crate::config::connection::{DuckDbFile, Engine};
+use crate::error::{did_you_mean, Diagnostic};
 
 /// The resolved target a run writes to.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,11 +19,10 @@ pub struct Target {
     pub profile_name: String,
     /// The target's name (`dev`).
     pub name: String,
-    /// The DuckDB database file, absolute; `None` for `:memory:`.
-    pub path: Option<PathBuf>,
-    /// Where `path:` is written in profiles.yml, for errors opening the database file.
-    pub path_at: Option<Location>,
-    /// The catalog name DuckDB gives the database: the file's stem, or `memory`.
+    /// The engine and its settings: DuckDB's database file, or a Spark Connect server.
+    pub engine: Engine,
+    /// The catalog name DuckDB gives the database: the file's stem, or `memory`
+    /// (`spark_catalog` on Spark).
     pub database: String,
     /// The default schema (`main` unless the profile says otherwise).
     pub schema: String,
@@ -30,19 +30,9 @@ pub struct Target {
     pub threads: usize,
     /// Where `profiles.yml` was found, for messages.
     pub profiles_file: PathBuf,
-    /// Publish mode (`publish: true`): build into a shadow copy and replace the file only when
-    /// the whole run succeeds (see `crate::adapter::database`).
-    pub publish: bool,
     /// What every connection of the run runs first: dbt-duckdb's `config_options`,
     /// `extensions`, `secrets`, `attach` and `settings` (see [`super::duckdb_profile`]).
     pub setup: crate::config::connection::ConnectionSetup,
-    /// The DuckDB files the profile attaches for writing (absolute), locked like `path`.
-    pub attached_files: Vec<PathBuf>,
-    /// `external_root` as written (default `.`): where `external` models write, relative to
-    /// the project folder.
-    pub external_root: String,
-    /// The Spark Connect server of a `type: spark` target; `None` for DuckDB.
-    pub spark: Option<crate::config::connection::SparkConnect>,
     /// Keys of the target that have no effect in Mallard (`disable_transactions`, ...), as
     /// messages naming each with `file:line`: accepted, but never silently.
     pub warnings: Vec<String>,
@@ -51,11 +41,7 @@ pub struct Target {
 impl Target {
     /// The adapter type (`target.type`): `duckdb` or `spark`.
     pub fn adapter_type(&self) -> &'static str {
-        if self.spark.is_some() {
-            "spark"
-        } else {
-            "duckdb"
-        }
+        self.engine.adapter_type()
     }
 
     /// The value of `target` in Jinja: dbt's fields for a DuckDB target.
@@ -68,7 +54,10 @@ impl Target {
             "schema": self.schema,
             "database": self.database,
             "threads": self.threads,
-            "path": self.path.as_ref().map(|p| p.to_string_lossy().to_string()).unwrap_or_else(|| ":memory:".into()),
+            "path": match &self.engine {
+                Engine::DuckDb(DuckDbFile { path: Some(p), .. }) => p.to_string_lossy().to_string(),
+                _ => ":memory:".into(),
+            },
         })
     }
 }
@@ -212,19 +201,14 @@ pub fn load_target(
             return Ok(Target {
                 warnings: keys.warnings,
                 setup: Default::default(),
-                attached_files: Vec::new(),
-                external_root: ".".into(),
                 profile_name: profile_name.to_string(),
                 name: target_name,
-                path: None,
-                path_at: None,
                 // Spark's session catalog: relations are `spark_catalog`.`schema`.`name`.
                 database: "spark_catalog".into(),
                 schema: keys.schema,
                 threads,
                 profiles_file: file_path,
-                publish: false,
-                spark: Some(keys.connect),
+                engine: Engine::Spark(keys.connect),
             });
         }
         _ => {
@@ -260,15 +244,17 @@ pub fn load_target(
         }
     };
     Ok(Target {
-        spark: None,
         warnings: keys.warnings,
         setup: keys.setup,
-        attached_files: keys.attached_files,
-        external_root: keys.external_root,
+        engine: Engine::DuckDb(DuckDbFile {
+            path_at: path.as_ref().map(|_| locator.at("path")),
+            path,
+            publish: output.get("publish").and_then(Value::as_bool).unwrap_or(false),
+            attached_files: keys.attached_files,
+            external_root: keys.external_root,
+        }),
         profile_name: profile_name.to_string(),
         name: target_name,
-        path_at: path.as_ref().map(|_| locator.at("path")),
-        path,
         database,
         schema: output
             .get("schema")
@@ -277,7 +263,6 @@ pub fn load_target(
             .to_string(),
         threads,
         profiles_file: file_path,
-        publish: output.get("publish").and_then(Value::as_bool).unwrap_or(false),
     })
 }
 

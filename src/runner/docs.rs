@@ -52,12 +52,7 @@ pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invoca
     session.write_manifest(invocation)?;
     // One read-only connection serves the compile's `run_query` calls and the catalog.
     // A DuckDB file that does not exist yet gives an empty catalog; a Spark target is a server.
-    let database_exists =
-        session.target.spark.is_some() || session.target.path.as_deref().is_some_and(|p| p.exists());
-    let adapter = match database_exists {
-        true => Some(session.open_existing_read_only("docs generate", "build the project first")?),
-        false => None,
-    };
+    let adapter = crate::adapter::target::open_existing(&session.target.engine, &session.target.setup)?;
     // The catalog is read on a connection of its own while the project compiles: it reads
     // only what the last build left, which compiling (read-only) does not change.
     let catalog_conn = match adapter.as_ref().filter(|_| !options.empty_catalog) {

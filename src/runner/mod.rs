@@ -434,7 +434,7 @@ fn run_in_database(
 ) -> Result<Outcome> {
     let manifest = compiler.manifest;
     let full_refresh = compiler.full_refresh(node);
-    let external_root = compiler.target.external_root.as_str();
+    let external_root = compiler.target.engine.external_root();
     match node.resource_type {
         ResourceType::Seed => {
             let load = SeedLoad::for_node(manifest, node, project_root, hooks);

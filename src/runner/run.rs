@@ -131,7 +131,7 @@ pub fn run_plan(
         })
         .map(|n| n.name.as_str())
         .collect();
-    if session.target.publish && database.is_some() && !external.is_empty() {
+    if session.target.engine.publish() && database.is_some() && !external.is_empty() {
         log::event(
             "Note",
             Level::Warn,
@@ -150,12 +150,12 @@ pub fn run_plan(
     // Compiling opens an existing database read-only (with the profile's setup: attached
     // databases, settings), for `run_query` and `adapter` calls, unless the caller has one.
     let opened;
-    let read_only = match (args.read_only, &database, session.target.path.as_deref()) {
-        (Some(a), None, _) => Some(a),
-        (None, None, Some(path)) if path.exists() => {
-            opened = Adapter::open_read_only(path)
-                .and_then(|a| a.with_setup(&session.target.setup))
-                .ok();
+    let read_only = match (args.read_only, &database) {
+        (Some(a), None) => Some(a),
+        (None, None) => {
+            opened = crate::adapter::target::open_existing(&session.target.engine, &session.target.setup)
+                .ok()
+                .flatten();
             opened.as_ref()
         }
         _ => None,
@@ -340,7 +340,7 @@ pub fn run_plan(
     if let Some(database) = database {
         match database.finish(!failed)? {
             Some(published) => log::info("Note", &format!("Published {}", published.display())),
-            None if session.target.publish => log::event(
+            None if session.target.engine.publish() => log::event(
                 "Note",
                 Level::Warn,
                 "Not published: the run failed; the published database is unchanged.",
