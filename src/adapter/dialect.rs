@@ -120,6 +120,10 @@ pub trait Dialect: Send + Sync {
     fn row_changes(&self) -> Option<&'static str> {
         None
     }
+
+    /// dbt's source freshness query: one row with the epoch seconds (a number) of the greatest
+    /// `loaded_at_field` of `relation` (rendered) where `filter` holds, and of now.
+    fn freshness_query(&self, relation: &str, loaded_at_field: &str, filter: Option<&str>) -> String;
 }
 
 /// DuckDB's SQL, as dbt-duckdb issues it.
@@ -135,6 +139,15 @@ fn kind_word(kind: RelationKind) -> &'static str {
 }
 
 impl Dialect for DuckDb {
+    /// dbt-duckdb's: `epoch()` of both.
+    fn freshness_query(&self, relation: &str, loaded_at_field: &str, filter: Option<&str>) -> String {
+        let filter = filter.map(|f| format!(" where {f}")).unwrap_or_default();
+        format!(
+            "select epoch(max({loaded_at_field})) as max_loaded_at, epoch(now()) as snapshotted_at \
+             from {relation}{filter}"
+        )
+    }
+
     fn create_or_replace(&self, kind: RelationKind, relation: &Relation, select: &str) -> String {
         format!(
             "create or replace {} {relation} as (\n{select}\n)",

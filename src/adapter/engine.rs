@@ -95,6 +95,21 @@ impl fmt::Display for Cell {
 /// A query's column names and its rows.
 pub type Rows = (Vec<String>, Vec<Vec<Cell>>);
 
+/// A table or view as an engine's catalog lists it (see [`Connection::catalog`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogRelation {
+    pub database: String,
+    pub schema: String,
+    pub name: String,
+    /// `BASE TABLE` or `VIEW`, as dbt-duckdb's catalog names them.
+    pub kind: String,
+    pub comment: Option<String>,
+    /// The engine's row count of a table (DuckDB's `estimated_size`); `None` for a view.
+    pub rows: Option<i64>,
+    /// `(name, type, comment)` of each column, in column order.
+    pub columns: Vec<(String, String, Option<String>)>,
+}
+
 /// One connection to an engine's database, used by one worker thread at a time. Errors are
 /// the engine's, with its message.
 pub trait Connection: Send + fmt::Debug {
@@ -150,4 +165,18 @@ pub trait Connection: Send + fmt::Debug {
 
     /// The engine's SQL for what materializations issue.
     fn dialect(&self) -> &'static dyn super::dialect::Dialect;
+
+    /// Every table and view of the databases `databases` (names compared without case) with
+    /// its columns, read from the engine's own catalog in a few queries (dbt's `get_catalog`);
+    /// `None` where the engine lists no such catalog (Spark: callers describe each relation).
+    fn catalog(&self, _databases: &[String]) -> Result<Option<Vec<CatalogRelation>>> {
+        Ok(None)
+    }
+
+    /// The engine's parse of each of `queries` as a JSON syntax tree (DuckDB's
+    /// `json_serialize_sql`; a query it cannot parse gives its error as JSON), for column
+    /// lineage; `None` where the engine has no such parse (Spark: DuckDB's parser serves).
+    fn parse_to_json(&self, _queries: &[&str]) -> Result<Option<Vec<String>>> {
+        Ok(None)
+    }
 }

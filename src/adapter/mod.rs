@@ -232,6 +232,26 @@ impl Adapter {
         self.conn.query(sql)
     }
 
+    /// The engine's catalog of `databases` (see [`engine::Connection::catalog`]).
+    ///
+    /// Errors: the engine's.
+    pub fn catalog(&self, databases: &[String]) -> Result<Option<Vec<engine::CatalogRelation>>> {
+        self.conn.catalog(databases)
+    }
+
+    /// The JSON syntax tree of each of `queries`, parsed by this engine when it parses SQL so
+    /// (DuckDB), else by an in-memory DuckDB, whose parse of another engine's SQL then says
+    /// what it cannot read (see [`engine::Connection::parse_to_json`]). One per query, in order.
+    ///
+    /// Errors: the engine's (a query that does not parse is not one: its tree says so).
+    pub fn parse_to_json(&self, queries: &[&str]) -> Result<Vec<String>> {
+        if let Some(parsed) = self.conn.parse_to_json(queries)? {
+            return Ok(parsed);
+        }
+        let duckdb = duckdb::DuckDbConnection::open(None)?;
+        Ok(engine::Connection::parse_to_json(&duckdb, queries)?.unwrap_or_default())
+    }
+
     /// The relation named `database.schema.identifier` as the catalog spells it (names compared
     /// without regard to case, as DuckDB resolves them), or `None`.
     pub fn find_relation(&self, database: &str, schema: &str, identifier: &str) -> Result<Option<Relation>> {

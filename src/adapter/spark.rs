@@ -426,6 +426,15 @@ fn kind_word(kind: RelationKind) -> &'static str {
 const NEEDS_TABLE_FORMAT: &str = "needs `merge`, `update` or `delete`, which Spark refuses on tables of file_format parquet, csv, json or orc";
 
 impl Dialect for SparkDialect {
+    /// A timestamp cast to `double` is its epoch seconds in Spark.
+    fn freshness_query(&self, relation: &str, loaded_at_field: &str, filter: Option<&str>) -> String {
+        let filter = filter.map(|f| format!(" where {f}")).unwrap_or_default();
+        format!(
+            "select cast(max({loaded_at_field}) as double) as max_loaded_at, \
+             cast(current_timestamp() as double) as snapshotted_at from {relation}{filter}"
+        )
+    }
+
     fn create_or_replace(&self, kind: RelationKind, relation: &Relation, select: &str) -> String {
         match kind {
             RelationKind::View => format!("create or replace view {relation} as\n{select}"),

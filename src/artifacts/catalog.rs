@@ -1,6 +1,7 @@
 //! `target/catalog.json` (dbt's catalog schema v1): what the database holds for each model,
-//! seed, snapshot and source of the project, read from DuckDB's catalog as dbt-duckdb's
-//! `duckdb__get_catalog` reads it (`duckdb_tables()`, `duckdb_views()`, `duckdb_columns()`).
+//! seed, snapshot and source of the project, read from the engine's catalog
+//! ([`Adapter::catalog`]: DuckDB's as dbt-duckdb's `duckdb__get_catalog` reads it), or, on an
+//! engine without one, by describing each relation.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,7 +10,8 @@ use anyhow::{Context, Result};
 use serde_json::{json, Map, Value};
 
 use super::Invocation;
-use crate::adapter::{Adapter, Cell};
+use crate::adapter::engine::CatalogRelation;
+use crate::adapter::Adapter;
 use crate::manifest::{Manifest, ResourceType};
 use crate::relation::Relation;
 
@@ -34,50 +36,19 @@ fn key(database: &str, schema: &str, name: &str) -> (String, String, String) {
     )
 }
 
-fn text(c: &Cell) -> Option<String> {
-    match c {
-        Cell::Null => None,
-        other => Some(other.to_string()),
-    }
-}
-
-/// Every table and view of the databases in `databases`, with its columns.
-fn read(adapter: &Adapter, databases: &[String]) -> Result<BTreeMap<(String, String, String), Entry>> {
-    let list = databases
-        .iter()
-        .map(|d| crate::sql::string_literal(&d.to_lowercase()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut out: BTreeMap<(String, String, String), Entry> = BTreeMap::new();
-    let (_, rows) = adapter.query_rows(&format!(
-        "select database_name, schema_name, table_name, 'BASE TABLE', comment, estimated_size from duckdb_tables() \
-         where lower(database_name) in ({list}) \
-         union all select database_name, schema_name, view_name, 'VIEW', comment, null from duckdb_views() \
-         where lower(database_name) in ({list}) and not internal"
-    ))?;
-    for r in rows {
-        let k = key(&r[0].to_string(), &r[1].to_string(), &r[2].to_string());
-        out.insert(
-            k,
-            Entry {
-                kind: r[3].to_string(),
-                comment: text(&r[4]),
-                rows: r[5].as_i64(),
-                columns: Vec::new(),
-            },
-        );
-    }
-    let (_, rows) = adapter.query_rows(&format!(
-        "select database_name, schema_name, table_name, column_name, data_type, comment from duckdb_columns() \
-         where lower(database_name) in ({list}) order by database_name, schema_name, table_name, column_index"
-    ))?;
-    for r in rows {
-        let k = key(&r[0].to_string(), &r[1].to_string(), &r[2].to_string());
-        if let Some(e) = out.get_mut(&k) {
-            e.columns.push((r[3].to_string(), r[4].to_string(), text(&r[5])));
-        }
-    }
-    Ok(out)
+/// The engine's catalog listing as entries by key.
+fn entries(list: Vec<CatalogRelation>) -> BTreeMap<(String, String, String), Entry> {
+    list.into_iter()
+        .map(|r| {
+            let entry = Entry {
+                kind: r.kind,
+                comment: r.comment,
+                rows: r.rows,
+                columns: r.columns,
+            };
+            (key(&r.database, &r.schema, &r.name), entry)
+        })
+        .collect()
 }
 
 /// The project's relations as an engine without DuckDB's catalog functions (Spark) gives them:
@@ -180,8 +151,10 @@ pub fn catalog(manifest: &Manifest, adapter: Option<&Adapter>, inv: &Invocation)
     databases.dedup();
     let entries = match adapter {
         Some(_) if databases.is_empty() => BTreeMap::new(),
-        Some(a) if a.adapter_type() == "duckdb" => read(a, &databases)?,
-        Some(a) => described(a, manifest)?,
+        Some(a) => match a.catalog(&databases)? {
+            Some(list) => entries(list),
+            None => described(a, manifest)?,
+        },
         None => BTreeMap::new(),
     };
     let mut nodes = Map::new();

@@ -307,9 +307,10 @@ fn column_json(name: &str, t: &Traced) -> Value {
     json!({"kind": kind, "from": from})
 }
 
-/// DuckDB's parse (`json_serialize_sql`, an AST as JSON text) of the compiled SQL of every
-/// model of `manifest` in `compiled` (by unique_id): `(unique_id, AST)` pairs. The parse
-/// needs no database, so any connection does it, beside other work.
+/// DuckDB's parse (`json_serialize_sql`, an AST as JSON text; see
+/// [`Adapter::parse_to_json`]) of the compiled SQL of every model of `manifest` in `compiled`
+/// (by unique_id): `(unique_id, AST)` pairs. The parse needs no database, so any connection
+/// does it, beside other work.
 ///
 /// Errors: the engine's (a statement DuckDB cannot parse is not one: its AST says so).
 pub fn parse(
@@ -323,32 +324,12 @@ pub fn parse(
         .filter(|n| n.resource_type == ResourceType::Model)
         .filter_map(|n| Some((n.unique_id.as_str(), compiled.get(&n.unique_id)?.as_str()?)))
         .collect();
-    // DuckDB parses the models 500 to a query (one query each cost a second at 10,000
-    // models).
-    let mut out: Vec<(String, String)> = Vec::with_capacity(models.len());
-    for chunk in models.chunks(500) {
-        let values: Vec<String> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, (_, sql))| {
-                format!(
-                    "({i}, {})",
-                    crate::sql::string_literal(sql.trim().trim_end_matches(';'))
-                )
-            })
-            .collect();
-        let (_, rows) = adapter.query_rows(&format!(
-            "select json_serialize_sql(s) from (values {}) as t(i, s) order by i",
-            values.join(", ")
-        ))?;
-        out.extend(chunk.iter().zip(&rows).map(|((id, _), r)| {
-            (
-                id.to_string(),
-                r.first().map(|c| c.to_string()).unwrap_or_default(),
-            )
-        }));
-    }
-    Ok(out)
+    let queries: Vec<&str> = models
+        .iter()
+        .map(|(_, sql)| sql.trim().trim_end_matches(';'))
+        .collect();
+    let parsed = adapter.parse_to_json(&queries)?;
+    Ok(models.iter().map(|(id, _)| id.to_string()).zip(parsed).collect())
 }
 
 /// The column lineage of the models whose ASTs `parsed` holds (from [`parse`]), with the

@@ -114,11 +114,11 @@ pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invoca
     // Column lineage starts from DuckDB's parse of the other models' compiled SQL, which needs
     // no database (an in-memory one serves when there is none, or it is not DuckDB); the site's
     // manifest is serialized beside it.
+    // (Adapter::parse_to_json: an engine that cannot parse SQL to a tree hands it to DuckDB.)
     let in_memory;
     let parser = match &adapter {
-        Some(a) if a.adapter_type() == "duckdb" => a,
-        // DuckDB parses another engine's SQL where it can: what it cannot is `untraced`.
-        _ => {
+        Some(a) => a,
+        None => {
             in_memory = crate::adapter::Adapter::open(None)?;
             &in_memory
         }

@@ -54,16 +54,6 @@ pub fn is_checked(freshness: &Value) -> bool {
     })
 }
 
-/// dbt-duckdb's freshness query for `relation` (already quoted): the epoch seconds of the
-/// greatest `loaded_at_field` and of now.
-pub fn query(relation: &str, loaded_at_field: &str, filter: Option<&str>) -> String {
-    let filter = filter.map(|f| format!(" where {f}")).unwrap_or_default();
-    format!(
-        "select epoch(max({loaded_at_field})) as max_loaded_at, epoch(now()) as snapshotted_at \
-         from {relation}{filter}"
-    )
-}
-
 /// The query whose one column has the type of the greatest `loaded_at_field`, for
 /// [`not_a_timestamp`].
 pub fn type_query(relation: &str, loaded_at_field: &str) -> String {
@@ -178,11 +168,11 @@ pub fn run(
         let clock = std::time::Instant::now();
         let filter = f.get("filter").and_then(Value::as_str);
         let relation = source.relation.to_string();
-        let sql = query(&relation, field, filter);
+        let sql = adapter.dialect().freshness_query(&relation, field, filter);
         let outcome = adapter
             .query_numbers(&sql)
             .map_err(|e| {
-                // A field that is not a timestamp fails to bind in `epoch()`: say that instead.
+                // A field that is not a timestamp fails to bind: say that instead.
                 adapter
                     .columns(&type_query(&relation, field))
                     .ok()

@@ -493,16 +493,16 @@ fn run_in_database(
                 (Some(kind), Some(audit)) => {
                     adapter.ensure_schema(&audit.database, &audit.schema)?;
                     let body = sql.trim_end().trim_end_matches(';');
-                    let (create, other) = match kind {
-                        RelationKind::Table => ("table", "view"),
-                        RelationKind::View => ("view", "table"),
-                    };
-                    let existing = adapter.relation_kind(audit)?;
+                    let dialect = adapter.dialect();
                     let mut statements = Vec::new();
-                    if existing.is_some() && existing != Some(kind) {
-                        statements.push(format!("drop {other} if exists {audit}"));
+                    // A relation of the other kind, or a table the engine cannot replace in
+                    // place, is dropped first.
+                    if let Some(existing) = adapter.relation_kind(audit)?.filter(|e| {
+                        *e != kind || (kind == RelationKind::Table && !dialect.replaces_tables_in_place())
+                    }) {
+                        statements.push(dialect.drop_if_exists(existing, audit));
                     }
-                    statements.push(format!("create or replace {create} {audit} as (\n{body}\n)"));
+                    statements.push(dialect.create_or_replace(kind, audit, body));
                     adapter.in_transaction(&statements)?;
                     adapter.set_relation_kind(audit, kind);
                     stored = format!("select * from {audit}");
