@@ -195,6 +195,7 @@ fn drop_schemas(spark: &SparkSession, schema: &str) {
         schema.to_string(),
         format!("{schema}_marts"),
         format!("{schema}_reports"),
+        format!("{schema}_dbt_test__audit"),
     ] {
         let _ = spark
             .sql(&format!("drop schema if exists {s} cascade"))
@@ -513,6 +514,50 @@ fn incremental_append_adds_only_new_rows_and_insert_overwrite_replaces_them_on_s
         partitions,
         ["customer=ann", "customer=bob", "customer=cid", "customer=dee"]
     );
+    drop_schemas(&spark, &schema);
+}
+
+/// `source freshness` and a data test storing its failures run on Spark, each twice: the
+/// freshness query is the engine's (DuckDB's `epoch()` is not Spark's), and the audit table is
+/// dropped and created again (Spark refuses `create or replace table` on parquet tables).
+#[test]
+fn source_freshness_and_stored_failures_run_on_spark() {
+    let p = Project::fixture("chain");
+    let schema = fresh_schema("fresh");
+    on_spark(&p, &schema);
+    p.write(
+        "models/events.sql",
+        "select 1 as id, current_timestamp() as loaded_at\n",
+    );
+    p.write("models/failing.sql", "select cast(null as int) as id\n");
+    p.write(
+        "models/freshness.yml",
+        &format!(
+            "sources:\n  - name: raw\n    schema: {schema}\n    tables:\n      - name: events\n        loaded_at_field: loaded_at\n        freshness:\n          warn_after: {{count: 1, period: hour}}\nmodels:\n  - name: failing\n    data_tests:\n      - not_null:\n          column_name: id\n          config:\n            store_failures: true\n"
+        ),
+    );
+    let spark = spark();
+    for _ in 0..2 {
+        let run = p.run(&["build", "--select", "events", "failing+"]);
+        assert_eq!(run.code, 1, "{}", run.text(&p));
+        assert!(
+            run.stdout.contains("FAIL 1 not_null_failing_id"),
+            "{}",
+            run.text(&p)
+        );
+        let fresh = p.run(&["source", "freshness"]);
+        assert_eq!(fresh.code, 0, "{}", fresh.text(&p));
+        assert!(
+            fresh.stdout.contains("PASS freshness of raw.events"),
+            "{}",
+            fresh.text(&p)
+        );
+    }
+    let audit = spark_rows(
+        &spark,
+        &format!("`{schema}_dbt_test__audit`.`not_null_failing_id`"),
+    );
+    assert_eq!(audit.len(), 1, "{audit:?}");
     drop_schemas(&spark, &schema);
 }
 
