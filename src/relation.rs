@@ -49,24 +49,31 @@ impl Relation {
     }
 }
 
-/// Whether identifiers are quoted with backticks (Spark) rather than double quotes (DuckDB).
-/// A process runs one target, so the choice is made once, when the target is loaded.
-static BACKTICKS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// How identifiers are quoted: with double quotes (DuckDB) or backticks (Spark SQL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quoting {
+    DoubleQuotes,
+    Backticks,
+}
 
-/// Makes [`quote`] quote with backticks, Spark SQL's identifier quotes (`on`), or with double
-/// quotes (DuckDB, the default), for the rest of the process.
-pub fn quote_with_backticks(on: bool) {
-    BACKTICKS.store(on, std::sync::atomic::Ordering::Relaxed);
+/// The quoting of the process's target, set once when the target is loaded (a process runs
+/// one target; `adapter::target::use_quoting_of` sets it); double quotes until then.
+static QUOTING: std::sync::OnceLock<Quoting> = std::sync::OnceLock::new();
+
+/// Sets how [`quote`] quotes for the rest of the process. The first call wins: a later one
+/// (a second target in one process, as in tests) leaves the quoting as it was and returns
+/// false, unless it asks for the same quoting.
+pub fn set_quoting(quoting: Quoting) -> bool {
+    QUOTING.set(quoting).is_ok() || QUOTING.get() == Some(&quoting)
 }
 
 /// Quotes an identifier for the target's engine: wrapped in double quotes with inner quotes
 /// doubled (DuckDB), or in backticks with inner backticks doubled (Spark; see
-/// [`quote_with_backticks`]).
+/// [`set_quoting`]).
 pub fn quote(ident: &str) -> String {
-    if BACKTICKS.load(std::sync::atomic::Ordering::Relaxed) {
-        format!("`{}`", ident.replace('`', "``"))
-    } else {
-        format!("\"{}\"", ident.replace('"', "\"\""))
+    match QUOTING.get().copied().unwrap_or(Quoting::DoubleQuotes) {
+        Quoting::Backticks => format!("`{}`", ident.replace('`', "``")),
+        Quoting::DoubleQuotes => format!("\"{}\"", ident.replace('"', "\"\"")),
     }
 }
 

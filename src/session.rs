@@ -15,6 +15,7 @@ use crate::adapter::database::Database;
 use crate::adapter::Adapter;
 use crate::artifacts::{self, Invocation};
 use crate::compile::{Compiler, ManifestResolver};
+use crate::config::run::RunSettings;
 use crate::config::ConfigContext;
 use crate::graph::selector::{self, PreviousState};
 use crate::graph::{self, Graph, Plan};
@@ -36,6 +37,9 @@ pub struct LoadOptions {
     pub profile: Option<String>,
     pub target_path: Option<PathBuf>,
     pub threads: Option<usize>,
+    /// The invocation's settings (see [`RunSettings`]): `flags` in templates, and what
+    /// [`Session::compiler`] does with `--full-refresh` and `--empty`.
+    pub settings: Arc<RunSettings>,
 }
 
 impl LoadOptions {
@@ -67,6 +71,8 @@ pub struct Session {
     pub env: Environment<'static>,
     pub manifest: Manifest,
     pub graph: Graph,
+    /// The invocation's settings, as the command line resolved them.
+    pub settings: Arc<RunSettings>,
 }
 
 impl Session {
@@ -88,7 +94,7 @@ impl Session {
             args.threads,
             &cli_vars,
         )?;
-        crate::adapter::target::use_quoting_of(&target.engine);
+        crate::adapter::target::use_quoting_of(&target.engine)?;
         let ctx = ConfigContext {
             vars: cli_vars.clone(),
             target: target.jinja_value(),
@@ -159,6 +165,7 @@ impl Session {
                 &json!({"project_name": project.name, "dependencies": dependencies}),
             ),
         );
+        templating::builtins::add_flags(&mut env, args.settings.clone());
         let manifest = manifest::parse::parse(&project, &target, &env)?;
         // dbt's `graph` (the parsed project), built only for projects whose templates read it:
         // at 10,000 models it is a sizeable copy of the manifest.
@@ -192,6 +199,7 @@ impl Session {
             env,
             manifest,
             graph,
+            settings: args.settings.clone(),
         })
     }
 
@@ -249,8 +257,9 @@ impl Session {
         )
     }
 
-    /// What compiling needs for this session; `full_refresh` is `--full-refresh`.
-    pub fn compiler(&self, full_refresh: bool) -> Compiler<'_> {
+    /// What compiling needs for this session, with the invocation's `--full-refresh` and
+    /// `--empty`.
+    pub fn compiler(&self) -> Compiler<'_> {
         Compiler {
             env: &self.env,
             manifest: &self.manifest,
@@ -259,8 +268,8 @@ impl Session {
             vars: Arc::new(self.project.vars.clone()),
             target_dir: self.project.target_dir(),
             target_path: self.project.target_path.clone(),
-            full_refresh,
-            empty: false,
+            full_refresh: self.settings.full_refresh,
+            empty: self.settings.empty,
             compiled_dirs: Default::default(),
         }
     }

@@ -12,11 +12,20 @@ use super::Adapter;
 use crate::config::connection::{DuckDbFile, Engine};
 use crate::error::Diagnostic;
 
-/// Makes relations quote identifiers as `engine` does, for the rest of the process (a process
-/// runs one target; see [`crate::relation::quote`]): backticks on Spark, double quotes on
+/// Makes relations quote identifiers as `engine` does, once for the process (a process runs
+/// one target; see [`crate::relation::set_quoting`]): backticks on Spark, double quotes on
 /// DuckDB.
-pub fn use_quoting_of(engine: &Engine) {
-    crate::relation::quote_with_backticks(matches!(engine, Engine::Spark(_)));
+///
+/// Errors: the process already quotes for another engine (it loaded a second target).
+pub fn use_quoting_of(engine: &Engine) -> Result<()> {
+    let quoting = match engine {
+        Engine::Spark(_) => crate::relation::Quoting::Backticks,
+        Engine::DuckDb(_) => crate::relation::Quoting::DoubleQuotes,
+    };
+    if !crate::relation::set_quoting(quoting) {
+        anyhow::bail!("this process already runs a target of another engine: run one target per process");
+    }
+    Ok(())
 }
 
 /// The target's database claimed for writing (see [`Database::open`]): DuckDB's file locked

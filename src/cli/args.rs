@@ -549,6 +549,24 @@ impl ProjectArgs {
             profile: self.profile.clone(),
             target_path: self.target_path.clone(),
             threads: self.threads.map(usize::from),
+            settings: Default::default(),
+        }
+    }
+}
+
+impl RunArgs {
+    /// The session's options with the invocation's settings resolved from these arguments:
+    /// the command `which` (`build`, `compile`, ...), `--full-refresh`, `--fail-fast` and
+    /// `--empty`.
+    pub fn load_options(&self, which: &str) -> crate::session::LoadOptions {
+        crate::session::LoadOptions {
+            settings: std::sync::Arc::new(crate::config::run::RunSettings {
+                which: which.to_string(),
+                full_refresh: self.full_refresh,
+                fail_fast: self.fail_fast,
+                empty: self.empty,
+            }),
+            ..self.project.load_options()
         }
     }
 }

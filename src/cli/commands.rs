@@ -217,14 +217,13 @@ pub(super) fn run_operation(a: RunOperationArgs) -> Result<ExitCode> {
 ///
 /// Errors (exit code 2, as dbt's): a Jinja error, a `ref` to no node.
 pub(super) fn compile_inline(a: &RunArgs, inline: &str) -> Result<ExitCode> {
-    let session = Session::load(&a.project.load_options())?;
+    let session = Session::load(&a.load_options("compile"))?;
     let adapter = crate::adapter::target::open_existing(&session.target.engine, &session.target.setup)?;
     let shared = match &adapter {
         Some(adapter) => Some(Arc::new(std::sync::Mutex::new(adapter.try_clone()?))),
         None => None,
     };
-    let mut compiler = session.compiler(a.full_refresh);
-    compiler.empty = a.empty;
+    let compiler = session.compiler();
     let sql = compiler
         .render_project_hook(inline, shared.as_ref(), minijinja::Value::from(()))
         .map_err(|d| d.help("the error is in the query given to `--inline`"))?;

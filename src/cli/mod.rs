@@ -20,7 +20,6 @@ use crate::log::{self, Level};
 use crate::manifest::ResourceType;
 use crate::runner::{self};
 use crate::session::Session;
-use crate::templating;
 use args::{Cli, Command, DepsSource, LsOutput, ResourceTypeArg, RunArgs, SelectArgs};
 use commands::{clean, compile_inline, debug, recorded_args, retry, run_operation, show, source_freshness};
 
@@ -176,15 +175,6 @@ fn run_selected(
     invocation: &Invocation,
 ) -> Result<ExitCode> {
     let started = Instant::now();
-    templating::builtins::set_flags(templating::builtins::Flags {
-        which: invocation.args["command"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        full_refresh: args.full_refresh,
-        fail_fast: args.fail_fast,
-        empty: args.empty,
-    });
     if args.empty && matches!(invocation.args["command"].as_str(), Some("seed" | "test")) {
         return Err(crate::error::Diagnostic::new(format!(
             "`--empty` is not an option of `mallard {}`",
@@ -220,7 +210,7 @@ fn run_selected(
     let gate = types.contains(&ResourceType::Seed) && types.contains(&ResourceType::Test);
     let types = ResourceTypeArg::narrow(types, &args.resource_type, &args.exclude_resource_type);
     let types = &types[..];
-    let session = Session::load(&args.project.load_options())?;
+    let session = Session::load(&args.load_options(command))?;
     let mut plan = session.plan(&args.select.selection(), types, gate, connect)?;
     plan.fail_fast = args.fail_fast;
     if plan.order.is_empty() {
@@ -246,8 +236,6 @@ fn run_selected(
     // at 30,000 nodes (3.82 s vs 3.65 s median of 6): the workers already fill both cores.
     session.write_manifest(invocation)?;
     let options = runner::run::RunOptions {
-        full_refresh: args.full_refresh,
-        empty: args.empty,
         favor_state: args.favor_state,
         junit_xml: args.junit_xml.clone(),
         read_only: None,

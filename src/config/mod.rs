@@ -8,6 +8,7 @@
 
 pub mod connection;
 pub mod materialized;
+pub mod run;
 pub mod yaml;
 
 use serde_json::{Map, Value};

@@ -56,7 +56,7 @@ pub fn run(
     let template = format!("{{{{ {}({}) }}}}", macro_name, call_args.join(", "));
     let extra = minijinja::context! { __mallard_operation_args => minijinja::Value::from_serialize(args) };
     let outcome = session
-        .compiler(false)
+        .compiler()
         .render_project_hook(&template, Some(&shared), extra);
     drop(shared);
     database.finish(outcome.is_ok())?;

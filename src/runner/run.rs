@@ -20,13 +20,11 @@ use crate::log::{self, Level};
 use crate::manifest::ResourceType;
 use crate::session::Session;
 
-/// What the command line says about a run beyond its selection: `--full-refresh`, `--empty`,
-/// `--favor-state` and `--junit-xml PATH`; and for compiling, a read-only connection the
-/// caller already holds (else compiling opens one itself).
+/// What the command line says about a run beyond its selection and the invocation's settings
+/// (`Session::settings`): `--favor-state` and `--junit-xml PATH`; and for compiling, a
+/// read-only connection the caller already holds (else compiling opens one itself).
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions<'a> {
-    pub full_refresh: bool,
-    pub empty: bool,
     pub favor_state: bool,
     pub junit_xml: Option<PathBuf>,
     pub read_only: Option<&'a Adapter>,
@@ -143,8 +141,7 @@ pub fn run_plan(
             json!({}),
         );
     }
-    let mut compiler = session.compiler(args.full_refresh);
-    compiler.empty = args.empty;
+    let mut compiler = session.compiler();
     let total = plan.order.len();
     let compiling = database.is_none();
     // Compiling opens an existing database read-only (with the profile's setup: attached

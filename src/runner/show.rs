@@ -25,7 +25,7 @@ pub enum Preview<'a> {
 pub fn previews(session: &Session, preview: Preview, limit: usize) -> Result<Vec<(String, Rows)>> {
     let adapter = session.open_existing_read_only("show", "build the project first (`mallard build`)")?;
     let shared = Arc::new(Mutex::new(adapter.try_clone()?));
-    let compiler = session.compiler(false);
+    let compiler = session.compiler();
     let mut queries: Vec<(String, String)> = Vec::new();
     match preview {
         Preview::Inline(inline) => {

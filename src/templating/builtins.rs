@@ -9,24 +9,7 @@ use minijinja::value::{Kwargs, Object, Rest, Value};
 use minijinja::{Environment, Error, ErrorKind, State};
 
 use super::mutable::MutableList;
-
-/// What `flags` reports about this invocation.
-#[derive(Debug, Clone, Default)]
-pub struct Flags {
-    /// The command (`build`, `run`, `compile`, ...): `flags.WHICH`.
-    pub which: String,
-    pub full_refresh: bool,
-    pub fail_fast: bool,
-    /// `--empty`: `flags.EMPTY`.
-    pub empty: bool,
-}
-
-static FLAGS: OnceLock<Flags> = OnceLock::new();
-
-/// Records the invocation's flags for `flags.*` in templates; the first call wins.
-pub fn set_flags(flags: Flags) {
-    let _ = FLAGS.set(flags);
-}
+use crate::config::run::RunSettings;
 
 /// A random id for this process's invocation, in UUID 4 form (dbt's `invocation_id`).
 pub fn invocation_id() -> &'static str {
@@ -55,7 +38,7 @@ pub fn invocation_id() -> &'static str {
 
 /// `flags`: dbt's invocation flags, upper-case attributes.
 #[derive(Debug)]
-struct FlagsObject;
+struct FlagsObject(Arc<RunSettings>);
 
 impl Object for FlagsObject {
     /// Truthy, as every Python object of its kind is.
@@ -64,9 +47,9 @@ impl Object for FlagsObject {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let f = FLAGS.get().cloned().unwrap_or_default();
+        let f = &self.0;
         Some(match key.as_str()? {
-            "WHICH" => Value::from(f.which),
+            "WHICH" => Value::from(f.which.as_str()),
             "FULL_REFRESH" => Value::from(f.full_refresh),
             "FAIL_FAST" => Value::from(f.fail_fast),
             "EMPTY" => Value::from(f.empty),
@@ -90,7 +73,7 @@ impl Object for FlagsObject {
 /// `invocation_args_dict`: dbt's arguments of this invocation as a dict (`which`,
 /// `full_refresh`, `fail_fast`, `empty`, `invocation_command`), read when used.
 #[derive(Debug)]
-struct InvocationArgs;
+struct InvocationArgs(Arc<RunSettings>);
 
 impl InvocationArgs {
     const KEYS: &'static [&'static str] = &[
@@ -108,9 +91,9 @@ impl Object for InvocationArgs {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let f = FLAGS.get().cloned().unwrap_or_default();
+        let f = &self.0;
         Some(match key.as_str()? {
-            "which" => Value::from(f.which),
+            "which" => Value::from(f.which.as_str()),
             "full_refresh" => Value::from(f.full_refresh),
             "fail_fast" => Value::from(f.fail_fast),
             "empty" => Value::from(f.empty),
@@ -124,10 +107,19 @@ impl Object for InvocationArgs {
     }
 }
 
-/// Adds the functions and globals of this module to `env`.
+/// Sets `flags` and `invocation_args_dict` of `env` to report `settings`.
+pub fn add_flags(env: &mut Environment<'static>, settings: Arc<RunSettings>) {
+    env.add_global("flags", Value::from_object(FlagsObject(settings.clone())));
+    env.add_global(
+        "invocation_args_dict",
+        Value::from_object(InvocationArgs(settings)),
+    );
+}
+
+/// Adds the functions and globals of this module to `env` (`flags` of a command without
+/// flags, until [`add_flags`] sets the invocation's).
 pub fn add_to(env: &mut Environment<'static>) {
-    env.add_global("flags", Value::from_object(FlagsObject));
-    env.add_global("invocation_args_dict", Value::from_object(InvocationArgs));
+    add_flags(env, Arc::default());
     // dbt's `dbt_metadata_envs`: each `DBT_ENV_CUSTOM_ENV_<NAME>` variable as `NAME: value`.
     let custom_envs: std::collections::BTreeMap<String, String> = std::env::vars()
         .filter_map(|(k, v)| Some((k.strip_prefix("DBT_ENV_CUSTOM_ENV_")?.to_string(), v)))
