@@ -1,5 +1,6 @@
 //! The layers of `architecture.md`, checked: each top-level module of `src/` imports only the
-//! modules below it, so the module graph has no cycle, and only `adapter/` names DuckDB.
+//! modules below it, so the module graph has no cycle; only `adapter/` names DuckDB or the
+//! Spark client crate; and nothing above the engine asks which engine a target runs on.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -23,7 +24,15 @@ const LAYERS: &[&[&str]] = &[
 
 /// Arrows that the layers would allow but that must not exist: reading the project and
 /// selecting nodes never need a database engine.
-const NEVER: &[(&str, &str)] = &[("project", "adapter"), ("graph", "adapter")];
+const NEVER: &[(&str, &str)] = &[
+    ("project", "adapter"),
+    ("graph", "adapter"),
+    ("manifest", "adapter"),
+];
+
+/// Where a target's engine may be named as a choice (`Engine::Spark`, `adapter_type() == ..`):
+/// the engine itself, the engine settings' types, and the profile readers that build them.
+const KNOWS_THE_ENGINE: &[&str] = &["adapter", "config", "project"];
 
 fn layer_of(module: &str) -> Option<usize> {
     LAYERS.iter().position(|l| l.contains(&module))
@@ -87,6 +96,7 @@ fn every_module_imports_only_the_layers_below_it() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut duckdb_outside_adapter = Vec::new();
+    let mut engine_branches = Vec::new();
     for entry in walkdir::WalkDir::new(&src) {
         let entry = entry.unwrap();
         if entry.path().extension().is_none_or(|e| e != "rs") {
@@ -97,8 +107,12 @@ fn every_module_imports_only_the_layers_below_it() {
             continue;
         }
         let text = code(&std::fs::read_to_string(entry.path()).unwrap());
-        if module != "adapter" && text.contains("duckdb::") {
+        if module != "adapter" && (text.contains("duckdb::") || text.contains("spark_connect::")) {
             duckdb_outside_adapter.push(entry.path().display().to_string());
+        }
+        let branches = ["Engine::", "adapter_type() ==", "adapter_type() !="];
+        if !KNOWS_THE_ENGINE.contains(&module.as_str()) && branches.iter().any(|b| text.contains(b)) {
+            engine_branches.push(entry.path().display().to_string());
         }
         for used in uses(&text) {
             if used != module {
@@ -108,7 +122,12 @@ fn every_module_imports_only_the_layers_below_it() {
     }
     assert!(
         duckdb_outside_adapter.is_empty(),
-        "only adapter/ may name DuckDB (the engine interface is adapter::engine): {duckdb_outside_adapter:?}"
+        "only adapter/ may name DuckDB or the Spark client (the engine interface is adapter::engine): {duckdb_outside_adapter:?}"
+    );
+    assert!(
+        engine_branches.is_empty(),
+        "only adapter/ (and the profile readers) may choose by engine; elsewhere ask the engine \
+         (adapter::target, Connection, Dialect): {engine_branches:?}"
     );
     let mut wrong = Vec::new();
     for (module, used) in &edges {

@@ -101,7 +101,8 @@ fn deferred_relations(
 }
 
 /// Runs (or, without `database`, compiles) `plan`: project hooks, the nodes, the summary,
-/// and `run_results.json`. Returns exit code 1 when a node or hook failed.
+/// and `run_results.json`. Returns exit code 1 when a node or hook failed, 128 + the signal
+/// when one stopped the run.
 pub fn run_plan(
     session: &Session,
     plan: &Plan,
@@ -111,39 +112,15 @@ pub fn run_plan(
     started: Instant,
     invocation: &Invocation,
 ) -> Result<ExitCode> {
-    if database.is_some() {
+    let compiling = database.is_none();
+    if !compiling {
         super::signals::executing();
     }
     session.report_header();
-    let threads = session.target.threads;
     session.report_concurrency(plan.order.len());
-    let external: Vec<&str> = plan
-        .order
-        .iter()
-        .map(|id| &session.manifest.nodes[id])
-        .filter(|n| {
-            matches!(
-                n.materialization,
-                crate::config::materialized::Materialization::External(_)
-            )
-        })
-        .map(|n| n.name.as_str())
-        .collect();
-    if session.target.engine.publish() && database.is_some() && !external.is_empty() {
-        log::event(
-            "Note",
-            Level::Warn,
-            &format!(
-                "Publish mode builds the database in a copy, but external models write their files in place: \
-                 the files of {} are replaced (each whole) as each model succeeds, and the published database reads them at once",
-                external.join(", ")
-            ),
-            json!({}),
-        );
+    if !compiling {
+        warn_of_external_files_in_publish_mode(session, plan);
     }
-    let mut compiler = session.compiler();
-    let total = plan.order.len();
-    let compiling = database.is_none();
     // Compiling opens an existing database read-only (with the profile's setup: attached
     // databases, settings), for `run_query` and `adapter` calls, unless the caller has one.
     let opened;
@@ -158,50 +135,18 @@ pub fn run_plan(
         _ => None,
     };
     let adapter = database.as_ref().map(Database::adapter).or(read_only);
+    let mut compiler = session.compiler();
     if let Some(state) = defer_state {
         let deferred = deferred_relations(session, plan, state, args.favor_state, adapter);
         compiler.resolver = Arc::new(ManifestResolver::with_deferred(&session.manifest, &deferred));
     }
-    let project_hooks = |when: hooks::When, extra: minijinja::Value| {
-        let templates = hooks::project_hooks(&session.project, when);
-        let Some(write) = database
-            .as_ref()
-            .map(Database::adapter)
-            .filter(|_| !templates.is_empty())
-        else {
-            return Ok(Vec::new());
-        };
-        let s = if templates.len() == 1 { "" } else { "s" };
-        log::event(
-            "HooksRunning",
-            Level::Info,
-            &format!("Running {} {} hook{s}", templates.len(), when.key()),
-            json!({"num_hooks": templates.len(), "hook_type": when.key()}),
-        );
-        let results = hooks::run(when, &templates, &compiler, write, extra, |i, r| {
-            let level = if r.status.is_failure() {
-                Level::Error
-            } else {
-                Level::Info
-            };
-            log::event(
-                "LogHookEndLine",
-                level,
-                &output::hook_line(i, templates.len(), r),
-                json!({"index": i, "total": templates.len(), "status": r.status.as_str(),
-                               "execution_time": r.execution_time, "node_info": {"unique_id": r.unique_id,
-                               "node_status": r.status.as_str(), "resource_type": "operation"}}),
-            );
-        })?;
-        log::blank();
-        anyhow::Ok(results)
-    };
+    let write = database.as_ref().map(Database::adapter);
     let schemas = hooks::schema_context(
         plan.order
             .iter()
             .filter_map(|id| session.manifest.nodes[id].relation.as_ref()),
     );
-    let start = project_hooks(hooks::When::Start, schemas.clone())?;
+    let start = run_project_hooks(session, &compiler, write, hooks::When::Start, schemas.clone())?;
     if start.iter().any(|r| r.status.is_failure()) {
         log::event(
             "Note",
@@ -213,110 +158,224 @@ pub fn run_plan(
             database.finish(false)?;
         }
         let elapsed = started.elapsed().as_secs_f64();
-        artifacts::write_run_results(
-            &session.project.target_dir(),
-            &session.manifest,
-            &start,
-            elapsed,
-            invocation,
-        )?;
+        let target_dir = session.project.target_dir();
+        artifacts::write_run_results(&target_dir, &session.manifest, &start, elapsed, invocation)?;
         return Ok(ExitCode::from(1));
     }
+    let total = plan.order.len();
     let progress = if compiling {
         None
     } else {
         log::start_progress(total)
     };
-    // The results so far, for a second signal that ends the process at once: it writes them,
-    // with every node that had not finished as skipped, so that `retry` runs the rest.
-    let finished: Arc<Mutex<Vec<Value>>> = Arc::default();
-    if database.is_some() {
-        let unfinished: Vec<(String, Value)> = plan
-            .order
-            .iter()
-            .map(|id| {
-                let mut r = super::NodeResult::skipped(id);
-                r.message = Some("not finished: the run was stopped at once by a second signal".into());
-                (id.clone(), artifacts::run_result(&session.manifest, &r))
-            })
-            .collect();
-        let (finished, target_dir, invocation) =
-            (finished.clone(), session.project.target_dir(), invocation.clone());
-        super::signals::on_hard_stop(move || {
-            let mut results = finished.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            let done: std::collections::HashSet<String> = results
-                .iter()
-                .filter_map(|r| r["unique_id"].as_str().map(String::from))
-                .collect();
-            results.extend(
-                unfinished
-                    .into_iter()
-                    .filter(|(id, _)| !done.contains(id))
-                    .map(|(_, r)| r),
-            );
-            if let Err(e) = artifacts::write_run_results_of(
-                &target_dir,
-                results,
-                started.elapsed().as_secs_f64(),
-                &invocation,
-            ) {
-                eprintln!("{e:#}");
-            }
-        });
-    }
+    let finished = match compiling {
+        true => Arc::default(),
+        false => record_for_a_second_signal(session, plan, started, invocation),
+    };
     let results = super::run_nodes(
         plan,
         &compiler,
         adapter,
-        database.is_some(),
-        threads,
+        !compiling,
+        session.target.threads,
         &session.project.root,
         |index, r| {
             if !compiling {
                 let entry = artifacts::run_result(&session.manifest, r);
                 finished.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
             }
-            // `compile` names only the nodes that failed to compile, as dbt prints no line
-            // per node there.
-            if compiling && r.status != super::Status::Error {
-                return;
-            }
-            let node = &session.manifest.nodes[&r.unique_id];
-            log::progress_done(&node.name);
-            let level = match r.status {
-                super::Status::Error | super::Status::Fail => Level::Error,
-                super::Status::Warn => Level::Warn,
-                _ => Level::Info,
-            };
-            let info = output::node_info(node, r);
-            log::event(
-                output::result_event(node, r),
-                level,
-                &output::progress_line(index, total, node, r, &session.target.database),
-                json!({"index": index, "total": total, "status": r.status.as_str(),
-                       "execution_time": r.execution_time, "node_info": info.clone()}),
-            );
-            log::event(
-                "NodeFinished",
-                Level::Debug,
-                &format!("Finished running node {}", r.unique_id),
-                json!({"node_info": info}),
-            );
+            report_node(session, index, total, compiling, r);
         },
     )?;
     drop(progress);
     let interrupted = crate::adapter::cancel::requested();
-
-    let end = if interrupted.is_some() {
-        Vec::new()
-    } else {
-        let extra =
-            minijinja::value::merge_maps([schemas, hooks::results_context(&session.manifest, &results)]);
-        project_hooks(hooks::When::End, extra)?
+    let end = match interrupted {
+        Some(_) => Vec::new(),
+        None => {
+            let extra =
+                minijinja::value::merge_maps([schemas, hooks::results_context(&session.manifest, &results)]);
+            run_project_hooks(session, &compiler, write, hooks::When::End, extra)?
+        }
     };
     let elapsed = started.elapsed().as_secs_f64();
-    // The summary counts kinds in plan order: with several workers, results arrive in no fixed
-    // order, and the line "Finished running 2 view models, 1 table model" must not vary.
+    report_summary(session, plan, &results, elapsed);
+    let failed = results.iter().chain(&end).any(|r| r.status.is_failure());
+    if let Some(database) = database {
+        finish(
+            session,
+            database,
+            args,
+            [&start, &results, &end],
+            failed,
+            elapsed,
+            invocation,
+        )?;
+    }
+    Ok(match interrupted {
+        Some(signal) => interrupted_exit(session, signal),
+        None if failed => ExitCode::from(1),
+        None => ExitCode::SUCCESS,
+    })
+}
+
+/// The note that `signal` stopped the run, and its exit code (128 + the signal).
+fn interrupted_exit(session: &Session, signal: i32) -> ExitCode {
+    log::event(
+        "Note",
+        Level::Warn,
+        &format!(
+            "Interrupted by {}: what ran is in {}/run_results.json; `mallard retry` runs the rest.",
+            crate::adapter::cancel::signal_name(signal),
+            session.project.target_path
+        ),
+        json!({}),
+    );
+    ExitCode::from((128 + signal) as u8)
+}
+
+/// The note that publish mode does not cover the files `external` models of `plan` write.
+fn warn_of_external_files_in_publish_mode(session: &Session, plan: &Plan) {
+    let external: Vec<&str> = plan
+        .order
+        .iter()
+        .map(|id| &session.manifest.nodes[id])
+        .filter(|n| {
+            matches!(
+                n.materialization,
+                crate::config::materialized::Materialization::External(_)
+            )
+        })
+        .map(|n| n.name.as_str())
+        .collect();
+    if session.target.engine.publish() && !external.is_empty() {
+        log::event(
+            "Note",
+            Level::Warn,
+            &format!(
+                "Publish mode builds the database in a copy, but external models write their files in place: \
+                 the files of {} are replaced (each whole) as each model succeeds, and the published database reads them at once",
+                external.join(", ")
+            ),
+            json!({}),
+        );
+    }
+}
+
+/// Runs the project's `on-run-start` or `on-run-end` hooks (`when`) on `write` with `extra`
+/// in their context, logging each as dbt does. Nothing when compiling (`write` is `None`) or
+/// when there are none.
+///
+/// Errors: a second connection cannot be opened (hook failures are results).
+fn run_project_hooks(
+    session: &Session,
+    compiler: &crate::compile::Compiler<'_>,
+    write: Option<&Adapter>,
+    when: hooks::When,
+    extra: minijinja::Value,
+) -> Result<Vec<super::NodeResult>> {
+    let templates = hooks::project_hooks(&session.project, when);
+    let Some(write) = write.filter(|_| !templates.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let s = if templates.len() == 1 { "" } else { "s" };
+    log::event(
+        "HooksRunning",
+        Level::Info,
+        &format!("Running {} {} hook{s}", templates.len(), when.key()),
+        json!({"num_hooks": templates.len(), "hook_type": when.key()}),
+    );
+    let results = hooks::run(when, &templates, compiler, write, extra, |i, r| {
+        let level = if r.status.is_failure() {
+            Level::Error
+        } else {
+            Level::Info
+        };
+        log::event(
+            "LogHookEndLine",
+            level,
+            &output::hook_line(i, templates.len(), r),
+            json!({"index": i, "total": templates.len(), "status": r.status.as_str(),
+                   "execution_time": r.execution_time, "node_info": {"unique_id": r.unique_id,
+                   "node_status": r.status.as_str(), "resource_type": "operation"}}),
+        );
+    })?;
+    log::blank();
+    Ok(results)
+}
+
+/// The results of the run so far (filled as nodes finish), for a second signal that ends the
+/// process at once: it writes them, with every node of `plan` that had not finished as
+/// skipped, so that `retry` runs the rest (see [`super::signals::on_hard_stop`]).
+fn record_for_a_second_signal(
+    session: &Session,
+    plan: &Plan,
+    started: Instant,
+    invocation: &Invocation,
+) -> Arc<Mutex<Vec<Value>>> {
+    let finished: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let unfinished: Vec<(String, Value)> = plan
+        .order
+        .iter()
+        .map(|id| {
+            let mut r = super::NodeResult::skipped(id);
+            r.message = Some("not finished: the run was stopped at once by a second signal".into());
+            (id.clone(), artifacts::run_result(&session.manifest, &r))
+        })
+        .collect();
+    let (results, target_dir, invocation) =
+        (finished.clone(), session.project.target_dir(), invocation.clone());
+    super::signals::on_hard_stop(move || {
+        let mut results = results.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let done: std::collections::HashSet<String> = results
+            .iter()
+            .filter_map(|r| r["unique_id"].as_str().map(String::from))
+            .collect();
+        results.extend(
+            unfinished
+                .into_iter()
+                .filter(|(id, _)| !done.contains(id))
+                .map(|(_, r)| r),
+        );
+        let elapsed = started.elapsed().as_secs_f64();
+        if let Err(e) = artifacts::write_run_results_of(&target_dir, results, elapsed, &invocation) {
+            eprintln!("{e:#}");
+        }
+    });
+    finished
+}
+
+/// The log lines of node result `r`, the `index`th of `total`. `compile` names only the nodes
+/// that failed to compile, as dbt prints no line per node there.
+fn report_node(session: &Session, index: usize, total: usize, compiling: bool, r: &super::NodeResult) {
+    if compiling && r.status != super::Status::Error {
+        return;
+    }
+    let node = &session.manifest.nodes[&r.unique_id];
+    log::progress_done(&node.name);
+    let level = match r.status {
+        super::Status::Error | super::Status::Fail => Level::Error,
+        super::Status::Warn => Level::Warn,
+        _ => Level::Info,
+    };
+    let info = output::node_info(node, r);
+    log::event(
+        output::result_event(node, r),
+        level,
+        &output::progress_line(index, total, node, r, &session.target.database),
+        json!({"index": index, "total": total, "status": r.status.as_str(),
+               "execution_time": r.execution_time, "node_info": info.clone()}),
+    );
+    log::event(
+        "NodeFinished",
+        Level::Debug,
+        &format!("Finished running node {}", r.unique_id),
+        json!({"node_info": info}),
+    );
+}
+
+/// The run's summary lines. They count kinds in plan order: with several workers, results
+/// arrive in no fixed order, and "Finished running 2 view models, 1 table model" must not vary.
+fn report_summary(session: &Session, plan: &Plan, results: &[super::NodeResult], elapsed: f64) {
     let position: std::collections::HashMap<&str, usize> = plan
         .order
         .iter()
@@ -333,53 +392,49 @@ pub fn run_plan(
         };
         log::event(name, level, &msg, data);
     }
-    let failed = results.iter().chain(&end).any(|r| r.status.is_failure());
-    if let Some(database) = database {
-        match database.finish(!failed)? {
-            Some(published) => log::info("Note", &format!("Published {}", published.display())),
-            None if session.target.engine.publish() => log::event(
-                "Note",
-                Level::Warn,
-                "Not published: the run failed; the published database is unchanged.",
-                json!({}),
-            ),
-            None => {}
-        }
-        if let Some(path) = &args.junit_xml {
-            artifacts::write_junit(path, &session.manifest, &results, elapsed)
-                .with_context(|| format!("cannot write the JUnit report `{}`", path.display()))?;
-        }
-        // The project hooks are in run_results.json, as in dbt (`operation.<project>...`).
-        let all: Vec<super::NodeResult> = start.iter().chain(&results).chain(&end).cloned().collect();
-        artifacts::write_run_results(
-            &session.project.target_dir(),
-            &session.manifest,
-            &all,
-            elapsed,
-            invocation,
-        )
-        .context(
-            "the run's database work stands (each node committed or rolled back as reported above), \
-             but run_results.json is missing",
-        )?;
-        super::signals::clear_hard_stop();
-    }
-    if let Some(signal) = interrupted {
-        log::event(
+}
+
+/// Ends a writing run: commits (and in publish mode publishes) unless it `failed`, writes the
+/// JUnit report of the nodes' results when asked and `run_results.json` with the results of
+/// `[on-run-start hooks, nodes, on-run-end hooks]` (the project hooks are in it, as in dbt:
+/// `operation.<project>...`), then forgets the record a second signal would have written.
+///
+/// Errors: the database cannot be finished; a report cannot be written.
+fn finish(
+    session: &Session,
+    database: Database,
+    args: &RunOptions,
+    [start, nodes, end]: [&[super::NodeResult]; 3],
+    failed: bool,
+    elapsed: f64,
+    invocation: &Invocation,
+) -> Result<()> {
+    match database.finish(!failed)? {
+        Some(published) => log::info("Note", &format!("Published {}", published.display())),
+        None if session.target.engine.publish() => log::event(
             "Note",
             Level::Warn,
-            &format!(
-                "Interrupted by {}: what ran is in {}/run_results.json; `mallard retry` runs the rest.",
-                crate::adapter::cancel::signal_name(signal),
-                session.project.target_path
-            ),
+            "Not published: the run failed; the published database is unchanged.",
             json!({}),
-        );
-        return Ok(ExitCode::from((128 + signal) as u8));
+        ),
+        None => {}
     }
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    if let Some(path) = &args.junit_xml {
+        artifacts::write_junit(path, &session.manifest, nodes, elapsed)
+            .with_context(|| format!("cannot write the JUnit report `{}`", path.display()))?;
+    }
+    let all: Vec<super::NodeResult> = start.iter().chain(nodes).chain(end).cloned().collect();
+    artifacts::write_run_results(
+        &session.project.target_dir(),
+        &session.manifest,
+        &all,
+        elapsed,
+        invocation,
+    )
+    .context(
+        "the run's database work stands (each node committed or rolled back as reported above), \
+         but run_results.json is missing",
+    )?;
+    super::signals::clear_hard_stop();
+    Ok(())
 }

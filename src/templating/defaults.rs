@@ -10,6 +10,7 @@ use minijinja::Environment;
 
 use super::macros::MACRO_PREFIX;
 use super::rewrite::matching_close;
+use super::scan::Strings;
 
 /// The name of the global holding the "argument not passed" marker and of its test.
 const UNSET: &str = "mallard_unset";
@@ -94,21 +95,19 @@ fn split_parameters(list: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut depth = 0i32;
-    let mut quote: Option<u8> = None;
-    for (i, &b) in list.as_bytes().iter().enumerate() {
-        match quote {
-            Some(q) if b == q => quote = None,
-            Some(_) => {}
-            None => match b {
-                b'\'' | b'"' => quote = Some(b),
-                b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' => depth -= 1,
-                b',' if depth == 0 => {
-                    out.push(&list[start..i]);
-                    start = i + 1;
-                }
-                _ => {}
-            },
+    let mut strings = Strings::default();
+    for (i, c) in list.char_indices() {
+        if strings.step(c) {
+            continue;
+        }
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&list[start..i]);
+                start = i + 1;
+            }
+            _ => {}
         }
     }
     if !list[start..].trim().is_empty() {
