@@ -166,29 +166,26 @@ fn run_node(
     let started = Instant::now();
     let compile_start = Utc::now();
     if node.resource_type == ResourceType::Exposure {
+        // An exposure runs nothing: dbt reports it as a no-op.
         let now = Utc::now();
-        return NodeResult {
-            unique_id: node.unique_id.clone(),
-            status: Status::NoOp,
-            message: Some("NO-OP".to_string()),
-            failures: Some(0),
-            execution_time: started.elapsed().as_secs_f64(),
-            timing: vec![
-                Timing {
-                    name: "compile",
-                    started_at: compile_start,
-                    completed_at: compile_start,
-                },
-                Timing {
-                    name: "execute",
-                    started_at: now,
-                    completed_at: now,
-                },
-            ],
-            thread_id: String::new(),
-            compiled_code: None,
-            rows_affected: None,
-        };
+        let mut result = NodeResult::skipped(&node.unique_id);
+        result.status = Status::NoOp;
+        result.message = Some("NO-OP".to_string());
+        result.failures = Some(0);
+        result.execution_time = started.elapsed().as_secs_f64();
+        result.timing = vec![
+            Timing {
+                name: "compile",
+                started_at: compile_start,
+                completed_at: compile_start,
+            },
+            Timing {
+                name: "execute",
+                started_at: now,
+                completed_at: now,
+            },
+        ];
+        return result;
     }
     // `is_incremental()` asks the database whether the model's table exists.
     let incremental = match (connection, &node.relation) {
@@ -218,14 +215,16 @@ fn run_node(
         compiled_code: None,
         rows_affected: None,
     };
+    // A node that cannot be compiled (or whose contract or hooks fail) is a compilation error.
+    let failed = |mut result: NodeResult, d: &crate::error::Diagnostic| {
+        result.status = Status::Error;
+        result.message = Some(compilation_error(node, d));
+        result.execution_time = started.elapsed().as_secs_f64();
+        result
+    };
     let sql = match compiled {
         Ok(sql) => sql,
-        Err(d) => {
-            result.status = Status::Error;
-            result.message = Some(compilation_error(node, &d));
-            result.execution_time = started.elapsed().as_secs_f64();
-            return result;
-        }
+        Err(d) => return failed(result, &d),
     };
     if node.resource_type != ResourceType::Seed {
         result.compiled_code = Some(sql.clone());
@@ -242,20 +241,12 @@ fn run_node(
             materialization::contract::check(&a, node, &sql)
         };
         if let Err(d) = checked {
-            result.status = Status::Error;
-            result.message = Some(compilation_error(node, &d));
-            result.execution_time = started.elapsed().as_secs_f64();
-            return result;
+            return failed(result, &d);
         }
     }
     let hooks = match compiler.hooks(node, incremental, Some(connection)) {
         Ok(hooks) => hooks,
-        Err(d) => {
-            result.status = Status::Error;
-            result.message = Some(compilation_error(node, &d));
-            result.execution_time = started.elapsed().as_secs_f64();
-            return result;
-        }
+        Err(d) => return failed(result, &d),
     };
     let custom = node.resource_type == ResourceType::Model && !node.materialization.is_built_in();
     if custom {
@@ -299,6 +290,52 @@ fn run_node(
         completed_at: Utc::now(),
     });
     result.execution_time = started.elapsed().as_secs_f64();
+    record_outcome(&mut result, node, outcome, &sql, &compiled_at);
+    result
+}
+
+/// A data test's status and message from its `failures` and whether they reach `warn_if` and
+/// `error_if`, as dbt words them (`Got 3 results, configured to fail if != 0`, then where its
+/// compiled code is). `--warn-error` (or `--warn-error-options` naming LogTestResult) makes a
+/// warning test fail, with dbt's failure message.
+fn test_verdict(
+    node: &Node,
+    failures: i64,
+    should_warn: bool,
+    should_error: bool,
+    compiled_at: &str,
+) -> (Status, Option<String>) {
+    let status = if node.config.severity() == "error" && should_error {
+        Status::Fail
+    } else if should_warn || should_error {
+        if crate::log::warning_is_error("LogTestResult") {
+            Status::Fail
+        } else {
+            Status::Warn
+        }
+    } else {
+        Status::Pass
+    };
+    let (verb, condition) = match status {
+        Status::Pass => return (status, None),
+        Status::Fail => ("fail", node.config.get_str("error_if").unwrap_or("!= 0")),
+        _ => ("warn", node.config.get_str("warn_if").unwrap_or("!= 0")),
+    };
+    let s = if failures == 1 { "" } else { "s" };
+    let message = format!("Got {failures} result{s}, configured to {verb} if {condition}\n\n  {compiled_at}");
+    (status, Some(message))
+}
+
+/// `result` completed with what running `node` (its compiled `sql`) gave: `OK`, a seed's row
+/// count, a data test's or unit test's verdict with dbt's message, or dbt's runtime error
+/// (with where the error is, `compiled_at` naming the compiled file).
+fn record_outcome(
+    result: &mut NodeResult,
+    node: &Node,
+    outcome: Result<Outcome>,
+    sql: &str,
+    compiled_at: &str,
+) {
     match outcome {
         Ok(Outcome::Built) => result.message = Some("OK".to_string()),
         Ok(Outcome::UnitTested(outcome)) => {
@@ -327,33 +364,8 @@ fn run_node(
             should_error,
         }) => {
             result.failures = Some(failures);
-            let severity_error = node.config.severity() == "error";
-            result.status = if severity_error && should_error {
-                Status::Fail
-            } else if should_warn || should_error {
-                // `--warn-error` (or `--warn-error-options` naming LogTestResult) makes a
-                // warning test fail, with dbt's failure message.
-                if crate::log::warning_is_error("LogTestResult") {
-                    Status::Fail
-                } else {
-                    Status::Warn
-                }
-            } else {
-                Status::Pass
-            };
-            result.message = match result.status {
-                Status::Pass => None,
-                _ => {
-                    let (verb, condition) = match result.status {
-                        Status::Fail => ("fail", node.config.get_str("error_if").unwrap_or("!= 0")),
-                        _ => ("warn", node.config.get_str("warn_if").unwrap_or("!= 0")),
-                    };
-                    let s = if failures == 1 { "" } else { "s" };
-                    Some(format!(
-                        "Got {failures} result{s}, configured to {verb} if {condition}\n\n  {compiled_at}"
-                    ))
-                }
-            };
+            (result.status, result.message) =
+                test_verdict(node, failures, should_warn, should_error, compiled_at);
         }
         Err(e) => {
             result.status = Status::Error;
@@ -380,13 +392,12 @@ fn run_node(
                     .unwrap_or_default();
                 msg.push_str(&format!(
                     "\n  {defined_at}{}",
-                    error_at(node, &text, &sql, &compiled_at)
+                    error_at(node, &text, sql, compiled_at)
                 ));
             }
             result.message = Some(msg);
         }
     }
-    result
 }
 
 /// The last line of a database error's message: the template's `file:line` that the failing
