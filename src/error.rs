@@ -7,39 +7,6 @@
 use std::fmt;
 use std::path::Path;
 
-/// Text cells as a Markdown-style table (`| a | b |`, a rule, then one line per row), each
-/// column as wide as its widest cell or header, as agate prints one (for `show` and
-/// for messages such as a failed contract's). An empty `cells` gives
-/// the header and rule only.
-pub fn text_table(columns: &[String], cells: Vec<Vec<String>>) -> String {
-    let widths: Vec<usize> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            cells
-                .iter()
-                .map(|r| r[i].chars().count())
-                .chain([c.chars().count(), 1])
-                .max()
-                .unwrap_or(1)
-        })
-        .collect();
-    let line = |values: Vec<String>| -> String {
-        let padded: Vec<String> = values
-            .iter()
-            .zip(&widths)
-            .map(|(v, w)| format!("{v:<w$}"))
-            .collect();
-        format!("| {} |", padded.join(" | "))
-    };
-    let mut out = vec![
-        line(columns.to_vec()),
-        line(widths.iter().map(|w| "-".repeat(*w)).collect()),
-    ];
-    out.extend(cells.into_iter().map(line));
-    out.join("\n")
-}
-
 /// A place in a project file: a path as the user would type it (relative to the project
 /// directory where the file lies inside it), a 1-based line and an optional 1-based column.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -155,7 +155,7 @@ fn table(rows: &[[String; 4]]) -> String {
         "mismatch_reason",
     ]
     .map(String::from);
-    crate::error::text_table(&header, rows.iter().map(|r| r.to_vec()).collect())
+    crate::log::text_table(&header, rows.iter().map(|r| r.to_vec()).collect())
 }
 
 #[cfg(test)]

@@ -252,7 +252,7 @@ fn kind_rank(n: &Node) -> u8 {
 /// Rows as a Markdown-style table (`| a | b |`, a rule, then one line per row), as `show`
 /// prints them; NULL as `null`. An empty result gives the header and rule only.
 pub fn table(columns: &[String], rows: &[Vec<crate::adapter::Cell>]) -> String {
-    crate::error::text_table(
+    crate::log::text_table(
         columns,
         rows.iter()
             .map(|r| r.iter().map(ToString::to_string).collect())
