@@ -233,6 +233,29 @@ pub fn environment_with_packages(
     target: serde_json::Value,
 ) -> Result<Environment<'static>, Diagnostic> {
     let mut env = Environment::new();
+    configure_as_dbt(&mut env);
+    add_context(&mut env, target);
+    add_python_literals(&mut env);
+    env.add_global("__mallard_root", Value::from(root));
+    env.add_global("dbt_version", Value::from(crate::config::DBT_VERSION));
+    env.add_global("project_name", Value::from(root));
+    env.add_global(
+        "__mallard_dispatch",
+        Value::from_serialize(
+            dispatch
+                .iter()
+                .cloned()
+                .collect::<BTreeMap<String, Vec<String>>>(),
+        ),
+    );
+    let namespaces = compile_macro_files(&mut env, macros)?;
+    expose_macros(&mut env, &namespaces, root);
+    Ok(env)
+}
+
+/// Jinja2's behaviour as dbt configures it: undefined values, trailing newlines, Python's
+/// printing, no escaping, and the render bound.
+fn configure_as_dbt(env: &mut Environment<'static>) {
     // As Jinja2's default `Undefined`, which dbt uses: printing an undefined value gives
     // nothing and iterating it nothing; reading an attribute of it is an error. Packages
     // print undefined values at parse time (when queries return nothing) and rely on this.
@@ -245,6 +268,12 @@ pub fn environment_with_packages(
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     // A runaway loop ends in an error at its line instead of running for hours.
     env.set_fuel(max_render_steps());
+}
+
+/// dbt's context: `target`, `ref`/`source`/`var`/`env_var`, `builtins`, `log`, `exceptions`,
+/// `return`, the statement functions, `adapter`, `modules`, `run_started_at`, Python's
+/// filters, tests and methods.
+fn add_context(env: &mut Environment<'static>, target: serde_json::Value) {
     env.add_global("target", Value::from_serialize(&target));
     env.add_function("ref", ref_fn);
     env.add_function("source", source_fn);
@@ -283,11 +312,11 @@ pub fn environment_with_packages(
         },
     );
     env.add_global("exceptions", Value::from_object(Exceptions));
-    builtins::add_to(&mut env);
-    pyfilters::add_to(&mut env);
-    pycollections::add_to(&mut env);
-    markup::add_to(&mut env);
-    defaults::add_to(&mut env);
+    builtins::add_to(env);
+    pyfilters::add_to(env);
+    pycollections::add_to(env);
+    markup::add_to(env);
+    defaults::add_to(env);
     // dbt's `should_store_failures()`: whether the test keeps its failing rows
     // (`store_failures`, `store_failures_as`; see `testing::store_failures_as`).
     env.add_function("should_store_failures", |state: &State| -> Result<bool, Error> {
@@ -298,6 +327,36 @@ pub fn environment_with_packages(
             .map_err(|d| Error::new(ErrorKind::InvalidOperation, d.message))
     });
     env.add_function("return", context::return_fn);
+    // `{% call noop_statement('main', status) %}`: a statement that runs nothing (custom
+    // materializations that build no relation use it).
+    env.add_function(
+        "noop_statement",
+        |_args: Rest<Value>, kwargs: Kwargs| -> Result<String, Error> {
+            for key in kwargs.args().map(str::to_string).collect::<Vec<_>>() {
+                let _: Value = kwargs.get(&key)?;
+            }
+            Ok(String::new())
+        },
+    );
+    env.add_function("run_query", context::run_query);
+    env.add_function("render", macros::render_string);
+    env.add_function("statement", context::statement);
+    env.add_function("load_result", context::load_result);
+    env.add_global("adapter", Value::from_object(adapter_object::AdapterObject));
+    env.add_global("modules", Value::from_object(context::Modules));
+    env.add_global(
+        "run_started_at",
+        Value::from_object(pydatetime::PyDateTime::utc(chrono::Utc::now())),
+    );
+    env.add_function("mallard_datetime_arith", pydatetime::arith);
+    // Python's methods on strings, lists and dicts (`.upper()`, `.items()`, `.get()`, ...).
+    env.set_unknown_method_callback(pymethods::python_methods);
+}
+
+/// The functions that template literals are rewritten into (`[]`, `{}`, tuples; see
+/// [`rewrite::mutable_literals`]), `dict()` and `| list`: values that change in place, as
+/// Python's.
+fn add_python_literals(env: &mut Environment<'static>) {
     env.add_function("mallard_list", |items: Option<Value>| -> Result<Value, Error> {
         Ok(Value::from_object(mutable::MutableList::from_items(
             match items {
@@ -330,43 +389,16 @@ pub fn environment_with_packages(
             v.try_iter()?.collect(),
         )))
     });
-    // `{% call noop_statement('main', status) %}`: a statement that runs nothing (custom
-    // materializations that build no relation use it).
-    env.add_function(
-        "noop_statement",
-        |_args: Rest<Value>, kwargs: Kwargs| -> Result<String, Error> {
-            for key in kwargs.args().map(str::to_string).collect::<Vec<_>>() {
-                let _: Value = kwargs.get(&key)?;
-            }
-            Ok(String::new())
-        },
-    );
-    env.add_function("run_query", context::run_query);
-    env.add_function("render", macros::render_string);
-    env.add_function("statement", context::statement);
-    env.add_function("load_result", context::load_result);
-    env.add_global("adapter", Value::from_object(adapter_object::AdapterObject));
-    env.add_global("modules", Value::from_object(context::Modules));
-    env.add_global(
-        "run_started_at",
-        Value::from_object(pydatetime::PyDateTime::utc(chrono::Utc::now())),
-    );
-    env.add_function("mallard_datetime_arith", pydatetime::arith);
-    // Python's methods on strings, lists and dicts (`.upper()`, `.items()`, `.get()`, ...).
-    env.set_unknown_method_callback(pymethods::python_methods);
+}
 
-    env.add_global("__mallard_root", Value::from(root));
-    env.add_global("dbt_version", Value::from(crate::config::DBT_VERSION));
-    env.add_global("project_name", Value::from(root));
-    env.add_global(
-        "__mallard_dispatch",
-        Value::from_serialize(
-            dispatch
-                .iter()
-                .cloned()
-                .collect::<BTreeMap<String, Vec<String>>>(),
-        ),
-    );
+/// Compiles every macro file (dbt's own first) into `env`, each macro its own template, and
+/// returns package name -> macro name -> file.
+///
+/// Errors: a macro file with a Jinja syntax error, at its file and line.
+fn compile_macro_files(
+    env: &mut Environment<'static>,
+    macros: &[MacroFile],
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, Diagnostic> {
     // Package name -> macro name -> file.
     let mut namespaces: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let builtin = MacroFile {
@@ -409,6 +441,16 @@ pub fn environment_with_packages(
         }
     }
     env.add_global("__mallard_catch_all", Value::from(catch_all_files));
+    Ok(namespaces)
+}
+
+/// Makes the macros of `namespaces` callable by name as dbt resolves names (the root project's,
+/// then dbt's, then a package's), and each package by its name (`dbt_utils.star(...)`).
+fn expose_macros(
+    env: &mut Environment<'static>,
+    namespaces: &BTreeMap<String, BTreeMap<String, String>>,
+    root: &str,
+) {
     let root_macros = namespaces.get(root).cloned().unwrap_or_default();
     // A bare name is the root project's macro, else dbt's, as in dbt; else (where dbt would
     // need the package's name) a package's. A package's own macros see each other first
@@ -437,7 +479,6 @@ pub fn environment_with_packages(
             );
         }
     }
-    Ok(env)
 }
 
 /// A small environment for `dbt_project.yml`, `profiles.yml` and property YAML:
