@@ -104,56 +104,8 @@ impl Object for AdapterObject {
                         .is_some(),
                 ))
             }
-            "drop_relation" | "truncate_relation" => {
-                let (relation,): (Value,) = from_args(args)?;
-                let Some(db) = database(state)? else {
-                    return Ok(Value::from(""));
-                };
-                let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
-                let Some(found) = relation_of(&relation)
-                    .map(|r| adapter.find_relation(&r.database, &r.schema, &r.identifier))
-                    .transpose()
-                    .map_err(sql_error)?
-                    .flatten()
-                else {
-                    return Ok(Value::from(""));
-                };
-                let kind = adapter.relation_kind(&found).map_err(sql_error)?;
-                let sql = match (method, kind) {
-                    ("truncate_relation", _) => format!("delete from {found}"),
-                    (_, Some(crate::adapter::RelationKind::View)) => format!("drop view if exists {found}"),
-                    _ => format!("drop table if exists {found}"),
-                };
-                adapter.execute(&sql).map_err(sql_error)?;
-                adapter.forget_relation(&found);
-                Ok(Value::from(""))
-            }
-            "rename_relation" => {
-                let (from, to): (Value, Value) = from_args(args)?;
-                let Some(db) = database(state)? else {
-                    return Ok(Value::from(""));
-                };
-                let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
-                let (Some(from), Some(to)) = (relation_of(&from), relation_of(&to)) else {
-                    return Err(Error::new(
-                        ErrorKind::InvalidOperation,
-                        "rename_relation needs two relations",
-                    ));
-                };
-                let kind = match adapter.relation_kind(&from).map_err(sql_error)? {
-                    Some(crate::adapter::RelationKind::View) => "view",
-                    _ => "table",
-                };
-                adapter
-                    .execute(&format!(
-                        "alter {kind} {from} rename to {}",
-                        crate::relation::quote(&to.identifier)
-                    ))
-                    .map_err(sql_error)?;
-                adapter.forget_relation(&from);
-                adapter.forget_relation(&to);
-                Ok(Value::from(""))
-            }
+            "drop_relation" | "truncate_relation" => drop_or_truncate(state, method, args),
+            "rename_relation" => rename_relation(state, args),
             "list_relations_without_caching" => {
                 let (schema_relation,): (Value,) = from_args(args)?;
                 let Some(db) = database(state)? else {
@@ -172,59 +124,7 @@ impl Object for AdapterObject {
             "expand_target_column_types" | "cache_added" | "cache_dropped" | "cache_renamed" | "commit" => {
                 Ok(Value::from(""))
             }
-            "dispatch" => {
-                let (name, positional_namespace, kwargs): (String, Option<String>, Kwargs) = from_args(args)?;
-                let namespace: Option<String> = match positional_namespace {
-                    Some(ns) => Some(ns),
-                    None => kwargs.get("macro_namespace")?,
-                };
-                kwargs.assert_all_used()?;
-                let bare = name.rsplit('.').next().unwrap_or(&name).to_string();
-                let engine = adapter_type(state.lookup("target"));
-                let candidates = [format!("{engine}__{bare}"), format!("default__{bare}")];
-                // dbt searches the namespace's packages (`dispatch:` in dbt_project.yml can
-                // put others, such as the root project, before it), each for the adapter's
-                // implementation, then the default one.
-                let search_order: Vec<String> = match &namespace {
-                    Some(ns) => state
-                        .lookup("__mallard_dispatch")
-                        .and_then(|d| d.get_attr(ns).ok())
-                        .filter(|v| !v.is_undefined())
-                        .and_then(|v| v.try_iter().ok().map(|it| it.map(|p| p.to_string()).collect()))
-                        // Unconfigured, dbt looks in the root project first, then the
-                        // namespace's package (for dbt's own namespace: a global name, so
-                        // the root project's `default__<name>` before dbt's).
-                        .unwrap_or_else(|| match state.lookup("__mallard_root") {
-                            Some(root) if !root.to_string().is_empty() => {
-                                vec![root.to_string(), ns.clone()]
-                            }
-                            _ => vec![ns.clone()],
-                        }),
-                    None => Vec::new(),
-                };
-                for package in &search_order {
-                    let Some(ns) = state.lookup(package) else { continue };
-                    for candidate in &candidates {
-                        if let Ok(f) = ns.get_attr(candidate) {
-                            if !f.is_undefined() {
-                                return Ok(f);
-                            }
-                        }
-                    }
-                }
-                for candidate in &candidates {
-                    if let Some(f) = state.lookup(candidate) {
-                        return Ok(f);
-                    }
-                }
-                Err(Error::new(
-                    ErrorKind::UnknownFunction,
-                    format!(
-                        "adapter.dispatch found no macro for `{name}`{}: define `{engine}__{bare}` or `default__{bare}`",
-                        namespace.map(|n| format!(" in `{n}`")).unwrap_or_default()
-                    ),
-                ))
-            }
+            "dispatch" => dispatch(state, args),
             "quote" => {
                 let (ident,): (String,) = from_args(args)?;
                 Ok(Value::from(crate::relation::quote(&ident)))
@@ -233,6 +133,124 @@ impl Object for AdapterObject {
             _ => other_method(state, method, args),
         }
     }
+}
+
+/// `adapter.drop_relation(r)` (the engine's `drop`) and `adapter.truncate_relation(r)`
+/// (`delete from`); nothing when the relation does not exist or there is no database.
+fn drop_or_truncate(state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
+    let (relation,): (Value,) = from_args(args)?;
+    let Some(db) = database(state)? else {
+        return Ok(Value::from(""));
+    };
+    let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(found) = relation_of(&relation)
+        .map(|r| adapter.find_relation(&r.database, &r.schema, &r.identifier))
+        .transpose()
+        .map_err(sql_error)?
+        .flatten()
+    else {
+        return Ok(Value::from(""));
+    };
+    let kind = adapter.relation_kind(&found).map_err(sql_error)?;
+    let sql = match (method, kind) {
+        ("truncate_relation", _) => format!("delete from {found}"),
+        (_, kind) => adapter
+            .dialect()
+            .drop_if_exists(kind.unwrap_or(crate::adapter::RelationKind::Table), &found),
+    };
+    adapter.execute(&sql).map_err(sql_error)?;
+    adapter.forget_relation(&found);
+    Ok(Value::from(""))
+}
+
+/// `adapter.rename_relation(from, to)`: the table or view renamed (same schema), both names
+/// forgotten by the relation cache.
+///
+/// Errors: either is not a relation; the engine's.
+fn rename_relation(state: &State, args: &[Value]) -> Result<Value, Error> {
+    let (from, to): (Value, Value) = from_args(args)?;
+    let Some(db) = database(state)? else {
+        return Ok(Value::from(""));
+    };
+    let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+    let (Some(from), Some(to)) = (relation_of(&from), relation_of(&to)) else {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "rename_relation needs two relations",
+        ));
+    };
+    let kind = match adapter.relation_kind(&from).map_err(sql_error)? {
+        Some(crate::adapter::RelationKind::View) => "view",
+        _ => "table",
+    };
+    adapter
+        .execute(&format!(
+            "alter {kind} {from} rename to {}",
+            crate::relation::quote(&to.identifier)
+        ))
+        .map_err(sql_error)?;
+    adapter.forget_relation(&from);
+    adapter.forget_relation(&to);
+    Ok(Value::from(""))
+}
+
+/// `adapter.dispatch(name, macro_namespace=None)`: the macro implementing `name` for the
+/// target's engine (`<engine>__name`, else `default__name`), searched in the namespace's
+/// packages in dbt's order (see the comments).
+///
+/// Errors: no package has either macro.
+fn dispatch(state: &State, args: &[Value]) -> Result<Value, Error> {
+    let (name, positional_namespace, kwargs): (String, Option<String>, Kwargs) = from_args(args)?;
+    let namespace: Option<String> = match positional_namespace {
+        Some(ns) => Some(ns),
+        None => kwargs.get("macro_namespace")?,
+    };
+    kwargs.assert_all_used()?;
+    let bare = name.rsplit('.').next().unwrap_or(&name).to_string();
+    let engine = adapter_type(state.lookup("target"));
+    let candidates = [format!("{engine}__{bare}"), format!("default__{bare}")];
+    // dbt searches the namespace's packages (`dispatch:` in dbt_project.yml can
+    // put others, such as the root project, before it), each for the adapter's
+    // implementation, then the default one.
+    let search_order: Vec<String> = match &namespace {
+        Some(ns) => state
+            .lookup("__mallard_dispatch")
+            .and_then(|d| d.get_attr(ns).ok())
+            .filter(|v| !v.is_undefined())
+            .and_then(|v| v.try_iter().ok().map(|it| it.map(|p| p.to_string()).collect()))
+            // Unconfigured, dbt looks in the root project first, then the
+            // namespace's package (for dbt's own namespace: a global name, so
+            // the root project's `default__<name>` before dbt's).
+            .unwrap_or_else(|| match state.lookup("__mallard_root") {
+                Some(root) if !root.to_string().is_empty() => {
+                    vec![root.to_string(), ns.clone()]
+                }
+                _ => vec![ns.clone()],
+            }),
+        None => Vec::new(),
+    };
+    for package in &search_order {
+        let Some(ns) = state.lookup(package) else { continue };
+        for candidate in &candidates {
+            if let Ok(f) = ns.get_attr(candidate) {
+                if !f.is_undefined() {
+                    return Ok(f);
+                }
+            }
+        }
+    }
+    for candidate in &candidates {
+        if let Some(f) = state.lookup(candidate) {
+            return Ok(f);
+        }
+    }
+    Err(Error::new(
+        ErrorKind::UnknownFunction,
+        format!(
+            "adapter.dispatch found no macro for `{name}`{}: define `{engine}__{bare}` or `default__{bare}`",
+            namespace.map(|n| format!(" in `{n}`")).unwrap_or_default()
+        ),
+    ))
 }
 
 /// `columns` as the list of column objects (`name`, `dtype`, `is_string()`, ...) dbt's adapter
