@@ -174,23 +174,7 @@ impl Project {
             .canonicalize()
             .with_context(|| format!("project directory `{}` does not exist", root.display()))?;
         let file = "dbt_project.yml";
-        let path = root.join(file);
-        let text = std::fs::read_to_string(&path).map_err(|_| {
-            Diagnostic::new(format!("no `dbt_project.yml` in `{}`", root.display()))
-                .help("run mallard in a dbt project folder, or point at one with `--project-dir`")
-        })?;
-        let doc = crate::config::yaml::parse_mapping(file, &text)?;
-        for (key, _) in &doc {
-            if !PROJECT_KEYS.contains(&key.as_str()) {
-                let mut d = Diagnostic::new(format!("unknown key `{key}` in `{file}`"))
-                    .at(crate::config::yaml::key_location(file, &text, key));
-                if let Some(s) = did_you_mean(key, PROJECT_KEYS.iter().copied()) {
-                    d = d.help(format!("did you mean `{s}`?"));
-                }
-                return Err(d.into());
-            }
-        }
-        let doc = yaml::render_config_values(file, &text, doc, ctx)?;
+        let (text, doc) = read_project_file(&root, file, ctx)?;
         let name = match doc.get("name").and_then(Value::as_str) {
             Some(n) if !n.is_empty() => n.to_string(),
             _ => {
@@ -205,23 +189,11 @@ impl Project {
             .and_then(Value::as_str)
             .unwrap_or(&name)
             .to_string();
-        let paths = |keys: &[&str], default: &str| -> Vec<String> {
-            keys.iter()
-                .find_map(|k| doc.get(*k))
-                .map(config::as_string_list)
-                .unwrap_or_else(|| vec![default.to_string()])
-        };
-        let model_paths = paths(&["model-paths", "source-paths"], "models");
-        let seed_paths = paths(&["seed-paths", "data-paths"], "seeds");
-        let macro_paths = paths(&["macro-paths"], "macros");
-        let test_paths = paths(&["test-paths"], "tests");
-        let snapshot_paths = paths(&["snapshot-paths"], "snapshots");
         let target_path = doc
             .get("target-path")
             .and_then(Value::as_str)
             .unwrap_or("target")
             .to_string();
-
         let hooks = |key: &str| -> Vec<String> {
             doc.get(key)
                 .map(config::as_string_list)
@@ -231,134 +203,45 @@ impl Project {
                 .collect()
         };
         let (on_run_start, on_run_end) = (hooks("on-run-start"), hooks("on-run-end"));
-        let dispatch = doc
-            .get("dispatch")
-            .and_then(Value::as_array)
-            .map(|entries| {
-                entries
-                    .iter()
-                    .filter_map(|e| {
-                        let ns = e.get("macro_namespace")?.as_str()?.to_string();
-                        Some((
-                            ns,
-                            e.get("search_order")
-                                .map(config::as_string_list)
-                                .unwrap_or_default(),
-                        ))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
         let packages_install_path = doc
             .get("packages-install-path")
             .and_then(Value::as_str)
             .unwrap_or("dbt_packages")
             .to_string();
-        let mut vars = Map::new();
-        if let Some(Value::Object(v)) = doc.get("vars") {
-            for (key, value) in v {
-                match value {
-                    // `vars: {my_project: {x: 1}}` scopes vars to a package; ours apply here,
-                    // other packages' are not ours to read.
-                    // Packages are not supported yet, so no other scope can exist.
-                    Value::Object(scoped) if key == &name => vars.extend(scoped.clone()),
-                    _ => {
-                        vars.insert(key.clone(), value.clone());
-                    }
-                }
-            }
-        }
-        vars.extend(ctx.vars.clone());
-
-        let read = |dirs: &[String], exts: &[&str], with_contents: bool| -> Result<Vec<ProjectFile>> {
-            let mut out = Vec::new();
-            for dir in dirs {
-                out.extend(find_files(&root, dir, exts, with_contents)?);
-            }
-            Ok(out)
-        };
-        let models = read(&model_paths, &["sql"], true)?;
-        let python_models = read(&model_paths, &["py"], true)?;
-        let seeds = read(&seed_paths, &["csv"], false)?;
-        let mut macros = read(&macro_paths, &["sql"], true)?;
-        let snapshots = read(&snapshot_paths, &["sql"], true)?;
-        // `{% docs %}` blocks live in Markdown files under the docs paths (by default, every
-        // resource folder).
-        let docs_paths = match doc.get("docs-paths") {
-            Some(v) => config::as_string_list(v),
-            None => {
-                let mut all: Vec<String> = Vec::new();
-                for p in model_paths
-                    .iter()
-                    .chain(&seed_paths)
-                    .chain(&snapshot_paths)
-                    .chain(&test_paths)
-                {
-                    if !all.contains(p) {
-                        all.push(p.clone());
-                    }
-                }
-                all
-            }
-        };
-        let docs = read(&docs_paths, &["md"], true)?;
-        // `tests/generic/` holds generic test definitions (`{% test %}` blocks), read as macros.
-        let (generic, singular_tests): (Vec<ProjectFile>, Vec<ProjectFile>) =
-            read(&test_paths, &["sql"], true)?
-                .into_iter()
-                .filter(|f| !is_fixture(f))
-                .partition(|f| f.path.starts_with("generic/"));
-        macros.extend(generic);
-        // `fixtures/` folders under the test paths hold unit test fixtures (`fixture:`), as in dbt.
-        let unit_test_fixtures: Vec<ProjectFile> = read(&test_paths, &["sql", "csv"], true)?
-            .into_iter()
-            .filter(is_fixture)
-            .collect();
-        let mut property_dirs: Vec<String> = Vec::new();
-        for dir in model_paths
-            .iter()
-            .chain(&seed_paths)
-            .chain(&test_paths)
-            .chain(&snapshot_paths)
-        {
-            if !property_dirs.contains(dir) {
-                property_dirs.push(dir.clone());
-            }
-        }
-        let property_files = read(&property_dirs, &["yml", "yaml"], true)?;
-
+        let files = ProjectFiles::read(&root, &doc)?;
         let clean_targets = doc
             .get("clean-targets")
             .map(config::as_string_list)
             .unwrap_or_else(|| vec![target_path.clone()]);
+        let tree = |key: &str| doc.get(key).cloned().unwrap_or(Value::Null);
         Ok(Project {
-            root,
-            name,
-            version: doc.get("version").cloned().unwrap_or(Value::Null),
-            profile_name,
-            target_path,
-            clean_targets,
-            vars,
-            models_tree: doc.get("models").cloned().unwrap_or(Value::Null),
-            seeds_tree: doc.get("seeds").cloned().unwrap_or(Value::Null),
-            snapshots_tree: doc.get("snapshots").cloned().unwrap_or(Value::Null),
+            vars: project_vars(&doc, &name, ctx),
+            dispatch: dispatch_of(&doc),
+            version: tree("version"),
+            models_tree: tree("models"),
+            seeds_tree: tree("seeds"),
+            snapshots_tree: tree("snapshots"),
             tests_tree: doc
                 .get("data_tests")
                 .or_else(|| doc.get("tests"))
                 .cloned()
                 .unwrap_or(Value::Null),
-            models,
-            python_models,
-            seeds,
-            macros,
-            singular_tests,
-            unit_test_fixtures,
-            snapshots,
-            docs,
-            property_files,
+            root,
+            name,
+            profile_name,
+            target_path,
+            clean_targets,
+            models: files.models,
+            python_models: files.python_models,
+            seeds: files.seeds,
+            macros: files.macros,
+            singular_tests: files.singular_tests,
+            unit_test_fixtures: files.unit_test_fixtures,
+            snapshots: files.snapshots,
+            docs: files.docs,
+            property_files: files.property_files,
             on_run_start,
             on_run_end,
-            dispatch,
             packages_install_path,
             packages: Vec::new(),
         })
@@ -458,6 +341,149 @@ impl Project {
     /// Absolute path of the target folder (`target/` unless `target-path` says otherwise).
     pub fn target_dir(&self) -> PathBuf {
         self.root.join(&self.target_path)
+    }
+}
+
+/// `dbt_project.yml` (named `file`) of the project at `root`: its text and its mapping with the
+/// config values rendered (see `yaml::render_config_values`).
+///
+/// Errors: the file is missing; a YAML error; a key dbt does not know (with a did-you-mean).
+fn read_project_file(root: &Path, file: &str, ctx: &ConfigContext) -> Result<(String, Map<String, Value>)> {
+    let text = std::fs::read_to_string(root.join(file)).map_err(|_| {
+        Diagnostic::new(format!("no `dbt_project.yml` in `{}`", root.display()))
+            .help("run mallard in a dbt project folder, or point at one with `--project-dir`")
+    })?;
+    let doc = crate::config::yaml::parse_mapping(file, &text)?;
+    for (key, _) in &doc {
+        if !PROJECT_KEYS.contains(&key.as_str()) {
+            let mut d = Diagnostic::new(format!("unknown key `{key}` in `{file}`"))
+                .at(crate::config::yaml::key_location(file, &text, key));
+            if let Some(s) = did_you_mean(key, PROJECT_KEYS.iter().copied()) {
+                d = d.help(format!("did you mean `{s}`?"));
+            }
+            return Err(d.into());
+        }
+    }
+    let doc = yaml::render_config_values(file, &text, doc, ctx)?;
+    Ok((text, doc))
+}
+
+/// `dispatch:` of dbt_project.yml: for each macro namespace, the packages `adapter.dispatch`
+/// searches, in order (none when the key is absent).
+fn dispatch_of(doc: &Map<String, Value>) -> Vec<(String, Vec<String>)> {
+    let Some(entries) = doc.get("dispatch").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|e| {
+            let ns = e.get("macro_namespace")?.as_str()?.to_string();
+            let order = e
+                .get("search_order")
+                .map(config::as_string_list)
+                .unwrap_or_default();
+            Some((ns, order))
+        })
+        .collect()
+}
+
+/// The project's vars: `vars:` of dbt_project.yml (a mapping under the project's own `name`
+/// applies here as well; another package's scope is kept as it is), then `--vars` over them.
+fn project_vars(doc: &Map<String, Value>, name: &str, ctx: &ConfigContext) -> Map<String, Value> {
+    let mut vars = Map::new();
+    if let Some(Value::Object(v)) = doc.get("vars") {
+        for (key, value) in v {
+            match value {
+                Value::Object(scoped) if key == name => vars.extend(scoped.clone()),
+                _ => {
+                    vars.insert(key.clone(), value.clone());
+                }
+            }
+        }
+    }
+    vars.extend(ctx.vars.clone());
+    vars
+}
+
+/// The files of a project, found under the folders dbt_project.yml names.
+struct ProjectFiles {
+    models: Vec<ProjectFile>,
+    python_models: Vec<ProjectFile>,
+    seeds: Vec<ProjectFile>,
+    macros: Vec<ProjectFile>,
+    snapshots: Vec<ProjectFile>,
+    docs: Vec<ProjectFile>,
+    singular_tests: Vec<ProjectFile>,
+    unit_test_fixtures: Vec<ProjectFile>,
+    property_files: Vec<ProjectFile>,
+}
+
+impl ProjectFiles {
+    /// Finds the files under the paths of `doc` (dbt's defaults where a key is absent) in the
+    /// project at `root`: models, seeds, macros (with `tests/generic/`), snapshots, `{% docs %}`
+    /// Markdown, singular tests, unit test fixtures and property YAML.
+    ///
+    /// Errors: a folder that cannot be read.
+    fn read(root: &Path, doc: &Map<String, Value>) -> Result<ProjectFiles> {
+        let paths = |keys: &[&str], default: &str| -> Vec<String> {
+            keys.iter()
+                .find_map(|k| doc.get(*k))
+                .map(config::as_string_list)
+                .unwrap_or_else(|| vec![default.to_string()])
+        };
+        let model_paths = paths(&["model-paths", "source-paths"], "models");
+        let seed_paths = paths(&["seed-paths", "data-paths"], "seeds");
+        let macro_paths = paths(&["macro-paths"], "macros");
+        let test_paths = paths(&["test-paths"], "tests");
+        let snapshot_paths = paths(&["snapshot-paths"], "snapshots");
+        let read = |dirs: &[String], exts: &[&str], with_contents: bool| -> Result<Vec<ProjectFile>> {
+            let mut out = Vec::new();
+            for dir in dirs {
+                out.extend(find_files(root, dir, exts, with_contents)?);
+            }
+            Ok(out)
+        };
+        // Each folder once, in the order given.
+        let distinct = |lists: &[&Vec<String>]| -> Vec<String> {
+            let mut all: Vec<String> = Vec::new();
+            for p in lists.iter().flat_map(|l| l.iter()) {
+                if !all.contains(p) {
+                    all.push(p.clone());
+                }
+            }
+            all
+        };
+        // `{% docs %}` blocks live in Markdown files under the docs paths (by default, every
+        // resource folder).
+        let docs_paths = match doc.get("docs-paths") {
+            Some(v) => config::as_string_list(v),
+            None => distinct(&[&model_paths, &seed_paths, &snapshot_paths, &test_paths]),
+        };
+        // `tests/generic/` holds generic test definitions (`{% test %}` blocks), read as macros.
+        let (generic, singular_tests): (Vec<ProjectFile>, Vec<ProjectFile>) =
+            read(&test_paths, &["sql"], true)?
+                .into_iter()
+                .filter(|f| !is_fixture(f))
+                .partition(|f| f.path.starts_with("generic/"));
+        let mut macros = read(&macro_paths, &["sql"], true)?;
+        macros.extend(generic);
+        let property_dirs = distinct(&[&model_paths, &seed_paths, &test_paths, &snapshot_paths]);
+        Ok(ProjectFiles {
+            models: read(&model_paths, &["sql"], true)?,
+            python_models: read(&model_paths, &["py"], true)?,
+            seeds: read(&seed_paths, &["csv"], false)?,
+            macros,
+            snapshots: read(&snapshot_paths, &["sql"], true)?,
+            docs: read(&docs_paths, &["md"], true)?,
+            singular_tests,
+            // `fixtures/` folders under the test paths hold unit test fixtures (`fixture:`),
+            // as in dbt.
+            unit_test_fixtures: read(&test_paths, &["sql", "csv"], true)?
+                .into_iter()
+                .filter(is_fixture)
+                .collect(),
+            property_files: read(&property_dirs, &["yml", "yaml"], true)?,
+        })
     }
 }
 
