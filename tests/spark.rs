@@ -225,6 +225,14 @@ fn the_chain_builds_on_spark_as_dbt_spark_builds_it_with_the_numbers_it_has_on_d
         "{}",
         debug.text(&p)
     );
+    // `compile --inline` reads the Spark target (it had no connection there).
+    let inline = p.run(&[
+        "compile",
+        "--inline",
+        "select {{ run_query('select 41 + 1 as n').columns[0].values()[0] }} as n",
+    ]);
+    assert_eq!(inline.code, 0, "{}", inline.text(&p));
+    assert!(inline.stdout.contains("select 42 as n"), "{}", inline.text(&p));
     let run = p.run(&["build"]);
     assert_eq!(run.code, 0, "{}", run.text(&p));
     assert!(run.stdout.contains("PASS=14"), "{}", run.text(&p));
