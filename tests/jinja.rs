@@ -11,9 +11,11 @@
 //! The differences still open are listed in `tests/jinja/known_differences.jsonl`, one per line
 //! as `{"template": ..., "reason": ...}`: why Mallard's output differs (most are minijinja's
 //! operators, which Mallard cannot change: ordering values of different kinds, division by zero,
-//! `in` of a non-string in a string, all of which dbt answers with an error). The test fails when a case differs that is not listed (a regression) and
-//! when a listed one no longer differs (progress: shorten the list); `MALLARD_JINJA_BLESS=1`
-//! rewrites the list from this run. It prints the count: `jinja: N of M cases differ from dbt`.
+//! `in` of a non-string in a string, all of which dbt answers with an error). The test fails
+//! when a case differs that is not listed (a regression) and when a listed one no longer differs
+//! (progress: shorten the list); `MALLARD_JINJA_BLESS=1` rewrites the list from this run,
+//! `MALLARD_JINJA_DUMP=FILE` writes each differing case with both outputs, one JSON array per
+//! line. It prints the count: `jinja: N of M cases differ from dbt`.
 
 use std::collections::BTreeSet;
 use std::path::Path;

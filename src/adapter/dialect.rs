@@ -131,7 +131,7 @@ pub trait Dialect: Send + Sync {
 pub struct DuckDb;
 
 /// `table` or `view`.
-fn kind_word(kind: RelationKind) -> &'static str {
+pub(super) fn kind_word(kind: RelationKind) -> &'static str {
     match kind {
         RelationKind::Table => "table",
         RelationKind::View => "view",

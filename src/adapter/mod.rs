@@ -12,6 +12,8 @@ pub mod lock;
 pub mod setup;
 #[cfg(feature = "spark")]
 pub mod spark;
+#[cfg(feature = "spark")]
+pub mod spark_dialect;
 pub mod target;
 
 use std::path::Path;

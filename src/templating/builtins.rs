@@ -46,13 +46,15 @@ impl Object for FlagsObject {
         true
     }
 
+    /// The invocation's settings in upper case (`flags.FULL_REFRESH`, see [`setting`]), and
+    /// dbt's other flags with the values of a default invocation.
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let f = &self.0;
-        Some(match key.as_str()? {
-            "WHICH" => Value::from(f.which.as_str()),
-            "FULL_REFRESH" => Value::from(f.full_refresh),
-            "FAIL_FAST" => Value::from(f.fail_fast),
-            "EMPTY" => Value::from(f.empty),
+        let key = key.as_str()?;
+        let upper = !key.chars().any(char::is_lowercase);
+        if let Some(v) = setting(&self.0, &key.to_lowercase()).filter(|_| upper) {
+            return Some(v);
+        }
+        Some(match key {
             "STORE_FAILURES"
             | "WARN_ERROR"
             | "DEBUG"
@@ -64,10 +66,22 @@ impl Object for FlagsObject {
             | "SEND_ANONYMOUS_USAGE_STATS"
             | "PRINTER_WIDTH" => Value::from(false),
             "LOG_FORMAT" => Value::from("default"),
-            "INVOCATION_COMMAND" => Value::from(format!("dbt {}", f.which)),
             _ => return None,
         })
     }
+}
+
+/// The invocation's setting `key` (`which`, `full_refresh`, `fail_fast`, `empty`,
+/// `invocation_command`, as `invocation_args_dict` names them); `None` for other keys.
+fn setting(f: &RunSettings, key: &str) -> Option<Value> {
+    Some(match key {
+        "which" => Value::from(f.which.as_str()),
+        "full_refresh" => Value::from(f.full_refresh),
+        "fail_fast" => Value::from(f.fail_fast),
+        "empty" => Value::from(f.empty),
+        "invocation_command" => Value::from(format!("dbt {}", f.which)),
+        _ => return None,
+    })
 }
 
 /// `invocation_args_dict`: dbt's arguments of this invocation as a dict (`which`,
@@ -91,15 +105,7 @@ impl Object for InvocationArgs {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let f = &self.0;
-        Some(match key.as_str()? {
-            "which" => Value::from(f.which.as_str()),
-            "full_refresh" => Value::from(f.full_refresh),
-            "fail_fast" => Value::from(f.fail_fast),
-            "empty" => Value::from(f.empty),
-            "invocation_command" => Value::from(format!("dbt {}", f.which)),
-            _ => return None,
-        })
+        setting(&self.0, key.as_str()?)
     }
 
     fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
