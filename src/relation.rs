@@ -4,8 +4,10 @@
 
 use std::fmt;
 
-/// A table or view in DuckDB, named by catalog (`database`), schema and identifier.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A table or view in DuckDB, named by catalog (`database`), schema and identifier. Two
+/// relations are equal when their names (and [`Relation::external`] expressions) are: the
+/// [`Relation::kind`] is what is known about it, not part of its name.
+#[derive(Debug, Clone)]
 pub struct Relation {
     pub database: String,
     pub schema: String,
@@ -14,6 +16,47 @@ pub struct Relation {
     /// reads them (`'data/orders.csv'`, `read_parquet('x/*.parquet')`), which the relation
     /// prints as instead of its name.
     pub external: Option<String>,
+    /// What the relation is, as dbt's `relation.type` names it (`table`, `view`, `cte`,
+    /// `materialized_view`, `external`), when known: from the catalog that found it or from
+    /// `api.Relation.create(type=...)`; `None` otherwise.
+    pub kind: Option<String>,
+}
+
+impl Relation {
+    fn key(&self) -> (&str, &str, &str, Option<&str>) {
+        (
+            &self.database,
+            &self.schema,
+            &self.identifier,
+            self.external.as_deref(),
+        )
+    }
+}
+
+impl PartialEq for Relation {
+    fn eq(&self, other: &Relation) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Relation {}
+
+impl std::hash::Hash for Relation {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state)
+    }
+}
+
+impl PartialOrd for Relation {
+    fn partial_cmp(&self, other: &Relation) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Relation {
+    fn cmp(&self, other: &Relation) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
 }
 
 impl Relation {
@@ -23,7 +66,14 @@ impl Relation {
             schema: schema.to_string(),
             identifier: identifier.to_string(),
             external: None,
+            kind: None,
         }
+    }
+
+    /// This relation, known to be a `kind` (see [`Relation::kind`]).
+    pub fn of_kind(mut self, kind: &str) -> Relation {
+        self.kind = Some(kind.to_string());
+        self
     }
 
     /// This relation read through `expression` (see [`Relation::external`]).
@@ -35,7 +85,7 @@ impl Relation {
     /// The common table expression an ephemeral model becomes, `__dbt__cte__<name>`: a relation
     /// with no database and no schema, which prints as its bare identifier.
     pub fn cte(model_name: &str) -> Relation {
-        Relation::new("", "", &format!("__dbt__cte__{model_name}"))
+        Relation::new("", "", &format!("__dbt__cte__{model_name}")).of_kind("cte")
     }
 
     /// Whether this is an ephemeral model's CTE (see [`Relation::cte`]).
@@ -80,7 +130,12 @@ pub fn quote(ident: &str) -> String {
 impl fmt::Display for Relation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_cte() {
-            return write!(f, "{}", self.identifier);
+            // A CTE prints bare; another relation without database and schema (dbt-duckdb's
+            // temporary relations) by its quoted identifier.
+            return match self.kind.as_deref() {
+                Some("cte") => write!(f, "{}", self.identifier),
+                _ => f.write_str(&quote(&self.identifier)),
+            };
         }
         if let Some(expression) = &self.external {
             return f.write_str(expression);

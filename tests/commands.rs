@@ -294,7 +294,10 @@ fn what_mallard_does_not_implement_is_named_not_ignored() {
         "models/contracted.yml",
         "models:\n  - name: contracted\n    config:\n      contract: {enforced: true}\n    columns:\n      - name: id\n        data_type: integer\n        constraints: [{type: not_null}]\n",
     );
-    project.write("models/contracted.sql", "select 1 as id");
+    project.write(
+        "models/contracted.sql",
+        "{{ config(grants={'select': ['reporter']}) }}\nselect 1 as id",
+    );
     let r = project.run(&["parse"]);
     assert_eq!(r.code, 0, "{}", r.text(&project));
     let text = r.text(&project);
@@ -304,6 +307,13 @@ fn what_mallard_does_not_implement_is_named_not_ignored() {
     );
     assert!(
         text.contains("model `contracted` (models/contracted.sql) declares constraints Mallard does not apply (`not_null`)"),
+        "{text}"
+    );
+    // Grants: DuckDB has none; one warning, as dbt-duckdb's.
+    assert!(
+        text.contains("Grants for relations are not supported by Mallard")
+            && text
+                .contains("the `grants` of 1 node(s), first `model.shop.contracted` (models/contracted.sql)"),
         "{text}"
     );
     // A Python model is a node, as in dbt (its `dbt.ref` is an edge, `language: python` in the

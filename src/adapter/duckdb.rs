@@ -88,11 +88,17 @@ impl DuckDbConnection {
     fn relation_rows(&self, sql: &str, params: &[&str]) -> Result<Vec<Relation>> {
         let mut stmt = self.0.prepare(sql)?;
         let rows = stmt.query_map(duckdb::params_from_iter(params), |row| {
-            Ok(Relation::new(
+            let relation = Relation::new(
                 &row.get::<_, String>(0)?,
                 &row.get::<_, String>(1)?,
                 &row.get::<_, String>(2)?,
-            ))
+            );
+            // information_schema's table_type: `BASE TABLE`, `VIEW`, `LOCAL TEMPORARY`.
+            let kind = match row.get::<_, String>(3)?.as_str() {
+                "VIEW" => "view",
+                _ => "table",
+            };
+            Ok(relation.of_kind(kind))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -167,7 +173,7 @@ impl Connection for DuckDbConnection {
 
     fn relations_in_schema(&self, database: &str, schema: &str) -> Result<Vec<Relation>> {
         self.relation_rows(
-            "select table_catalog, table_schema, table_name from information_schema.tables \
+            "select table_catalog, table_schema, table_name, table_type from information_schema.tables \
              where lower(table_catalog) = lower(?) and lower(table_schema) = lower(?) order by table_name",
             &[database, schema],
         )
@@ -185,7 +191,7 @@ impl Connection for DuckDbConnection {
     fn find_relation(&self, database: &str, schema: &str, identifier: &str) -> Result<Option<Relation>> {
         Ok(self
             .relation_rows(
-                "select table_catalog, table_schema, table_name from information_schema.tables \
+                "select table_catalog, table_schema, table_name, table_type from information_schema.tables \
                  where lower(table_catalog) = lower(?) and lower(table_schema) = lower(?) \
                  and lower(table_name) = lower(?)",
                 &[database, schema, identifier],

@@ -306,11 +306,13 @@ impl Connection for SparkConnection {
     }
 
     fn relations_in_schema(&self, _database: &str, schema: &str) -> Result<Vec<Relation>> {
-        let mut names: Vec<String> = self.tables_in(schema)?.into_iter().map(|(n, _)| n).collect();
-        names.sort();
-        Ok(names
+        let mut found = self.tables_in(schema)?;
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(found
             .iter()
-            .map(|n| Relation::new("spark_catalog", schema, n))
+            .map(|(n, kind)| {
+                Relation::new("spark_catalog", schema, n).of_kind(super::dialect::kind_word(*kind))
+            })
             .collect())
     }
 

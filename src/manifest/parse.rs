@@ -93,6 +93,7 @@ pub fn parse(project: &Project, target: &Target, env: &Environment<'static>) -> 
             np.file
         ));
     }
+    warn_of_grants(&mut p.manifest);
     p.resolve()?;
     p.resolve_semantic()?;
     // Once every node is in (exposures come from resolve_semantic) with its final config.
@@ -562,4 +563,28 @@ fn file_checksum(path: &std::path::Path) -> String {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
     sha256_hex(format!("size {} modified {modified}", meta.len()).as_bytes())
+}
+
+/// Not silently: `grants` on any node get one warning naming how many and the first, as
+/// dbt-duckdb warns once that DuckDB has no grants (Mallard applies them on no engine).
+fn warn_of_grants(manifest: &mut Manifest) {
+    let granted: Vec<&Node> = manifest
+        .nodes
+        .values()
+        .filter(|n| {
+            n.config
+                .0
+                .get("grants")
+                .is_some_and(|g| g.as_object().is_some_and(|m| !m.is_empty()))
+        })
+        .collect();
+    if let Some(first) = granted.first() {
+        let warning = format!(
+            "Grants for relations are not supported by Mallard (DuckDB has none; dbt-duckdb warns the same): the `grants` of {} node(s), first `{}` ({}), are not applied",
+            granted.len(),
+            first.unique_id,
+            first.original_file_path
+        );
+        manifest.warnings.push(warning);
+    }
 }

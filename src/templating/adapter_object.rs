@@ -361,6 +361,13 @@ fn other_method(state: &State, method: &str, args: &[Value]) -> Result<Value, Er
             })
         }
         "warn_once" => Ok(Value::from("")),
+        // dbt-duckdb's folder for external models' files: the profile's `external_root`, `.`
+        // when it sets none.
+        "external_root" => Ok(state
+            .lookup("target")
+            .and_then(|t| t.get_attr("external_root").ok())
+            .filter(|v| !v.is_undefined() && !v.is_none())
+            .unwrap_or(Value::from("."))),
         _ => Err(Error::new(
             ErrorKind::UnknownMethod,
             format!("adapter.{method} is not available in Mallard"),

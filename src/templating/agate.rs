@@ -13,6 +13,8 @@ use crate::adapter::Cell;
 #[derive(Debug)]
 pub struct Table {
     column_names: Arc<Vec<String>>,
+    /// Each column's agate type name (see [`agate_type`]).
+    column_types: Vec<&'static str>,
     pub(super) rows: Vec<Arc<Row>>,
 }
 
@@ -33,8 +35,12 @@ struct Columns(Vec<Arc<TableColumn>>);
 
 impl Table {
     pub(super) fn new(columns: Vec<String>, rows: Vec<Vec<Cell>>) -> Table {
+        let column_types = (0..columns.len())
+            .map(|i| agate_type(rows.iter().filter_map(|r| r.get(i))))
+            .collect();
         let names = Arc::new(columns);
         Table {
+            column_types,
             rows: rows
                 .into_iter()
                 .map(|r| {
@@ -90,6 +96,26 @@ impl Object for Table {
         Enumerator::Seq(self.rows.len())
     }
 
+    /// As agate prints a table (`str(table)`, its `print_structure()`): a Markdown table of
+    /// each column's name and type, cells padded to the widest, one line per column.
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name_width = self
+            .column_names
+            .iter()
+            .map(|n| n.chars().count())
+            .fold(6, usize::max);
+        let type_width = self.column_types.iter().map(|t| t.len()).fold(9, usize::max);
+        let line = |f: &mut std::fmt::Formatter<'_>, a: &str, b: &str| {
+            writeln!(f, "| {a:<name_width$} | {b:<type_width$} |")
+        };
+        line(f, "column", "data_type")?;
+        line(f, &"-".repeat(name_width), &"-".repeat(type_width))?;
+        for (name, kind) in self.column_names.iter().zip(&self.column_types) {
+            line(f, name, kind)?;
+        }
+        Ok(())
+    }
+
     /// agate's `rename(column_names)`: the table with its columns renamed by a dict (old name
     /// to new; others kept) or a list of new names, in order.
     fn call_method(self: &Arc<Self>, _state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
@@ -131,6 +157,7 @@ impl Object for Table {
                 })
                 .collect(),
             column_names: names,
+            column_types: self.column_types.clone(),
         }))
     }
 }
@@ -206,10 +233,33 @@ impl Object for TableColumn {
 
     fn call_method(self: &Arc<Self>, _state: &State, method: &str, _args: &[Value]) -> Result<Value, Error> {
         match method {
-            "values" => Ok(Value::from(self.values.clone())),
+            // agate's column values are a tuple.
+            "values" => Ok(Value::from_object(super::mutable::Tuple(self.values.clone()))),
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
     }
+}
+
+/// The agate type dbt gives a column of these values: `Integer` (dbt's own, for whole numbers),
+/// `Number`, `Boolean`, `Date`, `DateTime`, `Text`; a column of nulls only (or no rows) is
+/// `Integer`, the first type dbt's type tester tries.
+fn agate_type<'a>(cells: impl Iterator<Item = &'a Cell>) -> &'static str {
+    let mut kind = "Integer";
+    for cell in cells {
+        kind = match cell {
+            Cell::Null => continue,
+            Cell::Int(_) | Cell::UInt(_) => "Integer",
+            Cell::Float(_) | Cell::Decimal(_) => "Number",
+            Cell::Bool(_) => "Boolean",
+            Cell::Temporal(t) if t.len() == 10 => "Date",
+            Cell::Temporal(_) => "DateTime",
+            Cell::List(_) | Cell::Text(_) | Cell::Other(_) => "Text",
+        };
+        if kind != "Integer" {
+            break;
+        }
+    }
+    kind
 }
 
 /// A query's value as Jinja sees it: numbers, booleans and strings as themselves, a decimal

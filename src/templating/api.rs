@@ -125,8 +125,18 @@ impl Object for Column {
         })
     }
 
+    /// As dbt-duckdb prints one (its `DuckDBColumn` dataclass, by `str` and by `repr`):
+    /// `DuckDBColumn(column='id', dtype='INTEGER', char_size=None, ...)`.
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "<Column {} ({})>", self.name, self.data_type())
+        let mut name = String::new();
+        super::pyrepr::string_repr(&self.name, &mut name);
+        let mut dtype = String::new();
+        super::pyrepr::string_repr(&self.dtype, &mut dtype);
+        write!(
+            f,
+            "DuckDBColumn(column={name}, dtype={dtype}, char_size=None, numeric_precision=None, \
+             numeric_scale=None, fields=[])"
+        )
     }
 }
 
@@ -183,10 +193,12 @@ impl Object for RelationClass {
                 let database = part("database", default("database"))?;
                 let schema = part("schema", default("schema"))?;
                 let identifier = part("identifier", String::new())?;
-                let _: Option<Value> = kwargs.get("type")?;
+                let kind: Option<Value> = kwargs.get("type")?;
                 let _: Option<Value> = kwargs.get("quote_policy")?;
                 kwargs.assert_all_used()?;
-                Ok(Value::from_object(Relation::new(&database, &schema, &identifier)))
+                let mut relation = Relation::new(&database, &schema, &identifier);
+                relation.kind = kind.filter(|k| !k.is_none()).map(|k| k.to_string());
+                Ok(Value::from_object(relation))
             }
             "add_ephemeral_prefix" => {
                 let (name,): (String,) = from_args(args)?;

@@ -36,9 +36,29 @@ fn node_value(state: &State, key: &'static str) -> Option<Value> {
     global.or_else(|| state.lookup(key))
 }
 
-/// dbt's cross-database macros (`dbt.concat`, `dbt.dateadd`, `dbt.type_string`, ...), as
-/// dbt-duckdb renders them.
-pub(super) const DBT_MACROS: &str = include_str!("dbt_macros.sql");
+/// dbt's built-in macros, written for Mallard, as `(file, text)`: the cross-database macros
+/// (`dbt.concat`, `dbt.dateadd`, `dbt.type_string`, ...), the naming, schema and relation
+/// macros, and the SQL helpers of dbt's materializations, incremental strategies, snapshots,
+/// tests and hooks, each rendering what dbt-duckdb renders (`tests/namespace.rs` compares them
+/// with dbt's).
+pub(super) const DBT_MACROS: &[(&str, &str)] = &[
+    (
+        "<mallard>/dbt_macros/cross_db.sql",
+        include_str!("dbt_macros/cross_db.sql"),
+    ),
+    (
+        "<mallard>/dbt_macros/relations.sql",
+        include_str!("dbt_macros/relations.sql"),
+    ),
+    (
+        "<mallard>/dbt_macros/materializations.sql",
+        include_str!("dbt_macros/materializations.sql"),
+    ),
+    (
+        "<mallard>/dbt_macros/helpers.sql",
+        include_str!("dbt_macros/helpers.sql"),
+    ),
+];
 
 /// A callable macro: macro `name` of template `file`, of package `package` (see
 /// [`call_macro`]). Two values of the same macro compare equal, as Python's macro objects do

@@ -401,15 +401,15 @@ fn compile_macro_files(
 ) -> Result<BTreeMap<String, BTreeMap<String, String>>, Diagnostic> {
     // Package name -> macro name -> file.
     let mut namespaces: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    let builtin = MacroFile {
+    let builtin = DBT_MACROS.iter().map(|(file, text)| MacroFile {
         package: "dbt",
-        file: "<mallard>/dbt_macros.sql",
-        text: DBT_MACROS,
-    };
+        file,
+        text,
+    });
     // Files with a macro that takes `kwargs`/`varargs` (see `rewrite::catch_all_parameters`):
     // only their macros need the arguments sorted on each call.
     let mut catch_all_files: Vec<Value> = Vec::new();
-    for MacroFile { package, file, text } in std::iter::once(builtin).chain(macros.iter().copied()) {
+    for MacroFile { package, file, text } in builtin.chain(macros.iter().copied()) {
         let renamed = rename_macros(text);
         let with_catch_all = catch_all_parameters(&renamed);
         if with_catch_all.len() != renamed.len() {

@@ -26,19 +26,23 @@ pub fn str_of(value: &Value) -> String {
     out
 }
 
-/// Appends Python's `str(value)` to `out`: a string as it is, anything else as [`py_repr`].
+/// Appends Python's `str(value)` to `out`: a string as it is, a relation as its quoted name,
+/// anything else as [`py_repr`].
 pub fn py_str(value: &Value, out: &mut String) {
     match value.kind() {
         ValueKind::Undefined => {}
         ValueKind::String => out.push_str(value.as_str().unwrap_or_default()),
+        ValueKind::Map if value.downcast_object_ref::<crate::relation::Relation>().is_some() => {
+            out.push_str(&value.to_string())
+        }
         _ => py_repr(value, out),
     }
 }
 
 /// Appends Python's `repr(value)` to `out`: strings quoted as Python quotes them, `None`,
 /// `True`/`False`, floats in Python's shortest form, lists `[...]`, tuples `(...)`, dicts
-/// `{k: v}`, each item by its `repr`. A value that renders itself (a relation, a column, a
-/// macro) appends its rendering.
+/// `{k: v}`, each item by its `repr`; a relation as `<DuckDBRelation "db"."schema"."name">`.
+/// A value that renders itself (a column, a macro) appends its rendering.
 pub fn py_repr(value: &Value, out: &mut String) {
     match value.kind() {
         ValueKind::Undefined => {}
@@ -49,6 +53,10 @@ pub fn py_repr(value: &Value, out: &mut String) {
             _ => out.push_str(&value.to_string()),
         },
         ValueKind::String => string_repr(value.as_str().unwrap_or_default(), out),
+        // Python's repr of a relation (dbt's `BaseRelation.__repr__`) names its class.
+        ValueKind::Map if value.downcast_object_ref::<crate::relation::Relation>().is_some() => {
+            out.push_str(&format!("<DuckDBRelation {value}>"))
+        }
         ValueKind::Seq | ValueKind::Map if renders_itself(value) => out.push_str(&value.to_string()),
         ValueKind::Seq => {
             let tuple = value.downcast_object_ref::<Tuple>().is_some();

@@ -118,12 +118,17 @@ impl Object for Relation {
             }
             "identifier" | "name" | "table" => Some(Value::from(self.identifier.clone())),
             "metadata" => Some(minijinja::context! { type => "DuckDBRelation" }),
+            // dbt's `type` (none when not known) and its `is_<type>` properties.
+            "type" => Some(Value::from(self.kind.clone())),
+            "is_table" | "is_view" | "is_cte" | "is_materialized_view" => Some(Value::from(
+                self.kind.as_deref() == key.as_str()?.strip_prefix("is_"),
+            )),
             _ => None,
         }
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Str(&["database", "schema", "identifier", "metadata"])
+        Enumerator::Str(&["database", "schema", "identifier", "metadata", "type"])
     }
 
     /// `render()`: the quoted name; `include(database=, schema=, identifier=)`: the name
@@ -153,8 +158,8 @@ impl Object for Relation {
                 Ok(Value::from(parts.join(".")))
             }
             // dbt's relations: `incorporate(path={...}, type=...)` and `replace_path(...)`
-            // give the relation with the named parts replaced; other keywords (type,
-            // quote policy) change nothing Mallard prints.
+            // give the relation with the named parts (and type) replaced; other keywords
+            // (quote policy) change nothing Mallard prints.
             "incorporate" | "replace_path" => {
                 let (kwargs,): (minijinja::value::Kwargs,) = minijinja::value::from_args(args)?;
                 let path: Value = match method {
@@ -167,10 +172,15 @@ impl Object for Relation {
                             )?,
                     ),
                 };
+                let mut changed = self.as_ref().clone();
+                if method == "incorporate" {
+                    if let Some(kind) = kwargs.get::<Option<Value>>("type")? {
+                        changed.kind = (!kind.is_none()).then(|| kind.to_string());
+                    }
+                }
                 for k in kwargs.args().map(str::to_string).collect::<Vec<_>>() {
                     let _: Value = kwargs.get(&k)?;
                 }
-                let mut changed = self.as_ref().clone();
                 for (key, part) in [
                     ("database", &mut changed.database),
                     ("schema", &mut changed.schema),
@@ -187,11 +197,32 @@ impl Object for Relation {
             // The schema this relation is in, printed `"database"."schema"`.
             "without_identifier" => Ok(Value::from_object(SchemaRelation(self.clone()))),
             "quote" => Ok(Value::from_dyn_object(self.clone())),
+            // The schema dbt's catalog macros read this relation's tables from.
+            "information_schema" => Ok(Value::from_object(InformationSchema(self.database.clone()))),
             _ => Err(minijinja::Error::from(minijinja::ErrorKind::UnknownMethod)),
         }
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self.as_ref(), f)
+    }
+}
+
+/// `relation.information_schema()`: the information schema of the relation's database,
+/// printed `"database".INFORMATION_SCHEMA`, with `database` as an attribute.
+#[derive(Debug)]
+pub struct InformationSchema(String);
+
+impl Object for InformationSchema {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "database" => Some(Value::from(self.0.clone())),
+            "schema" | "identifier" => Some(Value::from("INFORMATION_SCHEMA")),
+            _ => None,
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.INFORMATION_SCHEMA", crate::relation::quote(&self.0))
     }
 }

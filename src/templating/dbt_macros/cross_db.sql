@@ -255,12 +255,15 @@ cast({{ dbt.dateadd('day', '-1', dbt.dateadd('month', '3', dbt.date_trunc(datepa
 {% macro get_columns_in_relation(relation) %}{{ return(adapter.dispatch('get_columns_in_relation', 'dbt')(relation)) }}{% endmacro %}
 {% macro default__get_columns_in_relation(relation) %}{{ return(adapter.get_columns_in_relation(relation)) }}{% endmacro %}
 {% macro list_relations_without_caching(schema_relation) %}{{ return(adapter.dispatch('list_relations_without_caching', 'dbt')(schema_relation)) }}{% endmacro %}
-{% macro default__list_relations_without_caching(schema_relation) %}{{ return(adapter.list_relations_without_caching(schema_relation)) }}{% endmacro %}
+{#- As dbt-duckdb's: an agate table of `database`, `name`, `schema`, `type` (`table`/`view`). -#}
+{% macro default__list_relations_without_caching(schema_relation) -%}
+{{ return(run_query("select table_catalog as database, table_name as name, table_schema as schema, case when table_type = 'VIEW' then 'view' else 'table' end as type from information_schema.tables where table_schema ilike '" ~ schema_relation.schema ~ "' and table_catalog ilike '" ~ schema_relation.database ~ "'")) }}
+{%- endmacro %}
 {% macro load_cached_relation(relation) %}{{ return(adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier)) }}{% endmacro %}
 {% macro get_or_create_relation(database, schema, identifier, type) -%}
 {%- set found = adapter.get_relation(database=database, schema=schema, identifier=identifier) -%}
-{%- if found is not none -%}{{ return((true, found)) }}{%- endif -%}
-{{ return((false, api.Relation.create(database=database, schema=schema, identifier=identifier, type=type))) }}
+{%- if found is not none -%}{{ return([true, found]) }}{%- endif -%}
+{{ return([false, api.Relation.create(database=database, schema=schema, identifier=identifier, type=type)]) }}
 {%- endmacro %}
 {% macro make_temp_relation(base_relation, suffix='__dbt_tmp') %}{{ return(adapter.dispatch('make_temp_relation', 'dbt')(base_relation, suffix)) }}{% endmacro %}
 {% macro default__make_temp_relation(base_relation, suffix) %}{{ return(base_relation.incorporate(path={"identifier": base_relation.identifier ~ suffix})) }}{% endmacro %}
@@ -293,7 +296,14 @@ limit 0
 {%- endmacro %}
 {% macro get_create_table_as_sql(temporary, relation, sql) %}{{ return(adapter.dispatch('get_create_table_as_sql', 'dbt')(temporary, relation, sql)) }}{% endmacro %}
 {% macro default__get_create_table_as_sql(temporary, relation, sql) %}{{ return(create_table_as(temporary, relation, sql)) }}{% endmacro %}
-{% macro create_table_as(temporary, relation, compiled_code, language='sql') %}{{ return(adapter.dispatch('create_table_as', 'dbt')(temporary, relation, compiled_code, language)) }}{% endmacro %}
+{#- dbt-duckdb's signature, with `partitioned_by` and `sorted_by` (DuckLake's table options,
+    which a DuckDB file has not: refused by name when set). -#}
+{% macro create_table_as(temporary, relation, compiled_code, language='sql', partitioned_by=none, sorted_by=none) -%}
+{%- if partitioned_by is not none or sorted_by is not none -%}
+{{ exceptions.raise_compiler_error("create_table_as: partitioned_by and sorted_by are DuckLake's table options, which Mallard does not support") }}
+{%- endif -%}
+{{ return(adapter.dispatch('create_table_as', 'dbt')(temporary, relation, compiled_code, language)) }}
+{%- endmacro %}
 {% macro default__create_table_as(temporary, relation, compiled_code, language='sql') -%}
 create {% if temporary %}temporary {% endif %}table {{ relation.include(database=(not temporary), schema=(not temporary)) }} as (
 {{ compiled_code }}

@@ -1,0 +1,168 @@
+"""dbt's built-in macro namespace, called with generated arguments: the oracle of tests/namespace.rs.
+
+    python record.py SITE_PACKAGES PROJECT_DIR
+
+Lists every public macro of dbt's global project and of dbt-duckdb (the `{% macro name(...) %}`
+definitions under `dbt/include/` in the oracle venv's site-packages; "public": not an adapter
+implementation `<adapter>__name` and not a materialization), and writes PROJECT_DIR as a dbt
+project with one model per macro, `models/m__<name>.sql`, that prints `{{ dbt.<name>(ARGS) }}`
+when it runs (not when dbt parses it).
+The arguments are generated from each parameter's name (ARG_BY_PARAM; a few macros get a call of
+their own in CALLS): relations are one seed, `people`, that `dbt seed` loads first, or a
+relation in a scratch schema for the macros that drop, rename or alter. Then it runs
+`dbt seed` and `dbt compile` and writes `expected/compiled.jsonl`, one JSON object per macro:
+`{"macro": name, "call": the model's text, "output": compiled text}`, or `"error": true`
+when dbt's compile of that model failed (which error is not compared), or `"unprintable": true`
+when what dbt printed holds a memory address (`<agate.table.Table object at 0x...>`).
+"""
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+# A parameter's generated argument, by the parameter's name.
+ARG_BY_PARAM = {
+    "relation": "people", "target_relation": "people", "existing_relation": "people",
+    "from_relation": "people", "this_relation": "people", "base_relation": "people",
+    "old_relation": "people", "source_relation": "people", "target": "people", "source": "people",
+    "snapshotted_rel": "people", "current_rel": "people", "staging_relation": "people",
+    "intermediate_relation": "people", "backup_relation": "people", "defer_relation": "people",
+    "schema_relation": "people", "table": "none", "model": "model", "parsed_model": "model",
+    "node": "model", "config": "config", "sql": "'select 1 as id'", "select_sql": "'select 1 as id'",
+    "main_sql": "'select 1 as id'", "compiled_code": "'select 1 as id'",
+    "snapshot_sql": "'select 1 as id, current_timestamp as updated_at'",
+    "source_sql": "'select 1 as id'", "build_sql": "'select 1 as id'",
+    "expected_fixture_sql": "'select 1 as id'", "expected_column_names": "['id']",
+    "sql_header": "none", "select_sql_header": "none", "limit": "5", "fail_calc": "'count(*)'",
+    "warn_if": "'!= 0'", "error_if": "'!= 0'", "column_name": "'id'", "new_column_type": "'bigint'",
+    "columns": "columns", "dest_columns": "columns", "source_columns": "columns",
+    "target_columns": "columns", "column_names": "['id', 'name']", "add_columns": "none",
+    "remove_columns": "none", "unique_key": "'id'", "incremental_predicates": "none",
+    "predicates": "none", "include_sql_header": "false", "information_schema": "people.information_schema()",
+    "schema": "target.schema", "schemas": "[target.schema]", "relations": "[people]",
+    "database": "target.database", "schema_name": "'scratch_schema'", "date_str": "'20240131'",
+    "date_fmt": "'%Y%m%d'", "start_date_str": "'20240101'", "end_date_str": "'20240104'",
+    "raw_partition_date": "'20240101,20240103'", "hooks": "[]", "inside_transaction": "true",
+    "rows": "[{'id': 1, 'name': 'a'}]", "row": "{'id': 1, 'name': 'a'}",
+    "column_name_to_data_types": "{'id': 'integer', 'name': 'varchar'}",
+    "column_name_to_quoted": "{'id': '\"id\"', 'name': '\"name\"'}", "row_number": "1",
+    "grant_config": "{}", "privilege": "'select'", "grantees": "['someone']", "should_revoke": "false",
+    "full_refresh_mode": "true", "full_refresh": "false", "timestamp": "'2024-01-01 00:00:00'",
+    "args": "['id', 'name']", "identifier": "'snapshotted_data'", "from_identifier": "'source_data'",
+    "on_schema_change": "'ignore'", "default": "'ignore'", "loaded_at_field": "'updated_at'",
+    "loaded_at_query": "'select max(updated_at) from people'", "filter": "none", "name": "'main'",
+    "comment": "'a comment'", "relation_comment": "'a comment'",
+    "column_dict": "{'id': {'name': 'id', 'description': 'the key'}}", "existing_column_names": "['id']",
+    "merge_update_columns": "none", "merge_exclude_columns": "none", "new_name": "'people_renamed'",
+    "index_dict": "{'columns': ['id']}", "index_name": "'people_id_idx'", "location": "'people.parquet'",
+    "format": "'parquet'", "options": "{'format': 'parquet'}", "input_model_name": "'people'",
+    "field_value": "'x'", "field_name": "'x'", "errors": "[]", "raw": "'id'", "expression": "'id'",
+    "temporary": "false", "insert_cols": "['id']", "check_cols_config": "'all'",
+    "target_exists": "true", "model_config": "config", "strategy": "none",
+    "create_or_truncate_sql": "'select 1'", "insert_sql": "'select 2'", "agate_table": "none",
+    "dcl_statement_list": "[]", "get_dcl_macro": "none", "merge_update_condition": "none",
+    "merge_insert_condition": "none", "merge_update_set_expressions": "{}", "volatility": "'volatile'",
+    "plugin": "none", "partitioned_by": "none", "sorted_by": "none", "dropped": "[]",
+    "for_relation": "true", "for_columns": "true", "schema_changes_dict": "{}",
+    "merge_clauses": "[]", "clause_type": "'when_matched'", "base_configuration_fields": "[]",
+    "custom_alias_name": "none", "custom_schema_name": "none", "custom_database_name": "none",
+    "existing": "none", "source_unique_key": "'id'", "target_unique_key": "'id'",
+    "configuration_changes": "none", "new_config": "none", "pre_hooks": "[]", "post_hooks": "[]",
+    "res": "none", "message": "none", "code": "none", "rows_affected": "none", "fetch_result": "false",
+    "arg_dict": "{'target_relation': people, 'temp_relation': scratch, 'unique_key': 'id', "
+                "'dest_columns': columns, 'incremental_predicates': none}",
+    "auto_begin": "true", "language": "'sql'", "in_fmt": "'%Y%m%d'", "out_fmt": "'%Y%m%d'",
+}
+
+# Macros whose call is not the generated one.
+CALLS = {
+    # These drop, rename, truncate or alter: they get a relation in a schema of their own.
+    **{name: "dbt.%s(scratch)" % name for name in [
+        "drop_table", "drop_view", "drop_materialized_view", "drop_relation_for_rebuild",
+        "get_drop_sql", "get_drop_backup_sql", "refresh_materialized_view", "create_indexes",
+        "drop_indexes_on_relation", "drop_foreign_key_dependents", "get_create_backup_sql",
+        "get_rename_intermediate_sql", "drop_relation", "drop_relation_if_exists", "truncate_relation",
+        "drop_schema", "create_schema",
+    ]},
+    "reset_csv_table": "dbt.reset_csv_table(model, false, scratch, none)",
+    "rename_relation": "dbt.rename_relation(scratch, scratch.incorporate(path={'identifier': 'renamed'}))",
+    "alter_column_type": "dbt.alter_column_type(scratch, 'id', 'bigint')",
+    "alter_relation_add_remove_columns": "dbt.alter_relation_add_remove_columns(scratch, none, none)",
+    "alter_column_comment": "dbt.alter_column_comment(scratch, {})",
+    "alter_relation_comment": "dbt.alter_relation_comment(scratch, 'a comment')",
+    "statement": "none",
+    "run_query": "dbt.run_query('select 1 as one').columns[0].values()",
+    "get_where_subquery": "dbt.get_where_subquery(people)",
+    "is_incremental": "dbt.is_incremental()",
+}
+
+PROLOGUE = """\
+{%- set people = api.Relation.create(database=target.database, schema=target.schema, identifier='people') -%}
+{%- set scratch = api.Relation.create(database=target.database, schema='scratch_schema', identifier='scratch') -%}
+{%- set columns = adapter.get_columns_in_relation(people) if execute else [] -%}
+"""
+
+
+def public_macros(site_packages):
+    """{name: [parameter names]} of dbt's global project and dbt-duckdb, first definition wins."""
+    found = {}
+    pattern = re.compile(r"\{%-?\s*macro\s+(\w+)\s*\((.*?)\)\s*-?%\}", re.S)
+    for path in sorted(glob.glob(site_packages + "/dbt/include/**/*.sql", recursive=True)):
+        for name, params in pattern.findall(open(path).read()):
+            if re.match(r"^(\w+__|materialization_)", name) or name in found:
+                continue
+            found[name] = [p.split("=")[0].strip() for p in params.split(",") if p.strip()]
+    return found
+
+
+def call_of(name, params):
+    if name in CALLS:
+        return CALLS[name]
+    args = [ARG_BY_PARAM.get(p, "none") for p in params if not p.startswith("*")]
+    return "dbt.%s(%s)" % (name, ", ".join(args))
+
+
+def main():
+    site_packages, project = sys.argv[1], os.path.abspath(sys.argv[2])
+    macros = public_macros(site_packages)
+    models = os.path.join(project, "models")
+    shutil.rmtree(models, ignore_errors=True)
+    os.makedirs(models)
+    calls = {}
+    for name, params in sorted(macros.items()):
+        call = call_of(name, params)
+        calls[name] = call
+        with open(os.path.join(models, "m__%s.sql" % name), "w") as f:
+            f.write(PROLOGUE + "{%% if execute %%}{{ %s }}{%% endif %%}\n" % call)
+    env = dict(os.environ, DBT_PROFILES_DIR=project)
+    for path in glob.glob(os.path.join(project, "*.duckdb")):
+        os.remove(path)
+    shutil.rmtree(os.path.join(project, "target"), ignore_errors=True)
+    dbt = os.path.join(os.path.dirname(sys.executable), "dbt")
+    subprocess.run([dbt, "seed"], cwd=project, env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([dbt, "compile", "--threads", "1"], cwd=project, env=env, stdout=subprocess.DEVNULL)
+    compiled = os.path.join(project, "target", "compiled", "namespace_macros", "models")
+    os.makedirs(os.path.join(project, "expected"), exist_ok=True)
+    with open(os.path.join(project, "expected", "compiled.jsonl"), "w") as out:
+        for name, call in sorted(calls.items()):
+            path = os.path.join(compiled, "m__%s.sql" % name)
+            case = {"macro": name, "call": call}
+            output = open(path).read() if os.path.exists(path) else None
+            if output is not None and " object at 0x" in output:
+                case["unprintable"] = True
+            elif output is not None:
+                case["output"] = output
+            else:
+                case["error"] = True
+            out.write(json.dumps(case) + "\n")
+    shutil.rmtree(os.path.join(project, "target"), ignore_errors=True)
+    shutil.rmtree(os.path.join(project, "logs"), ignore_errors=True)
+    for path in glob.glob(os.path.join(project, "*.duckdb")):
+        os.remove(path)
+
+
+if __name__ == "__main__":
+    main()
