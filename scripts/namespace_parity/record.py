@@ -97,12 +97,36 @@ CALLS = {
     "run_query": "dbt.run_query('select 1 as one').columns[0].values()",
     "get_where_subquery": "dbt.get_where_subquery(people)",
     "is_incremental": "dbt.is_incremental()",
+    # Relation macros that branch on the relation's type get a table (a relation whose type
+    # is known, as one the catalog found).
+    **{name: "dbt.%s(people_table, 'select 1 as id')" % name for name in [
+        "get_create_sql", "get_create_intermediate_sql", "get_replace_sql", "get_replace_table_sql",
+    ]},
+    **{name: "dbt.%s(people_table, 'people_renamed')" % name for name in [
+        "get_rename_sql", "get_rename_table_sql",
+    ]},
+    "get_rename_view_sql": "dbt.get_rename_view_sql(people_table.incorporate(type='view'), 'people_renamed')",
+    "get_replace_view_sql": "dbt.get_replace_view_sql(people_table.incorporate(type='view'), 'select 1 as id')",
+    "get_create_backup_sql": "dbt.get_create_backup_sql(people_table)",
+    "get_rename_intermediate_sql": "dbt.get_rename_intermediate_sql(people_table)",
+    "get_replace_sql": "dbt.get_replace_sql(people_table, people_table, 'select 1 as id')",
+    # Cross-database macros, with the arguments tests/fixtures/cross_db gives them.
+    "concat": "dbt.concat(['name', \"'x'\"])",
+    "array_construct": "dbt.array_construct(['1', '2'], 'integer')",
+    "listagg": "dbt.listagg('name', \"', '\", 'order by name', none)",
+    "get_powers_of_two": "dbt.get_powers_of_two(8)",
+    "get_intervals_between": "dbt.get_intervals_between(\"'2024-01-01'\", \"'2024-01-05'\", 'day')",
+    "date_spine": "dbt.date_spine('day', \"cast('2024-01-01' as date)\", \"cast('2024-01-05' as date)\")",
+    "get_empty_schema_sql": "dbt.get_empty_schema_sql({'id': {'name': 'id', 'data_type': 'integer'}})",
+    "noop_statement": "dbt.noop_statement('main', 'OK', 'OK', 1, none)",
+    "strategy_dispatch": "dbt.strategy_dispatch('timestamp')",
 }
 
 PROLOGUE = """\
 {%- set people = api.Relation.create(database=target.database, schema=target.schema, identifier='people') -%}
 {%- set scratch = api.Relation.create(database=target.database, schema='scratch_schema', identifier='scratch') -%}
 {%- set columns = adapter.get_columns_in_relation(people) if execute else [] -%}
+{%- set people_table = people.incorporate(type='table') -%}
 """
 
 

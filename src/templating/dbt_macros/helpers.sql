@@ -229,3 +229,23 @@ coalesce(nullif({{ strategy.updated_at }}, {{ strategy.updated_at }}), {{ config
 {%- do exceptions.warn("Data type of snapshot table timestamp columns (" ~ now_type ~ ") doesn't match derived column 'updated_at' (" ~ updated_at_type ~ ")") -%}
 {%- endif -%}
 {%- endmacro %}
+{#- A select of typed nulls for `columns` (name -> {name, data_type, quote}), as contracts check. -#}
+{% macro get_empty_schema_sql(columns) %}{{ return(adapter.dispatch('get_empty_schema_sql', 'dbt')(columns)) }}{% endmacro %}
+{% macro default__get_empty_schema_sql(columns) -%}
+{%- set untyped = [] -%}
+{%- set naked = [] -%}
+{%- set selected = [] -%}
+{%- for key in columns -%}
+{%- set column = columns[key] -%}
+{%- if column['data_type'] is not defined -%}{%- do untyped.append(column['name']) -%}
+{%- elif column['data_type'].strip().lower() in ('numeric', 'decimal', 'number') -%}{%- do naked.append(column['name']) -%}
+{%- endif -%}
+{%- do selected.append(cast('null', column['data_type']) ~ " as " ~ (adapter.quote(column['name']) if column.get('quote') else column['name'])) -%}
+{%- endfor -%}
+{%- if untyped -%}
+{{ exceptions.raise_compiler_error("Contracted models require data_type to be defined for each column. Please ensure that the column name and data_type are defined within the YAML configuration for the " ~ untyped ~ " column(s).") }}
+{%- elif naked -%}
+{%- do exceptions.warn("Detected columns with numeric type and unspecified precision/scale, this can lead to unintended rounding: " ~ naked ~ "`") -%}
+{%- endif -%}
+select {{ selected | join(', ') }}
+{%- endmacro %}

@@ -174,3 +174,31 @@ join duckdb_columns() c
 where {{ where }}
 order by t.schema_name, t.table_name, c.column_index
 {%- endmacro %}
+{#- Replaces `existing_relation` by `target_relation` built from `sql`: by `create or replace`
+    when the relation's type allows it, else through an intermediate relation and a backup as
+    far as renaming is allowed, else by drop and create (what DuckDB's relations get: dbt-duckdb
+    marks none replaceable or renameable). -#}
+{% macro get_replace_sql(existing_relation, target_relation, sql) %}{{ return(adapter.dispatch('get_replace_sql', 'dbt')(existing_relation, target_relation, sql)) }}{% endmacro %}
+{% macro default__get_replace_sql(existing_relation, target_relation, sql) -%}
+{%- set replaceable = existing_relation.type == target_relation.type and existing_relation.can_be_replaced -%}
+{%- if replaceable and existing_relation.is_view -%}{{ get_replace_view_sql(target_relation, sql) }}
+{%- elif replaceable and existing_relation.is_table -%}{{ get_replace_table_sql(target_relation, sql) }}
+{%- elif replaceable and existing_relation.is_materialized_view -%}{{ get_replace_materialized_view_sql(target_relation, sql) }}
+{%- elif target_relation.can_be_renamed and existing_relation.can_be_renamed -%}
+{{ get_create_intermediate_sql(target_relation, sql) }};
+{{ get_create_backup_sql(existing_relation) }};
+{{ get_rename_intermediate_sql(target_relation) }};
+{{ get_drop_backup_sql(existing_relation) }}
+{%- elif target_relation.can_be_renamed -%}
+{{ get_create_intermediate_sql(target_relation, sql) }};
+{{ get_drop_sql(existing_relation) }};
+{{ get_rename_intermediate_sql(target_relation) }}
+{%- elif existing_relation.can_be_renamed -%}
+{{ get_create_backup_sql(existing_relation) }};
+{{ get_create_sql(target_relation, sql) }};
+{{ get_drop_backup_sql(existing_relation) }}
+{%- else -%}
+{{ get_drop_sql(existing_relation) }};
+{{ get_create_sql(target_relation, sql) }}
+{%- endif -%}
+{%- endmacro %}
