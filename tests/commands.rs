@@ -941,6 +941,44 @@ fn a_render_that_runs_away_stops_at_its_line() {
     assert_eq!(r.code, 0, "{}", r.text(&project));
 }
 
+/// Output that grows without end stops at its line once a render writes, or prints from values,
+/// more bytes than the bound (`MALLARD_MAX_RENDER_BYTES`; the default is 1 GiB).
+#[test]
+fn a_render_whose_output_runs_away_stops_at_its_line() {
+    let project = Project::fixture("chain");
+    let bound = [("MALLARD_MAX_RENDER_BYTES", "100000")];
+    // Values printed, in a macro's body (captured, never written out by the node itself).
+    project.write(
+        "macros/grow.sql",
+        "{% macro grow(n) %}{% for i in range(n) %}{{ 'x' * 1000 }}{% endfor %}{% endmacro %}\n",
+    );
+    project.write(
+        "models/printed.sql",
+        "select 1 as x\n-- {% set s = grow(500) %}\n",
+    );
+    let r = project.run_with_env(&["compile", "--select", "printed"], &bound);
+    let text = r.text(&project);
+    assert_eq!(r.code, 2, "{text}");
+    assert!(text.contains("printed more bytes than its bound"), "{text}");
+    assert!(
+        text.contains("set MALLARD_MAX_RENDER_BYTES=<bytes> to allow more"),
+        "{text}"
+    );
+    // Raw text repeated by a loop: the node's own output.
+    std::fs::remove_file(project.path().join("models/printed.sql")).unwrap();
+    project.write(
+        "models/written.sql",
+        "select 1 as x\n{% for i in range(100000) %}\n-- a comment line{% endfor %}\n",
+    );
+    let r = project.run_with_env(&["compile", "--select", "written"], &bound);
+    let text = r.text(&project);
+    assert_eq!(r.code, 2, "{text}");
+    assert!(text.contains("models/written.sql:3"), "{text}");
+    assert!(text.contains("wrote more bytes than its bound"), "{text}");
+    let r = project.run(&["compile", "--select", "written"]);
+    assert_eq!(r.code, 0, "{}", r.text(&project));
+}
+
 #[test]
 fn secret_values_are_never_shown() {
     let project = Project::fixture("chain");

@@ -199,6 +199,27 @@ pub const MAX_RENDER_STEPS_VAR: &str = "MALLARD_MAX_RENDER_STEPS";
 /// The default of [`max_render_steps`]: 200 million steps, tens of seconds of rendering.
 pub const DEFAULT_MAX_RENDER_STEPS: u64 = 200_000_000;
 
+/// How many bytes one render may write (its output) and, separately, print from values
+/// (`{{ ... }}` anywhere, macro bodies included) before it fails: [`DEFAULT_MAX_RENDER_BYTES`],
+/// or `MALLARD_MAX_RENDER_BYTES` when set (`0`: no bound). dbt has no bound.
+pub fn max_render_bytes() -> Option<u64> {
+    match std::env::var(MAX_RENDER_BYTES_VAR)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        Some(0) => None,
+        Some(n) => Some(n),
+        None => Some(DEFAULT_MAX_RENDER_BYTES),
+    }
+}
+
+/// The environment variable that sets [`max_render_bytes`].
+pub const MAX_RENDER_BYTES_VAR: &str = "MALLARD_MAX_RENDER_BYTES";
+
+/// The default of [`max_render_bytes`]: 1 GiB, some thousand times the largest compiled model
+/// of the corpus.
+pub const DEFAULT_MAX_RENDER_BYTES: u64 = 1 << 30;
+
 /// Builds the environment of a project without packages: dbt's functions plus one global per
 /// macro found in `macros` (`(original_file_path, text)` pairs). `target` is the value of
 /// `target` in templates.

@@ -10,12 +10,54 @@ use minijinja::{Error, Output, State};
 
 use super::mutable::{MutableDict, MutableList, Tuple};
 
+thread_local! {
+    /// Bytes the render running on this thread may still print (see [`PrintBudget`]); `None`
+    /// outside a render, or when renders are not bounded.
+    static PRINT_BUDGET: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// While alive, bounds the bytes [`print`] writes on this thread to `limit` (`None`: no bound);
+/// dropping it restores the bound of the render it was nested in, as that render's own.
+pub struct PrintBudget {
+    outer: Option<u64>,
+}
+
+impl PrintBudget {
+    pub fn start(limit: Option<u64>) -> PrintBudget {
+        PrintBudget {
+            outer: PRINT_BUDGET.with(|b| b.replace(limit)),
+        }
+    }
+}
+
+impl Drop for PrintBudget {
+    fn drop(&mut self) {
+        PRINT_BUDGET.with(|b| b.set(self.outer));
+    }
+}
+
 /// The environment's formatter: writes Python's `str(value)`; an undefined value prints nothing.
 ///
-/// Errors: only those of writing to `out`.
+/// Errors: writing to `out` failed, or the render printed more bytes than its bound (see
+/// [`PrintBudget`], `templating::max_render_bytes`).
 pub fn print(out: &mut Output, _state: &State, value: &Value) -> Result<(), Error> {
     let mut text = String::new();
     py_str(value, &mut text);
+    let len = text.len() as u64;
+    let over = PRINT_BUDGET.with(|b| match b.get() {
+        Some(left) if len > left => true,
+        Some(left) => {
+            b.set(Some(left - len));
+            false
+        }
+        None => false,
+    });
+    if over {
+        return Err(Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            "this render printed more bytes than its bound (a runaway loop or a string grown without end?)",
+        ));
+    }
     out.write_str(&text).map_err(Error::from)
 }
 

@@ -15,8 +15,39 @@ pub fn render(
     let node = Arc::new(node);
     let ctx = render_context(input, &node);
     let source = mutable_literals(input.source);
-    let out = env.render_named_str(input.file, &source, ctx).map_err(|e| {
-        let d = rewritten_diagnostic(&e, input.file, input.source, &source);
+    let limit = max_render_bytes();
+    let _budget = pyrepr::PrintBudget::start(limit);
+    let mut out = BoundedOutput {
+        text: Vec::new(),
+        limit,
+        refused: None,
+    };
+    let rendered = env
+        .template_from_named_str(input.file, &source)
+        .and_then(|t| t.render_captured_to(ctx, &mut out).map(drop));
+    let refused = out.refused.take();
+    let over = refused.is_some();
+    let out = rendered.map(|()| String::from_utf8_lossy(&out.text).into_owned()).map_err(|e| {
+        let mut d = rewritten_diagnostic(&e, input.file, input.source, &source);
+        if let Some(text) = &refused {
+            d.message = "this render wrote more bytes than its bound (a runaway loop?)".to_string();
+            // minijinja reports a failed write without its line: the line is where the
+            // template's own text being written when the bound was hit stands.
+            let chunk = text.trim_start_matches('\n');
+            let line = (!chunk.trim().is_empty())
+                .then(|| input.source.find(chunk))
+                .flatten()
+                .map(|at| input.source[..at].matches('\n').count() + 1);
+            if let Some(line) = line {
+                d.location = Some(crate::error::Location::in_source(input.file, input.source, line, None));
+            }
+        }
+        if over || d.message.contains("printed more bytes than its bound") {
+            return d.help(format!(
+                "a render may write and print {} bytes; set {MAX_RENDER_BYTES_VAR}=<bytes> to allow more (0: no bound)",
+                limit.unwrap_or(0)
+            ));
+        }
         if d.message.contains("ran out of fuel") {
             return d.help(format!(
                 "a template or macro took more than {} rendering steps (a runaway loop?); \
@@ -55,6 +86,33 @@ pub fn render(
     })?;
     let recorded = std::mem::take(&mut *node.recorded.lock().unwrap_or_else(|p| p.into_inner()));
     Ok((out, recorded))
+}
+
+/// A render's output, refused past `limit` bytes (see [`max_render_bytes`]).
+struct BoundedOutput {
+    text: Vec<u8>,
+    limit: Option<u64>,
+    /// The first text refused (up to 200 bytes), once a write was.
+    refused: Option<String>,
+}
+
+impl std::io::Write for BoundedOutput {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self
+            .limit
+            .is_some_and(|l| (self.text.len() + bytes.len()) as u64 > l)
+        {
+            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
+            self.refused.get_or_insert(text);
+            return Err(std::io::Error::other("output over its bound"));
+        }
+        self.text.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The variables a render of `input` for `node` sees.
