@@ -13,6 +13,10 @@
 //! as `{"macro": ..., "reason": ...}`. The test fails when a macro differs that is not listed and
 //! when a listed one no longer differs; `MALLARD_NAMESPACE_BLESS=1` rewrites the list (keeping the
 //! reasons written). It prints the count: `namespace: N of M macros render as dbt`.
+//!
+//! `tests/fixtures/package_macros` does the same for the public macros of the corpus's packages
+//! (`../shared/realworld/`), as `<package>.<name>(...)`: part (a) of the Jinja differential, on
+//! real macros.
 
 mod common;
 
@@ -50,7 +54,7 @@ fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
 }
 
 /// `text` without SQL line comments (`--` to the end of the line), with runs of white space made one space, none next to `(`, `)`, `[`, `]` or `,`, and
-/// every run of 14 or more digits (a clock reading) replaced by `#`.
+/// every clock reading (a timestamp, a time of day, 14 digits or more) replaced by `#`.
 fn normalised(text: &str) -> String {
     let uncommented: String = text
         .lines()
@@ -61,18 +65,11 @@ fn normalised(text: &str) -> String {
     for p in ["(", ")", "[", "]", ","] {
         spaced = spaced.replace(&format!(" {p}"), p).replace(&format!("{p} "), p);
     }
-    let mut out = String::new();
-    let mut rest = spaced.as_str();
-    while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
-        let len = rest[start..]
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len() - start);
-        out.push_str(&rest[..start]);
-        let digits = &rest[start..start + len];
-        out.push_str(if len >= 14 { "#" } else { digits });
-        rest = &rest[start + len..];
-    }
-    out + rest
+    // A clock reading: a timestamp, a time of day, or 14 digits and more (`%Y%m%d%H%M%S%f`).
+    let clock =
+        fancy_regex::Regex::new(r"(\d{4}-\d{2}-\d{2} )?\d{2}:\d{2}:\d{2}(\.\d+)?(\+\d{2}:\d{2})?|\d{14,}")
+            .expect("clock pattern");
+    clock.replace_all(&spaced, "#").into_owned()
 }
 
 #[test]
@@ -80,33 +77,80 @@ fn normalised_ignores_layout_and_clock_readings() {
     assert_eq!(normalised("\n  length(\n   id\n  )  "), "length(id)");
     assert_eq!(normalised("a ,  b [ 1 ]"), "a,b[1]");
     assert_eq!(normalised("people20261207221112501103 x"), "people# x");
+    assert_eq!(normalised("at 2026-12-07 22:42:09.742805+00:00"), "at #");
+    assert_eq!(normalised("22:42:18 + None"), "# + None");
 }
 
 #[test]
 fn dbt_macro_namespace_as_dbt_ships_it() {
-    let project = Project::fixture("dbt_macro_namespace");
+    check_fixture("dbt_macro_namespace", "namespace");
+}
+
+/// The same comparison for the public macros of the corpus's packages (`corpus_packages.txt`:
+/// dbt_utils, dbt_date, dbt_expectations, audit_helper, dbt_activity_schema, dbt_assertions),
+/// each called as `<package>.<name>(...)` with its parameters that have no default, the
+/// packages read from `dbt_packages/` as dbt reads them.
+#[test]
+fn corpus_package_macros_as_dbt_renders_them() {
+    check_fixture("package_macros", "package macros");
+}
+
+/// Runs `mallard seed` and `mallard compile` on fixture `name` (with the corpus packages its
+/// `corpus_packages.txt` lists copied into `dbt_packages/`) and compares each model's compiled
+/// text with `expected/compiled.jsonl`, failing on a difference that `known_differences.jsonl`
+/// does not list or on a listed one that is gone.
+fn check_fixture(name: &str, what: &str) {
+    let project = Project::fixture(name);
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/realworld");
+    for folder in std::fs::read_to_string(fixture.join("corpus_packages.txt"))
+        .unwrap_or_default()
+        .split_whitespace()
+    {
+        let source = corpus.join(folder);
+        let spec: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(source.join("dbt_project.yml")).expect("package"))
+                .expect("dbt_project.yml");
+        let package = spec["name"].as_str().expect("a package has a name");
+        let installed = project.path().join("dbt_packages").join(package);
+        common::copy_dir(&source, &installed);
+        for tests in [
+            "integration_tests",
+            "integration-tests",
+            "integration-tests-sub-package",
+        ] {
+            let _ = std::fs::remove_dir_all(installed.join(tests));
+        }
+    }
     let seed = project.run(&["seed"]);
     assert_eq!(seed.code, 0, "{}", seed.text(&project));
     project.run(&["compile", "--threads", "1"]);
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dbt_macro_namespace");
     let cases: Vec<Case> = read_jsonl(&fixture.join("expected/compiled.jsonl"));
     assert!(
-        cases.len() > 200,
+        cases.len() > 100,
         "expected/compiled.jsonl holds the recorded macros"
     );
-    let compiled = project.path().join("target/compiled/namespace_macros/models");
+    let spec: serde_yaml::Value = serde_yaml::from_str(&project.read("dbt_project.yml")).expect("project");
+    let compiled = project
+        .path()
+        .join("target/compiled")
+        .join(spec["name"].as_str().expect("project name"))
+        .join("models");
     let mut differing = Vec::new();
     let mut counted = 0;
     for case in cases.iter().filter(|c| !c.error && !c.unprintable) {
         counted += 1;
         let want = case.output.as_deref().unwrap_or_default();
-        let got = std::fs::read_to_string(compiled.join(format!("m__{}.sql", case.name))).ok();
+        let file = format!("m__{}.sql", case.name.replace('.', "__"));
+        let got = std::fs::read_to_string(compiled.join(file)).ok();
         if got.as_deref().map(normalised) != Some(normalised(want)) {
             differing.push((case.name.clone(), got, want.to_string()));
         }
     }
     eprintln!(
-        "namespace: {} of {counted} macros render as dbt",
+        "{what}: {} of {counted} macros render as dbt",
         counted - differing.len()
     );
     let list = fixture.join("known_differences.jsonl");

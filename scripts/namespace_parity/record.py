@@ -2,6 +2,12 @@
 
     python record.py SITE_PACKAGES PROJECT_DIR
 
+With a file `corpus_packages.txt` in PROJECT_DIR (one folder of ../shared/realworld per line,
+each a package), the macros called are those packages' public macros instead (not starting
+with `_`, not adapter implementations), as `{{ <package>.<name>(ARGS) }}` with only the
+parameters that have no default, each package copied into PROJECT_DIR/dbt_packages while dbt
+runs (dbt reads them there, as without `dbt deps`).
+
 Lists every public macro of dbt's global project and of dbt-duckdb (the `{% macro name(...) %}`
 definitions under `dbt/include/` in the oracle venv's site-packages; "public": not an adapter
 implementation `<adapter>__name` and not a materialization), and writes PROJECT_DIR as a dbt
@@ -149,17 +155,71 @@ def call_of(name, params):
     return "dbt.%s(%s)" % (name, ", ".join(args))
 
 
+# A package macro's generated argument, by parameter name, before ARG_BY_PARAM: packages mean
+# a relation by `model`, and name columns, dates and queries in their own words.
+PACKAGE_ARG_BY_PARAM = {
+    "model": "people", "relation": "people", "a_relation": "people", "b_relation": "people",
+    "from": "people", "table": "people", "column": "'id'", "column_name": "'id'",
+    "columns": "['id', 'name']", "field_list": "['id', 'name']", "cols": "['id', 'name']",
+    "field": "'id'", "expression": "'id'", "expr": "'id'", "value": "'x'", "string": "'name'",
+    "primary_key": "'id'", "primary_key_columns": "['id']", "unique_id_column": "'id'",
+    "date": "\"cast('2024-01-15' as date)\"", "timestamp": "\"cast('2024-01-15 10:00:00' as timestamp)\"",
+    "ts": "\"cast('2024-01-15 10:00:00' as timestamp)\"", "start_date": "\"'2024-01-01'\"",
+    "end_date": "\"'2024-01-31'\"", "datepart": "'day'", "date_part": "'day'", "period": "'day'",
+    "n": "2", "upper_bound": "10", "year": "2024", "month": "1", "day": "15",
+    "a_query": "'select id, name from ' ~ people", "b_query": "'select id, name from ' ~ people",
+    "query": "'select id, name from ' ~ people", "query_a": "'select id, name from ' ~ people",
+    "query_b": "'select id, name from ' ~ people", "sql": "'select id, name from ' ~ people",
+    "min_value": "0", "max_value": "10", "numerator": "'id'", "denominator": "'id'",
+    "prefix": "'p_'", "suffix": "'_s'", "schema": "target.schema", "database": "target.database",
+    "schema_pattern": "target.schema", "table_pattern": "'peop%'", "where": "'id > 0'",
+    "exclude": "['name']", "except": "['name']", "dates": "['2024-01-01']", "interval": "1",
+    "quantile": "0.5", "values": "[1, 2]", "x": "'id'", "position": "1", "delimiter": "','",
+    "format": "'%Y-%m-%d'", "tz": "'UTC'", "regexp": "'a'", "shift_year": "1",
+}
+
+
+def package_macros(package_dir):
+    """(package name, {name: [(parameter, has default)]}) of a package's public macros."""
+    text = open(os.path.join(package_dir, "dbt_project.yml")).read()
+    package = re.search(r"^name:\s*['\"]?([\w]+)", text, re.M).group(1)
+    found = {}
+    pattern = re.compile(r"\{%-?\s*macro\s+(\w+)\s*\((.*?)\)\s*-?%\}", re.S)
+    for path in sorted(glob.glob(package_dir + "/macros/**/*.sql", recursive=True)):
+        for name, params in pattern.findall(open(path).read()):
+            if re.match(r"^(\w+__|_)", name) or name in found:
+                continue
+            found[name] = [(p.split("=")[0].strip(), "=" in p) for p in params.split(",") if p.strip()]
+    return package, found
+
+
+def package_call_of(package, name, params):
+    args = [PACKAGE_ARG_BY_PARAM.get(p, ARG_BY_PARAM.get(p, "none"))
+            for p, has_default in params if not has_default and not p.startswith("*")]
+    return "%s.%s(%s)" % (package, name, ", ".join(args))
+
+
 def main():
     site_packages, project = sys.argv[1], os.path.abspath(sys.argv[2])
-    macros = public_macros(site_packages)
     models = os.path.join(project, "models")
     shutil.rmtree(models, ignore_errors=True)
     os.makedirs(models)
     calls = {}
-    for name, params in sorted(macros.items()):
-        call = call_of(name, params)
-        calls[name] = call
-        with open(os.path.join(models, "m__%s.sql" % name), "w") as f:
+    listed = os.path.join(project, "corpus_packages.txt")
+    if os.path.exists(listed):
+        corpus = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../shared/realworld")
+        shutil.rmtree(os.path.join(project, "dbt_packages"), ignore_errors=True)
+        for folder in open(listed).read().split():
+            package, macros = package_macros(os.path.join(corpus, folder))
+            shutil.copytree(os.path.join(corpus, folder), os.path.join(project, "dbt_packages", package),
+                            ignore=shutil.ignore_patterns("integration_tests", "integration-tests*", ".git"))
+            for name, params in macros.items():
+                calls[package + "." + name] = package_call_of(package, name, params)
+    else:
+        for name, params in public_macros(site_packages).items():
+            calls[name] = call_of(name, [p for p in params])
+    for name, call in sorted(calls.items()):
+        with open(os.path.join(models, "m__%s.sql" % name.replace(".", "__")), "w") as f:
             f.write(PROLOGUE + "{%% if execute %%}{{ %s }}{%% endif %%}\n" % call)
     env = dict(os.environ, DBT_PROFILES_DIR=project)
     for path in glob.glob(os.path.join(project, "*.duckdb")):
@@ -168,11 +228,12 @@ def main():
     dbt = os.path.join(os.path.dirname(sys.executable), "dbt")
     subprocess.run([dbt, "seed"], cwd=project, env=env, check=True, stdout=subprocess.DEVNULL)
     subprocess.run([dbt, "compile", "--threads", "1"], cwd=project, env=env, stdout=subprocess.DEVNULL)
-    compiled = os.path.join(project, "target", "compiled", "namespace_macros", "models")
+    name = re.search(r"^name:\s*(\w+)", open(os.path.join(project, "dbt_project.yml")).read(), re.M).group(1)
+    compiled = os.path.join(project, "target", "compiled", name, "models")
     os.makedirs(os.path.join(project, "expected"), exist_ok=True)
     with open(os.path.join(project, "expected", "compiled.jsonl"), "w") as out:
         for name, call in sorted(calls.items()):
-            path = os.path.join(compiled, "m__%s.sql" % name)
+            path = os.path.join(compiled, "m__%s.sql" % name.replace(".", "__"))
             case = {"macro": name, "call": call}
             output = open(path).read() if os.path.exists(path) else None
             if output is not None and " object at 0x" in output:
@@ -184,6 +245,7 @@ def main():
             out.write(json.dumps(case) + "\n")
     shutil.rmtree(os.path.join(project, "target"), ignore_errors=True)
     shutil.rmtree(os.path.join(project, "logs"), ignore_errors=True)
+    shutil.rmtree(os.path.join(project, "dbt_packages"), ignore_errors=True)
     for path in glob.glob(os.path.join(project, "*.duckdb")):
         os.remove(path)
 
