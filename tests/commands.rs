@@ -347,6 +347,32 @@ fn what_mallard_does_not_implement_is_named_not_ignored() {
     );
     let r = project.run(&["build", "--exclude", "scored"]);
     assert_eq!(r.code, 0, "{}", r.text(&project));
+    // dbt 1.11's functions: a warning names the folder; a model calling `function()` fails at
+    // its line when it runs (dbt-duckdb 1.11 cannot create functions either).
+    project.write("functions/double_it.sql", "x * 2\n");
+    project.write(
+        "functions/double_it.yml",
+        "functions:\n  - name: double_it\n    arguments: [{name: x, data_type: integer}]\n    returns: {data_type: integer}\n",
+    );
+    project.write(
+        "models/doubled.sql",
+        "select\n  {{ function('double_it') }}(21) as answer\n",
+    );
+    let r = project.run(&["build", "-s", "doubled"]);
+    let text = r.text(&project);
+    assert_eq!(r.code, 1, "{text}");
+    assert!(
+        text.contains(
+            "1 dbt 1.11 function(s) in `functions` (first: `functions/double_it.sql`) are not built"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "function(`double_it`): dbt 1.11's user-defined functions are not supported by Mallard"
+        ) && text.contains("models/doubled.sql:2"),
+        "{text}"
+    );
 }
 
 #[test]

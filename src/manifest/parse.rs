@@ -292,6 +292,14 @@ impl Parser<'_> {
             let (id, props) = identity(f);
             self.python_model(f, &id, props)?;
         }
+        if let Some(first) = project.function_files.first() {
+            self.manifest.warnings.push(format!(
+                "{} dbt 1.11 function(s) in `{}` (first: `{}`) are not built: Mallard does not support user-defined functions yet (dbt-duckdb 1.11 cannot create them either: its `CREATE FUNCTION ... RETURNS` is not DuckDB SQL); a model calling `function()` fails",
+                project.function_files.len(),
+                first.original_file_path.split('/').next().unwrap_or("functions"),
+                first.original_file_path
+            ));
+        }
         for f in &project.snapshots {
             for block in snapshot_blocks(f)? {
                 self.snapshot(&block)?;

@@ -63,6 +63,8 @@ const PROJECT_KEYS: &[&str] = &[
     "restrict-access",
     "flags",
     "dbt-cloud",
+    "function-paths",
+    "functions",
 ];
 
 /// The profile `dbt_project.yml` in `root` names (`profile:`, else `name:`), read before the
@@ -139,6 +141,10 @@ pub struct Project {
     /// Python models (`models/**/*.py`): nodes of the graph, as in dbt, which Mallard cannot
     /// run (selecting one to build is an error when it runs).
     pub python_models: Vec<ProjectFile>,
+    /// dbt 1.11's user-defined functions (`functions/**/*.sql|py`, `function-paths`), which
+    /// Mallard does not build: a parse warning names them (dbt-duckdb 1.11 cannot create them
+    /// either), and `function()` in a template is an error at its line.
+    pub function_files: Vec<ProjectFile>,
     pub seeds: Vec<ProjectFile>,
     pub macros: Vec<ProjectFile>,
     /// Singular data tests (`tests/**/*.sql`, but not under `fixtures/`).
@@ -233,6 +239,7 @@ impl Project {
             clean_targets,
             models: files.models,
             python_models: files.python_models,
+            function_files: files.functions,
             seeds: files.seeds,
             macros: files.macros,
             singular_tests: files.singular_tests,
@@ -409,6 +416,7 @@ fn project_vars(doc: &Map<String, Value>, name: &str, ctx: &ConfigContext) -> Ma
 struct ProjectFiles {
     models: Vec<ProjectFile>,
     python_models: Vec<ProjectFile>,
+    functions: Vec<ProjectFile>,
     seeds: Vec<ProjectFile>,
     macros: Vec<ProjectFile>,
     snapshots: Vec<ProjectFile>,
@@ -471,6 +479,7 @@ impl ProjectFiles {
         Ok(ProjectFiles {
             models: read(&model_paths, &["sql"], true)?,
             python_models: read(&model_paths, &["py"], true)?,
+            functions: read(&paths(&["function-paths"], "functions"), &["sql", "py"], false)?,
             seeds: read(&seed_paths, &["csv"], false)?,
             macros,
             snapshots: read(&snapshot_paths, &["sql"], true)?,

@@ -81,6 +81,29 @@ pub(super) fn source_fn(state: &State, source: String, table: String) -> Result<
     }
 }
 
+/// dbt 1.11's `function('name')`: the relation of a user-defined function. Mallard does not
+/// build functions (the parse warns about a `functions/` folder), so a node calling it parses
+/// (with the function's name in the target schema as a placeholder) and fails when it runs.
+///
+/// Errors: in the run phase, always, naming the function.
+pub(super) fn function_fn(state: &State, name: String) -> Result<Value, Error> {
+    let node = node_context(state)?;
+    match node.phase {
+        Phase::Parse => Ok(Value::from_object(Relation::new(
+            &node.target_database,
+            &node.target_schema,
+            &name,
+        ))),
+        Phase::Run => Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "function(`{name}`): dbt 1.11's user-defined functions are not supported by Mallard \
+                 (dbt-duckdb 1.11 cannot create them either)"
+            ),
+        )),
+    }
+}
+
 pub(super) fn resolver(node: &NodeContext) -> Result<&Arc<dyn Resolver>, Error> {
     node.resolver
         .as_ref()

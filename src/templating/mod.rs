@@ -298,6 +298,7 @@ fn add_context(env: &mut Environment<'static>, target: serde_json::Value) {
     env.add_global("target", Value::from_serialize(&target));
     env.add_function("ref", ref_fn);
     env.add_function("source", source_fn);
+    env.add_function("function", functions::function_fn);
     env.add_function("var", var_fn);
     env.add_function("env_var", env_var_fn);
     // dbt's `builtins`: the original `ref`, `source` and `is_incremental`, for projects that
