@@ -270,6 +270,11 @@ impl Session {
             target_path: self.project.target_path.clone(),
             full_refresh: self.settings.full_refresh,
             empty: self.settings.empty,
+            event_time: (
+                self.settings.event_time_start,
+                self.settings.event_time_end,
+                chrono::Utc::now().naive_utc(),
+            ),
             compiled_dirs: Default::default(),
         }
     }

@@ -97,6 +97,7 @@ fn every_parity_fixture_builds_what_dbt_built() {
         "unit_tests",
         "packages",
         "contracts",
+        "microbatch",
     ] {
         assert!(
             names.iter().any(|n| n == must),

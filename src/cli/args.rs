@@ -420,6 +420,20 @@ pub struct RunArgs {
     /// as dbt's `--empty` (run, build, compile and snapshot; seeds load as usual).
     #[arg(long)]
     pub empty: bool,
+    /// Microbatch models build their batches from this time (UTC; `2024-01-01` or
+    /// `2024-01-01 06:00:00`), truncated to a batch, instead of from `begin` or the lookback.
+    #[arg(long, value_name = "TIME", value_parser = parse_event_time)]
+    pub event_time_start: Option<chrono::NaiveDateTime>,
+    /// Microbatch models build their batches up to this time (UTC), rounded up to a batch,
+    /// instead of up to now.
+    #[arg(long, value_name = "TIME", value_parser = parse_event_time)]
+    pub event_time_end: Option<chrono::NaiveDateTime>,
+}
+
+/// A time as `--event-time-start`/`--event-time-end` take it.
+fn parse_event_time(text: &str) -> Result<chrono::NaiveDateTime, String> {
+    crate::materialization::microbatch::parse_time(text)
+        .ok_or_else(|| format!("`{text}` is not a date or time (write 2024-01-01 or 2024-01-01 06:00:00)"))
 }
 
 #[derive(Debug, Args)]
@@ -565,6 +579,8 @@ impl RunArgs {
                 full_refresh: self.full_refresh,
                 fail_fast: self.fail_fast,
                 empty: self.empty,
+                event_time_start: self.event_time_start,
+                event_time_end: self.event_time_end,
             }),
             ..self.project.load_options()
         }

@@ -18,7 +18,7 @@ use crate::session::Session;
 /// The arguments a run is recorded with in `run_results.json` (`args`), enough for `retry` to
 /// run it again: the command and the flags that change what it does.
 pub(super) fn recorded_args(command: &str, a: &RunArgs) -> Value {
-    json!({
+    let mut args = json!({
         "command": command,
         "select": a.select.select,
         "exclude": a.select.exclude,
@@ -28,7 +28,17 @@ pub(super) fn recorded_args(command: &str, a: &RunArgs) -> Value {
         "threads": a.project.threads,
         "full_refresh": a.full_refresh,
         "empty": a.empty,
-    })
+    });
+    // The microbatch window, when given, so that `retry` builds the same one.
+    for (key, time) in [
+        ("event_time_start", a.event_time_start),
+        ("event_time_end", a.event_time_end),
+    ] {
+        if let Some(time) = time {
+            args[key] = json!(time.to_string());
+        }
+    }
+    args
 }
 
 /// `retry`: reads the last run's `run_results.json` and runs its command again on the nodes
@@ -80,6 +90,13 @@ pub(super) fn retry(a: RetryArgs) -> Result<ExitCode> {
         },
         full_refresh: prev_args["full_refresh"].as_bool().unwrap_or(false),
         empty: prev_args["empty"].as_bool().unwrap_or(false),
+        // A retried microbatch model builds the same window as the run it retries.
+        event_time_start: prev_args["event_time_start"]
+            .as_str()
+            .and_then(crate::materialization::microbatch::parse_time),
+        event_time_end: prev_args["event_time_end"]
+            .as_str()
+            .and_then(crate::materialization::microbatch::parse_time),
         resource_type: Vec::new(),
         exclude_resource_type: Vec::new(),
         inline: None,

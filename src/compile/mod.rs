@@ -25,6 +25,8 @@ pub struct ManifestResolver {
     /// `ref('package', 'name')`.
     package_refs: BTreeMap<(String, String), Relation>,
     sources: BTreeMap<(String, String), Relation>,
+    /// The `event_time` config of each node and source that has one, by its relation.
+    event_times: HashMap<Relation, String>,
 }
 
 impl ManifestResolver {
@@ -67,7 +69,16 @@ impl ManifestResolver {
                 refs.insert(name.clone(), relation.clone());
             }
         }
+        let node_times = manifest.nodes.values().filter_map(|n| {
+            let column = n.config.get_str("event_time")?;
+            Some((n.relation.clone()?, column.to_string()))
+        });
+        let source_times = manifest.sources.values().filter_map(|s| {
+            let column = s.properties.get("config")?.get("event_time")?.as_str()?;
+            Some((s.relation.clone(), column.to_string()))
+        });
         ManifestResolver {
+            event_times: node_times.chain(source_times).collect(),
             refs,
             package_refs: named.into_iter().collect(),
             sources: manifest
@@ -92,6 +103,16 @@ impl Resolver for ManifestResolver {
             .get(&(source.to_string(), table.to_string()))
             .cloned()
     }
+
+    fn ref_event_time(&self, call: &RefCall) -> Option<String> {
+        self.event_times.get(&self.resolve_ref(call)?).cloned()
+    }
+
+    fn source_event_time(&self, source: &str, table: &str) -> Option<String> {
+        self.event_times
+            .get(&self.resolve_source(source, table)?)
+            .cloned()
+    }
 }
 
 /// What compiling needs, shared by all workers.
@@ -110,6 +131,13 @@ pub struct Compiler<'a> {
     pub full_refresh: bool,
     /// `--empty`: the nodes' `ref()`s and `source()`s select no rows, as dbt's `--empty`.
     pub empty: bool,
+    /// `--event-time-start`, `--event-time-end` and the run's start (UTC): what microbatch
+    /// models' batches are planned from.
+    pub event_time: (
+        Option<chrono::NaiveDateTime>,
+        Option<chrono::NaiveDateTime>,
+        chrono::NaiveDateTime,
+    ),
     /// Folders of compiled files known to exist now, and whether each existed before this
     /// run: asking the filesystem again for each of 30,000 files cost two system calls each.
     pub compiled_dirs: Mutex<HashMap<PathBuf, bool>>,
@@ -296,6 +324,46 @@ impl Compiler<'_> {
         self.render_text(node, &node.raw_code, incremental, connection)
     }
 
+    /// A microbatch model's `select` for one batch: rendered with `model.batch` (`id`,
+    /// `event_time_start`, `event_time_end`) and its upstreams with an `event_time` read through
+    /// the batch's window, as dbt renders each batch. Also written to `target/compiled/...`
+    /// (the last batch's, as dbt leaves it).
+    ///
+    /// Errors: as [`Compiler::compile`].
+    pub fn compile_batch(
+        &self,
+        node: &Node,
+        incremental: bool,
+        batch: (&str, &templating::EventTimeWindow),
+        connection: Option<&SharedAdapter>,
+    ) -> Result<String, Diagnostic> {
+        let (id, window) = batch;
+        let mut model = node.model_context();
+        if let Some(fields) = model.as_object_mut() {
+            fields.insert(
+                "batch".into(),
+                serde_json::json!({"id": id, "event_time_start": window.start, "event_time_end": window.end}),
+            );
+        }
+        let input = RenderInput {
+            file: &node.original_file_path,
+            source: &node.raw_code,
+            this: node.relation.clone(),
+            model,
+            extra: None,
+        };
+        let mut context = self.context(node);
+        context.is_incremental = incremental;
+        context.database = connection.cloned();
+        context.event_time_window = Some(window.clone());
+        let sql = templating::render(self.env, &input, context)?.0;
+        let sql = crate::sql::inject_ctes(&sql, &self.ephemeral_ctes(node, connection)?);
+        let path = self.target_dir.join(node.compiled_path());
+        self.write_compiled(&path, &sql)
+            .map_err(|e| Diagnostic::new(format!("cannot write `{}`: {e}", path.display())))?;
+        Ok(sql)
+    }
+
     /// Renders `source` (the node's code, or one of its hooks) in the node's run-phase context.
     fn render_text(
         &self,
@@ -394,6 +462,7 @@ impl Compiler<'_> {
             results: Default::default(),
             macro_overrides: Default::default(),
             empty_refs: false,
+            event_time_window: None,
         }
     }
 
@@ -411,6 +480,7 @@ impl Compiler<'_> {
             results: Default::default(),
             macro_overrides: Default::default(),
             empty_refs: self.empty,
+            event_time_window: None,
         }
     }
 

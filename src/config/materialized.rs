@@ -164,6 +164,22 @@ pub struct IncrementalConfig {
     pub invalid_on_schema_change: Option<String>,
     /// `partition_by` (see [`partition_by`]).
     pub partition_by: Vec<String>,
+    /// `incremental_strategy: microbatch` (dbt 1.9): the model is built in batches of
+    /// `event_time` (see `materialization::microbatch`); `None` for the other strategies.
+    pub microbatch: Option<MicrobatchConfig>,
+}
+
+/// A microbatch model's settings as written (validated when it builds, as dbt validates them).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MicrobatchConfig {
+    /// `event_time`: the model's column that places each row in a batch.
+    pub event_time: Option<String>,
+    /// `batch_size`: `hour`, `day`, `month` or `year`.
+    pub batch_size: Option<String>,
+    /// `begin`: where the first build starts, as written (`2024-01-01`, ...).
+    pub begin: Option<String>,
+    /// `lookback`: how many batches before the latest an incremental build redoes (default 1).
+    pub lookback: Option<i64>,
 }
 
 /// A model's `partition_by`: the columns its table is partitioned by on Spark (a column or a
@@ -181,7 +197,7 @@ pub fn partition_by(config: &NodeConfig) -> Vec<String> {
 }
 
 /// The strategies Mallard knows, as written in `incremental_strategy`.
-pub const STRATEGIES: &[&str] = &["append", "delete+insert", "merge"];
+pub const STRATEGIES: &[&str] = &["append", "delete+insert", "merge", "microbatch"];
 
 impl IncrementalConfig {
     /// Reads `incremental_strategy` (default `delete+insert`, as dbt-duckdb), `unique_key` (a
@@ -200,6 +216,8 @@ impl IncrementalConfig {
             Some("append") => IncrementalStrategy::Append,
             Some("merge") => IncrementalStrategy::Merge,
             Some("insert_overwrite") => IncrementalStrategy::InsertOverwrite,
+            // Each batch is a delete+insert on its `event_time` window (dbt-duckdb's).
+            Some("microbatch") => IncrementalStrategy::DeleteInsert,
             Some(other) => {
                 unknown_strategy = Some(other.to_string());
                 IncrementalStrategy::DeleteInsert
@@ -223,7 +241,18 @@ impl IncrementalConfig {
             .into_iter()
             .filter(|k| !k.trim().is_empty())
             .collect();
+        let microbatch = (named == Some("microbatch")).then(|| MicrobatchConfig {
+            event_time: config.get_str("event_time").map(str::to_string),
+            batch_size: config.get_str("batch_size").map(str::to_string),
+            begin: config.0.get("begin").and_then(|v| match v {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(s) => Some(s.clone()),
+                other => Some(other.to_string()),
+            }),
+            lookback: config.0.get("lookback").and_then(serde_json::Value::as_i64),
+        });
         IncrementalConfig {
+            microbatch,
             partition_by: partition_by(config),
             strategy,
             strategy_named,

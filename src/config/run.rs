@@ -14,4 +14,7 @@ pub struct RunSettings {
     pub fail_fast: bool,
     /// `--empty`: the nodes' `ref()`s and `source()`s select no rows, as dbt's `--empty`.
     pub empty: bool,
+    /// `--event-time-start` / `--event-time-end` (UTC): the window microbatch models build.
+    pub event_time_start: Option<chrono::NaiveDateTime>,
+    pub event_time_end: Option<chrono::NaiveDateTime>,
 }

@@ -8,6 +8,7 @@
 pub mod contract;
 pub mod external;
 pub mod incremental;
+pub mod microbatch;
 pub mod seed_types;
 pub mod snapshot;
 

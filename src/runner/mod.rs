@@ -11,6 +11,7 @@ pub mod docs;
 pub mod error_location;
 pub mod freshness;
 pub mod hooks;
+mod microbatch;
 pub mod operation;
 pub mod output;
 pub mod retry;
@@ -198,6 +199,13 @@ fn run_node(
         }
         _ => false,
     };
+    if let (Materialization::Incremental(config), Some(db)) =
+        (&node.materialization, connection.filter(|_| write))
+    {
+        if let Some(settings) = &config.microbatch {
+            return microbatch::run(node, compiler, db, settings, incremental, started);
+        }
+    }
     let compiled = compiler.compile(node, incremental, connection);
     let compile_end = Utc::now();
     let mut result = NodeResult {
@@ -547,7 +555,7 @@ fn run_in_database(
 }
 
 /// dbt's heading for a node that could not be compiled, with the diagnostic under it.
-fn compilation_error(node: &Node, d: &crate::error::Diagnostic) -> String {
+pub(super) fn compilation_error(node: &Node, d: &crate::error::Diagnostic) -> String {
     format!(
         "Compilation Error in {} {} ({})\n  {}",
         node.resource_type.as_str(),

@@ -45,15 +45,21 @@ pub(super) fn ref_fn(state: &State, args: Rest<String>, kwargs: Kwargs) -> Resul
                 .push(call);
             Ok(Value::from_object(placeholder))
         }
-        Phase::Run => resolver(&node)?
-            .resolve_ref(&call)
-            .map(|r| relation::run_phase_value(r, node.empty_refs))
-            .ok_or_else(|| {
+        Phase::Run => {
+            let resolver = resolver(&node)?;
+            let relation = resolver.resolve_ref(&call).ok_or_else(|| {
                 Error::new(
                     ErrorKind::InvalidOperation,
                     format!("unknown ref `{}`", call.name),
                 )
-            }),
+            })?;
+            // A microbatch model's batch reads only its window of upstreams with an event_time.
+            let relation = match (&node.event_time_window, resolver.ref_event_time(&call)) {
+                (Some(window), Some(column)) => window.filtered(relation, &column),
+                _ => relation,
+            };
+            Ok(relation::run_phase_value(relation, node.empty_refs))
+        }
     }
 }
 
@@ -69,15 +75,23 @@ pub(super) fn source_fn(state: &State, source: String, table: String) -> Result<
                 .push((source, table));
             Ok(Value::from_object(placeholder))
         }
-        Phase::Run => resolver(&node)?
-            .resolve_source(&source, &table)
-            .map(|r| relation::run_phase_value(r, node.empty_refs))
-            .ok_or_else(|| {
+        Phase::Run => {
+            let resolver = resolver(&node)?;
+            let relation = resolver.resolve_source(&source, &table).ok_or_else(|| {
                 Error::new(
                     ErrorKind::InvalidOperation,
                     format!("unknown source `{source}.{table}`"),
                 )
-            }),
+            })?;
+            let relation = match (
+                &node.event_time_window,
+                resolver.source_event_time(&source, &table),
+            ) {
+                (Some(window), Some(column)) => window.filtered(relation, &column),
+                _ => relation,
+            };
+            Ok(relation::run_phase_value(relation, node.empty_refs))
+        }
     }
 }
 

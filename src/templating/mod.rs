@@ -98,6 +98,37 @@ pub struct Recorded {
 pub trait Resolver: Send + Sync + std::fmt::Debug {
     fn resolve_ref(&self, call: &RefCall) -> Option<Relation>;
     fn resolve_source(&self, source: &str, table: &str) -> Option<Relation>;
+    /// The `event_time` config of the node a `ref()` names, which a microbatch model's batch
+    /// filters it by; `None` when it has none.
+    fn ref_event_time(&self, _call: &RefCall) -> Option<String> {
+        None
+    }
+    /// The `event_time` config of a source table (see [`Resolver::ref_event_time`]).
+    fn source_event_time(&self, _source: &str, _table: &str) -> Option<String> {
+        None
+    }
+}
+
+/// A microbatch model's batch, as its render sees it: `ref()`s and `source()`s of upstreams
+/// with an `event_time` read only `start` (included) to `end` (excluded), both written as dbt
+/// writes them (`2024-01-01 00:00:00+00:00`).
+#[derive(Debug, Clone)]
+pub struct EventTimeWindow {
+    pub start: String,
+    pub end: String,
+}
+
+impl EventTimeWindow {
+    /// `relation` read through the window on `event_time`, as dbt renders an event-time
+    /// filtered relation (`(select * from r where t >= 'start' and t < 'end')`; DuckDB needs no
+    /// alias).
+    pub fn filtered(&self, relation: Relation, event_time: &str) -> Relation {
+        let filter = format!(
+            "(select * from {relation} where {event_time} >= '{}' and {event_time} < '{}')",
+            self.start, self.end
+        );
+        relation.reading(filter)
+    }
 }
 
 /// The per-node part of the render context: the phase, the vars, what was recorded, and
@@ -127,6 +158,8 @@ pub struct NodeContext {
     /// `--empty`: `ref()` and `source()` render as queries of no rows (see
     /// [`relation::EmptyRelation`]).
     pub empty_refs: bool,
+    /// The batch a microbatch model is rendered for (see [`EventTimeWindow`]); `None` otherwise.
+    pub event_time_window: Option<EventTimeWindow>,
 }
 
 impl NodeContext {
@@ -150,6 +183,7 @@ impl NodeContext {
             results: Default::default(),
             macro_overrides: Default::default(),
             empty_refs: false,
+            event_time_window: None,
         }
     }
 }
