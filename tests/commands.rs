@@ -456,7 +456,9 @@ fn source_freshness_checks_each_table_against_its_thresholds() {
          freshness:\n          warn_after: {count: 100000, period: day}\n      - name: broken\n        \
          identifier: raw_orders\n        loaded_at_field: no_such_column\n      - name: unchecked\n        \
          identifier: raw_orders\n        freshness: null\n      - name: wrong_type\n        \
-         identifier: raw_orders\n        loaded_at_field: customer\n",
+         identifier: raw_orders\n        loaded_at_field: customer\n      - name: by_query\n        \
+         identifier: raw_orders\n        loaded_at_query: \"select max(ordered_on) from {{ this }}\"\n        \
+         freshness:\n          warn_after: {count: 100000, period: day}\n",
     );
     let none = p.run(&["source", "freshness"]);
     assert_eq!(none.code, 2, "{}", none.text(&p));
@@ -464,11 +466,13 @@ fn source_freshness_checks_each_table_against_its_thresholds() {
     let run = p.run(&["source", "freshness"]);
     assert_eq!(run.code, 1, "a stale table and a failing query: {}", run.text(&p));
     for line in [
-        "of 5 ERROR freshness of shop_raw.broken",
-        "of 5 PASS freshness of shop_raw.fresh_enough",
-        "of 5 WARN freshness of shop_raw.raw_orders",
-        "of 5 ERROR STALE freshness of shop_raw.stale_orders",
-        "of 5 ERROR freshness of shop_raw.wrong_type",
+        "of 6 ERROR freshness of shop_raw.broken",
+        // dbt 1.10's `loaded_at_query`, rendered with `this` as the table.
+        "of 6 PASS freshness of shop_raw.by_query",
+        "of 6 PASS freshness of shop_raw.fresh_enough",
+        "of 6 WARN freshness of shop_raw.raw_orders",
+        "of 6 ERROR STALE freshness of shop_raw.stale_orders",
+        "of 6 ERROR freshness of shop_raw.wrong_type",
         "Failure in source stale_orders (models/freshness.yml)",
         "Runtime Error in source broken (models/freshness.yml)",
         "Runtime Error in source wrong_type (models/freshness.yml)\n  Expected a timestamp value when querying \
@@ -492,6 +496,7 @@ fn source_freshness_checks_each_table_against_its_thresholds() {
     assert_eq!(
         statuses,
         [
+            ("source.shop.shop_raw.by_query".to_string(), "pass".to_string()),
             (
                 "source.shop.shop_raw.fresh_enough".to_string(),
                 "pass".to_string()
@@ -503,7 +508,7 @@ fn source_freshness_checks_each_table_against_its_thresholds() {
             ),
         ]
     );
-    let stale = &doc["results"][2];
+    let stale = &doc["results"][3];
     assert_eq!(stale["criteria"]["filter"], "status = 'shipped'");
     assert_eq!(stale["criteria"]["error_after"]["period"], "day");
     assert!(

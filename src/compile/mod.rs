@@ -448,6 +448,26 @@ impl Compiler<'_> {
         Ok(templating::render(self.env, &input, context)?.0)
     }
 
+    /// Renders a source table's `loaded_at_query` (from its property file `file`) with `this`
+    /// as the table, as dbt renders it when it checks freshness.
+    ///
+    /// Errors: a Jinja error in the query.
+    pub fn render_source_query(
+        &self,
+        file: &str,
+        query: &str,
+        this: &Relation,
+    ) -> Result<String, Diagnostic> {
+        let input = RenderInput {
+            file,
+            source: query,
+            this: Some(this.clone()),
+            model: serde_json::Value::Null,
+            extra: None,
+        };
+        Ok(templating::render(self.env, &input, self.context_without_node())?.0)
+    }
+
     fn context_without_node(&self) -> NodeContext {
         NodeContext {
             phase: Phase::Run,

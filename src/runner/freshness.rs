@@ -110,9 +110,16 @@ pub fn criteria(freshness: &Value) -> Value {
     })
 }
 
+/// When a source table was last loaded: the greatest value of a column or expression
+/// (`loaded_at_field`), or the one value of a query (`loaded_at_query`, dbt 1.10).
+enum LoadedAt {
+    Field(String),
+    Query(String),
+}
+
 /// Runs `source freshness` on the sources of `chosen`: for each
 /// table whose `freshness` sets `warn_after` or `error_after` and that has a
-/// `loaded_at_field`, how long ago it was loaded; one line per table as dbt prints them
+/// `loaded_at_field` or a `loaded_at_query`, how long ago it was loaded; one line per table as dbt prints them
 /// (`PASS`, `WARN`, `ERROR STALE`, `ERROR` for a query that fails), then `sources.json` at
 /// `output` (default: the target folder; dbt's schema v3, a table whose query failed left out,
 /// as dbt 1.11 leaves it out). Reads the database read-only. A table with a freshness but no
@@ -139,9 +146,13 @@ pub fn run(
         if !is_checked(&f) {
             continue;
         }
-        match s.properties.get("loaded_at_field").and_then(Value::as_str) {
-            Some(field) => checked.push((s, f, field.to_string())),
-            None => log::event(
+        // dbt 1.10's `loaded_at_query` (one value: when the table was last loaded) wins over
+        // `loaded_at_field`; it is read as the field of a one-row relation, without `filter`.
+        let query = s.properties.get("loaded_at_query").and_then(Value::as_str);
+        match (query, s.properties.get("loaded_at_field").and_then(Value::as_str)) {
+            (Some(query), _) => checked.push((s, f, LoadedAt::Query(query.to_string()))),
+            (None, Some(field)) => checked.push((s, f, LoadedAt::Field(field.to_string()))),
+            (None, None) => log::event(
                 "Note",
                 Level::Warn,
                 &format!(
@@ -166,18 +177,38 @@ pub fn run(
         let shown = format!("{}.{}", source.source_name, source.name);
         let t0 = chrono::Utc::now();
         let clock = std::time::Instant::now();
-        let filter = f.get("filter").and_then(Value::as_str);
         let relation = source.relation.to_string();
-        let sql = adapter.dialect().freshness_query(&relation, field, filter);
-        let outcome = adapter
-            .query_numbers(&sql)
-            .map_err(|e| {
-                // A field that is not a timestamp fails to bind: say that instead.
-                adapter
-                    .columns(&type_query(&relation, field))
-                    .ok()
-                    .and_then(|columns| not_a_timestamp(field, &relation, &columns.first()?.data_type))
-                    .unwrap_or_else(|| e.to_string())
+        let sql: Result<String, String> = match field {
+            LoadedAt::Field(field) => Ok(adapter.dialect().freshness_query(
+                &relation,
+                field,
+                f.get("filter").and_then(Value::as_str),
+            )),
+            LoadedAt::Query(query) => session
+                .compiler()
+                .render_source_query(&source.original_file_path, query, &source.relation)
+                .map(|query| {
+                    let query = format!("({})", query.trim().trim_end_matches(';'));
+                    adapter
+                        .dialect()
+                        .freshness_query("(select 1) as dbt_one_row", &query, None)
+                })
+                .map_err(|d| d.to_string()),
+        };
+        let field = match field {
+            LoadedAt::Field(field) => field.as_str(),
+            LoadedAt::Query(_) => "loaded_at_query",
+        };
+        let outcome = sql
+            .and_then(|sql| {
+                adapter.query_numbers(&sql).map_err(|e| {
+                    // A field that is not a timestamp fails to bind: say that instead.
+                    adapter
+                        .columns(&type_query(&relation, field))
+                        .ok()
+                        .and_then(|columns| not_a_timestamp(field, &relation, &columns.first()?.data_type))
+                        .unwrap_or_else(|| e.to_string())
+                })
             })
             .and_then(|row| {
                 let loaded = row.first().copied().flatten();

@@ -235,13 +235,24 @@ impl Object for ConfigObject {
         args: &[Value],
     ) -> Result<Value, Error> {
         let (key, default): (String, Option<Value>) = minijinja::value::from_args(args)?;
-        let found = self.node.config.get(&key).map(Value::from_serialize);
+        // dbt 1.11's `meta_get` / `meta_require` read the config's `meta`.
+        let found = match method {
+            "meta_get" | "meta_require" => self.node.config.get("meta").and_then(|m| m.get(&key)),
+            _ => self.node.config.get(&key),
+        }
+        .map(Value::from_serialize);
         match method {
-            "get" => Ok(found.or(default).unwrap_or(Value::from(()))),
-            "require" => found.ok_or_else(|| {
+            "get" | "meta_get" => Ok(found.or(default).unwrap_or(Value::from(()))),
+            // At parse time dbt's `require` answers "" (the config may be set later in the
+            // same file); a missing value is an error when the node runs.
+            "require" | "meta_require" if found.is_none() && self.node.phase == Phase::Parse => {
+                Ok(Value::from(""))
+            }
+            "require" | "meta_require" => found.ok_or_else(|| {
+                let what = if method == "require" { "config" } else { "meta key" };
                 Error::new(
                     ErrorKind::InvalidOperation,
-                    format!("config `{key}` is required but not set"),
+                    format!("{what} `{key}` is required but not set"),
                 )
             }),
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
