@@ -285,7 +285,10 @@ impl Node {
     /// `compiled/<project>/<original_file_path>` (for generic tests, `<yml path>/<name>.sql`;
     /// for unit tests, `<yml path>/<model>/<name>.sql`).
     pub fn compiled_path(&self) -> String {
-        if self.test_metadata.is_some() || self.unit_test.is_some() {
+        // Nodes defined in a property file (generic and unit tests, snapshots in YAML) go under
+        // a folder named after the file, as dbt writes them.
+        let in_yaml = self.original_file_path.ends_with(".yml") || self.original_file_path.ends_with(".yaml");
+        if self.test_metadata.is_some() || self.unit_test.is_some() || in_yaml {
             format!(
                 "compiled/{}/{}/{}",
                 self.package_name, self.original_file_path, self.path

@@ -192,7 +192,7 @@ mod versions;
 
 use crate::templating::macro_blocks;
 use columns::infer_primary_keys;
-use snapshots::{find_tag, snapshot_blocks};
+use snapshots::find_tag;
 use versions::{model_versions, ModelId};
 
 struct Parser<'a> {
@@ -300,11 +300,7 @@ impl Parser<'_> {
                 first.original_file_path
             ));
         }
-        for f in &project.snapshots {
-            for block in snapshot_blocks(f)? {
-                self.snapshot(&block)?;
-            }
-        }
+        self.snapshots(&project.snapshots, &props.snapshots)?;
         self.sources(&props)?;
         self.semantic(&props.semantic)?;
         for f in &project.singular_tests {

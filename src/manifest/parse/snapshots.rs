@@ -7,6 +7,7 @@ use super::{located_calls, Parser};
 use crate::config::materialized::SnapshotConfig;
 use crate::error::{Diagnostic, Location};
 use crate::manifest::{Node, ResourceType};
+use crate::project::properties::NodeProps;
 use crate::project::ProjectFile;
 use crate::templating::{self, find_call_line};
 
@@ -18,11 +19,14 @@ impl Parser<'_> {
     ///
     /// Errors: a Jinja error; a missing or invalid strategy, unique key, `updated_at` or
     /// `check_cols`, at the `config()` call.
-    pub(super) fn snapshot(&mut self, f: &ProjectFile) -> Result<()> {
+    pub(super) fn snapshot(&mut self, f: &ProjectFile, props: Option<&NodeProps>) -> Result<()> {
         let name = f.stem().to_string();
         let unique_id = format!("snapshot.{}.{}", self.project.name, name);
         let fqn = self.fqn(f, &name);
         let mut config = self.base_config(json!({"materialized": "snapshot"}), |p| &p.snapshots_tree, &fqn);
+        if let Some(np) = props {
+            config.merge(&self.rendered_config(&np.config, &np.file)?);
+        }
         let this = self.relation(&config, &name, || {
             self.node_for_macros("snapshot", &name, &fqn, Some(f), &config)
         })?;
@@ -57,6 +61,12 @@ impl Parser<'_> {
         }
         let (refs, sources) = located_calls(f, &recorded);
         self.add(Node {
+            patch_path: props.map(|p| p.file.clone()),
+            description: props.map(|p| p.description.clone()).unwrap_or_default(),
+            columns: props
+                .map(|p| self.columns(&p.columns))
+                .transpose()?
+                .unwrap_or_default(),
             fqn,
             config,
             refs,
@@ -64,6 +74,59 @@ impl Parser<'_> {
             relation: Some(relation),
             ..self.file_node(f, ResourceType::Snapshot, unique_id, name)
         });
+        Ok(())
+    }
+
+    /// The snapshots of the project: each `{% snapshot %}` block of `files`, with the
+    /// properties of its `snapshots:` entry, and each `snapshots:` entry with a `relation:`
+    /// (dbt 1.9's snapshots in YAML: `select * from {{ <relation> }}`, defined in its property
+    /// file), then the generic tests of their columns. A `snapshots:` entry with neither is
+    /// reported as properties of nothing.
+    ///
+    /// Errors: a block or an entry that fails to parse (see [`Self::snapshot`]); a YAML snapshot
+    /// with the name of a block.
+    pub(super) fn snapshots(&mut self, files: &[ProjectFile], props: &[NodeProps]) -> Result<()> {
+        let mut blocks = Vec::new();
+        for f in files {
+            blocks.extend(snapshot_blocks(f)?);
+        }
+        for block in &blocks {
+            let name = block.stem();
+            self.snapshot(block, props.iter().find(|np| np.name == name))?;
+        }
+        for np in props {
+            let defined = blocks.iter().any(|b| b.stem() == np.name);
+            match &np.relation {
+                Some(_) if defined => {
+                    return Err(Diagnostic::new(format!(
+                        "snapshot `{}` is defined twice: by a `{{% snapshot %}}` block and with `relation:` in `{}`",
+                        np.name, np.file
+                    ))
+                    .at(np.location.clone())
+                    .into())
+                }
+                Some(relation) => {
+                    let file = ProjectFile {
+                        original_file_path: np.file.clone(),
+                        path: format!("{}.sql", np.name),
+                        contents: format!("select * from {{{{ {relation} }}}}"),
+                    };
+                    self.snapshot(&file, Some(np))?;
+                    // dbt's `path` of a snapshot in YAML: under its property file's name.
+                    let in_folder = np.file.split_once('/').map_or(np.file.as_str(), |(_, rest)| rest);
+                    let unique_id = format!("snapshot.{}.{}", self.project.name, np.name);
+                    if let Some(node) = self.manifest.nodes.get_mut(&unique_id) {
+                        node.path = format!("{in_folder}/{}.sql", np.name);
+                    }
+                }
+                None if defined => {}
+                None => {
+                    self.orphan_props.insert(("snapshot".to_string(), np.name.clone()), np.clone());
+                    continue;
+                }
+            }
+            self.generic_tests_of(np, "snapshot", &np.name, &np.name)?;
+        }
         Ok(())
     }
 }

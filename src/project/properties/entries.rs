@@ -133,6 +133,7 @@ impl PropertyFile<'_> {
             time_spine: entry.get("time_spine").filter(|v| !v.is_null()).cloned(),
             deprecation_date: entry.get("deprecation_date").filter(|d| !d.is_null()).map(text),
             versions,
+            relation: None,
             name,
             location,
             file: self.file.to_string(),

@@ -142,6 +142,9 @@ pub struct NodeProps {
     pub time_spine: Option<Value>,
     /// `deprecation_date:` (a date or date-time), as written.
     pub deprecation_date: Option<String>,
+    /// `relation:` of a snapshot defined in YAML (dbt 1.9): what it snapshots, as the Jinja
+    /// expression written (`ref('orders')`, `source('shop', 'orders')`); `None` otherwise.
+    pub relation: Option<String>,
 }
 
 /// One entry of a model's `versions:`.
@@ -241,6 +244,9 @@ pub struct Properties {
     pub warnings: Vec<String>,
     pub models: Vec<NodeProps>,
     pub seeds: Vec<NodeProps>,
+    /// `snapshots:` entries: properties of `{% snapshot %}` blocks, or (with `relation:`)
+    /// snapshots defined in YAML.
+    pub snapshots: Vec<NodeProps>,
     pub sources: Vec<SourceProps>,
     pub unit_tests: Vec<UnitTestDef>,
     /// `exposures:`, `metrics:` and `semantic_models:` entries, in file order, for
@@ -333,6 +339,16 @@ impl<'a> PropertyFile<'a> {
         }
         for entry in self.list(&doc, "seeds")? {
             props.seeds.push(self.node(entry)?);
+        }
+        for entry in self.list(&doc, "snapshots")? {
+            let mut without_relation = entry.clone();
+            let relation = without_relation.remove("relation");
+            let mut np = self.node(&without_relation)?;
+            np.relation = relation.as_ref().map(|r| match r {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            });
+            props.snapshots.push(np);
         }
         for entry in self.list(&doc, "sources")? {
             props.sources.push(self.source(entry)?);
