@@ -270,11 +270,21 @@ impl Session {
             target_path: self.project.target_path.clone(),
             full_refresh: self.settings.full_refresh,
             empty: self.settings.empty,
+            // A microbatch model in sample mode builds the sample's window (dbt's).
             event_time: (
-                self.settings.event_time_start,
-                self.settings.event_time_end,
+                self.settings
+                    .event_time_start
+                    .or(self.settings.sample.map(|s| s.0)),
+                self.settings.event_time_end.or(self.settings.sample.map(|s| s.1)),
                 chrono::Utc::now().naive_utc(),
             ),
+            sample: self
+                .settings
+                .sample
+                .map(|(start, end)| templating::EventTimeWindow {
+                    start: crate::materialization::microbatch::Batch::text(start),
+                    end: crate::materialization::microbatch::Batch::text(end),
+                }),
             compiled_dirs: Default::default(),
         }
     }

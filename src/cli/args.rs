@@ -428,6 +428,16 @@ pub struct RunArgs {
     /// instead of up to now.
     #[arg(long, value_name = "TIME", value_parser = parse_event_time)]
     pub event_time_end: Option<chrono::NaiveDateTime>,
+    /// Sample mode (dbt 1.10): models' and snapshots' `ref()`s and `source()`s of upstreams
+    /// with an `event_time` read only this window: `3 days` back from now (hours, days,
+    /// months, years), or `{start: 2024-01-01, end: 2024-01-08}`.
+    #[arg(long, env = "DBT_SAMPLE", value_name = "WINDOW", value_parser = parse_sample)]
+    pub sample: Option<(chrono::NaiveDateTime, chrono::NaiveDateTime)>,
+}
+
+/// `--sample`'s window, relative ones from now.
+fn parse_sample(text: &str) -> Result<(chrono::NaiveDateTime, chrono::NaiveDateTime), String> {
+    crate::materialization::microbatch::sample_window(text, chrono::Utc::now().naive_utc())
 }
 
 /// A time as `--event-time-start`/`--event-time-end` take it.
@@ -581,6 +591,7 @@ impl RunArgs {
                 empty: self.empty,
                 event_time_start: self.event_time_start,
                 event_time_end: self.event_time_end,
+                sample: self.sample,
             }),
             ..self.project.load_options()
         }

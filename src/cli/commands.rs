@@ -97,6 +97,7 @@ pub(super) fn retry(a: RetryArgs) -> Result<ExitCode> {
         event_time_end: prev_args["event_time_end"]
             .as_str()
             .and_then(crate::materialization::microbatch::parse_time),
+        sample: None,
         resource_type: Vec::new(),
         exclude_resource_type: Vec::new(),
         inline: None,

@@ -138,6 +138,9 @@ pub struct Compiler<'a> {
         Option<chrono::NaiveDateTime>,
         chrono::NaiveDateTime,
     ),
+    /// `--sample`: the window models' and snapshots' upstreams with an `event_time` are read
+    /// through (see [`templating::EventTimeWindow`]).
+    pub sample: Option<templating::EventTimeWindow>,
     /// Folders of compiled files known to exist now, and whether each existed before this
     /// run: asking the filesystem again for each of 30,000 files cost two system calls each.
     pub compiled_dirs: Mutex<HashMap<PathBuf, bool>>,
@@ -500,7 +503,11 @@ impl Compiler<'_> {
             results: Default::default(),
             macro_overrides: Default::default(),
             empty_refs: self.empty,
-            event_time_window: None,
+            // dbt samples the upstreams of models and snapshots only.
+            event_time_window: self
+                .sample
+                .clone()
+                .filter(|_| matches!(node.resource_type, ResourceType::Model | ResourceType::Snapshot)),
         }
     }
 

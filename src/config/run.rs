@@ -17,4 +17,6 @@ pub struct RunSettings {
     /// `--event-time-start` / `--event-time-end` (UTC): the window microbatch models build.
     pub event_time_start: Option<chrono::NaiveDateTime>,
     pub event_time_end: Option<chrono::NaiveDateTime>,
+    /// `--sample`'s window `(start, end)` (UTC), when sampling.
+    pub sample: Option<(chrono::NaiveDateTime, chrono::NaiveDateTime)>,
 }

@@ -38,7 +38,13 @@ impl Batch {
     /// A bound as dbt writes it into SQL (Python's `str` of a UTC datetime):
     /// `2024-01-01 00:00:00+00:00`.
     pub fn text(t: NaiveDateTime) -> String {
-        format!("{}+00:00", t.format("%Y-%m-%d %H:%M:%S"))
+        // Python shows microseconds only when there are some.
+        let format = if t.nanosecond() / 1000 == 0 {
+            "%Y-%m-%d %H:%M:%S"
+        } else {
+            "%Y-%m-%d %H:%M:%S%.6f"
+        };
+        format!("{}+00:00", t.format(format))
     }
 
     /// dbt's batch id: the start as its batch size shows it, without dashes (`20240101` for a
@@ -186,6 +192,51 @@ pub fn parse_time(text: &str) -> Option<NaiveDateTime> {
     })
 }
 
+/// dbt 1.10's `--sample`: `N unit` (`3 days`, `1 month`; hours, days, months or years) is
+/// the window from `now` less that much to `now`; `{start: ..., end: ...}` (YAML) is that
+/// window. Returns `(start, end)`, UTC.
+///
+/// Errors: any other text, with dbt's forms in the message.
+pub fn sample_window(text: &str, now: NaiveDateTime) -> Result<(NaiveDateTime, NaiveDateTime), String> {
+    let forms = "write `--sample '3 days'` (hours, days, months, years) or `--sample \"{start: 2024-01-01, end: 2024-01-08}\"`";
+    if text.trim_start().starts_with('{') {
+        let map: serde_yaml::Mapping =
+            serde_yaml::from_str(text).map_err(|e| format!("`--sample {text}`: {e}; {forms}"))?;
+        let bound = |key: &str| {
+            map.get(key)
+                .and_then(|v| match v {
+                    serde_yaml::Value::String(s) => parse_time(s),
+                    _ => None,
+                })
+                .ok_or_else(|| format!("`--sample {text}` has no `{key}` time; {forms}"))
+        };
+        return Ok((bound("start")?, bound("end")?));
+    }
+    let (count, unit) = text
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| format!("`--sample {text}`: {forms}"))?;
+    let count: i64 = count
+        .parse()
+        .map_err(|_| format!("`--sample {text}`: `{count}` is not a whole number; {forms}"))?;
+    let start = match unit.trim().to_ascii_lowercase().trim_end_matches('s') {
+        "hour" => now - Duration::hours(count),
+        "day" => now - Duration::days(count),
+        "month" => now
+            .checked_sub_months(chrono::Months::new(count.max(0) as u32))
+            .unwrap_or(now),
+        "year" => now
+            .checked_sub_months(chrono::Months::new(12 * count.max(0) as u32))
+            .unwrap_or(now),
+        other => {
+            return Err(format!(
+                "`--sample {text}`: `{other}` is not hours, days, months or years; {forms}"
+            ))
+        }
+    };
+    Ok((start, now))
+}
+
 /// `t` at the start of its batch.
 pub fn truncate(t: NaiveDateTime, size: BatchSize) -> NaiveDateTime {
     let day = t.date();
@@ -279,6 +330,27 @@ mod tests {
         assert_eq!(offset(t, BatchSize::Year, -1), at("2023-01-01"));
         assert_eq!(ceiling(t, BatchSize::Day), at("2024-09-18"));
         assert_eq!(ceiling(at("2024-09-01"), BatchSize::Month), at("2024-09-01"));
+    }
+
+    #[test]
+    fn a_sample_is_a_window_before_now_or_the_one_given() {
+        let now = at("2024-03-31 12:00:00");
+        assert_eq!(sample_window("3 days", now), Ok((at("2024-03-28 12:00:00"), now)));
+        assert_eq!(
+            sample_window("1 month", now),
+            Ok((at("2024-02-29 12:00:00"), now))
+        );
+        assert_eq!(
+            sample_window("{start: '2024-01-01', end: '2024-01-03 06:00:00'}", now),
+            Ok((at("2024-01-01"), at("2024-01-03 06:00:00")))
+        );
+        assert!(sample_window("3 weeks", now)
+            .unwrap_err()
+            .contains("`week` is not hours"));
+        assert_eq!(
+            Batch::text(at("2024-01-01 00:00:00.5")),
+            "2024-01-01 00:00:00.500000+00:00"
+        );
     }
 
     #[test]
