@@ -4,7 +4,8 @@
 //! `(key, value)` tuples, `sort` giving a list that `.append()` changes, `pprint` with sorted
 //! dict keys; the tests `number` (booleans are numbers), `sequence`, `iterable`, `callable`,
 //! `lower`/`upper` (of `str(value)`), and the comparisons (`eq`, `gt`, `<`, ...) with booleans
-//! compared as the integers they are in Python. Measured by `tests/jinja.rs`.
+//! compared as the integers they are in Python; and `range()`, a sequence that prints as
+//! Python's (`range(0, 3)`). Measured by `tests/jinja.rs`.
 
 use std::cmp::Ordering;
 
@@ -16,6 +17,10 @@ use super::pyrepr::{py_repr, str_of};
 
 /// Adds the filters and tests to `env`, replacing minijinja's of the same names.
 pub fn add_to(env: &mut Environment<'static>) {
+    env.add_function("range", range);
+    // Jinja2's `is filter` / `is test`: whether the value names one.
+    env.add_test("filter", |v: Value| names_one(&v, FILTERS));
+    env.add_test("test", |v: Value| names_one(&v, TESTS));
     env.add_filter("max", |v: Value, kwargs: Kwargs| {
         extreme(v, kwargs, Ordering::Greater)
     });
@@ -422,3 +427,201 @@ impl minijinja::value::Object for GroupTuple {
         f.write_str(&text)
     }
 }
+
+/// Python's `range(stop)` / `range(start, stop[, step])`: the whole numbers from `start`
+/// (default 0) up to `stop` (excluded) by `step` (default 1), computed when read; iterated,
+/// indexed and measured as a list, printed as Python prints it (`range(0, 3)`,
+/// `range(1, 10, 3)`).
+#[derive(Debug)]
+pub struct PyRange {
+    start: i64,
+    stop: i64,
+    step: i64,
+}
+
+impl PyRange {
+    fn len(&self) -> usize {
+        let span = if self.step > 0 {
+            self.stop - self.start + self.step - 1
+        } else {
+            self.start - self.stop - self.step - 1
+        };
+        usize::try_from(span / self.step.abs()).unwrap_or(0)
+    }
+}
+
+impl minijinja::value::Object for PyRange {
+    fn repr(self: &std::sync::Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Seq
+    }
+
+    fn get_value(self: &std::sync::Arc<Self>, key: &Value) -> Option<Value> {
+        let len = self.len() as i64;
+        let i = key.as_i64()?;
+        let i = if i < 0 { len + i } else { i };
+        (0..len)
+            .contains(&i)
+            .then(|| Value::from(self.start + i * self.step))
+    }
+
+    fn enumerate(self: &std::sync::Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Seq(self.len())
+    }
+
+    fn render(self: &std::sync::Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.step {
+            1 => write!(f, "range({}, {})", self.start, self.stop),
+            step => write!(f, "range({}, {}, {step})", self.start, self.stop),
+        }
+    }
+}
+
+/// `range(...)` (see [`PyRange`]).
+///
+/// Errors: no argument or more than three; a step of zero (Python's errors).
+fn range(args: Rest<i64>) -> Result<Value, Error> {
+    let (start, stop, step) = match args.as_slice() {
+        [stop] => (0, *stop, 1),
+        [start, stop] => (*start, *stop, 1),
+        [start, stop, step] => (*start, *stop, *step),
+        _ => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("range expected 1 to 3 arguments, got {}", args.len()),
+            ))
+        }
+    };
+    if step == 0 {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "range() arg 3 must not be zero",
+        ));
+    }
+    Ok(Value::from_object(PyRange { start, stop, step }))
+}
+
+/// Whether `v` is one of `names`, as Python's `v in dict` answers: a list or a dict (which
+/// Python cannot hash) is an error.
+fn names_one(v: &Value, names: &[&str]) -> Result<bool, Error> {
+    let tuple = v.downcast_object_ref::<Tuple>().is_some() || v.downcast_object_ref::<PyRange>().is_some();
+    if matches!(v.kind(), ValueKind::Seq | ValueKind::Map) && !tuple {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "unhashable type: '{}'",
+                if v.kind() == ValueKind::Seq {
+                    "list"
+                } else {
+                    "dict"
+                }
+            ),
+        ));
+    }
+    Ok(v.as_str().is_some_and(|n| names.contains(&n)))
+}
+
+/// The filters a template can name (`'upper' is filter`): Jinja2's and dbt's.
+const FILTERS: &[&str] = &[
+    "abs",
+    "attr",
+    "batch",
+    "capitalize",
+    "center",
+    "count",
+    "d",
+    "default",
+    "dictsort",
+    "e",
+    "escape",
+    "filesizeformat",
+    "first",
+    "float",
+    "forceescape",
+    "format",
+    "groupby",
+    "indent",
+    "int",
+    "items",
+    "join",
+    "last",
+    "length",
+    "list",
+    "lower",
+    "map",
+    "max",
+    "min",
+    "pprint",
+    "random",
+    "reject",
+    "rejectattr",
+    "replace",
+    "reverse",
+    "round",
+    "safe",
+    "select",
+    "selectattr",
+    "slice",
+    "sort",
+    "string",
+    "striptags",
+    "sum",
+    "title",
+    "tojson",
+    "trim",
+    "truncate",
+    "unique",
+    "upper",
+    "urlencode",
+    "urlize",
+    "wordcount",
+    "wordwrap",
+    "xmlattr",
+    "as_bool",
+    "as_native",
+    "as_number",
+    "as_text",
+    "is_list",
+];
+
+/// The tests a template can name (`'defined' is test`): Jinja2's.
+const TESTS: &[&str] = &[
+    "boolean",
+    "callable",
+    "defined",
+    "divisibleby",
+    "eq",
+    "equalto",
+    "escaped",
+    "even",
+    "false",
+    "filter",
+    "float",
+    "ge",
+    "greaterthan",
+    "gt",
+    "in",
+    "integer",
+    "iterable",
+    "le",
+    "lessthan",
+    "lower",
+    "lt",
+    "mapping",
+    "ne",
+    "none",
+    "number",
+    "odd",
+    "sameas",
+    "sequence",
+    "string",
+    "test",
+    "true",
+    "undefined",
+    "upper",
+    "==",
+    "!=",
+    ">",
+    ">=",
+    "<",
+    "<=",
+];
