@@ -503,7 +503,11 @@ fn range(args: Rest<i64>) -> Result<Value, Error> {
 /// Whether `v` is one of `names`, as Python's `v in dict` answers: a list or a dict (which
 /// Python cannot hash) is an error.
 fn names_one(v: &Value, names: &[&str]) -> Result<bool, Error> {
-    let tuple = v.downcast_object_ref::<Tuple>().is_some() || v.downcast_object_ref::<PyRange>().is_some();
+    // Tuples, ranges and `dict_values` hash; lists, dicts, `dict_keys` and `dict_items` do not.
+    let tuple = v.downcast_object_ref::<Tuple>().is_some()
+        || v.downcast_object_ref::<PyRange>().is_some()
+        || v.downcast_object_ref::<super::pymethods::DictView>()
+            .is_some_and(|d| d.kind == "dict_values");
     if matches!(v.kind(), ValueKind::Seq | ValueKind::Map) && !tuple {
         return Err(Error::new(
             ErrorKind::InvalidOperation,

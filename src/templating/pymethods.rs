@@ -150,7 +150,7 @@ fn more_methods(value: &Value, method: &str, args: &[Value]) -> Result<Option<Va
 #[derive(Debug)]
 pub(super) struct DictView {
     /// `dict_keys`, `dict_values` or `dict_items`.
-    kind: &'static str,
+    pub(super) kind: &'static str,
     items: Vec<Value>,
 }
 
