@@ -294,15 +294,28 @@ pub struct SnapshotConfig {
     pub invalidate_hard_deletes: bool,
     /// `dbt_valid_to_current`: what `dbt_valid_to` holds for current versions instead of NULL.
     pub valid_to_current: Option<String>,
+    /// `snapshot_meta_column_names` (dbt 1.9): the names the snapshot's meta columns take
+    /// instead of dbt's, as `(dbt's name, this snapshot's)`; empty when not set.
+    pub meta_column_names: Vec<(String, String)>,
 }
+
+/// The meta columns `snapshot_meta_column_names` may rename.
+pub const SNAPSHOT_META_COLUMNS: &[&str] = &[
+    "dbt_valid_to",
+    "dbt_valid_from",
+    "dbt_scd_id",
+    "dbt_updated_at",
+    "dbt_is_deleted",
+];
 
 impl SnapshotConfig {
     /// Reads `strategy`, `unique_key`, `updated_at`, `check_cols`, `hard_deletes` /
     /// `invalidate_hard_deletes` and `dbt_valid_to_current`.
     ///
     /// Errors (each saying what to set): no `strategy` or an unknown one; no `unique_key`;
-    /// `timestamp` without `updated_at`; `check` without `check_cols`; `hard_deletes: new_record`
-    /// and `snapshot_meta_column_names`, which Mallard does not support.
+    /// `timestamp` without `updated_at`; `check` without `check_cols`; `hard_deletes: new_record`,
+    /// which Mallard does not support; a `snapshot_meta_column_names` that is not a mapping of
+    /// dbt's meta columns.
     pub fn from_config(config: &NodeConfig) -> Result<SnapshotConfig, Diagnostic> {
         let unique_key: Vec<String> = config.0.get("unique_key").map(as_string_list).unwrap_or_default();
         if unique_key.is_empty() {
@@ -358,11 +371,31 @@ impl SnapshotConfig {
                 )
             }
         };
-        if config.0.contains_key("snapshot_meta_column_names") {
-            return Err(Diagnostic::new("`snapshot_meta_column_names` is not supported by Mallard")
-                .help("remove it: the columns are named dbt_scd_id, dbt_updated_at, dbt_valid_from, dbt_valid_to"));
+        let mut meta_column_names = Vec::new();
+        match config.0.get("snapshot_meta_column_names") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::Object(names)) => {
+                for (key, name) in names {
+                    let Some(name) = name.as_str().filter(|n| !n.trim().is_empty()) else {
+                        continue;
+                    };
+                    if !SNAPSHOT_META_COLUMNS.contains(&key.as_str()) {
+                        return Err(Diagnostic::new(format!(
+                            "`snapshot_meta_column_names` has `{key}`, which is not one of dbt's meta columns"
+                        ))
+                        .help(format!("use {}", SNAPSHOT_META_COLUMNS.join(", "))));
+                    }
+                    meta_column_names.push((key.clone(), name.to_string()));
+                }
+            }
+            Some(other) => {
+                return Err(Diagnostic::new(format!(
+                    "`snapshot_meta_column_names` must map dbt's column names to yours, not `{other}`"
+                )))
+            }
         }
         Ok(SnapshotConfig {
+            meta_column_names,
             strategy,
             unique_key,
             invalidate_hard_deletes,

@@ -7,7 +7,8 @@
 //! `dbt_valid_to` (NULL: the current version). Later runs compare the `select` with the current
 //! versions: a changed row closes its current version (`dbt_valid_to`) and opens a new one; a
 //! new key gets its first version; with `hard_deletes: invalidate` a key that is gone has its
-//! current version closed. Each run is one transaction.
+//! current version closed. Each run is one transaction. `snapshot_meta_column_names` renames the
+//! four columns (see [`with_meta_names`]).
 
 use anyhow::Result;
 
@@ -19,6 +20,35 @@ use crate::relation::{quote, Relation};
 /// The time a `check` snapshot stamps versions with, dbt-duckdb's `snapshot_get_time()`: the
 /// transaction's start, so one run stamps every row alike.
 const NOW: &str = "current_timestamp::timestamp";
+
+/// Where the snapshot's own query goes in a statement while its meta columns are renamed (see
+/// [`with_meta_names`]), so that the query's text is left as written.
+const QUERY: &str = "__mallard_snapshot_query__";
+
+/// `sql` (a statement of Mallard's, the snapshot's query not in it yet) with dbt's meta column
+/// names replaced, as whole words, by those `snapshot_meta_column_names` gives.
+fn with_meta_names(sql: &str, config: &SnapshotConfig) -> String {
+    let mut out = sql.to_string();
+    for (dbt, ours) in &config.meta_column_names {
+        let mut renamed = String::with_capacity(out.len());
+        let mut rest = out.as_str();
+        let word = |c: char| c.is_alphanumeric() || c == '_';
+        while let Some(at) = rest.find(dbt.as_str()) {
+            let before = rest[..at].chars().next_back();
+            let after = rest[at + dbt.len()..].chars().next();
+            renamed.push_str(&rest[..at]);
+            if before.is_some_and(word) || after.is_some_and(word) {
+                renamed.push_str(dbt);
+            } else {
+                renamed.push_str(ours);
+            }
+            rest = &rest[at + dbt.len()..];
+        }
+        renamed.push_str(rest);
+        out = renamed;
+    }
+    out
+}
 
 /// The dbt columns and helper columns that the staging table has but the snapshot does not take.
 const STAGING_ONLY: &[&str] = &["dbt_change_type", "dbt_unique_key"];
@@ -59,11 +89,12 @@ pub fn build(
         } else {
             let plan = Plan::new(a.dialect(), config, None);
             let select = format!(
-                "select *,\n    {} as dbt_scd_id,\n    {u} as dbt_updated_at,\n    {u} as dbt_valid_from,\n    {}\nfrom (\n{body}\n) sbq",
+                "select *,\n    {} as dbt_scd_id,\n    {u} as dbt_updated_at,\n    {u} as dbt_valid_from,\n    {}\nfrom (\n{QUERY}\n) sbq",
                 plan.scd_id,
                 plan.valid_to_current(),
                 u = plan.updated_at,
             );
+            let select = with_meta_names(&select, config).replace(QUERY, body);
             a.execute(&a.dialect().create_or_replace(RelationKind::Table, relation, &select))?;
         }
         for hook in &hooks.post {
@@ -249,7 +280,8 @@ fn update(a: &Adapter, relation: &Relation, body: &str, config: &SnapshotConfig)
     let dialect = a.dialect();
     let plan = Plan::new(dialect, config, check_columns);
     let staging = dialect.temp_table(relation);
-    a.execute(&dialect.create_temp_table(&staging, &plan.staging_sql(body, &target)))?;
+    let staging_sql = with_meta_names(&plan.staging_sql(QUERY, &target), config).replace(QUERY, body);
+    a.execute(&dialect.create_temp_table(&staging, &staging_sql))?;
     let is_helper = |name: &str| STAGING_ONLY.contains(&name) || name.starts_with("dbt_unique_key_");
     let staging_columns: Vec<crate::adapter::Column> = a
         .columns(&staging)?
@@ -265,7 +297,10 @@ fn update(a: &Adapter, relation: &Relation, body: &str, config: &SnapshotConfig)
         }
         None => "DBT_INTERNAL_TARGET.dbt_valid_to is null".to_string(),
     };
-    a.execute(&dialect.close_snapshot_versions(&target, &staging, &current))?;
+    a.execute(&with_meta_names(
+        &dialect.close_snapshot_versions(&target, &staging, &current),
+        config,
+    ))?;
     let cols: Vec<String> = staging_columns.iter().map(|c| quote(&c.name)).collect();
     a.execute(&format!(
         "insert into {target} ({})\nselect {}\nfrom {staging} as DBT_INTERNAL_SOURCE\nwhere DBT_INTERNAL_SOURCE.dbt_change_type::text = 'insert'",
