@@ -290,8 +290,12 @@ pub struct SnapshotConfig {
     pub strategy: SnapshotStrategy,
     /// `unique_key`: one column (or expression) or several.
     pub unique_key: Vec<String>,
-    /// `hard_deletes: invalidate` (or the older `invalidate_hard_deletes: true`).
+    /// `hard_deletes: invalidate` or `new_record` (or the older `invalidate_hard_deletes:
+    /// true`): a key gone from the query has its current version closed.
     pub invalidate_hard_deletes: bool,
+    /// `hard_deletes: new_record` (dbt 1.9): a key gone from the query also gets a new current
+    /// version with `dbt_is_deleted = 'True'`, and every version a `dbt_is_deleted` column.
+    pub new_record: bool,
     /// `dbt_valid_to_current`: what `dbt_valid_to` holds for current versions instead of NULL.
     pub valid_to_current: Option<String>,
     /// `snapshot_meta_column_names` (dbt 1.9): the names the snapshot's meta columns take
@@ -313,9 +317,9 @@ impl SnapshotConfig {
     /// `invalidate_hard_deletes` and `dbt_valid_to_current`.
     ///
     /// Errors (each saying what to set): no `strategy` or an unknown one; no `unique_key`;
-    /// `timestamp` without `updated_at`; `check` without `check_cols`; `hard_deletes: new_record`,
-    /// which Mallard does not support; a `snapshot_meta_column_names` that is not a mapping of
-    /// dbt's meta columns.
+    /// `timestamp` without `updated_at`; `check` without `check_cols`; a `hard_deletes` other
+    /// than `ignore`, `invalidate`, `new_record`; a `snapshot_meta_column_names` that is not a
+    /// mapping of dbt's meta columns.
     pub fn from_config(config: &NodeConfig) -> Result<SnapshotConfig, Diagnostic> {
         let unique_key: Vec<String> = config.0.get("unique_key").map(as_string_list).unwrap_or_default();
         if unique_key.is_empty() {
@@ -363,14 +367,15 @@ impl SnapshotConfig {
                 .help("keep `hard_deletes`"))
             }
             (None | Some("ignore"), legacy) => legacy.unwrap_or(false),
-            (Some("invalidate"), _) => true,
+            (Some("invalidate" | "new_record"), _) => true,
             (Some(other), _) => {
                 return Err(
-                    Diagnostic::new(format!("`hard_deletes: {other}` is not supported by Mallard"))
-                        .help("use `ignore` (the default) or `invalidate`"),
+                    Diagnostic::new(format!("`hard_deletes: {other}` is not one dbt knows"))
+                        .help("use `ignore` (the default), `invalidate` or `new_record`"),
                 )
             }
         };
+        let new_record = config.get_str("hard_deletes") == Some("new_record");
         let mut meta_column_names = Vec::new();
         match config.0.get("snapshot_meta_column_names") {
             None | Some(serde_json::Value::Null) => {}
@@ -395,6 +400,7 @@ impl SnapshotConfig {
             }
         }
         Ok(SnapshotConfig {
+            new_record,
             meta_column_names,
             strategy,
             unique_key,
@@ -458,8 +464,12 @@ mod tests {
                 "`unique_key`",
             ),
             (
-                json!({"strategy": "timestamp", "unique_key": "id", "updated_at": "u", "hard_deletes": "new_record"}),
-                "new_record",
+                json!({"strategy": "timestamp", "unique_key": "id", "updated_at": "u", "hard_deletes": "drop"}),
+                "`hard_deletes: drop` is not one dbt knows",
+            ),
+            (
+                json!({"strategy": "timestamp", "unique_key": "id", "updated_at": "u", "snapshot_meta_column_names": {"dbt_valid_until": "x"}}),
+                "`dbt_valid_until`, which is not one of dbt's meta columns",
             ),
         ] {
             let err = snapshot(bad).unwrap_err();

@@ -89,9 +89,10 @@ pub fn build(
         } else {
             let plan = Plan::new(a.dialect(), config, None);
             let select = format!(
-                "select *,\n    {} as dbt_scd_id,\n    {u} as dbt_updated_at,\n    {u} as dbt_valid_from,\n    {}\nfrom (\n{QUERY}\n) sbq",
+                "select *,\n    {} as dbt_scd_id,\n    {u} as dbt_updated_at,\n    {u} as dbt_valid_from,\n    {}{}\nfrom (\n{QUERY}\n) sbq",
                 plan.scd_id,
                 plan.valid_to_current(),
+                if config.new_record { ",\n    'False' as dbt_is_deleted" } else { "" },
                 u = plan.updated_at,
             );
             let select = with_meta_names(&select, config).replace(QUERY, body);
@@ -210,18 +211,28 @@ impl<'a> Plan<'a> {
     }
 
     /// dbt's `snapshot_staging_table`: the versions to insert and the current versions to close.
-    fn staging_sql(&self, source_sql: &str, target: &str) -> String {
-        let current = match &self.config.valid_to_current {
-            Some(v) => format!("(dbt_valid_to = {v} or dbt_valid_to is null)"),
-            None => "dbt_valid_to is null".to_string(),
+    /// `query_columns` are the snapshot query's columns and `existing` the table's, which
+    /// `hard_deletes: new_record` needs for the versions that record a deletion.
+    fn staging_sql(
+        &self,
+        source_sql: &str,
+        target: &str,
+        query_columns: &[String],
+        existing: &[String],
+    ) -> String {
+        let current_of = |side: &str| match &self.config.valid_to_current {
+            Some(v) => format!("({side}dbt_valid_to = {v} or {side}dbt_valid_to is null)"),
+            None => format!("{side}dbt_valid_to is null"),
         };
         let keys = self.key_fields();
         let u = &self.updated_at;
+        let new_record = self.config.new_record;
         let mut sql = format!(
             "with snapshot_query as (\n{source_sql}\n),\n\
-             snapshotted_data as (\n    select *, {keys}\n    from {target}\n    where {current}\n),\n\
+             snapshotted_data as (\n    select *, {keys}\n    from {target}\n    where {}\n),\n\
              insertions_source_data as (\n    select *, {keys},\n        {u} as dbt_updated_at,\n        {u} as dbt_valid_from,\n        {},\n        {} as dbt_scd_id\n    from snapshot_query\n),\n\
              updates_source_data as (\n    select *, {keys},\n        {u} as dbt_updated_at,\n        {u} as dbt_valid_from,\n        {u} as dbt_valid_to\n    from snapshot_query\n),\n",
+            current_of(""),
             self.valid_to_current(),
             self.scd_id,
         );
@@ -230,17 +241,63 @@ impl<'a> Plan<'a> {
                 "deletes_source_data as (\n    select *, {keys}\n    from snapshot_query\n),\n"
             ));
         }
+        // With new_record, a key whose current version records its deletion comes back as a
+        // change, and each version carries `dbt_is_deleted`.
+        let (changed, is_deleted, inserted_flag) = if new_record {
+            (
+                format!("{} or snapshotted_data.dbt_is_deleted = 'True'", self.row_changed),
+                ", snapshotted_data.dbt_is_deleted",
+                ", 'False' as dbt_is_deleted",
+            )
+        } else {
+            (self.row_changed.clone(), "", "")
+        };
         sql.push_str(&format!(
-            "insertions as (\n    select 'insert' as dbt_change_type, source_data.*\n    from insertions_source_data as source_data\n    left outer join snapshotted_data\n        on {join}\n    where {snap_null}\n       or ({snap_not_null} and ({changed}))\n),\n\
-             updates as (\n    select 'update' as dbt_change_type, source_data.*, snapshotted_data.dbt_scd_id\n    from updates_source_data as source_data\n    join snapshotted_data\n        on {join}\n    where ({changed})\n)",
+            "insertions as (\n    select 'insert' as dbt_change_type, source_data.*{inserted_flag}\n    from insertions_source_data as source_data\n    left outer join snapshotted_data\n        on {join}\n    where {snap_null}\n       or ({snap_not_null} and ({changed}))\n),\n\
+             updates as (\n    select 'update' as dbt_change_type, source_data.*, snapshotted_data.dbt_scd_id{is_deleted}\n    from updates_source_data as source_data\n    join snapshotted_data\n        on {join}\n    where ({changed})\n)",
             join = self.key_join("snapshotted_data", "source_data"),
             snap_null = self.key_is_null("snapshotted_data"),
             snap_not_null = self.key_is_null("snapshotted_data").replace(" is null", " is not null"),
-            changed = self.row_changed,
         ));
+        // A deletion already recorded is not recorded again.
+        let not_recorded = if new_record {
+            format!(
+                "\n      and not (snapshotted_data.dbt_is_deleted = 'True' and {})",
+                current_of("snapshotted_data.")
+            )
+        } else {
+            String::new()
+        };
         if self.config.invalidate_hard_deletes {
             sql.push_str(&format!(
-                ",\ndeletes as (\n    select 'delete' as dbt_change_type, source_data.*,\n        {NOW} as dbt_valid_from,\n        {NOW} as dbt_updated_at,\n        {NOW} as dbt_valid_to,\n        snapshotted_data.dbt_scd_id\n    from snapshotted_data\n    left join deletes_source_data as source_data\n        on {join}\n    where {source_null}\n)",
+                ",\ndeletes as (\n    select 'delete' as dbt_change_type, source_data.*,\n        {NOW} as dbt_valid_from,\n        {NOW} as dbt_updated_at,\n        {NOW} as dbt_valid_to,\n        snapshotted_data.dbt_scd_id{is_deleted}\n    from snapshotted_data\n    left join deletes_source_data as source_data\n        on {join}\n    where {source_null}{not_recorded}\n)",
+                join = self.key_join("snapshotted_data", "source_data"),
+                source_null = self.key_is_null("source_data"),
+            ));
+        }
+        if new_record {
+            // The version that records a deletion: the last values, `dbt_is_deleted` true.
+            let values: Vec<String> = query_columns
+                .iter()
+                .map(|c| {
+                    let side = if existing.contains(c) {
+                        "snapshotted_data"
+                    } else {
+                        "source_data"
+                    };
+                    format!("{side}.{}", quote(c))
+                })
+                .collect();
+            let key_values = match self.config.unique_key.as_slice() {
+                [_] => "snapshotted_data.dbt_unique_key as dbt_unique_key".to_string(),
+                keys => (1..=keys.len())
+                    .map(|i| format!("snapshotted_data.dbt_unique_key_{i} as dbt_unique_key_{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            sql.push_str(&format!(
+                ",\ndeletion_records as (\n    select 'insert' as dbt_change_type, {}, {key_values},\n        {NOW} as dbt_valid_from,\n        {NOW} as dbt_updated_at,\n        snapshotted_data.dbt_valid_to as dbt_valid_to,\n        md5(coalesce(cast(snapshotted_data.dbt_scd_id as varchar), '') || '|' || coalesce(cast({NOW} as varchar), '')) as dbt_scd_id,\n        'True' as dbt_is_deleted\n    from snapshotted_data\n    left join deletes_source_data as source_data\n        on {join}\n    where {source_null}{not_recorded}\n)",
+                values.join(", "),
                 join = self.key_join("snapshotted_data", "source_data"),
                 source_null = self.key_is_null("source_data"),
             ));
@@ -248,6 +305,9 @@ impl<'a> Plan<'a> {
         sql.push_str("\nselect * from insertions\nunion all\nselect * from updates");
         if self.config.invalidate_hard_deletes {
             sql.push_str("\nunion all\nselect * from deletes");
+        }
+        if new_record {
+            sql.push_str("\nunion all\nselect * from deletion_records");
         }
         sql
     }
@@ -277,10 +337,19 @@ fn update(a: &Adapter, relation: &Relation, body: &str, config: &SnapshotConfig)
         }
         _ => None,
     };
+    let query_columns: Vec<String> = if config.new_record {
+        a.columns(&format!("select * from (\n{body}\n) subq"))?
+            .into_iter()
+            .map(|c| c.name)
+            .collect()
+    } else {
+        Vec::new()
+    };
     let dialect = a.dialect();
     let plan = Plan::new(dialect, config, check_columns);
     let staging = dialect.temp_table(relation);
-    let staging_sql = with_meta_names(&plan.staging_sql(QUERY, &target), config).replace(QUERY, body);
+    let staging_sql = plan.staging_sql(QUERY, &target, &query_columns, &existing);
+    let staging_sql = with_meta_names(&staging_sql, config).replace(QUERY, body);
     a.execute(&dialect.create_temp_table(&staging, &staging_sql))?;
     let is_helper = |name: &str| STAGING_ONLY.contains(&name) || name.starts_with("dbt_unique_key_");
     let staging_columns: Vec<crate::adapter::Column> = a
