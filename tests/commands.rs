@@ -1038,3 +1038,42 @@ fn secret_values_are_never_shown() {
         }
     }
 }
+
+/// dbt 1.12's `vars.yml`: the project's vars in a file of their own, read before
+/// `dbt_project.yml` (whose `var()` sees them); both files defining vars is an error.
+#[test]
+fn vars_yml_holds_the_projects_vars() {
+    let project = Project::fixture("chain");
+    let with_vars = project.read("dbt_project.yml");
+    project.write(
+        "vars.yml",
+        "vars:\n  min_amount_cents: 0\n  greeting: hello\n  tag_name: weekly\n",
+    );
+    let r = project.run(&["parse"]);
+    assert_eq!(r.code, 2, "{}", r.text(&project));
+    assert!(
+        r.text(&project)
+            .contains("vars are defined in both `vars.yml` and `dbt_project.yml`"),
+        "{}",
+        r.text(&project)
+    );
+    let without_vars = with_vars
+        .replace("vars:\n  min_amount_cents: 0\n", "")
+        .replace("+tags: [nightly]", "+tags: [\"{{ var('tag_name') }}\"]");
+    project.write("dbt_project.yml", &without_vars);
+    project.write("models/greeting.sql", "select '{{ var(\"greeting\") }}' as g\n");
+    let r = project.run(&["compile", "--select", "greeting"]);
+    assert_eq!(r.code, 0, "{}", r.text(&project));
+    assert!(project
+        .read("target/compiled/shop/models/greeting.sql")
+        .contains("'hello'"));
+    let listed = project.run(&["ls", "--select", "tag:weekly"]);
+    assert_eq!(listed.code, 0, "{}", listed.text(&project));
+    assert!(listed.stdout.contains("marts"), "{}", listed.stdout);
+    // `--vars` still wins.
+    let r = project.run(&["compile", "--select", "greeting", "--vars", "{greeting: hi}"]);
+    assert_eq!(r.code, 0, "{}", r.text(&project));
+    assert!(project
+        .read("target/compiled/shop/models/greeting.sql")
+        .contains("'hi'"));
+}

@@ -180,7 +180,33 @@ impl Project {
             .canonicalize()
             .with_context(|| format!("project directory `{}` does not exist", root.display()))?;
         let file = "dbt_project.yml";
-        let (text, doc) = read_project_file(&root, file, ctx)?;
+        // dbt 1.12's `vars.yml`, read first: its vars are `var()`'s in dbt_project.yml too.
+        let vars_file = read_vars_file(&root)?;
+        let mut file_ctx = ctx.clone();
+        if let Some(vars) = &vars_file {
+            let mut seen: Map<String, Value> = vars
+                .iter()
+                .filter(|(_, v)| !v.is_object())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            seen.extend(ctx.vars.clone());
+            file_ctx.vars = seen;
+        }
+        let (text, mut doc) = read_project_file(&root, file, &file_ctx)?;
+        if let Some(vars) = vars_file {
+            if doc
+                .get("vars")
+                .is_some_and(|v| v.as_object().is_some_and(|m| !m.is_empty()))
+            {
+                return Err(
+                    Diagnostic::new("vars are defined in both `vars.yml` and `dbt_project.yml`")
+                        .at(crate::config::yaml::key_location(file, &text, "vars"))
+                        .help("keep them in one of the two files, as dbt requires")
+                        .into(),
+                );
+            }
+            doc.insert("vars".into(), Value::Object(vars));
+        }
         let name = match doc.get("name").and_then(Value::as_str) {
             Some(n) if !n.is_empty() => n.to_string(),
             _ => {
@@ -394,7 +420,38 @@ fn dispatch_of(doc: &Map<String, Value>) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-/// The project's vars: `vars:` of dbt_project.yml (a mapping under the project's own `name`
+/// The `vars:` of the project's `vars.yml` (dbt 1.12), `None` when the file is absent, empty or
+/// has no `vars`.
+///
+/// Errors: a YAML error, a key other than `vars`, or `vars` that is not a mapping, at its line.
+fn read_vars_file(root: &Path) -> Result<Option<Map<String, Value>>> {
+    let file = "vars.yml";
+    let Ok(text) = std::fs::read_to_string(root.join(file)) else {
+        return Ok(None);
+    };
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let doc = crate::config::yaml::parse_mapping(file, &text)?;
+    if let Some(other) = doc.keys().find(|k| *k != "vars") {
+        return Err(Diagnostic::new(format!(
+            "unknown key `{other}` in `{file}`: it holds `vars:` only"
+        ))
+        .at(crate::config::yaml::key_location(file, &text, other))
+        .into());
+    }
+    match doc.get("vars") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(vars)) => Ok(Some(vars.clone())),
+        Some(_) => Err(
+            Diagnostic::new(format!("`vars` in `{file}` must be a mapping of names to values"))
+                .at(crate::config::yaml::key_location(file, &text, "vars"))
+                .into(),
+        ),
+    }
+}
+
+/// The project's vars: `vars:` of dbt_project.yml (or of `vars.yml`) (a mapping under the project's own `name`
 /// applies here as well; another package's scope is kept as it is), then `--vars` over them.
 fn project_vars(doc: &Map<String, Value>, name: &str, ctx: &ConfigContext) -> Map<String, Value> {
     let mut vars = Map::new();
