@@ -441,6 +441,35 @@ fn run_operation_calls_a_macro_with_the_database_as_dbt_does() {
     let bad = p.run(&["run-operation", "grant_it", "--args", "{role: ["]);
     assert_eq!(bad.code, 2, "{}", bad.text(&p));
     assert!(bad.stderr.contains("--args"), "{}", bad.stderr);
+    // dbt 1.12's `--sql`: a statement rendered with the project's context and run.
+    let sql = p.run(&[
+        "run-operation",
+        "--sql",
+        "insert into ops_log select {{ var('extra', 7) }}",
+    ]);
+    assert_eq!(sql.code, 0, "{}", sql.text(&p));
+    assert!(
+        sql.stdout.contains("1 of 1 START executing inline_query"),
+        "{}",
+        sql.stdout
+    );
+    assert!(
+        sql.stdout.contains("1 of 1 OK executed inline_query"),
+        "{}",
+        sql.stdout
+    );
+    let db = p.db("test.duckdb");
+    assert_eq!(rows(&db, "select max(x) from ops_log where x = 7"), "7");
+    drop(db);
+    let broken = p.run(&["run-operation", "--sql", "select * from no_such_table"]);
+    assert_eq!(broken.code, 1, "{}", broken.text(&p));
+    assert!(
+        broken.stdout.contains("1 of 1 ERROR executing inline_query"),
+        "{}",
+        broken.stdout
+    );
+    let both = p.run(&["run-operation", "grant_it", "--sql", "select 1"]);
+    assert_eq!(both.code, 2, "{}", both.text(&p));
 }
 
 #[test]

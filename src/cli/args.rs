@@ -222,11 +222,15 @@ pub struct RunOperationArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
     /// The macro to call: `name` or `package.name`.
-    #[arg(value_name = "MACRO")]
-    pub macro_name: String,
+    #[arg(value_name = "MACRO", required_unless_present = "sql", conflicts_with = "sql")]
+    pub macro_name: Option<String>,
     /// The macro's arguments as a YAML mapping, e.g. '{role: analyst, dry_run: true}'.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sql")]
     pub args: Option<String>,
+    /// Run this SQL (Jinja allowed: `ref`, `source`, `var`, `target`) on the target instead of
+    /// a macro (dbt 1.12).
+    #[arg(long, value_name = "SQL")]
+    pub sql: Option<String>,
     /// While another run writes the database, wait up to this many seconds.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub lock_timeout: Option<std::time::Duration>,

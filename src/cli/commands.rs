@@ -226,7 +226,11 @@ pub(super) fn run_operation(a: RunOperationArgs) -> Result<ExitCode> {
         }
     }
     let session = Session::load(&a.project.load_options())?;
-    crate::runner::operation::run(&session, &a.macro_name, &args, a.lock_timeout)
+    match (&a.sql, &a.macro_name) {
+        (Some(sql), _) => crate::runner::operation::run_sql(&session, sql, a.lock_timeout),
+        (None, Some(name)) => crate::runner::operation::run(&session, name, &args, a.lock_timeout),
+        (None, None) => Err(Diagnostic::new("run-operation needs a macro name or --sql").into()),
+    }
 }
 
 /// `compile --inline SQL`: renders the query with the project's context (`ref`, `source`,

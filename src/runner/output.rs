@@ -101,6 +101,19 @@ fn dotted(head: &str, status: &str) -> String {
     format!("{head}{dots} [{status}]")
 }
 
+/// `run-operation --sql`'s lines: `1 of 1 START executing inline_query .... [RUN]` before,
+/// `1 of 1 OK executed inline_query .... [OK in 0.05s]` (or `ERROR`) after (`secs` `None`).
+pub fn inline_query_line(ok: bool, secs: Option<f64>) -> String {
+    match (secs, ok) {
+        (None, _) => dotted("1 of 1 START executing inline_query ", "RUN"),
+        (Some(secs), true) => dotted("1 of 1 OK executed inline_query ", &format!("OK in {secs:.2}s")),
+        (Some(secs), false) => dotted(
+            "1 of 1 ERROR executing inline_query ",
+            &format!("ERROR in {secs:.2}s"),
+        ),
+    }
+}
+
 /// `1 of 3 WARN freshness of raw.events ........ [WARN in 0.04s]`: `word` is dbt's
 /// (`PASS`, `WARN`, `ERROR STALE`, `ERROR`), `secs` the check's seconds.
 pub fn freshness_line(index: usize, total: usize, source: &str, word: &str, secs: f64) -> String {
