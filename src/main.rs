@@ -13,6 +13,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// macro calls (the main thread's stack is whatever the system gives), and gives rayon's
 /// workers, which render models in the parse phase, the same.
 fn main() -> ExitCode {
+    // Before any thread starts: the environment is changed only here.
+    mallard::cli::adopt_engine_env_vars();
     let stack = mallard::templating::RENDER_STACK_SIZE;
     // Only fails if a global pool exists already, which it cannot here.
     let _ = rayon::ThreadPoolBuilder::new().stack_size(stack).build_global();

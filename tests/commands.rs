@@ -1106,3 +1106,18 @@ fn vars_yml_holds_the_projects_vars() {
         .read("target/compiled/shop/models/greeting.sql")
         .contains("'hi'"));
 }
+
+/// dbt 1.11's `DBT_ENGINE_` prefix: a flag's environment variable may be named either way, and
+/// the `DBT_ENGINE_` name wins, as in dbt.
+#[test]
+fn flags_read_dbt_engine_environment_variables() {
+    let project = Project::fixture("chain");
+    let r = project.run_with_env(&["parse"], &[("DBT_ENGINE_TARGET", "nowhere")]);
+    assert_eq!(r.code, 2, "{}", r.text(&project));
+    assert!(r.text(&project).contains("nowhere"), "{}", r.text(&project));
+    let r = project.run_with_env(
+        &["parse"],
+        &[("DBT_TARGET", "nowhere"), ("DBT_ENGINE_TARGET", "dev")],
+    );
+    assert_eq!(r.code, 0, "{}", r.text(&project));
+}

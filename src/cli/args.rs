@@ -342,13 +342,13 @@ pub struct ProjectArgs {
     #[arg(long, global = true)]
     pub profiles_dir: Option<PathBuf>,
     /// The target (output) of the profile to use [default: the profile's `target:`].
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, env = "DBT_TARGET")]
     pub target: Option<String>,
     /// Project vars as a YAML mapping, e.g. '{as_of: 2024-01-01}'; they win over dbt_project.yml.
     #[arg(long, global = true)]
     pub vars: Option<String>,
     /// The profile to use, instead of `profile:` in dbt_project.yml.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "DBT_PROFILE")]
     pub profile: Option<String>,
     /// The folder for artifacts and compiled SQL, instead of `target-path` in dbt_project.yml.
     #[arg(long, global = true, env = "DBT_TARGET_PATH", value_name = "DIR")]
@@ -426,11 +426,11 @@ pub struct RunArgs {
     pub empty: bool,
     /// Microbatch models build their batches from this time (UTC; `2024-01-01` or
     /// `2024-01-01 06:00:00`), truncated to a batch, instead of from `begin` or the lookback.
-    #[arg(long, value_name = "TIME", value_parser = parse_event_time)]
+    #[arg(long, value_name = "TIME", value_parser = parse_event_time, env = "DBT_EVENT_TIME_START")]
     pub event_time_start: Option<chrono::NaiveDateTime>,
     /// Microbatch models build their batches up to this time (UTC), rounded up to a batch,
     /// instead of up to now.
-    #[arg(long, value_name = "TIME", value_parser = parse_event_time)]
+    #[arg(long, value_name = "TIME", value_parser = parse_event_time, env = "DBT_EVENT_TIME_END")]
     pub event_time_end: Option<chrono::NaiveDateTime>,
     /// Sample mode (dbt 1.10): models' and snapshots' `ref()`s and `source()`s of upstreams
     /// with an `event_time` read only this window: `3 days` back from now (hours, days,

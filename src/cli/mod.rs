@@ -26,6 +26,22 @@ use commands::{clean, compile_inline, debug, recorded_args, retry, run_operation
 /// Exit code when the run could not start (bad project, profile, arguments, database).
 const EXIT_CANNOT_START: u8 = 2;
 
+/// dbt 1.11's `DBT_ENGINE_` prefix: each `DBT_ENGINE_<NAME>` set in the environment is
+/// also `DBT_<NAME>` (and wins over it, as in dbt), so that every flag read from a `DBT_`
+/// variable (`DBT_PROFILES_DIR`, `DBT_TARGET`, `DBT_FAIL_FAST`, ...) is read from either name.
+/// Called once, before any other thread starts.
+pub fn adopt_engine_env_vars() {
+    let engine: Vec<(String, std::ffi::OsString)> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let rest = k.to_str()?.strip_prefix("DBT_ENGINE_")?;
+            Some((format!("DBT_{rest}"), v))
+        })
+        .collect();
+    for (name, value) in engine {
+        std::env::set_var(name, value);
+    }
+}
+
 /// Runs the command line of this process and returns its exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
