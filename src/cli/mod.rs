@@ -5,6 +5,7 @@ pub mod args;
 mod clone;
 mod commands;
 mod init;
+mod resource_type;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -27,9 +27,11 @@ mod pydatetime;
 mod pyfilters;
 mod pyformat;
 mod pymethods;
+mod pyrange;
 mod pyre;
 pub mod pyrepr;
 mod relation;
+pub use relation::EventTimeWindow;
 mod rewrite;
 mod scan;
 
@@ -106,28 +108,6 @@ pub trait Resolver: Send + Sync + std::fmt::Debug {
     /// The `event_time` config of a source table (see [`Resolver::ref_event_time`]).
     fn source_event_time(&self, _source: &str, _table: &str) -> Option<String> {
         None
-    }
-}
-
-/// A microbatch model's batch, as its render sees it: `ref()`s and `source()`s of upstreams
-/// with an `event_time` read only `start` (included) to `end` (excluded), both written as dbt
-/// writes them (`2024-01-01 00:00:00+00:00`).
-#[derive(Debug, Clone)]
-pub struct EventTimeWindow {
-    pub start: String,
-    pub end: String,
-}
-
-impl EventTimeWindow {
-    /// `relation` read through the window on `event_time`, as dbt renders an event-time
-    /// filtered relation (`(select * from r where t >= 'start' and t < 'end')`; DuckDB needs no
-    /// alias).
-    pub fn filtered(&self, relation: Relation, event_time: &str) -> Relation {
-        let filter = format!(
-            "(select * from {relation} where {event_time} >= '{}' and {event_time} < '{}')",
-            self.start, self.end
-        );
-        relation.reading(filter)
     }
 }
 

@@ -4,8 +4,8 @@
 //! `(key, value)` tuples, `sort` giving a list that `.append()` changes, `pprint` with sorted
 //! dict keys; the tests `number` (booleans are numbers), `sequence`, `iterable`, `callable`,
 //! `lower`/`upper` (of `str(value)`), and the comparisons (`eq`, `gt`, `<`, ...) with booleans
-//! compared as the integers they are in Python; and `range()`, a sequence that prints as
-//! Python's (`range(0, 3)`). Measured by `tests/jinja.rs`.
+//! compared as the integers they are in Python; `x is filter` / `x is test`. Measured by
+//! `tests/jinja.rs`.
 
 use std::cmp::Ordering;
 
@@ -17,7 +17,7 @@ use super::pyrepr::{py_repr, str_of};
 
 /// Adds the filters and tests to `env`, replacing minijinja's of the same names.
 pub fn add_to(env: &mut Environment<'static>) {
-    env.add_function("range", range);
+    env.add_function("range", super::pyrange::range);
     // Jinja2's `is filter` / `is test`: whether the value names one.
     env.add_test("filter", |v: Value| names_one(&v, FILTERS));
     env.add_test("test", |v: Value| names_one(&v, TESTS));
@@ -428,84 +428,12 @@ impl minijinja::value::Object for GroupTuple {
     }
 }
 
-/// Python's `range(stop)` / `range(start, stop[, step])`: the whole numbers from `start`
-/// (default 0) up to `stop` (excluded) by `step` (default 1), computed when read; iterated,
-/// indexed and measured as a list, printed as Python prints it (`range(0, 3)`,
-/// `range(1, 10, 3)`).
-#[derive(Debug)]
-pub struct PyRange {
-    start: i64,
-    stop: i64,
-    step: i64,
-}
-
-impl PyRange {
-    fn len(&self) -> usize {
-        let span = if self.step > 0 {
-            self.stop - self.start + self.step - 1
-        } else {
-            self.start - self.stop - self.step - 1
-        };
-        usize::try_from(span / self.step.abs()).unwrap_or(0)
-    }
-}
-
-impl minijinja::value::Object for PyRange {
-    fn repr(self: &std::sync::Arc<Self>) -> minijinja::value::ObjectRepr {
-        minijinja::value::ObjectRepr::Seq
-    }
-
-    fn get_value(self: &std::sync::Arc<Self>, key: &Value) -> Option<Value> {
-        let len = self.len() as i64;
-        let i = key.as_i64()?;
-        let i = if i < 0 { len + i } else { i };
-        (0..len)
-            .contains(&i)
-            .then(|| Value::from(self.start + i * self.step))
-    }
-
-    fn enumerate(self: &std::sync::Arc<Self>) -> minijinja::value::Enumerator {
-        minijinja::value::Enumerator::Seq(self.len())
-    }
-
-    fn render(self: &std::sync::Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.step {
-            1 => write!(f, "range({}, {})", self.start, self.stop),
-            step => write!(f, "range({}, {}, {step})", self.start, self.stop),
-        }
-    }
-}
-
-/// `range(...)` (see [`PyRange`]).
-///
-/// Errors: no argument or more than three; a step of zero (Python's errors).
-fn range(args: Rest<i64>) -> Result<Value, Error> {
-    let (start, stop, step) = match args.as_slice() {
-        [stop] => (0, *stop, 1),
-        [start, stop] => (*start, *stop, 1),
-        [start, stop, step] => (*start, *stop, *step),
-        _ => {
-            return Err(Error::new(
-                ErrorKind::InvalidOperation,
-                format!("range expected 1 to 3 arguments, got {}", args.len()),
-            ))
-        }
-    };
-    if step == 0 {
-        return Err(Error::new(
-            ErrorKind::InvalidOperation,
-            "range() arg 3 must not be zero",
-        ));
-    }
-    Ok(Value::from_object(PyRange { start, stop, step }))
-}
-
 /// Whether `v` is one of `names`, as Python's `v in dict` answers: a list or a dict (which
 /// Python cannot hash) is an error.
 fn names_one(v: &Value, names: &[&str]) -> Result<bool, Error> {
     // Tuples, ranges and `dict_values` hash; lists, dicts, `dict_keys` and `dict_items` do not.
     let tuple = v.downcast_object_ref::<Tuple>().is_some()
-        || v.downcast_object_ref::<PyRange>().is_some()
+        || v.downcast_object_ref::<super::pyrange::PyRange>().is_some()
         || v.downcast_object_ref::<super::pymethods::DictView>()
             .is_some_and(|d| d.kind == "dict_values");
     if matches!(v.kind(), ValueKind::Seq | ValueKind::Map) && !tuple {

@@ -78,7 +78,7 @@ pub fn add_to(env: &mut Environment<'static>) {
     env.add_filter("is_list", |v: Value| {
         v.kind() == ValueKind::Seq
             && v.downcast_object_ref::<Tuple>().is_none()
-            && v.downcast_object_ref::<super::pycollections::PyRange>().is_none()
+            && v.downcast_object_ref::<super::pyrange::PyRange>().is_none()
             && v.downcast_object_ref::<super::pymethods::DictView>().is_none()
             && v.as_str().is_none()
     });
