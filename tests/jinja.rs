@@ -17,18 +17,12 @@
 //! `MALLARD_JINJA_DUMP=FILE` writes each differing case with both outputs, one JSON array per
 //! line. It prints the count: `jinja: N of M cases differ from dbt`.
 
-use std::collections::BTreeSet;
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 
 use mallard::templating::{environment, render, NodeContext, RenderInput};
-
-/// One line of `known_differences.jsonl`.
-#[derive(serde::Deserialize, serde::Serialize)]
-struct Known {
-    template: String,
-    reason: String,
-}
 
 #[derive(serde::Deserialize)]
 struct Case {
@@ -112,44 +106,15 @@ fn jinja2_as_dbt_configures_it() {
             .collect();
         std::fs::write(path, text).unwrap();
     }
-    let list = dir.join("known_differences.jsonl");
-    let listed: Vec<Known> = read_jsonl(&list);
-    if std::env::var_os("MALLARD_JINJA_BLESS").is_some() {
-        // Reasons already written are kept; a new difference needs one.
-        let text: String = differing
-            .iter()
-            .map(|(t, _, _)| {
-                let reason = listed
-                    .iter()
-                    .find(|k| k.template == *t)
-                    .map_or("not yet explained", |k| k.reason.as_str());
-                let line = Known {
-                    template: t.clone(),
-                    reason: reason.to_string(),
-                };
-                serde_json::to_string(&line).unwrap() + "\n"
-            })
-            .collect();
-        std::fs::write(&list, text).unwrap();
-        return;
-    }
-    assert!(
-        listed.iter().all(|k| !k.reason.trim().is_empty()),
-        "every known difference gives its reason"
-    );
-    let known: BTreeSet<String> = listed.into_iter().map(|k| k.template).collect();
-    let found: BTreeSet<&String> = differing.iter().map(|(t, _, _)| t).collect();
-    let new: Vec<String> = differing
+    let shown: Vec<(String, String)> = differing
         .iter()
-        .filter(|(t, _, _)| !known.contains(t))
-        .map(|(t, got, want)| format!("{t:?}: Mallard {got:?}, dbt {want:?}"))
+        .map(|(t, got, want)| (t.clone(), format!("{t:?}: Mallard {got:?}, dbt {want:?}")))
         .collect();
-    let gone: Vec<&String> = known.iter().filter(|k| !found.contains(k)).collect();
-    assert!(
-        new.is_empty() && gone.is_empty(),
-        "Jinja differences from dbt changed.\nnew ({}):\n  {}\ngone (remove from known_differences.jsonl): {gone:#?}\n\
-         (MALLARD_JINJA_BLESS=1 rewrites the list)",
-        new.len(),
-        new.join("\n  ")
+    common::known::check(
+        &dir.join("known_differences.jsonl"),
+        "template",
+        &shown,
+        "MALLARD_JINJA_BLESS",
+        "Jinja differences from dbt",
     );
 }

@@ -20,7 +20,6 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
 use common::Project;
@@ -34,14 +33,6 @@ struct Case {
     error: bool,
     #[serde(default)]
     unprintable: bool,
-}
-
-/// One line of `known_differences.jsonl`.
-#[derive(serde::Deserialize, serde::Serialize)]
-struct Known {
-    #[serde(rename = "macro")]
-    name: String,
-    reason: String,
 }
 
 fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
@@ -153,43 +144,15 @@ fn check_fixture(name: &str, what: &str) {
         "{what}: {} of {counted} macros render as dbt",
         counted - differing.len()
     );
-    let list = fixture.join("known_differences.jsonl");
-    let listed: Vec<Known> = read_jsonl(&list);
-    if std::env::var_os("MALLARD_NAMESPACE_BLESS").is_some() {
-        let text: String = differing
-            .iter()
-            .map(|(name, _, _)| {
-                let reason = listed
-                    .iter()
-                    .find(|k| k.name == *name)
-                    .map_or("not yet explained", |k| k.reason.as_str());
-                let line = Known {
-                    name: name.clone(),
-                    reason: reason.to_string(),
-                };
-                serde_json::to_string(&line).unwrap() + "\n"
-            })
-            .collect();
-        std::fs::write(&list, text).unwrap();
-        return;
-    }
-    assert!(
-        listed.iter().all(|k| !k.reason.trim().is_empty()),
-        "every known difference gives its reason"
-    );
-    let known: BTreeSet<&str> = listed.iter().map(|k| k.name.as_str()).collect();
-    let found: BTreeSet<&str> = differing.iter().map(|(n, _, _)| n.as_str()).collect();
-    let new: Vec<String> = differing
+    let shown: Vec<(String, String)> = differing
         .iter()
-        .filter(|(n, _, _)| !known.contains(n.as_str()))
-        .map(|(n, got, want)| format!("{n}: Mallard {got:?}, dbt {want:?}"))
+        .map(|(n, got, want)| (n.clone(), format!("{n}: Mallard {got:?}, dbt {want:?}")))
         .collect();
-    let gone: Vec<&&str> = known.iter().filter(|k| !found.contains(*k)).collect();
-    assert!(
-        new.is_empty() && gone.is_empty(),
-        "macro namespace differences from dbt changed.\nnew ({}):\n  {}\ngone (remove from known_differences.jsonl): {gone:?}\n\
-         (MALLARD_NAMESPACE_BLESS=1 rewrites the list)",
-        new.len(),
-        new.join("\n  ")
+    common::known::check(
+        &fixture.join("known_differences.jsonl"),
+        "macro",
+        &shown,
+        "MALLARD_NAMESPACE_BLESS",
+        "macro namespace differences from dbt",
     );
 }

@@ -197,13 +197,16 @@ pub struct MacroFile<'a> {
 /// before it fails: [`DEFAULT_MAX_RENDER_STEPS`], or `MALLARD_MAX_RENDER_STEPS` when set (`0`:
 /// no bound). dbt has no bound; the default is far above what any corpus project takes.
 pub fn max_render_steps() -> Option<u64> {
-    match std::env::var(MAX_RENDER_STEPS_VAR)
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-    {
+    bound_from_env(MAX_RENDER_STEPS_VAR, DEFAULT_MAX_RENDER_STEPS)
+}
+
+/// A render bound: environment variable `var` as a whole number (`0`: no bound, `None`), else
+/// `default`.
+fn bound_from_env(var: &str, default: u64) -> Option<u64> {
+    match std::env::var(var).ok().and_then(|v| v.trim().parse::<u64>().ok()) {
         Some(0) => None,
         Some(n) => Some(n),
-        None => Some(DEFAULT_MAX_RENDER_STEPS),
+        None => Some(default),
     }
 }
 
@@ -217,14 +220,7 @@ pub const DEFAULT_MAX_RENDER_STEPS: u64 = 200_000_000;
 /// (`{{ ... }}` anywhere, macro bodies included) before it fails: [`DEFAULT_MAX_RENDER_BYTES`],
 /// or `MALLARD_MAX_RENDER_BYTES` when set (`0`: no bound). dbt has no bound.
 pub fn max_render_bytes() -> Option<u64> {
-    match std::env::var(MAX_RENDER_BYTES_VAR)
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-    {
-        Some(0) => None,
-        Some(n) => Some(n),
-        None => Some(DEFAULT_MAX_RENDER_BYTES),
-    }
+    bound_from_env(MAX_RENDER_BYTES_VAR, DEFAULT_MAX_RENDER_BYTES)
 }
 
 /// The environment variable that sets [`max_render_bytes`].

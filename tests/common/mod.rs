@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod known;
 pub mod relations;
 
 /// A fixture project copied into its own temporary folder, so tests can write to it.
