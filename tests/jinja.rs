@@ -30,15 +30,6 @@ struct Case {
     output: String,
 }
 
-fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display())))
-        .collect()
-}
-
 /// What Mallard renders for `template`, `!error` when it raises (with the error's message when
 /// `MALLARD_JINJA_ERRORS` is set, to see why).
 fn mallard_render(env: &minijinja::Environment<'static>, template: &str) -> String {
@@ -71,7 +62,7 @@ fn split_macros(template: &str) -> Option<(&str, &str)> {
 #[test]
 fn jinja2_as_dbt_configures_it() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/jinja");
-    let cases: Vec<Case> = read_jsonl(&dir.join("cases.jsonl"));
+    let cases: Vec<Case> = common::known::read_jsonl(&dir.join("cases.jsonl"));
     assert!(
         cases.len() > 1000,
         "tests/jinja/cases.jsonl holds the recorded cases"

@@ -35,15 +35,6 @@ struct Case {
     unprintable: bool,
 }
 
-fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display())))
-        .collect()
-}
-
 /// `text` without SQL line comments (`--` to the end of the line), with runs of white space made one space, none next to `(`, `)`, `[`, `]` or `,`, and
 /// every clock reading (a timestamp, a time of day, 14 digits or more) replaced by `#`.
 fn normalised(text: &str) -> String {
@@ -118,7 +109,7 @@ fn check_fixture(name: &str, what: &str) {
     let seed = project.run(&["seed"]);
     assert_eq!(seed.code, 0, "{}", seed.text(&project));
     project.run(&["compile", "--threads", "1"]);
-    let cases: Vec<Case> = read_jsonl(&fixture.join("expected/compiled.jsonl"));
+    let cases: Vec<Case> = common::known::read_jsonl(&fixture.join("expected/compiled.jsonl"));
     assert!(
         cases.len() > 100,
         "expected/compiled.jsonl holds the recorded macros"

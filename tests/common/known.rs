@@ -4,6 +4,17 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+/// The JSON objects of file `path`, one per line (none when the file is missing). Panics,
+/// naming the file and line, on a line that does not parse as a `T`.
+pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display())))
+        .collect()
+}
+
 /// Checks the differences found, `(case, what differs)` pairs, against the list at `list`:
 /// fails when a case differs that is not listed (a regression) or a listed one no longer
 /// differs (progress: shorten the list), or when an entry gives no reason. With environment
