@@ -34,9 +34,10 @@ pub trait Dialect: Send + Sync {
     fn drop_temp_table(&self, temp: &str) -> String;
 
     /// Merges the rows of `source` into `target` where `on` (a condition over the aliases
-    /// `DBT_INTERNAL_SOURCE` and `DBT_INTERNAL_DEST`) matches: matched rows updated, the others
+    /// `DBT_INTERNAL_SOURCE` and `DBT_INTERNAL_DEST`) matches: matched rows updated (every
+    /// column by name, or only `update_set`'s `col = expr` assignments when given), the others
     /// inserted, columns matched by name.
-    fn merge_by_name(&self, target: &str, source: &str, on: &str) -> String;
+    fn merge_rows(&self, target: &str, source: &str, on: &str, update_set: Option<&str>) -> String;
 
     /// Deletes the rows of `target` that `condition` (over the aliases
     /// `DBT_INCREMENTAL_TARGET` and `DBT_INCREMENTAL_SOURCE`) matches with a row of `source`.
@@ -178,9 +179,10 @@ impl Dialect for DuckDb {
         format!("drop table {temp}")
     }
 
-    fn merge_by_name(&self, target: &str, source: &str, on: &str) -> String {
+    fn merge_rows(&self, target: &str, source: &str, on: &str, update_set: Option<&str>) -> String {
+        let update = update_set.map_or("update by name".to_string(), |set| format!("update set {set}"));
         format!(
-            "merge into {target} as DBT_INTERNAL_DEST\nusing {source} as DBT_INTERNAL_SOURCE\non ({on})\nwhen matched then update by name\nwhen not matched then insert by name"
+            "merge into {target} as DBT_INTERNAL_DEST\nusing {source} as DBT_INTERNAL_SOURCE\non ({on})\nwhen matched then {update}\nwhen not matched then insert by name"
         )
     }
 

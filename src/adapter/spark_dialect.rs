@@ -65,9 +65,10 @@ impl Dialect for SparkDialect {
         format!("drop view if exists {temp}")
     }
 
-    fn merge_by_name(&self, target: &str, source: &str, on: &str) -> String {
+    fn merge_rows(&self, target: &str, source: &str, on: &str, update_set: Option<&str>) -> String {
+        let set = update_set.unwrap_or("*");
         format!(
-            "merge into {target} as DBT_INTERNAL_DEST\nusing {source} as DBT_INTERNAL_SOURCE\non ({on})\nwhen matched then update set *\nwhen not matched then insert *"
+            "merge into {target} as DBT_INTERNAL_DEST\nusing {source} as DBT_INTERNAL_SOURCE\non ({on})\nwhen matched then update set {set}\nwhen not matched then insert *"
         )
     }
 

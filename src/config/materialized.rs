@@ -167,6 +167,18 @@ pub struct IncrementalConfig {
     /// `incremental_strategy: microbatch` (dbt 1.9): the model is built in batches of
     /// `event_time` (see `materialization::microbatch`); `None` for the other strategies.
     pub microbatch: Option<MicrobatchConfig>,
+    /// `incremental_predicates`: conditions added to the merge's `on` and to delete+insert's
+    /// delete, as in dbt.
+    pub predicates: Vec<String>,
+    /// `merge`'s matched rows update only these: `merge_update_columns`, or every column but
+    /// `merge_exclude_columns`, with `merge_update_set_expressions` (`column -> expression`)
+    /// over them; all empty: every column by name.
+    pub merge_update_columns: Vec<String>,
+    pub merge_exclude_columns: Vec<String>,
+    pub merge_update_set_expressions: Vec<(String, String)>,
+    /// A dbt-duckdb merge option Mallard does not build (`merge_on_using_columns`,
+    /// `merge_clauses`, `merge_returning_columns`), as named: refused when the model merges.
+    pub unsupported_merge_option: Option<String>,
 }
 
 /// A microbatch model's settings as written (validated when it builds, as dbt validates them).
@@ -251,7 +263,50 @@ impl IncrementalConfig {
             }),
             lookback: config.0.get("lookback").and_then(serde_json::Value::as_i64),
         });
+        let list = |key: &str| -> Vec<String> {
+            config
+                .0
+                .get(key)
+                .map(as_string_list)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|c| !c.trim().is_empty())
+                .collect()
+        };
+        let set_expressions = config
+            .0
+            .get("merge_update_set_expressions")
+            .and_then(serde_json::Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let unsupported_merge_option = [
+            "merge_on_using_columns",
+            "merge_clauses",
+            "merge_returning_columns",
+        ]
+        .into_iter()
+        .find(|k| {
+            config
+                .0
+                .get(*k)
+                .is_some_and(|v| !v.is_null() && v != &serde_json::json!([]) && v != &serde_json::json!({}))
+        })
+        .map(str::to_string);
         IncrementalConfig {
+            predicates: list("incremental_predicates"),
+            merge_update_columns: list("merge_update_columns"),
+            merge_exclude_columns: list("merge_exclude_columns"),
+            merge_update_set_expressions: set_expressions,
+            unsupported_merge_option,
             microbatch,
             partition_by: partition_by(config),
             strategy,

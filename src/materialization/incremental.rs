@@ -85,6 +85,13 @@ pub fn build(
         .help("use `append` or `insert_overwrite` (with `partition_by`), or set `file_format: delta` (or `iceberg`) on a cluster that has its jars")
         .into());
     }
+    if let (Strategy::Merge, Some(option)) = (config.strategy, &config.unsupported_merge_option) {
+        return Err(Diagnostic::new(format!(
+            "`{option}` (a dbt-duckdb merge option) is not supported by Mallard; nothing was changed"
+        ))
+        .help("use `unique_key` with `merge_update_columns`, `merge_exclude_columns`, `merge_update_set_expressions` or `incremental_predicates`")
+        .into());
+    }
     if config.strategy == Strategy::InsertOverwrite && dialect.insert_overwrite("", "", "", false).is_none() {
         return Err(Diagnostic::new(
             "incremental_strategy `insert_overwrite` is not valid on DuckDB (dbt-duckdb refuses it too); nothing was changed",
@@ -147,11 +154,17 @@ fn strategy_sql(
             .unwrap_or_default(),
         Strategy::DeleteInsert if keys.is_empty() => vec![insert],
         Strategy::DeleteInsert => {
+            // `incremental_predicates` narrow the delete, as in dbt.
+            let narrowed: String = config
+                .predicates
+                .iter()
+                .map(|p| format!("\n  and ({p})"))
+                .collect();
             let delete = match keys.as_slice() {
                 // One key may be an expression (dbt puts it in `(...) in (select (...))`); the
                 // second branch makes a NULL key match a NULL key.
                 [key] => format!(
-                    "delete from {target}\nwhere ({key}) in (select ({key}) from {temp})\n   or (({key}) is null and exists (select 1 from {temp} where ({key}) is null))"
+                    "delete from {target}\nwhere (({key}) in (select ({key}) from {temp})\n   or (({key}) is null and exists (select 1 from {temp} where ({key}) is null))){narrowed}"
                 ),
                 keys => dialect.delete_matching(
                     target,
@@ -161,6 +174,7 @@ fn strategy_sql(
                         .map(|k| format!(
                             "DBT_INCREMENTAL_SOURCE.{k} is not distinct from DBT_INCREMENTAL_TARGET.{k}"
                         ))
+                        .chain(config.predicates.iter().map(|p| format!("({p})")))
                         .collect::<Vec<_>>()
                         .join("\n  and "),
                 ),
@@ -168,17 +182,54 @@ fn strategy_sql(
             vec![delete, insert]
         }
         Strategy::Merge => {
-            let on = if keys.is_empty() {
-                "FALSE".to_string()
+            let mut on: Vec<String> = if keys.is_empty() {
+                vec!["FALSE".to_string()]
             } else {
                 keys.iter()
                     .map(|k| format!("DBT_INTERNAL_SOURCE.{k} is not distinct from DBT_INTERNAL_DEST.{k}"))
-                    .collect::<Vec<_>>()
-                    .join(" and ")
+                    .collect()
             };
-            vec![dialect.merge_by_name(target, temp, &on)]
+            on.extend(config.predicates.iter().map(|p| format!("({p})")));
+            let update_set = merge_update_set(config, columns);
+            vec![dialect.merge_rows(target, temp, &on.join(" and "), update_set.as_deref())]
         }
     }
+}
+
+/// The assignments of a merge's matched rows when `merge_update_columns`,
+/// `merge_exclude_columns` or `merge_update_set_expressions` narrow them (`None`: every column
+/// by name), as dbt-duckdb writes them: the expressions first, then `col =
+/// DBT_INTERNAL_SOURCE.col` for the columns kept (`columns`, quoted, less those excluded,
+/// compared without case) that no expression sets.
+fn merge_update_set(config: &IncrementalConfig, columns: &[String]) -> Option<String> {
+    let narrowed = !config.merge_update_columns.is_empty()
+        || !config.merge_exclude_columns.is_empty()
+        || !config.merge_update_set_expressions.is_empty();
+    if !narrowed {
+        return None;
+    }
+    let bare = |c: &str| c.replace(['"', '`', '\''], "").to_lowercase();
+    let kept: Vec<String> = if config.merge_update_columns.is_empty() {
+        let excluded: Vec<String> = config.merge_exclude_columns.iter().map(|c| bare(c)).collect();
+        columns
+            .iter()
+            .filter(|c| !excluded.contains(&bare(c)))
+            .cloned()
+            .collect()
+    } else {
+        config.merge_update_columns.clone()
+    };
+    let expressions = &config.merge_update_set_expressions;
+    let assignments: Vec<String> = expressions
+        .iter()
+        .map(|(column, expression)| format!("{column} = {expression}"))
+        .chain(
+            kept.iter()
+                .filter(|c| !expressions.iter().any(|(e, _)| bare(e) == bare(c)))
+                .map(|c| format!("{c} = DBT_INTERNAL_SOURCE.{c}")),
+        )
+        .collect();
+    Some(assignments.join(", "))
 }
 
 /// `strategy` as `incremental_strategy` writes it.
