@@ -15,6 +15,11 @@ pub enum Materialization {
     Snapshot(SnapshotConfig),
     /// dbt-duckdb's `external`: the rows written to files, a view over them.
     External(ExternalConfig),
+    /// dbt-duckdb's `table_function`: a DuckDB table macro taking `parameters`, read as
+    /// `{{ ref('m') }}(args)`.
+    TableFunction {
+        parameters: Vec<String>,
+    },
     /// A model whose `materialized` names a project's or package's `{% materialization %}`.
     Custom(String),
     /// What seeds, data tests, unit tests and the other resources have (`seed`, `test`, ...).
@@ -23,7 +28,14 @@ pub enum Materialization {
 
 /// The model materializations Mallard builds itself; any other runs a project's or package's
 /// `{% materialization %}` block.
-pub const BUILT_IN: &[&str] = &["view", "table", "ephemeral", "incremental", "external"];
+pub const BUILT_IN: &[&str] = &[
+    "view",
+    "table",
+    "ephemeral",
+    "incremental",
+    "external",
+    "table_function",
+];
 
 impl Materialization {
     /// Reads `materialized` from `config` (the node's final config); for a snapshot, its
@@ -41,6 +53,10 @@ impl Materialization {
             "ephemeral" => Materialization::Ephemeral,
             "incremental" => Materialization::Incremental(IncrementalConfig::from_config(config)),
             "external" => Materialization::External(ExternalConfig::from_config(config)),
+            // `parameters`: a list, or one string (commas allowed), as dbt-duckdb takes them.
+            "table_function" => Materialization::TableFunction {
+                parameters: config.0.get("parameters").map(as_string_list).unwrap_or_default(),
+            },
             "seed" | "test" | "unit" | "snapshot" => {
                 Materialization::Other(config.materialized().to_string())
             }
@@ -57,6 +73,7 @@ impl Materialization {
             Materialization::Incremental(_) => "incremental",
             Materialization::Snapshot(_) => "snapshot",
             Materialization::External(_) => "external",
+            Materialization::TableFunction { .. } => "table_function",
             Materialization::Custom(name) | Materialization::Other(name) => name,
         }
     }
@@ -70,6 +87,7 @@ impl Materialization {
                 | Materialization::Ephemeral
                 | Materialization::Incremental(_)
                 | Materialization::External(_)
+                | Materialization::TableFunction { .. }
         )
     }
 

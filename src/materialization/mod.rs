@@ -34,6 +34,30 @@ pub struct Hooks {
     pub deferred_post: Vec<(usize, String)>,
 }
 
+/// dbt-duckdb's `table_function`: replaces DuckDB table macro `relation` taking `parameters`
+/// (names, or one string of them) by `sql`, hooks around it, in one transaction. Read as
+/// `{{ ref('m') }}(args)`; late binding means upstream tables may gain columns without a
+/// rebuild.
+///
+/// Errors: DuckDB's (a table or view of the same name, SQL that does not bind); the previous
+/// function stays when one is returned.
+pub fn table_function(
+    adapter: &Adapter,
+    relation: &Relation,
+    sql: &str,
+    parameters: &[String],
+    hooks: &Hooks,
+) -> anyhow::Result<()> {
+    let mut statements = hooks.pre.clone();
+    statements.push(format!(
+        "create or replace function {relation}({}) as table (\n{}\n)",
+        parameters.join(", "),
+        strip_trailing_semicolon(sql)
+    ));
+    statements.extend(hooks.post.iter().cloned());
+    adapter.in_transaction(&statements)
+}
+
 /// Builds a `view` or `table` model from `sql` (a `select`), with its hooks around it; a table
 /// is partitioned by `partition_by` where the engine partitions tables (Spark). The schema
 /// must exist: [`crate::runner::run_nodes`] creates every schema before the workers start.

@@ -469,6 +469,9 @@ fn run_in_database(
                 Materialization::Incremental(config) => {
                     materialization::incremental::build(adapter, relation, sql, config, full_refresh, hooks)?
                 }
+                Materialization::TableFunction { parameters } => {
+                    materialization::table_function(adapter, relation, sql, parameters, hooks)?
+                }
                 Materialization::External(config) => {
                     let plan = materialization::external::ExternalPlan::new(
                         config,
@@ -492,7 +495,7 @@ fn run_in_database(
             }
             let kind = if matches!(
                 node.materialization,
-                Materialization::View | Materialization::External(_)
+                Materialization::View | Materialization::External(_) | Materialization::TableFunction { .. }
             ) {
                 RelationKind::View
             } else {
