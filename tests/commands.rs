@@ -1121,3 +1121,28 @@ fn flags_read_dbt_engine_environment_variables() {
     );
     assert_eq!(r.code, 0, "{}", r.text(&project));
 }
+
+/// dbt 1.12's latest version pointer: `latest_version_pointer: {enabled: true}` on a versioned
+/// model makes a view named after the model that reads its latest version.
+#[test]
+fn a_latest_version_pointer_reads_the_latest_version() {
+    let project = Project::fixture("chain");
+    project.write(
+        "models/dim.yml",
+        "models:\n  - name: dim\n    latest_version: 2\n    config:\n      latest_version_pointer: {enabled: true}\n    versions:\n      - v: 1\n      - v: 2\n",
+    );
+    project.write("models/dim_v1.sql", "select 1 as v\n");
+    project.write("models/dim_v2.sql", "select 2 as v\n");
+    let r = project.run(&["run", "--select", "dim"]);
+    assert_eq!(r.code, 0, "{}", r.text(&project));
+    let db = project.db("test.duckdb");
+    assert_eq!(rows(&db, "select v from main.dim"), "2");
+    assert_eq!(rows(&db, "select v from main.dim_v1"), "1");
+    assert_eq!(
+        rows(
+            &db,
+            "select table_type from information_schema.tables where table_name = 'dim'"
+        ),
+        "VIEW"
+    );
+}

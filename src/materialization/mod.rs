@@ -34,6 +34,35 @@ pub struct Hooks {
     pub deferred_post: Vec<(usize, String)>,
 }
 
+/// dbt 1.12's latest version pointer: when `node` is the latest version of a versioned model
+/// and its config sets `latest_version_pointer: {enabled: true}`, a view named after the model
+/// (`dim_customers`, beside `dim_customers_v2`) that selects the latest version, replaced with
+/// it. Nothing for other nodes.
+///
+/// Errors: DuckDB's (a table of that name in the way).
+pub fn latest_version_pointer(adapter: &Adapter, node: &crate::manifest::Node) -> anyhow::Result<()> {
+    let enabled = node
+        .config
+        .0
+        .get("latest_version_pointer")
+        .and_then(|p| p.get("enabled"))
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
+    let (Some(relation), true) = (&node.relation, enabled) else {
+        return Ok(());
+    };
+    if node.version.is_none() || node.version != node.latest_version {
+        return Ok(());
+    }
+    let pointer = Relation::new(&relation.database, &relation.schema, &node.name);
+    let select = format!("select * from {relation}");
+    adapter.execute(
+        &adapter
+            .dialect()
+            .create_or_replace(RelationKind::View, &pointer, &select),
+    )
+}
+
 /// dbt-duckdb's `table_function`: replaces DuckDB table macro `relation` taking `parameters`
 /// (names, or one string of them) by `sql`, hooks around it, in one transaction. Read as
 /// `{{ ref('m') }}(args)`; late binding means upstream tables may gain columns without a

@@ -502,6 +502,7 @@ fn run_in_database(
                 RelationKind::Table
             };
             materialization::persist_docs(adapter, node, kind)?;
+            materialization::latest_version_pointer(adapter, node)?;
             Ok(Outcome::Built)
         }
         ResourceType::Test => {
