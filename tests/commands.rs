@@ -1146,3 +1146,25 @@ fn a_latest_version_pointer_reads_the_latest_version() {
         "VIEW"
     );
 }
+
+/// `flags:` of dbt_project.yml that Mallard does not honour are named in one warning; those
+/// without effect in Mallard, and behavior flags at the value it behaves as, are not.
+#[test]
+fn project_flags_mallard_does_not_honour_are_named() {
+    let project = Project::fixture("chain");
+    let text = project.read("dbt_project.yml");
+    project.write(
+        "dbt_project.yml",
+        &format!(
+            "{text}flags:\n  send_anonymous_usage_stats: false\n  require_generic_test_arguments_property: true\n  fail_fast: true\n  validate_macro_args: true\n"
+        ),
+    );
+    let r = project.run(&["parse"]);
+    assert_eq!(r.code, 0, "{}", r.text(&project));
+    let text = r.text(&project);
+    assert!(
+        text.contains("`flags:` of dbt_project.yml that Mallard does not honour: `fail_fast: true`, `validate_macro_args: true`"),
+        "{text}"
+    );
+    assert!(!text.contains("send_anonymous_usage_stats"), "{text}");
+}

@@ -141,6 +141,9 @@ pub struct Project {
     /// Python models (`models/**/*.py`): nodes of the graph, as in dbt, which Mallard cannot
     /// run (selecting one to build is an error when it runs).
     pub python_models: Vec<ProjectFile>,
+    /// `flags:` of dbt_project.yml, as written (see `manifest`'s warning about those Mallard
+    /// does not honour).
+    pub flags: Map<String, Value>,
     /// dbt 1.11's user-defined functions (`functions/**/*.sql|py`, `function-paths`), which
     /// Mallard does not build: a parse warning names them (dbt-duckdb 1.11 cannot create them
     /// either), and `function()` in a template is an error at its line.
@@ -266,6 +269,11 @@ impl Project {
             models: files.models,
             python_models: files.python_models,
             function_files: files.functions,
+            flags: doc
+                .get("flags")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
             seeds: files.seeds,
             macros: files.macros,
             singular_tests: files.singular_tests,
