@@ -184,6 +184,29 @@ impl Object for Row {
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         Enumerator::Seq(self.values.len())
     }
+
+    /// agate's row is a mapped sequence: `keys()` (column names), `values()`, `items()`
+    /// (name, value pairs) and `get(name, default)`, as packages read rows (elementary's
+    /// `agate_to_dicts`).
+    fn call_method(self: &Arc<Self>, _state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
+        let tuple = |items: Vec<Value>| Value::from_object(super::mutable::Tuple(items));
+        match method {
+            "keys" => Ok(tuple(self.names.iter().map(|n| Value::from(n.clone())).collect())),
+            "values" => Ok(tuple(self.values.clone())),
+            "items" => Ok(Value::from(
+                self.names
+                    .iter()
+                    .zip(&self.values)
+                    .map(|(n, v)| tuple(vec![Value::from(n.clone()), v.clone()]))
+                    .collect::<Vec<_>>(),
+            )),
+            "get" => {
+                let (key, default): (Value, Option<Value>) = minijinja::value::from_args(args)?;
+                Ok(self.get_value(&key).or(default).unwrap_or(Value::from(())))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
 }
 
 impl Object for Columns {

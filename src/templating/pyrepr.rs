@@ -84,10 +84,11 @@ pub fn py_str(value: &Value, out: &mut String) {
 /// Appends Python's `repr(value)` to `out`: strings quoted as Python quotes them, `None`,
 /// `True`/`False`, floats in Python's shortest form, lists `[...]`, tuples `(...)`, dicts
 /// `{k: v}`, each item by its `repr`; a relation as `<DuckDBRelation "db"."schema"."name">`.
-/// A value that renders itself (a column, a macro) appends its rendering.
+/// A value that renders itself (a column, a macro) appends its rendering; an undefined value
+/// is `Undefined`, as Jinja2's repr of it (printed on its own it prints nothing: [`py_str`]).
 pub fn py_repr(value: &Value, out: &mut String) {
     match value.kind() {
-        ValueKind::Undefined => {}
+        ValueKind::Undefined => out.push_str("Undefined"),
         ValueKind::None => out.push_str("None"),
         ValueKind::Bool => out.push_str(if value.is_true() { "True" } else { "False" }),
         ValueKind::Number => match f64::try_from(value.clone()) {
