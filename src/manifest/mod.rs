@@ -264,7 +264,10 @@ impl Node {
             &self.original_file_path,
             &self.package_name,
         );
+        model["database"] = serde_json::json!(self.relation.as_ref().map(|r| r.database.clone()));
         model["schema"] = serde_json::json!(self.relation.as_ref().map(|r| r.schema.clone()));
+        // What the node reads, as dbt's node has it (packages walk `model.depends_on.nodes`).
+        model["depends_on"] = serde_json::json!({"nodes": self.depends_on, "macros": self.depends_on_macros});
         model["alias"] = serde_json::json!(self.relation.as_ref().map(|r| r.identifier.clone()));
         model["config"] = serde_json::Value::Object(self.config.0.clone());
         model["fqn"] = serde_json::json!(self.fqn);
