@@ -75,6 +75,117 @@ pub struct Session {
     pub settings: Arc<RunSettings>,
 }
 
+/// The vars of a run: each package's own vars as defaults under the root project's, root
+/// vars scoped to a package (`vars: {pkg: {...}}`) as well, then the root project's, then
+/// `--vars` (`cli_vars`).
+fn merged_vars(project: &Project, cli_vars: &Map<String, Value>) -> Map<String, Value> {
+    let mut vars = Map::new();
+    for package in &project.packages {
+        vars.extend(package.vars.clone());
+        if let Some(Value::Object(scoped)) = project.vars.get(&package.name) {
+            vars.extend(scoped.clone());
+        }
+    }
+    vars.extend(project.vars.clone());
+    vars.extend(cli_vars.clone());
+    vars
+}
+
+/// The Jinja environment of a run: every macro of the project and its packages (each macro
+/// file named by its path from the root project, unique across packages), dispatch, the
+/// target, `builtins` (the project's name and each package's version, for
+/// `builtins.ref.config`) and `flags` from `settings`.
+///
+/// Errors: a macro file that does not parse, at its line.
+fn macro_environment(
+    project: &Project,
+    target: &Target,
+    settings: Arc<RunSettings>,
+) -> Result<minijinja::Environment<'static>> {
+    let macro_files: Vec<(String, String, &str)> = project
+        .packages
+        .iter()
+        .chain([project])
+        .flat_map(|pkg| {
+            let prefix = pkg
+                .root
+                .strip_prefix(&project.root)
+                .map(|p| p.to_string_lossy().replace('\\', "/"))
+                .unwrap_or_else(|_| pkg.root.to_string_lossy().into_owned());
+            pkg.macros.iter().map(move |f| {
+                let file = if prefix.is_empty() {
+                    f.original_file_path.clone()
+                } else {
+                    format!("{prefix}/{}", f.original_file_path)
+                };
+                (pkg.name.clone(), file, f.contents.as_str())
+            })
+        })
+        .collect();
+    let macros: Vec<templating::MacroFile> = macro_files
+        .iter()
+        .map(|(package, file, text)| templating::MacroFile { package, file, text })
+        .collect();
+    let mut env = templating::environment_with_packages(
+        &macros,
+        &project.name,
+        &project.dispatch,
+        target.jinja_value(),
+    )?;
+    // `builtins.ref.config`: the project's name and each package's version.
+    let dependencies: Map<String, Value> = project
+        .packages
+        .iter()
+        .map(|p| {
+            (
+                p.name.clone(),
+                json!({"project_name": p.name, "version": p.version}),
+            )
+        })
+        .collect();
+    env.add_global(
+        "builtins",
+        templating::builtins::builtins_with_runtime_config(
+            &json!({"project_name": project.name, "dependencies": dependencies}),
+        ),
+    );
+    templating::builtins::add_flags(&mut env, settings);
+    Ok(env)
+}
+
+/// dbt's `graph` (the parsed project) as a global, added only for projects whose templates
+/// read it: at 10,000 models it is a sizeable copy of the manifest.
+fn add_graph(env: &mut minijinja::Environment<'static>, project: &Project, manifest: &Manifest) {
+    let reads_graph = project
+        .packages
+        .iter()
+        .chain([project])
+        .flat_map(|p| p.macros.iter().chain(&p.models).chain(&p.singular_tests))
+        .any(|f| f.contents.contains("graph"));
+    if reads_graph {
+        env.add_global(
+            "graph",
+            templating::mutable::mutable_value(&crate::manifest::json::graph_json(
+                manifest,
+                &project.target_path,
+            )),
+        );
+    }
+}
+
+/// Prints the profile's and the parse's warnings; under `--warn-error`, the first is an error.
+fn report_warnings(target: &Target, manifest: &Manifest) -> Result<()> {
+    for w in target.warnings.iter().chain(&manifest.warnings) {
+        if log::warning_is_error("Note") {
+            return Err(crate::error::Diagnostic::new(w.to_string())
+                .help("a warning is an error under `--warn-error`; fix it, or leave the flag out")
+                .into());
+        }
+        log::event("Note", Level::Warn, &format!("warning: {w}"), json!({}));
+    }
+    Ok(())
+}
+
 impl Session {
     /// Loads the project, profile and property files, parses every node and builds the graph.
     ///
@@ -104,94 +215,11 @@ impl Session {
             project.target_path = dir.to_string_lossy().into_owned();
         }
         project.packages = project.load_packages(&ctx)?;
-        // Packages' own vars are defaults under the root project's; root vars scoped to a
-        // package (`vars: {pkg: {...}}`) apply as well.
-        let mut vars = Map::new();
-        for package in &project.packages {
-            vars.extend(package.vars.clone());
-            if let Some(Value::Object(scoped)) = project.vars.get(&package.name) {
-                vars.extend(scoped.clone());
-            }
-        }
-        vars.extend(project.vars.clone());
-        vars.extend(cli_vars.clone());
-        project.vars = vars;
-        // Macro templates are named by their path from the root project, unique across packages.
-        let macro_files: Vec<(String, String, &str)> = project
-            .packages
-            .iter()
-            .chain([&project])
-            .flat_map(|pkg| {
-                let prefix = pkg
-                    .root
-                    .strip_prefix(&project.root)
-                    .map(|p| p.to_string_lossy().replace('\\', "/"))
-                    .unwrap_or_else(|_| pkg.root.to_string_lossy().into_owned());
-                pkg.macros.iter().map(move |f| {
-                    let file = if prefix.is_empty() {
-                        f.original_file_path.clone()
-                    } else {
-                        format!("{prefix}/{}", f.original_file_path)
-                    };
-                    (pkg.name.clone(), file, f.contents.as_str())
-                })
-            })
-            .collect();
-        let macros: Vec<templating::MacroFile> = macro_files
-            .iter()
-            .map(|(package, file, text)| templating::MacroFile { package, file, text })
-            .collect();
-        let env = templating::environment_with_packages(
-            &macros,
-            &project.name,
-            &project.dispatch,
-            target.jinja_value(),
-        )?;
-        let mut env = env;
-        // `builtins.ref.config`: the project's name and each package's version.
-        let dependencies: Map<String, Value> = project
-            .packages
-            .iter()
-            .map(|p| {
-                (
-                    p.name.clone(),
-                    json!({"project_name": p.name, "version": p.version}),
-                )
-            })
-            .collect();
-        env.add_global(
-            "builtins",
-            templating::builtins::builtins_with_runtime_config(
-                &json!({"project_name": project.name, "dependencies": dependencies}),
-            ),
-        );
-        templating::builtins::add_flags(&mut env, args.settings.clone());
+        project.vars = merged_vars(&project, &cli_vars);
+        let mut env = macro_environment(&project, &target, args.settings.clone())?;
         let manifest = manifest::parse::parse(&project, &target, &env)?;
-        // dbt's `graph` (the parsed project), built only for projects whose templates read it:
-        // at 10,000 models it is a sizeable copy of the manifest.
-        let reads_graph = project
-            .packages
-            .iter()
-            .chain([&project])
-            .flat_map(|p| p.macros.iter().chain(&p.models).chain(&p.singular_tests))
-            .any(|f| f.contents.contains("graph"));
-        if reads_graph {
-            env.add_global(
-                "graph",
-                templating::mutable::mutable_value(&crate::manifest::json::graph_json(
-                    &manifest,
-                    &project.target_path,
-                )),
-            );
-        }
-        for w in target.warnings.iter().chain(&manifest.warnings) {
-            if log::warning_is_error("Note") {
-                return Err(crate::error::Diagnostic::new(w.to_string())
-                    .help("a warning is an error under `--warn-error`; fix it, or leave the flag out")
-                    .into());
-            }
-            log::event("Note", Level::Warn, &format!("warning: {w}"), json!({}));
-        }
+        add_graph(&mut env, &project, &manifest);
+        report_warnings(&target, &manifest)?;
         let graph = Graph::build(&manifest)?;
         Ok(Session {
             project,

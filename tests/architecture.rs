@@ -172,3 +172,152 @@ fn the_scan_finds_paths_and_groups_but_not_comments() {
         ["adapter", "config", "log", "relation"]
     );
 }
+
+/// The longest a function of `src/` may be, in lines from its `fn` to its closing brace
+/// (issue 32 asks for about 80; these are the ones still between 80 and this bound).
+const MAX_FUNCTION_LINES: usize = 100;
+
+/// Functions allowed over [`MAX_FUNCTION_LINES`], each with its reason.
+const LONG_FUNCTIONS: &[(&str, &str)] = &[
+    // The seed generators draw every value from one random stream in a fixed order, which
+    // the committed seeds and the marts' snapshots depend on; one function per table keeps
+    // that order visible.
+    ("src/bin/seedgen/crm.rs", "write"),
+    ("src/bin/seedgen/app.rs", "write"),
+    ("src/bin/seedgen/tickets.rs", "write"),
+];
+
+/// `text` with its comments and the contents of its string and character literals blanked
+/// (line breaks kept), so that braces inside them do not count.
+fn blank_literals(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let keep_lines = |s: &[u8], out: &mut String| {
+        out.extend(s.iter().filter(|c| **c == b'\n').map(|_| '\n'));
+    };
+    while i < b.len() {
+        let rest = &b[i..];
+        if rest.starts_with(b"//") {
+            let end = rest.iter().position(|c| *c == b'\n').unwrap_or(rest.len());
+            i += end;
+        } else if rest.starts_with(b"r#\"") || rest.starts_with(b"r\"") {
+            let hashes = rest[1..].iter().take_while(|c| **c == b'#').count();
+            let close: Vec<u8> = std::iter::once(b'"')
+                .chain(std::iter::repeat_n(b'#', hashes))
+                .collect();
+            let body = 2 + hashes;
+            let end = rest[body..]
+                .windows(close.len())
+                .position(|w| w == close.as_slice())
+                .map_or(rest.len(), |p| body + p + close.len());
+            keep_lines(&rest[..end], &mut out);
+            out.push_str("\"\"");
+            i += end;
+        } else if rest[0] == b'"' {
+            let mut j = 1;
+            while j < rest.len() && rest[j] != b'"' {
+                j += if rest[j] == b'\\' { 2 } else { 1 };
+            }
+            let end = (j + 1).min(rest.len());
+            keep_lines(&rest[..end], &mut out);
+            out.push_str("\"\"");
+            i += end;
+        } else if rest[0] == b'\'' && rest.len() > 2 && (rest[2] == b'\'' || rest[1] == b'\\') {
+            // A character literal ('{', '\n', '\u{7b}'); a lifetime has no closing quote.
+            let end = rest[1..].iter().position(|c| *c == b'\'').map_or(1, |p| p + 2);
+            out.push_str("' '");
+            i += end;
+        } else {
+            let c = text[i..].chars().next().unwrap();
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+/// Each function of `text` (Rust source) with its name and length in lines.
+fn function_lengths(text: &str) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (start, line) in lines.iter().enumerate() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some(at) = words.iter().position(|w| *w == "fn") else {
+            continue;
+        };
+        let before_ok = words[..at]
+            .iter()
+            .all(|w| w.starts_with("pub") || matches!(*w, "const" | "async" | "unsafe" | "extern"));
+        let Some(name) = words.get(at + 1).filter(|_| before_ok) else {
+            continue;
+        };
+        let name: String = name
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let mut depth = 0i32;
+        let mut opened = false;
+        for (end, l) in lines.iter().enumerate().skip(start) {
+            for c in l.chars() {
+                match c {
+                    '{' => {
+                        depth += 1;
+                        opened = true;
+                    }
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+            }
+            if opened && depth <= 0 {
+                out.push((name.clone(), end - start + 1));
+                break;
+            }
+            if !opened && l.trim_end().ends_with(';') {
+                break;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_function_is_longer_than_the_bound() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut long = Vec::new();
+    for entry in walkdir::WalkDir::new(root.join("src")) {
+        let entry = entry.unwrap();
+        if entry.path().extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let file = entry
+            .path()
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let text = blank_literals(&std::fs::read_to_string(entry.path()).unwrap());
+        for (name, lines) in function_lengths(&text) {
+            let allowed = LONG_FUNCTIONS.iter().any(|(f, n)| *f == file && *n == name);
+            if lines > MAX_FUNCTION_LINES && !allowed {
+                long.push(format!("{file}: `{name}` is {lines} lines"));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {MAX_FUNCTION_LINES} lines (split them into named steps):\n{}",
+        long.join("\n")
+    );
+}
+
+#[test]
+fn function_lengths_skip_braces_in_strings_and_comments() {
+    let text = blank_literals(
+        "fn a() {\n    let s = \"{{\";\n    // {\n    let c = '{';\n}\nfn b<'x>(v: &'x str) -> &'x str {\n    v\n}\n",
+    );
+    assert_eq!(
+        function_lengths(&text),
+        [("a".to_string(), 5), ("b".to_string(), 3)]
+    );
+}

@@ -201,7 +201,7 @@ impl SparkConnection {
 
 /// `message` with the statement's line it names quoted as DuckDB quotes it (`LINE n: text`):
 /// Spark ends a parse or analysis error with `line N pos M` of `sql`, and the runner finds the
-/// model's `file:line` from the quoted text (see `runner::error_location`). Unchanged when the
+/// model's `file:line` from the quoted text (see `compile::error_location`). Unchanged when the
 /// message names no line of `sql`.
 fn quoting_line(message: &str, sql: &str) -> String {
     let line = message.rsplit_once("line ").and_then(|(_, rest)| {

@@ -75,7 +75,87 @@ pub fn write_manifest(
     let mut metadata = inv.metadata("manifest/v12.json");
     metadata["project_name"] = json!(manifest.project_name);
     metadata["adapter_type"] = json!(manifest.adapter_type);
-    let macros: Map<String, Value> = manifest
+    let (parent_map, child_map) = parent_and_child_maps(manifest);
+    write_atomically(&target_dir.join("manifest.json"), |w| {
+        w.write_all(b"{\"metadata\":")?;
+        serde_json::to_writer(&mut *w, &metadata)?;
+        w.write_all(b",\"nodes\":{")?;
+        write_nodes(w, manifest, target_path)?;
+        w.write_all(b"},\"sources\":")?;
+        let sources: Map<String, Value> = manifest
+            .sources
+            .values()
+            .map(|s| (s.unique_id.clone(), source_json(s)))
+            .collect();
+        serde_json::to_writer(&mut *w, &sources)?;
+        w.write_all(b",\"macros\":")?;
+        serde_json::to_writer(&mut *w, &macros_json(manifest))?;
+        w.write_all(b",\"docs\":")?;
+        serde_json::to_writer(&mut *w, &docs_json(manifest))?;
+        w.write_all(b",\"exposures\":")?;
+        serde_json::to_writer(&mut *w, &manifest.exposures)?;
+        w.write_all(b",\"metrics\":")?;
+        serde_json::to_writer(&mut *w, &manifest.metrics)?;
+        w.write_all(b",\"groups\":{},\"selectors\":{},\"disabled\":{},\"functions\":{}")?;
+        w.write_all(b",\"parent_map\":")?;
+        serde_json::to_writer(&mut *w, &parent_map)?;
+        w.write_all(b",\"child_map\":")?;
+        serde_json::to_writer(&mut *w, &child_map)?;
+        // Unit tests have a section of their own, as in dbt 1.8+.
+        w.write_all(b",\"group_map\":{},\"saved_queries\":{},\"semantic_models\":")?;
+        serde_json::to_writer(&mut *w, &manifest.semantic_models)?;
+        w.write_all(b",\"unit_tests\":{")?;
+        for (i, n) in manifest
+            .nodes
+            .values()
+            .filter(|n| n.unit_test.is_some())
+            .enumerate()
+        {
+            if i > 0 {
+                w.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *w, &n.unique_id)?;
+            w.write_all(b":")?;
+            serde_json::to_writer(&mut *w, &unit_test_json(n))?;
+        }
+        w.write_all(b"}}")?;
+        Ok(())
+    })
+}
+
+/// The manifest's `nodes` entries (`"id":{...}` separated by commas), unit tests and exposures
+/// left out (they have sections of their own). Each node's JSON is built on all cores, then
+/// written in order (at 30,000 nodes building them was a tenth of `compile`'s time on one
+/// core), in chunks, so that only one chunk's JSON is in memory at a time.
+fn write_nodes(w: &mut dyn Write, manifest: &Manifest, target_path: &str) -> Result<()> {
+    let nodes: Vec<&Node> = manifest
+        .nodes
+        .values()
+        .filter(|n| n.unit_test.is_none() && n.resource_type != ResourceType::Exposure)
+        .collect();
+    for (c, chunk) in nodes.chunks(4096).enumerate() {
+        let entries: Vec<Vec<u8>> = chunk
+            .par_iter()
+            .map(|n| {
+                let mut entry = serde_json::to_vec(&n.unique_id)?;
+                entry.push(b':');
+                serde_json::to_writer(&mut entry, &NodeJson::new(n, target_path))?;
+                Ok(entry)
+            })
+            .collect::<serde_json::Result<_>>()?;
+        for (i, entry) in entries.iter().enumerate() {
+            if c > 0 || i > 0 {
+                w.write_all(b",")?;
+            }
+            w.write_all(entry)?;
+        }
+    }
+    Ok(())
+}
+
+/// The manifest's `macros`: every macro by `macro.<package>.<name>`, as dbt 1.11 writes them.
+fn macros_json(manifest: &Manifest) -> Map<String, Value> {
+    manifest
         .macros
         .iter()
         .map(|m| {
@@ -96,7 +176,33 @@ pub fn write_manifest(
                 }),
             )
         })
-        .collect();
+        .collect()
+}
+
+/// The manifest's `docs`: each `{% docs %}` block by `doc.<package>.<name>`.
+fn docs_json(manifest: &Manifest) -> Map<String, Value> {
+    manifest
+        .docs
+        .iter()
+        .map(|(id, (file, text))| {
+            let mut parts = id.splitn(3, '.').skip(1);
+            let (package, name) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+            (
+                id.clone(),
+                json!({"name": name, "resource_type": "doc", "package_name": package,
+                       "path": file.split_once('/').map(|(_, p)| p).unwrap_or(file),
+                       "original_file_path": file, "unique_id": id, "block_contents": text}),
+            )
+        })
+        .collect()
+}
+
+/// Unique_ids and the unique_ids each relates to (parents or children).
+type IdMap<'m> = BTreeMap<&'m str, Vec<&'m str>>;
+
+/// The manifest's `parent_map` and `child_map`: for every node, source, exposure, metric and
+/// semantic model, what it depends on and (sorted) what depends on it. Sources have no parents.
+fn parent_and_child_maps(manifest: &Manifest) -> (IdMap<'_>, IdMap<'_>) {
     let mut parent_map: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     let mut child_map: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for id in manifest.nodes.keys().chain(manifest.sources.keys()) {
@@ -145,86 +251,7 @@ pub fn write_manifest(
     for children in child_map.values_mut() {
         children.sort();
     }
-    write_atomically(&target_dir.join("manifest.json"), |w| {
-        w.write_all(b"{\"metadata\":")?;
-        serde_json::to_writer(&mut *w, &metadata)?;
-        w.write_all(b",\"nodes\":{")?;
-        let is_unit = |n: &&Node| n.unit_test.is_some();
-        // Each node's JSON is built on all cores, then written in order: at 30,000 nodes
-        // building them was a tenth of `compile`'s time, on one core.
-        // In chunks, so that only one chunk's JSON is in memory at a time.
-        // Exposures have a section of their own (they are nodes only for `build`'s schedule).
-        let nodes: Vec<&Node> = manifest
-            .nodes
-            .values()
-            .filter(|n| !is_unit(n) && n.resource_type != ResourceType::Exposure)
-            .collect();
-        for (c, chunk) in nodes.chunks(4096).enumerate() {
-            let entries: Vec<Vec<u8>> = chunk
-                .par_iter()
-                .map(|n| {
-                    let mut entry = serde_json::to_vec(&n.unique_id)?;
-                    entry.push(b':');
-                    serde_json::to_writer(&mut entry, &NodeJson::new(n, target_path))?;
-                    Ok(entry)
-                })
-                .collect::<serde_json::Result<_>>()?;
-            for (i, entry) in entries.iter().enumerate() {
-                if c > 0 || i > 0 {
-                    w.write_all(b",")?;
-                }
-                w.write_all(entry)?;
-            }
-        }
-        w.write_all(b"},\"sources\":")?;
-        let sources: Map<String, Value> = manifest
-            .sources
-            .values()
-            .map(|s| (s.unique_id.clone(), source_json(s)))
-            .collect();
-        serde_json::to_writer(&mut *w, &sources)?;
-        w.write_all(b",\"macros\":")?;
-        serde_json::to_writer(&mut *w, &macros)?;
-        w.write_all(b",\"docs\":")?;
-        let docs: Map<String, Value> = manifest
-            .docs
-            .iter()
-            .map(|(id, (file, text))| {
-                let mut parts = id.splitn(3, '.').skip(1);
-                let (package, name) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-                (
-                    id.clone(),
-                    json!({"name": name, "resource_type": "doc", "package_name": package,
-                           "path": file.split_once('/').map(|(_, p)| p).unwrap_or(file),
-                           "original_file_path": file, "unique_id": id, "block_contents": text}),
-                )
-            })
-            .collect();
-        serde_json::to_writer(&mut *w, &docs)?;
-        w.write_all(b",\"exposures\":")?;
-        serde_json::to_writer(&mut *w, &manifest.exposures)?;
-        w.write_all(b",\"metrics\":")?;
-        serde_json::to_writer(&mut *w, &manifest.metrics)?;
-        w.write_all(b",\"groups\":{},\"selectors\":{},\"disabled\":{},\"functions\":{}")?;
-        w.write_all(b",\"parent_map\":")?;
-        serde_json::to_writer(&mut *w, &parent_map)?;
-        w.write_all(b",\"child_map\":")?;
-        serde_json::to_writer(&mut *w, &child_map)?;
-        // Unit tests have a section of their own, as in dbt 1.8+.
-        w.write_all(b",\"group_map\":{},\"saved_queries\":{},\"semantic_models\":")?;
-        serde_json::to_writer(&mut *w, &manifest.semantic_models)?;
-        w.write_all(b",\"unit_tests\":{")?;
-        for (i, n) in manifest.nodes.values().filter(is_unit).enumerate() {
-            if i > 0 {
-                w.write_all(b",")?;
-            }
-            serde_json::to_writer(&mut *w, &n.unique_id)?;
-            w.write_all(b":")?;
-            serde_json::to_writer(&mut *w, &unit_test_json(n))?;
-        }
-        w.write_all(b"}}")?;
-        Ok(())
-    })
+    (parent_map, child_map)
 }
 
 /// Writes `target_dir/run_results.json` for `results` of a run that took `elapsed` seconds.

@@ -1,5 +1,6 @@
 //! The commands around a run: `retry`, `show`, `debug`, `clean`, `run-operation`, inline
-//! `compile` and `source freshness`, and the arguments a run is recorded with for `retry`.
+//! `compile`, `source freshness`, `docs`, `ls`, `parse` and `deps`, the arguments a run is
+//! recorded with for `retry`, and the log's start from the global flags.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -7,10 +8,16 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
-use super::args::{FreshnessArgs, ProjectArgs, RetryArgs, RunArgs, RunOperationArgs, SelectArgs, ShowArgs};
+use super::args::{
+    Cli, DepsArgs, DepsSource, DocsGenerateArgs, DocsServeArgs, FreshnessArgs, LsArgs, ProjectArgs,
+    ProjectOnlyArgs, ResourceTypeArg, RetryArgs, RunArgs, RunOperationArgs, SelectArgs, ShowArgs,
+};
 use super::run_selected;
 use crate::artifacts::Invocation;
+use crate::config::ConfigContext;
 use crate::error::Diagnostic;
+use crate::log::{self, Level};
+use crate::manifest::ResourceType;
 use crate::project::Project;
 use crate::runner::{self, output, show::Preview};
 use crate::session::Session;
@@ -272,4 +279,88 @@ pub(super) fn source_freshness(a: FreshnessArgs, invocation: &Invocation) -> Res
     let session = Session::load(&a.project.load_options())?;
     let chosen = session.select(&a.select.selection())?;
     crate::runner::freshness::run(&session, &chosen, a.output.clone(), started, invocation)
+}
+
+/// Starts the log as the global flags say: format, level (`--quiet`: errors only), the log
+/// file's folder (`--log-path`, else the project's `logs/`; none at `--log-level-file none`)
+/// and `--warn-error`/`--warn-error-options`.
+///
+/// Errors: malformed `--warn-error-options`.
+pub(super) fn init_logging(cli: &Cli, invocation: &Invocation) -> Result<()> {
+    let g = &cli.global;
+    let project = cli.command.project_args();
+    let log_dir = (g.log_level_file != Level::None).then(|| {
+        g.log_path.clone().unwrap_or_else(|| {
+            project
+                .project_dir
+                .clone()
+                .unwrap_or_else(|| std::path::PathBuf::from("."))
+                .join("logs")
+        })
+    });
+    let level = if g.quiet { Level::Error } else { g.log_level };
+    log::init(g.log_format, level, &invocation.id, log_dir.as_deref());
+    log::set_warn_error(log::WarnError::parse(
+        g.warn_error,
+        g.warn_error_options.as_deref(),
+    )?);
+    Ok(())
+}
+
+/// `docs generate`: manifest, compiled project, catalog and site (see [`runner::docs::generate`]).
+pub(super) fn docs_generate(a: DocsGenerateArgs, invocation: &Invocation) -> Result<ExitCode> {
+    let session = Session::load(&a.project.load_options())?;
+    let options = runner::docs::GenerateOptions {
+        compile: !a.no_compile,
+        single_file: a.single_file,
+        empty_catalog: a.empty_catalog,
+    };
+    runner::docs::generate(&session, options, invocation)
+}
+
+/// `docs serve`: the target folder's site over HTTP (the project is read for its target path only).
+pub(super) fn docs_serve(a: DocsServeArgs) -> Result<ExitCode> {
+    let root = a.project.load_options().project_dir()?;
+    let project = crate::project::Project::load(&root, &ConfigContext::default())?;
+    runner::docs::serve(&project.target_dir(), &a.host, a.port, !a.no_browser)
+}
+
+/// `ls`: writes the manifest, then lists the selected nodes of the chosen kinds.
+pub(super) fn ls(a: LsArgs, invocation: &Invocation) -> Result<ExitCode> {
+    let session = Session::load(&a.project.load_options())?;
+    let types = ResourceTypeArg::narrow(&ResourceType::ALL, &a.resource_type, &a.exclude_resource_type);
+    session.write_manifest(invocation)?;
+    super::list(&session, &a.select, &types, a.output)
+}
+
+/// `parse`: writes the manifest and says what it holds.
+pub(super) fn parse(a: ProjectOnlyArgs, invocation: &Invocation) -> Result<ExitCode> {
+    let session = Session::load(&a.project.load_options())?;
+    session.write_manifest(invocation)?;
+    println!(
+        "Parsed {}; wrote {}/manifest.json",
+        session.manifest.summary(),
+        session.project.target_path
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `deps`: installs (or locks, or adds) the packages of `packages.yml` (see [`crate::deps::deps`]).
+pub(super) fn deps(a: DepsArgs) -> Result<ExitCode> {
+    let opts = crate::deps::DepsOptions {
+        upgrade: a.upgrade,
+        lock_only: a.lock,
+        add_package: a.add_package.clone(),
+        source: match a.source {
+            DepsSource::Hub => crate::deps::AddSource::Hub,
+            DepsSource::Git => crate::deps::AddSource::Git,
+            DepsSource::Local => crate::deps::AddSource::Local,
+        },
+        ctx: ConfigContext {
+            vars: crate::session::parse_vars(a.project.vars.as_deref())?,
+            target: Value::Null,
+        },
+    };
+    crate::deps::deps(&a.project.load_options().project_dir()?, &opts)?;
+    Ok(ExitCode::SUCCESS)
 }

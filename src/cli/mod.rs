@@ -13,16 +13,18 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::Parser;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::artifacts::Invocation;
-use crate::config::ConfigContext;
 use crate::log::{self, Level};
 use crate::manifest::ResourceType;
 use crate::runner::{self};
 use crate::session::Session;
-use args::{Cli, Command, DepsSource, LsOutput, ResourceTypeArg, RunArgs, SelectArgs};
-use commands::{clean, compile_inline, debug, recorded_args, retry, run_operation, show, source_freshness};
+use args::{Cli, Command, LsOutput, ResourceTypeArg, RunArgs, SelectArgs};
+use commands::{
+    clean, compile_inline, debug, deps, docs_generate, docs_serve, init_logging, ls, parse, recorded_args,
+    retry, run_operation, show, source_freshness,
+};
 
 /// Exit code when the run could not start (bad project, profile, arguments, database).
 const EXIT_CANNOT_START: u8 = 2;
@@ -86,23 +88,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         | Command::Clone(a) => Invocation::new(recorded_args(name, a)),
         other => Invocation::new(json!({"command": other.name()})),
     };
-    let g = &cli.global;
-    let project = cli.command.project_args();
-    let log_dir = (g.log_level_file != Level::None).then(|| {
-        g.log_path.clone().unwrap_or_else(|| {
-            project
-                .project_dir
-                .clone()
-                .unwrap_or_else(|| std::path::PathBuf::from("."))
-                .join("logs")
-        })
-    });
-    let level = if g.quiet { Level::Error } else { g.log_level };
-    log::init(g.log_format, level, &invocation.id, log_dir.as_deref());
-    log::set_warn_error(log::WarnError::parse(
-        g.warn_error,
-        g.warn_error_options.as_deref(),
-    )?);
+    init_logging(&cli, &invocation)?;
     match cli.command {
         Command::Retry(a) => retry(a),
         Command::RunOperation(a) => run_operation(a),
@@ -110,27 +96,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Init(a) => init::init(a),
         Command::Source(args::SourceCommand::Freshness(a)) => source_freshness(a, &invocation),
         Command::Show(a) => show(a),
-        Command::Docs(args::DocsCommand::Generate(a)) => {
-            let session = Session::load(&a.project.load_options())?;
-            let options = runner::docs::GenerateOptions {
-                compile: !a.no_compile,
-                single_file: a.single_file,
-                empty_catalog: a.empty_catalog,
-            };
-            runner::docs::generate(&session, options, &invocation)
-        }
-        Command::Docs(args::DocsCommand::Serve(a)) => {
-            let root = a.project.load_options().project_dir()?;
-            let project = crate::project::Project::load(&root, &crate::config::ConfigContext::default())?;
-            runner::docs::serve(&project.target_dir(), &a.host, a.port, !a.no_browser)
-        }
-        Command::Ls(a) => {
-            let session = Session::load(&a.project.load_options())?;
-            let types =
-                ResourceTypeArg::narrow(&ResourceType::ALL, &a.resource_type, &a.exclude_resource_type);
-            session.write_manifest(&invocation)?;
-            list(&session, &a.select, &types, a.output)
-        }
+        Command::Docs(args::DocsCommand::Generate(a)) => docs_generate(a, &invocation),
+        Command::Docs(args::DocsCommand::Serve(a)) => docs_serve(a),
+        Command::Ls(a) => ls(a, &invocation),
         Command::Compile(a) if a.inline.is_some() => {
             let inline = a.inline.clone().unwrap_or_default();
             compile_inline(&a, &inline)
@@ -151,35 +119,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 crate::runner::retry::command_types(name).expect("every building command has its node kinds");
             run_selected(a, types, true, &invocation)
         }
-        Command::Parse(a) => {
-            let session = Session::load(&a.project.load_options())?;
-            session.write_manifest(&invocation)?;
-            println!(
-                "Parsed {}; wrote {}/manifest.json",
-                session.manifest.summary(),
-                session.project.target_path
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Parse(a) => parse(a, &invocation),
         Command::Debug(a) => debug(&a.project),
-        Command::Deps(a) => {
-            let opts = crate::deps::DepsOptions {
-                upgrade: a.upgrade,
-                lock_only: a.lock,
-                add_package: a.add_package.clone(),
-                source: match a.source {
-                    DepsSource::Hub => crate::deps::AddSource::Hub,
-                    DepsSource::Git => crate::deps::AddSource::Git,
-                    DepsSource::Local => crate::deps::AddSource::Local,
-                },
-                ctx: ConfigContext {
-                    vars: crate::session::parse_vars(a.project.vars.as_deref())?,
-                    target: Value::Null,
-                },
-            };
-            crate::deps::deps(&a.project.load_options().project_dir()?, &opts)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Deps(a) => deps(a),
         Command::Clean(a) => clean(&a.project),
     }
 }

@@ -16,6 +16,7 @@ use crate::relation::Relation;
 use crate::templating::{self, NodeContext, Phase, Recorded, RefCall, RenderInput, Resolver};
 use crate::testing;
 
+pub mod error_location;
 mod test_queries;
 
 /// Resolves refs and sources against a manifest.

@@ -42,8 +42,9 @@ impl Engine {
     }
 }
 
-/// A DuckDB target's database and the files it writes.
-#[derive(Debug, Clone, PartialEq)]
+/// A DuckDB target's database and the files it writes. The default is an in-memory database
+/// that attaches nothing, with an empty `external_root`.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DuckDbFile {
     /// The database file (`path:`, relative to the project folder); `None` in memory.
     pub path: Option<PathBuf>,

@@ -212,13 +212,34 @@ pub struct MicrobatchConfig {
     pub lookback: Option<i64>,
 }
 
+impl MicrobatchConfig {
+    /// Reads `event_time`, `batch_size`, `begin` (as written) and `lookback`.
+    fn from_config(config: &NodeConfig) -> MicrobatchConfig {
+        MicrobatchConfig {
+            event_time: config.get_str("event_time").map(str::to_string),
+            batch_size: config.get_str("batch_size").map(str::to_string),
+            begin: config.0.get("begin").and_then(|v| match v {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(s) => Some(s.clone()),
+                other => Some(other.to_string()),
+            }),
+            lookback: config.0.get("lookback").and_then(serde_json::Value::as_i64),
+        }
+    }
+}
+
 /// A model's `partition_by`: the columns its table is partitioned by on Spark (a column or a
 /// list, as dbt-spark reads it); empty when not set. DuckDB tables have no partitions
 /// (dbt-duckdb reads `partition_by` only for `external` models' files).
 pub fn partition_by(config: &NodeConfig) -> Vec<String> {
+    names(config, "partition_by")
+}
+
+/// The names config `key` gives (one or a list), blank ones left out; empty when not set.
+fn names(config: &NodeConfig, key: &str) -> Vec<String> {
     config
         .0
-        .get("partition_by")
+        .get(key)
         .map(as_string_list)
         .unwrap_or_default()
         .into_iter()
@@ -263,34 +284,9 @@ impl IncrementalConfig {
                 OnSchemaChange::Ignore
             }
         };
-        let unique_key = config
-            .0
-            .get("unique_key")
-            .map(as_string_list)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|k| !k.trim().is_empty())
-            .collect();
-        let microbatch = (named == Some("microbatch")).then(|| MicrobatchConfig {
-            event_time: config.get_str("event_time").map(str::to_string),
-            batch_size: config.get_str("batch_size").map(str::to_string),
-            begin: config.0.get("begin").and_then(|v| match v {
-                serde_json::Value::Null => None,
-                serde_json::Value::String(s) => Some(s.clone()),
-                other => Some(other.to_string()),
-            }),
-            lookback: config.0.get("lookback").and_then(serde_json::Value::as_i64),
-        });
-        let list = |key: &str| -> Vec<String> {
-            config
-                .0
-                .get(key)
-                .map(as_string_list)
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|c| !c.trim().is_empty())
-                .collect()
-        };
+        let unique_key = names(config, "unique_key");
+        let microbatch = (named == Some("microbatch")).then(|| MicrobatchConfig::from_config(config));
+        let list = |key: &str| names(config, key);
         let set_expressions = config
             .0
             .get("merge_update_set_expressions")
@@ -449,29 +445,7 @@ impl SnapshotConfig {
             }
         };
         let new_record = config.get_str("hard_deletes") == Some("new_record");
-        let mut meta_column_names = Vec::new();
-        match config.0.get("snapshot_meta_column_names") {
-            None | Some(serde_json::Value::Null) => {}
-            Some(serde_json::Value::Object(names)) => {
-                for (key, name) in names {
-                    let Some(name) = name.as_str().filter(|n| !n.trim().is_empty()) else {
-                        continue;
-                    };
-                    if !SNAPSHOT_META_COLUMNS.contains(&key.as_str()) {
-                        return Err(Diagnostic::new(format!(
-                            "`snapshot_meta_column_names` has `{key}`, which is not one of dbt's meta columns"
-                        ))
-                        .help(format!("use {}", SNAPSHOT_META_COLUMNS.join(", "))));
-                    }
-                    meta_column_names.push((key.clone(), name.to_string()));
-                }
-            }
-            Some(other) => {
-                return Err(Diagnostic::new(format!(
-                    "`snapshot_meta_column_names` must map dbt's column names to yours, not `{other}`"
-                )))
-            }
-        }
+        let meta_column_names = meta_column_names(config)?;
         Ok(SnapshotConfig {
             new_record,
             meta_column_names,
@@ -481,6 +455,35 @@ impl SnapshotConfig {
             valid_to_current: config.get_str("dbt_valid_to_current").map(str::to_string),
         })
     }
+}
+
+/// A snapshot's `snapshot_meta_column_names` as `(dbt's column, the user's name)` pairs (blank
+/// names left out). Errors: a key that is not one of dbt's meta columns; not a mapping.
+fn meta_column_names(config: &NodeConfig) -> Result<Vec<(String, String)>, Diagnostic> {
+    let mut meta_column_names = Vec::new();
+    match config.0.get("snapshot_meta_column_names") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::Object(names)) => {
+            for (key, name) in names {
+                let Some(name) = name.as_str().filter(|n| !n.trim().is_empty()) else {
+                    continue;
+                };
+                if !SNAPSHOT_META_COLUMNS.contains(&key.as_str()) {
+                    return Err(Diagnostic::new(format!(
+                        "`snapshot_meta_column_names` has `{key}`, which is not one of dbt's meta columns"
+                    ))
+                    .help(format!("use {}", SNAPSHOT_META_COLUMNS.join(", "))));
+                }
+                meta_column_names.push((key.clone(), name.to_string()));
+            }
+        }
+        Some(other) => {
+            return Err(Diagnostic::new(format!(
+                "`snapshot_meta_column_names` must map dbt's column names to yours, not `{other}`"
+            )))
+        }
+    }
+    Ok(meta_column_names)
 }
 
 #[cfg(test)]

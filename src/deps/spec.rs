@@ -168,34 +168,7 @@ fn parse_spec(file: &str, text: &str, raw: &Value, entry: &Value) -> Result<Pack
             .help("write each package as `- package: org/name` with `version:`, or `- git:`, `- local:`, `- tarball:`")
             .into());
     };
-    let kinds: Vec<&str> = ["local", "git", "tarball", "package", "private"]
-        .into_iter()
-        .filter(|k| map.contains_key(*k))
-        .collect();
-    let (kind, allowed) = match kinds.as_slice() {
-        ["local"] => ("local", LOCAL_KEYS),
-        ["git"] => ("git", GIT_KEYS),
-        ["tarball"] => ("tarball", TARBALL_KEYS),
-        ["package"] => ("package", HUB_KEYS),
-        ["private"] => {
-            return Err(Diagnostic::new(format!(
-                "package `{}` of `{file}` is a `private:` package, which needs dbt Cloud's git provider integration",
-                str_of(map, "private").unwrap_or_default()
-            ))
-            .at(at("private"))
-            .help("write it as a `git:` package with the repository's URL")
-            .into())
-        }
-        _ => {
-            let first = map.keys().next().map(String::as_str).unwrap_or("");
-            return Err(Diagnostic::new(format!(
-                "a package in `{file}` must have exactly one of `package`, `git`, `local` or `tarball`; it has {}",
-                if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") }
-            ))
-            .at(at(first))
-            .into());
-        }
-    };
+    let (kind, allowed) = package_kind(file, map, &at)?;
     let id = str_of(map, kind).unwrap_or_default();
     if id.is_empty() {
         return Err(
@@ -204,19 +177,7 @@ fn parse_spec(file: &str, text: &str, raw: &Value, entry: &Value) -> Result<Pack
                 .into(),
         );
     }
-    for key in map.keys() {
-        if !allowed.contains(&key.as_str()) {
-            let mut d = Diagnostic::new(format!("unknown key `{key}` in package `{id}` of `{file}`")).at(
-                crate::config::yaml::value_location(file, text, &format!("{key}:"))
-                    .unwrap_or_else(|| crate::config::yaml::key_location(file, text, "packages")),
-            );
-            d = match did_you_mean(key, allowed.iter().copied()) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
-                None => d.help(format!("a `{kind}` package takes {}", allowed.join(", "))),
-            };
-            return Err(d.into());
-        }
-    }
+    check_package_keys(file, text, map, (kind, allowed), &id)?;
     let name = str_of(map, "name");
     let mut hashed = Map::new();
     hashed.insert(kind.to_string(), map[kind].clone());
@@ -245,32 +206,7 @@ fn parse_spec(file: &str, text: &str, raw: &Value, entry: &Value) -> Result<Pack
             }
             Source::Tarball { url: id }
         }
-        _ => {
-            let Some(version) = map.get("version") else {
-                return Err(
-                    Diagnostic::new(format!("hub package `{id}` of `{file}` has no `version:`"))
-                        .at(at("package"))
-                        .help("add e.g. `version: [\">=1.0.0\", \"<2.0.0\"]`")
-                        .into(),
-                );
-            };
-            let versions = match version {
-                Value::Array(items) => items.iter().map(scalar_text).collect(),
-                v => vec![scalar_text(v)],
-            };
-            let prerelease = map
-                .get("install_prerelease")
-                .or_else(|| map.get("install-prerelease"))
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            hashed.insert("version".into(), version.clone());
-            hashed.insert("install_prerelease".into(), Value::Bool(prerelease));
-            Source::Hub {
-                package: id,
-                versions,
-                install_prerelease: prerelease,
-            }
-        }
+        _ => hub_source(file, map, id, &mut hashed, &at)?,
     };
     if let Some(n) = &name {
         hashed.insert("name".into(), Value::String(n.clone()));
@@ -280,6 +216,102 @@ fn parse_spec(file: &str, text: &str, raw: &Value, entry: &Value) -> Result<Pack
         source,
         name,
         hashed: Value::Object(hashed),
+    })
+}
+
+/// The package's kind (`local`, `git`, `tarball` or `package`, the hub) and the keys it may
+/// have. Errors: a `private:` package (dbt Cloud's), none or several kinds.
+fn package_kind(
+    file: &str,
+    map: &Map<String, Value>,
+    at: &dyn Fn(&str) -> crate::error::Location,
+) -> Result<(&'static str, &'static [&'static str])> {
+    let kinds: Vec<&str> = ["local", "git", "tarball", "package", "private"]
+        .into_iter()
+        .filter(|k| map.contains_key(*k))
+        .collect();
+    Ok(match kinds.as_slice() {
+        ["local"] => ("local", LOCAL_KEYS),
+        ["git"] => ("git", GIT_KEYS),
+        ["tarball"] => ("tarball", TARBALL_KEYS),
+        ["package"] => ("package", HUB_KEYS),
+        ["private"] => {
+            return Err(Diagnostic::new(format!(
+                "package `{}` of `{file}` is a `private:` package, which needs dbt Cloud's git provider integration",
+                str_of(map, "private").unwrap_or_default()
+            ))
+            .at(at("private"))
+            .help("write it as a `git:` package with the repository's URL")
+            .into())
+        }
+        _ => {
+            let first = map.keys().next().map(String::as_str).unwrap_or("");
+            return Err(Diagnostic::new(format!(
+                "a package in `{file}` must have exactly one of `package`, `git`, `local` or `tarball`; it has {}",
+                if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") }
+            ))
+            .at(at(first))
+            .into());
+        }
+    })
+}
+
+/// Errors on a key that a package of `kind` does not take (with a did-you-mean).
+fn check_package_keys(
+    file: &str,
+    text: &str,
+    map: &Map<String, Value>,
+    (kind, allowed): (&str, &[&str]),
+    id: &str,
+) -> Result<()> {
+    for key in map.keys() {
+        if !allowed.contains(&key.as_str()) {
+            let mut d = Diagnostic::new(format!("unknown key `{key}` in package `{id}` of `{file}`")).at(
+                crate::config::yaml::value_location(file, text, &format!("{key}:"))
+                    .unwrap_or_else(|| crate::config::yaml::key_location(file, text, "packages")),
+            );
+            d = match did_you_mean(key, allowed.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help(format!("a `{kind}` package takes {}", allowed.join(", "))),
+            };
+            return Err(d.into());
+        }
+    }
+    Ok(())
+}
+
+/// A hub package's source: its `version` (one or a list of ranges) and `install_prerelease`,
+/// both also `hashed`. Errors: no `version:`.
+fn hub_source(
+    file: &str,
+    map: &Map<String, Value>,
+    id: String,
+    hashed: &mut Map<String, Value>,
+    at: &dyn Fn(&str) -> crate::error::Location,
+) -> Result<Source> {
+    let Some(version) = map.get("version") else {
+        return Err(
+            Diagnostic::new(format!("hub package `{id}` of `{file}` has no `version:`"))
+                .at(at("package"))
+                .help("add e.g. `version: [\">=1.0.0\", \"<2.0.0\"]`")
+                .into(),
+        );
+    };
+    let versions = match version {
+        Value::Array(items) => items.iter().map(scalar_text).collect(),
+        v => vec![scalar_text(v)],
+    };
+    let prerelease = map
+        .get("install_prerelease")
+        .or_else(|| map.get("install-prerelease"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    hashed.insert("version".into(), version.clone());
+    hashed.insert("install_prerelease".into(), Value::Bool(prerelease));
+    Ok(Source::Hub {
+        package: id,
+        versions,
+        install_prerelease: prerelease,
     })
 }
 

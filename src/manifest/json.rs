@@ -6,7 +6,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::{Column, Manifest, Node, ResourceType, Source};
+use super::{Column, Manifest, Node, ResourceType, Source, TestMetadata};
 
 pub fn columns_json(columns: &[Column]) -> Value {
     serde_json::to_value(ColumnsJson(columns)).unwrap_or(Value::Null)
@@ -264,18 +264,7 @@ impl<'a> NodeJson<'a> {
                 nodes: (!seed).then_some(n.depends_on.as_slice()),
             },
             compiled_path: (!seed).then(|| Some(format!("{target_path}/{}", n.compiled_path()))),
-            // `dbt_utils.equality` is name `equality` in namespace `dbt_utils`, as in dbt.
-            test_metadata: test.map(|m| {
-                let (namespace, name) = match m.name.split_once('.') {
-                    Some((ns, name)) => (Some(ns), name),
-                    None => (None, m.name.as_str()),
-                };
-                TestMetadataJson {
-                    name,
-                    kwargs: KwargsJson(&m.kwargs, &m.model),
-                    namespace,
-                }
-            }),
+            test_metadata: test.map(TestMetadataJson::new),
             column_name: test.map(|m| m.kwargs.get("column_name")),
             attached_node: test.map(|_| n.attached_node.as_deref()),
             version: (n.resource_type == ResourceType::Model).then(|| n.version.as_deref().map(version_value)),
@@ -298,34 +287,48 @@ impl<'a> NodeJson<'a> {
                 .then_some([]),
             // `models.orders` (`sources.raw` for a source table): the property-file entry the
             // test was written under.
-            file_key_name: test.and(n.attached_node.as_deref()).map(|id| {
-                let mut parts = id.splitn(3, '.');
-                let (kind, _, rest) = (parts.next().unwrap_or(""), parts.next(), parts.next().unwrap_or(""));
-                let name = match kind {
-                    "source" => rest.split('.').next().unwrap_or(rest),
-                    _ => rest.split(".v").next().unwrap_or(rest),
-                };
-                format!("{kind}s.{name}")
-            }),
+            file_key_name: test.and(n.attached_node.as_deref()).map(file_key_name),
             // dbt reads it as a date-time: a date alone is its midnight, in UTC here.
-            deprecation_date: model.then(|| {
-                n.deprecation_date.as_ref().map(|d| {
-                    if d.len() == 10 {
-                        format!("{d}T00:00:00+00:00")
-                    } else {
-                        d.clone()
-                    }
-                })
-            }),
-            time_spine: model.then(|| match &n.time_spine {
-                Some(Value::Object(t)) => {
-                    let mut t = t.clone();
-                    t.entry("custom_granularities").or_insert_with(|| json!([]));
-                    Value::Object(t)
-                }
-                _ => Value::Null,
-            }),
+            deprecation_date: model.then(|| n.deprecation_date.as_deref().map(date_time)),
+            time_spine: model.then(|| time_spine(n.time_spine.as_ref())),
         }
+    }
+}
+
+/// The property-file entry a data test was written under, from its attached node's unique_id:
+/// `models.orders` (`sources.raw` for a source table; a version's model without `.v2`).
+fn file_key_name(attached: &str) -> String {
+    let mut parts = attached.splitn(3, '.');
+    let (kind, _, rest) = (
+        parts.next().unwrap_or(""),
+        parts.next(),
+        parts.next().unwrap_or(""),
+    );
+    let name = match kind {
+        "source" => rest.split('.').next().unwrap_or(rest),
+        _ => rest.split(".v").next().unwrap_or(rest),
+    };
+    format!("{kind}s.{name}")
+}
+
+/// A `deprecation_date` as dbt reads it, a date-time: a date alone is its midnight, in UTC.
+fn date_time(d: &str) -> String {
+    if d.len() == 10 {
+        format!("{d}T00:00:00+00:00")
+    } else {
+        d.to_string()
+    }
+}
+
+/// A model's `time_spine` with `custom_granularities` (default `[]`); null when it has none.
+fn time_spine(spine: Option<&Value>) -> Value {
+    match spine {
+        Some(Value::Object(t)) => {
+            let mut t = t.clone();
+            t.entry("custom_granularities").or_insert_with(|| json!([]));
+            Value::Object(t)
+        }
+        _ => Value::Null,
     }
 }
 
@@ -354,6 +357,21 @@ struct TestMetadataJson<'a> {
     name: &'a str,
     kwargs: KwargsJson<'a>,
     namespace: Option<&'a str>,
+}
+
+impl<'a> TestMetadataJson<'a> {
+    /// `dbt_utils.equality` is name `equality` in namespace `dbt_utils`, as in dbt.
+    fn new(m: &'a TestMetadata) -> TestMetadataJson<'a> {
+        let (namespace, name) = match m.name.split_once('.') {
+            Some((ns, name)) => (Some(ns), name),
+            None => (None, m.name.as_str()),
+        };
+        TestMetadataJson {
+            name,
+            kwargs: KwargsJson(&m.kwargs, &m.model),
+            namespace,
+        }
+    }
 }
 
 /// A generic test's arguments with the `model` argument dbt adds, without copying them.

@@ -194,7 +194,7 @@ mod versions;
 use crate::templating::macro_blocks;
 use columns::infer_primary_keys;
 use snapshots::find_tag;
-use unapplied::{unhonoured_flags, warn_of_grants};
+use unapplied::warn_of_grants;
 use versions::{model_versions, ModelId};
 
 struct Parser<'a> {
@@ -294,32 +294,41 @@ impl Parser<'_> {
             let (id, props) = identity(f);
             self.python_model(f, &id, props)?;
         }
-        // The root project's flags apply; dbt ignores a package's.
-        let is_root = std::ptr::eq(project, self.root);
-        if let Some(warning) = unhonoured_flags(&project.flags).filter(|_| is_root) {
-            self.manifest.warnings.push(warning);
-        }
-        if let Some(first) = project.function_files.first() {
-            self.manifest.warnings.push(format!(
-                "{} dbt 1.11 function(s) in `{}` (first: `{}`) are not built: Mallard does not support user-defined functions yet (dbt-duckdb 1.11 cannot create them either: its `CREATE FUNCTION ... RETURNS` is not DuckDB SQL); a model calling `function()` fails",
-                project.function_files.len(),
-                first.original_file_path.split('/').next().unwrap_or("functions"),
-                first.original_file_path
-            ));
-        }
+        self.warn_of_unapplied(project);
         self.snapshots(&project.snapshots, &props.snapshots)?;
         self.sources(&props)?;
         self.semantic(&props.semantic)?;
         for f in &project.singular_tests {
             self.singular_test(f)?;
         }
+        self.generic_tests_of_package(&props, orphans, &versions)?;
+        // As in dbt, only the root project's unit tests run.
+        if std::ptr::eq(project, self.root) {
+            for def in &props.unit_tests {
+                self.unit_test(def)?;
+            }
+        }
+        for f in &project.docs {
+            self.doc_blocks(f)?;
+        }
+        self.source_tests(&props)
+    }
+
+    /// The generic data tests of the package's property files (`props`): of models and seeds,
+    /// of another package's properties (`orphans`) this package's nodes adopted (the others
+    /// wait for a later package), and of each version of a versioned model (named after
+    /// `<model>_v<version>`).
+    fn generic_tests_of_package(
+        &mut self,
+        props: &Properties,
+        orphans: BTreeMap<(String, String), NodeProps>,
+        versions: &BTreeMap<String, (NodeProps, String, String)>,
+    ) -> Result<()> {
         for (what, all) in [("model", &props.models), ("seed", &props.seeds)] {
             for np in all.iter().filter(|np| np.versions.is_empty()) {
                 self.generic_tests_of(np, what, &np.name, &np.name)?;
             }
         }
-        // Another package's properties this package's nodes adopted bring their tests; the
-        // others wait for a later package.
         for ((what, name), np) in orphans {
             let own = (self.project.name.clone(), name.clone());
             let adopted = self.names.contains_key(&own)
@@ -330,7 +339,6 @@ impl Parser<'_> {
                 self.orphan_props.insert((what, name), np);
             }
         }
-        // A versioned model's tests run on each version (named after `<model>_v<version>`).
         for (np, v, _) in versions.values() {
             self.generic_tests_of(
                 np,
@@ -339,38 +347,7 @@ impl Parser<'_> {
                 &format!("{}_v{v}", np.name),
             )?;
         }
-        // As in dbt, only the root project's unit tests run.
-        if std::ptr::eq(project, self.root) {
-            for def in &props.unit_tests {
-                self.unit_test(def)?;
-            }
-        }
-        for f in &project.docs {
-            let mut from = 0;
-            while let Some((start, end, args)) = find_tag(&f.contents, from, "docs") {
-                let Some((close, close_end, _)) = find_tag(&f.contents, end, "enddocs") else {
-                    let line = f.contents[..start].matches('\n').count() + 1;
-                    return Err(Diagnostic::new(format!(
-                        "`{{% docs {} %}}` has no `{{% enddocs %}}`",
-                        args.trim()
-                    ))
-                    .at(Location::in_source(
-                        &f.original_file_path,
-                        &f.contents,
-                        line,
-                        None,
-                    ))
-                    .into());
-                };
-                let id = format!("doc.{}.{}", project.name, args.trim());
-                let text = f.contents[end..close].trim().to_string();
-                self.manifest
-                    .docs
-                    .insert(id, (f.original_file_path.clone(), text));
-                from = close_end;
-            }
-        }
-        self.source_tests(&props)
+        Ok(())
     }
 
     /// The config that `dbt_project.yml` gives a node with `fqn`: the package's own tree, with

@@ -62,6 +62,35 @@ fn upsert(options: &mut Vec<(String, String)>, key: &str, value: String) {
     }
 }
 
+/// The `format` (and `compression`, for `.gz` and `.zst`) that dbt-duckdb reads from an
+/// external model's `location` when no format is set: the file's extension, else `csv` when a
+/// `delimiter` is set, else `parquet`.
+fn format_from_location(location: &str, options: &mut Vec<(String, String)>) {
+    let lower = location.to_ascii_lowercase();
+    let (stem, compression) = match lower.rsplit_once('.') {
+        Some((stem, "gz")) => (stem.to_string(), Some("gzip")),
+        Some((stem, "zst")) => (stem.to_string(), Some("zstd")),
+        _ => (lower.clone(), None),
+    };
+    let file_name = stem.rsplit('/').next().unwrap_or(&stem);
+    match file_name
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_string())
+        .filter(|e| !e.is_empty())
+    {
+        Some(ext) => {
+            options.push(("format".into(), ext));
+            if let Some(c) = compression.filter(|_| !options.iter().any(|(k, _)| k == "compression")) {
+                options.push(("compression".into(), c.into()));
+            }
+        }
+        None if options.iter().any(|(k, _)| k == "delimiter") => {
+            options.push(("format".into(), "csv".into()))
+        }
+        None => options.push(("format".into(), "parquet".into())),
+    }
+}
+
 impl ExternalPlan {
     /// The plan for model `relation` with `config`, `external_root` as the profile gives it
     /// and relative locations under `project_root`.
@@ -97,30 +126,7 @@ impl ExternalPlan {
             ),
         };
         if !options.iter().any(|(k, _)| k == "format") {
-            let lower = location.to_ascii_lowercase();
-            let (stem, compression) = match lower.rsplit_once('.') {
-                Some((stem, "gz")) => (stem.to_string(), Some("gzip")),
-                Some((stem, "zst")) => (stem.to_string(), Some("zstd")),
-                _ => (lower.clone(), None),
-            };
-            let file_name = stem.rsplit('/').next().unwrap_or(&stem);
-            match file_name
-                .rsplit_once('.')
-                .map(|(_, ext)| ext.to_string())
-                .filter(|e| !e.is_empty())
-            {
-                Some(ext) => {
-                    options.push(("format".into(), ext));
-                    if let Some(c) = compression.filter(|_| !options.iter().any(|(k, _)| k == "compression"))
-                    {
-                        options.push(("compression".into(), c.into()));
-                    }
-                }
-                None if options.iter().any(|(k, _)| k == "delimiter") => {
-                    options.push(("format".into(), "csv".into()))
-                }
-                None => options.push(("format".into(), "parquet".into())),
-            }
+            format_from_location(&location, &mut options);
         }
         let written_format = options
             .iter()

@@ -174,6 +174,42 @@ pub struct Project {
     pub packages: Vec<Project>,
 }
 
+/// `file` (`dbt_project.yml`) of the project in `root`, read and rendered, with the vars of
+/// dbt 1.12's `vars.yml` as its `vars:` (read first: its vars are `var()`'s in the project
+/// file too). Returns the file's text and its mapping.
+///
+/// Errors: the files' own; vars in both files (dbt requires one).
+fn read_with_vars_file(root: &Path, file: &str, ctx: &ConfigContext) -> Result<(String, Map<String, Value>)> {
+    // dbt 1.12's `vars.yml`, read first: its vars are `var()`'s in dbt_project.yml too.
+    let vars_file = read_vars_file(root)?;
+    let mut file_ctx = ctx.clone();
+    if let Some(vars) = &vars_file {
+        let mut seen: Map<String, Value> = vars
+            .iter()
+            .filter(|(_, v)| !v.is_object())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        seen.extend(ctx.vars.clone());
+        file_ctx.vars = seen;
+    }
+    let (text, mut doc) = read_project_file(root, file, &file_ctx)?;
+    if let Some(vars) = vars_file {
+        if doc
+            .get("vars")
+            .is_some_and(|v| v.as_object().is_some_and(|m| !m.is_empty()))
+        {
+            return Err(
+                Diagnostic::new("vars are defined in both `vars.yml` and `dbt_project.yml`")
+                    .at(crate::config::yaml::key_location(file, &text, "vars"))
+                    .help("keep them in one of the two files, as dbt requires")
+                    .into(),
+            );
+        }
+        doc.insert("vars".into(), Value::Object(vars));
+    }
+    Ok((text, doc))
+}
+
 impl Project {
     /// Loads the project in `root` (the folder holding `dbt_project.yml`). `cli_vars` are
     /// the `--vars` given on the command line; they win over `vars:` in the project file.
@@ -185,33 +221,7 @@ impl Project {
             .canonicalize()
             .with_context(|| format!("project directory `{}` does not exist", root.display()))?;
         let file = "dbt_project.yml";
-        // dbt 1.12's `vars.yml`, read first: its vars are `var()`'s in dbt_project.yml too.
-        let vars_file = read_vars_file(&root)?;
-        let mut file_ctx = ctx.clone();
-        if let Some(vars) = &vars_file {
-            let mut seen: Map<String, Value> = vars
-                .iter()
-                .filter(|(_, v)| !v.is_object())
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            seen.extend(ctx.vars.clone());
-            file_ctx.vars = seen;
-        }
-        let (text, mut doc) = read_project_file(&root, file, &file_ctx)?;
-        if let Some(vars) = vars_file {
-            if doc
-                .get("vars")
-                .is_some_and(|v| v.as_object().is_some_and(|m| !m.is_empty()))
-            {
-                return Err(
-                    Diagnostic::new("vars are defined in both `vars.yml` and `dbt_project.yml`")
-                        .at(crate::config::yaml::key_location(file, &text, "vars"))
-                        .help("keep them in one of the two files, as dbt requires")
-                        .into(),
-                );
-            }
-            doc.insert("vars".into(), Value::Object(vars));
-        }
+        let (text, doc) = read_with_vars_file(&root, file, ctx)?;
         let name = match doc.get("name").and_then(Value::as_str) {
             Some(n) if !n.is_empty() => n.to_string(),
             _ => {

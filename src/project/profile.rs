@@ -112,66 +112,9 @@ pub fn load_target(
         .map_err(|e| Diagnostic::new(format!("cannot read `{shown}`: {e}")))?;
     let doc = crate::config::yaml::parse_mapping(&shown, &text)?;
     let Some(profile) = doc.get(profile_name) else {
-        let mut d = Diagnostic::new(format!("profile `{profile_name}` not found in `{shown}`"));
-        // Named by `profile:` in dbt_project.yml (unless `--profile` named it).
-        if let Ok(project) = std::fs::read_to_string(project_root.join("dbt_project.yml")) {
-            let at = crate::config::yaml::key_location("dbt_project.yml", &project, "profile");
-            if at
-                .source_line
-                .as_deref()
-                .is_some_and(|l| l.contains(profile_name))
-            {
-                d = d.at(at);
-            }
-        }
-        let names: Vec<&str> = doc
-            .keys()
-            .map(String::as_str)
-            .filter(|k| *k != "config")
-            .collect();
-        if let Some(s) = did_you_mean(profile_name, names.iter().copied()) {
-            d = d.help(format!(
-                "did you mean `{s}`? (`profile:` in dbt_project.yml names it)"
-            ));
-        } else {
-            d = d.help(format!(
-                "profiles there: {}; `profile:` in dbt_project.yml must name one",
-                list_or_none(&names)
-            ));
-        }
-        return Err(d.into());
+        return Err(profile_not_found(profile_name, &shown, &doc, project_root).into());
     };
-    let profile_loc = crate::config::yaml::key_location(&shown, &text, profile_name);
-    let outputs = profile.get("outputs").and_then(Value::as_object).ok_or_else(|| {
-        Diagnostic::new(format!("profile `{profile_name}` has no `outputs:`"))
-            .at(profile_loc.clone())
-            .help("add `outputs:` with at least one target, e.g. `dev: {type: duckdb, path: dev.duckdb}`")
-    })?;
-    // Where a missing target is named: `target:` of the profile, unless `--target` named it.
-    let missing_loc = match target_name {
-        None if profile.get("target").is_some() => crate::config::yaml::key_location(&shown, &text, "target"),
-        _ => profile_loc.clone(),
-    };
-    let target_name = match target_name {
-        Some(t) => t.to_string(),
-        None => profile
-            .get("target")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| "dev".to_string()),
-    };
-    let Some(output) = outputs.get(&target_name).and_then(Value::as_object) else {
-        let names: Vec<&str> = outputs.keys().map(String::as_str).collect();
-        let mut d = Diagnostic::new(format!(
-            "target `{target_name}` not found in profile `{profile_name}`"
-        ))
-        .at(missing_loc);
-        d = match did_you_mean(&target_name, names.iter().copied()) {
-            Some(s) => d.help(format!("did you mean `{s}`?")),
-            None => d.help(format!("targets there: {}", list_or_none(&names))),
-        };
-        return Err(d.into());
-    };
+    let (target_name, output) = chosen_output(profile, profile_name, target_name, (&shown, &text))?;
     let output = yaml::render_config_values(&shown, &text, output.clone(), &ctx)?;
     let target_loc = crate::config::yaml::key_location(&shown, &text, &target_name);
     let locator = super::duckdb_profile::Locator {
@@ -220,7 +163,119 @@ pub fn load_target(
             .into());
         }
     }
-    let keys = super::duckdb_profile::read(&output, &target_name, &locator, project_root)?;
+    duckdb_target(
+        &output,
+        &locator,
+        project_root,
+        Target {
+            warnings: Vec::new(),
+            setup: Default::default(),
+            profile_name: profile_name.to_string(),
+            name: target_name,
+            database: String::new(),
+            schema: String::new(),
+            threads,
+            profiles_file: file_path,
+            engine: Engine::DuckDb(DuckDbFile::default()),
+        },
+    )
+}
+
+/// The target's name (`target_name`, else the profile's `target:`, else `dev`) and its
+/// unrendered output mapping, from `profile` of profiles.yml (`file`: its shown path and text).
+///
+/// Errors: the profile has no `outputs:`; the target is not among them (with a did-you-mean).
+fn chosen_output<'p>(
+    profile: &'p Value,
+    profile_name: &str,
+    target_name: Option<&str>,
+    (shown, text): (&str, &str),
+) -> Result<(String, &'p Map<String, Value>)> {
+    let profile_loc = crate::config::yaml::key_location(shown, text, profile_name);
+    let outputs = profile.get("outputs").and_then(Value::as_object).ok_or_else(|| {
+        Diagnostic::new(format!("profile `{profile_name}` has no `outputs:`"))
+            .at(profile_loc.clone())
+            .help("add `outputs:` with at least one target, e.g. `dev: {type: duckdb, path: dev.duckdb}`")
+    })?;
+    // Where a missing target is named: `target:` of the profile, unless `--target` named it.
+    let missing_loc = match target_name {
+        None if profile.get("target").is_some() => crate::config::yaml::key_location(shown, text, "target"),
+        _ => profile_loc.clone(),
+    };
+    let target_name = match target_name {
+        Some(t) => t.to_string(),
+        None => profile
+            .get("target")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| "dev".to_string()),
+    };
+    let Some(output) = outputs.get(&target_name).and_then(Value::as_object) else {
+        let names: Vec<&str> = outputs.keys().map(String::as_str).collect();
+        let mut d = Diagnostic::new(format!(
+            "target `{target_name}` not found in profile `{profile_name}`"
+        ))
+        .at(missing_loc);
+        d = match did_you_mean(&target_name, names.iter().copied()) {
+            Some(s) => d.help(format!("did you mean `{s}`?")),
+            None => d.help(format!("targets there: {}", list_or_none(&names))),
+        };
+        return Err(d.into());
+    };
+    Ok((target_name, output))
+}
+
+/// The error for a profile that `profiles.yml` (`doc`, shown as `shown`) does not have: at
+/// `profile:` of dbt_project.yml when that names it, with a did-you-mean or the names there.
+fn profile_not_found(
+    profile_name: &str,
+    shown: &str,
+    doc: &Map<String, Value>,
+    project_root: &Path,
+) -> Diagnostic {
+    let mut d = Diagnostic::new(format!("profile `{profile_name}` not found in `{shown}`"));
+    // Named by `profile:` in dbt_project.yml (unless `--profile` named it).
+    if let Ok(project) = std::fs::read_to_string(project_root.join("dbt_project.yml")) {
+        let at = crate::config::yaml::key_location("dbt_project.yml", &project, "profile");
+        if at
+            .source_line
+            .as_deref()
+            .is_some_and(|l| l.contains(profile_name))
+        {
+            d = d.at(at);
+        }
+    }
+    let names: Vec<&str> = doc
+        .keys()
+        .map(String::as_str)
+        .filter(|k| *k != "config")
+        .collect();
+    if let Some(s) = did_you_mean(profile_name, names.iter().copied()) {
+        d = d.help(format!(
+            "did you mean `{s}`? (`profile:` in dbt_project.yml names it)"
+        ));
+    } else {
+        d = d.help(format!(
+            "profiles there: {}; `profile:` in dbt_project.yml must name one",
+            list_or_none(&names)
+        ));
+    }
+    d
+}
+
+/// A DuckDB target from its rendered `output` (dbt-duckdb's keys): `base` with the engine's
+/// settings, the catalog and schema filled in.
+///
+/// Errors: the keys' own (see [`super::duckdb_profile::read`]); `database` that is neither the
+/// catalog of `path` nor an attached database's alias.
+fn duckdb_target(
+    output: &Map<String, Value>,
+    locator: &super::duckdb_profile::Locator,
+    project_root: &Path,
+    base: Target,
+) -> Result<Target> {
+    let target_name = &base.name;
+    let keys = super::duckdb_profile::read(output, target_name, locator, project_root)?;
     let path = match output.get("path").and_then(Value::as_str) {
         None | Some(":memory:") | Some("") => None,
         Some(p) => Some(project_root.join(p)),
@@ -253,16 +308,13 @@ pub fn load_target(
             attached_files: keys.attached_files,
             external_root: keys.external_root,
         }),
-        profile_name: profile_name.to_string(),
-        name: target_name,
         database,
         schema: output
             .get("schema")
             .and_then(Value::as_str)
             .unwrap_or("main")
             .to_string(),
-        threads,
-        profiles_file: file_path,
+        ..base
     })
 }
 

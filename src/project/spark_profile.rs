@@ -58,50 +58,9 @@ pub struct SparkKeys {
 /// dbt-spark's other methods; an unknown key; no `host` or `schema`; a `database` other than
 /// the schema (dbt-spark's rule); a port, timeout or flag of the wrong type.
 pub fn read(output: &Map<String, Value>, target: &str, locator: &Locator) -> Result<SparkKeys> {
-    let err = |key: &str, msg: String, help: &str| -> anyhow::Error {
-        Diagnostic::new(format!("target `{target}`: {msg}"))
-            .at(locator.at(key))
-            .help(help.to_string())
-            .into()
-    };
-    for key in output.keys() {
-        if KEYS.contains(&key.as_str()) {
-            continue;
-        }
-        if let Some((_, method)) = OTHER_METHODS.iter().find(|(k, _)| k == key) {
-            return Err(err(
-                key,
-                format!("`{key}` is a key of dbt-spark's `method: {method}`; Mallard talks to Spark over Spark Connect only"),
-                "use `method: connect` with `host` and `port` of a Spark Connect server (Spark 3.4+), and remove this key",
-            ));
-        }
-        let mut d = Diagnostic::new(format!(
-            "target `{target}`: unknown key `{key}` for a Spark target"
-        ))
-        .at(locator.at(key));
-        d = match did_you_mean(key, KEYS.iter().copied()) {
-            Some(s) => d.help(format!("did you mean `{s}`?")),
-            None => d.help(format!("the keys of a Spark target: {}", KEYS.join(", "))),
-        };
-        return Err(d.into());
-    }
-    match output.get("method").and_then(Value::as_str) {
-        Some("connect") => {}
-        Some(other) => {
-            return Err(err(
-                "method",
-                format!("`method: {other}` is not supported; Mallard talks to Spark over Spark Connect"),
-                "set `method: connect` and point `host`/`port` at a Spark Connect server (Spark 3.4+; `start-connect-server.sh`)",
-            ))
-        }
-        None => {
-            return Err(err(
-                "type",
-                "a Spark target needs `method: connect`".into(),
-                "add `method: connect`",
-            ))
-        }
-    }
+    let err = |key: &str, msg: String, help: &str| key_error(target, locator, key, msg, help);
+    check_keys(output, target, locator)?;
+    check_method(output, &err)?;
     let text = |key: &str| output.get(key).and_then(Value::as_str).map(str::to_string);
     let host = text("host").ok_or_else(|| {
         err(
@@ -160,6 +119,91 @@ pub fn read(output: &Map<String, Value>, target: &str, locator: &Locator) -> Res
             "write a port from 1 to 65535",
         )
     })?;
+    let server_side_parameters = server_side_parameters(output, &err)?;
+    let file_format = text("file_format").unwrap_or_else(|| "parquet".into());
+    let warnings = keys_without_effect(output, target, locator);
+    Ok(SparkKeys {
+        connect: SparkConnect {
+            host,
+            port,
+            token: text("token"),
+            use_ssl: flag("use_ssl")?,
+            server_side_parameters,
+            file_format,
+            connect_timeout: Duration::from_secs(number("connect_timeout", 10)?.max(1)),
+            at: locator.at("type"),
+        },
+        schema,
+        warnings,
+    })
+}
+
+/// An error about `key` of target `target`, at its line, with `help`.
+fn key_error(target: &str, locator: &Locator, key: &str, msg: String, help: &str) -> anyhow::Error {
+    Diagnostic::new(format!("target `{target}`: {msg}"))
+        .at(locator.at(key))
+        .help(help.to_string())
+        .into()
+}
+
+/// Errors on a key of dbt-spark's other methods, or a key a Spark target does not have (with
+/// a did-you-mean).
+fn check_keys(output: &Map<String, Value>, target: &str, locator: &Locator) -> Result<()> {
+    let err = |key: &str, msg: String, help: &str| key_error(target, locator, key, msg, help);
+    for key in output.keys() {
+        if KEYS.contains(&key.as_str()) {
+            continue;
+        }
+        if let Some((_, method)) = OTHER_METHODS.iter().find(|(k, _)| k == key) {
+            return Err(err(
+                key,
+                format!("`{key}` is a key of dbt-spark's `method: {method}`; Mallard talks to Spark over Spark Connect only"),
+                "use `method: connect` with `host` and `port` of a Spark Connect server (Spark 3.4+), and remove this key",
+            ));
+        }
+        let mut d = Diagnostic::new(format!(
+            "target `{target}`: unknown key `{key}` for a Spark target"
+        ))
+        .at(locator.at(key));
+        d = match did_you_mean(key, KEYS.iter().copied()) {
+            Some(s) => d.help(format!("did you mean `{s}`?")),
+            None => d.help(format!("the keys of a Spark target: {}", KEYS.join(", "))),
+        };
+        return Err(d.into());
+    }
+    Ok(())
+}
+
+/// Errors unless `method: connect`.
+fn check_method(
+    output: &Map<String, Value>,
+    err: &dyn Fn(&str, String, &str) -> anyhow::Error,
+) -> Result<()> {
+    match output.get("method").and_then(Value::as_str) {
+        Some("connect") => {}
+        Some(other) => {
+            return Err(err(
+                "method",
+                format!("`method: {other}` is not supported; Mallard talks to Spark over Spark Connect"),
+                "set `method: connect` and point `host`/`port` at a Spark Connect server (Spark 3.4+; `start-connect-server.sh`)",
+            ))
+        }
+        None => {
+            return Err(err(
+                "type",
+                "a Spark target needs `method: connect`".into(),
+                "add `method: connect`",
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// `server_side_parameters`: Spark confs as `(key, value)` pairs, values as text.
+fn server_side_parameters(
+    output: &Map<String, Value>,
+    err: &dyn Fn(&str, String, &str) -> anyhow::Error,
+) -> Result<Vec<(String, String)>> {
     let mut server_side_parameters = Vec::new();
     match output.get("server_side_parameters") {
         None | Some(Value::Null) => {}
@@ -180,7 +224,11 @@ pub fn read(output: &Map<String, Value>, target: &str, locator: &Locator) -> Res
             ))
         }
     }
-    let file_format = text("file_format").unwrap_or_else(|| "parquet".into());
+    Ok(server_side_parameters)
+}
+
+/// A warning for each dbt-spark key that has no effect in Mallard.
+fn keys_without_effect(output: &Map<String, Value>, target: &str, locator: &Locator) -> Vec<String> {
     let mut warnings = Vec::new();
     for key in ["connect_retries", "retry_all"] {
         if output.contains_key(key) {
@@ -191,20 +239,7 @@ pub fn read(output: &Map<String, Value>, target: &str, locator: &Locator) -> Res
             ));
         }
     }
-    Ok(SparkKeys {
-        connect: SparkConnect {
-            host,
-            port,
-            token: text("token"),
-            use_ssl: flag("use_ssl")?,
-            server_side_parameters,
-            file_format,
-            connect_timeout: Duration::from_secs(number("connect_timeout", 10)?.max(1)),
-            at: locator.at("type"),
-        },
-        schema,
-        warnings,
-    })
+    warnings
 }
 
 #[cfg(test)]

@@ -63,25 +63,7 @@ pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invoca
         let manifest = &session.manifest;
         let reading =
             scope.spawn(move || artifacts::catalog::catalog(manifest, catalog_conn.as_ref(), invocation));
-        let code = if options.compile {
-            session
-                .plan(
-                    &Selection::default(),
-                    &[ResourceType::Model, ResourceType::Snapshot, ResourceType::Test],
-                    false,
-                    false,
-                )
-                .and_then(|plan| {
-                    let run_options = super::run::RunOptions {
-                        read_only: adapter.as_ref(),
-                        ..Default::default()
-                    };
-                    super::run::run_plan(session, &plan, None, &run_options, None, started, invocation)
-                })
-        } else {
-            session.report_header();
-            Ok(ExitCode::SUCCESS)
-        };
+        let code = compile_all(session, options, adapter.as_ref(), started, invocation);
         let catalog = reading
             .join()
             .map_err(|_| anyhow::anyhow!("the catalog read stopped unexpectedly"));
@@ -91,32 +73,55 @@ pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invoca
     let catalog = catalog??;
     log::blank();
     log::info("Note", "Building catalog");
-    // The compiled SQL of models, snapshots and data tests, as the compile left it.
-    let mut compiled = Map::new();
-    for n in session.manifest.nodes.values() {
-        if !matches!(
-            n.resource_type,
-            ResourceType::Model | ResourceType::Snapshot | ResourceType::Test
-        ) {
-            continue;
-        }
-        if let Ok(sql) = std::fs::read_to_string(target_dir.join(n.compiled_path())) {
-            compiled.insert(n.unique_id.clone(), Value::String(sql));
-        }
-    }
+    let compiled = compiled_sql(session);
+    let (lineage, manifest) =
+        lineage_and_site_manifest(session, adapter.as_ref(), &catalog, &compiled, invocation)?;
+    artifacts::catalog::write(&target_dir, &catalog)?;
+    let data = artifacts::docs_site::SiteData {
+        manifest_json: &manifest,
+        catalog: &catalog,
+        run_results: last_run.as_ref(),
+        compiled: &Value::Object(compiled),
+        lineage: &lineage["nodes"],
+    };
+    let page = artifacts::docs_site::write(&target_dir, &data, options.single_file)?;
+    log::info(
+        "Note",
+        &format!("Catalog written to {}", target_dir.join("catalog.json").display()),
+    );
+    log::info(
+        "Note",
+        &format!("Documentation site written to {}", page.display()),
+    );
+    Ok(code)
+}
+
+/// Column lineage (`lineage.json`'s content, also written) and the site's manifest (as JSON
+/// text, serialized while the lineage is parsed). Lineage starts from DuckDB's parse of the
+/// models' compiled SQL, which needs no database: an in-memory one serves when there is none,
+/// or when the engine cannot parse SQL to a tree (`Adapter::parse_to_json`). An entry of the
+/// last `lineage.json` whose SQL and catalog are unchanged is kept as it is.
+fn lineage_and_site_manifest(
+    session: &Session,
+    adapter: Option<&crate::adapter::Adapter>,
+    catalog: &Value,
+    compiled: &Map<String, Value>,
+    invocation: &Invocation,
+) -> Result<(Value, String)> {
+    let target_dir = session.project.target_dir();
     // An entry of the last lineage.json whose SQL and catalog are unchanged is kept as it is.
-    let catalog_md5 = artifacts::lineage::catalog_columns_md5(&catalog);
+    let catalog_md5 = artifacts::lineage::catalog_columns_md5(catalog);
     let previous = std::fs::read_to_string(target_dir.join("lineage.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<Value>(&t).ok())
         .unwrap_or(Value::Null);
-    let reuse = artifacts::lineage::reusable(&session.manifest, &previous, &catalog_md5, &compiled);
+    let reuse = artifacts::lineage::reusable(&session.manifest, &previous, &catalog_md5, compiled);
     // Column lineage starts from DuckDB's parse of the other models' compiled SQL, which needs
     // no database (an in-memory one serves when there is none, or it is not DuckDB); the site's
     // manifest is serialized beside it.
     // (Adapter::parse_to_json: an engine that cannot parse SQL to a tree hands it to DuckDB.)
     let in_memory;
-    let parser = match &adapter {
+    let parser = match adapter {
         Some(a) => a,
         None => {
             in_memory = crate::adapter::Adapter::open(None)?;
@@ -135,32 +140,56 @@ pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invoca
     });
     let parsed = parsed?;
     let manifest = manifest.map_err(|_| anyhow::anyhow!("the site's manifest stopped unexpectedly"))??;
-    artifacts::catalog::write(&target_dir, &catalog)?;
     let lineage = artifacts::lineage::with_reused(
-        artifacts::lineage::lineage(&parsed, &catalog, invocation),
+        artifacts::lineage::lineage(&parsed, catalog, invocation),
         reuse,
         &catalog_md5,
     );
     let path = target_dir.join("lineage.json");
     std::fs::write(&path, serde_json::to_vec(&lineage)?)
         .map_err(|e| Diagnostic::new(format!("cannot write `{}`: {e}", path.display())))?;
-    let data = artifacts::docs_site::SiteData {
-        manifest_json: &manifest,
-        catalog: &catalog,
-        run_results: last_run.as_ref(),
-        compiled: &Value::Object(compiled),
-        lineage: &lineage["nodes"],
+    Ok((lineage, manifest))
+}
+
+/// Compiles every model, snapshot and data test as `compile` does (reading through
+/// `read_only`), unless `options.compile` is off. Returns the compile's exit code.
+fn compile_all(
+    session: &Session,
+    options: GenerateOptions,
+    read_only: Option<&crate::adapter::Adapter>,
+    started: Instant,
+    invocation: &Invocation,
+) -> Result<ExitCode> {
+    if !options.compile {
+        session.report_header();
+        return Ok(ExitCode::SUCCESS);
+    }
+    let kinds = [ResourceType::Model, ResourceType::Snapshot, ResourceType::Test];
+    let plan = session.plan(&Selection::default(), &kinds, false, false)?;
+    let run_options = super::run::RunOptions {
+        read_only,
+        ..Default::default()
     };
-    let page = artifacts::docs_site::write(&target_dir, &data, options.single_file)?;
-    log::info(
-        "Note",
-        &format!("Catalog written to {}", target_dir.join("catalog.json").display()),
-    );
-    log::info(
-        "Note",
-        &format!("Documentation site written to {}", page.display()),
-    );
-    Ok(code)
+    super::run::run_plan(session, &plan, None, &run_options, None, started, invocation)
+}
+
+/// The compiled SQL of models, snapshots and data tests as the last compile left it in the
+/// target folder, by unique_id (a node without a compiled file is left out).
+fn compiled_sql(session: &Session) -> Map<String, Value> {
+    let target_dir = session.project.target_dir();
+    let mut compiled = Map::new();
+    for n in session.manifest.nodes.values() {
+        if !matches!(
+            n.resource_type,
+            ResourceType::Model | ResourceType::Snapshot | ResourceType::Test
+        ) {
+            continue;
+        }
+        if let Ok(sql) = std::fs::read_to_string(target_dir.join(n.compiled_path())) {
+            compiled.insert(n.unique_id.clone(), Value::String(sql));
+        }
+    }
+    compiled
 }
 
 /// The content type of a file the site serves, by its extension.

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 use super::output;
 use crate::artifacts::Invocation;
+use crate::manifest::Source;
 use crate::session::Session;
 
 /// Seconds in one `period` of a freshness threshold (`minute`, `hour`, `day`); `None` for
@@ -135,35 +136,7 @@ pub fn run(
     invocation: &Invocation,
 ) -> Result<ExitCode> {
     use crate::log::{self, Level};
-    let mut checked = Vec::new();
-    for s in session
-        .manifest
-        .sources
-        .values()
-        .filter(|s| chosen.contains(&s.unique_id))
-    {
-        let f = s.properties.get("freshness").cloned().unwrap_or(Value::Null);
-        if !is_checked(&f) {
-            continue;
-        }
-        // dbt 1.10's `loaded_at_query` (one value: when the table was last loaded) wins over
-        // `loaded_at_field`; it is read as the field of a one-row relation, without `filter`.
-        let query = s.properties.get("loaded_at_query").and_then(Value::as_str);
-        match (query, s.properties.get("loaded_at_field").and_then(Value::as_str)) {
-            (Some(query), _) => checked.push((s, f, LoadedAt::Query(query.to_string()))),
-            (None, Some(field)) => checked.push((s, f, LoadedAt::Field(field.to_string()))),
-            (None, None) => log::event(
-                "Note",
-                Level::Warn,
-                &format!(
-                    "warning: source `{}.{}` has a freshness but no `loaded_at_field`: not checked \
-                     (Mallard has no metadata-based freshness)",
-                    s.source_name, s.name
-                ),
-                json!({}),
-            ),
-        }
-    }
+    let checked = checked_tables(session, chosen);
     let adapter = session.open_existing_read_only(
         "source freshness",
         "load the sources first (or build the project)",
@@ -173,58 +146,18 @@ pub fn run(
     let total = checked.len();
     let mut results = Vec::new();
     let mut failures: Vec<String> = Vec::new();
-    for (i, (source, f, field)) in checked.iter().enumerate() {
+    for (i, (source, f, loaded_at)) in checked.iter().enumerate() {
         let shown = format!("{}.{}", source.source_name, source.name);
         let t0 = chrono::Utc::now();
         let clock = std::time::Instant::now();
-        let relation = source.relation.to_string();
-        let sql: Result<String, String> = match field {
-            LoadedAt::Field(field) => Ok(adapter.dialect().freshness_query(
-                &relation,
-                field,
-                f.get("filter").and_then(Value::as_str),
-            )),
-            LoadedAt::Query(query) => session
-                .compiler()
-                .render_source_query(&source.original_file_path, query, &source.relation)
-                .map(|query| {
-                    let query = format!("({})", query.trim().trim_end_matches(';'));
-                    adapter
-                        .dialect()
-                        .freshness_query("(select 1) as dbt_one_row", &query, None)
-                })
-                .map_err(|d| d.to_string()),
-        };
-        let field = match field {
-            LoadedAt::Field(field) => field.as_str(),
-            LoadedAt::Query(_) => "loaded_at_query",
-        };
-        let outcome = sql
-            .and_then(|sql| {
-                adapter.query_numbers(&sql).map_err(|e| {
-                    // A field that is not a timestamp fails to bind: say that instead.
-                    adapter
-                        .columns(&type_query(&relation, field))
-                        .ok()
-                        .and_then(|columns| not_a_timestamp(field, &relation, &columns.first()?.data_type))
-                        .unwrap_or_else(|| e.to_string())
-                })
-            })
-            .and_then(|row| {
-                let loaded = row.first().copied().flatten();
-                let loaded = loaded.ok_or(format!("no row of `{shown}` has a `{field}`"))?;
-                let now = row.get(1).copied().flatten().ok_or("no current time")?;
-                Ok((loaded, now))
-            });
+        let outcome = loaded_and_now(session, &adapter, source, f, loaded_at)
+            .and_then(|(loaded, now)| status(f, now - loaded).map(|s| (loaded, now, s)));
         let secs = clock.elapsed().as_secs_f64();
         let t1 = chrono::Utc::now();
         let (word, level) = match &outcome {
-            Ok((loaded, now)) => match status(f, now - loaded) {
-                Ok("pass") => ("PASS", Level::Info),
-                Ok("warn") => ("WARN", Level::Warn),
-                Ok(_) => ("ERROR STALE", Level::Error),
-                Err(_) => ("ERROR", Level::Error),
-            },
+            Ok((_, _, "pass")) => ("PASS", Level::Info),
+            Ok((_, _, "warn")) => ("WARN", Level::Warn),
+            Ok(_) => ("ERROR STALE", Level::Error),
             Err(_) => ("ERROR", Level::Error),
         };
         log::event(
@@ -236,7 +169,7 @@ pub fn run(
                    "node_info": {"unique_id": source.unique_id, "resource_type": "source",
                                  "node_status": word.to_lowercase()}}),
         );
-        match outcome.and_then(|(loaded, now)| status(f, now - loaded).map(|s| (loaded, now, s))) {
+        match outcome {
             Ok((loaded, now, status)) => {
                 if status == "error" {
                     failures.push(format!(
@@ -244,21 +177,12 @@ pub fn run(
                         source.name, source.original_file_path
                     ));
                 }
-                results.push(json!({
-                    "unique_id": source.unique_id,
-                    "max_loaded_at": timestamp(loaded),
-                    "snapshotted_at": timestamp(now),
-                    "max_loaded_at_time_ago_in_s": now - loaded,
-                    "status": status,
-                    "criteria": criteria(f),
-                    "adapter_response": {"_message": "OK"},
-                    "timing": [
-                        {"name": "compile", "started_at": crate::artifacts::timestamp(t0), "completed_at": crate::artifacts::timestamp(t0)},
-                        {"name": "execute", "started_at": crate::artifacts::timestamp(t0), "completed_at": crate::artifacts::timestamp(t1)},
-                    ],
-                    "thread_id": "Thread-1",
-                    "execution_time": secs,
-                }));
+                let timing = Timing {
+                    started: t0,
+                    completed: t1,
+                    secs,
+                };
+                results.push(result_json(source, f, (loaded, now), status, &timing));
             }
             Err(e) => failures.push(format!(
                 "Runtime Error in source {} ({})\n  {}",
@@ -288,6 +212,126 @@ pub fn run(
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    })
+}
+
+/// The chosen source tables whose freshness is checked, each with its freshness and how its
+/// load time is read. A table with a freshness but neither `loaded_at_field` nor
+/// `loaded_at_query` is named in a warning and left out.
+fn checked_tables<'a>(session: &'a Session, chosen: &BTreeSet<String>) -> Vec<(&'a Source, Value, LoadedAt)> {
+    use crate::log::{self, Level};
+    let mut checked = Vec::new();
+    for s in session
+        .manifest
+        .sources
+        .values()
+        .filter(|s| chosen.contains(&s.unique_id))
+    {
+        let f = s.properties.get("freshness").cloned().unwrap_or(Value::Null);
+        if !is_checked(&f) {
+            continue;
+        }
+        // dbt 1.10's `loaded_at_query` (one value: when the table was last loaded) wins over
+        // `loaded_at_field`; it is read as the field of a one-row relation, without `filter`.
+        let query = s.properties.get("loaded_at_query").and_then(Value::as_str);
+        match (query, s.properties.get("loaded_at_field").and_then(Value::as_str)) {
+            (Some(query), _) => checked.push((s, f, LoadedAt::Query(query.to_string()))),
+            (None, Some(field)) => checked.push((s, f, LoadedAt::Field(field.to_string()))),
+            (None, None) => log::event(
+                "Note",
+                Level::Warn,
+                &format!(
+                    "warning: source `{}.{}` has a freshness but no `loaded_at_field`: not checked \
+                     (Mallard has no metadata-based freshness)",
+                    s.source_name, s.name
+                ),
+                json!({}),
+            ),
+        }
+    }
+    checked
+}
+
+/// When `source` was last loaded and the database's current time, both in epoch seconds.
+///
+/// Errors (as the line dbt prints): the query fails (a field that is not a timestamp is said
+/// so), `loaded_at_query` does not render, or no row has a load time.
+fn loaded_and_now(
+    session: &Session,
+    adapter: &crate::adapter::Adapter,
+    source: &Source,
+    f: &Value,
+    loaded_at: &LoadedAt,
+) -> Result<(f64, f64), String> {
+    let relation = source.relation.to_string();
+    let sql: Result<String, String> = match loaded_at {
+        LoadedAt::Field(field) => {
+            Ok(adapter
+                .dialect()
+                .freshness_query(&relation, field, f.get("filter").and_then(Value::as_str)))
+        }
+        LoadedAt::Query(query) => session
+            .compiler()
+            .render_source_query(&source.original_file_path, query, &source.relation)
+            .map(|query| {
+                let query = format!("({})", query.trim().trim_end_matches(';'));
+                adapter
+                    .dialect()
+                    .freshness_query("(select 1) as dbt_one_row", &query, None)
+            })
+            .map_err(|d| d.to_string()),
+    };
+    let field = match loaded_at {
+        LoadedAt::Field(field) => field.as_str(),
+        LoadedAt::Query(_) => "loaded_at_query",
+    };
+    let row = adapter.query_numbers(&sql?).map_err(|e| {
+        // A field that is not a timestamp fails to bind: say that instead.
+        adapter
+            .columns(&type_query(&relation, field))
+            .ok()
+            .and_then(|columns| not_a_timestamp(field, &relation, &columns.first()?.data_type))
+            .unwrap_or_else(|| e.to_string())
+    })?;
+    let loaded = row.first().copied().flatten();
+    let loaded = loaded.ok_or(format!(
+        "no row of `{}.{}` has a `{field}`",
+        source.source_name, source.name
+    ))?;
+    let now = row.get(1).copied().flatten().ok_or("no current time")?;
+    Ok((loaded, now))
+}
+
+/// When a freshness check ran: its start and end (UTC) and its seconds.
+struct Timing {
+    started: chrono::DateTime<chrono::Utc>,
+    completed: chrono::DateTime<chrono::Utc>,
+    secs: f64,
+}
+
+/// One table's entry of `sources.json` (dbt's schema v3): `(loaded, now)` in epoch seconds.
+fn result_json(
+    source: &Source,
+    f: &Value,
+    (loaded, now): (f64, f64),
+    status: &str,
+    timing: &Timing,
+) -> Value {
+    use crate::artifacts::timestamp as iso;
+    json!({
+        "unique_id": source.unique_id,
+        "max_loaded_at": timestamp(loaded),
+        "snapshotted_at": timestamp(now),
+        "max_loaded_at_time_ago_in_s": now - loaded,
+        "status": status,
+        "criteria": criteria(f),
+        "adapter_response": {"_message": "OK"},
+        "timing": [
+            {"name": "compile", "started_at": iso(timing.started), "completed_at": iso(timing.started)},
+            {"name": "execute", "started_at": iso(timing.started), "completed_at": iso(timing.completed)},
+        ],
+        "thread_id": "Thread-1",
+        "execution_time": timing.secs,
     })
 }
 

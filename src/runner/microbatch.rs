@@ -63,48 +63,17 @@ pub(super) fn run(
         completed_at: Utc::now(),
     });
     let exec_start = Utc::now();
-    let relation = node.relation.as_ref().expect("models have relations");
-    let last = batches.len().saturating_sub(1);
-    for (i, batch) in batches.iter().enumerate() {
-        let id = batch.id(plan.batch_size);
-        let window = EventTimeWindow {
-            start: Batch::text(batch.start),
-            end: Batch::text(batch.end),
-        };
-        // dbt renders the batches after the first as increments.
-        let sql = match compiler.compile_batch(node, incremental || i > 0, (&id, &window), Some(db)) {
-            Ok(sql) => sql,
-            Err(d) => {
-                result.status = Status::Error;
-                result.message = Some(format!("batch {id}: {}", compilation_error(node, &d)));
-                break;
-            }
-        };
-        let batch_hooks = Hooks {
-            pre: if i == 0 { hooks.pre.clone() } else { Vec::new() },
-            post: if i == last { hooks.post.clone() } else { Vec::new() },
-            deferred_post: Vec::new(),
-        };
-        let built = {
-            let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
-            if i == 0 && !incremental {
-                materialization::model(&adapter, "table", relation, &sql, &batch_hooks, &[])
-            } else {
-                replace_window(&adapter, relation, &sql, &plan, batch, &batch_hooks)
-            }
-        };
-        result.compiled_code = Some(sql);
-        if let Err(e) = built {
-            result.status = Status::Error;
-            result.message = Some(format!(
-                "Runtime Error in model {} ({}), batch {id} of {}:\n  {}",
-                node.name,
-                node.original_file_path,
-                batches.len(),
-                indent(&e.to_string())
-            ));
-            break;
-        }
+    let batch_run = BatchRun {
+        node,
+        compiler,
+        db,
+        plan: &plan,
+        hooks: &hooks,
+        incremental,
+    };
+    if let Err(message) = batch_run.build_all(&batches, &mut result.compiled_code) {
+        result.status = Status::Error;
+        result.message = Some(message);
     }
     if result.status == Status::Success && !hooks.deferred_post.is_empty() {
         if let Err(d) = compiler.run_deferred_post_hooks(node, &hooks, true, db) {
@@ -122,4 +91,70 @@ pub(super) fn run(
     });
     result.execution_time = started.elapsed().as_secs_f64();
     result
+}
+
+/// What building a microbatch model's batches needs.
+struct BatchRun<'a> {
+    node: &'a Node,
+    compiler: &'a Compiler<'a>,
+    db: &'a SharedAdapter,
+    plan: &'a Plan,
+    hooks: &'a Hooks,
+    incremental: bool,
+}
+
+impl BatchRun<'_> {
+    /// Builds `batches` in order, each in its own transaction: the first of a new table
+    /// creates it, the others replace their window (dbt renders the batches after the first
+    /// as increments); pre-hooks run with the first, post-hooks with the last. The last
+    /// batch's SQL is left in `compiled_code`.
+    ///
+    /// Errors: the message of the first batch that fails to compile or build (later batches
+    /// are not run).
+    fn build_all(&self, batches: &[Batch], compiled_code: &mut Option<String>) -> Result<(), String> {
+        let BatchRun {
+            node,
+            compiler,
+            db,
+            plan,
+            hooks,
+            incremental,
+        } = *self;
+        let relation = node.relation.as_ref().expect("models have relations");
+        let last = batches.len().saturating_sub(1);
+        for (i, batch) in batches.iter().enumerate() {
+            let id = batch.id(plan.batch_size);
+            let window = EventTimeWindow {
+                start: Batch::text(batch.start),
+                end: Batch::text(batch.end),
+            };
+            let sql = compiler
+                .compile_batch(node, incremental || i > 0, (&id, &window), Some(db))
+                .map_err(|d| format!("batch {id}: {}", compilation_error(node, &d)))?;
+            let batch_hooks = Hooks {
+                pre: if i == 0 { hooks.pre.clone() } else { Vec::new() },
+                post: if i == last { hooks.post.clone() } else { Vec::new() },
+                deferred_post: Vec::new(),
+            };
+            let built = {
+                let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+                if i == 0 && !incremental {
+                    materialization::model(&adapter, "table", relation, &sql, &batch_hooks, &[])
+                } else {
+                    replace_window(&adapter, relation, &sql, plan, batch, &batch_hooks)
+                }
+            };
+            *compiled_code = Some(sql);
+            if let Err(e) = built {
+                return Err(format!(
+                    "Runtime Error in model {} ({}), batch {id} of {}:\n  {}",
+                    node.name,
+                    node.original_file_path,
+                    batches.len(),
+                    indent(&e.to_string())
+                ));
+            }
+        }
+        Ok(())
+    }
 }

@@ -8,7 +8,6 @@
 
 pub mod clone;
 pub mod docs;
-pub mod error_location;
 pub mod freshness;
 pub mod hooks;
 mod microbatch;
@@ -87,10 +86,7 @@ pub fn run_nodes(
         workers.push(conn.map(|c| Arc::new(Mutex::new(c))));
     }
 
-    // The workers schedule themselves: each takes the next ready node under one lock, runs it
-    // outside the lock, and records its result under the lock again. A worker sleeps only
-    // when nothing is ready while others run, and is woken only when a finish makes a node
-    // ready: one wake-up per node through a channel cost a third of `compile`'s CPU time.
+    // The workers schedule themselves (`schedule::work`).
     let state = Mutex::new(Schedule {
         queue,
         results: &mut results,
@@ -105,42 +101,11 @@ pub fn run_nodes(
             let (state, wake, order) = (&state, &wake, &plan.order);
             let worker = std::thread::Builder::new().stack_size(crate::templating::RENDER_STACK_SIZE);
             let spawned = worker.spawn_scoped(scope, move || {
-                let thread_id = format!("Thread-{}", w + 1);
-                let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-                loop {
-                    if let Some(i) = s.take_runnable(order) {
-                        s.running += 1;
-                        drop(s);
-                        let node = &manifest.nodes[&order[i]];
-                        crate::log::progress_started(&node.name);
-                        let mut r = run_node(node, compiler, conn.as_ref(), write, project_root);
-                        r.thread_id = thread_id.clone();
-                        if let (Some(signal), Status::Error) = (crate::adapter::cancel::requested(), r.status)
-                        {
-                            r.message = Some(format!(
-                                "interrupted by {} while running: its changes were rolled back",
-                                crate::adapter::cancel::signal_name(signal)
-                            ));
-                        }
-                        s = state.lock().unwrap_or_else(|p| p.into_inner());
-                        s.running -= 1;
-                        s.record(i, r);
-                        if s.idle > 0 && (s.queue.has_ready() || s.running == 0) {
-                            wake.notify_all();
-                        }
-                    } else if s.running == 0 {
-                        // Nothing ready and nothing running: every node is done (or blocked
-                        // and recorded as skipped by take_runnable).
-                        if s.idle > 0 {
-                            wake.notify_all();
-                        }
-                        break;
-                    } else {
-                        s.idle += 1;
-                        s = wake.wait(s).unwrap_or_else(|p| p.into_inner());
-                        s.idle -= 1;
-                    }
-                }
+                schedule::work(state, wake, order, &format!("Thread-{}", w + 1), |id| {
+                    let node = &manifest.nodes[id];
+                    crate::log::progress_started(&node.name);
+                    run_node(node, compiler, conn.as_ref(), write, project_root)
+                })
             });
             if let Err(e) = spawned {
                 spawn_error.get_or_insert(e);
@@ -167,38 +132,9 @@ fn run_node(
     let started = Instant::now();
     let compile_start = Utc::now();
     if node.resource_type == ResourceType::Exposure {
-        // An exposure runs nothing: dbt reports it as a no-op.
-        let now = Utc::now();
-        let mut result = NodeResult::skipped(&node.unique_id);
-        result.status = Status::NoOp;
-        result.message = Some("NO-OP".to_string());
-        result.failures = Some(0);
-        result.execution_time = started.elapsed().as_secs_f64();
-        result.timing = vec![
-            Timing {
-                name: "compile",
-                started_at: compile_start,
-                completed_at: compile_start,
-            },
-            Timing {
-                name: "execute",
-                started_at: now,
-                completed_at: now,
-            },
-        ];
-        return result;
+        return exposure_result(node, started, compile_start);
     }
-    // `is_incremental()` asks the database whether the model's table exists.
-    let incremental = match (connection, &node.relation) {
-        (Some(db), Some(relation)) if matches!(node.materialization, Materialization::Incremental(_)) => {
-            let a = db.lock().unwrap_or_else(|p| p.into_inner());
-            match a.relation_kind(relation) {
-                Ok(kind) => materialization::incremental::is_incremental(kind, compiler.full_refresh(node)),
-                Err(_) => false,
-            }
-        }
-        _ => false,
-    };
+    let incremental = is_incremental(node, compiler, connection);
     if let (Materialization::Incremental(config), Some(db)) =
         (&node.materialization, connection.filter(|_| write))
     {
@@ -237,69 +173,125 @@ fn run_node(
     if node.resource_type != ResourceType::Seed {
         result.compiled_code = Some(sql.clone());
     }
-    let Some(connection) = connection.filter(|_| write) else {
-        result.execution_time = started.elapsed().as_secs_f64();
-        return result;
-    };
-    // An enforced contract is checked before anything is built, and fails as dbt's does: as a
-    // compilation error of the model.
-    if node.resource_type == ResourceType::Model && materialization::contract::enforced(node) {
-        let checked = {
-            let a = connection.lock().unwrap_or_else(|p| p.into_inner());
-            materialization::contract::check(&a, node, &sql)
+    if let Some(connection) = connection.filter(|_| write) {
+        let context = ExecuteContext {
+            compiler,
+            node,
+            connection,
+            incremental,
+            project_root,
         };
-        if let Err(d) = checked {
+        if let Err(d) = context.execute(&sql, &mut result) {
             return failed(result, &d);
         }
     }
-    let hooks = match compiler.hooks(node, incremental, Some(connection)) {
-        Ok(hooks) => hooks,
-        Err(d) => return failed(result, &d),
-    };
-    let custom = node.resource_type == ResourceType::Model && !node.materialization.is_built_in();
-    if custom {
-        // Its statements take the connection themselves.
-        let exec_start = Utc::now();
-        if let Err(d) = compiler.custom_materialization(node, &sql, connection) {
-            result.status = Status::Error;
-            result.message = Some(compilation_error(node, &d));
-        } else {
-            result.message = Some("OK".to_string());
-        }
-        result.timing.push(Timing {
-            name: "execute",
-            started_at: exec_start,
-            completed_at: Utc::now(),
-        });
-        result.execution_time = started.elapsed().as_secs_f64();
-        return result;
-    }
-    let guard = connection.lock().unwrap_or_else(|p| p.into_inner());
-    let adapter = &*guard;
-    let compiled_at = format!(
-        "compiled code at {}/{}",
-        compiler.target_path,
-        node.compiled_path()
-    );
-    let exec_start = Utc::now();
-    let outcome = run_in_database(compiler, node, &sql, &hooks, adapter, project_root);
-    drop(guard);
-    // Post-hooks that use the database while rendering run once the node has committed.
-    let outcome = match outcome {
-        Ok(o) if !hooks.deferred_post.is_empty() => compiler
-            .run_deferred_post_hooks(node, &hooks, incremental, connection)
-            .map(|()| o)
-            .map_err(anyhow::Error::from),
-        other => other,
-    };
-    result.timing.push(Timing {
-        name: "execute",
-        started_at: exec_start,
-        completed_at: Utc::now(),
-    });
     result.execution_time = started.elapsed().as_secs_f64();
-    record_outcome(&mut result, node, outcome, &sql, &compiled_at);
     result
+}
+
+/// What executing one compiled node needs.
+struct ExecuteContext<'a> {
+    compiler: &'a Compiler<'a>,
+    node: &'a Node,
+    connection: &'a SharedAdapter,
+    incremental: bool,
+    project_root: &'a Path,
+}
+
+impl ExecuteContext<'_> {
+    /// Executes the node's compiled `sql` (contract check, hooks, its materialization),
+    /// adding the execute timing and the outcome to `result`.
+    ///
+    /// Errors: the compilation errors of a node (a broken contract, a hook that does not
+    /// render, a custom materialization that fails); the database's errors are in `result`.
+    fn execute(&self, sql: &str, result: &mut NodeResult) -> Result<(), crate::error::Diagnostic> {
+        let ExecuteContext {
+            compiler,
+            node,
+            connection,
+            incremental,
+            project_root,
+        } = *self;
+        // An enforced contract is checked before anything is built, and fails as dbt's does:
+        // as a compilation error of the model.
+        if node.resource_type == ResourceType::Model && materialization::contract::enforced(node) {
+            let a = connection.lock().unwrap_or_else(|p| p.into_inner());
+            materialization::contract::check(&a, node, sql)?;
+        }
+        let hooks = compiler.hooks(node, incremental, Some(connection))?;
+        let exec_start = Utc::now();
+        let executed = |result: &mut NodeResult| {
+            result.timing.push(Timing {
+                name: "execute",
+                started_at: exec_start,
+                completed_at: Utc::now(),
+            })
+        };
+        if node.resource_type == ResourceType::Model && !node.materialization.is_built_in() {
+            // A custom materialization's statements take the connection themselves.
+            let done = compiler.custom_materialization(node, sql, connection);
+            executed(result);
+            result.message = Some("OK".to_string());
+            return done;
+        }
+        let guard = connection.lock().unwrap_or_else(|p| p.into_inner());
+        let outcome = run_in_database(compiler, node, sql, &hooks, &guard, project_root);
+        drop(guard);
+        // Post-hooks that use the database while rendering run once the node has committed.
+        let outcome = match outcome {
+            Ok(o) if !hooks.deferred_post.is_empty() => compiler
+                .run_deferred_post_hooks(node, &hooks, incremental, connection)
+                .map(|()| o)
+                .map_err(anyhow::Error::from),
+            other => other,
+        };
+        executed(result);
+        let compiled_at = format!(
+            "compiled code at {}/{}",
+            compiler.target_path,
+            node.compiled_path()
+        );
+        record_outcome(result, node, outcome, sql, &compiled_at);
+        Ok(())
+    }
+}
+
+/// An exposure's result: it runs nothing, and dbt reports it as a no-op.
+fn exposure_result(node: &Node, started: Instant, compile_start: chrono::DateTime<Utc>) -> NodeResult {
+    let now = Utc::now();
+    let mut result = NodeResult::skipped(&node.unique_id);
+    result.status = Status::NoOp;
+    result.message = Some("NO-OP".to_string());
+    result.failures = Some(0);
+    result.execution_time = started.elapsed().as_secs_f64();
+    result.timing = vec![
+        Timing {
+            name: "compile",
+            started_at: compile_start,
+            completed_at: compile_start,
+        },
+        Timing {
+            name: "execute",
+            started_at: now,
+            completed_at: now,
+        },
+    ];
+    result
+}
+
+/// `is_incremental()` for `node`: an incremental model whose table exists, not rebuilt by
+/// `--full-refresh`. False without a connection, or when the database cannot say.
+fn is_incremental(node: &Node, compiler: &Compiler<'_>, connection: Option<&SharedAdapter>) -> bool {
+    match (connection, &node.relation) {
+        (Some(db), Some(relation)) if matches!(node.materialization, Materialization::Incremental(_)) => {
+            let a = db.lock().unwrap_or_else(|p| p.into_inner());
+            match a.relation_kind(relation) {
+                Ok(kind) => materialization::incremental::is_incremental(kind, compiler.full_refresh(node)),
+                Err(_) => false,
+            }
+        }
+        _ => false,
+    }
 }
 
 /// A data test's status and message from its `failures` and whether they reach `warn_if` and
@@ -400,34 +392,11 @@ fn record_outcome(
                     .unwrap_or_default();
                 msg.push_str(&format!(
                     "\n  {defined_at}{}",
-                    error_at(node, &text, sql, compiled_at)
+                    crate::compile::error_location::error_at(node, &text, sql, compiled_at)
                 ));
             }
             result.message = Some(msg);
         }
-    }
-}
-
-/// The last line of a database error's message: the template's `file:line` that the failing
-/// line of the compiled SQL was rendered from (for models and singular tests, whose template is
-/// the file; see [`error_location`]) and the compiled file's line, or `compiled_at` alone
-/// when DuckDB quotes no line of the compiled SQL.
-fn error_at(node: &Node, error: &str, sql: &str, compiled_at: &str) -> String {
-    let Some(line) = error_location::compiled_line(error, sql) else {
-        return compiled_at.to_string();
-    };
-    let compiled = format!("{compiled_at}:{line}");
-    let from_file = node.resource_type == ResourceType::Model
-        || (node.resource_type == ResourceType::Test && node.test_metadata.is_none());
-    match error_location::template_lines(&node.raw_code, sql, line).filter(|_| from_file) {
-        Some((first, last)) if first == last => {
-            format!("error at {}:{first} ({compiled})", node.original_file_path)
-        }
-        Some((first, last)) => format!(
-            "error at {}:{first}-{last}, in what its Jinja rendered ({compiled})",
-            node.original_file_path
-        ),
-        None => compiled,
     }
 }
 
@@ -452,8 +421,6 @@ fn run_in_database(
     project_root: &Path,
 ) -> Result<Outcome> {
     let manifest = compiler.manifest;
-    let full_refresh = compiler.full_refresh(node);
-    let external_root = compiler.target.engine.external_root();
     match node.resource_type {
         ResourceType::Seed => {
             let load = SeedLoad::for_node(manifest, node, project_root, hooks);
@@ -464,77 +431,11 @@ fn run_in_database(
             Ok(Outcome::Loaded(rows))
         }
         ResourceType::Model => {
-            let relation = node.relation.as_ref().expect("models have relations");
-            match &node.materialization {
-                Materialization::Incremental(config) => {
-                    materialization::incremental::build(adapter, relation, sql, config, full_refresh, hooks)?
-                }
-                Materialization::TableFunction { parameters } => {
-                    materialization::table_function(adapter, relation, sql, parameters, hooks)?
-                }
-                Materialization::External(config) => {
-                    let plan = materialization::external::ExternalPlan::new(
-                        config,
-                        relation,
-                        external_root,
-                        project_root,
-                    )?;
-                    materialization::external::build(adapter, relation, sql, &plan, hooks)?
-                }
-                Materialization::Table if materialization::contract::enforced(node) => {
-                    materialization::contracted_table(adapter, node, relation, sql, hooks)?
-                }
-                other => materialization::model(
-                    adapter,
-                    other.name(),
-                    relation,
-                    sql,
-                    hooks,
-                    &crate::config::materialized::partition_by(&node.config),
-                )?,
-            }
-            let kind = if matches!(
-                node.materialization,
-                Materialization::View | Materialization::External(_) | Materialization::TableFunction { .. }
-            ) {
-                RelationKind::View
-            } else {
-                RelationKind::Table
-            };
-            materialization::persist_docs(adapter, node, kind)?;
-            materialization::latest_version_pointer(adapter, node)?;
+            build_model(compiler, node, sql, hooks, adapter, project_root)?;
             Ok(Outcome::Built)
         }
         ResourceType::Test => {
-            // With `store_failures`, the failing rows replace the test's audit relation
-            // (`<schema>_dbt_test__audit.<test>`) and the test counts them there, as dbt does.
-            let stored;
-            let sql = match (
-                testing::store_failures_as(&node.config)?,
-                node.audit_relation.as_ref(),
-            ) {
-                (Some(kind), Some(audit)) => {
-                    adapter.ensure_schema(&audit.database, &audit.schema)?;
-                    let body = sql.trim_end().trim_end_matches(';');
-                    let dialect = adapter.dialect();
-                    let mut statements = Vec::new();
-                    // A relation of the other kind, or a table the engine cannot replace in
-                    // place, is dropped first.
-                    if let Some(existing) = adapter.relation_kind(audit)?.filter(|e| {
-                        *e != kind || (kind == RelationKind::Table && !dialect.replaces_tables_in_place())
-                    }) {
-                        statements.push(dialect.drop_if_exists(existing, audit));
-                    }
-                    statements.push(dialect.create_or_replace(kind, audit, body));
-                    adapter.in_transaction(&statements)?;
-                    adapter.set_relation_kind(audit, kind);
-                    stored = format!("select * from {audit}");
-                    stored.as_str()
-                }
-                _ => sql,
-            };
-            let (failures, should_warn, should_error) =
-                adapter.query_test(&testing::wrap_test_sql(sql, &node.config))?;
+            let (failures, should_warn, should_error) = run_data_test(node, sql, adapter)?;
             Ok(Outcome::Tested {
                 failures,
                 should_warn,
@@ -556,6 +457,87 @@ fn run_in_database(
         }
         ResourceType::Source | ResourceType::Exposure => Ok(Outcome::Built),
     }
+}
+
+/// Builds model `node` from its compiled `sql` by its materialization, then documents its
+/// relation (`persist_docs`) and points a versioned model's latest-version view at it.
+fn build_model(
+    compiler: &Compiler,
+    node: &Node,
+    sql: &str,
+    hooks: &Hooks,
+    adapter: &Adapter,
+    project_root: &Path,
+) -> Result<()> {
+    let relation = node.relation.as_ref().expect("models have relations");
+    match &node.materialization {
+        Materialization::Incremental(config) => {
+            let full_refresh = compiler.full_refresh(node);
+            materialization::incremental::build(adapter, relation, sql, config, full_refresh, hooks)?
+        }
+        Materialization::TableFunction { parameters } => {
+            materialization::table_function(adapter, relation, sql, parameters, hooks)?
+        }
+        Materialization::External(config) => {
+            let external_root = compiler.target.engine.external_root();
+            let plan =
+                materialization::external::ExternalPlan::new(config, relation, external_root, project_root)?;
+            materialization::external::build(adapter, relation, sql, &plan, hooks)?
+        }
+        Materialization::Table if materialization::contract::enforced(node) => {
+            materialization::contracted_table(adapter, node, relation, sql, hooks)?
+        }
+        other => materialization::model(
+            adapter,
+            other.name(),
+            relation,
+            sql,
+            hooks,
+            &crate::config::materialized::partition_by(&node.config),
+        )?,
+    }
+    let kind = if matches!(
+        node.materialization,
+        Materialization::View | Materialization::External(_) | Materialization::TableFunction { .. }
+    ) {
+        RelationKind::View
+    } else {
+        RelationKind::Table
+    };
+    materialization::persist_docs(adapter, node, kind)?;
+    materialization::latest_version_pointer(adapter, node)
+}
+
+/// Runs data test `node` (its compiled `sql`): `(failures, should_warn, should_error)`. With
+/// `store_failures`, the failing rows replace the test's audit relation
+/// (`<schema>_dbt_test__audit.<test>`) and the test counts them there, as dbt does.
+fn run_data_test(node: &Node, sql: &str, adapter: &Adapter) -> Result<(i64, bool, bool)> {
+    let stored;
+    let sql = match (
+        testing::store_failures_as(&node.config)?,
+        node.audit_relation.as_ref(),
+    ) {
+        (Some(kind), Some(audit)) => {
+            adapter.ensure_schema(&audit.database, &audit.schema)?;
+            let body = sql.trim_end().trim_end_matches(';');
+            let dialect = adapter.dialect();
+            let mut statements = Vec::new();
+            // A relation of the other kind, or a table the engine cannot replace in place,
+            // is dropped first.
+            if let Some(existing) = adapter.relation_kind(audit)?.filter(|e| {
+                *e != kind || (kind == RelationKind::Table && !dialect.replaces_tables_in_place())
+            }) {
+                statements.push(dialect.drop_if_exists(existing, audit));
+            }
+            statements.push(dialect.create_or_replace(kind, audit, body));
+            adapter.in_transaction(&statements)?;
+            adapter.set_relation_kind(audit, kind);
+            stored = format!("select * from {audit}");
+            stored.as_str()
+        }
+        _ => sql,
+    };
+    adapter.query_test(&testing::wrap_test_sql(sql, &node.config))
 }
 
 /// dbt's heading for a node that could not be compiled, with the diagnostic under it.

@@ -159,28 +159,7 @@ pub fn summary(
 ) -> Vec<(&'static str, Level, String)> {
     let mut out: Vec<(&'static str, Level, String)> = Vec::new();
     let blank = ("Formatting", Level::Info, String::new());
-    let mut kinds: Vec<(String, usize)> = Vec::new();
-    let mut bump = |k: String| match kinds.iter_mut().find(|(name, _)| *name == k) {
-        Some(e) => e.1 += 1,
-        None => kinds.push((k, 1)),
-    };
-    let mut sorted: Vec<&NodeResult> = results.to_vec();
-    sorted.sort_by_key(|r| kind_rank(&manifest.nodes[&r.unique_id]));
-    for r in &sorted {
-        let n = &manifest.nodes[&r.unique_id];
-        bump(match n.resource_type {
-            ResourceType::Seed => "seed".to_string(),
-            ResourceType::Test => "data test".to_string(),
-            ResourceType::UnitTest => "unit test".to_string(),
-            ResourceType::Snapshot => "snapshot".to_string(),
-            _ => format!("{} model", n.materialized()),
-        });
-    }
-    let what = kinds
-        .iter()
-        .map(|(k, n)| plural(*n, k))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let what = what_ran(manifest, results);
     out.push(blank.clone());
     out.push((
         "FinishedRunningStats",
@@ -213,24 +192,7 @@ pub fn summary(
             .iter()
             .filter(|r| r.status.is_failure() || r.status == Status::Warn)
         {
-            let n = &manifest.nodes[&r.unique_id];
-            let body = r.message.as_deref().unwrap_or("");
-            let (event, level) = match r.status {
-                Status::Fail => ("RunResultFailure", Level::Error),
-                Status::Warn => ("RunResultWarning", Level::Warn),
-                _ => ("RunResultError", Level::Error),
-            };
-            let text = match r.status {
-                Status::Fail if n.resource_type == ResourceType::UnitTest => {
-                    format!(
-                        "Failure in unit_test {} ({})\n  {body}",
-                        n.name, n.original_file_path
-                    )
-                }
-                Status::Fail => format!("Failure in test {} ({})\n  {body}", n.name, n.original_file_path),
-                Status::Warn => format!("Warning in test {} ({})\n  {body}", n.name, n.original_file_path),
-                _ => body.to_string(),
-            };
+            let (event, level, text) = problem(manifest, r);
             out.push(blank.clone());
             out.push((event, level, text));
         }
@@ -250,6 +212,59 @@ pub fn summary(
         ),
     ));
     out
+}
+
+/// What a run ran, by kind in dbt's order (seeds, models by materialization, snapshots, tests):
+/// `3 seeds, 2 table models, 1 data test`. Empty for no results.
+fn what_ran(manifest: &Manifest, results: &[&NodeResult]) -> String {
+    let mut kinds: Vec<(String, usize)> = Vec::new();
+    let mut bump = |k: String| match kinds.iter_mut().find(|(name, _)| *name == k) {
+        Some(e) => e.1 += 1,
+        None => kinds.push((k, 1)),
+    };
+    let mut sorted: Vec<&NodeResult> = results.to_vec();
+    sorted.sort_by_key(|r| kind_rank(&manifest.nodes[&r.unique_id]));
+    for r in &sorted {
+        let n = &manifest.nodes[&r.unique_id];
+        bump(match n.resource_type {
+            ResourceType::Seed => "seed".to_string(),
+            ResourceType::Test => "data test".to_string(),
+            ResourceType::UnitTest => "unit test".to_string(),
+            ResourceType::Snapshot => "snapshot".to_string(),
+            _ => format!("{} model", n.materialized()),
+        });
+    }
+    let what = kinds
+        .iter()
+        .map(|(k, n)| plural(*n, k))
+        .collect::<Vec<_>>()
+        .join(", ");
+    what
+}
+
+/// The summary's entry for a result that failed, errored or warned: its event, level and
+/// text (dbt's `Failure in test ...` heading for failures and warnings, the message alone for
+/// errors).
+fn problem(manifest: &Manifest, r: &NodeResult) -> (&'static str, Level, String) {
+    let n = &manifest.nodes[&r.unique_id];
+    let body = r.message.as_deref().unwrap_or("");
+    let (event, level) = match r.status {
+        Status::Fail => ("RunResultFailure", Level::Error),
+        Status::Warn => ("RunResultWarning", Level::Warn),
+        _ => ("RunResultError", Level::Error),
+    };
+    let text = match r.status {
+        Status::Fail if n.resource_type == ResourceType::UnitTest => {
+            format!(
+                "Failure in unit_test {} ({})\n  {body}",
+                n.name, n.original_file_path
+            )
+        }
+        Status::Fail => format!("Failure in test {} ({})\n  {body}", n.name, n.original_file_path),
+        Status::Warn => format!("Warning in test {} ({})\n  {body}", n.name, n.original_file_path),
+        _ => body.to_string(),
+    };
+    (event, level, text)
 }
 
 /// Seeds, then models, then tests, as dbt lists them in the summary.

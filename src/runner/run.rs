@@ -123,17 +123,13 @@ pub fn run_plan(
     }
     // Compiling opens an existing database read-only (with the profile's setup: attached
     // databases, settings), for `run_query` and `adapter` calls, unless the caller has one.
-    let opened;
-    let read_only = match (args.read_only, &database) {
-        (Some(a), None) => Some(a),
-        (None, None) => {
-            opened = crate::adapter::target::open_existing(&session.target.engine, &session.target.setup)
-                .ok()
-                .flatten();
-            opened.as_ref()
-        }
+    let opened = match (args.read_only, &database) {
+        (None, None) => crate::adapter::target::open_existing(&session.target.engine, &session.target.setup)
+            .ok()
+            .flatten(),
         _ => None,
     };
+    let read_only = args.read_only.filter(|_| database.is_none()).or(opened.as_ref());
     let adapter = database.as_ref().map(Database::adapter).or(read_only);
     let mut compiler = session.compiler();
     if let Some(state) = defer_state {
@@ -148,46 +144,9 @@ pub fn run_plan(
     );
     let start = run_project_hooks(session, &compiler, write, hooks::When::Start, schemas.clone())?;
     if start.iter().any(|r| r.status.is_failure()) {
-        log::event(
-            "Note",
-            Level::Error,
-            "on-run-start failed: no node was run.",
-            json!({}),
-        );
-        if let Some(database) = database {
-            database.finish(false)?;
-        }
-        let elapsed = started.elapsed().as_secs_f64();
-        let target_dir = session.project.target_dir();
-        artifacts::write_run_results(&target_dir, &session.manifest, &start, elapsed, invocation)?;
-        return Ok(ExitCode::from(1));
+        return start_hooks_failed(session, database, &start, started, invocation);
     }
-    let total = plan.order.len();
-    let progress = if compiling {
-        None
-    } else {
-        log::start_progress(total)
-    };
-    let finished = match compiling {
-        true => Arc::default(),
-        false => record_for_a_second_signal(session, plan, started, invocation),
-    };
-    let results = super::run_nodes(
-        plan,
-        &compiler,
-        adapter,
-        !compiling,
-        session.target.threads,
-        &session.project.root,
-        |index, r| {
-            if !compiling {
-                let entry = artifacts::run_result(&session.manifest, r);
-                finished.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
-            }
-            report_node(session, index, total, compiling, r);
-        },
-    )?;
-    drop(progress);
+    let results = run_and_report(session, plan, &compiler, adapter, compiling, started, invocation)?;
     let interrupted = crate::adapter::cancel::requested();
     let end = match interrupted {
         Some(_) => Vec::new(),
@@ -216,6 +175,70 @@ pub fn run_plan(
         None if failed => ExitCode::from(1),
         None => ExitCode::SUCCESS,
     })
+}
+
+/// Runs (or compiles) the plan's nodes with the progress bar, each node's line as it finishes
+/// and, when running, each result kept for a second signal's `run_results.json`.
+fn run_and_report(
+    session: &Session,
+    plan: &Plan,
+    compiler: &crate::compile::Compiler<'_>,
+    adapter: Option<&crate::adapter::Adapter>,
+    compiling: bool,
+    started: Instant,
+    invocation: &Invocation,
+) -> Result<Vec<super::NodeResult>> {
+    let total = plan.order.len();
+    let progress = if compiling {
+        None
+    } else {
+        log::start_progress(total)
+    };
+    let finished = match compiling {
+        true => Arc::default(),
+        false => record_for_a_second_signal(session, plan, started, invocation),
+    };
+    let results = super::run_nodes(
+        plan,
+        compiler,
+        adapter,
+        !compiling,
+        session.target.threads,
+        &session.project.root,
+        |index, r| {
+            if !compiling {
+                let entry = artifacts::run_result(&session.manifest, r);
+                finished.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
+            }
+            report_node(session, index, total, compiling, r);
+        },
+    );
+    drop(progress);
+    results
+}
+
+/// An `on-run-start` hook failed: no node runs. Says so, ends the write (publishing nothing),
+/// writes `run_results.json` with the hooks' results and returns exit code 1.
+fn start_hooks_failed(
+    session: &Session,
+    database: Option<Database>,
+    start: &[super::NodeResult],
+    started: Instant,
+    invocation: &Invocation,
+) -> Result<ExitCode> {
+    log::event(
+        "Note",
+        Level::Error,
+        "on-run-start failed: no node was run.",
+        json!({}),
+    );
+    if let Some(database) = database {
+        database.finish(false)?;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let target_dir = session.project.target_dir();
+    artifacts::write_run_results(&target_dir, &session.manifest, start, elapsed, invocation)?;
+    Ok(ExitCode::from(1))
 }
 
 /// The note that `signal` stopped the run, and its exit code (128 + the signal).

@@ -147,3 +147,49 @@ impl Queue {
         }
     }
 }
+
+/// One worker's loop: takes the next ready node of `order` under the schedule's lock, runs it
+/// with `run` outside the lock, and records its result (with `thread_id`) under the lock
+/// again, until every node is done. A worker sleeps only when nothing is ready while others
+/// run, and is woken only when a finish makes a node ready: one wake-up per node through a
+/// channel cost a third of `compile`'s CPU time.
+pub(super) fn work<F: FnMut(usize, &NodeResult)>(
+    state: &Mutex<Schedule<'_, F>>,
+    wake: &Condvar,
+    order: &[String],
+    thread_id: &str,
+    run: impl Fn(&str) -> NodeResult,
+) {
+    let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        if let Some(i) = s.take_runnable(order) {
+            s.running += 1;
+            drop(s);
+            let mut r = run(&order[i]);
+            r.thread_id = thread_id.to_string();
+            if let (Some(signal), Status::Error) = (crate::adapter::cancel::requested(), r.status) {
+                r.message = Some(format!(
+                    "interrupted by {} while running: its changes were rolled back",
+                    crate::adapter::cancel::signal_name(signal)
+                ));
+            }
+            s = state.lock().unwrap_or_else(|p| p.into_inner());
+            s.running -= 1;
+            s.record(i, r);
+            if s.idle > 0 && (s.queue.has_ready() || s.running == 0) {
+                wake.notify_all();
+            }
+        } else if s.running == 0 {
+            // Nothing ready and nothing running: every node is done (or blocked and
+            // recorded as skipped by take_runnable).
+            if s.idle > 0 {
+                wake.notify_all();
+            }
+            break;
+        } else {
+            s.idle += 1;
+            s = wake.wait(s).unwrap_or_else(|p| p.into_inner());
+            s.idle -= 1;
+        }
+    }
+}

@@ -32,95 +32,17 @@ impl Object for AdapterObject {
 
     fn call_method(self: &Arc<Self>, state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
         match method {
-            "get_relation" => {
-                let (positional, kwargs): (&[Value], Kwargs) = from_args(args)?;
-                let arg = |i: usize, name: &str| -> Result<String, Error> {
-                    match positional.get(i) {
-                        Some(v) => Ok(v.to_string()),
-                        None => kwargs.get::<String>(name),
-                    }
-                };
-                let (catalog, schema, identifier) =
-                    (arg(0, "database")?, arg(1, "schema")?, arg(2, "identifier")?);
-                let Some(db) = database(state)? else {
-                    return Ok(Value::from(()));
-                };
-                let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
-                let found = adapter
-                    .find_relation(&catalog, &schema, &identifier)
-                    .map_err(sql_error)?;
-                Ok(found.map(Value::from_object).unwrap_or(Value::from(())))
-            }
-            "get_columns_in_relation" => {
-                let (relation,): (Value,) = from_args(args)?;
-                let Some(db) = database(state)? else {
-                    return Ok(Value::from_object(MutableList::default()));
-                };
-                let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
-                // As dbt-duckdb: a relation that does not exist has no columns.
-                let columns = match adapter.columns(&relation.to_string()) {
-                    Ok(columns) => columns,
-                    Err(e) if e.to_string().contains("does not exist") => Vec::new(),
-                    Err(e) => return Err(sql_error(e)),
-                };
-                Ok(column_list(columns))
-            }
-            "get_missing_columns" => {
-                // The columns of the first relation that the second lacks (by name, any case).
-                let (from, to): (Value, Value) = from_args(args)?;
-                let Some(db) = database(state)? else {
-                    return Ok(Value::from_object(MutableList::default()));
-                };
-                let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
-                let have: Vec<String> = adapter
-                    .columns(&to.to_string())
-                    .map_err(sql_error)?
-                    .into_iter()
-                    .map(|c| c.name.to_lowercase())
-                    .collect();
-                let missing = adapter
-                    .columns(&from.to_string())
-                    .map_err(sql_error)?
-                    .into_iter()
-                    .filter(|c| !have.contains(&c.name.to_lowercase()))
-                    .collect();
-                Ok(column_list(missing))
-            }
+            "get_relation"
+            | "get_columns_in_relation"
+            | "get_missing_columns"
+            | "already_exists"
+            | "list_relations_without_caching" => catalog_method(state, method, args),
             "load_relation" => {
                 let (relation,): (Value,) = from_args(args)?;
                 load_relation(state, &relation)
             }
-            "already_exists" => {
-                let (schema, identifier): (String, String) = from_args(args)?;
-                let Some(db) = database(state)? else {
-                    return Ok(Value::from(false));
-                };
-                let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
-                let catalog = node_context(state)?.target_database.clone();
-                Ok(Value::from(
-                    adapter
-                        .find_relation(&catalog, &schema, &identifier)
-                        .map_err(sql_error)?
-                        .is_some(),
-                ))
-            }
             "drop_relation" | "truncate_relation" => drop_or_truncate(state, method, args),
             "rename_relation" => rename_relation(state, args),
-            "list_relations_without_caching" => {
-                let (schema_relation,): (Value,) = from_args(args)?;
-                let Some(db) = database(state)? else {
-                    return Ok(Value::from_object(MutableList::default()));
-                };
-                let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
-                let schema = schema_relation.get_attr("schema")?.to_string();
-                let catalog = schema_relation.get_attr("database")?.to_string();
-                let found = adapter
-                    .relations_in_schema(&catalog, &schema)
-                    .map_err(sql_error)?;
-                Ok(Value::from_object(MutableList::from_items(
-                    found.into_iter().map(Value::from_object).collect(),
-                )))
-            }
             "expand_target_column_types" | "cache_added" | "cache_dropped" | "cache_renamed" | "commit" => {
                 Ok(Value::from(""))
             }
@@ -132,6 +54,98 @@ impl Object for AdapterObject {
             "type" => Ok(Value::from(adapter_type(state.lookup("target")))),
             _ => other_method(state, method, args),
         }
+    }
+}
+
+/// The adapter's methods that read the database's catalog: `get_relation`,
+/// `get_columns_in_relation`, `get_missing_columns` (the columns of the first relation that
+/// the second lacks, by name in any case), `already_exists` and
+/// `list_relations_without_caching`. Without a database (parse time): none, no columns, false.
+fn catalog_method(state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
+    match method {
+        "get_relation" => {
+            let (positional, kwargs): (&[Value], Kwargs) = from_args(args)?;
+            let arg = |i: usize, name: &str| -> Result<String, Error> {
+                match positional.get(i) {
+                    Some(v) => Ok(v.to_string()),
+                    None => kwargs.get::<String>(name),
+                }
+            };
+            let (catalog, schema, identifier) =
+                (arg(0, "database")?, arg(1, "schema")?, arg(2, "identifier")?);
+            let Some(db) = database(state)? else {
+                return Ok(Value::from(()));
+            };
+            let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+            let found = adapter
+                .find_relation(&catalog, &schema, &identifier)
+                .map_err(sql_error)?;
+            Ok(found.map(Value::from_object).unwrap_or(Value::from(())))
+        }
+        "get_columns_in_relation" => {
+            let (relation,): (Value,) = from_args(args)?;
+            let Some(db) = database(state)? else {
+                return Ok(Value::from_object(MutableList::default()));
+            };
+            let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+            // As dbt-duckdb: a relation that does not exist has no columns.
+            let columns = match adapter.columns(&relation.to_string()) {
+                Ok(columns) => columns,
+                Err(e) if e.to_string().contains("does not exist") => Vec::new(),
+                Err(e) => return Err(sql_error(e)),
+            };
+            Ok(column_list(columns))
+        }
+        "get_missing_columns" => {
+            let (from, to): (Value, Value) = from_args(args)?;
+            let Some(db) = database(state)? else {
+                return Ok(Value::from_object(MutableList::default()));
+            };
+            let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+            let have: Vec<String> = adapter
+                .columns(&to.to_string())
+                .map_err(sql_error)?
+                .into_iter()
+                .map(|c| c.name.to_lowercase())
+                .collect();
+            let missing = adapter
+                .columns(&from.to_string())
+                .map_err(sql_error)?
+                .into_iter()
+                .filter(|c| !have.contains(&c.name.to_lowercase()))
+                .collect();
+            Ok(column_list(missing))
+        }
+        "already_exists" => {
+            let (schema, identifier): (String, String) = from_args(args)?;
+            let Some(db) = database(state)? else {
+                return Ok(Value::from(false));
+            };
+            let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+            let catalog = node_context(state)?.target_database.clone();
+            Ok(Value::from(
+                adapter
+                    .find_relation(&catalog, &schema, &identifier)
+                    .map_err(sql_error)?
+                    .is_some(),
+            ))
+        }
+        "list_relations_without_caching" => {
+            let (schema_relation,): (Value,) = from_args(args)?;
+            let Some(db) = database(state)? else {
+                return Ok(Value::from_object(MutableList::default()));
+            };
+            let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+            let schema = schema_relation.get_attr("schema")?.to_string();
+            let catalog = schema_relation.get_attr("database")?.to_string();
+            let found = adapter
+                .relations_in_schema(&catalog, &schema)
+                .map_err(sql_error)?;
+            Ok(Value::from_object(MutableList::from_items(
+                found.into_iter().map(Value::from_object).collect(),
+            )))
+        }
+        _ => Err(unknown_method(method)),
     }
 }
 
@@ -274,44 +288,7 @@ fn column_list(columns: Vec<crate::adapter::Column>) -> Value {
 fn other_method(state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
     let columns = column_list;
     match method {
-        // At parse time there is no database: schemas are made and dropped only when run.
-        "create_schema" | "drop_schema" => {
-            let (relation,): (Value,) = from_args(args)?;
-            let part = |k: &str| -> Result<String, Error> {
-                let v = relation.get_attr(k)?;
-                Ok(if v.is_undefined() || v.is_none() {
-                    String::new()
-                } else {
-                    v.to_string()
-                })
-            };
-            let (catalog, schema) = (part("database")?, part("schema")?);
-            let Some(db) = database(state)? else {
-                return Ok(Value::from(""));
-            };
-            let catalog = if catalog.is_empty() {
-                node_context(state)?.target_database.clone()
-            } else {
-                catalog
-            };
-            let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
-            match method {
-                "create_schema" => adapter.ensure_schema(&catalog, &schema),
-                _ => adapter.drop_schema(&catalog, &schema),
-            }
-            .map_err(sql_error)?;
-            Ok(Value::from(""))
-        }
-        "check_schema_exists" => {
-            let (catalog, schema): (String, String) = from_args(args)?;
-            let Some(db) = database(state)? else {
-                return Ok(Value::from(false));
-            };
-            let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
-            Ok(Value::from(
-                adapter.schema_exists(&catalog, &schema).map_err(sql_error)?,
-            ))
-        }
+        "create_schema" | "drop_schema" | "check_schema_exists" => schema_method(state, method, args),
         "get_columns_in_table" | "get_column_schema_from_query" => {
             let sql = match method {
                 "get_columns_in_table" => {
@@ -368,10 +345,60 @@ fn other_method(state: &State, method: &str, args: &[Value]) -> Result<Value, Er
             .and_then(|t| t.get_attr("external_root").ok())
             .filter(|v| !v.is_undefined() && !v.is_none())
             .unwrap_or(Value::from("."))),
-        _ => Err(Error::new(
-            ErrorKind::UnknownMethod,
-            format!("adapter.{method} is not available in Mallard"),
-        )),
+        _ => Err(unknown_method(method)),
+    }
+}
+
+/// The error for an adapter method Mallard does not have.
+fn unknown_method(method: &str) -> Error {
+    Error::new(
+        ErrorKind::UnknownMethod,
+        format!("adapter.{method} is not available in Mallard"),
+    )
+}
+
+/// `adapter.create_schema(r)`, `drop_schema(r)` and `check_schema_exists(db, schema)`. At
+/// parse time there is no database: schemas are made and dropped only when run.
+fn schema_method(state: &State, method: &str, args: &[Value]) -> Result<Value, Error> {
+    match method {
+        "create_schema" | "drop_schema" => {
+            let (relation,): (Value,) = from_args(args)?;
+            let part = |k: &str| -> Result<String, Error> {
+                let v = relation.get_attr(k)?;
+                Ok(if v.is_undefined() || v.is_none() {
+                    String::new()
+                } else {
+                    v.to_string()
+                })
+            };
+            let (catalog, schema) = (part("database")?, part("schema")?);
+            let Some(db) = database(state)? else {
+                return Ok(Value::from(""));
+            };
+            let catalog = if catalog.is_empty() {
+                node_context(state)?.target_database.clone()
+            } else {
+                catalog
+            };
+            let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+            match method {
+                "create_schema" => adapter.ensure_schema(&catalog, &schema),
+                _ => adapter.drop_schema(&catalog, &schema),
+            }
+            .map_err(sql_error)?;
+            Ok(Value::from(""))
+        }
+        "check_schema_exists" => {
+            let (catalog, schema): (String, String) = from_args(args)?;
+            let Some(db) = database(state)? else {
+                return Ok(Value::from(false));
+            };
+            let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
+            Ok(Value::from(
+                adapter.schema_exists(&catalog, &schema).map_err(sql_error)?,
+            ))
+        }
+        _ => Err(unknown_method(method)),
     }
 }
 

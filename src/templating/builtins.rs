@@ -163,6 +163,28 @@ pub fn add_to(env: &mut Environment<'static>) {
         _ => Ok(Value::from_object(MutableList::default())),
     });
     env.add_function("set_strict", distinct);
+    add_json_and_yaml(env);
+    env.add_filter("round", round);
+    // dbt's filters that turn rendered text into values: in the text environment dbt renders
+    // SQL with, each passes its value through unchanged (`TEXT_FILTERS` of dbt_common); the
+    // text is read as a value afterwards where dbt renders natively (YAML, configs).
+    for name in ["as_native", "as_bool", "as_number", "as_text"] {
+        env.add_filter(name, |v: Value| v);
+    }
+    env.add_function("local_md5", |text: String| -> Value {
+        use md5::{Digest, Md5};
+        let digest = Md5::digest(text.as_bytes());
+        Value::from(digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    });
+    env.add_function("print", |args: Rest<Value>| -> Value {
+        let text: Vec<String> = args.iter().map(|v| v.to_string()).collect();
+        println!("{}", crate::log::scrub(&text.join(" ")));
+        Value::from("")
+    });
+}
+
+/// dbt's `tojson` (function and filter), `fromjson`, `toyaml` and `fromyaml`.
+fn add_json_and_yaml(env: &mut Environment<'static>) {
     env.add_function("tojson", |value: Value, kwargs: Kwargs| -> Result<Value, Error> {
         let sort_keys: Option<bool> = kwargs.get("sort_keys")?;
         kwargs.assert_all_used()?;
@@ -215,55 +237,39 @@ pub fn add_to(env: &mut Environment<'static>) {
             }
         },
     );
-    // Jinja2's `round(value, precision=0, method='common')`: `common` is Python's `round()`
-    // (half to even; an integer or boolean stays an integer), `ceil` and `floor` give a float
-    // (`math.floor(value * 10**precision) / 10**precision`), as Jinja2 computes them.
-    env.add_filter(
-        "round",
-        |value: Value, precision: Option<i32>, method: Option<String>| -> Result<Value, Error> {
-            let method = method.as_deref().unwrap_or("common");
-            let integer = value.is_integer() || value.kind() == minijinja::value::ValueKind::Bool;
-            if method == "common" && integer {
-                return Ok(Value::from(
-                    i64::try_from(value.clone()).unwrap_or(i64::from(value.is_true())),
-                ));
-            }
-            let value = match value.kind() {
-                minijinja::value::ValueKind::Bool => f64::from(u8::from(value.is_true())),
-                _ => f64::try_from(value)?,
-            };
-            let scale = 10f64.powi(precision.unwrap_or(0));
-            let x = value * scale;
-            let rounded = match method {
-                "common" => x.round_ties_even(),
-                "ceil" => x.ceil(),
-                "floor" => x.floor(),
-                other => {
-                    return Err(Error::new(
-                        ErrorKind::InvalidOperation,
-                        format!("round: method must be common, ceil or floor, not `{other}`"),
-                    ))
-                }
-            };
-            Ok(Value::from(rounded / scale))
-        },
-    );
-    // dbt's filters that turn rendered text into values: in the text environment dbt renders
-    // SQL with, each passes its value through unchanged (`TEXT_FILTERS` of dbt_common); the
-    // text is read as a value afterwards where dbt renders natively (YAML, configs).
-    for name in ["as_native", "as_bool", "as_number", "as_text"] {
-        env.add_filter(name, |v: Value| v);
+}
+
+/// Jinja2's `round(value, precision=0, method='common')` filter: `common` is Python's
+/// `round()` (half to even; an integer or boolean stays an integer), `ceil` and `floor` give a
+/// float (`math.floor(value * 10**precision) / 10**precision`), as Jinja2 computes them.
+///
+/// Errors: a value that is not a number; a method other than those three.
+fn round(value: Value, precision: Option<i32>, method: Option<String>) -> Result<Value, Error> {
+    let method = method.as_deref().unwrap_or("common");
+    let integer = value.is_integer() || value.kind() == minijinja::value::ValueKind::Bool;
+    if method == "common" && integer {
+        return Ok(Value::from(
+            i64::try_from(value.clone()).unwrap_or(i64::from(value.is_true())),
+        ));
     }
-    env.add_function("local_md5", |text: String| -> Value {
-        use md5::{Digest, Md5};
-        let digest = Md5::digest(text.as_bytes());
-        Value::from(digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
-    });
-    env.add_function("print", |args: Rest<Value>| -> Value {
-        let text: Vec<String> = args.iter().map(|v| v.to_string()).collect();
-        println!("{}", crate::log::scrub(&text.join(" ")));
-        Value::from("")
-    });
+    let value = match value.kind() {
+        minijinja::value::ValueKind::Bool => f64::from(u8::from(value.is_true())),
+        _ => f64::try_from(value)?,
+    };
+    let scale = 10f64.powi(precision.unwrap_or(0));
+    let x = value * scale;
+    let rounded = match method {
+        "common" => x.round_ties_even(),
+        "ceil" => x.ceil(),
+        "floor" => x.floor(),
+        other => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("round: method must be common, ceil or floor, not `{other}`"),
+            ))
+        }
+    };
+    Ok(Value::from(rounded / scale))
 }
 
 /// `value` as Python's `json.dumps` writes it: `", "` and `": "` separators, non-ASCII

@@ -53,28 +53,7 @@ pub fn add_to(env: &mut Environment<'static>) {
         not_iterable(&v)?;
         minijinja::filters::reverse(&v)
     });
-    env.add_filter(
-        "format",
-        |v: Value, args: Rest<Value>, kwargs: Kwargs| -> Result<String, Error> {
-            // Jinja2's `format(*args, **kwargs)`: `str(value) % args` (or `% kwargs`).
-            let names: Vec<String> = kwargs.args().map(str::to_string).collect();
-            let values = if names.is_empty() {
-                Value::from_object(Tuple(args.0))
-            } else if args.is_empty() {
-                let entries = names
-                    .iter()
-                    .map(|n| Ok((Value::from(n.as_str()), kwargs.get::<Value>(n)?)))
-                    .collect::<Result<_, Error>>()?;
-                Value::from_object(super::mutable::MutableDict::from_entries(entries))
-            } else {
-                return Err(Error::new(
-                    ErrorKind::InvalidOperation,
-                    "format: positional and keyword arguments cannot be mixed",
-                ));
-            };
-            super::pyformat::percent_format(&str_of(&v), &values)
-        },
-    );
+    env.add_filter("format", format);
     env.add_filter("groupby", groupby);
     env.add_filter(
         "sort",
@@ -94,6 +73,13 @@ pub fn add_to(env: &mut Environment<'static>) {
         py_repr(&sorted_keys(&v), &mut out);
         out
     });
+    add_tests(env);
+}
+
+/// Jinja2's tests as Python runs them: `divisibleby`, `even`, `odd` (numbers and booleans
+/// only), `number`, `callable`, `lower`, `upper`, `sequence`, `iterable`, and the comparisons
+/// with booleans compared as the integers they are in Python.
+fn add_tests(env: &mut Environment<'static>) {
     // `value % n == 0`: only numbers (and booleans) can be divided, as in Python.
     let remainder = |v: &Value, n: i64| -> Result<f64, Error> {
         match as_int(v).kind() {
@@ -149,6 +135,29 @@ pub fn add_to(env: &mut Environment<'static>) {
     for name in ["ge", ">="] {
         env.add_test(name, |a: Value, b: Value| compare(&a, &b).map(Ordering::is_ge));
     }
+}
+
+/// Jinja2's `format(*args, **kwargs)` filter: `str(value) % args` (or `% kwargs`).
+///
+/// Errors: positional and keyword arguments mixed; the formatting's own (see
+/// [`super::pyformat::percent_format`]).
+fn format(v: Value, args: Rest<Value>, kwargs: Kwargs) -> Result<String, Error> {
+    let names: Vec<String> = kwargs.args().map(str::to_string).collect();
+    let values = if names.is_empty() {
+        Value::from_object(Tuple(args.0))
+    } else if args.is_empty() {
+        let entries = names
+            .iter()
+            .map(|n| Ok((Value::from(n.as_str()), kwargs.get::<Value>(n)?)))
+            .collect::<Result<_, Error>>()?;
+        Value::from_object(super::mutable::MutableDict::from_entries(entries))
+    } else {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "format: positional and keyword arguments cannot be mixed",
+        ));
+    };
+    super::pyformat::percent_format(&str_of(&v), &values)
 }
 
 /// Errors: `v` is none, a boolean or a number, which Python cannot iterate.

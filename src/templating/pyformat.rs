@@ -14,7 +14,6 @@ use super::pyrepr::{py_repr, str_of as text};
 /// Errors: too few or too many values, a number conversion of a value that is not a number, an
 /// unknown conversion, as Python raises them.
 pub fn percent_format(fmt: &str, args: &Value) -> Result<String, Error> {
-    let fail = |m: &str| Error::new(ErrorKind::InvalidOperation, m.to_string());
     let positional: Option<Vec<Value>> = match args.downcast_object_ref::<Tuple>() {
         Some(t) => Some(t.0.clone()),
         None if args.kind() == ValueKind::Map => None,
@@ -28,38 +27,12 @@ pub fn percent_format(fmt: &str, args: &Value) -> Result<String, Error> {
             out.push(c);
             continue;
         }
-        let mut name = None;
-        if chars.peek() == Some(&'(') {
-            chars.next();
-            let key: String = chars.by_ref().take_while(|&c| c != ')').collect();
-            name = Some(key);
-        }
-        let mut flags = String::new();
-        while let Some(&f) = chars.peek().filter(|f| "-+ 0#".contains(**f)) {
-            flags.push(f);
-            chars.next();
-        }
-        let mut width = String::new();
-        while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-            width.push(d);
-            chars.next();
-        }
-        let mut precision: Option<usize> = None;
-        if chars.peek() == Some(&'.') {
-            chars.next();
-            let mut p = String::new();
-            while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-                p.push(d);
-                chars.next();
-            }
-            precision = Some(p.parse().unwrap_or(0));
-        }
-        let conversion = chars.next().ok_or_else(|| fail("incomplete format"))?;
-        if conversion == '%' {
+        let spec = Spec::read(&mut chars)?;
+        if spec.conversion == '%' {
             out.push('%');
             continue;
         }
-        let value = match (&name, &positional) {
+        let value = match (&spec.name, &positional) {
             (Some(key), _) => args
                 .get_item(&Value::from(key.as_str()))
                 .ok()
@@ -75,6 +48,76 @@ pub fn percent_format(fmt: &str, args: &Value) -> Result<String, Error> {
             }
             (None, None) => args.clone(),
         };
+        out.push_str(&spec.padded(spec.convert(&value)?));
+    }
+    if let Some(values) = &positional {
+        if next < values.len() && args.downcast_object_ref::<Tuple>().is_some() {
+            return Err(fail("not all arguments converted during string formatting"));
+        }
+        if next == 0 && !values.is_empty() && args.downcast_object_ref::<Tuple>().is_none() {
+            return Err(fail("not all arguments converted during string formatting"));
+        }
+    }
+    Ok(out)
+}
+
+/// An error of `%` formatting, as Python's TypeError/ValueError text.
+fn fail(m: &str) -> Error {
+    Error::new(ErrorKind::InvalidOperation, m.to_string())
+}
+
+/// One conversion specifier after its `%`: `%(name)-08.3f` is name `name`, flags `-0`, width
+/// 8, precision 3, conversion `f`.
+struct Spec {
+    name: Option<String>,
+    flags: String,
+    width: usize,
+    precision: Option<usize>,
+    conversion: char,
+}
+
+impl Spec {
+    /// Reads a specifier from `chars` (just past its `%`). Errors when the text ends first.
+    fn read(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<Spec, Error> {
+        let mut name = None;
+        if chars.peek() == Some(&'(') {
+            chars.next();
+            let key: String = chars.by_ref().take_while(|&c| c != ')').collect();
+            name = Some(key);
+        }
+        let mut flags = String::new();
+        while let Some(&f) = chars.peek().filter(|f| "-+ 0#".contains(**f)) {
+            flags.push(f);
+            chars.next();
+        }
+        let digits = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| {
+            let mut n = String::new();
+            while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                n.push(d);
+                chars.next();
+            }
+            n.parse().unwrap_or(0)
+        };
+        let width = digits(chars);
+        let mut precision: Option<usize> = None;
+        if chars.peek() == Some(&'.') {
+            chars.next();
+            precision = Some(digits(chars));
+        }
+        let conversion = chars.next().ok_or_else(|| fail("incomplete format"))?;
+        Ok(Spec {
+            name,
+            flags,
+            width,
+            precision,
+            conversion,
+        })
+    }
+
+    /// `value` converted (before the sign flags and the width). Errors: a number conversion
+    /// of a value that is not a number; an unknown conversion.
+    fn convert(&self, value: &Value) -> Result<String, Error> {
+        let (conversion, precision) = (self.conversion, self.precision);
         let number = || -> Result<f64, Error> {
             if value.kind() == ValueKind::Bool {
                 return Ok(if value.is_true() { 1.0 } else { 0.0 });
@@ -86,11 +129,11 @@ pub fn percent_format(fmt: &str, args: &Value) -> Result<String, Error> {
                 ))
             })
         };
-        let mut text = match conversion {
-            's' => text(&value),
+        Ok(match conversion {
+            's' => text(value),
             'r' | 'a' => {
                 let mut s = String::new();
-                py_repr(&value, &mut s);
+                py_repr(value, &mut s);
                 s
             }
             'd' | 'i' | 'u' => format!("{}", number()?.trunc() as i128),
@@ -114,9 +157,15 @@ pub fn percent_format(fmt: &str, args: &Value) -> Result<String, Error> {
                     .unwrap_or_default(),
             },
             other => return Err(fail(&format!("unsupported format character '{other}'"))),
-        };
+        })
+    }
+
+    /// `text` with the precision of `%s`/`%r` (a cut), the sign flags of numbers, and the
+    /// width (left-aligned with `-`, zero-padded after the sign with `0`).
+    fn padded(&self, mut text: String) -> String {
+        let (flags, conversion) = (&self.flags, self.conversion);
         if conversion == 's' || conversion == 'r' {
-            if let Some(p) = precision {
+            if let Some(p) = self.precision {
                 text = text.chars().take(p).collect();
             }
         } else if flags.contains('+') && !text.starts_with('-') {
@@ -124,10 +173,9 @@ pub fn percent_format(fmt: &str, args: &Value) -> Result<String, Error> {
         } else if flags.contains(' ') && !text.starts_with('-') {
             text.insert(0, ' ');
         }
-        let width: usize = width.parse().unwrap_or(0);
         let len = text.chars().count();
-        if len < width {
-            let pad = width - len;
+        if len < self.width {
+            let pad = self.width - len;
             if flags.contains('-') {
                 text.push_str(&" ".repeat(pad));
             } else if flags.contains('0') && !matches!(conversion, 's' | 'r' | 'c') {
@@ -137,17 +185,8 @@ pub fn percent_format(fmt: &str, args: &Value) -> Result<String, Error> {
                 text.insert_str(0, &" ".repeat(pad));
             }
         }
-        out.push_str(&text);
+        text
     }
-    if let Some(values) = &positional {
-        if next < values.len() && args.downcast_object_ref::<Tuple>().is_some() {
-            return Err(fail("not all arguments converted during string formatting"));
-        }
-        if next == 0 && !values.is_empty() && args.downcast_object_ref::<Tuple>().is_none() {
-            return Err(fail("not all arguments converted during string formatting"));
-        }
-    }
-    Ok(out)
 }
 
 /// Rust's `1.5e3` exponent written as Python writes it: `1.5e+03`.

@@ -177,51 +177,8 @@ impl Pattern {
                         .into_owned(),
                 )
             }
-            "split" => {
-                let s = text(0)?;
-                let s = s.as_str();
-                let maxsplit = count_arg(1, "maxsplit")?;
-                let mut parts = Vec::new();
-                let mut last = 0;
-                for (n, caps) in self.regex.captures_iter(s).enumerate() {
-                    if maxsplit > 0 && n >= maxsplit {
-                        break;
-                    }
-                    let caps = caps.map_err(failed)?;
-                    let m = caps.get(0).expect("group 0 always matches");
-                    parts.push(Value::from(&s[last..m.start()]));
-                    // Python also returns the groups of each separator.
-                    for i in 1..caps.len() {
-                        parts.push(
-                            caps.get(i)
-                                .map(|g| Value::from(g.as_str()))
-                                .unwrap_or(Value::from(())),
-                        );
-                    }
-                    last = m.end();
-                }
-                parts.push(Value::from(&s[last..]));
-                Value::from(parts)
-            }
-            "findall" => {
-                let s = text(0)?;
-                let s = s.as_str();
-                let groups = self.regex.captures_len() - 1;
-                let mut found = Vec::new();
-                for c in self.regex.captures_iter(s) {
-                    let c = c.map_err(failed)?;
-                    found.push(match groups {
-                        0 => Value::from(c.get(0).map_or("", |m| m.as_str())),
-                        1 => Value::from(c.get(1).map_or("", |m| m.as_str())),
-                        _ => Value::from(
-                            (1..=groups)
-                                .map(|i| Value::from(c.get(i).map_or("", |m| m.as_str())))
-                                .collect::<Vec<_>>(),
-                        ),
-                    });
-                }
-                Value::from(found)
-            }
+            "split" => self.split(&text(0)?, count_arg(1, "maxsplit")?).map_err(failed)?,
+            "findall" => self.findall(&text(0)?).map_err(failed)?,
             _ => {
                 return Err(Error::new(
                     ErrorKind::UnknownMethod,
@@ -230,6 +187,52 @@ impl Pattern {
             }
         };
         Ok(out)
+    }
+
+    /// Python's `re.split(pattern, s, maxsplit)`: the parts between matches (at most
+    /// `maxsplit` splits, 0 for all), each separator's groups between them.
+    fn split(&self, s: &str, maxsplit: usize) -> Result<Value, fancy_regex::Error> {
+        let mut parts = Vec::new();
+        let mut last = 0;
+        for (n, caps) in self.regex.captures_iter(s).enumerate() {
+            if maxsplit > 0 && n >= maxsplit {
+                break;
+            }
+            let caps = caps?;
+            let m = caps.get(0).expect("group 0 always matches");
+            parts.push(Value::from(&s[last..m.start()]));
+            // Python also returns the groups of each separator.
+            for i in 1..caps.len() {
+                parts.push(
+                    caps.get(i)
+                        .map(|g| Value::from(g.as_str()))
+                        .unwrap_or(Value::from(())),
+                );
+            }
+            last = m.end();
+        }
+        parts.push(Value::from(&s[last..]));
+        Ok(Value::from(parts))
+    }
+
+    /// Python's `re.findall(pattern, s)`: each match's text, its one group's, or a list of
+    /// its groups' when it has several.
+    fn findall(&self, s: &str) -> Result<Value, fancy_regex::Error> {
+        let groups = self.regex.captures_len() - 1;
+        let mut found = Vec::new();
+        for c in self.regex.captures_iter(s) {
+            let c = c?;
+            found.push(match groups {
+                0 => Value::from(c.get(0).map_or("", |m| m.as_str())),
+                1 => Value::from(c.get(1).map_or("", |m| m.as_str())),
+                _ => Value::from(
+                    (1..=groups)
+                        .map(|i| Value::from(c.get(i).map_or("", |m| m.as_str())))
+                        .collect::<Vec<_>>(),
+                ),
+            });
+        }
+        Ok(Value::from(found))
     }
 }
 

@@ -333,57 +333,30 @@ pub(super) fn wrap_literals(body: &str) -> String {
         match c {
             '\'' | '"' => {
                 string_operand = Some(out.len());
-                out.push(c);
-                while let Some((_, d)) = chars.next() {
-                    out.push(d);
-                    if d == '\\' {
-                        if let Some((_, e)) = chars.next() {
-                            out.push(e);
-                        }
-                    } else if d == c {
-                        break;
-                    }
-                }
+                copy_string(c, &mut chars, &mut out);
                 after_operand = true;
             }
-            '[' | '{' => {
-                let literal = !after_operand || c == '{';
-                if literal {
+            '[' | '{' | '(' => {
+                // `[..]` where an operand starts and every `{..}` are literals; `(a, b)`,
+                // `(a,)` and `()` where an operand starts are tuples.
+                let wrapper = match c {
+                    '[' if !after_operand => Some("mallard_list("),
+                    '{' => Some("mallard_dict("),
+                    '(' if !after_operand && is_tuple(&body[at + 1..]) => Some("mallard_tuple("),
+                    _ => None,
+                };
+                if let Some(call) = wrapper {
                     // `x in['a']`: the call must not join the word before it.
                     if out.ends_with(|p: char| p.is_alphanumeric() || p == '_') {
                         out.push(' ');
                     }
-                    out.push_str(if c == '[' {
-                        "mallard_list("
-                    } else {
-                        "mallard_dict("
-                    });
+                    out.push_str(call);
                 }
                 out.push(c);
-                stack.push(literal);
+                stack.push(wrapper.is_some());
                 after_operand = false;
             }
-            ']' | '}' => {
-                out.push(c);
-                if stack.pop() == Some(true) {
-                    out.push(')');
-                }
-                after_operand = true;
-            }
-            '(' => {
-                // `(a, b)`, `(a,)` and `()` where an operand starts are tuples.
-                let tuple = !after_operand && is_tuple(&body[at + 1..]);
-                if tuple {
-                    if out.ends_with(|p: char| p.is_alphanumeric() || p == '_') {
-                        out.push(' ');
-                    }
-                    out.push_str("mallard_tuple(");
-                }
-                out.push(c);
-                stack.push(tuple);
-                after_operand = false;
-            }
-            ')' => {
+            ']' | '}' | ')' => {
                 out.push(c);
                 if stack.pop() == Some(true) {
                     out.push(')');
@@ -401,6 +374,22 @@ pub(super) fn wrap_literals(body: &str) -> String {
         }
     }
     out
+}
+
+/// Copies a string literal opened by `quote` (just read from `chars`) to `out`: the quote,
+/// then the rest from `chars`, escapes included, through its closing quote.
+fn copy_string(quote: char, chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>, out: &mut String) {
+    out.push(quote);
+    while let Some((_, d)) = chars.next() {
+        out.push(d);
+        if d == '\\' {
+            if let Some((_, e)) = chars.next() {
+                out.push(e);
+            }
+        } else if d == quote {
+            break;
+        }
+    }
 }
 
 /// The index of the bracket closing the one at `open` (skipping strings).

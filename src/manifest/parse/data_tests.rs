@@ -68,48 +68,12 @@ impl Parser<'_> {
         column: Option<&str>,
         yml_file: &str,
     ) -> Result<()> {
-        const BUILT_IN: &[&str] = &["not_null", "unique", "accepted_values", "relationships"];
-        let custom = templating::generic_test_macro(self.env, &def.test_name).is_some();
-        if !BUILT_IN.contains(&def.test_name.as_str()) && !custom {
-            let known: Vec<String> = self
-                .env
-                .globals()
-                .filter_map(|(g, _)| g.strip_prefix("test_").map(str::to_string))
-                .chain(BUILT_IN.iter().map(|s| s.to_string()))
-                .collect();
-            let mut d =
-                Diagnostic::new(format!("unknown data test `{}`", def.test_name)).at(def.location.clone());
-            d = match did_you_mean(&def.test_name, known.iter().map(String::as_str)) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
-                None => d.help("define it with `{% test name(model, column_name) %} ... {% endtest %}` in `tests/generic/` or `macros/`, or install the package that has it"),
-            };
-            return Err(d.into());
-        }
+        let custom = self.test_macro_exists(def)?;
         let mut kwargs = def.kwargs.clone();
         if let Some(c) = column {
             kwargs.insert("column_name".into(), Value::from(c));
         }
-        let required: &[&str] = match def.test_name.as_str() {
-            "accepted_values" => &["values"],
-            "relationships" => &["to", "field"],
-            _ => &[],
-        };
-        // The built-in tests need a column; a custom test takes what its macro declares.
-        let needs_column = BUILT_IN.contains(&def.test_name.as_str()) && !kwargs.contains_key("column_name");
-        for r in required.iter().chain(if needs_column {
-            &["column_name"][..]
-        } else {
-            &[][..]
-        }) {
-            if !kwargs.contains_key(*r) {
-                return Err(Diagnostic::new(format!(
-                    "data test `{}` on `{target_name}` needs the argument `{r}`",
-                    def.test_name
-                ))
-                .at(def.location.clone())
-                .into());
-            }
-        }
+        check_arguments(def, &kwargs, target_name)?;
         let is_source = target_id.starts_with("source.");
         // `dbt_utils.expression_is_true` is named `dbt_utils_expression_is_true_...`, as in dbt.
         let test_name = def.test_name.replace('.', "_");
@@ -145,14 +109,7 @@ impl Parser<'_> {
             for layer in &recorded.configs {
                 config.merge(layer);
             }
-            refs.extend(recorded.refs.into_iter().map(|r| Located {
-                value: r,
-                location: def.location.clone(),
-            }));
-            sources.extend(recorded.sources.into_iter().map(|s| Located {
-                value: s,
-                location: def.location.clone(),
-            }));
+            add_located(&mut refs, &mut sources, recorded, def);
         }
         config.merge(&self.rendered_config(&def.config, &def.location.file)?);
         if !config.enabled() {
@@ -160,39 +117,15 @@ impl Parser<'_> {
         }
         // The `to:` of a relationships test is Jinja (`ref('customers')`): record its calls.
         if let Some(to) = kwargs.get("to").and_then(Value::as_str).filter(|_| !custom) {
-            let (_, rec) = templating::eval_expression(self.env, to, self.parse_context()).map_err(|e| {
-                Diagnostic::new(format!(
-                    "cannot read `to: {to}` of `{name}`: {}",
-                    e.detail().unwrap_or(&e.to_string())
-                ))
-                .at(def.location.clone())
-                .help("write `to: ref('model_name')` or `to: source('source_name', 'table_name')`")
-            })?;
-            refs.extend(rec.refs.into_iter().map(|r| Located {
-                value: r,
-                location: def.location.clone(),
-            }));
-            sources.extend(rec.sources.into_iter().map(|s| Located {
-                value: s,
-                location: def.location.clone(),
-            }));
+            let rec = self.relationships_to(to, &name, def)?;
+            add_located(&mut refs, &mut sources, rec, def);
         }
         let kwargs_text = kwargs
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(", ");
-        // As dbt records them: the test's macro, and `get_where_subquery` that wraps its
-        // model (not for `unique` and `not_null`, which dbt builds without rendering).
-        let macro_name = format!("test_{bare_name}");
-        let macro_package = namespace
-            .map(str::to_string)
-            .or_else(|| self.macro_packages.get(&macro_name).cloned())
-            .unwrap_or_else(|| "dbt".to_string());
-        let mut depends_on_macros = vec![format!("macro.{macro_package}.{macro_name}")];
-        if !matches!(def.test_name.as_str(), "unique" | "not_null") {
-            depends_on_macros.push("macro.dbt.get_where_subquery".to_string());
-        }
+        let depends_on_macros = self.test_macros(namespace, bare_name);
         // Its alias: a custom `name:`, else the (shortened) generated name.
         let alias = def.custom_name.as_deref().unwrap_or(&short);
         let audit_relation = Some(self.relation(&config, alias, || {
@@ -219,6 +152,60 @@ impl Parser<'_> {
             ..Node::new(ResourceType::Test, unique_id, name, self.project.name.clone())
         }));
         Ok(())
+    }
+
+    /// Whether data test `def` is a custom generic test (a `{% test %}` macro) rather than one
+    /// of dbt's four built-in ones. Errors on a test that is neither, with a did-you-mean.
+    fn test_macro_exists(&self, def: &TestDef) -> Result<bool> {
+        const BUILT_IN: &[&str] = &["not_null", "unique", "accepted_values", "relationships"];
+        let custom = templating::generic_test_macro(self.env, &def.test_name).is_some();
+        if !BUILT_IN.contains(&def.test_name.as_str()) && !custom {
+            let known: Vec<String> = self
+                .env
+                .globals()
+                .filter_map(|(g, _)| g.strip_prefix("test_").map(str::to_string))
+                .chain(BUILT_IN.iter().map(|s| s.to_string()))
+                .collect();
+            let mut d =
+                Diagnostic::new(format!("unknown data test `{}`", def.test_name)).at(def.location.clone());
+            d = match did_you_mean(&def.test_name, known.iter().map(String::as_str)) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help("define it with `{% test name(model, column_name) %} ... {% endtest %}` in `tests/generic/` or `macros/`, or install the package that has it"),
+            };
+            return Err(d.into());
+        }
+        Ok(custom)
+    }
+
+    /// The macros a generic test depends on, as dbt records them: the test's macro (of
+    /// `namespace`, else the package defining `test_<bare_name>`, else dbt), and
+    /// `get_where_subquery` that wraps its model (not for `unique` and `not_null`, which dbt
+    /// builds without rendering).
+    fn test_macros(&self, namespace: Option<&str>, bare_name: &str) -> Vec<String> {
+        let macro_name = format!("test_{bare_name}");
+        let macro_package = namespace
+            .map(str::to_string)
+            .or_else(|| self.macro_packages.get(&macro_name).cloned())
+            .unwrap_or_else(|| "dbt".to_string());
+        let mut depends_on_macros = vec![format!("macro.{macro_package}.{macro_name}")];
+        if !matches!(bare_name, "unique" | "not_null") || namespace.is_some() {
+            depends_on_macros.push("macro.dbt.get_where_subquery".to_string());
+        }
+        depends_on_macros
+    }
+
+    /// What the `to:` of a relationships test (Jinja: `ref('customers')`) calls, rendered in
+    /// the parse phase. Errors at the test's line when it does not render.
+    fn relationships_to(&self, to: &str, name: &str, def: &TestDef) -> Result<templating::Recorded> {
+        let (_, rec) = templating::eval_expression(self.env, to, self.parse_context()).map_err(|e| {
+            Diagnostic::new(format!(
+                "cannot read `to: {to}` of `{name}`: {}",
+                e.detail().unwrap_or(&e.to_string())
+            ))
+            .at(def.location.clone())
+            .help("write `to: ref('model_name')` or `to: source('source_name', 'table_name')`")
+        })?;
+        Ok(rec)
     }
 
     /// What rendering custom generic test `def` in the parse phase records: its arguments
@@ -298,4 +285,52 @@ fn where_subquery(target_id: &str) -> String {
         },
     };
     format!("{{{{ get_where_subquery({target}) }}}}")
+}
+
+/// Adds the refs and sources `recorded` while rendering part of test `def`, located at the
+/// test's line.
+fn add_located(
+    refs: &mut Vec<Located<templating::RefCall>>,
+    sources: &mut Vec<Located<(String, String)>>,
+    recorded: Recorded,
+    def: &TestDef,
+) {
+    let at = |value| Located {
+        value,
+        location: def.location.clone(),
+    };
+    refs.extend(recorded.refs.into_iter().map(at));
+    sources.extend(recorded.sources.into_iter().map(|value| Located {
+        value,
+        location: def.location.clone(),
+    }));
+}
+
+/// Errors when a built-in data test lacks an argument it needs: `values` of accepted_values,
+/// `to` and `field` of relationships, and a column for all four (a custom test takes what
+/// its macro declares).
+fn check_arguments(def: &TestDef, kwargs: &Map<String, Value>, target_name: &str) -> Result<()> {
+    const BUILT_IN: &[&str] = &["not_null", "unique", "accepted_values", "relationships"];
+    let required: &[&str] = match def.test_name.as_str() {
+        "accepted_values" => &["values"],
+        "relationships" => &["to", "field"],
+        _ => &[],
+    };
+    // The built-in tests need a column; a custom test takes what its macro declares.
+    let needs_column = BUILT_IN.contains(&def.test_name.as_str()) && !kwargs.contains_key("column_name");
+    for r in required.iter().chain(if needs_column {
+        &["column_name"][..]
+    } else {
+        &[][..]
+    }) {
+        if !kwargs.contains_key(*r) {
+            return Err(Diagnostic::new(format!(
+                "data test `{}` on `{target_name}` needs the argument `{r}`",
+                def.test_name
+            ))
+            .at(def.location.clone())
+            .into());
+        }
+    }
+    Ok(())
 }

@@ -4,6 +4,36 @@
 use super::*;
 
 impl Parser<'_> {
+    /// Records the `{% docs name %}` blocks of file `f` as `doc.<package>.<name>`.
+    ///
+    /// Errors: a block without its `{% enddocs %}`, at the line of its start.
+    pub(super) fn doc_blocks(&mut self, f: &ProjectFile) -> Result<()> {
+        let mut from = 0;
+        while let Some((start, end, args)) = find_tag(&f.contents, from, "docs") {
+            let Some((close, close_end, _)) = find_tag(&f.contents, end, "enddocs") else {
+                let line = f.contents[..start].matches('\n').count() + 1;
+                return Err(Diagnostic::new(format!(
+                    "`{{% docs {} %}}` has no `{{% enddocs %}}`",
+                    args.trim()
+                ))
+                .at(Location::in_source(
+                    &f.original_file_path,
+                    &f.contents,
+                    line,
+                    None,
+                ))
+                .into());
+            };
+            let id = format!("doc.{}.{}", self.project.name, args.trim());
+            let text = f.contents[end..close].trim().to_string();
+            self.manifest
+                .docs
+                .insert(id, (f.original_file_path.clone(), text));
+            from = close_end;
+        }
+        Ok(())
+    }
+
     /// Renders the descriptions that use `{{ doc('name') }}` (or `doc('package', 'name')`) with
     /// the text of that `{% docs %}` block, as dbt does at parse time.
     ///

@@ -93,29 +93,9 @@ impl Parser<'_> {
         Ok((config, recorded))
     }
 
-    /// Adds model file `f`, rendered by [`Parser::render_model`], to the manifest.
-    pub(super) fn model(
-        &mut self,
-        f: &ProjectFile,
-        id: &ModelId,
-        props: Option<&NodeProps>,
-        config: NodeConfig,
-        recorded: Recorded,
-    ) -> Result<()> {
-        let name = id.name.clone();
-        let unique_id = id.unique_id(&self.project.name);
-        let fqn = id.fqn(self.fqn(f, &name));
-        if !config.enabled() {
-            return Ok(());
-        }
-        if f.contents.trim().is_empty() {
-            return Err(
-                Diagnostic::new(format!("model file `{}` is empty", f.original_file_path))
-                    .at(Location::in_source(&f.original_file_path, "", 1, None))
-                    .help("write a `select` statement in it, or delete the file")
-                    .into(),
-            );
-        }
+    /// Errors when model `name` (file `f`) has a materialization that is neither built in nor
+    /// a `{% materialization %}` of the project or its packages, at its `config()` call.
+    fn check_materialization(&self, name: &str, f: &ProjectFile, config: &NodeConfig) -> Result<()> {
         let materialized = config.materialized().to_string();
         // Looked up only for a materialization that is not built in: a scan of the globals.
         if !BUILT_IN.contains(&materialized.as_str())
@@ -131,22 +111,20 @@ impl Parser<'_> {
             .help("use `view`, `table`, `incremental` or `ephemeral`")
             .into());
         }
-        match &id.version {
-            // Each version is `name.v<v>` for `ref('name', v=...)`; the latest also `name`.
-            Some(v) => {
-                self.claim_name(&format!("{name}.v{v}"), &unique_id, f)?;
-                if id.latest_version.as_ref() == Some(v) {
-                    self.names.insert(
-                        (self.project.name.clone(), name.clone()),
-                        (unique_id.clone(), f.original_file_path.clone()),
-                    );
-                }
-            }
-            None => self.claim_name(&name, &unique_id, f)?,
-        }
-        let relation = self.relation(&config, &id.default_alias(), || {
-            id.with_version(self.node_for_macros("model", &name, &fqn, Some(f), &config))
-        })?;
+        Ok(())
+    }
+
+    /// Warns of what model `name`'s config asks and Mallard does not apply (not silently): an
+    /// external model's `partition_by` outside `options` (dbt-duckdb reads it for DuckLake
+    /// tables alone), and constraints other than an enforced table contract's `not_null`,
+    /// `unique`, `primary_key` and `check` (recorded only).
+    fn warn_of_unapplied_config(
+        &mut self,
+        name: &str,
+        f: &ProjectFile,
+        config: &NodeConfig,
+        props: Option<&NodeProps>,
+    ) {
         // dbt-duckdb partitions an external model's files by `options: {partition_by: ...}`
         // only; a `partition_by` beside it is read by DuckLake tables alone: not silently.
         if config.materialized() == "external"
@@ -158,9 +136,9 @@ impl Parser<'_> {
                 .is_none()
         {
             self.manifest.warnings.push(format!(
-                "model `{name}` ({}) is `external` with `partition_by` outside `options`, which dbt-duckdb does not read for files: it writes one file; put `partition_by` under `options:` to partition them",
-                f.original_file_path
-            ));
+            "model `{name}` ({}) is `external` with `partition_by` outside `options`, which dbt-duckdb does not read for files: it writes one file; put `partition_by` under `options:` to partition them",
+            f.original_file_path
+        ));
         }
         // Not silently: constraints Mallard does not apply (on a view or an incremental model,
         // or a `foreign_key` or `custom` one) are recorded with a warning.
@@ -187,11 +165,54 @@ impl Parser<'_> {
             .collect();
         if !unapplied.is_empty() {
             self.manifest.warnings.push(format!(
-                "model `{name}` ({}) declares constraints Mallard does not apply ({}): only a table with an enforced contract gets `not_null`, `unique`, `primary_key` and `check`; the others are recorded only",
-                f.original_file_path,
-                unapplied.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
-            ));
+            "model `{name}` ({}) declares constraints Mallard does not apply ({}): only a table with an enforced contract gets `not_null`, `unique`, `primary_key` and `check`; the others are recorded only",
+            f.original_file_path,
+            unapplied.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+        ));
         }
+    }
+
+    /// Adds model file `f`, rendered by [`Parser::render_model`], to the manifest.
+    pub(super) fn model(
+        &mut self,
+        f: &ProjectFile,
+        id: &ModelId,
+        props: Option<&NodeProps>,
+        config: NodeConfig,
+        recorded: Recorded,
+    ) -> Result<()> {
+        let name = id.name.clone();
+        let unique_id = id.unique_id(&self.project.name);
+        let fqn = id.fqn(self.fqn(f, &name));
+        if !config.enabled() {
+            return Ok(());
+        }
+        if f.contents.trim().is_empty() {
+            return Err(
+                Diagnostic::new(format!("model file `{}` is empty", f.original_file_path))
+                    .at(Location::in_source(&f.original_file_path, "", 1, None))
+                    .help("write a `select` statement in it, or delete the file")
+                    .into(),
+            );
+        }
+        self.check_materialization(&name, f, &config)?;
+        match &id.version {
+            // Each version is `name.v<v>` for `ref('name', v=...)`; the latest also `name`.
+            Some(v) => {
+                self.claim_name(&format!("{name}.v{v}"), &unique_id, f)?;
+                if id.latest_version.as_ref() == Some(v) {
+                    self.names.insert(
+                        (self.project.name.clone(), name.clone()),
+                        (unique_id.clone(), f.original_file_path.clone()),
+                    );
+                }
+            }
+            None => self.claim_name(&name, &unique_id, f)?,
+        }
+        let relation = self.relation(&config, &id.default_alias(), || {
+            id.with_version(self.node_for_macros("model", &name, &fqn, Some(f), &config))
+        })?;
+        self.warn_of_unapplied_config(&name, f, &config, props);
         let (refs, sources) = located_calls(f, &recorded);
         self.add(Node {
             patch_path: props.map(|p| p.file.clone()),

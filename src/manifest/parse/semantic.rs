@@ -139,68 +139,7 @@ impl Parser<'_> {
             }
         }
         for mut p in pending {
-            let mut nodes: Vec<String> = Vec::new();
-            for (src, table) in &p.sources {
-                let id = self
-                    .manifest
-                    .sources
-                    .values()
-                    .find(|s| s.source_name == *src && s.name == *table)
-                    .map(|s| s.unique_id.clone())
-                    .ok_or_else(|| {
-                        Diagnostic::new(format!(
-                            "source `{src}.{table}` of `{}` is not declared",
-                            p.json["name"]
-                        ))
-                        .at(p.location.clone())
-                    })?;
-                if !nodes.contains(&id) {
-                    nodes.push(id);
-                }
-            }
-            for r in &p.refs {
-                let id = Self::find_named(
-                    &self.names,
-                    &self.root.name,
-                    &p.package,
-                    r.package.as_deref(),
-                    &r.key(),
-                )
-                .ok_or_else(|| {
-                    Diagnostic::new(format!(
-                        "`{}` refers to `{}`, which is not a model or seed of this project",
-                        p.json["name"].as_str().unwrap_or_default(),
-                        r.name
-                    ))
-                    .at(p.location.clone())
-                })?;
-                if !nodes.contains(&id) {
-                    nodes.push(id);
-                }
-            }
-            if p.kind == SemanticKind::Metric {
-                let tp = &p.json["type_params"];
-                let measure_names = tp["input_measures"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|m| m.get("name").and_then(Value::as_str));
-                for m in measure_names {
-                    if let Some(Value::String(id)) = measures.get(m) {
-                        if !nodes.contains(id) {
-                            nodes.push(id.clone());
-                        }
-                    }
-                }
-                for m in tp["metrics"].as_array().into_iter().flatten() {
-                    if let Some(name) = m.get("name").and_then(Value::as_str) {
-                        let id = format!("metric.{}.{name}", p.package);
-                        if !nodes.contains(&id) {
-                            nodes.push(id);
-                        }
-                    }
-                }
-            }
+            let nodes = self.semantic_depends_on(&p, &measures)?;
             if p.kind == SemanticKind::SemanticModel {
                 let relation = nodes
                     .first()
@@ -216,35 +155,7 @@ impl Parser<'_> {
                 );
             }
             if p.kind == SemanticKind::Exposure {
-                // `build` lists an exposure as a no-op after the nodes it depends on.
-                let mut config = crate::config::NodeConfig::default();
-                config.merge(&Map::from_iter([("materialized".to_string(), json!("exposure"))]));
-                let text = |k: &str| {
-                    p.json
-                        .get(k)
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string()
-                };
-                let node = crate::manifest::Node {
-                    path: text("path"),
-                    original_file_path: text("original_file_path"),
-                    fqn: p.json["fqn"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect(),
-                    config,
-                    depends_on: nodes.clone(),
-                    ..crate::manifest::Node::new(
-                        crate::manifest::ResourceType::Exposure,
-                        text("unique_id"),
-                        text("name"),
-                        p.package.clone(),
-                    )
-                };
-                self.manifest.nodes.insert(node.unique_id.clone(), node);
+                self.exposure_node(&p, &nodes);
             }
             p.json
                 .insert("depends_on".into(), json!({"macros": [], "nodes": nodes}));
@@ -257,6 +168,111 @@ impl Parser<'_> {
             map.insert(id, Value::Object(p.json));
         }
         Ok(())
+    }
+
+    /// What pending entry `p` depends on, in order and once each: its sources, its refs, and
+    /// for a metric the semantic models of its measures (`measures`: measure name -> unique_id)
+    /// and the metrics it is built from.
+    ///
+    /// Errors: a ref or source that names nothing, at the entry's line.
+    fn semantic_depends_on(&self, p: &Pending, measures: &Map<String, Value>) -> Result<Vec<String>> {
+        let mut nodes: Vec<String> = Vec::new();
+        for (src, table) in &p.sources {
+            let id = self
+                .manifest
+                .sources
+                .values()
+                .find(|s| s.source_name == *src && s.name == *table)
+                .map(|s| s.unique_id.clone())
+                .ok_or_else(|| {
+                    Diagnostic::new(format!(
+                        "source `{src}.{table}` of `{}` is not declared",
+                        p.json["name"]
+                    ))
+                    .at(p.location.clone())
+                })?;
+            if !nodes.contains(&id) {
+                nodes.push(id);
+            }
+        }
+        for r in &p.refs {
+            let id = Self::find_named(
+                &self.names,
+                &self.root.name,
+                &p.package,
+                r.package.as_deref(),
+                &r.key(),
+            )
+            .ok_or_else(|| {
+                Diagnostic::new(format!(
+                    "`{}` refers to `{}`, which is not a model or seed of this project",
+                    p.json["name"].as_str().unwrap_or_default(),
+                    r.name
+                ))
+                .at(p.location.clone())
+            })?;
+            if !nodes.contains(&id) {
+                nodes.push(id);
+            }
+        }
+        if p.kind == SemanticKind::Metric {
+            let tp = &p.json["type_params"];
+            let measure_names = tp["input_measures"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m.get("name").and_then(Value::as_str));
+            for m in measure_names {
+                if let Some(Value::String(id)) = measures.get(m) {
+                    if !nodes.contains(id) {
+                        nodes.push(id.clone());
+                    }
+                }
+            }
+            for m in tp["metrics"].as_array().into_iter().flatten() {
+                if let Some(name) = m.get("name").and_then(Value::as_str) {
+                    let id = format!("metric.{}.{name}", p.package);
+                    if !nodes.contains(&id) {
+                        nodes.push(id);
+                    }
+                }
+            }
+        }
+        Ok(nodes)
+    }
+
+    /// Adds exposure `p` as a node depending on `nodes`: `build` lists an exposure as a no-op
+    /// after the nodes it depends on.
+    fn exposure_node(&mut self, p: &Pending, nodes: &[String]) {
+        // `build` lists an exposure as a no-op after the nodes it depends on.
+        let mut config = crate::config::NodeConfig::default();
+        config.merge(&Map::from_iter([("materialized".to_string(), json!("exposure"))]));
+        let text = |k: &str| {
+            p.json
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let node = crate::manifest::Node {
+            path: text("path"),
+            original_file_path: text("original_file_path"),
+            fqn: p.json["fqn"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            config,
+            depends_on: nodes.to_vec(),
+            ..crate::manifest::Node::new(
+                crate::manifest::ResourceType::Exposure,
+                text("unique_id"),
+                text("name"),
+                p.package.clone(),
+            )
+        };
+        self.manifest.nodes.insert(node.unique_id.clone(), node);
     }
 }
 

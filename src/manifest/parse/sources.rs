@@ -253,32 +253,8 @@ fn fill_bare_dollars(text: &str, value: &dyn Fn(&str) -> Result<String, String>)
 /// source's (`freshness: null` on a table turns the source's off), a freshness names both
 /// thresholds (`count`/`period` null when unset), tags are the source's then the table's.
 fn source_properties(source: &Map<String, Value>, table: &Map<String, Value>) -> Map<String, Value> {
-    fn setting<'a>(entry: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-        entry
-            .get("config")
-            .and_then(|c| c.as_object())
-            .and_then(|c| c.get(key))
-            .or_else(|| entry.get(key))
-    }
     let either = |key: &str| setting(table, key).or_else(|| setting(source, key));
-    let threshold = |f: &Value, key: &str| {
-        let t = f.get(key).and_then(Value::as_object);
-        json!({
-            "count": t.and_then(|t| t.get("count")).cloned().unwrap_or(Value::Null),
-            "period": t.and_then(|t| t.get("period")).cloned().unwrap_or(Value::Null),
-        })
-    };
-    let freshness = match either("freshness") {
-        Some(Value::Null) => Value::Null,
-        set => {
-            let f = set.cloned().unwrap_or(Value::Null);
-            json!({
-                "warn_after": threshold(&f, "warn_after"),
-                "error_after": threshold(&f, "error_after"),
-                "filter": f.get("filter").cloned().unwrap_or(Value::Null),
-            })
-        }
-    };
+    let freshness = freshness_of(either("freshness"));
     let loaded_at_field = either("loaded_at_field").cloned().unwrap_or(Value::Null);
     let loaded_at_query = either("loaded_at_query").cloned().unwrap_or(Value::Null);
     // dbt's `meta` of a source table is the source's, updated with the table's.
@@ -300,28 +276,8 @@ fn source_properties(source: &Map<String, Value>, table: &Map<String, Value>) ->
             }
         }
     }
-    let mut tags: Vec<Value> = Vec::new();
-    for entry in [source, table] {
-        for tag in setting(entry, "tags")
-            .map(crate::config::as_string_list)
-            .unwrap_or_default()
-        {
-            if !tags.contains(&Value::String(tag.clone())) {
-                tags.push(Value::String(tag));
-            }
-        }
-    }
-    let quoting_of =
-        |entry: &Map<String, Value>, key: &str| entry.get("quoting").and_then(|q| q.get(key)).cloned();
-    let quoting: Map<String, Value> = ["database", "schema", "identifier", "column"]
-        .into_iter()
-        .map(|k| {
-            let v = quoting_of(table, k)
-                .or_else(|| quoting_of(source, k))
-                .unwrap_or(Value::Null);
-            (k.to_string(), v)
-        })
-        .collect();
+    let tags = tags_of(source, table);
+    let quoting = quoting_of(source, table);
     let mut unrendered = Map::new();
     if either("freshness").is_some() {
         unrendered.insert("freshness".into(), freshness.clone());
@@ -368,4 +324,65 @@ fn source_properties(source: &Map<String, Value>, table: &Map<String, Value>) ->
         source.get("schema").cloned().unwrap_or(Value::Null),
     );
     out
+}
+
+/// `key` of a source or table `entry`: under its `config:`, else beside it.
+fn setting<'a>(entry: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    entry
+        .get("config")
+        .and_then(|c| c.as_object())
+        .and_then(|c| c.get(key))
+        .or_else(|| entry.get(key))
+}
+
+/// A source table's `freshness` as dbt writes it: both thresholds named (`count`/`period`
+/// null when unset) and its `filter`; null when set to null, all unset when not set.
+fn freshness_of(set: Option<&Value>) -> Value {
+    let threshold = |f: &Value, key: &str| {
+        let t = f.get(key).and_then(Value::as_object);
+        json!({
+            "count": t.and_then(|t| t.get("count")).cloned().unwrap_or(Value::Null),
+            "period": t.and_then(|t| t.get("period")).cloned().unwrap_or(Value::Null),
+        })
+    };
+    match set {
+        Some(Value::Null) => Value::Null,
+        set => {
+            let f = set.cloned().unwrap_or(Value::Null);
+            json!({
+                "warn_after": threshold(&f, "warn_after"),
+                "error_after": threshold(&f, "error_after"),
+                "filter": f.get("filter").cloned().unwrap_or(Value::Null),
+            })
+        }
+    }
+}
+
+/// A source table's tags: the source's, then the table's, each once.
+fn tags_of(source: &Map<String, Value>, table: &Map<String, Value>) -> Vec<Value> {
+    let mut tags: Vec<Value> = Vec::new();
+    for entry in [source, table] {
+        for tag in setting(entry, "tags")
+            .map(crate::config::as_string_list)
+            .unwrap_or_default()
+        {
+            if !tags.contains(&Value::String(tag.clone())) {
+                tags.push(Value::String(tag));
+            }
+        }
+    }
+    tags
+}
+
+/// A source table's `quoting` of database, schema, identifier and column: the table's, else
+/// the source's, else null.
+fn quoting_of(source: &Map<String, Value>, table: &Map<String, Value>) -> Map<String, Value> {
+    let of = |entry: &Map<String, Value>, key: &str| entry.get("quoting").and_then(|q| q.get(key)).cloned();
+    ["database", "schema", "identifier", "column"]
+        .into_iter()
+        .map(|k| {
+            let v = of(table, k).or_else(|| of(source, k)).unwrap_or(Value::Null);
+            (k.to_string(), v)
+        })
+        .collect()
 }

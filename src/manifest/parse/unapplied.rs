@@ -1,9 +1,11 @@
 //! Warnings for what a project asks and Mallard does not apply (nothing is ignored without a
-//! word): `grants` in configs, and `flags:` of dbt_project.yml it does not honour.
+//! word): `grants` in configs, `flags:` of dbt_project.yml it does not honour, functions.
 
 use serde_json::{Map, Value};
 
 use super::super::{Manifest, Node};
+use super::Parser;
+use crate::project::Project;
 
 /// Not silently: `grants` on any node get one warning naming how many and the first, as
 /// dbt-duckdb warns once that DuckDB has no grants (Mallard applies them on no engine).
@@ -88,4 +90,24 @@ pub(super) fn unhonoured_flags(flags: &Map<String, Value>) -> Option<String> {
             unhonoured.join(", ")
         )
     })
+}
+
+impl Parser<'_> {
+    /// Warns of what `project` has that Mallard does not apply: the root project's `flags:`
+    /// that Mallard does not honour (dbt ignores a package's), and dbt 1.11 functions.
+    pub(super) fn warn_of_unapplied(&mut self, project: &Project) {
+        // The root project's flags apply; dbt ignores a package's.
+        let is_root = std::ptr::eq(project, self.root);
+        if let Some(warning) = unhonoured_flags(&project.flags).filter(|_| is_root) {
+            self.manifest.warnings.push(warning);
+        }
+        if let Some(first) = project.function_files.first() {
+            self.manifest.warnings.push(format!(
+            "{} dbt 1.11 function(s) in `{}` (first: `{}`) are not built: Mallard does not support user-defined functions yet (dbt-duckdb 1.11 cannot create them either: its `CREATE FUNCTION ... RETURNS` is not DuckDB SQL); a model calling `function()` fails",
+            project.function_files.len(),
+            first.original_file_path.split('/').next().unwrap_or("functions"),
+            first.original_file_path
+        ));
+        }
+    }
 }

@@ -48,58 +48,10 @@ impl Parser<'_> {
                 .map_err(|m| at(format!("unit test `{}`, input {}: {m}", def.name, input.shown())))?;
             given.push(Fixture { input, rows });
         }
-        let needed = model
-            .refs
-            .iter()
-            .map(|r| FixtureInput::Ref(r.value.name.clone()))
-            .chain(
-                model
-                    .sources
-                    .iter()
-                    .map(|s| FixtureInput::Source(s.value.0.clone(), s.value.1.clone())),
-            );
-        for input in needed {
-            if !given.iter().any(|g| g.input == input) {
-                return Err(at(format!(
-                    "unit test `{}` gives no rows for {}, which model `{}` reads",
-                    def.name,
-                    input.shown(),
-                    model.name
-                ))
-                .help(format!(
-                    "add `- input: {}` with its `rows:` under `given:`",
-                    input.shown()
-                ))
-                .into());
-            }
-        }
+        check_all_inputs_given(def, &model, &given)?;
         let expect = fixture_rows(&self.with_fixture_file(&def.expect))
             .map_err(|m| at(format!("unit test `{}`, expect: {m}", def.name)))?;
-        let mut vars = Map::new();
-        let mut is_incremental = false;
-        let mut macros = Map::new();
-        for (key, value) in &def.overrides {
-            match (key.as_str(), value) {
-                ("vars", Value::Object(v)) => vars = v.clone(),
-                ("macros", Value::Object(m)) => {
-                    for (name, v) in m {
-                        match (name.as_str(), v.as_bool()) {
-                            ("is_incremental", Some(b)) => is_incremental = b,
-                            _ => {
-                                macros.insert(name.clone(), v.clone());
-                            }
-                        }
-                    }
-                }
-                _ => {
-                    return Err(at(format!(
-                        "unit test `{}`: `overrides: {key}` is not supported (use `vars` or `macros`)",
-                        def.name
-                    ))
-                    .into())
-                }
-            }
-        }
+        let (vars, is_incremental, macros) = overrides(def)?;
         let mut config = NodeConfig::default();
         config.merge(json!({"materialized": "unit"}).as_object().expect("object"));
         config.merge(&self.rendered_config(&def.config, &def.file)?);
@@ -135,6 +87,72 @@ impl Parser<'_> {
         });
         Ok(())
     }
+}
+
+/// A unit test's `overrides`: `(vars, is_incremental, macros)`.
+type Overrides = (Map<String, Value>, bool, Map<String, Value>);
+
+/// A unit test's `overrides`: `(vars, is_incremental, macros)`, `macros.is_incremental` a
+/// boolean of its own. Errors on an override other than `vars` and `macros`.
+fn overrides(def: &UnitTestDef) -> Result<Overrides> {
+    let at = |msg: String| Diagnostic::new(msg).at(def.location.clone());
+    let mut vars = Map::new();
+    let mut is_incremental = false;
+    let mut macros = Map::new();
+    for (key, value) in &def.overrides {
+        match (key.as_str(), value) {
+            ("vars", Value::Object(v)) => vars = v.clone(),
+            ("macros", Value::Object(m)) => {
+                for (name, v) in m {
+                    match (name.as_str(), v.as_bool()) {
+                        ("is_incremental", Some(b)) => is_incremental = b,
+                        _ => {
+                            macros.insert(name.clone(), v.clone());
+                        }
+                    }
+                }
+            }
+            _ => {
+                return Err(at(format!(
+                    "unit test `{}`: `overrides: {key}` is not supported (use `vars` or `macros`)",
+                    def.name
+                ))
+                .into())
+            }
+        }
+    }
+    Ok((vars, is_incremental, macros))
+}
+
+/// Errors when unit test `def` gives no rows for a ref or source that `model` reads.
+fn check_all_inputs_given(def: &UnitTestDef, model: &Node, given: &[Fixture]) -> Result<()> {
+    let at = |msg: String| Diagnostic::new(msg).at(def.location.clone());
+    let needed = model
+        .refs
+        .iter()
+        .map(|r| FixtureInput::Ref(r.value.name.clone()))
+        .chain(
+            model
+                .sources
+                .iter()
+                .map(|s| FixtureInput::Source(s.value.0.clone(), s.value.1.clone())),
+        );
+    for input in needed {
+        if !given.iter().any(|g| g.input == input) {
+            return Err(at(format!(
+                "unit test `{}` gives no rows for {}, which model `{}` reads",
+                def.name,
+                input.shown(),
+                model.name
+            ))
+            .help(format!(
+                "add `- input: {}` with its `rows:` under `given:`",
+                input.shown()
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// A unit test's `input:`: `ref('m')` (or `ref('pkg', 'm')`), `source('s', 't')`, or `this`;

@@ -118,45 +118,17 @@ pub fn read(
     at: &Locator,
     project_root: &Path,
 ) -> Result<DuckDbKeys> {
-    let err = |key: &str, message: String, help: &str| -> anyhow::Error {
-        Diagnostic::new(format!("target `{target_name}`: {message}"))
-            .at(at.at(key))
-            .help(help.to_string())
-            .into()
+    let r = Reader {
+        output,
+        target_name,
+        at,
     };
-    for key in output.keys() {
-        if !KNOWN_KEYS.contains(&key.as_str()) {
-            let help = match did_you_mean(key, KNOWN_KEYS.iter().copied()) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => "see dbt-duckdb's profile keys: path, schema, threads, extensions, settings, secrets, attach, external_root, ..."
-                    .to_string(),
-            };
-            return Err(err(key, format!("unknown profile key `{key}`"), &help));
-        }
-        if let Some((_, what)) = PYTHON_ONLY.iter().find(|(k, _)| k == key) {
-            return Err(err(
-                key,
-                format!("`{key}` is not supported by Mallard: in dbt-duckdb it {what}, which needs Python"),
-                "remove the key; Mallard runs SQL models only",
-            ));
-        }
-    }
-    let path = output.get("path").and_then(Value::as_str).unwrap_or("");
-    if let Some(key) = ["motherduck_token"].into_iter().find(|k| output.contains_key(*k)) {
-        return Err(err(
-            key,
-            format!("`{key}` is for MotherDuck, which Mallard does not support"),
-            "use a local `path`",
-        ));
-    }
-    if is_motherduck(path) {
-        return Err(motherduck_error(path).at(at.at("path")).into());
-    }
+    r.check_keys()?;
     let mut keys = DuckDbKeys {
         external_root: match output.get("external_root") {
             None => ".".to_string(),
             Some(v) => scalar(v).ok_or_else(|| {
-                err(
+                r.err(
                     "external_root",
                     "`external_root` must be a path".into(),
                     "e.g. `external_root: output`",
@@ -171,137 +143,230 @@ pub fn read(
     for (key, value) in object(output, "config_options", target_name, at)? {
         steps.push(setting(key, value, "config_options", target_name, at)?);
     }
-    for (i, ext) in array(output, "extensions", target_name, at)?.iter().enumerate() {
-        let (name, repo) = match ext {
-            Value::String(name) => (name.clone(), None),
-            Value::Object(m) => match (
-                m.get("name").and_then(Value::as_str),
-                m.get("repo").and_then(Value::as_str),
-            ) {
-                (Some(n), Some(r)) => (n.to_string(), Some(r.to_string())),
-                _ => {
-                    return Err(err(
-                        "extensions",
-                        format!("extension #{} needs both `name` and `repo`", i + 1),
-                        "write `- httpfs` or `- {name: h3, repo: community}`",
-                    ))
-                }
-            },
-            _ => {
-                return Err(err(
-                    "extensions",
-                    format!("extension #{} must be a name or `{{name, repo}}`", i + 1),
-                    "write `- httpfs` or `- {name: h3, repo: community}`",
-                ))
-            }
-        };
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(err(
-                "extensions",
-                format!("`{name}` is not a DuckDB extension name"),
-                "use the extension's name, e.g. `httpfs`",
-            ));
-        }
-        steps.push(SetupStep::Extension {
-            name,
-            repo,
-            at: at.at("extensions"),
-        });
-    }
-    let mut secrets: Vec<Map<String, Value>> = Vec::new();
-    for (i, s) in array(output, "secrets", target_name, at)?.iter().enumerate() {
-        let Some(m) = s.as_object() else {
-            return Err(err(
-                "secrets",
-                format!("secret #{} must be a mapping", i + 1),
-                "e.g. `- {type: s3, key_id: ..., secret: ...}`",
-            ));
-        };
-        secrets.push(m.clone());
-    }
-    match output
-        .get("use_credential_provider")
-        .map(|v| scalar(v).unwrap_or_default())
-    {
-        None => {}
-        Some(p) if p == "aws" => {
-            let mut m = Map::new();
-            m.insert("type".into(), "s3".into());
-            m.insert("provider".into(), "credential_chain".into());
-            secrets.push(m);
-        }
-        Some(p) => {
-            return Err(err(
-                "use_credential_provider",
-                format!("unsupported `use_credential_provider: {p}`"),
-                "the one value dbt-duckdb knows is `aws`",
-            ))
-        }
-    }
-    for (i, m) in secrets.iter().enumerate() {
+    steps.extend(r.extensions()?);
+    for (i, m) in r.secrets()?.iter().enumerate() {
         steps.push(secret(m, i, target_name, at)?);
     }
-    for (i, a) in array(output, "attach", target_name, at)?.iter().enumerate() {
-        let Some(m) = a.as_object() else {
-            return Err(err(
-                "attach",
-                format!("attachment #{} must be a mapping with a `path`", i + 1),
-                "e.g. `- {path: other.duckdb, alias: other}`",
-            ));
-        };
-        let (sql, file) = attachment(m, i, target_name, at, project_root)?;
-        if let Some(alias) = m.get("alias").and_then(scalar) {
-            keys.attach_aliases.push(alias);
-        } else if let Some(f) = &file {
-            keys.attach_aliases.push(crate::project::profile::catalog_name(f));
-        }
-        if let Some(f) = file.filter(|_| !m.get("read_only").and_then(Value::as_bool).unwrap_or(false)) {
-            keys.attached_files.push(f);
-        }
-        steps.push(SetupStep::Statement {
-            sql,
-            what: format!("attachment #{}", i + 1),
-            at: at.at("attach"),
-            hidden: Vec::new(),
-        });
-    }
-    // `settings` last, as dbt-duckdb sets them on each cursor; but those that govern how
-    // extensions are found and loaded first, since the steps above may load one (creating an
-    // s3 secret loads httpfs): `autoinstall_known_extensions: false` must hold by then.
-    let settings = object(output, "settings", target_name, at)?;
-    let governs_extensions = |key: &str| {
-        let key = key.to_ascii_lowercase();
-        key.contains("extension") || key.starts_with("autoinstall") || key.starts_with("autoload")
-    };
-    let first = steps
-        .len()
-        .min(object(output, "config_options", target_name, at)?.len());
-    let mut early = Vec::new();
-    for (key, value) in &settings {
-        let step = setting(key, value, "settings", target_name, at)?;
-        if governs_extensions(key) {
-            early.push(step);
-        } else {
-            steps.push(step);
-        }
-    }
-    steps.splice(first..first, early);
+    r.attachments(project_root, &mut keys, &mut steps)?;
+    r.add_settings(&mut steps)?;
     keys.setup = ConnectionSetup { steps };
-    for (key, effect) in [
-        ("disable_transactions", "Mallard runs each node in one transaction, so that a failed model leaves the previous data whole"),
-        ("keep_open", "Mallard holds one connection per worker for the whole run"),
-        ("retries", "Mallard waits for a busy database with `--lock-timeout`"),
-        ("is_ducklake", "Mallard has no DuckLake-specific SQL"),
-    ] {
-        if output.contains_key(key) {
-            let loc = at.at(key);
-            keys.warnings.push(format!(
-                "profile key `{key}` of target `{target_name}` ({}:{}) has no effect in Mallard: {effect}",
-                loc.file, loc.line
+    keys.warnings = r.keys_without_effect();
+    Ok(keys)
+}
+
+/// One target's dbt-duckdb keys being read, for errors at their lines.
+struct Reader<'a> {
+    output: &'a Map<String, Value>,
+    target_name: &'a str,
+    at: &'a Locator<'a>,
+}
+
+impl Reader<'_> {
+    /// An error about `key` at its line, with `help`.
+    fn err(&self, key: &str, message: String, help: &str) -> anyhow::Error {
+        Diagnostic::new(format!("target `{}`: {message}", self.target_name))
+            .at(self.at.at(key))
+            .help(help.to_string())
+            .into()
+    }
+
+    /// Errors on an unknown key (with a did-you-mean), a key that needs dbt-duckdb's Python
+    /// side, and MotherDuck (its token or an `md:` path).
+    fn check_keys(&self) -> Result<()> {
+        for key in self.output.keys() {
+            if !KNOWN_KEYS.contains(&key.as_str()) {
+                let help = match did_you_mean(key, KNOWN_KEYS.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => "see dbt-duckdb's profile keys: path, schema, threads, extensions, settings, secrets, attach, external_root, ..."
+                        .to_string(),
+                };
+                return Err(self.err(key, format!("unknown profile key `{key}`"), &help));
+            }
+            if let Some((_, what)) = PYTHON_ONLY.iter().find(|(k, _)| k == key) {
+                return Err(self.err(
+                    key,
+                    format!(
+                        "`{key}` is not supported by Mallard: in dbt-duckdb it {what}, which needs Python"
+                    ),
+                    "remove the key; Mallard runs SQL models only",
+                ));
+            }
+        }
+        if self.output.contains_key("motherduck_token") {
+            return Err(self.err(
+                "motherduck_token",
+                "`motherduck_token` is for MotherDuck, which Mallard does not support".into(),
+                "use a local `path`",
             ));
         }
+        let path = self.output.get("path").and_then(Value::as_str).unwrap_or("");
+        if is_motherduck(path) {
+            return Err(motherduck_error(path).at(self.at.at("path")).into());
+        }
+        Ok(())
     }
-    Ok(keys)
+
+    /// The `extensions` to install and load: each a name or `{name, repo}`.
+    fn extensions(&self) -> Result<Vec<SetupStep>> {
+        let mut steps = Vec::new();
+        let (output, target_name, at) = (self.output, self.target_name, self.at);
+        for (i, ext) in array(output, "extensions", target_name, at)?.iter().enumerate() {
+            let usage = "write `- httpfs` or `- {name: h3, repo: community}`";
+            let (name, repo) = match ext {
+                Value::String(name) => (name.clone(), None),
+                Value::Object(m) => match (
+                    m.get("name").and_then(Value::as_str),
+                    m.get("repo").and_then(Value::as_str),
+                ) {
+                    (Some(n), Some(r)) => (n.to_string(), Some(r.to_string())),
+                    _ => {
+                        let message = format!("extension #{} needs both `name` and `repo`", i + 1);
+                        return Err(self.err("extensions", message, usage));
+                    }
+                },
+                _ => {
+                    let message = format!("extension #{} must be a name or `{{name, repo}}`", i + 1);
+                    return Err(self.err("extensions", message, usage));
+                }
+            };
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(self.err(
+                    "extensions",
+                    format!("`{name}` is not a DuckDB extension name"),
+                    "use the extension's name, e.g. `httpfs`",
+                ));
+            }
+            steps.push(SetupStep::Extension {
+                name,
+                repo,
+                at: at.at("extensions"),
+            });
+        }
+        Ok(steps)
+    }
+
+    /// The `secrets` as mappings, with `use_credential_provider: aws` as an s3 secret of the
+    /// credential chain.
+    fn secrets(&self) -> Result<Vec<Map<String, Value>>> {
+        let mut secrets: Vec<Map<String, Value>> = Vec::new();
+        for (i, s) in array(self.output, "secrets", self.target_name, self.at)?
+            .iter()
+            .enumerate()
+        {
+            let Some(m) = s.as_object() else {
+                return Err(self.err(
+                    "secrets",
+                    format!("secret #{} must be a mapping", i + 1),
+                    "e.g. `- {type: s3, key_id: ..., secret: ...}`",
+                ));
+            };
+            secrets.push(m.clone());
+        }
+        match self
+            .output
+            .get("use_credential_provider")
+            .map(|v| scalar(v).unwrap_or_default())
+        {
+            None => {}
+            Some(p) if p == "aws" => {
+                let mut m = Map::new();
+                m.insert("type".into(), "s3".into());
+                m.insert("provider".into(), "credential_chain".into());
+                secrets.push(m);
+            }
+            Some(p) => {
+                return Err(self.err(
+                    "use_credential_provider",
+                    format!("unsupported `use_credential_provider: {p}`"),
+                    "the one value dbt-duckdb knows is `aws`",
+                ))
+            }
+        }
+        Ok(secrets)
+    }
+
+    /// The `attach` entries: their statements join `steps`, their aliases and writable files
+    /// `keys`.
+    fn attachments(
+        &self,
+        project_root: &Path,
+        keys: &mut DuckDbKeys,
+        steps: &mut Vec<SetupStep>,
+    ) -> Result<()> {
+        let (target_name, at) = (self.target_name, self.at);
+        for (i, a) in array(self.output, "attach", target_name, at)?.iter().enumerate() {
+            let Some(m) = a.as_object() else {
+                return Err(self.err(
+                    "attach",
+                    format!("attachment #{} must be a mapping with a `path`", i + 1),
+                    "e.g. `- {path: other.duckdb, alias: other}`",
+                ));
+            };
+            let (sql, file) = attachment(m, i, target_name, at, project_root)?;
+            if let Some(alias) = m.get("alias").and_then(scalar) {
+                keys.attach_aliases.push(alias);
+            } else if let Some(f) = &file {
+                keys.attach_aliases.push(crate::project::profile::catalog_name(f));
+            }
+            if let Some(f) = file.filter(|_| !m.get("read_only").and_then(Value::as_bool).unwrap_or(false)) {
+                keys.attached_files.push(f);
+            }
+            steps.push(SetupStep::Statement {
+                sql,
+                what: format!("attachment #{}", i + 1),
+                at: at.at("attach"),
+                hidden: Vec::new(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The `settings`: last, as dbt-duckdb sets them on each cursor; but those that govern how
+    /// extensions are found and loaded first (after `config_options`), since the steps before
+    /// them may load one (creating an s3 secret loads httpfs):
+    /// `autoinstall_known_extensions: false` must hold by then.
+    fn add_settings(&self, steps: &mut Vec<SetupStep>) -> Result<()> {
+        let (output, target_name, at) = (self.output, self.target_name, self.at);
+        let settings = object(output, "settings", target_name, at)?;
+        let governs_extensions = |key: &str| {
+            let key = key.to_ascii_lowercase();
+            key.contains("extension") || key.starts_with("autoinstall") || key.starts_with("autoload")
+        };
+        let first = steps
+            .len()
+            .min(object(output, "config_options", target_name, at)?.len());
+        let mut early = Vec::new();
+        for (key, value) in &settings {
+            let step = setting(key, value, "settings", target_name, at)?;
+            if governs_extensions(key) {
+                early.push(step);
+            } else {
+                steps.push(step);
+            }
+        }
+        steps.splice(first..first, early);
+        Ok(())
+    }
+
+    /// A warning for each dbt-duckdb key that has no effect in Mallard, naming why.
+    fn keys_without_effect(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for (key, effect) in [
+            ("disable_transactions", "Mallard runs each node in one transaction, so that a failed model leaves the previous data whole"),
+            ("keep_open", "Mallard holds one connection per worker for the whole run"),
+            ("retries", "Mallard waits for a busy database with `--lock-timeout`"),
+            ("is_ducklake", "Mallard has no DuckLake-specific SQL"),
+        ] {
+            if self.output.contains_key(key) {
+                let loc = self.at.at(key);
+                warnings.push(format!(
+                    "profile key `{key}` of target `{}` ({}:{}) has no effect in Mallard: {effect}",
+                    self.target_name, loc.file, loc.line
+                ));
+            }
+        }
+        warnings
+    }
 }
 
 /// Whether `path` names a MotherDuck database (`md:` or `motherduck:`).

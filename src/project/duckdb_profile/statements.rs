@@ -148,26 +148,7 @@ pub(super) fn attachment(
             "give the database to attach, e.g. `path: other.duckdb`",
         ));
     };
-    for key in m.keys() {
-        if ![
-            "path",
-            "type",
-            "alias",
-            "secret",
-            "read_only",
-            "options",
-            "is_ducklake",
-        ]
-        .contains(&key.as_str())
-        {
-            let help = did_you_mean(key, ["path", "type", "alias", "secret", "read_only", "options"])
-                .map(|s| format!("did you mean `{s}`?"))
-                .unwrap_or_else(|| {
-                    "an attachment has path, type, alias, secret, read_only and options".into()
-                });
-            return Err(fail(format!("unknown key `{key}`"), &help));
-        }
-    }
+    check_attach_keys(m, &fail)?;
     if is_motherduck(&path) {
         return Err(motherduck_error(&path).at(at.at("attach")).into());
     }
@@ -193,6 +174,48 @@ pub(super) fn attachment(
     if let Some(alias) = m.get("alias").and_then(scalar) {
         sql.push_str(&format!(" AS {alias}"));
     }
+    let opts = attach_options(m, &fail)?;
+    if !opts.is_empty() {
+        sql.push_str(&format!(" ({})", opts.join(", ")));
+    }
+    // A read-only attachment is not written, so it is not locked.
+    let file = file.filter(|_| matches!(kind.as_deref(), None | Some("duckdb")));
+    Ok((sql, file))
+}
+
+/// Errors on a key an attachment does not have (with a did-you-mean).
+fn check_attach_keys(m: &Map<String, Value>, fail: &dyn Fn(String, &str) -> anyhow::Error) -> Result<()> {
+    for key in m.keys() {
+        if ![
+            "path",
+            "type",
+            "alias",
+            "secret",
+            "read_only",
+            "options",
+            "is_ducklake",
+        ]
+        .contains(&key.as_str())
+        {
+            let help = did_you_mean(key, ["path", "type", "alias", "secret", "read_only", "options"])
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| {
+                    "an attachment has path, type, alias, secret, read_only and options".into()
+                });
+            return Err(fail(format!("unknown key `{key}`"), &help));
+        }
+    }
+    Ok(())
+}
+
+/// The options of `ATTACH ... (...)`: `type`, `secret` and `read_only` given directly or in
+/// `options`, then the other `options` (a `true` flag as its name, a text quoted unless it
+/// is already). Errors on an option given both ways.
+fn attach_options(
+    m: &Map<String, Value>,
+    fail: &dyn Fn(String, &str) -> anyhow::Error,
+) -> Result<Vec<String>> {
+    let options = m.get("options").and_then(Value::as_object);
     let mut opts = Vec::new();
     for key in ["type", "secret", "read_only"] {
         if m.contains_key(key) && options.is_some_and(|o| o.contains_key(key)) {
@@ -233,10 +256,5 @@ pub(super) fn attachment(
             v => opts.push(format!("{} {v}", key.to_uppercase())),
         }
     }
-    if !opts.is_empty() {
-        sql.push_str(&format!(" ({})", opts.join(", ")));
-    }
-    // A read-only attachment is not written, so it is not locked.
-    let file = file.filter(|_| matches!(kind.as_deref(), None | Some("duckdb")));
-    Ok((sql, file))
+    Ok(opts)
 }

@@ -8,6 +8,8 @@
 
 use similar::{DiffOp, TextDiff};
 
+use crate::manifest::{Node, ResourceType};
+
 /// The 1-based line of `compiled` that a DuckDB error quotes in its `LINE n: text` context.
 /// When the quoted text is on several lines, the last one at or before `n` is taken (the
 /// statement only adds lines before the compiled SQL), else the first.
@@ -68,6 +70,29 @@ pub fn template_lines(template: &str, compiled: &str, line: usize) -> Option<(us
         };
     }
     None
+}
+
+/// The last line of a database error's message: the template's `file:line` that the failing
+/// line of the compiled SQL was rendered from (for models and singular tests, whose template is
+/// the file) and the compiled file's line, or `compiled_at` alone
+/// when DuckDB quotes no line of the compiled SQL.
+pub fn error_at(node: &Node, error: &str, sql: &str, compiled_at: &str) -> String {
+    let Some(line) = compiled_line(error, sql) else {
+        return compiled_at.to_string();
+    };
+    let compiled = format!("{compiled_at}:{line}");
+    let from_file = node.resource_type == ResourceType::Model
+        || (node.resource_type == ResourceType::Test && node.test_metadata.is_none());
+    match template_lines(&node.raw_code, sql, line).filter(|_| from_file) {
+        Some((first, last)) if first == last => {
+            format!("error at {}:{first} ({compiled})", node.original_file_path)
+        }
+        Some((first, last)) => format!(
+            "error at {}:{first}-{last}, in what its Jinja rendered ({compiled})",
+            node.original_file_path
+        ),
+        None => compiled,
+    }
 }
 
 #[cfg(test)]
