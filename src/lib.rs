@@ -6,6 +6,7 @@
 //! the phases together for each command.
 
 pub mod adapter;
+pub mod analysis;
 pub mod artifacts;
 pub mod cli;
 pub mod compile;

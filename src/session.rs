@@ -3,7 +3,7 @@
 //! every macro, the manifest and the graph), and what commands ask of it: a selection, a plan
 //! to run, the compiler, the database.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -285,6 +285,33 @@ impl Session {
         )
     }
 
+    /// Writes `manifest.json` with the columns static analysis bound (`columns`, by
+    /// unique_id): each declared column gets its `data_type` when it has none, and the
+    /// columns not declared are added after them.
+    ///
+    /// Errors: the file cannot be written.
+    pub fn write_manifest_with_columns(
+        &self,
+        invocation: &Invocation,
+        columns: &BTreeMap<&str, &[crate::adapter::Column]>,
+    ) -> Result<()> {
+        let mut manifest = self.manifest.clone();
+        for (id, bound) in columns {
+            if let Some(node) = manifest.nodes.get_mut(*id) {
+                crate::manifest::add_bound_columns(
+                    &mut node.columns,
+                    bound.iter().map(|c| (c.name.as_str(), c.data_type.as_str())),
+                );
+            }
+        }
+        artifacts::write_manifest(
+            &self.project.target_dir(),
+            &self.project.target_path,
+            &manifest,
+            invocation,
+        )
+    }
+
     /// What compiling needs for this session, with the invocation's `--full-refresh` and
     /// `--empty`.
     pub fn compiler(&self) -> Compiler<'_> {
@@ -314,6 +341,7 @@ impl Session {
                     end: crate::materialization::microbatch::Batch::text(end),
                 }),
             compiled_dirs: Default::default(),
+            shapes_only: false,
         }
     }
 

@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["testing"],
     &["compile", "artifacts", "deps"],
     &["session"],
+    &["analysis"],
     &["runner"],
     &["cli"],
 ];

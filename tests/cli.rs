@@ -259,7 +259,12 @@ fn a_failing_model_keeps_the_previous_table() {
         "models/stable.sql",
         "{{ config(materialized='table') }}\nselect 1 as id, no_such_column as label\n",
     );
+    // Static analysis finds it before anything runs.
     let run = p.run(&["run"]);
+    assert_eq!(run.code, 1);
+    assert_output!("sql_error_static", run.text(&p));
+    // Without it, the model fails in the database, which keeps the previous table.
+    let run = p.run(&["run", "--static-analysis", "off"]);
     assert_eq!(run.code, 1);
     assert_output!("sql_error_run", run.text(&p));
     assert_eq!(

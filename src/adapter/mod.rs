@@ -10,6 +10,7 @@ pub mod duckdb;
 pub mod engine;
 pub mod lock;
 pub mod setup;
+pub mod shapes;
 #[cfg(feature = "spark")]
 pub mod spark;
 #[cfg(feature = "spark")]

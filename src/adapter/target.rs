@@ -28,6 +28,12 @@ pub fn use_quoting_of(engine: &Engine) -> Result<()> {
     Ok(())
 }
 
+/// Whether static analysis can bind the target's SQL: DuckDB's binder is the target's own
+/// engine on DuckDB; a Spark target's SQL is Spark's, which DuckDB does not bind.
+pub fn binds_with_duckdb(engine: &Engine) -> bool {
+    matches!(engine, Engine::DuckDb(_))
+}
+
 /// The target's database claimed for writing (see [`Database::open`]): DuckDB's file locked
 /// and opened (or its publish copy), or the Spark Connect server connected; every connection
 /// runs `setup` first.

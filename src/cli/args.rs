@@ -437,6 +437,17 @@ pub struct RunArgs {
     /// months, years), or `{start: 2024-01-01, end: 2024-01-08}`.
     #[arg(long, env = "DBT_SAMPLE", value_name = "WINDOW", value_parser = parse_sample)]
     pub sample: Option<(chrono::NaiveDateTime, chrono::NaiveDateTime)>,
+    /// Static analysis before anything runs (dbt v2's flag; overrides each node's
+    /// `static_analysis`): `strict` (a model that cannot be analysed is an error), `baseline`
+    /// (the default: it is a note), `off`. A model that does not bind is an error unless off.
+    #[arg(long, env = "DBT_STATIC_ANALYSIS", value_name = "MODE", value_parser = parse_static_analysis)]
+    pub static_analysis: Option<crate::config::run::StaticAnalysis>,
+}
+
+/// `--static-analysis`'s value (see [`crate::config::run::StaticAnalysis::parse`]).
+fn parse_static_analysis(value: &str) -> Result<crate::config::run::StaticAnalysis, String> {
+    crate::config::run::StaticAnalysis::parse(value)
+        .ok_or_else(|| format!("`{value}` is not a static analysis mode: use strict, baseline or off"))
 }
 
 /// `--sample`'s window, relative ones from now.
@@ -538,6 +549,7 @@ impl RunArgs {
                 event_time_start: self.event_time_start,
                 event_time_end: self.event_time_end,
                 sample: self.sample,
+                static_analysis: self.static_analysis,
             }),
             ..self.project.load_options()
         }

@@ -36,6 +36,9 @@ pub(super) fn recorded_args(command: &str, a: &RunArgs) -> Value {
         "full_refresh": a.full_refresh,
         "empty": a.empty,
     });
+    if let Some(mode) = a.static_analysis {
+        args["static_analysis"] = json!(mode.name());
+    }
     // The microbatch window, when given, so that `retry` builds the same one.
     for (key, time) in [
         ("event_time_start", a.event_time_start),
@@ -105,6 +108,10 @@ pub(super) fn retry(a: RetryArgs) -> Result<ExitCode> {
             .as_str()
             .and_then(crate::materialization::microbatch::parse_time),
         sample: None,
+        // A retry checks again what the run it retries checked.
+        static_analysis: prev_args["static_analysis"]
+            .as_str()
+            .and_then(crate::config::run::StaticAnalysis::parse),
         resource_type: Vec::new(),
         exclude_resource_type: Vec::new(),
         inline: None,

@@ -145,6 +145,9 @@ pub struct Compiler<'a> {
     /// Folders of compiled files known to exist now, and whether each existed before this
     /// run: asking the filesystem again for each of 30,000 files cost two system calls each.
     pub compiled_dirs: Mutex<HashMap<PathBuf, bool>>,
+    /// Static analysis: render against a connection of empty shapes (data reads fail, see
+    /// [`NodeContext::shapes_only`]) and write no compiled files.
+    pub shapes_only: bool,
 }
 
 impl Compiler<'_> {
@@ -199,6 +202,9 @@ impl Compiler<'_> {
                 crate::sql::inject_ctes(&sql, &ctes)
             }
         };
+        if self.shapes_only {
+            return Ok(sql);
+        }
         let path = self.target_dir.join(node.compiled_path());
         self.write_compiled(&path, &sql)
             .map_err(|e| Diagnostic::new(format!("cannot write `{}`: {e}", path.display())))?;
@@ -362,6 +368,9 @@ impl Compiler<'_> {
         context.event_time_window = Some(window.clone());
         let sql = templating::render(self.env, &input, context)?.0;
         let sql = crate::sql::inject_ctes(&sql, &self.ephemeral_ctes(node, connection)?);
+        if self.shapes_only {
+            return Ok(sql);
+        }
         let path = self.target_dir.join(node.compiled_path());
         self.write_compiled(&path, &sql)
             .map_err(|e| Diagnostic::new(format!("cannot write `{}`: {e}", path.display())))?;
@@ -487,6 +496,7 @@ impl Compiler<'_> {
             macro_overrides: Default::default(),
             empty_refs: false,
             event_time_window: None,
+            shapes_only: self.shapes_only,
         }
     }
 
@@ -509,6 +519,7 @@ impl Compiler<'_> {
                 .sample
                 .clone()
                 .filter(|_| matches!(node.resource_type, ResourceType::Model | ResourceType::Snapshot)),
+            shapes_only: self.shapes_only,
         }
     }
 

@@ -19,4 +19,41 @@ pub struct RunSettings {
     pub event_time_end: Option<chrono::NaiveDateTime>,
     /// `--sample`'s window `(start, end)` (UTC), when sampling.
     pub sample: Option<(chrono::NaiveDateTime, chrono::NaiveDateTime)>,
+    /// `--static-analysis` (dbt v2's flag): overrides every node's `static_analysis` config.
+    pub static_analysis: Option<StaticAnalysis>,
+}
+
+/// How strictly models are analysed before they run (dbt v2's `static_analysis` config and
+/// `--static-analysis` flag; `baseline` is the default). A model that does not bind is an
+/// error in `strict` and `baseline`; what `strict` adds is that a model that cannot be
+/// analysed (it reads data while compiling, or reads what cannot be analysed) is an error
+/// too, where `baseline` notes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StaticAnalysis {
+    Strict,
+    #[default]
+    Baseline,
+    Off,
+}
+
+impl StaticAnalysis {
+    /// The mode a config value or flag names: `strict` (and dbt v2's deprecated `on`),
+    /// `baseline` (and `unsafe`, dbt v2's earlier name for it), `off`; `None` for others.
+    /// The mode's name, as `--static-analysis` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            StaticAnalysis::Strict => "strict",
+            StaticAnalysis::Baseline => "baseline",
+            StaticAnalysis::Off => "off",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<StaticAnalysis> {
+        match value.to_ascii_lowercase().as_str() {
+            "strict" | "on" => Some(StaticAnalysis::Strict),
+            "baseline" | "unsafe" => Some(StaticAnalysis::Baseline),
+            "off" => Some(StaticAnalysis::Off),
+            _ => None,
+        }
+    }
 }

@@ -67,6 +67,25 @@ pub struct Column {
     pub properties: Map<String, Value>,
 }
 
+/// Adds the `(name, type)` columns static analysis bound to a node's declared `columns`: a
+/// declared column (matched without regard to case) gets the type when it has none; the
+/// others are appended in order, with no description.
+pub fn add_bound_columns<'a>(columns: &mut Vec<Column>, bound: impl Iterator<Item = (&'a str, &'a str)>) {
+    for (name, data_type) in bound {
+        match columns.iter_mut().find(|c| c.name.eq_ignore_ascii_case(name)) {
+            Some(c) => {
+                c.data_type.get_or_insert_with(|| data_type.to_string());
+            }
+            None => columns.push(Column {
+                name: name.to_string(),
+                description: String::new(),
+                data_type: Some(data_type.to_string()),
+                properties: Default::default(),
+            }),
+        }
+    }
+}
+
 /// A generic data test's identity: which test, with which arguments, on what.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TestMetadata {

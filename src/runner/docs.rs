@@ -57,6 +57,7 @@ pub fn generate(session: &Session, options: GenerateOptions, invocation: &Invoca
     // only what the last build left, which compiling (read-only) does not change.
     let catalog_conn = match adapter.as_ref().filter(|_| !options.empty_catalog) {
         Some(a) => Some(a.try_clone()?),
+        None if !options.empty_catalog => analysed_catalog(session)?,
         None => None,
     };
     let (compiled_code, catalog) = std::thread::scope(|scope| {
@@ -149,6 +150,30 @@ fn lineage_and_site_manifest(
     std::fs::write(&path, serde_json::to_vec(&lineage)?)
         .map_err(|e| Diagnostic::new(format!("cannot write `{}`: {e}", path.display())))?;
     Ok((lineage, manifest))
+}
+
+/// With no database yet, the catalog of static analysis: every model, snapshot, seed and
+/// source it could shape, as an empty table of its bound columns (a connection to the shapes
+/// database). `None` on a target static analysis does not bind.
+///
+/// Errors: the analysis database cannot start.
+fn analysed_catalog(session: &Session) -> Result<Option<crate::adapter::Adapter>> {
+    if !crate::adapter::target::binds_with_duckdb(&session.target.engine) {
+        return Ok(None);
+    }
+    let all: Vec<String> = session
+        .manifest
+        .nodes
+        .values()
+        .filter(|n| matches!(n.resource_type, ResourceType::Model | ResourceType::Snapshot))
+        .map(|n| n.unique_id.clone())
+        .collect();
+    let analysis = crate::analysis::analyse(session, &all, None)?;
+    let Some(shapes) = analysis.shapes else {
+        return Ok(None);
+    };
+    let shapes = shapes.lock().unwrap_or_else(|p| p.into_inner());
+    Ok(Some(shapes.try_clone()?))
 }
 
 /// Compiles every model, snapshot and data test as `compile` does (reading through

@@ -142,11 +142,20 @@ pub fn run_plan(
             .iter()
             .filter_map(|id| session.manifest.nodes[id].relation.as_ref()),
     );
+    // From here a second signal writes what finished (nothing, until the nodes run).
+    let finished = match compiling {
+        true => Arc::default(),
+        false => record_for_a_second_signal(session, plan, started, invocation),
+    };
+    let analysed = static_analysis(session, plan, adapter, invocation)?;
+    if !analysed.errors.is_empty() && !compiling {
+        return analysis_failed(session, plan, database, &analysed, started, invocation);
+    }
     let start = run_project_hooks(session, &compiler, write, hooks::When::Start, schemas.clone())?;
     if start.iter().any(|r| r.status.is_failure()) {
         return start_hooks_failed(session, database, &start, started, invocation);
     }
-    let results = run_and_report(session, plan, &compiler, adapter, compiling, started, invocation)?;
+    let results = run_and_report(session, plan, &compiler, adapter, compiling, &finished)?;
     let interrupted = crate::adapter::cancel::requested();
     let end = match interrupted {
         Some(_) => Vec::new(),
@@ -158,6 +167,18 @@ pub fn run_plan(
     };
     let elapsed = started.elapsed().as_secs_f64();
     report_summary(session, plan, &results, elapsed);
+    if !analysed.errors.is_empty() {
+        // Compiling went on past them; the exit code is 1.
+        log::event(
+            "Note",
+            Level::Error,
+            &format!(
+                "Static analysis found {} (above).",
+                crate::manifest::plural(analysed.errors.len(), "error")
+            ),
+            json!({}),
+        );
+    }
     let failed = results.iter().chain(&end).any(|r| r.status.is_failure());
     if let Some(database) = database {
         finish(
@@ -172,9 +193,97 @@ pub fn run_plan(
     }
     Ok(match interrupted {
         Some(signal) => interrupted_exit(session, signal),
-        None if failed => ExitCode::from(1),
+        None if failed || !analysed.errors.is_empty() => ExitCode::from(1),
         None => ExitCode::SUCCESS,
     })
+}
+
+/// Static analysis of the plan's models, snapshots and data tests (see [`crate::analysis`])
+/// against `catalog`, the target's database as it is; its report printed, and the manifest
+/// written again with every bound node's columns. Nothing on a target DuckDB cannot bind
+/// (said once), or when every node is `off`.
+///
+/// Errors: the analysis database cannot start; the manifest cannot be written.
+fn static_analysis(
+    session: &Session,
+    plan: &Plan,
+    catalog: Option<&crate::adapter::Adapter>,
+    invocation: &Invocation,
+) -> Result<crate::analysis::Outcome> {
+    if session.settings.static_analysis == Some(crate::config::run::StaticAnalysis::Off) {
+        return Ok(Default::default());
+    }
+    if !crate::adapter::target::binds_with_duckdb(&session.target.engine) {
+        log::event(
+            "Note",
+            Level::Debug,
+            "static analysis: not run, as it binds with DuckDB and the target is not DuckDB",
+            json!({}),
+        );
+        return Ok(Default::default());
+    }
+    let clock = Instant::now();
+    let analysis = crate::analysis::analyse(session, &plan.order, catalog)?;
+    let outcome = crate::analysis::report(&session.manifest, &analysis, clock.elapsed().as_secs_f64());
+    if outcome.bound > 0 {
+        session.write_manifest_with_columns(invocation, &analysis.columns())?;
+    }
+    Ok(outcome)
+}
+
+/// Static analysis found errors: nothing runs. The nodes with errors are `error` in
+/// `run_results.json` (so that `retry` runs them again), every other node of the plan
+/// `skipped`; the write ends without publishing. Returns exit code 1.
+fn analysis_failed(
+    session: &Session,
+    plan: &Plan,
+    database: Option<Database>,
+    outcome: &crate::analysis::Outcome,
+    started: Instant,
+    invocation: &Invocation,
+) -> Result<ExitCode> {
+    if let Some(database) = database {
+        database.finish(false)?;
+        if session.target.engine.publish() {
+            log::event(
+                "Note",
+                Level::Warn,
+                "Not published: static analysis found errors; the published database is unchanged.",
+                json!({}),
+            );
+        }
+    }
+    let results: Vec<super::NodeResult> = plan
+        .order
+        .iter()
+        .map(|id| {
+            let mut r = super::NodeResult::skipped(id);
+            if outcome.errors.contains(id) {
+                r.status = super::Status::Error;
+                r.message = Some("static analysis: it does not bind (see the error above)".to_string());
+            }
+            r
+        })
+        .collect();
+    log::blank();
+    log::event(
+        "Note",
+        Level::Error,
+        &format!(
+            "Static analysis found {} and nothing was run.",
+            crate::manifest::plural(outcome.errors.len(), "error")
+        ),
+        json!({}),
+    );
+    let elapsed = started.elapsed().as_secs_f64();
+    artifacts::write_run_results(
+        &session.project.target_dir(),
+        &session.manifest,
+        &results,
+        elapsed,
+        invocation,
+    )?;
+    Ok(ExitCode::from(1))
 }
 
 /// Runs (or compiles) the plan's nodes with the progress bar, each node's line as it finishes
@@ -185,18 +294,13 @@ fn run_and_report(
     compiler: &crate::compile::Compiler<'_>,
     adapter: Option<&crate::adapter::Adapter>,
     compiling: bool,
-    started: Instant,
-    invocation: &Invocation,
+    finished: &Mutex<Vec<Value>>,
 ) -> Result<Vec<super::NodeResult>> {
     let total = plan.order.len();
     let progress = if compiling {
         None
     } else {
         log::start_progress(total)
-    };
-    let finished = match compiling {
-        true => Arc::default(),
-        false => record_for_a_second_signal(session, plan, started, invocation),
     };
     let results = super::run_nodes(
         plan,

@@ -65,13 +65,25 @@ pub(super) fn database(state: &State) -> Result<Option<SharedAdapter>, Error> {
     }
 }
 
+/// The error of `run_query` and `statement` in static analysis (see
+/// [`super::NodeContext::shapes_only`]): the node's SQL depends on data.
+pub const READS_DATA: &str = "static analysis: this reads data while compiling";
+
+/// The database of a data-reading call: as [`database`], but an error in static analysis.
+fn database_for_data(state: &State) -> Result<Option<SharedAdapter>, Error> {
+    if node_context(state)?.shapes_only {
+        return Err(Error::new(ErrorKind::InvalidOperation, READS_DATA));
+    }
+    database(state)
+}
+
 pub(super) fn sql_error(e: impl fmt::Display) -> Error {
     Error::new(ErrorKind::InvalidOperation, format!("query failed: {e}"))
 }
 
 /// `run_query(sql)`: runs `sql` and returns its result as a [`Table`]; `none` in the parse phase.
 pub fn run_query(state: &State, sql: String) -> Result<Value, Error> {
-    let Some(db) = database(state)? else {
+    let Some(db) = database_for_data(state)? else {
         return Ok(Value::from(()));
     };
     let adapter = db.lock().unwrap_or_else(|p| p.into_inner());
@@ -89,7 +101,7 @@ pub fn statement(state: &State, name: Option<String>, kwargs: Kwargs) -> Result<
     }
     kwargs.assert_all_used()?;
     let sql = caller.call(state, &[])?.to_string();
-    let Some(db) = database(state)? else {
+    let Some(db) = database_for_data(state)? else {
         return Ok(Value::from(""));
     };
     let adapter = db.lock().unwrap_or_else(|p| p.into_inner());

@@ -140,6 +140,9 @@ pub struct NodeContext {
     pub empty_refs: bool,
     /// The batch a microbatch model is rendered for (see [`EventTimeWindow`]); `None` otherwise.
     pub event_time_window: Option<EventTimeWindow>,
+    /// Static analysis: `database` holds empty shapes only, so `run_query` and `statement`,
+    /// which read data, fail with [`context::READS_DATA`]; metadata calls answer from the shapes.
+    pub shapes_only: bool,
 }
 
 impl NodeContext {
@@ -164,6 +167,7 @@ impl NodeContext {
             macro_overrides: Default::default(),
             empty_refs: false,
             event_time_window: None,
+            shapes_only: false,
         }
     }
 }
