@@ -41,28 +41,14 @@ pub fn report(manifest: &Manifest, analysis: &Analysis, elapsed: f64) -> Outcome
                 if let Some(help) = help {
                     text.push_str(&format!("\n  help: {help}"));
                 }
-                log::event(
-                    "StaticAnalysisError",
-                    Level::Error,
-                    &text,
-                    json!({"unique_id": id}),
-                );
-                log::blank();
-                outcome.errors.push(id.clone());
+                error(&mut outcome, id, &text);
             }
             Verdict::NotAnalysable(why) if *mode == StaticAnalysis::Strict => {
                 let text = format!(
                     "Static analysis error in {what} ({}): not analysable under `static_analysis: strict`: {why}",
                     node.original_file_path
                 );
-                log::event(
-                    "StaticAnalysisError",
-                    Level::Error,
-                    &text,
-                    json!({"unique_id": id}),
-                );
-                log::blank();
-                outcome.errors.push(id.clone());
+                error(&mut outcome, id, &text);
             }
             Verdict::NotAnalysable(why) => {
                 let text = format!(
@@ -102,6 +88,18 @@ pub fn report(manifest: &Manifest, analysis: &Analysis, elapsed: f64) -> Outcome
     let level = if notable { Level::Info } else { Level::Debug };
     log::event("StaticAnalysisSummary", level, &line, json!({}));
     outcome
+}
+
+/// Prints `text`, the error static analysis found in node `id`, and counts it.
+fn error(outcome: &mut Outcome, id: &str, text: &str) {
+    log::event(
+        "StaticAnalysisError",
+        Level::Error,
+        text,
+        json!({"unique_id": id}),
+    );
+    log::blank();
+    outcome.errors.push(id.to_string());
 }
 
 /// How a node is named in messages: `model`, `snapshot`, `test`.
