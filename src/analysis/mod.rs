@@ -110,6 +110,9 @@ pub fn analyse(session: &Session, selected: &[String], catalog: Option<&Adapter>
         .iter()
         .filter(|id| manifest.nodes.get(*id).is_some_and(analysed))
         .collect();
+    let wanted_ids: std::collections::HashSet<&str> = wanted.iter().map(|id| id.as_str()).collect();
+    // dbt's generic tests are checked last, against every shaped relation's columns read at once.
+    let mut generic_tests = Vec::new();
     for id in upstream_order(manifest, &wanted) {
         // Told to stop: what is analysed so far is the analysis (the run starts nothing).
         if crate::adapter::cancel::requested().is_some() {
@@ -127,6 +130,10 @@ pub fn analyse(session: &Session, selected: &[String], catalog: Option<&Adapter>
             continue;
         }
         let mode = mode_of(node, flag);
+        if node.test_metadata.is_some() {
+            generic_tests.push((id, mode));
+            continue;
+        }
         let verdict = run.analyse_node(node, mode);
         let shaped = match &verdict {
             Verdict::Bound(columns) => run.keep_shape(node, columns),
@@ -137,9 +144,14 @@ pub fn analyse(session: &Session, selected: &[String], catalog: Option<&Adapter>
         };
         run.shaped.insert(id.clone(), shaped);
         // An ephemeral model is part of the SQL of what reads it: its verdict is reported.
-        if wanted.contains(&&id) || node.materialization.is_ephemeral() {
+        if wanted_ids.contains(id.as_str()) || node.materialization.is_ephemeral() {
             analysis.verdicts.push((id, mode, verdict));
         }
+    }
+    run.read_shaped_columns();
+    for (id, mode) in generic_tests {
+        let verdict = run.analyse_node(&manifest.nodes[&id], mode);
+        analysis.verdicts.push((id, mode, verdict));
     }
     // A model's bound columns are its shape's.
     for (id, _, verdict) in &mut analysis.verdicts {
@@ -298,6 +310,9 @@ impl Analyser<'_> {
                 node.materialized()
             ));
         }
+        if let Some(checked) = self.check_generic_test(node) {
+            return checked;
+        }
         let incremental = match self.incremental_this(node) {
             Ok(incremental) => incremental,
             Err(why) => return Verdict::NotAnalysable(why),
@@ -316,9 +331,6 @@ impl Analyser<'_> {
         };
         if let Materialization::TableFunction { parameters } = &node.materialization {
             return self.table_function(node, &sql, parameters);
-        }
-        if let Some(checked) = self.check_generic_test(node) {
-            return checked;
         }
         // A model's shape is made by the binding itself (its columns are read afterwards,
         // all at once): one statement where binding and then creating took two.
@@ -490,6 +502,33 @@ impl Analyser<'_> {
             .is_some_and(|c| !name.is_empty() && c.columns(name).is_ok())
     }
 
+    /// Reads the columns of every relation in the shapes database whose columns are not known
+    /// yet (the models made by `create ... as`), with one catalog query. Nothing on an error:
+    /// those relations' tests are then bound instead.
+    fn read_shaped_columns(&mut self) {
+        let databases: Vec<String> = self
+            .schemas
+            .iter()
+            .map(|(d, _)| d.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let shapes = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        let Ok(Some(relations)) = shapes.catalog(&databases) else {
+            return;
+        };
+        drop(shapes);
+        for r in relations {
+            let relation = Relation::new(&r.database, &r.schema, &r.name);
+            self.shaped_columns.entry(relation).or_insert_with(|| {
+                r.columns
+                    .into_iter()
+                    .map(|(name, data_type, _)| Column { name, data_type })
+                    .collect()
+            });
+        }
+    }
+
     /// Keeps a bound node's columns as its relation's shape (ephemeral models and data tests
     /// have none). A snapshot's table has dbt's columns besides its query's: its shape is the
     /// database's table, when there is one.
@@ -503,14 +542,8 @@ impl Analyser<'_> {
         };
         let unshaped = |e: anyhow::Error| Unshaped::Because(format!("`{}` cannot be shaped: {e}", node.name));
         match node.resource_type {
-            ResourceType::Model if columns.is_empty() => {
-                // Made by its `create ... as`: its columns, read now for the tests on it.
-                let shapes = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-                let read = shapes.columns(&relation.to_string()).map_err(unshaped)?;
-                drop(shapes);
-                self.shaped_columns.insert(relation.clone(), read);
-                Ok(())
-            }
+            // Made by its `create ... as`; its columns are read with all the others.
+            ResourceType::Model if columns.is_empty() => Ok(()),
             ResourceType::Model => self.create(relation, columns).map_err(unshaped),
             ResourceType::Snapshot => {
                 match self.catalog.and_then(|c| c.columns(&relation.to_string()).ok()) {
